@@ -1,0 +1,27 @@
+"""Evaluate step: pick the best candidate, score it and the champion on the holdout, apply the gate."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops.events import EvaluateEvent, parse_event
+from mlops.pipeline import evaluate
+from mlops.registry import ModelRegistry
+from mlops.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    step = parse_event(EvaluateEvent, event)
+    settings = Settings.from_environment()
+    result = evaluate(step.request, step.dataset, step.candidates, step.execution_arn, settings,
+                      ModelRegistry(settings.registry_table))
+    metrics.add_metric(name="GatePassed", unit=MetricUnit.Count, value=int(result["gate"]["passed"]))
+    logger.info("candidates evaluated", extra={"gate": result["gate"]})
+    return result

@@ -1,0 +1,24 @@
+"""Prepare step: validate the request and dataset, infer the schema, split, store splits and baseline."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops.events import PrepareEvent, parse_event
+from mlops.pipeline import prepare
+from mlops.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    step = parse_event(PrepareEvent, event)
+    result = prepare(step.request, step.execution_arn, Settings.from_environment())
+    metrics.add_metric(name="DatasetRows", unit=MetricUnit.Count, value=result["dataset"]["rows"])
+    logger.info("dataset prepared", extra={"dataset": result["dataset"]["uri"], "rows": result["dataset"]["rows"]})
+    return result

@@ -1,0 +1,27 @@
+"""Register step: record the winner as a new version (Registered or Rejected) with its lineage."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops.events import RegisterEvent, parse_event
+from mlops.pipeline import register
+from mlops.registry import ModelRegistry
+from mlops.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    step = parse_event(RegisterEvent, event)
+    settings = Settings.from_environment()
+    result = register(step.request, step.dataset, step.evaluation, step.execution_arn, settings,
+                      ModelRegistry(settings.registry_table))
+    metrics.add_metric(name=f"Versions{result['status']}", unit=MetricUnit.Count, value=1)
+    logger.info("version recorded", extra={"registration": result})
+    return result

@@ -1,0 +1,25 @@
+"""Train step: fit one candidate (one Map iteration) and store its artifact with its sha256."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops.events import TrainEvent, parse_event
+from mlops.pipeline import train
+from mlops.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    step = parse_event(TrainEvent, event)
+    result = train(step.candidate, step.index, step.dataset, step.seed, step.execution_arn,
+                   Settings.from_environment())
+    metrics.add_metric(name="FitSeconds", unit=MetricUnit.Seconds, value=result["fit_s"])
+    logger.info("candidate trained", extra={"estimator": result["estimator"], "fit_s": result["fit_s"]})
+    return result

@@ -1,0 +1,123 @@
+"""Artifacts in S3: URIs, sha256 digests, JSON documents and content-addressed, write-once model files."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import joblib
+from botocore.exceptions import ClientError
+
+from mlops import aws
+from mlops.errors import ArtifactIntegrityError, InvalidDataset, LibraryVersionMismatch
+
+
+@dataclass(frozen=True)
+class S3Uri:
+    bucket: str
+    key: str
+
+    @classmethod
+    def parse(cls, uri: str) -> S3Uri:
+        if not isinstance(uri, str) or not uri.startswith("s3://"):
+            raise ValueError(f"not an s3:// URI: {uri!r}")
+        bucket, _, key = uri[len("s3://") :].partition("/")
+        if not bucket or not key:
+            raise ValueError(f"an s3:// URI needs a bucket and a key: {uri!r}")
+        return cls(bucket, key)
+
+    def __str__(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+
+def sha256_hex(payload: bytes) -> str:
+    return hashlib.sha256(payload).hexdigest()
+
+
+def put_bytes(uri: S3Uri, payload: bytes, content_type: str = "application/octet-stream") -> str:
+    """Store bytes and return their sha256 (also recorded as object metadata)."""
+    digest = sha256_hex(payload)
+    aws.client("s3").put_object(
+        Bucket=uri.bucket, Key=uri.key, Body=payload, ContentType=content_type, Metadata={"sha256": digest}
+    )
+    return digest
+
+
+def get_bytes(uri: S3Uri) -> bytes:
+    return aws.client("s3").get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
+
+
+def get_dataset_bytes(uri: str) -> bytes:
+    """Read a dataset object, turning 'no such bucket/key' into a named, explained error."""
+    try:
+        location = S3Uri.parse(uri)
+    except ValueError as exc:
+        raise InvalidDataset(str(exc)) from exc
+    try:
+        return get_bytes(location)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in {"NoSuchKey", "NoSuchBucket", "404", "AccessDenied"}:
+            raise InvalidDataset(f"dataset {uri} cannot be read: {code}") from exc
+        raise
+
+
+def json_bytes(document: Any) -> bytes:
+    """Canonical JSON (sorted keys): the same document always has the same bytes and digest."""
+    return json.dumps(document, indent=2, sort_keys=True, allow_nan=False).encode()
+
+
+def put_json(uri: S3Uri, document: Any) -> str:
+    return put_bytes(uri, json_bytes(document), "application/json")
+
+
+def get_json(uri: S3Uri) -> Any:
+    return json.loads(get_bytes(uri))
+
+
+def exists(uri: S3Uri) -> bool:
+    try:
+        aws.client("s3").head_object(Bucket=uri.bucket, Key=uri.key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return True
+
+
+def put_write_once(uri: S3Uri, payload: bytes, expected_sha256: str) -> None:
+    """Store content-addressed bytes once; an existing object must hold the same digest."""
+    if sha256_hex(payload) != expected_sha256:
+        raise ArtifactIntegrityError(f"refusing to store {uri}: payload does not hash to {expected_sha256}")
+    if exists(uri):
+        if sha256_hex(get_bytes(uri)) != expected_sha256:
+            raise ArtifactIntegrityError(f"{uri} exists with other content than sha256 {expected_sha256}")
+        return
+    put_bytes(uri, payload)
+
+
+def dump_model(model: Any) -> bytes:
+    buffer = io.BytesIO()
+    joblib.dump(model, buffer, compress=3)
+    return buffer.getvalue()
+
+
+def load_model(uri: S3Uri, expected_sha256: str, trained_with_sklearn: str) -> Any:
+    """Load a model only if its bytes match the registry's digest and the running scikit-learn trained it.
+
+    Unpickling under another scikit-learn version can silently give wrong answers, so it is refused.
+    """
+    import sklearn
+
+    if trained_with_sklearn != sklearn.__version__:
+        raise LibraryVersionMismatch(
+            f"{uri} was trained with scikit-learn {trained_with_sklearn}; this runtime has {sklearn.__version__}"
+        )
+    payload = get_bytes(uri)
+    actual = sha256_hex(payload)
+    if actual != expected_sha256:
+        raise ArtifactIntegrityError(f"{uri} has sha256 {actual}, the registry recorded {expected_sha256}")
+    return joblib.load(io.BytesIO(payload))

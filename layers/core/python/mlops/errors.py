@@ -1,0 +1,49 @@
+"""Named domain errors.
+
+Each class name is the ``errorType`` a Lambda reports when it raises it, so the state machines can route on
+it (``Catch``/``ErrorEquals``). Keep the names stable: the ASL files and users' alarms rely on them.
+"""
+
+
+class MlopsError(Exception):
+    """Base of every domain error; carries a message meant for the person who sent the input."""
+
+
+class InvalidTrainingRequest(MlopsError):
+    """The training request itself is malformed (unknown estimator, bad gate, bad split fractions)."""
+
+
+class InvalidDataset(MlopsError):
+    """The dataset cannot be trained on (missing, empty, not CSV, unknown target, one class, ...)."""
+
+
+class CandidateTrainingFailed(MlopsError):
+    """One candidate could not be fitted; the other candidates go on."""
+
+
+class NoCandidateTrained(MlopsError):
+    """Every candidate failed, so there is nothing to evaluate."""
+
+
+class ArtifactIntegrityError(MlopsError):
+    """An artifact's bytes do not match the sha256 the registry recorded for it."""
+
+
+class LibraryVersionMismatch(MlopsError):
+    """An artifact was written by another scikit-learn version than the one running."""
+
+
+class ModelNotFound(MlopsError):
+    """No such model, version or alias in the registry."""
+
+
+class VersionConflict(MlopsError):
+    """A conditional registry write lost a race (alias moved, version taken); safe to retry."""
+
+
+class DeploymentRefused(MlopsError):
+    """A deployment was refused: the version is rejected or otherwise not deployable."""
+
+
+class InvalidStepInput(MlopsError):
+    """A step received an event without the fields its contract requires (a wiring or caller bug)."""

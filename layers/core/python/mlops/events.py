@@ -1,0 +1,55 @@
+"""The event contracts of the pipeline steps (what the state machine passes each Lambda)."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlops.errors import InvalidStepInput
+
+EventModel = TypeVar("EventModel", bound=BaseModel)
+
+
+class StepEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    execution_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:")
+
+
+class PrepareEvent(StepEvent):
+    request: dict[str, Any]
+
+
+class TrainEvent(StepEvent):
+    candidate: dict[str, Any]
+    index: int = Field(ge=0)
+    dataset: dict[str, Any]
+    seed: int = Field(ge=0)
+
+
+class EvaluateEvent(StepEvent):
+    request: dict[str, Any]
+    dataset: dict[str, Any]
+    candidates: list[dict[str, Any]]
+
+
+class RegisterEvent(StepEvent):
+    request: dict[str, Any]
+    dataset: dict[str, Any]
+    evaluation: dict[str, Any]
+
+
+class DeployEvent(StepEvent):
+    model_name: str
+    version: int = Field(ge=1)
+    reason: str = ""
+
+
+def parse_event(model: type[EventModel], event: Any) -> EventModel:
+    try:
+        return model.model_validate(event)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'event'}: {error['msg']}" for error in exc.errors()
+        )
+        raise InvalidStepInput(f"{model.__name__} is invalid: {problems}") from exc

@@ -1,0 +1,257 @@
+"""The steps of the TrainingPipeline state machine, one typed function each.
+
+Each takes and returns plain JSON-able values, so a handler is a one-line call and the steps can be run and
+tested without Lambda. Large things (splits, models, baselines) go to S3; the state carries URIs.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+
+from mlops import artifacts, baseline, dataset, evaluation, training
+from mlops.artifacts import S3Uri
+from mlops.errors import (
+    ArtifactIntegrityError,
+    InvalidTrainingRequest,
+    LibraryVersionMismatch,
+    NoCandidateTrained,
+)
+from mlops.lineage import library_versions, run_id_of
+from mlops.registry import PRODUCTION, VERSION_REGISTERED, VERSION_REJECTED, ModelRegistry
+from mlops.requests import parse_training_request
+from mlops.settings import Settings
+
+
+def _run_prefix(settings: Settings, run_id: str) -> str:
+    return f"s3://{settings.artifacts_bucket}/runs/{run_id}"
+
+
+def _load_split(split_uri: str, schema: dataset.Schema) -> tuple[np.ndarray, np.ndarray]:
+    table = dataset.parse_csv(artifacts.get_bytes(S3Uri.parse(split_uri)))
+    return dataset.feature_matrix(table, schema), dataset.target_vector(table, schema)
+
+
+# ---- Prepare ----------------------------------------------------------------------------------------------
+def prepare(request_document: dict[str, Any], execution_arn: str, settings: Settings) -> dict[str, Any]:
+    """Validate the request and the data, infer the schema, split, and store splits and baseline."""
+    request = parse_training_request(request_document)
+    payload = artifacts.get_dataset_bytes(request.dataset_uri)
+    data_sha256 = artifacts.sha256_hex(payload)
+    table = dataset.parse_csv(payload)
+    schema, table = dataset.infer_schema(table, request.target, request.task, request.positive_class)
+
+    candidates = [c.model_dump() for c in request.candidates] if request.candidates else \
+        training.DEFAULT_CANDIDATES[schema.task]
+    for candidate in candidates:
+        training.check_candidate(schema.task, candidate["estimator"], candidate["params"])
+    try:
+        gate = evaluation.GateConfig.from_request(schema.task, request.gate.model_dump(exclude_none=True))
+    except (ValueError, TypeError) as exc:
+        raise InvalidTrainingRequest(f"invalid gate: {exc}") from exc
+
+    seed = request.split.seed
+    splits = dataset.split(table, schema, seed, request.split.validation_fraction, request.split.test_fraction)
+    prefix = _run_prefix(settings, run_id_of(execution_arn))
+    split_uris = {}
+    for name, part in splits.items():
+        uri = S3Uri.parse(f"{prefix}/data/{name}.csv")
+        artifacts.put_bytes(uri, dataset.to_csv(part), "text/csv")
+        split_uris[name] = str(uri)
+    train_features = dataset.feature_matrix(splits["train"], schema)
+    baseline_uri = S3Uri.parse(f"{prefix}/baseline.json")
+    artifacts.put_json(baseline_uri, baseline.compute_baseline(train_features, schema, seed))
+
+    normalised = request.model_dump()
+    normalised.update(task=schema.task, positive_class=schema.positive_class, candidates=candidates,
+                      gate={"metric": gate.metric, "min_score": gate.min_score,
+                            "min_improvement": gate.min_improvement})
+    return {
+        "request": normalised,
+        "dataset": {
+            "uri": request.dataset_uri,
+            "sha256": data_sha256,
+            "rows": len(table.rows),
+            "columns": len(table.columns),
+            "schema": schema.to_dict(),
+            "splits": split_uris,
+            "split_sizes": {name: len(part.rows) for name, part in splits.items()},
+            "baseline_uri": str(baseline_uri),
+        },
+    }
+
+
+# ---- Train (one candidate per Map iteration) --------------------------------------------------------------
+def train(candidate: dict[str, Any], index: int, dataset_info: dict[str, Any], seed: int,
+          execution_arn: str, settings: Settings) -> dict[str, Any]:
+    schema = dataset.Schema.from_dict(dataset_info["schema"])
+    estimator, params = candidate["estimator"], candidate.get("params", {})
+    train_x, train_y = _load_split(dataset_info["splits"]["train"], schema)
+    validation_x, validation_y = _load_split(dataset_info["splits"]["validation"], schema)
+    started = time.perf_counter()
+    model, warnings = training.fit_candidate(schema, estimator, params, seed, train_x, train_y)
+    fit_seconds = time.perf_counter() - started
+    validation_metrics = evaluation.score(model, validation_x, validation_y, schema)
+    payload = artifacts.dump_model(model)
+    uri = S3Uri.parse(f"{_run_prefix(settings, run_id_of(execution_arn))}/candidates/{index:02d}-{estimator}.joblib")
+    digest = artifacts.put_bytes(uri, payload)
+    return {
+        "status": "trained",
+        "index": index,
+        "estimator": estimator,
+        "params": params,
+        "artifact_uri": str(uri),
+        "artifact_sha256": digest,
+        "artifact_size_bytes": len(payload),
+        "validation_metrics": validation_metrics,
+        "fit_s": round(fit_seconds, 4),
+        "warnings": warnings,
+    }
+
+
+# ---- Evaluate ---------------------------------------------------------------------------------------------
+def _same_problem(champion_schema: dataset.Schema, schema: dataset.Schema) -> str | None:
+    if champion_schema.task != schema.task or champion_schema.target != schema.target:
+        return "it was trained for another task or target"
+    if champion_schema.features != schema.features:
+        return "its features differ from this dataset's"
+    if champion_schema.classes != schema.classes:
+        return "its classes differ from this dataset's"
+    return None
+
+
+def evaluate(request: dict[str, Any], dataset_info: dict[str, Any], candidates: list[dict[str, Any]],
+             execution_arn: str, settings: Settings, registry: ModelRegistry) -> dict[str, Any]:
+    """Pick the best candidate on validation, score it and the champion on the same holdout, and gate."""
+    schema = dataset.Schema.from_dict(dataset_info["schema"])
+    gate_config = evaluation.GateConfig.from_request(schema.task, request["gate"])
+    trained = [c for c in candidates if c.get("status") == "trained"]
+    if not trained:
+        errors = "; ".join(f"{c.get('estimator')}: {c.get('error')}" for c in candidates)
+        raise NoCandidateTrained(f"none of the {len(candidates)} candidates trained: {errors}")
+    winner = evaluation.select_best(trained, gate_config.metric)
+    model = artifacts.load_model(S3Uri.parse(winner["artifact_uri"]), winner["artifact_sha256"],
+                                 library_versions()["scikit-learn"])
+    test_x, test_y = _load_split(dataset_info["splits"]["test"], schema)
+    holdout_metrics = evaluation.score(model, test_x, test_y, schema)
+
+    champion_summary = None
+    champion_metrics = None
+    champion_problem = None
+    alias = registry.get_alias(request["model_name"], PRODUCTION)
+    if alias is not None:
+        record = registry.get_version(request["model_name"], alias["version"])
+        champion_problem = _same_problem(dataset.Schema.from_dict(record["schema"]), schema)
+        if champion_problem is None:
+            try:
+                champion = artifacts.load_model(S3Uri.parse(record["artifact_uri"]), record["artifact_sha256"],
+                                                record["lineage"]["libraries"]["scikit-learn"])
+                champion_metrics = evaluation.score(champion, test_x, test_y, schema)
+            except (LibraryVersionMismatch, ArtifactIntegrityError) as exc:
+                champion_problem = str(exc)
+        champion_summary = {"version": alias["version"], "holdout_metrics": champion_metrics,
+                            "recorded_metrics": record["metrics"], "problem": champion_problem}
+    decision = evaluation.gate(gate_config, holdout_metrics, champion_metrics,
+                               alias["version"] if alias else None, champion_problem)
+
+    predictions = model.predict(test_x)
+    prediction_baseline_uri = S3Uri.parse(f"{_run_prefix(settings, run_id_of(execution_arn))}/prediction_baseline.json")
+    artifacts.put_json(prediction_baseline_uri,
+                       baseline.prediction_baseline(predictions, schema.task, request["split"]["seed"]))
+    input_example = {f.name: (None if isinstance(v, float) and np.isnan(v) else v)
+                     for f, v in zip(schema.features, test_x[0].tolist(), strict=True)}
+    leaderboard = [
+        {key: c.get(key) for key in ("index", "estimator", "params", "status", "validation_metrics", "fit_s",
+                                     "error")}
+        for c in sorted(candidates, key=lambda c: c.get("index", 0))
+    ]
+    return {
+        "winner": {key: winner[key] for key in ("index", "estimator", "params", "artifact_uri", "artifact_sha256",
+                                                "validation_metrics")},
+        "metrics": holdout_metrics,
+        "champion": champion_summary,
+        "gate": decision.to_dict(),
+        "leaderboard": leaderboard,
+        "prediction_baseline_uri": str(prediction_baseline_uri),
+        "input_example": input_example,
+    }
+
+
+# ---- Register ---------------------------------------------------------------------------------------------
+def register(request: dict[str, Any], dataset_info: dict[str, Any], evaluation_result: dict[str, Any],
+             execution_arn: str, settings: Settings, registry: ModelRegistry) -> dict[str, Any]:
+    """Record the winner as a new version: Registered if the gate passed, Rejected (with the report) if not.
+
+    Artifacts are copied to content-addressed, write-once keys *before* the version exists, so a version
+    never references an object that is missing; the registry write itself is one transaction.
+    """
+    model_name = request["model_name"]
+    run_id = run_id_of(execution_arn)
+    winner = evaluation_result["winner"]
+    model_bytes = artifacts.get_bytes(S3Uri.parse(winner["artifact_uri"]))
+    digest = winner["artifact_sha256"]
+    model_uri = S3Uri(settings.artifacts_bucket, f"models/{model_name}/{digest}.joblib")
+    artifacts.put_write_once(model_uri, model_bytes, digest)
+
+    baseline_document = {
+        "features": artifacts.get_json(S3Uri.parse(dataset_info["baseline_uri"])),
+        "predictions": artifacts.get_json(S3Uri.parse(evaluation_result["prediction_baseline_uri"])),
+        "schema": dataset_info["schema"],
+    }
+    baseline_bytes = artifacts.json_bytes(baseline_document)
+    baseline_sha256 = artifacts.sha256_hex(baseline_bytes)
+    baseline_uri = S3Uri(settings.artifacts_bucket, f"baselines/{model_name}/{baseline_sha256}.json")
+    artifacts.put_write_once(baseline_uri, baseline_bytes, baseline_sha256)
+
+    gate = evaluation_result["gate"]
+    status = VERSION_REGISTERED if gate["passed"] else VERSION_REJECTED
+    record = {
+        "task": request["task"],
+        "target": request["target"],
+        "description": request.get("description", ""),
+        "schema": dataset_info["schema"],
+        "estimator": winner["estimator"],
+        "params": winner["params"],
+        "metrics": evaluation_result["metrics"],
+        "validation_metrics": winner["validation_metrics"],
+        "gate": gate,
+        "champion": evaluation_result["champion"],
+        "leaderboard": evaluation_result["leaderboard"],
+        "artifact_uri": str(model_uri),
+        "artifact_sha256": digest,
+        "artifact_size_bytes": len(model_bytes),
+        "baseline_uri": str(baseline_uri),
+        "baseline_sha256": baseline_sha256,
+        "input_example": evaluation_result["input_example"],
+        "training_request": request,
+        "lineage": {
+            "dataset_uri": dataset_info["uri"],
+            "data_sha256": dataset_info["sha256"],
+            "rows": dataset_info["rows"],
+            "split": {**request["split"], "sizes": dataset_info["split_sizes"]},
+            "execution_arn": execution_arn,
+            "run_id": run_id,
+            "requested_by": request.get("requested_by", "unknown"),
+            "libraries": library_versions(),
+        },
+    }
+    reason = "; ".join(gate["reasons"])
+    version, created = registry.register_version(model_name, record, status, run_id,
+                                                 actor=f"pipeline:{run_id}", reason=reason)
+    return {"model_name": model_name, "version": version, "status": status, "created": created,
+            "artifact_uri": str(model_uri), "artifact_sha256": digest, "baseline_uri": str(baseline_uri)}
+
+
+# ---- Deploy -----------------------------------------------------------------------------------------------
+def deploy(model_name: str, version: int, execution_arn: str, reason: str,
+           registry: ModelRegistry) -> dict[str, Any]:
+    """Move the production alias to the version (atomically; the previous version is kept for rollback)."""
+    current = registry.get_alias(model_name, PRODUCTION)
+    if current is not None and current["version"] == version:
+        return {"alias": PRODUCTION, "version": version, "previous_version": current.get("previous_version"),
+                "changed": False}  # a retried step: already done
+    moved = registry.set_alias(model_name, version, actor=f"pipeline:{run_id_of(execution_arn)}", reason=reason,
+                               expected_version=current["version"] if current else None, check_expected=True)
+    return {"alias": PRODUCTION, "version": version, "previous_version": moved["previous_version"], "changed": True}

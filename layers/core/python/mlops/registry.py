@@ -1,0 +1,291 @@
+"""The model registry: one interface over the DynamoDB single table (versions, aliases, audit events).
+
+Artifacts live in S3 (see ``artifacts``); the registry records their URIs and sha256 digests. Every state
+change is a DynamoDB transaction that also appends its audit event, so the trail cannot miss a change.
+
+Items under ``pk = MODEL#<name>``:
+  ``MODEL``                  the model and its version counter (``latest_version``)
+  ``VERSION#<000001>``       one registered version (status, metrics, lineage, artifact uri + sha256, ...)
+  ``RUN#<execution id>``     which version a pipeline execution registered (makes registration idempotent)
+  ``ALIAS#<alias>``          version, previous_version, updated_at/by
+  ``EVENT#<iso-ts>#<id>``    append-only audit event: who, what, why, before/after
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from mlops import aws
+from mlops.errors import DeploymentRefused, ModelNotFound, VersionConflict
+
+PRODUCTION = "production"
+VERSION_REGISTERED = "Registered"
+VERSION_REJECTED = "Rejected"
+MAX_WRITE_ATTEMPTS = 20
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def _to_item(document: dict[str, Any]) -> dict[str, Any]:
+    # DynamoDB has no floats: numbers go through Decimal, and NaN/inf are refused by json.dumps.
+    plain = json.loads(json.dumps(document, allow_nan=False), parse_float=Decimal)
+    return {key: _serializer.serialize(value) for key, value in plain.items()}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def _model_key(model_name: str) -> str:
+    return f"MODEL#{model_name}"
+
+
+def _version_key(version: int) -> str:
+    return f"VERSION#{version:06d}"
+
+
+def _cancellation_codes(exc: ClientError) -> list[str]:
+    return [reason.get("Code", "") for reason in exc.response.get("CancellationReasons", [])]
+
+
+class ModelRegistry:
+    def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
+        self.table_name = table_name
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self) -> Any:
+        return self._dynamodb or aws.client("dynamodb")
+
+    # ---- reads -------------------------------------------------------------------------------------------
+    def _get(self, model_name: str, sort_key: str) -> dict[str, Any] | None:
+        response = self.dynamodb.get_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": _model_key(model_name)}, "sk": {"S": sort_key}},
+            ConsistentRead=True,
+        )
+        return _from_item(response["Item"]) if "Item" in response else None
+
+    def _query(self, model_name: str, prefix: str, newest_first: bool = False) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": _model_key(model_name)}, ":prefix": {"S": prefix}},
+            "ConsistentRead": True,
+            "ScanIndexForward": not newest_first,
+        }
+        while True:
+            page = self.dynamodb.query(**kwargs)
+            items.extend(_from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def get_model(self, model_name: str) -> dict[str, Any]:
+        model = self._get(model_name, "MODEL")
+        if model is None:
+            raise ModelNotFound(f"model {model_name!r} is not registered")
+        return model
+
+    def list_models(self) -> list[dict[str, Any]]:
+        models: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "sk = :sk",
+            "ExpressionAttributeValues": {":sk": {"S": "MODEL"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.dynamodb.scan(**kwargs)
+            models.extend(_from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return sorted(models, key=lambda m: m["model_name"])
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def get_version(self, model_name: str, version: int) -> dict[str, Any]:
+        record = self._get(model_name, _version_key(version))
+        if record is None:
+            raise ModelNotFound(f"model {model_name!r} has no version {version}")
+        return record
+
+    def list_versions(self, model_name: str) -> list[dict[str, Any]]:
+        return self._query(model_name, "VERSION#")
+
+    def get_alias(self, model_name: str, alias: str = PRODUCTION) -> dict[str, Any] | None:
+        return self._get(model_name, f"ALIAS#{alias}")
+
+    def list_aliases(self, model_name: str) -> list[dict[str, Any]]:
+        return self._query(model_name, "ALIAS#")
+
+    def list_events(self, model_name: str) -> list[dict[str, Any]]:
+        return self._query(model_name, "EVENT#")
+
+    def version_for_run(self, model_name: str, run_id: str) -> int | None:
+        run = self._get(model_name, f"RUN#{run_id}")
+        return run["version"] if run else None
+
+    # ---- writes ------------------------------------------------------------------------------------------
+    def _event_put(
+        self, model_name: str, event_type: str, actor: str, reason: str, before: Any, after: Any, at: str
+    ) -> dict[str, Any]:
+        event_id = uuid.uuid4().hex[:12]
+        event = {
+            "pk": _model_key(model_name),
+            "sk": f"EVENT#{at}#{event_id}",
+            "event_id": event_id,
+            "model_name": model_name,
+            "event_type": event_type,
+            "actor": actor,
+            "reason": reason,
+            "before": before,
+            "after": after,
+            "at": at,
+        }
+        # Append-only: an event is only ever created, never overwritten.
+        return {"Put": {"TableName": self.table_name, "Item": _to_item(event),
+                        "ConditionExpression": "attribute_not_exists(pk)"}}
+
+    def register_version(
+        self, model_name: str, record: dict[str, Any], status: str, run_id: str, actor: str, reason: str
+    ) -> tuple[int, bool]:
+        """Allocate the next version atomically and store the record; return (version, newly_created).
+
+        The version counter, the version item, the run marker and the audit event are one transaction, so
+        two concurrent registrations never share a version and a retried step never registers twice.
+        """
+        for _ in range(MAX_WRITE_ATTEMPTS):
+            existing = self.version_for_run(model_name, run_id)
+            if existing is not None:
+                return existing, False
+            model = self._get(model_name, "MODEL")
+            current = model["latest_version"] if model else 0
+            version = current + 1
+            at = now_iso()
+            if model is None:
+                counter = {"Put": {
+                    "TableName": self.table_name,
+                    "Item": _to_item({"pk": _model_key(model_name), "sk": "MODEL", "model_name": model_name,
+                                      "latest_version": version, "created_at": at, "updated_at": at}),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }}
+            else:
+                counter = {"Update": {
+                    "TableName": self.table_name,
+                    "Key": {"pk": {"S": _model_key(model_name)}, "sk": {"S": "MODEL"}},
+                    "UpdateExpression": "SET latest_version = :next, updated_at = :at",
+                    "ConditionExpression": "latest_version = :current",
+                    "ExpressionAttributeValues": {":next": {"N": str(version)}, ":current": {"N": str(current)},
+                                                  ":at": {"S": at}},
+                }}
+            item = {**record, "pk": _model_key(model_name), "sk": _version_key(version), "model_name": model_name,
+                    "version": version, "status": status, "run_id": run_id, "created_at": at, "created_by": actor}
+            run_marker = {"pk": _model_key(model_name), "sk": f"RUN#{run_id}", "version": version, "created_at": at}
+            event_type = "VersionRejected" if status == VERSION_REJECTED else "VersionRegistered"
+            try:
+                self.dynamodb.transact_write_items(TransactItems=[
+                    counter,
+                    {"Put": {"TableName": self.table_name, "Item": _to_item(item),
+                             "ConditionExpression": "attribute_not_exists(pk)"}},
+                    {"Put": {"TableName": self.table_name, "Item": _to_item(run_marker),
+                             "ConditionExpression": "attribute_not_exists(pk)"}},
+                    self._event_put(model_name, event_type, actor, reason, None,
+                                    {"version": version, "status": status}, at),
+                ])
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                    continue  # another writer took this version or registered this run: read again
+                raise
+            return version, True
+        raise VersionConflict(f"could not allocate a version of {model_name!r} after {MAX_WRITE_ATTEMPTS} attempts")
+
+    def set_alias(
+        self,
+        model_name: str,
+        version: int,
+        actor: str,
+        reason: str,
+        alias: str = PRODUCTION,
+        expected_version: int | None = None,
+        check_expected: bool = False,
+    ) -> dict[str, Any]:
+        """Point an alias at a version, atomically, remembering the previous version for rollback.
+
+        With ``check_expected`` the move only happens if the alias still points at ``expected_version``
+        (``None``: the alias must not exist yet); otherwise VersionConflict.
+        """
+        target = self.get_version(model_name, version)
+        if target["status"] == VERSION_REJECTED:
+            raise DeploymentRefused(f"{model_name} v{version} was rejected by its gate and cannot be deployed")
+        current = self.get_alias(model_name, alias)
+        current_version = current["version"] if current else None
+        if check_expected and current_version != expected_version:
+            raise VersionConflict(
+                f"alias {alias} of {model_name} points at v{current_version}, not v{expected_version}"
+            )
+        at = now_iso()
+        new_alias = {"pk": _model_key(model_name), "sk": f"ALIAS#{alias}", "alias": alias, "model_name": model_name,
+                     "version": version, "previous_version": current_version, "updated_at": at,
+                     "updated_by": actor, "reason": reason}
+        if current is None:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {"ConditionExpression": "version = :current",
+                         "ExpressionAttributeValues": {":current": {"N": str(current_version)}}}
+        try:
+            self.dynamodb.transact_write_items(TransactItems=[
+                {"ConditionCheck": {
+                    "TableName": self.table_name,
+                    "Key": {"pk": {"S": _model_key(model_name)}, "sk": {"S": _version_key(version)}},
+                    "ConditionExpression": "attribute_exists(pk) AND #status <> :rejected",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {":rejected": {"S": VERSION_REJECTED}},
+                }},
+                {"Put": {"TableName": self.table_name, "Item": _to_item(new_alias), **condition}},
+                self._event_put(model_name, "AliasMoved", actor, reason,
+                                {"alias": alias, "version": current_version},
+                                {"alias": alias, "version": version}, at),
+            ])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                raise VersionConflict(
+                    f"alias {alias} of {model_name} changed while moving it to v{version}: {_cancellation_codes(exc)}"
+                ) from exc
+            raise
+        return _plain(new_alias)
+
+    def rollback(self, model_name: str, actor: str, reason: str, alias: str = PRODUCTION) -> dict[str, Any]:
+        """Move the alias back to the version it pointed at before its last move."""
+        current = self.get_alias(model_name, alias)
+        if current is None or current.get("previous_version") is None:
+            raise ModelNotFound(f"alias {alias} of {model_name!r} has no previous version to roll back to")
+        return self.set_alias(model_name, current["previous_version"], actor, reason, alias,
+                              expected_version=current["version"], check_expected=True)
+
+    def record_event(self, model_name: str, event_type: str, actor: str, reason: str,
+                     before: Any = None, after: Any = None) -> None:
+        self.dynamodb.transact_write_items(
+            TransactItems=[self._event_put(model_name, event_type, actor, reason, before, after, now_iso())]
+        )

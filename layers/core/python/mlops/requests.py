@@ -1,0 +1,62 @@
+"""The training request: what a user (CLI, API, schedule) asks the TrainingPipeline to do."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from mlops.errors import InvalidTrainingRequest
+
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+
+class Candidate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    estimator: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class Gate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    metric: str | None = None
+    min_score: float | None = None
+    min_improvement: float = Field(default=0.001, ge=0)
+
+
+class Split(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    seed: int = Field(default=42, ge=0, le=2**32 - 1)
+    validation_fraction: float = Field(default=0.2, gt=0, lt=0.5)
+    test_fraction: float = Field(default=0.2, gt=0, lt=0.5)
+
+
+class TrainingRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_name: str = Field(pattern=MODEL_NAME_PATTERN)
+    dataset_uri: str = Field(pattern=r"^s3://[^/]+/.+")
+    target: str = Field(min_length=1)
+    task: Literal["classification", "regression"] | None = None
+    positive_class: str | None = None
+    candidates: list[Candidate] | None = Field(default=None, min_length=1, max_length=20)
+    gate: Gate = Field(default_factory=Gate)
+    split: Split = Field(default_factory=Split)
+    requested_by: str = "unknown"
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self) -> TrainingRequest:
+        if self.split.validation_fraction + self.split.test_fraction >= 0.8:
+            raise ValueError("validation_fraction + test_fraction must leave at least 20% of rows to train on")
+        return self
+
+
+def parse_training_request(document: Any) -> TrainingRequest:
+    """Validate a request; pydantic's errors become one readable InvalidTrainingRequest."""
+    try:
+        return TrainingRequest.model_validate(document)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in error['loc']) or 'request'}: {error['msg']}" for error in exc.errors()
+        )
+        raise InvalidTrainingRequest(f"invalid training request: {problems}") from exc

@@ -1,0 +1,174 @@
+"""Provision the template's resources on moto, through the AWS APIs, and run them locally.
+
+Resources are created from what ``template.yaml`` declares (bucket, table keys, functions' handlers and
+environment, state machines' DefinitionUri + DefinitionSubstitutions resolved to the local ARNs). moto's
+CloudFormation path is not used: it leaves state machines unexecutable and substitutions unresolved.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from local import runtime
+from local.template import ROOT, Resolver, function_environment, function_property, load_template, resources_of_type
+
+ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "us-east-1"
+STACK_NAME = "mlops-local"
+
+# What Lambda would set, and what keeps local runs quiet and offline.
+LOCAL_FUNCTION_ENVIRONMENT = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "false",
+    "AWS_DEFAULT_REGION": DEFAULT_REGION,
+    "AWS_REGION": DEFAULT_REGION,
+}
+
+
+def _fake_credentials() -> None:
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing",
+                        "AWS_DEFAULT_REGION": DEFAULT_REGION}.items():
+        os.environ[name] = value
+
+
+def _placeholder_zip() -> bytes:
+    # moto needs a code package to create a function; the real code runs in-process (see runtime.py).
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("README.txt", "code runs in-process from the repository")
+    return buffer.getvalue()
+
+
+@dataclass
+class LocalStack:
+    """The template's resources on moto. Use as a context manager (``with LocalStack() as stack``)."""
+
+    template_path: Path = ROOT / "template.yaml"
+    region: str = DEFAULT_REGION
+    refs: dict[str, str] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+    function_names: dict[str, str] = field(default_factory=dict)  # logical id -> function name
+    state_machine_arns: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
+    _mock: Any = None
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ---- lifecycle --------------------------------------------------------------------------------------------
+    def start(self) -> None:
+        from mlops import aws
+
+        _fake_credentials()
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
+        self._mock.start()
+        aws.reset_clients()
+        runtime.install()
+        self.template = load_template(self.template_path)
+        self._provision()
+
+    def stop(self) -> None:
+        from mlops import aws
+
+        runtime.forget_handlers()
+        aws.reset_clients()
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, region_name=self.region)
+
+    # ---- names ------------------------------------------------------------------------------------------------
+    @property
+    def bucket(self) -> str:
+        return self.refs["ArtifactsBucket"]
+
+    @property
+    def table(self) -> str:
+        return self.refs["RegistryTable"]
+
+    @property
+    def training_pipeline_arn(self) -> str:
+        return self.state_machine_arns["TrainingPipeline"]
+
+    def environment(self) -> dict[str, str]:
+        """The settings every function gets, for code that runs domain functions outside a Lambda."""
+        return {"ARTIFACTS_BUCKET": self.bucket, "REGISTRY_TABLE": self.table}
+
+    # ---- provisioning -----------------------------------------------------------------------------------------
+    def _provision(self) -> None:
+        template = self.template
+        for logical_id in resources_of_type(template, "AWS::S3::Bucket"):
+            name = f"{STACK_NAME}-{logical_id}".lower()
+            self.client("s3").create_bucket(Bucket=name)
+            self.client("s3").put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+            self.refs[logical_id] = name
+            self.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+        for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
+            properties = resource["Properties"]
+            name = f"{STACK_NAME}-{logical_id}"
+            self.client("dynamodb").create_table(
+                TableName=name,
+                AttributeDefinitions=properties["AttributeDefinitions"],
+                KeySchema=properties["KeySchema"],
+                BillingMode=properties.get("BillingMode", "PAY_PER_REQUEST"),
+            )
+            self.refs[logical_id] = name
+            self.attributes[(logical_id, "Arn")] = (
+                f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{name}"
+            )
+        role_arn = self.client("iam").create_role(
+            RoleName=f"{STACK_NAME}-role",
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "sts:AssumeRole",
+                "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]}),
+        )["Role"]["Arn"]
+        functions = resources_of_type(template, "AWS::Serverless::Function")
+        for logical_id in functions:  # names and ARNs first: environments may refer to other functions
+            name = f"{STACK_NAME}-{logical_id}"
+            self.function_names[logical_id] = name
+            self.refs[logical_id] = name
+            self.attributes[(logical_id, "Arn")] = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}"
+        resolve = Resolver(template, self.refs, self.attributes)
+        for logical_id in functions:
+            environment = {k: str(resolve(v)) for k, v in function_environment(template, logical_id).items()}
+            environment.update(LOCAL_FUNCTION_ENVIRONMENT)
+            code_uri = function_property(template, logical_id, "CodeUri")
+            handler = function_property(template, logical_id, "Handler")
+            self.client("lambda").create_function(
+                FunctionName=self.function_names[logical_id],
+                Runtime=function_property(template, logical_id, "Runtime"),
+                Role=role_arn,
+                Handler=handler,
+                Code={"ZipFile": _placeholder_zip()},
+                Timeout=int(function_property(template, logical_id, "Timeout", 3)),
+                MemorySize=int(function_property(template, logical_id, "MemorySize", 128)),
+                Environment={"Variables": environment},
+            )
+            runtime.register_handler(self.function_names[logical_id], code_uri, handler)
+        for logical_id, resource in resources_of_type(template, "AWS::Serverless::StateMachine").items():
+            properties = resource["Properties"]
+            definition = (ROOT / properties["DefinitionUri"]).read_text()
+            substitutions = {k: resolve(v) for k, v in properties.get("DefinitionSubstitutions", {}).items()}
+            for key, value in substitutions.items():
+                definition = definition.replace("${" + key + "}", str(value))
+            arn = self.client("stepfunctions").create_state_machine(
+                name=f"{STACK_NAME}-{logical_id}", definition=definition, roleArn=role_arn,
+                type=properties.get("Type", "STANDARD"),
+            )["stateMachineArn"]
+            self.state_machine_arns[logical_id] = arn
+            self.refs[logical_id] = arn
