@@ -118,11 +118,13 @@ def invoke_in_process(function: LambdaFunction, event: Any) -> tuple[str, bool, 
 
 
 def _error_body(exc: BaseException) -> str:
-    return json.dumps({
-        "errorType": type(exc).__name__,
-        "errorMessage": str(exc),
-        "stackTrace": traceback.format_tb(exc.__traceback__),
-    })
+    return json.dumps(
+        {
+            "errorType": type(exc).__name__,
+            "errorMessage": str(exc),
+            "stackTrace": traceback.format_tb(exc.__traceback__),
+        }
+    )
 
 
 def _patched_invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:

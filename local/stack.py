@@ -20,6 +20,7 @@ from moto import mock_aws
 
 from local import runtime
 from local.template import ROOT, Resolver, function_environment, function_property, load_template, resources_of_type
+from mlops import aws
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -35,9 +36,13 @@ LOCAL_FUNCTION_ENVIRONMENT = {
 
 
 def _fake_credentials() -> None:
-    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                        "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing",
-                        "AWS_DEFAULT_REGION": DEFAULT_REGION}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": DEFAULT_REGION,
+    }.items():
         os.environ[name] = value
 
 
@@ -70,8 +75,6 @@ class LocalStack:
 
     # ---- lifecycle --------------------------------------------------------------------------------------------
     def start(self) -> None:
-        from mlops import aws
-
         _fake_credentials()
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
@@ -81,8 +84,6 @@ class LocalStack:
         self._provision()
 
     def stop(self) -> None:
-        from mlops import aws
-
         runtime.forget_handlers()
         aws.reset_clients()
         if self._mock is not None:
@@ -128,14 +129,21 @@ class LocalStack:
                 BillingMode=properties.get("BillingMode", "PAY_PER_REQUEST"),
             )
             self.refs[logical_id] = name
-            self.attributes[(logical_id, "Arn")] = (
-                f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{name}"
-            )
+            self.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{name}"
         role_arn = self.client("iam").create_role(
             RoleName=f"{STACK_NAME}-role",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Action": "sts:AssumeRole",
-                "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]}),
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                        }
+                    ],
+                }
+            ),
         )["Role"]["Arn"]
         functions = resources_of_type(template, "AWS::Serverless::Function")
         for logical_id in functions:  # names and ARNs first: environments may refer to other functions
@@ -167,7 +175,9 @@ class LocalStack:
             for key, value in substitutions.items():
                 definition = definition.replace("${" + key + "}", str(value))
             arn = self.client("stepfunctions").create_state_machine(
-                name=f"{STACK_NAME}-{logical_id}", definition=definition, roleArn=role_arn,
+                name=f"{STACK_NAME}-{logical_id}",
+                definition=definition,
+                roleArn=role_arn,
                 type=properties.get("Type", "STANDARD"),
             )["stateMachineArn"]
             self.state_machine_arns[logical_id] = arn

@@ -5,6 +5,7 @@ The parsing is cfn-lint's, so the local stack reads exactly what CloudFormation 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ class Resolver:
 
     def __call__(self, value: Any) -> Any:
         if isinstance(value, dict) and len(value) == 1:
-            (key, argument), = value.items()
+            ((key, argument),) = value.items()
             if key == "Ref":
                 return self.ref(argument)
             if key == "Fn::GetAtt":
@@ -82,8 +83,6 @@ class Resolver:
         raise KeyError(f"the local stack cannot resolve Ref {name}")
 
     def sub(self, text: str) -> str:
-        import re
-
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
             if "." in name:

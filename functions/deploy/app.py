@@ -20,8 +20,13 @@ metrics = Metrics()
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     step = parse_event(DeployEvent, event)
     settings = Settings.from_environment()
-    result = deploy(step.model_name, step.version, step.execution_arn, step.reason,
-                    ModelRegistry(settings.registry_table))
+    result = deploy(
+        step.model_name,
+        step.version,
+        execution_arn=step.execution_arn,
+        reason=step.reason,
+        registry=ModelRegistry(settings.registry_table),
+    )
     metrics.add_metric(name="Deployments", unit=MetricUnit.Count, value=int(result["changed"]))
     logger.info("alias moved", extra={"deployment": result})
     return result

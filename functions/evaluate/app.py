@@ -20,8 +20,14 @@ metrics = Metrics()
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     step = parse_event(EvaluateEvent, event)
     settings = Settings.from_environment()
-    result = evaluate(step.request, step.dataset, step.candidates, step.execution_arn, settings,
-                      ModelRegistry(settings.registry_table))
+    result = evaluate(
+        step.request,
+        step.dataset,
+        step.candidates,
+        execution_arn=step.execution_arn,
+        settings=settings,
+        registry=ModelRegistry(settings.registry_table),
+    )
     metrics.add_metric(name="GatePassed", unit=MetricUnit.Count, value=int(result["gate"]["passed"]))
     logger.info("candidates evaluated", extra={"gate": result["gate"]})
     return result

@@ -20,8 +20,14 @@ metrics = Metrics()
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     step = parse_event(RegisterEvent, event)
     settings = Settings.from_environment()
-    result = register(step.request, step.dataset, step.evaluation, step.execution_arn, settings,
-                      ModelRegistry(settings.registry_table))
+    result = register(
+        step.request,
+        step.dataset,
+        step.evaluation,
+        execution_arn=step.execution_arn,
+        settings=settings,
+        registry=ModelRegistry(settings.registry_table),
+    )
     metrics.add_metric(name=f"Versions{result['status']}", unit=MetricUnit.Count, value=1)
     logger.info("version recorded", extra={"registration": result})
     return result

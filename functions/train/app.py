@@ -18,8 +18,14 @@ metrics = Metrics()
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     step = parse_event(TrainEvent, event)
-    result = train(step.candidate, step.index, step.dataset, step.seed, step.execution_arn,
-                   Settings.from_environment())
+    result = train(
+        step.candidate,
+        step.index,
+        step.dataset,
+        seed=step.seed,
+        execution_arn=step.execution_arn,
+        settings=Settings.from_environment(),
+    )
     metrics.add_metric(name="FitSeconds", unit=MetricUnit.Seconds, value=result["fit_s"])
     logger.info("candidate trained", extra={"estimator": result["estimator"], "fit_s": result["fit_s"]})
     return result

@@ -110,7 +110,7 @@ def load_model(uri: S3Uri, expected_sha256: str, trained_with_sklearn: str) -> A
 
     Unpickling under another scikit-learn version can silently give wrong answers, so it is refused.
     """
-    import sklearn
+    import sklearn  # noqa: PLC0415 - imported on use: the serving path reads artifacts without scikit-learn
 
     if trained_with_sklearn != sklearn.__version__:
         raise LibraryVersionMismatch(

@@ -24,8 +24,14 @@ def numeric_baseline(values: np.ndarray, rng: np.random.Generator) -> dict:
     present = values[~np.isnan(values)]
     missing_share = float(1 - present.size / values.size) if values.size else 0.0
     if present.size == 0:
-        return {"kind": "numeric", "count": int(values.size), "missing_share": missing_share, "bin_edges": [],
-                "bin_counts": [], "sample": []}
+        return {
+            "kind": "numeric",
+            "count": int(values.size),
+            "missing_share": missing_share,
+            "bin_edges": [],
+            "bin_counts": [],
+            "sample": [],
+        }
     edges = np.unique(np.quantile(present, np.linspace(0, 1, QUANTILE_BINS + 1)))
     # Open outer bins so values beyond the training range still land in a bin when the baseline is reused.
     inner = edges[1:-1]

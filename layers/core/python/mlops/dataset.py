@@ -158,32 +158,13 @@ def infer_schema(
     classes = None
     if task == "classification":
         labels = _normalise_labels(labels)
-        counts = Counter(labels)
-        if len(counts) < 2:
-            raise InvalidDataset(f"target {target!r} has a single class ({next(iter(counts))!r}); nothing to learn")
-        rare = {label: n for label, n in sorted(counts.items()) if n < MIN_ROWS_PER_CLASS}
-        if rare:
-            listed = ", ".join(f"{label!r}: {n}" for label, n in rare.items())
-            raise InvalidDataset(
-                f"target {target!r} has classes with fewer than {MIN_ROWS_PER_CLASS} rows ({listed}); "
-                "a stratified train/validation/test split needs more — merge or drop them"
-            )
-        classes = sorted(counts)
-        if positive_class is not None and positive_class not in counts:
-            raise InvalidDataset(f"positive class {positive_class!r} is not a value of {target!r}: {classes}")
-        if len(classes) == 2 and positive_class is None:
-            positive_class = classes[1]
-        table = Table(table.columns, [[*row[:target_index], label, *row[target_index + 1 :]]
-                                      for row, label in zip(kept, labels, strict=True)])
+        classes, positive_class = _check_classes(labels, target, positive_class)
+        table = Table(
+            table.columns,
+            [[*row[:target_index], label, *row[target_index + 1 :]] for row, label in zip(kept, labels, strict=True)],
+        )
     else:
-        try:
-            values = np.array([float(v) for v in labels])
-        except ValueError as exc:
-            raise InvalidDataset(f"target {target!r} is not numeric, so it cannot be regressed on: {exc}") from exc
-        if not np.all(np.isfinite(values)):
-            raise InvalidDataset(f"target {target!r} has non-finite values")
-        if np.ptp(values) == 0:
-            raise InvalidDataset(f"target {target!r} is constant; nothing to learn")
+        _check_regression_target(labels, target)
 
     features = []
     for index, name in enumerate(table.columns):
@@ -193,6 +174,36 @@ def infer_schema(
         features.append(Feature(name, "numeric" if _looks_numeric(column) else "categorical"))
     schema = Schema(features, target, task, classes, positive_class, dropped, notes)
     return schema, table
+
+
+def _check_classes(labels: list[str], target: str, positive_class: str | None) -> tuple[list[str], str | None]:
+    counts = Counter(labels)
+    if len(counts) < 2:
+        raise InvalidDataset(f"target {target!r} has a single class ({next(iter(counts))!r}); nothing to learn")
+    rare = {label: n for label, n in sorted(counts.items()) if n < MIN_ROWS_PER_CLASS}
+    if rare:
+        listed = ", ".join(f"{label!r}: {n}" for label, n in rare.items())
+        raise InvalidDataset(
+            f"target {target!r} has classes with fewer than {MIN_ROWS_PER_CLASS} rows ({listed}); "
+            "a stratified train/validation/test split needs more — merge or drop them"
+        )
+    classes = sorted(counts)
+    if positive_class is not None and positive_class not in counts:
+        raise InvalidDataset(f"positive class {positive_class!r} is not a value of {target!r}: {classes}")
+    if len(classes) == 2 and positive_class is None:
+        positive_class = classes[1]
+    return classes, positive_class
+
+
+def _check_regression_target(labels: list[str], target: str) -> None:
+    try:
+        values = np.array([float(v) for v in labels])
+    except ValueError as exc:
+        raise InvalidDataset(f"target {target!r} is not numeric, so it cannot be regressed on: {exc}") from exc
+    if not np.all(np.isfinite(values)):
+        raise InvalidDataset(f"target {target!r} has non-finite values")
+    if np.ptp(values) == 0:
+        raise InvalidDataset(f"target {target!r} is constant; nothing to learn")
 
 
 def _infer_task(labels: list[str]) -> Task:
@@ -235,9 +246,11 @@ def target_vector(table: Table, schema: Schema) -> np.ndarray:
     return np.array([float(v) for v in column], dtype=float)
 
 
-def split(table: Table, schema: Schema, seed: int, validation_fraction: float, test_fraction: float) -> dict[str, Table]:
+def split(
+    table: Table, schema: Schema, seed: int, validation_fraction: float, test_fraction: float
+) -> dict[str, Table]:
     """Deterministic seeded split into train/validation/test, stratified on the class for classification."""
-    from sklearn.model_selection import train_test_split
+    from sklearn.model_selection import train_test_split  # noqa: PLC0415 - schema code must not need scikit-learn
 
     indices = np.arange(len(table.rows))
     labels = target_vector(table, schema) if schema.task == "classification" else None
@@ -250,8 +263,11 @@ def split(table: Table, schema: Schema, seed: int, validation_fraction: float, t
         )
     except ValueError as exc:
         raise InvalidDataset(f"cannot split {len(indices)} rows into train/validation/test: {exc}") from exc
-    return {"train": table.take(np.sort(train)), "validation": table.take(np.sort(validation)),
-            "test": table.take(np.sort(test))}
+    return {
+        "train": table.take(np.sort(train)),
+        "validation": table.take(np.sort(validation)),
+        "test": table.take(np.sort(test)),
+    }
 
 
 def to_csv(table: Table) -> bytes:

@@ -124,8 +124,9 @@ def gate(
             f"{improvement:+.4f} {'meets' if beats else 'is below'} the minimum {config.min_improvement}"
         )
         passed &= beats
-    return GateDecision(passed, metric, value, champion_score, champion_version, config.min_score,
-                        config.min_improvement, reasons)
+    return GateDecision(
+        passed, metric, value, champion_score, champion_version, config.min_score, config.min_improvement, reasons
+    )
 
 
 def select_best(candidates: list[dict[str, Any]], metric: str) -> dict[str, Any]:

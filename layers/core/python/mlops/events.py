@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlops.errors import InvalidStepInput
-
-EventModel = TypeVar("EventModel", bound=BaseModel)
 
 
 class StepEvent(BaseModel):
@@ -45,7 +43,7 @@ class DeployEvent(StepEvent):
     reason: str = ""
 
 
-def parse_event(model: type[EventModel], event: Any) -> EventModel:
+def parse_event[Model: BaseModel](model: type[Model], event: Any) -> Model:
     try:
         return model.model_validate(event)
     except ValidationError as exc:

@@ -43,8 +43,9 @@ def prepare(request_document: dict[str, Any], execution_arn: str, settings: Sett
     table = dataset.parse_csv(payload)
     schema, table = dataset.infer_schema(table, request.target, request.task, request.positive_class)
 
-    candidates = [c.model_dump() for c in request.candidates] if request.candidates else \
-        training.DEFAULT_CANDIDATES[schema.task]
+    candidates = (
+        [c.model_dump() for c in request.candidates] if request.candidates else training.DEFAULT_CANDIDATES[schema.task]
+    )
     for candidate in candidates:
         training.check_candidate(schema.task, candidate["estimator"], candidate["params"])
     try:
@@ -65,9 +66,12 @@ def prepare(request_document: dict[str, Any], execution_arn: str, settings: Sett
     artifacts.put_json(baseline_uri, baseline.compute_baseline(train_features, schema, seed))
 
     normalised = request.model_dump()
-    normalised.update(task=schema.task, positive_class=schema.positive_class, candidates=candidates,
-                      gate={"metric": gate.metric, "min_score": gate.min_score,
-                            "min_improvement": gate.min_improvement})
+    normalised.update(
+        task=schema.task,
+        positive_class=schema.positive_class,
+        candidates=candidates,
+        gate={"metric": gate.metric, "min_score": gate.min_score, "min_improvement": gate.min_improvement},
+    )
     return {
         "request": normalised,
         "dataset": {
@@ -84,14 +88,21 @@ def prepare(request_document: dict[str, Any], execution_arn: str, settings: Sett
 
 
 # ---- Train (one candidate per Map iteration) --------------------------------------------------------------
-def train(candidate: dict[str, Any], index: int, dataset_info: dict[str, Any], seed: int,
-          execution_arn: str, settings: Settings) -> dict[str, Any]:
+def train(
+    candidate: dict[str, Any],
+    index: int,
+    dataset_info: dict[str, Any],
+    *,
+    seed: int,
+    execution_arn: str,
+    settings: Settings,
+) -> dict[str, Any]:
     schema = dataset.Schema.from_dict(dataset_info["schema"])
     estimator, params = candidate["estimator"], candidate.get("params", {})
     train_x, train_y = _load_split(dataset_info["splits"]["train"], schema)
     validation_x, validation_y = _load_split(dataset_info["splits"]["validation"], schema)
     started = time.perf_counter()
-    model, warnings = training.fit_candidate(schema, estimator, params, seed, train_x, train_y)
+    model, warnings = training.fit_candidate(schema, estimator, params, seed=seed, features=train_x, target=train_y)
     fit_seconds = time.perf_counter() - started
     validation_metrics = evaluation.score(model, validation_x, validation_y, schema)
     payload = artifacts.dump_model(model)
@@ -122,8 +133,15 @@ def _same_problem(champion_schema: dataset.Schema, schema: dataset.Schema) -> st
     return None
 
 
-def evaluate(request: dict[str, Any], dataset_info: dict[str, Any], candidates: list[dict[str, Any]],
-             execution_arn: str, settings: Settings, registry: ModelRegistry) -> dict[str, Any]:
+def evaluate(
+    request: dict[str, Any],
+    dataset_info: dict[str, Any],
+    candidates: list[dict[str, Any]],
+    *,
+    execution_arn: str,
+    settings: Settings,
+    registry: ModelRegistry,
+) -> dict[str, Any]:
     """Pick the best candidate on validation, score it and the champion on the same holdout, and gate."""
     schema = dataset.Schema.from_dict(dataset_info["schema"])
     gate_config = evaluation.GateConfig.from_request(schema.task, request["gate"])
@@ -132,8 +150,9 @@ def evaluate(request: dict[str, Any], dataset_info: dict[str, Any], candidates: 
         errors = "; ".join(f"{c.get('estimator')}: {c.get('error')}" for c in candidates)
         raise NoCandidateTrained(f"none of the {len(candidates)} candidates trained: {errors}")
     winner = evaluation.select_best(trained, gate_config.metric)
-    model = artifacts.load_model(S3Uri.parse(winner["artifact_uri"]), winner["artifact_sha256"],
-                                 library_versions()["scikit-learn"])
+    model = artifacts.load_model(
+        S3Uri.parse(winner["artifact_uri"]), winner["artifact_sha256"], library_versions()["scikit-learn"]
+    )
     test_x, test_y = _load_split(dataset_info["splits"]["test"], schema)
     holdout_metrics = evaluation.score(model, test_x, test_y, schema)
 
@@ -146,30 +165,42 @@ def evaluate(request: dict[str, Any], dataset_info: dict[str, Any], candidates: 
         champion_problem = _same_problem(dataset.Schema.from_dict(record["schema"]), schema)
         if champion_problem is None:
             try:
-                champion = artifacts.load_model(S3Uri.parse(record["artifact_uri"]), record["artifact_sha256"],
-                                                record["lineage"]["libraries"]["scikit-learn"])
+                champion = artifacts.load_model(
+                    S3Uri.parse(record["artifact_uri"]),
+                    record["artifact_sha256"],
+                    record["lineage"]["libraries"]["scikit-learn"],
+                )
                 champion_metrics = evaluation.score(champion, test_x, test_y, schema)
             except (LibraryVersionMismatch, ArtifactIntegrityError) as exc:
                 champion_problem = str(exc)
-        champion_summary = {"version": alias["version"], "holdout_metrics": champion_metrics,
-                            "recorded_metrics": record["metrics"], "problem": champion_problem}
-    decision = evaluation.gate(gate_config, holdout_metrics, champion_metrics,
-                               alias["version"] if alias else None, champion_problem)
+        champion_summary = {
+            "version": alias["version"],
+            "holdout_metrics": champion_metrics,
+            "recorded_metrics": record["metrics"],
+            "problem": champion_problem,
+        }
+    decision = evaluation.gate(
+        gate_config, holdout_metrics, champion_metrics, alias["version"] if alias else None, champion_problem
+    )
 
     predictions = model.predict(test_x)
     prediction_baseline_uri = S3Uri.parse(f"{_run_prefix(settings, run_id_of(execution_arn))}/prediction_baseline.json")
-    artifacts.put_json(prediction_baseline_uri,
-                       baseline.prediction_baseline(predictions, schema.task, request["split"]["seed"]))
-    input_example = {f.name: (None if isinstance(v, float) and np.isnan(v) else v)
-                     for f, v in zip(schema.features, test_x[0].tolist(), strict=True)}
+    artifacts.put_json(
+        prediction_baseline_uri, baseline.prediction_baseline(predictions, schema.task, request["split"]["seed"])
+    )
+    input_example = {
+        f.name: (None if isinstance(v, float) and np.isnan(v) else v)
+        for f, v in zip(schema.features, test_x[0].tolist(), strict=True)
+    }
     leaderboard = [
-        {key: c.get(key) for key in ("index", "estimator", "params", "status", "validation_metrics", "fit_s",
-                                     "error")}
+        {key: c.get(key) for key in ("index", "estimator", "params", "status", "validation_metrics", "fit_s", "error")}
         for c in sorted(candidates, key=lambda c: c.get("index", 0))
     ]
     return {
-        "winner": {key: winner[key] for key in ("index", "estimator", "params", "artifact_uri", "artifact_sha256",
-                                                "validation_metrics")},
+        "winner": {
+            key: winner[key]
+            for key in ("index", "estimator", "params", "artifact_uri", "artifact_sha256", "validation_metrics")
+        },
         "metrics": holdout_metrics,
         "champion": champion_summary,
         "gate": decision.to_dict(),
@@ -180,8 +211,15 @@ def evaluate(request: dict[str, Any], dataset_info: dict[str, Any], candidates: 
 
 
 # ---- Register ---------------------------------------------------------------------------------------------
-def register(request: dict[str, Any], dataset_info: dict[str, Any], evaluation_result: dict[str, Any],
-             execution_arn: str, settings: Settings, registry: ModelRegistry) -> dict[str, Any]:
+def register(
+    request: dict[str, Any],
+    dataset_info: dict[str, Any],
+    evaluation_result: dict[str, Any],
+    *,
+    execution_arn: str,
+    settings: Settings,
+    registry: ModelRegistry,
+) -> dict[str, Any]:
     """Record the winner as a new version: Registered if the gate passed, Rejected (with the report) if not.
 
     Artifacts are copied to content-addressed, write-once keys *before* the version exists, so a version
@@ -238,20 +276,39 @@ def register(request: dict[str, Any], dataset_info: dict[str, Any], evaluation_r
         },
     }
     reason = "; ".join(gate["reasons"])
-    version, created = registry.register_version(model_name, record, status, run_id,
-                                                 actor=f"pipeline:{run_id}", reason=reason)
-    return {"model_name": model_name, "version": version, "status": status, "created": created,
-            "artifact_uri": str(model_uri), "artifact_sha256": digest, "baseline_uri": str(baseline_uri)}
+    version, created = registry.register_version(
+        model_name, record, status=status, run_id=run_id, actor=f"pipeline:{run_id}", reason=reason
+    )
+    return {
+        "model_name": model_name,
+        "version": version,
+        "status": status,
+        "created": created,
+        "artifact_uri": str(model_uri),
+        "artifact_sha256": digest,
+        "baseline_uri": str(baseline_uri),
+    }
 
 
 # ---- Deploy -----------------------------------------------------------------------------------------------
-def deploy(model_name: str, version: int, execution_arn: str, reason: str,
-           registry: ModelRegistry) -> dict[str, Any]:
+def deploy(
+    model_name: str, version: int, *, execution_arn: str, reason: str, registry: ModelRegistry
+) -> dict[str, Any]:
     """Move the production alias to the version (atomically; the previous version is kept for rollback)."""
     current = registry.get_alias(model_name, PRODUCTION)
     if current is not None and current["version"] == version:
-        return {"alias": PRODUCTION, "version": version, "previous_version": current.get("previous_version"),
-                "changed": False}  # a retried step: already done
-    moved = registry.set_alias(model_name, version, actor=f"pipeline:{run_id_of(execution_arn)}", reason=reason,
-                               expected_version=current["version"] if current else None, check_expected=True)
+        return {
+            "alias": PRODUCTION,
+            "version": version,
+            "previous_version": current.get("previous_version"),
+            "changed": False,
+        }  # a retried step: already done
+    moved = registry.set_alias(
+        model_name,
+        version,
+        actor=f"pipeline:{run_id_of(execution_arn)}",
+        reason=reason,
+        expected_version=current["version"] if current else None,
+        check_expected=True,
+    )
     return {"alias": PRODUCTION, "version": version, "previous_version": moved["previous_version"], "changed": True}

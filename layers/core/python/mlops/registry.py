@@ -149,7 +149,7 @@ class ModelRegistry:
 
     # ---- writes ------------------------------------------------------------------------------------------
     def _event_put(
-        self, model_name: str, event_type: str, actor: str, reason: str, before: Any, after: Any, at: str
+        self, model_name: str, event_type: str, *, actor: str, reason: str, before: Any, after: Any, at: str
     ) -> dict[str, Any]:
         event_id = uuid.uuid4().hex[:12]
         event = {
@@ -165,11 +165,16 @@ class ModelRegistry:
             "at": at,
         }
         # Append-only: an event is only ever created, never overwritten.
-        return {"Put": {"TableName": self.table_name, "Item": _to_item(event),
-                        "ConditionExpression": "attribute_not_exists(pk)"}}
+        return {
+            "Put": {
+                "TableName": self.table_name,
+                "Item": _to_item(event),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+        }
 
     def register_version(
-        self, model_name: str, record: dict[str, Any], status: str, run_id: str, actor: str, reason: str
+        self, model_name: str, record: dict[str, Any], *, status: str, run_id: str, actor: str, reason: str
     ) -> tuple[int, bool]:
         """Allocate the next version atomically and store the record; return (version, newly_created).
 
@@ -185,35 +190,78 @@ class ModelRegistry:
             version = current + 1
             at = now_iso()
             if model is None:
-                counter = {"Put": {
-                    "TableName": self.table_name,
-                    "Item": _to_item({"pk": _model_key(model_name), "sk": "MODEL", "model_name": model_name,
-                                      "latest_version": version, "created_at": at, "updated_at": at}),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }}
+                counter = {
+                    "Put": {
+                        "TableName": self.table_name,
+                        "Item": _to_item(
+                            {
+                                "pk": _model_key(model_name),
+                                "sk": "MODEL",
+                                "model_name": model_name,
+                                "latest_version": version,
+                                "created_at": at,
+                                "updated_at": at,
+                            }
+                        ),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
             else:
-                counter = {"Update": {
-                    "TableName": self.table_name,
-                    "Key": {"pk": {"S": _model_key(model_name)}, "sk": {"S": "MODEL"}},
-                    "UpdateExpression": "SET latest_version = :next, updated_at = :at",
-                    "ConditionExpression": "latest_version = :current",
-                    "ExpressionAttributeValues": {":next": {"N": str(version)}, ":current": {"N": str(current)},
-                                                  ":at": {"S": at}},
-                }}
-            item = {**record, "pk": _model_key(model_name), "sk": _version_key(version), "model_name": model_name,
-                    "version": version, "status": status, "run_id": run_id, "created_at": at, "created_by": actor}
+                counter = {
+                    "Update": {
+                        "TableName": self.table_name,
+                        "Key": {"pk": {"S": _model_key(model_name)}, "sk": {"S": "MODEL"}},
+                        "UpdateExpression": "SET latest_version = :next, updated_at = :at",
+                        "ConditionExpression": "latest_version = :current",
+                        "ExpressionAttributeValues": {
+                            ":next": {"N": str(version)},
+                            ":current": {"N": str(current)},
+                            ":at": {"S": at},
+                        },
+                    }
+                }
+            item = {
+                **record,
+                "pk": _model_key(model_name),
+                "sk": _version_key(version),
+                "model_name": model_name,
+                "version": version,
+                "status": status,
+                "run_id": run_id,
+                "created_at": at,
+                "created_by": actor,
+            }
             run_marker = {"pk": _model_key(model_name), "sk": f"RUN#{run_id}", "version": version, "created_at": at}
             event_type = "VersionRejected" if status == VERSION_REJECTED else "VersionRegistered"
             try:
-                self.dynamodb.transact_write_items(TransactItems=[
-                    counter,
-                    {"Put": {"TableName": self.table_name, "Item": _to_item(item),
-                             "ConditionExpression": "attribute_not_exists(pk)"}},
-                    {"Put": {"TableName": self.table_name, "Item": _to_item(run_marker),
-                             "ConditionExpression": "attribute_not_exists(pk)"}},
-                    self._event_put(model_name, event_type, actor, reason, None,
-                                    {"version": version, "status": status}, at),
-                ])
+                self.dynamodb.transact_write_items(
+                    TransactItems=[
+                        counter,
+                        {
+                            "Put": {
+                                "TableName": self.table_name,
+                                "Item": _to_item(item),
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                        {
+                            "Put": {
+                                "TableName": self.table_name,
+                                "Item": _to_item(run_marker),
+                                "ConditionExpression": "attribute_not_exists(pk)",
+                            }
+                        },
+                        self._event_put(
+                            model_name,
+                            event_type,
+                            actor=actor,
+                            reason=reason,
+                            before=None,
+                            after={"version": version, "status": status},
+                            at=at,
+                        ),
+                    ]
+                )
             except ClientError as exc:
                 if exc.response["Error"]["Code"] == "TransactionCanceledException":
                     continue  # another writer took this version or registered this run: read again
@@ -225,6 +273,7 @@ class ModelRegistry:
         self,
         model_name: str,
         version: int,
+        *,
         actor: str,
         reason: str,
         alias: str = PRODUCTION,
@@ -246,28 +295,48 @@ class ModelRegistry:
                 f"alias {alias} of {model_name} points at v{current_version}, not v{expected_version}"
             )
         at = now_iso()
-        new_alias = {"pk": _model_key(model_name), "sk": f"ALIAS#{alias}", "alias": alias, "model_name": model_name,
-                     "version": version, "previous_version": current_version, "updated_at": at,
-                     "updated_by": actor, "reason": reason}
+        new_alias = {
+            "pk": _model_key(model_name),
+            "sk": f"ALIAS#{alias}",
+            "alias": alias,
+            "model_name": model_name,
+            "version": version,
+            "previous_version": current_version,
+            "updated_at": at,
+            "updated_by": actor,
+            "reason": reason,
+        }
         if current is None:
             condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
         else:
-            condition = {"ConditionExpression": "version = :current",
-                         "ExpressionAttributeValues": {":current": {"N": str(current_version)}}}
+            condition = {
+                "ConditionExpression": "version = :current",
+                "ExpressionAttributeValues": {":current": {"N": str(current_version)}},
+            }
         try:
-            self.dynamodb.transact_write_items(TransactItems=[
-                {"ConditionCheck": {
-                    "TableName": self.table_name,
-                    "Key": {"pk": {"S": _model_key(model_name)}, "sk": {"S": _version_key(version)}},
-                    "ConditionExpression": "attribute_exists(pk) AND #status <> :rejected",
-                    "ExpressionAttributeNames": {"#status": "status"},
-                    "ExpressionAttributeValues": {":rejected": {"S": VERSION_REJECTED}},
-                }},
-                {"Put": {"TableName": self.table_name, "Item": _to_item(new_alias), **condition}},
-                self._event_put(model_name, "AliasMoved", actor, reason,
-                                {"alias": alias, "version": current_version},
-                                {"alias": alias, "version": version}, at),
-            ])
+            self.dynamodb.transact_write_items(
+                TransactItems=[
+                    {
+                        "ConditionCheck": {
+                            "TableName": self.table_name,
+                            "Key": {"pk": {"S": _model_key(model_name)}, "sk": {"S": _version_key(version)}},
+                            "ConditionExpression": "attribute_exists(pk) AND #status <> :rejected",
+                            "ExpressionAttributeNames": {"#status": "status"},
+                            "ExpressionAttributeValues": {":rejected": {"S": VERSION_REJECTED}},
+                        }
+                    },
+                    {"Put": {"TableName": self.table_name, "Item": _to_item(new_alias), **condition}},
+                    self._event_put(
+                        model_name,
+                        "AliasMoved",
+                        actor=actor,
+                        reason=reason,
+                        before={"alias": alias, "version": current_version},
+                        after={"alias": alias, "version": version},
+                        at=at,
+                    ),
+                ]
+            )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "TransactionCanceledException":
                 raise VersionConflict(
@@ -281,11 +350,23 @@ class ModelRegistry:
         current = self.get_alias(model_name, alias)
         if current is None or current.get("previous_version") is None:
             raise ModelNotFound(f"alias {alias} of {model_name!r} has no previous version to roll back to")
-        return self.set_alias(model_name, current["previous_version"], actor, reason, alias,
-                              expected_version=current["version"], check_expected=True)
+        return self.set_alias(
+            model_name,
+            current["previous_version"],
+            actor=actor,
+            reason=reason,
+            alias=alias,
+            expected_version=current["version"],
+            check_expected=True,
+        )
 
-    def record_event(self, model_name: str, event_type: str, actor: str, reason: str,
-                     before: Any = None, after: Any = None) -> None:
+    def record_event(
+        self, model_name: str, event_type: str, *, actor: str, reason: str, before: Any = None, after: Any = None
+    ) -> None:
         self.dynamodb.transact_write_items(
-            TransactItems=[self._event_put(model_name, event_type, actor, reason, before, after, now_iso())]
+            TransactItems=[
+                self._event_put(
+                    model_name, event_type, actor=actor, reason=reason, before=before, after=after, at=now_iso()
+                )
+            ]
         )

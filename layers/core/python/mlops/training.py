@@ -88,7 +88,7 @@ def build_pipeline(schema: Schema, estimator: str, params: dict[str, Any], seed:
 
 
 def fit_candidate(
-    schema: Schema, estimator: str, params: dict[str, Any], seed: int, features: np.ndarray, target: np.ndarray
+    schema: Schema, estimator: str, params: dict[str, Any], *, seed: int, features: np.ndarray, target: np.ndarray
 ) -> tuple[Pipeline, list[str]]:
     """Fit one candidate; return it with the warnings it raised (e.g. non-convergence) for the record."""
     check_candidate(schema.task, estimator, params)

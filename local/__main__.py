@@ -1,0 +1,249 @@
+"""Command line of the embedded local AWS.
+
+python -m local demo
+python -m local run-pipeline --data PATH.csv --target COLUMN --model-name NAME [--task ...] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from local.datasets import breast_cancer_csv
+from local.pipeline import PipelineResult, ProgressEvent, run_training
+from local.stack import LocalStack
+from mlops.registry import ModelRegistry
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported in one line, exit code 2, no traceback."""
+
+
+def _quiet_libraries() -> None:
+    # moto logs every failed state at ERROR with its internals; the CLI reports failures itself.
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+
+
+def _printer(stream: Any) -> Any:
+    def show(event: ProgressEvent) -> None:
+        if event.kind == "entered":
+            print(f"  {event.elapsed_s:7.2f}s  → {event.state}", file=stream, flush=True)
+        elif event.kind == "exited":
+            print(f"  {event.elapsed_s:7.2f}s  ✓ {event.state}", file=stream, flush=True)
+        else:
+            print(f"  {event.elapsed_s:7.2f}s  ✗ {event.state}: {event.detail}", file=stream, flush=True)
+
+    return show
+
+
+def _format_metrics(metrics: dict[str, float] | None) -> str:
+    return ", ".join(f"{k} {v:.4f}" for k, v in (metrics or {}).items()) or "-"
+
+
+def _print_result(result: PipelineResult, stream: Any) -> None:
+    summary = result.summary()
+    print(f"\n  execution   {result.status} at state {result.end_state} in {result.duration_s:.1f} s", file=stream)
+    if result.status != "SUCCEEDED":
+        print(f"  error       {summary['error']}: {summary['error_message']}", file=stream)
+        return
+    for row in summary["leaderboard"] or []:
+        if row["status"] == "trained":
+            scores = _format_metrics(row["validation_metrics"])
+        else:
+            scores = f"failed: {row.get('error')}"
+        print(f"  candidate   {row['estimator']:<24} validation: {scores}", file=stream)
+    print(f"  winner      {summary['winner']}", file=stream)
+    print(f"  holdout     {_format_metrics(summary['metrics'])}", file=stream)
+    gate = summary["gate"] or {}
+    print(f"  gate        {gate.get('decision', '-').upper()}", file=stream)
+    for reason in gate.get("reasons", []):
+        print(f"                - {reason}", file=stream)
+    print(f"  registered  {result.model_name} v{summary['version']} ({summary['version_status']})", file=stream)
+    print(
+        f"  deployed    {'yes: production -> v' + str(summary['version']) if summary['deployed'] else 'no'}",
+        file=stream,
+    )
+    print(f"  artifact    {summary['artifact_uri']}", file=stream)
+    print(f"  baseline    {summary['baseline_uri']}", file=stream)
+
+
+def _read_candidates(path: str | None) -> list[dict[str, Any]] | None:
+    if path is None:
+        return None
+    try:
+        document = json.loads(Path(path).read_text())
+    except FileNotFoundError:
+        raise UsageError(f"candidates file not found: {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"candidates file {path} is not valid JSON: {exc}") from None
+    candidates = document.get("candidates") if isinstance(document, dict) else document
+    if not isinstance(candidates, list):
+        raise UsageError(f"candidates file {path} must hold a JSON list of {{estimator, params}} objects")
+    return candidates
+
+
+def _read_dataset(path: str) -> bytes:
+    file = Path(path)
+    if not file.exists():
+        raise UsageError(f"dataset file not found: {path}")
+    if not file.is_file():
+        raise UsageError(f"dataset path is not a file: {path}")
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+
+
+def _upload(stack: LocalStack, key: str, payload: bytes) -> str:
+    stack.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=payload)
+    return f"s3://{stack.bucket}/{key}"
+
+
+def run_pipeline_command(args: argparse.Namespace) -> int:
+    payload = _read_dataset(args.data)
+    candidates = _read_candidates(args.candidates)
+    gate: dict[str, Any] = {}
+    if args.gate_metric:
+        gate["metric"] = args.gate_metric
+    if args.min_score is not None:
+        gate["min_score"] = args.min_score
+    out = sys.stderr if args.json else sys.stdout
+    with LocalStack() as stack:
+        request: dict[str, Any] = {
+            "model_name": args.model_name,
+            "dataset_uri": _upload(stack, f"datasets/{Path(args.data).name}", payload),
+            "target": args.target,
+            "gate": gate,
+            "split": {"seed": args.seed},
+            "requested_by": "cli:run-pipeline",
+        }
+        if args.task:
+            request["task"] = args.task
+        if candidates is not None:
+            request["candidates"] = candidates
+        if not args.json:
+            print(f"TrainingPipeline on {args.data} (target {args.target!r}, model {args.model_name!r})", file=out)
+        result = run_training(stack, request, on_progress=None if args.json else _printer(out))
+        if args.json:
+            print(json.dumps(result.summary(), indent=2))
+        else:
+            _print_result(result, out)
+    return 0 if result.status == "SUCCEEDED" else EXIT_FAILED
+
+
+def demo_command(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    print("Serverless MLOps demo: the real TrainingPipeline state machine on an embedded AWS (moto)\n", file=out)
+    with LocalStack() as stack:
+        print(f"  stack       bucket {stack.bucket}, table {stack.table}", file=out)
+        print(f"              functions {', '.join(sorted(stack.function_names))}", file=out)
+        print(f"              state machine {stack.training_pipeline_arn}", file=out)
+        dataset_uri = _upload(stack, "datasets/breast-cancer.csv", breast_cancer_csv())
+        print(f"  dataset     scikit-learn breast cancer (569 rows, 30 features) at {dataset_uri}\n", file=out)
+        base = {
+            "model_name": "breast-cancer",
+            "dataset_uri": dataset_uri,
+            "target": "target",
+            "description": "Classify a breast mass as benign (1) or malignant (0) from digitised FNA features.",
+            "gate": {"metric": "f1", "min_score": 0.9, "min_improvement": 0.001},
+            "requested_by": "make demo",
+        }
+        runs = [
+            (
+                "Run 1: first training, no champion yet",
+                {
+                    "candidates": [
+                        {"estimator": "logistic_regression", "params": {"C": 1.0, "max_iter": 2000}},
+                        {"estimator": "random_forest", "params": {"n_estimators": 200, "min_samples_leaf": 2}},
+                        {"estimator": "hist_gradient_boosting", "params": {"max_iter": 200, "learning_rate": 0.1}},
+                    ]
+                },
+            ),
+            (
+                "Run 2: a challenger gated against the production champion",
+                {
+                    "candidates": [
+                        {"estimator": "k_neighbors", "params": {"n_neighbors": 7}},
+                        {"estimator": "extra_trees", "params": {"n_estimators": 200}},
+                        {"estimator": "decision_tree", "params": {"max_depth": 5}},
+                    ]
+                },
+            ),
+        ]
+        results = []
+        for title, overrides in runs:
+            print(title, file=out)
+            result = run_training(stack, {**base, **overrides}, on_progress=_printer(out))
+            _print_result(result, out)
+            print(file=out)
+            results.append(result)
+        _print_registry(stack, "breast-cancer", out)
+    return 0 if all(r.status == "SUCCEEDED" for r in results) else EXIT_FAILED
+
+
+def _print_registry(stack: LocalStack, model_name: str, out: Any) -> None:
+    registry = ModelRegistry(stack.table)
+    print(f"Registry of {model_name}", file=out)
+    for record in registry.list_versions(model_name):
+        metrics = record["metrics"]
+        print(
+            f"  v{record['version']:<3} {record['status']:<10} {record['estimator']:<24} "
+            f"f1 {metrics['f1']:.4f}  roc_auc {metrics['roc_auc']:.4f}  data {record['lineage']['data_sha256'][:12]}",
+            file=out,
+        )
+    for alias in registry.list_aliases(model_name):
+        previous = alias["previous_version"]
+        print(
+            f"  alias {alias['alias']} -> v{alias['version']} (previous: {'v' + str(previous) if previous else '-'})",
+            file=out,
+        )
+    print("  audit trail", file=out)
+    for event in registry.list_events(model_name):
+        print(f"    {event['at']}  {event['event_type']:<18} {event['actor']}: {event['reason'][:90]}", file=out)
+    print(
+        f"  artifacts   s3://{stack.bucket}/models/{model_name}/<sha256>.joblib, baselines/{model_name}/, runs/",
+        file=out,
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("demo", help="run the whole pipeline on the bundled breast-cancer dataset")
+    run = commands.add_parser("run-pipeline", help="train, gate, register and deploy a model on your CSV")
+    run.add_argument("--data", required=True, help="path of a CSV file with a header row")
+    run.add_argument("--target", required=True, help="name of the column to predict")
+    run.add_argument("--model-name", required=True, help="registry name of the model")
+    run.add_argument("--task", choices=["classification", "regression"], help="inferred from the target if absent")
+    run.add_argument("--candidates", help='JSON file: a list of {"estimator": ..., "params": {...}}')
+    run.add_argument("--gate-metric", help="metric the gate compares (default f1 / r2)")
+    run.add_argument("--min-score", type=float, help="absolute threshold the winner must meet")
+    run.add_argument("--seed", type=int, default=42, help="split and estimator seed (default 42)")
+    run.add_argument("--json", action="store_true", help="print one JSON object with the result")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_libraries()
+    try:
+        if args.command == "demo":
+            return demo_command(args)
+        return run_pipeline_command(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

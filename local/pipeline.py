@@ -1,0 +1,152 @@
+"""Start a TrainingPipeline execution on the local stack, follow it state by state, and summarise it."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from local.stack import LocalStack
+
+TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+POLL_INTERVAL_S = 0.1
+
+
+@dataclass
+class ProgressEvent:
+    kind: str  # "entered", "exited", "failed"
+    state: str
+    elapsed_s: float
+    detail: str = ""
+
+
+@dataclass
+class PipelineResult:
+    status: str
+    execution_arn: str
+    model_name: str
+    duration_s: float
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    cause: str | None = None
+    end_state: str | None = None
+    states: list[str] = field(default_factory=list)
+
+    @property
+    def version(self) -> int | None:
+        return (self.output or {}).get("registration", {}).get("version")
+
+    @property
+    def deployed(self) -> bool:
+        return self.status == "SUCCEEDED" and self.end_state == "Deployed"
+
+    def summary(self) -> dict[str, Any]:
+        """The run-pipeline --json document."""
+        evaluation = (self.output or {}).get("evaluation", {})
+        registration = (self.output or {}).get("registration", {})
+        return {
+            "status": self.status,
+            "model_name": self.model_name,
+            "version": self.version,
+            "version_status": registration.get("status"),
+            "metrics": evaluation.get("metrics"),
+            "gate": evaluation.get("gate"),
+            "deployed": self.deployed,
+            "end_state": self.end_state,
+            "winner": evaluation.get("winner", {}).get("estimator"),
+            "leaderboard": evaluation.get("leaderboard"),
+            "artifact_uri": registration.get("artifact_uri"),
+            "artifact_sha256": registration.get("artifact_sha256"),
+            "baseline_uri": registration.get("baseline_uri"),
+            "execution_arn": self.execution_arn,
+            "duration_s": round(self.duration_s, 3),
+            "error": self.error,
+            "error_message": error_message(self.cause),
+        }
+
+
+def error_message(cause: str | None) -> str | None:
+    """A Lambda failure's cause is its JSON error document; a person wants its errorMessage."""
+    if not cause:
+        return None
+    try:
+        return json.loads(cause).get("errorMessage", cause)
+    except (ValueError, AttributeError):
+        return cause
+
+
+def _history(stack: LocalStack, execution_arn: str) -> list[dict[str, Any]]:
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = stack.client("stepfunctions").get_execution_history(**kwargs)
+        events.extend(page["events"])
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def _progress(event: dict[str, Any], started: float) -> ProgressEvent | None:
+    kind = event["type"]
+    elapsed = (event["timestamp"].timestamp() - started) if hasattr(event["timestamp"], "timestamp") else 0.0
+    if kind.endswith("StateEntered"):
+        return ProgressEvent("entered", event["stateEnteredEventDetails"]["name"], elapsed)
+    if kind.endswith("StateExited"):
+        return ProgressEvent("exited", event["stateExitedEventDetails"]["name"], elapsed)
+    if kind in {"TaskFailed", "LambdaFunctionFailed"}:
+        details = event.get("taskFailedEventDetails") or event.get("lambdaFunctionFailedEventDetails") or {}
+        return ProgressEvent("failed", details.get("error", ""), elapsed, error_message(details.get("cause")) or "")
+    return None
+
+
+def run_training(
+    stack: LocalStack,
+    request: dict[str, Any],
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    timeout_s: float = 900.0,
+) -> PipelineResult:
+    """Run the real TrainingPipeline state machine and wait (bounded by ``timeout_s``) for its end."""
+    sfn = stack.client("stepfunctions")
+    started = time.time()
+    execution_arn = sfn.start_execution(
+        stateMachineArn=stack.training_pipeline_arn,
+        name=f"train-{uuid.uuid4().hex[:12]}",
+        input=json.dumps(request),
+    )["executionArn"]
+    seen = 0
+    deadline = time.monotonic() + timeout_s
+    while True:
+        description = sfn.describe_execution(executionArn=execution_arn)
+        events = _history(stack, execution_arn)
+        for event in events[seen:]:
+            progress = _progress(event, started)
+            if progress and on_progress:
+                on_progress(progress)
+        seen = len(events)
+        if description["status"] in TERMINAL:
+            break
+        if time.monotonic() > deadline:
+            sfn.stop_execution(executionArn=execution_arn, error="LocalTimeout", cause=f"over {timeout_s} s")
+            raise TimeoutError(f"the pipeline did not finish within {timeout_s} s: {execution_arn}")
+        time.sleep(POLL_INTERVAL_S)
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
+    output = json.loads(description["output"]) if description.get("output") else None
+    error, cause = description.get("error"), description.get("cause")
+    if description["status"] == "FAILED" and not error:
+        failed = next((e for e in reversed(events) if e["type"] == "ExecutionFailed"), None)
+        details = (failed or {}).get("executionFailedEventDetails", {})
+        error, cause = details.get("error"), details.get("cause")
+    return PipelineResult(
+        status=description["status"],
+        execution_arn=execution_arn,
+        model_name=request.get("model_name", ""),
+        duration_s=time.time() - started,
+        output=output,
+        error=error,
+        cause=cause,
+        end_state=entered[-1] if entered else None,
+        states=entered,
+    )
