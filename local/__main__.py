@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from local.datasets import breast_cancer_csv
+from local.events import write_events
 from local.pipeline import PipelineResult, ProgressEvent, run_training
 from local.stack import LocalStack
+from local.template import ROOT
 from mlops.registry import ModelRegistry
 
 EXIT_FAILED = 1
@@ -220,6 +222,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run the whole pipeline on the bundled breast-cancer dataset")
+    commands.add_parser("write-events", help="regenerate events/<function>/*.json from a real execution")
     run = commands.add_parser("run-pipeline", help="train, gate, register and deploy a model on your CSV")
     run.add_argument("--data", required=True, help="path of a CSV file with a header row")
     run.add_argument("--target", required=True, help="name of the column to predict")
@@ -239,6 +242,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return demo_command(args)
+        if args.command == "write-events":
+            for path in write_events():
+                print(path.relative_to(ROOT))
+            return 0
         return run_pipeline_command(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -78,7 +78,7 @@ def error_message(cause: str | None) -> str | None:
         return cause
 
 
-def _history(stack: LocalStack, execution_arn: str) -> list[dict[str, Any]]:
+def execution_history(stack: LocalStack, execution_arn: str) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
     while True:
@@ -107,20 +107,21 @@ def run_training(
     request: dict[str, Any],
     on_progress: Callable[[ProgressEvent], None] | None = None,
     timeout_s: float = 900.0,
+    execution_name: str | None = None,
 ) -> PipelineResult:
     """Run the real TrainingPipeline state machine and wait (bounded by ``timeout_s``) for its end."""
     sfn = stack.client("stepfunctions")
     started = time.time()
     execution_arn = sfn.start_execution(
         stateMachineArn=stack.training_pipeline_arn,
-        name=f"train-{uuid.uuid4().hex[:12]}",
+        name=execution_name or f"train-{uuid.uuid4().hex[:12]}",
         input=json.dumps(request),
     )["executionArn"]
     seen = 0
     deadline = time.monotonic() + timeout_s
     while True:
         description = sfn.describe_execution(executionArn=execution_arn)
-        events = _history(stack, execution_arn)
+        events = execution_history(stack, execution_arn)
         for event in events[seen:]:
             progress = _progress(event, started)
             if progress and on_progress:

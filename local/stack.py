@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from local import runtime
+from local import atomicity, runtime
 from local.template import ROOT, Resolver, function_environment, function_property, load_template, resources_of_type
 from mlops import aws
 
@@ -80,6 +80,7 @@ class LocalStack:
         self._mock.start()
         aws.reset_clients()
         runtime.install()
+        atomicity.install()
         self.template = load_template(self.template_path)
         self._provision()
 

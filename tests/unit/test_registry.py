@@ -1,0 +1,170 @@
+"""The registry over DynamoDB (moto): atomic versions, aliases with rollback, append-only audit events."""
+
+from __future__ import annotations
+
+import inspect
+import threading
+
+import pytest
+
+from mlops import registry as registry_module
+from mlops.errors import DeploymentRefused, ModelNotFound, VersionConflict
+from mlops.registry import PRODUCTION, VERSION_REGISTERED, VERSION_REJECTED, ModelRegistry
+
+
+@pytest.fixture
+def registry(stack) -> ModelRegistry:
+    return ModelRegistry(stack.table)
+
+
+def _record(score: float = 0.9) -> dict:
+    return {"metrics": {"f1": score, "log_loss": 0.25}, "artifact_sha256": "ab" * 32, "params": {"C": 1.0}}
+
+
+def _register(registry: ModelRegistry, run_id: str, status: str = VERSION_REGISTERED, model: str = "m") -> int:
+    version, _ = registry.register_version(model, _record(), status=status, run_id=run_id, actor="test", reason="r")
+    return version
+
+
+def test_first_registration_creates_model_version_and_event(registry):
+    version, created = registry.register_version(
+        "churn", _record(0.91), status=VERSION_REGISTERED, run_id="run-1", actor="pipeline:run-1", reason="gate ok"
+    )
+
+    assert (version, created) == (1, True)
+    record = registry.get_version("churn", 1)
+    assert record["status"] == VERSION_REGISTERED
+    assert record["metrics"] == {"f1": 0.91, "log_loss": 0.25}  # floats survive the Decimal round trip
+    assert isinstance(record["metrics"]["f1"], float)
+    assert registry.get_model("churn")["latest_version"] == 1
+    events = registry.list_events("churn")
+    assert [(e["event_type"], e["actor"], e["after"]) for e in events] == [
+        ("VersionRegistered", "pipeline:run-1", {"version": 1, "status": VERSION_REGISTERED})
+    ]
+
+
+def test_versions_increase_and_rejected_ones_are_recorded(registry):
+    assert [
+        _register(registry, f"run-{i}", status)
+        for i, status in enumerate([VERSION_REGISTERED, VERSION_REJECTED, VERSION_REGISTERED])
+    ] == [1, 2, 3]
+    assert [v["status"] for v in registry.list_versions("m")] == [
+        VERSION_REGISTERED,
+        VERSION_REJECTED,
+        VERSION_REGISTERED,
+    ]
+    assert [e["event_type"] for e in registry.list_events("m")] == [
+        "VersionRegistered",
+        "VersionRejected",
+        "VersionRegistered",
+    ]
+
+
+def test_a_retried_registration_of_the_same_run_returns_the_same_version(registry):
+    first = registry.register_version("m", _record(), status=VERSION_REGISTERED, run_id="run-x", actor="a", reason="r")
+    again = registry.register_version("m", _record(), status=VERSION_REGISTERED, run_id="run-x", actor="a", reason="r")
+
+    assert first == (1, True)
+    assert again == (1, False)
+    assert len(registry.list_versions("m")) == 1
+    assert len(registry.list_events("m")) == 1
+
+
+def test_concurrent_registrations_never_share_a_version(registry):
+    # Given 12 registrations of one model started at the same moment
+    barrier = threading.Barrier(12)
+    versions: list[int] = []
+    errors: list[BaseException] = []
+
+    def register(run: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            versions.append(_register(registry, f"run-{run}"))
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=register, args=(i,)) for i in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    # Then each got its own version, with no gap, and the counter agrees
+    assert errors == []
+    assert sorted(versions) == list(range(1, 13))
+    assert registry.get_model("m")["latest_version"] == 12
+    assert sorted(v["run_id"] for v in registry.list_versions("m")) == sorted(f"run-{i}" for i in range(12))
+
+
+def test_alias_moves_keep_the_previous_version_and_rollback_returns_to_it(registry):
+    for run in ("a", "b"):
+        _register(registry, run)
+    first = registry.set_alias("m", 1, actor="deployer", reason="initial")
+    second = registry.set_alias("m", 2, actor="deployer", reason="better")
+
+    assert first["previous_version"] is None
+    assert second["previous_version"] == 1
+    rolled_back = registry.rollback("m", actor="oncall", reason="bad latency")
+    assert rolled_back["version"] == 1
+    assert rolled_back["previous_version"] == 2
+    assert registry.get_alias("m", PRODUCTION)["version"] == 1
+    moves = [
+        (e["before"]["version"], e["after"]["version"], e["actor"])
+        for e in registry.list_events("m")
+        if e["event_type"] == "AliasMoved"
+    ]
+    assert moves == [(None, 1, "deployer"), (1, 2, "deployer"), (2, 1, "oncall")]
+
+
+def test_alias_move_with_a_stale_expectation_is_a_conflict_and_changes_nothing(registry):
+    for run in ("a", "b", "c"):
+        _register(registry, run)
+    registry.set_alias("m", 1, actor="x", reason="r")
+
+    with pytest.raises(VersionConflict, match="points at v1, not v2"):
+        registry.set_alias("m", 3, actor="x", reason="r", expected_version=2, check_expected=True)
+    assert registry.get_alias("m")["version"] == 1
+    assert sum(e["event_type"] == "AliasMoved" for e in registry.list_events("m")) == 1
+
+
+def test_rejected_and_unknown_versions_cannot_be_deployed(registry):
+    _register(registry, "a", VERSION_REJECTED)
+
+    with pytest.raises(DeploymentRefused, match="rejected"):
+        registry.set_alias("m", 1, actor="x", reason="r")
+    with pytest.raises(ModelNotFound, match="no version 7"):
+        registry.set_alias("m", 7, actor="x", reason="r")
+    assert registry.get_alias("m") is None
+
+
+def test_rollback_without_history_is_refused(registry):
+    _register(registry, "a")
+    registry.set_alias("m", 1, actor="x", reason="r")
+    with pytest.raises(ModelNotFound, match="no previous version"):
+        registry.rollback("m", actor="x", reason="r")
+
+
+def test_unknown_model_and_listing(registry):
+    with pytest.raises(ModelNotFound):
+        registry.get_model("nope")
+    _register(registry, "a", model="zeta")
+    _register(registry, "b", model="alpha")
+    assert [m["model_name"] for m in registry.list_models()] == ["alpha", "zeta"]
+
+
+def test_non_finite_numbers_are_refused_before_anything_is_written(registry):
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        registry.register_version(
+            "m", {"metrics": {"f1": float("nan")}}, status=VERSION_REGISTERED, run_id="r", actor="a", reason="r"
+        )
+    with pytest.raises(ModelNotFound):
+        registry.get_model("m")
+
+
+def test_audit_events_are_only_ever_created():
+    # The registry module has no code path that updates or deletes an audit event: every EVENT# write is a
+    # conditional Put that fails if the key exists, and no DeleteItem or UpdateItem targets EVENT# keys.
+    source = inspect.getsource(registry_module)
+    assert "delete_item" not in source and "Delete" not in source.replace("Deletion", "")
+    event_put = inspect.getsource(ModelRegistry._event_put)
+    assert '"ConditionExpression": "attribute_not_exists(pk)"' in event_put
