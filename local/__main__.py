@@ -39,7 +39,8 @@ def _printer(stream: Any) -> Any:
         if event.kind == "entered":
             print(f"  {event.elapsed_s:7.2f}s  → {event.state}", file=stream, flush=True)
         elif event.kind == "exited":
-            print(f"  {event.elapsed_s:7.2f}s  ✓ {event.state}", file=stream, flush=True)
+            detail = f"  {event.detail}" if event.detail else ""
+            print(f"  {event.elapsed_s:7.2f}s  ✓ {event.state}{detail}", file=stream, flush=True)
         else:
             print(f"  {event.elapsed_s:7.2f}s  ✗ {event.state}: {event.detail}", file=stream, flush=True)
 

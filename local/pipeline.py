@@ -89,13 +89,30 @@ def execution_history(stack: LocalStack, execution_arn: str) -> list[dict[str, A
         kwargs["nextToken"] = page["nextToken"]
 
 
+def _exit_detail(details: dict[str, Any]) -> str:
+    """A word on what a state produced, where a person would ask (which candidate, which version)."""
+    try:
+        output = json.loads(details.get("output") or "{}")
+    except ValueError:
+        return ""
+    if not isinstance(output, dict):
+        return ""
+    if details["name"] == "TrainCandidate":
+        return f"{output.get('estimator')} ({output.get('status')})"
+    if details["name"] == "Register":
+        registration = output.get("registration", {})
+        return f"v{registration.get('version')} {registration.get('status')}"
+    return ""
+
+
 def _progress(event: dict[str, Any], started: float) -> ProgressEvent | None:
     kind = event["type"]
     elapsed = (event["timestamp"].timestamp() - started) if hasattr(event["timestamp"], "timestamp") else 0.0
     if kind.endswith("StateEntered"):
         return ProgressEvent("entered", event["stateEnteredEventDetails"]["name"], elapsed)
     if kind.endswith("StateExited"):
-        return ProgressEvent("exited", event["stateExitedEventDetails"]["name"], elapsed)
+        details = event["stateExitedEventDetails"]
+        return ProgressEvent("exited", details["name"], elapsed, _exit_detail(details))
     if kind in {"TaskFailed", "LambdaFunctionFailed"}:
         details = event.get("taskFailedEventDetails") or event.get("lambdaFunctionFailedEventDetails") or {}
         return ProgressEvent("failed", details.get("error", ""), elapsed, error_message(details.get("cause")) or "")
