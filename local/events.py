@@ -52,7 +52,12 @@ def write_events(directory: Path = EVENTS_DIR) -> list[Path]:
         if result.status != "SUCCEEDED":
             raise RuntimeError(f"the example execution failed: {result.error}: {result.cause}")
         for folder, payload in captured_payloads(stack, result.execution_arn):
-            case = payload["candidate"]["estimator"] if folder == "train" else "breast_cancer"
+            if folder == "train":
+                case = payload["candidate"]["estimator"]
+            elif folder == "predict":
+                case = next(iter(payload))  # smoke_test or parity_check
+            else:
+                case = "breast_cancer"
             path = directory / folder / f"{case}.json"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")

@@ -60,6 +60,7 @@ class LocalStack:
 
     template_path: Path = ROOT / "template.yaml"
     region: str = DEFAULT_REGION
+    parameters: dict[str, str] = field(default_factory=dict)  # overrides of the template's Parameters
     refs: dict[str, str] = field(default_factory=dict)
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
     function_names: dict[str, str] = field(default_factory=dict)  # logical id -> function name
@@ -152,7 +153,7 @@ class LocalStack:
             self.function_names[logical_id] = name
             self.refs[logical_id] = name
             self.attributes[(logical_id, "Arn")] = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}"
-        resolve = Resolver(template, self.refs, self.attributes)
+        resolve = Resolver(template, self.refs, self.attributes, self.parameters)
         for logical_id in functions:
             environment = {k: str(resolve(v)) for k, v in function_environment(template, logical_id).items()}
             environment.update(LOCAL_FUNCTION_ENVIRONMENT)

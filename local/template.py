@@ -51,8 +51,19 @@ def function_property(template: dict[str, Any], logical_id: str, name: str, defa
 class Resolver:
     """Resolves Ref / Fn::GetAtt / Fn::Sub against the physical names and ARNs of the local stack."""
 
-    def __init__(self, template: dict[str, Any], refs: dict[str, str], attributes: dict[tuple[str, str], str]):
-        self.parameters = {name: str(p.get("Default", "")) for name, p in template.get("Parameters", {}).items()}
+    def __init__(
+        self,
+        template: dict[str, Any],
+        refs: dict[str, str],
+        attributes: dict[tuple[str, str], str],
+        parameter_overrides: dict[str, str] | None = None,
+    ):
+        declared = template.get("Parameters", {})
+        unknown = set(parameter_overrides or {}) - set(declared)
+        if unknown:
+            raise KeyError(f"the template declares no parameter(s) {', '.join(sorted(unknown))}")
+        self.parameters = {name: str(p.get("Default", "")) for name, p in declared.items()}
+        self.parameters.update(parameter_overrides or {})
         self.refs = refs
         self.attributes = attributes
 

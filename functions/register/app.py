@@ -27,6 +27,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         execution_arn=step.execution_arn,
         settings=settings,
         registry=ModelRegistry(settings.registry_table),
+        conversion_result=step.conversion,
+        parity=step.parity,
     )
     metrics.add_metric(name=f"Versions{result['status']}", unit=MetricUnit.Count, value=1)
     logger.info("version recorded", extra={"registration": result})

@@ -8,7 +8,6 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-import joblib
 from botocore.exceptions import ClientError
 
 from mlops import aws
@@ -100,6 +99,8 @@ def put_write_once(uri: S3Uri, payload: bytes, expected_sha256: str) -> None:
 
 
 def dump_model(model: Any) -> bytes:
+    import joblib  # noqa: PLC0415 - the serving layer has no joblib; only training code pickles
+
     buffer = io.BytesIO()
     joblib.dump(model, buffer, compress=3)
     return buffer.getvalue()
@@ -110,7 +111,8 @@ def load_model(uri: S3Uri, expected_sha256: str, trained_with_sklearn: str) -> A
 
     Unpickling under another scikit-learn version can silently give wrong answers, so it is refused.
     """
-    import sklearn  # noqa: PLC0415 - imported on use: the serving path reads artifacts without scikit-learn
+    import joblib  # noqa: PLC0415 - imported on use: the serving path reads artifacts without them
+    import sklearn  # noqa: PLC0415
 
     if trained_with_sklearn != sklearn.__version__:
         raise LibraryVersionMismatch(

@@ -47,3 +47,7 @@ class DeploymentRefused(MlopsError):
 
 class InvalidStepInput(MlopsError):
     """A step received an event without the fields its contract requires (a wiring or caller bug)."""
+
+
+class SmokeTestFailed(MlopsError):
+    """A version failed to predict its own recorded input example; it must not be deployed."""

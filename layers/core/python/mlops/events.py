@@ -31,10 +31,42 @@ class EvaluateEvent(StepEvent):
     candidates: list[dict[str, Any]]
 
 
+class ConvertEvent(StepEvent):
+    dataset: dict[str, Any]
+    evaluation: dict[str, Any]
+
+
 class RegisterEvent(StepEvent):
     request: dict[str, Any]
     dataset: dict[str, Any]
     evaluation: dict[str, Any]
+    conversion: dict[str, Any] | None = None
+    parity: dict[str, Any] | None = None
+
+
+class SmokeTestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_name: str
+    version: int = Field(ge=1)
+
+
+class SmokeTestEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    smoke_test: SmokeTestRequest
+
+
+class ParityCheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    onnx_uri: str
+    onnx_sha256: str
+    schema_document: dict[str, Any] = Field(alias="schema")
+    test_uri: str
+    reference_uri: str
+
+
+class ParityCheckEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    parity_check: ParityCheckRequest
 
 
 class DeployEvent(StepEvent):

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mlops import artifacts, baseline, dataset, evaluation, training
+from mlops import artifacts, baseline, conversion, dataset, evaluation, training
 from mlops.artifacts import S3Uri
 from mlops.errors import (
     ArtifactIntegrityError,
@@ -210,6 +210,56 @@ def evaluate(
     }
 
 
+# ---- Convert (to ONNX, for serving without scikit-learn) ------------------------------------------------
+def convert(
+    dataset_info: dict[str, Any], evaluation_result: dict[str, Any], *, execution_arn: str, settings: Settings
+) -> dict[str, Any]:
+    """Convert the winner to ONNX and store scikit-learn's holdout outputs for the parity check.
+
+    A pipeline skl2onnx cannot convert is not an error: it is recorded, and the version can still be served
+    by the scikit-learn runtime.
+    """
+    schema = dataset.Schema.from_dict(dataset_info["schema"])
+    winner = evaluation_result["winner"]
+    model = artifacts.load_model(
+        S3Uri.parse(winner["artifact_uri"]), winner["artifact_sha256"], library_versions()["scikit-learn"]
+    )
+    try:
+        onnx_bytes = conversion.convert(model, schema)
+    except conversion.ConversionUnsupported as exc:
+        return {"converted": False, "reason": f"skl2onnx could not convert {winner['estimator']}: {exc}"}
+    prefix = _run_prefix(settings, run_id_of(execution_arn))
+    onnx_uri = S3Uri.parse(f"{prefix}/model.onnx")
+    onnx_sha256 = artifacts.put_bytes(onnx_uri, onnx_bytes)
+    test_x, _ = _load_split(dataset_info["splits"]["test"], schema)
+    reference_uri = S3Uri.parse(f"{prefix}/onnx_reference.json")
+    artifacts.put_json(reference_uri, conversion.reference_outputs(model, test_x, schema))
+    return {
+        "converted": True,
+        "onnx_uri": str(onnx_uri),
+        "onnx_sha256": onnx_sha256,
+        "onnx_size_bytes": len(onnx_bytes),
+        "reference_uri": str(reference_uri),
+        "test_uri": dataset_info["splits"]["test"],
+        "reason": "",
+    }
+
+
+def serving_record(
+    model_name: str, conversion_result: dict[str, Any], parity: dict[str, Any], settings: Settings
+) -> dict[str, Any]:
+    """What the endpoint may serve: the ONNX model only if it converted and passed the parity check."""
+    if not conversion_result.get("converted"):
+        return {"onnx_uri": None, "reason": conversion_result.get("reason", "not converted"), "parity": None}
+    if not parity.get("passed"):
+        reason = parity.get("error") or "its outputs differ from scikit-learn's beyond the tolerance"
+        return {"onnx_uri": None, "reason": f"the ONNX model failed the parity check: {reason}", "parity": parity}
+    digest = conversion_result["onnx_sha256"]
+    onnx_uri = S3Uri(settings.artifacts_bucket, f"models/{model_name}/{digest}.onnx")
+    artifacts.put_write_once(onnx_uri, artifacts.get_bytes(S3Uri.parse(conversion_result["onnx_uri"])), digest)
+    return {"onnx_uri": str(onnx_uri), "onnx_sha256": digest, "reason": "", "parity": parity}
+
+
 # ---- Register ---------------------------------------------------------------------------------------------
 def register(
     request: dict[str, Any],
@@ -219,6 +269,8 @@ def register(
     execution_arn: str,
     settings: Settings,
     registry: ModelRegistry,
+    conversion_result: dict[str, Any] | None = None,
+    parity: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Record the winner as a new version: Registered if the gate passed, Rejected (with the report) if not.
 
@@ -243,6 +295,9 @@ def register(
     baseline_uri = S3Uri(settings.artifacts_bucket, f"baselines/{model_name}/{baseline_sha256}.json")
     artifacts.put_write_once(baseline_uri, baseline_bytes, baseline_sha256)
 
+    serving = serving_record(
+        model_name, conversion_result or {"reason": "conversion was not attempted"}, parity or {}, settings
+    )
     gate = evaluation_result["gate"]
     status = VERSION_REGISTERED if gate["passed"] else VERSION_REJECTED
     record = {
@@ -263,6 +318,7 @@ def register(
         "baseline_uri": str(baseline_uri),
         "baseline_sha256": baseline_sha256,
         "input_example": evaluation_result["input_example"],
+        "serving": serving,
         "training_request": request,
         "lineage": {
             "dataset_uri": dataset_info["uri"],
@@ -287,6 +343,7 @@ def register(
         "artifact_uri": str(model_uri),
         "artifact_sha256": digest,
         "baseline_uri": str(baseline_uri),
+        "onnx_uri": serving["onnx_uri"],
     }
 
 

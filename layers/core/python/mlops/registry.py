@@ -14,6 +14,7 @@ Items under ``pk = MODEL#<name>``:
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -26,6 +27,8 @@ from mlops import aws
 from mlops.errors import DeploymentRefused, ModelNotFound, VersionConflict
 
 PRODUCTION = "production"
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+MODEL_NAME_PATTERN_RE = re.compile(MODEL_NAME_PATTERN)
 VERSION_REGISTERED = "Registered"
 VERSION_REJECTED = "Rejected"
 MAX_WRITE_ATTEMPTS = 20

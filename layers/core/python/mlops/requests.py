@@ -7,8 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops.errors import InvalidTrainingRequest
-
-MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+from mlops.registry import MODEL_NAME_PATTERN
 
 
 class Candidate(BaseModel):

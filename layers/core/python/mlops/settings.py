@@ -28,3 +28,28 @@ class Settings:
     @classmethod
     def from_environment(cls) -> Settings:
         return cls(artifacts_bucket=_required("ARTIFACTS_BUCKET"), registry_table=_required("REGISTRY_TABLE"))
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """The predict function's settings on top of the common ones."""
+
+    serving_runtime: str
+    alias_refresh_s: float
+    capture_sample_rate: float
+
+    ENVIRONMENT_VARIABLES = ("SERVING_RUNTIME", "ALIAS_REFRESH_S", "CAPTURE_SAMPLE_RATE")
+
+    @classmethod
+    def from_environment(cls) -> EndpointSettings:
+        runtime = _required("SERVING_RUNTIME")
+        if runtime not in ("onnx", "sklearn"):
+            raise MissingSetting(f"SERVING_RUNTIME must be onnx or sklearn, not {runtime!r}")
+        try:
+            refresh = float(_required("ALIAS_REFRESH_S"))
+            rate = float(_required("CAPTURE_SAMPLE_RATE"))
+        except ValueError as exc:
+            raise MissingSetting(f"ALIAS_REFRESH_S and CAPTURE_SAMPLE_RATE must be numbers: {exc}") from exc
+        if refresh < 0 or not 0 <= rate <= 1:
+            raise MissingSetting("ALIAS_REFRESH_S must be >= 0 and CAPTURE_SAMPLE_RATE within [0, 1]")
+        return cls(runtime, refresh, rate)

@@ -1,0 +1,26 @@
+"""Convert step: turn the winner into an ONNX model and store scikit-learn's holdout outputs for parity."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops.events import ConvertEvent, parse_event
+from mlops.pipeline import convert
+from mlops.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    step = parse_event(ConvertEvent, event)
+    result = convert(
+        step.dataset, step.evaluation, execution_arn=step.execution_arn, settings=Settings.from_environment()
+    )
+    metrics.add_metric(name="OnnxConverted", unit=MetricUnit.Count, value=int(result["converted"]))
+    logger.info("conversion attempted", extra={"converted": result["converted"], "reason": result["reason"]})
+    return result

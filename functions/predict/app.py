@@ -1,0 +1,60 @@
+"""Predict function: POST /models/{name}/predict, plus the pipeline's smoke-test and ONNX parity checks.
+
+The hot path is lean on purpose (see mlops.inference): no event_handler resolver and no Tracer (Lambda's
+active tracing still records each invocation; Powertools' Tracer would add the X-Ray SDK's ~200 ms import to
+every cold start). Heavy imports happen at init, so SnapStart's snapshot holds them.
+"""
+
+import os
+import sys
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops.endpoint import ModelCache, parity_check, smoke_test
+from mlops.events import ParityCheckEvent, SmokeTestEvent, parse_event
+from mlops.inference import handle_predict
+from mlops.registry import ModelRegistry
+from mlops.settings import EndpointSettings, Settings
+
+if os.environ.get("SERVING_RUNTIME") == "onnx":
+    import onnxruntime  # noqa: F401 - imported at init, inside the SnapStart snapshot, not on the first request
+
+logger = Logger()
+_cache: ModelCache | None = None
+
+
+def _model_cache() -> tuple[ModelCache, EndpointSettings]:
+    global _cache  # noqa: PLW0603 - one cache per execution environment is the point
+    endpoint = EndpointSettings.from_environment()
+    if _cache is None:
+        settings = Settings.from_environment()
+        _cache = ModelCache(
+            ModelRegistry(settings.registry_table),
+            endpoint.serving_runtime,
+            endpoint.alias_refresh_s,
+            settings.artifacts_bucket,
+        )
+    return _cache, endpoint
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    cache, endpoint = _model_cache()
+    if isinstance(event, dict) and "smoke_test" in event:
+        check = parse_event(SmokeTestEvent, event).smoke_test
+        result = smoke_test(cache, check.model_name, check.version)
+        logger.info("smoke test passed", extra={"smoke_test": result})
+        return result
+    if isinstance(event, dict) and "parity_check" in event:
+        check = parse_event(ParityCheckEvent, event).parity_check
+        report = parity_check(
+            check.onnx_uri, check.onnx_sha256, check.schema_document, check.test_uri, check.reference_uri
+        )
+        logger.info("parity checked", extra={"parity": report})
+        return report
+    context_id = (event.get("requestContext") or {}).get("requestId") if isinstance(event, dict) else None
+    request_id = context_id if isinstance(context_id, str) else context.aws_request_id
+    return handle_predict(
+        event, request_id, cache, capture_sample_rate=endpoint.capture_sample_rate, write_line=sys.stdout.write
+    )

@@ -1,0 +1,181 @@
+"""The inference endpoint's model resolution: alias → version → verified artifact, cached per environment.
+
+A model is loaded once per execution environment and cached by artifact sha256 (verified against the
+registry before use); the alias is re-read at most every ``refresh_s`` seconds, so a deployment reaches warm
+instances without a cold start and a half-written model is never served (artifacts are write-once and
+content-addressed; the alias moves only after they exist).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from mlops import artifacts, dataset
+from mlops.artifacts import S3Uri
+from mlops.dataset import Schema
+from mlops.errors import ArtifactIntegrityError, LibraryVersionMismatch, ModelNotFound, SmokeTestFailed
+from mlops.registry import PRODUCTION, VERSION_REJECTED, ModelRegistry
+from mlops.serving import (
+    InvalidInstances,
+    ModelNotServable,
+    OnnxModel,
+    SklearnModel,
+    holdout_columns,
+    parity_report,
+    validate_instances,
+)
+
+RUNTIMES = ("onnx", "sklearn")
+
+
+@dataclass
+class LoadedVersion:
+    model_name: str
+    version: int
+    schema: Schema
+    model: OnnxModel | SklearnModel
+    artifact_sha256: str
+    input_example: dict[str, Any] | None
+
+
+@dataclass
+class Routing:
+    production: LoadedVersion
+    canary: LoadedVersion | None
+    canary_weight: float
+    resolved_at: float
+
+    def choose(self, draw: float) -> LoadedVersion:
+        """Pick the version for one request: the canary with probability canary_weight."""
+        if self.canary is not None and draw < self.canary_weight:
+            return self.canary
+        return self.production
+
+
+def _verified_bytes(uri: str, expected_sha256: str) -> bytes:
+    payload = artifacts.get_bytes(S3Uri.parse(uri))
+    actual = artifacts.sha256_hex(payload)
+    if actual != expected_sha256:
+        raise ArtifactIntegrityError(f"{uri} has sha256 {actual}; the registry recorded {expected_sha256}")
+    return payload
+
+
+class ModelCache:
+    def __init__(
+        self,
+        registry: ModelRegistry,
+        runtime: str,
+        refresh_s: float,
+        artifacts_bucket: str,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if runtime not in RUNTIMES:
+            raise ValueError(f"serving runtime must be one of {RUNTIMES}, not {runtime!r}")
+        self.registry = registry
+        self.runtime = runtime
+        self.refresh_s = refresh_s
+        self.artifacts_bucket = artifacts_bucket
+        self.clock = clock
+        self._models: dict[str, OnnxModel | SklearnModel] = {}  # artifact sha256 -> loaded model
+        self._routes: dict[str, Routing] = {}
+        self.loads = 0  # artifacts fetched and verified (tests and metrics read it)
+
+    def _artifact_of(self, record: dict[str, Any]) -> tuple[str, str]:
+        if self.runtime == "onnx":
+            serving = record.get("serving") or {}
+            if not serving.get("onnx_uri"):
+                reason = serving.get("reason", "it was registered without an ONNX model")
+                raise ModelNotServable(
+                    f"{record['model_name']} v{record['version']} cannot be served by onnxruntime: "
+                    f"{reason}; deploy it with ServingRuntime=sklearn"
+                )
+            return serving["onnx_uri"], serving["onnx_sha256"]
+        return record["artifact_uri"], record["artifact_sha256"]
+
+    def load_version(self, model_name: str, version: int) -> LoadedVersion:
+        record = self.registry.get_version(model_name, version)
+        if record["status"] == VERSION_REJECTED:
+            raise ModelNotServable(f"{model_name} v{version} was rejected by its gate")
+        uri, digest = self._artifact_of(record)
+        schema = Schema.from_dict(record["schema"])
+        model = self._models.get(digest)
+        if model is None:
+            model = self._load(record, uri, digest, schema)
+            self._models[digest] = model
+            self.loads += 1
+        return LoadedVersion(model_name, version, schema, model, digest, record.get("input_example"))
+
+    def _load(self, record: dict[str, Any], uri: str, digest: str, schema: Schema) -> OnnxModel | SklearnModel:
+        # Artifacts come only from the registry's bucket, and only after their digest matches the record.
+        if S3Uri.parse(uri).bucket != self.artifacts_bucket:
+            raise ArtifactIntegrityError(f"{uri} is outside the registry's bucket {self.artifacts_bucket}")
+        if self.runtime == "onnx":
+            return OnnxModel(_verified_bytes(uri, digest), schema)
+        import sklearn  # noqa: PLC0415 - the fallback runtime only
+
+        trained_with = record["lineage"]["libraries"]["scikit-learn"]
+        if trained_with != sklearn.__version__:
+            raise LibraryVersionMismatch(
+                f"{record['model_name']} v{record['version']} was trained with scikit-learn {trained_with}; "
+                f"this runtime has {sklearn.__version__}"
+            )
+        return SklearnModel(_verified_bytes(uri, digest), schema)
+
+    def routing(self, model_name: str) -> Routing:
+        now = self.clock()
+        cached = self._routes.get(model_name)
+        if cached is not None and now - cached.resolved_at < self.refresh_s:
+            return cached
+        alias = self.registry.get_alias(model_name, PRODUCTION)
+        if alias is None:
+            raise ModelNotFound(f"model {model_name!r} has no production version")
+        production = self.load_version(model_name, alias["version"])
+        canary = None
+        if alias.get("canary_version"):
+            canary = self.load_version(model_name, alias["canary_version"])
+        routing = Routing(production, canary, float(alias.get("canary_weight") or 0.0), now)
+        self._routes[model_name] = routing
+        return routing
+
+    def choose(self, model_name: str, draw: Callable[[], float] = random.random) -> LoadedVersion:
+        return self.routing(model_name).choose(draw())
+
+
+def smoke_test(cache: ModelCache, model_name: str, version: int) -> dict[str, Any]:
+    """Serve the version's own recorded input example through the serving runtime, before any alias moves."""
+    try:
+        loaded = cache.load_version(model_name, version)
+    except (ModelNotServable, ArtifactIntegrityError, LibraryVersionMismatch) as exc:
+        raise SmokeTestFailed(f"{model_name} v{version} cannot be loaded for serving: {exc}") from exc
+    if not loaded.input_example:
+        raise SmokeTestFailed(f"{model_name} v{version} has no recorded input example to test with")
+    try:
+        predicted = loaded.model.predict(validate_instances([loaded.input_example], loaded.schema))
+    except (InvalidInstances, ValueError, RuntimeError) as exc:
+        raise SmokeTestFailed(f"{model_name} v{version} failed on its input example: {exc}") from exc
+    prediction = predicted.labels[0]
+    if isinstance(prediction, float) and not math.isfinite(prediction):
+        raise SmokeTestFailed(f"{model_name} v{version} predicted a non-finite value on its input example")
+    return {
+        "passed": True,
+        "model_name": model_name,
+        "version": version,
+        "runtime": cache.runtime,
+        "prediction": prediction,
+    }
+
+
+def parity_check(
+    onnx_uri: str, onnx_sha256: str, schema_document: dict[str, Any], test_uri: str, reference_uri: str
+) -> dict[str, Any]:
+    """Run the converted model with the serving runtime on the holdout and compare with scikit-learn's outputs."""
+    schema = Schema.from_dict(schema_document)
+    model = OnnxModel(_verified_bytes(onnx_uri, onnx_sha256), schema)
+    table = dataset.parse_csv(artifacts.get_bytes(S3Uri.parse(test_uri)))
+    columns = holdout_columns(dataset.feature_matrix(table, schema), schema)
+    return parity_report(model, columns, artifacts.get_json(S3Uri.parse(reference_uri)))

@@ -1,0 +1,217 @@
+"""Serving: validate instances against a version's schema and predict with onnxruntime or scikit-learn.
+
+Imports neither scikit-learn nor scipy (the predict function ships onnxruntime and numpy only, for a small
+package and a fast cold start); the scikit-learn fallback imports joblib when it is used.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from mlops.dataset import MISSING_CATEGORY, Schema
+from mlops.errors import MlopsError
+
+MAX_INSTANCES = 1000
+
+# Classification parity: labels agree on at least this share of holdout rows (float32 thresholds in ONNX tree
+# ensembles can flip a row that sits on a split), and probabilities stay within these absolute differences.
+PARITY_MIN_LABEL_AGREEMENT = 0.99
+PARITY_MAX_PROBABILITY_DIFF = 0.05
+PARITY_MEAN_PROBABILITY_DIFF = 0.005
+# Regression parity: mean absolute difference relative to the spread of scikit-learn's predictions.
+PARITY_MAX_RELATIVE_MEAN_DIFF = 1e-3
+PARITY_MIN_CLOSE_SHARE = 0.99
+
+
+class InvalidInstances(MlopsError):
+    """The request's instances do not match the model's schema (a 4xx for the caller)."""
+
+
+class ModelNotServable(MlopsError):
+    """The version has no artifact this runtime can serve (e.g. no ONNX model under the onnx runtime)."""
+
+
+def _check_shape(instances: Any, max_rows: int) -> None:
+    if not isinstance(instances, list):
+        raise InvalidInstances("'instances' must be a list of objects, one per row")
+    if not instances:
+        raise InvalidInstances("'instances' is empty; send 1 to 1000 rows")
+    if len(instances) > max_rows:
+        raise InvalidInstances(f"'instances' has {len(instances)} rows; at most {max_rows} per request")
+
+
+def _check_keys(row_number: int, row: Any, expected: set[str]) -> None:
+    if not isinstance(row, dict):
+        raise InvalidInstances(f"row {row_number} is not an object of feature values")
+    if row.keys() != expected:
+        problems = []
+        missing = sorted(expected - row.keys())
+        extra = sorted(row.keys() - expected)
+        if missing:
+            problems.append(f"missing feature(s) {', '.join(map(repr, missing))}")
+        if extra:
+            problems.append(f"unknown feature(s) {', '.join(map(repr, extra))}")
+        raise InvalidInstances(f"row {row_number}: {'; '.join(problems)}")
+
+
+def _numeric_value(row_number: int, name: str, value: Any) -> float:
+    if value is None:
+        return math.nan
+    if type(value) not in (int, float):  # bool is an int subclass: refused on purpose
+        raise InvalidInstances(
+            f"row {row_number}: feature {name!r} must be a number or null, not {type(value).__name__}"
+        )
+    if not math.isfinite(value):
+        raise InvalidInstances(f"row {row_number}: feature {name!r} must be finite")
+    return value
+
+
+def _categorical_value(row_number: int, name: str, value: Any) -> str:
+    if value is None:
+        return MISSING_CATEGORY
+    if not isinstance(value, str):
+        raise InvalidInstances(
+            f"row {row_number}: feature {name!r} must be a string or null, not {type(value).__name__}"
+        )
+    return value
+
+
+def validate_instances(instances: Any, schema: Schema, max_rows: int = MAX_INSTANCES) -> list[np.ndarray]:
+    """Check every row against the schema and return one (n, 1) column per feature.
+
+    Numbers must be JSON numbers (not booleans, not strings) and finite; categories strings; null means missing.
+    Errors name the row and the feature, so a caller can fix the request.
+    """
+    _check_shape(instances, max_rows)
+    names = [f.name for f in schema.features]
+    expected = set(names)
+    parsers = [_numeric_value if f.kind == "numeric" else _categorical_value for f in schema.features]
+    columns: list[list[Any]] = [[] for _ in names]
+    for row_number, row in enumerate(instances):
+        _check_keys(row_number, row, expected)
+        for position, name in enumerate(names):
+            columns[position].append(parsers[position](row_number, name, row[name]))
+    return [
+        np.array(values, dtype=np.float64 if parsers[i] is _numeric_value else object).reshape(-1, 1)
+        for i, values in enumerate(columns)
+    ]
+
+
+@dataclass
+class Predictions:
+    labels: list[Any]  # class labels (str) or regression values (float)
+    probabilities: list[list[float]] | None
+    classes: list[str] | None
+
+
+class OnnxModel:
+    """An ONNX model in one onnxruntime session, single-threaded (Lambda gives a fraction of a core)."""
+
+    runtime = "onnx"
+
+    def __init__(self, onnx_bytes: bytes, schema: Schema) -> None:
+        import onnxruntime  # noqa: PLC0415 - heavy; imported at init by the predict function, not per request
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        self.session = onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+        self.schema = schema
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.numeric = [f.kind == "numeric" for f in schema.features]
+        self.classes = schema.classes
+
+    def predict(self, columns: list[np.ndarray]) -> Predictions:
+        feeds = {
+            name: column.astype(np.float32) if numeric else column
+            for name, column, numeric in zip(self.input_names, columns, self.numeric, strict=True)
+        }
+        outputs = self.session.run(None, feeds)
+        if self.schema.task == "classification":
+            labels = [str(v) for v in outputs[0].ravel().tolist()]
+            return Predictions(labels, outputs[1].tolist(), self.classes)
+        return Predictions(outputs[0].ravel().astype(float).tolist(), None, None)
+
+
+class SklearnModel:
+    """The fallback: the registered scikit-learn pipeline itself (needs the ML layer)."""
+
+    runtime = "sklearn"
+
+    def __init__(self, joblib_bytes: bytes, schema: Schema) -> None:
+        import joblib  # noqa: PLC0415 - only the scikit-learn fallback needs it
+
+        self.model = joblib.load(io.BytesIO(joblib_bytes))
+        self.schema = schema
+        self.classes = [str(c) for c in self.model.classes_] if schema.task == "classification" else None
+
+    def predict(self, columns: list[np.ndarray]) -> Predictions:
+        matrix = np.empty((columns[0].shape[0], len(columns)), dtype=object)
+        for position, column in enumerate(columns):
+            matrix[:, position] = column.ravel()
+        if self.schema.task == "classification":
+            return Predictions(
+                [str(v) for v in self.model.predict(matrix)], self.model.predict_proba(matrix).tolist(), self.classes
+            )
+        return Predictions(self.model.predict(matrix).astype(float).tolist(), None, None)
+
+
+def holdout_columns(features: np.ndarray, schema: Schema) -> list[np.ndarray]:
+    """The serving representation of a holdout matrix (as validate_instances would build it)."""
+    return [
+        features[:, i].astype(np.float64).reshape(-1, 1)
+        if f.kind == "numeric"
+        else features[:, i].astype(object).reshape(-1, 1)
+        for i, f in enumerate(schema.features)
+    ]
+
+
+def parity_report(model: OnnxModel, columns: list[np.ndarray], reference: dict[str, Any]) -> dict[str, Any]:
+    """Compare the ONNX model's outputs with scikit-learn's on the same rows, against the stated tolerances."""
+    predicted = model.predict(columns)
+    rows = len(predicted.labels)
+    if "labels" in reference:
+        agreement = float(np.mean([a == b for a, b in zip(predicted.labels, reference["labels"], strict=True)]))
+        differences = np.abs(np.asarray(predicted.probabilities) - np.asarray(reference["probabilities"]))
+        report = {
+            "rows": rows,
+            "label_agreement": agreement,
+            "max_probability_diff": float(differences.max()),
+            "mean_probability_diff": float(differences.mean()),
+            "tolerance": {
+                "min_label_agreement": PARITY_MIN_LABEL_AGREEMENT,
+                "max_probability_diff": PARITY_MAX_PROBABILITY_DIFF,
+                "mean_probability_diff": PARITY_MEAN_PROBABILITY_DIFF,
+            },
+        }
+        report["passed"] = (
+            agreement >= PARITY_MIN_LABEL_AGREEMENT
+            and report["max_probability_diff"] <= PARITY_MAX_PROBABILITY_DIFF
+            and report["mean_probability_diff"] <= PARITY_MEAN_PROBABILITY_DIFF
+        )
+        return report
+    expected = np.asarray(reference["predictions"], dtype=float)
+    differences = np.abs(np.asarray(predicted.labels, dtype=float) - expected)
+    scale = float(np.std(expected)) or 1.0
+    close = differences <= 1e-4 * scale + 1e-6
+    report = {
+        "rows": rows,
+        "max_abs_diff": float(differences.max()),
+        "mean_abs_diff": float(differences.mean()),
+        "relative_mean_diff": float(differences.mean() / scale),
+        "close_share": float(close.mean()),
+        "tolerance": {
+            "max_relative_mean_diff": PARITY_MAX_RELATIVE_MEAN_DIFF,
+            "min_close_share": PARITY_MIN_CLOSE_SHARE,
+        },
+    }
+    report["passed"] = (
+        report["relative_mean_diff"] <= PARITY_MAX_RELATIVE_MEAN_DIFF
+        and report["close_share"] >= PARITY_MIN_CLOSE_SHARE
+    )
+    return report
