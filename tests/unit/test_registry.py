@@ -109,11 +109,12 @@ def test_alias_moves_keep_the_previous_version_and_rollback_returns_to_it(regist
     assert rolled_back["previous_version"] == 2
     assert registry.get_alias("m", PRODUCTION)["version"] == 1
     moves = [
-        (e["before"]["version"], e["after"]["version"], e["actor"])
+        (e["event_type"], e["before"]["version"], e["after"]["version"], e["actor"])
         for e in registry.list_events("m")
-        if e["event_type"] == "AliasMoved"
+        if e["event_type"] in {"AliasMoved", "RolledBack"}
     ]
-    assert moves == [(None, 1, "deployer"), (1, 2, "deployer"), (2, 1, "oncall")]
+    assert moves == [("AliasMoved", None, 1, "deployer"), ("AliasMoved", 1, 2, "deployer"),
+                     ("RolledBack", 2, 1, "oncall")]
 
 
 def test_alias_move_with_a_stale_expectation_is_a_conflict_and_changes_nothing(registry):
@@ -135,6 +136,57 @@ def test_rejected_and_unknown_versions_cannot_be_deployed(registry):
     with pytest.raises(ModelNotFound, match="no version 7"):
         registry.set_alias("m", 7, actor="x", reason="r")
     assert registry.get_alias("m") is None
+
+
+def test_a_canary_splits_then_promotes_or_rolls_back(registry):
+    for run in ("a", "b", "c"):
+        _register(registry, run)
+    registry.set_alias("m", 1, actor="x", reason="first")
+
+    canary = registry.set_canary("m", 2, 0.25, actor="x", reason="try v2")
+    assert (canary["version"], canary["canary_version"], canary["canary_weight"]) == (1, 2, 0.25)
+    # rollback with an active canary drops the canary and leaves production alone
+    dropped = registry.rollback("m", actor="oncall", reason="errors")
+    assert (dropped["version"], dropped["canary_version"]) == (1, None)
+
+    registry.set_canary("m", 3, 0.1, actor="x", reason="try v3")
+    promoted = registry.promote("m", actor="x", reason="healthy")
+    assert (promoted["version"], promoted["previous_version"], promoted["canary_version"]) == (3, 1, None)
+    back = registry.rollback("m", actor="oncall", reason="regression")
+    assert (back["version"], back["previous_version"]) == (1, 3)
+    assert [e["event_type"] for e in registry.list_events("m")][-5:] == [
+        "CanaryChanged", "CanaryRolledBack", "CanaryChanged", "CanaryPromoted", "RolledBack"]
+
+
+def test_canary_refusals(registry):
+    for run in ("a", "b"):
+        _register(registry, run)
+    _register(registry, "c", VERSION_REJECTED)
+    with pytest.raises(DeploymentRefused, match="deploy one before a canary"):
+        registry.set_canary("m", 2, 0.5, actor="x", reason="r")
+    registry.set_alias("m", 1, actor="x", reason="r")
+    with pytest.raises(DeploymentRefused, match="already serves"):
+        registry.set_canary("m", 1, 0.5, actor="x", reason="r")
+    with pytest.raises(DeploymentRefused, match="rejected"):
+        registry.set_canary("m", 3, 0.5, actor="x", reason="r")
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        registry.set_canary("m", 2, 1.0, actor="x", reason="r")
+    with pytest.raises(DeploymentRefused, match="no canary"):
+        registry.promote("m", actor="x", reason="r")
+    assert registry.get_alias("m")["canary_version"] is None
+
+
+def test_a_stale_alias_write_is_refused_and_changes_nothing(registry):
+    for run in ("a", "b", "c"):
+        _register(registry, run)
+    registry.set_alias("m", 1, actor="x", reason="r")
+    stale = registry.get_alias("m")
+    registry.set_alias("m", 2, actor="y", reason="someone else moved it")
+
+    with pytest.raises(VersionConflict, match="changed concurrently"):
+        registry._write_alias("m", PRODUCTION, stale, {"version": 3, "previous_version": 1}, event_type="AliasMoved",
+                              actor="x", reason="late", check_version=3)
+    assert registry.get_alias("m")["version"] == 2
 
 
 def test_rollback_without_history_is_refused(registry):

@@ -272,6 +272,65 @@ class ModelRegistry:
             return version, True
         raise VersionConflict(f"could not allocate a version of {model_name!r} after {MAX_WRITE_ATTEMPTS} attempts")
 
+    def _write_alias(
+        self,
+        model_name: str,
+        alias: str,
+        current: dict[str, Any] | None,
+        fields: dict[str, Any],
+        *,
+        event_type: str,
+        actor: str,
+        reason: str,
+        check_version: int | None,
+    ) -> dict[str, Any]:
+        """Replace the alias item in one transaction with its audit event, only if nobody changed it since it was
+        read (its revision), and only if ``check_version`` exists and was not rejected."""
+        at = now_iso()
+        revision = (current or {}).get("revision", 0) + 1
+        item = {"pk": _model_key(model_name), "sk": f"ALIAS#{alias}", "alias": alias, "model_name": model_name,
+                "canary_version": None, "canary_weight": 0.0, **fields, "revision": revision, "updated_at": at,
+                "updated_by": actor, "reason": reason}
+        if current is None:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        else:
+            condition = {"ConditionExpression": "revision = :seen",
+                         "ExpressionAttributeValues": {":seen": {"N": str(current.get("revision", 0))}}}
+        if current is not None and "revision" not in current:
+            condition = {"ConditionExpression": "attribute_not_exists(revision)"}
+        items: list[dict[str, Any]] = []
+        if check_version is not None:
+            items.append({"ConditionCheck": {
+                "TableName": self.table_name,
+                "Key": {"pk": {"S": _model_key(model_name)}, "sk": {"S": _version_key(check_version)}},
+                "ConditionExpression": "attribute_exists(pk) AND #status <> :rejected",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {":rejected": {"S": VERSION_REJECTED}},
+            }})
+        before = {k: (current or {}).get(k) for k in ("version", "canary_version", "canary_weight")}
+        after = {k: item.get(k) for k in ("version", "canary_version", "canary_weight")}
+        items += [
+            {"Put": {"TableName": self.table_name, "Item": _to_item(item), **condition}},
+            self._event_put(model_name, event_type, actor=actor, reason=reason, before={"alias": alias, **before},
+                            after={"alias": alias, **after}, at=at),
+        ]
+        try:
+            self.dynamodb.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                raise VersionConflict(
+                    f"alias {alias} of {model_name} changed concurrently or its version vanished; "
+                    f"nothing was written ({_cancellation_codes(exc)})"
+                ) from exc
+            raise
+        return _plain(json.loads(json.dumps(item, allow_nan=False)))
+
+    def _deployable(self, model_name: str, version: int) -> dict[str, Any]:
+        target = self.get_version(model_name, version)
+        if target["status"] == VERSION_REJECTED:
+            raise DeploymentRefused(f"{model_name} v{version} was rejected by its gate and cannot be deployed")
+        return target
+
     def set_alias(
         self,
         model_name: str,
@@ -285,83 +344,56 @@ class ModelRegistry:
     ) -> dict[str, Any]:
         """Point an alias at a version, atomically, remembering the previous version for rollback.
 
-        With ``check_expected`` the move only happens if the alias still points at ``expected_version``
-        (``None``: the alias must not exist yet); otherwise VersionConflict.
+        Any canary is cleared. With ``check_expected`` the move only happens if the alias still points at
+        ``expected_version`` (``None``: the alias must not exist yet); otherwise VersionConflict.
         """
-        target = self.get_version(model_name, version)
-        if target["status"] == VERSION_REJECTED:
-            raise DeploymentRefused(f"{model_name} v{version} was rejected by its gate and cannot be deployed")
+        self._deployable(model_name, version)
         current = self.get_alias(model_name, alias)
         current_version = current["version"] if current else None
         if check_expected and current_version != expected_version:
-            raise VersionConflict(
-                f"alias {alias} of {model_name} points at v{current_version}, not v{expected_version}"
-            )
-        at = now_iso()
-        new_alias = {
-            "pk": _model_key(model_name),
-            "sk": f"ALIAS#{alias}",
-            "alias": alias,
-            "model_name": model_name,
-            "version": version,
-            "previous_version": current_version,
-            "updated_at": at,
-            "updated_by": actor,
-            "reason": reason,
-        }
-        if current is None:
-            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
-        else:
-            condition = {
-                "ConditionExpression": "version = :current",
-                "ExpressionAttributeValues": {":current": {"N": str(current_version)}},
-            }
-        try:
-            self.dynamodb.transact_write_items(
-                TransactItems=[
-                    {
-                        "ConditionCheck": {
-                            "TableName": self.table_name,
-                            "Key": {"pk": {"S": _model_key(model_name)}, "sk": {"S": _version_key(version)}},
-                            "ConditionExpression": "attribute_exists(pk) AND #status <> :rejected",
-                            "ExpressionAttributeNames": {"#status": "status"},
-                            "ExpressionAttributeValues": {":rejected": {"S": VERSION_REJECTED}},
-                        }
-                    },
-                    {"Put": {"TableName": self.table_name, "Item": _to_item(new_alias), **condition}},
-                    self._event_put(
-                        model_name,
-                        "AliasMoved",
-                        actor=actor,
-                        reason=reason,
-                        before={"alias": alias, "version": current_version},
-                        after={"alias": alias, "version": version},
-                        at=at,
-                    ),
-                ]
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "TransactionCanceledException":
-                raise VersionConflict(
-                    f"alias {alias} of {model_name} changed while moving it to v{version}: {_cancellation_codes(exc)}"
-                ) from exc
-            raise
-        return _plain(new_alias)
+            raise VersionConflict(f"alias {alias} of {model_name} points at v{current_version}, not v{expected_version}")
+        return self._write_alias(model_name, alias, current, {"version": version, "previous_version": current_version},
+                                 event_type="AliasMoved", actor=actor, reason=reason, check_version=version)
 
-    def rollback(self, model_name: str, actor: str, reason: str, alias: str = PRODUCTION) -> dict[str, Any]:
-        """Move the alias back to the version it pointed at before its last move."""
+    def set_canary(self, model_name: str, version: int, weight: float, *, actor: str, reason: str,
+                   alias: str = PRODUCTION) -> dict[str, Any]:
+        """Send a share ``weight`` (0 < weight < 1) of requests to ``version``; production stays as it is."""
+        if not 0 < weight < 1:
+            raise ValueError("a canary weight must be between 0 and 1 (exclusive)")
+        self._deployable(model_name, version)
         current = self.get_alias(model_name, alias)
-        if current is None or current.get("previous_version") is None:
+        if current is None:
+            raise DeploymentRefused(f"{model_name} has no {alias} version yet: deploy one before a canary")
+        if current["version"] == version:
+            raise DeploymentRefused(f"v{version} already serves {alias}; a canary must be another version")
+        fields = {"version": current["version"], "previous_version": current.get("previous_version"),
+                  "canary_version": version, "canary_weight": float(weight)}
+        return self._write_alias(model_name, alias, current, fields, event_type="CanaryChanged", actor=actor,
+                                 reason=reason, check_version=version)
+
+    def promote(self, model_name: str, *, actor: str, reason: str, alias: str = PRODUCTION) -> dict[str, Any]:
+        """Make the canary the production version (the old one becomes the rollback target)."""
+        current = self.get_alias(model_name, alias)
+        if current is None or not current.get("canary_version"):
+            raise DeploymentRefused(f"{model_name} has no canary to promote")
+        fields = {"version": current["canary_version"], "previous_version": current["version"]}
+        return self._write_alias(model_name, alias, current, fields, event_type="CanaryPromoted", actor=actor,
+                                 reason=reason, check_version=current["canary_version"])
+
+    def rollback(self, model_name: str, *, actor: str, reason: str, alias: str = PRODUCTION) -> dict[str, Any]:
+        """Undo the last change: drop an active canary, or else move back to the previous version."""
+        current = self.get_alias(model_name, alias)
+        if current is None:
+            raise ModelNotFound(f"model {model_name!r} has no {alias} alias to roll back")
+        if current.get("canary_version"):
+            fields = {"version": current["version"], "previous_version": current.get("previous_version")}
+            return self._write_alias(model_name, alias, current, fields, event_type="CanaryRolledBack", actor=actor,
+                                     reason=reason, check_version=None)
+        if current.get("previous_version") is None:
             raise ModelNotFound(f"alias {alias} of {model_name!r} has no previous version to roll back to")
-        return self.set_alias(
-            model_name,
-            current["previous_version"],
-            actor=actor,
-            reason=reason,
-            alias=alias,
-            expected_version=current["version"],
-            check_expected=True,
-        )
+        fields = {"version": current["previous_version"], "previous_version": current["version"]}
+        return self._write_alias(model_name, alias, current, fields, event_type="RolledBack", actor=actor,
+                                 reason=reason, check_version=current["previous_version"])
 
     def record_event(
         self, model_name: str, event_type: str, *, actor: str, reason: str, before: Any = None, after: Any = None
