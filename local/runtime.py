@@ -25,7 +25,8 @@ from moto.awslambda.models import LambdaFunction
 
 # Handlers read os.environ, which is process-wide: one invocation at a time keeps each function's
 # environment exact (Map iterations then run one after another, as with a concurrency limit of 1).
-_INVOCATION_LOCK = threading.Lock()
+# Re-entrant: a handler may invoke another function (the admin API asks the predict function for a smoke test).
+_INVOCATION_LOCK = threading.RLock()
 _HANDLERS: dict[str, str] = {}  # function name -> "package.module.attribute"
 _original_invoke = LambdaFunction._invoke_lambda
 

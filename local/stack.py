@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import uuid
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from local import atomicity, runtime
+from local import atomicity, firehose, runtime
 from local.template import ROOT, Resolver, function_environment, function_property, load_template, resources_of_type
 from mlops import aws
 
@@ -65,6 +66,7 @@ class LocalStack:
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
     function_names: dict[str, str] = field(default_factory=dict)  # logical id -> function name
     state_machine_arns: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
+    api_key: str = field(default_factory=lambda: "local-" + uuid.uuid4().hex)  # the predict route's key
     _mock: Any = None
 
     def __enter__(self) -> LocalStack:
@@ -82,11 +84,13 @@ class LocalStack:
         aws.reset_clients()
         runtime.install()
         atomicity.install()
+        firehose.install()
         self.template = load_template(self.template_path)
         self._provision()
 
     def stop(self) -> None:
         runtime.forget_handlers()
+        firehose.forget()
         aws.reset_clients()
         if self._mock is not None:
             self._mock.stop()
@@ -134,25 +138,31 @@ class LocalStack:
             self.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{name}"
         role_arn = self.client("iam").create_role(
             RoleName=f"{STACK_NAME}-role",
-            AssumeRolePolicyDocument=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Action": "sts:AssumeRole",
-                            "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
-                        }
-                    ],
-                }
-            ),
+            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Action": "sts:AssumeRole",
+                "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com", "firehose.amazonaws.com",
+                                          "logs.amazonaws.com"]}}]}),
         )["Role"]["Arn"]
+        for logical_id in resources_of_type(template, "AWS::IAM::Role"):  # one local role stands for them all
+            self.attributes[(logical_id, "Arn")] = role_arn
+        # Names and ARNs first: functions' environments and state machines' substitutions refer to each other.
         functions = resources_of_type(template, "AWS::Serverless::Function")
-        for logical_id in functions:  # names and ARNs first: environments may refer to other functions
+        for logical_id in functions:
             name = f"{STACK_NAME}-{logical_id}"
             self.function_names[logical_id] = name
             self.refs[logical_id] = name
+            self.refs[f"{logical_id}.Alias"] = name  # AutoPublishAlias: locally the function itself
             self.attributes[(logical_id, "Arn")] = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{name}"
+        for logical_id in resources_of_type(template, "AWS::Serverless::StateMachine"):
+            name = f"{STACK_NAME}-{logical_id}"
+            arn = f"arn:aws:states:{self.region}:{ACCOUNT_ID}:stateMachine:{name}"
+            self.refs[logical_id] = arn
+            self.attributes[(logical_id, "Name")] = name
+            self.attributes[(logical_id, "Arn")] = arn
+        for logical_id in resources_of_type(template, "AWS::KinesisFirehose::DeliveryStream"):
+            name = f"{STACK_NAME}-{logical_id}"
+            self.refs[logical_id] = name
+            self.attributes[(logical_id, "Arn")] = f"arn:aws:firehose:{self.region}:{ACCOUNT_ID}:deliverystream/{name}"
         resolve = Resolver(template, self.refs, self.attributes, self.parameters)
         for logical_id in functions:
             environment = {k: str(resolve(v)) for k, v in function_environment(template, logical_id).items()}
@@ -170,6 +180,7 @@ class LocalStack:
                 Environment={"Variables": environment},
             )
             runtime.register_handler(self.function_names[logical_id], code_uri, handler)
+        self._provision_capture(resolve)
         for logical_id, resource in resources_of_type(template, "AWS::Serverless::StateMachine").items():
             properties = resource["Properties"]
             definition = (ROOT / properties["DefinitionUri"]).read_text()
@@ -184,3 +195,32 @@ class LocalStack:
             )["stateMachineArn"]
             self.state_machine_arns[logical_id] = arn
             self.refs[logical_id] = arn
+
+    def _provision_capture(self, resolve: Resolver) -> None:
+        """Log groups, the capture Firehose stream and the subscription that feeds it (see local/firehose.py)."""
+        template = self.template
+        for logical_id, resource in resources_of_type(template, "AWS::Logs::LogGroup").items():
+            name = resolve(resource["Properties"].get("LogGroupName")) or f"/local/{STACK_NAME}/{logical_id}"
+            self.client("logs").create_log_group(logGroupName=name)
+            self.refs[logical_id] = name
+            self.attributes[(logical_id, "Arn")] = f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{name}:*"
+        for logical_id, resource in resources_of_type(template, "AWS::KinesisFirehose::DeliveryStream").items():
+            destination = resolve(resource["Properties"]["ExtendedS3DestinationConfiguration"])
+            self.client("firehose").create_delivery_stream(
+                DeliveryStreamName=self.refs[logical_id],
+                DeliveryStreamType="DirectPut",
+                ExtendedS3DestinationConfiguration={
+                    key: destination[key] for key in ("BucketARN", "RoleARN", "Prefix", "ErrorOutputPrefix")
+                    if key in destination
+                },
+            )
+            firehose.register_stream(self.refs[logical_id], destination)
+        for logical_id, resource in resources_of_type(template, "AWS::Logs::SubscriptionFilter").items():
+            properties = resolve(resource["Properties"])
+            self.client("logs").put_subscription_filter(
+                logGroupName=properties["LogGroupName"], filterName=logical_id,
+                filterPattern=properties["FilterPattern"], destinationArn=properties["DestinationArn"],
+                roleArn=properties["RoleArn"],
+            )
+            firehose.register_subscription(properties["DestinationArn"].split("/")[-1], logical_id,
+                                           properties["FilterPattern"])

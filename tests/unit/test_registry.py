@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from mlops import registry as registry_module
-from mlops.errors import DeploymentRefused, ModelNotFound, VersionConflict
+from mlops.errors import DeploymentRefused, ModelNotFound, NothingToRollBack, VersionConflict
 from mlops.registry import PRODUCTION, VERSION_REGISTERED, VERSION_REJECTED, ModelRegistry
 
 
@@ -192,7 +192,7 @@ def test_a_stale_alias_write_is_refused_and_changes_nothing(registry):
 def test_rollback_without_history_is_refused(registry):
     _register(registry, "a")
     registry.set_alias("m", 1, actor="x", reason="r")
-    with pytest.raises(ModelNotFound, match="no previous version"):
+    with pytest.raises(NothingToRollBack, match="no previous version"):
         registry.rollback("m", actor="x", reason="r")
 
 

@@ -51,3 +51,7 @@ class InvalidStepInput(MlopsError):
 
 class SmokeTestFailed(MlopsError):
     """A version failed to predict its own recorded input example; it must not be deployed."""
+
+
+class NothingToRollBack(DeploymentRefused):
+    """The alias has no canary and no previous version: there is nothing to roll back to."""

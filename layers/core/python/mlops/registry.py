@@ -24,7 +24,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from mlops import aws
-from mlops.errors import DeploymentRefused, ModelNotFound, VersionConflict
+from mlops.errors import DeploymentRefused, ModelNotFound, NothingToRollBack, VersionConflict
 
 PRODUCTION = "production"
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -288,31 +288,54 @@ class ModelRegistry:
         read (its revision), and only if ``check_version`` exists and was not rejected."""
         at = now_iso()
         revision = (current or {}).get("revision", 0) + 1
-        item = {"pk": _model_key(model_name), "sk": f"ALIAS#{alias}", "alias": alias, "model_name": model_name,
-                "canary_version": None, "canary_weight": 0.0, **fields, "revision": revision, "updated_at": at,
-                "updated_by": actor, "reason": reason}
+        item = {
+            "pk": _model_key(model_name),
+            "sk": f"ALIAS#{alias}",
+            "alias": alias,
+            "model_name": model_name,
+            "canary_version": None,
+            "canary_weight": 0.0,
+            **fields,
+            "revision": revision,
+            "updated_at": at,
+            "updated_by": actor,
+            "reason": reason,
+        }
         if current is None:
             condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
         else:
-            condition = {"ConditionExpression": "revision = :seen",
-                         "ExpressionAttributeValues": {":seen": {"N": str(current.get("revision", 0))}}}
+            condition = {
+                "ConditionExpression": "revision = :seen",
+                "ExpressionAttributeValues": {":seen": {"N": str(current.get("revision", 0))}},
+            }
         if current is not None and "revision" not in current:
             condition = {"ConditionExpression": "attribute_not_exists(revision)"}
         items: list[dict[str, Any]] = []
         if check_version is not None:
-            items.append({"ConditionCheck": {
-                "TableName": self.table_name,
-                "Key": {"pk": {"S": _model_key(model_name)}, "sk": {"S": _version_key(check_version)}},
-                "ConditionExpression": "attribute_exists(pk) AND #status <> :rejected",
-                "ExpressionAttributeNames": {"#status": "status"},
-                "ExpressionAttributeValues": {":rejected": {"S": VERSION_REJECTED}},
-            }})
+            items.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table_name,
+                        "Key": {"pk": {"S": _model_key(model_name)}, "sk": {"S": _version_key(check_version)}},
+                        "ConditionExpression": "attribute_exists(pk) AND #status <> :rejected",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {":rejected": {"S": VERSION_REJECTED}},
+                    }
+                }
+            )
         before = {k: (current or {}).get(k) for k in ("version", "canary_version", "canary_weight")}
         after = {k: item.get(k) for k in ("version", "canary_version", "canary_weight")}
         items += [
             {"Put": {"TableName": self.table_name, "Item": _to_item(item), **condition}},
-            self._event_put(model_name, event_type, actor=actor, reason=reason, before={"alias": alias, **before},
-                            after={"alias": alias, **after}, at=at),
+            self._event_put(
+                model_name,
+                event_type,
+                actor=actor,
+                reason=reason,
+                before={"alias": alias, **before},
+                after={"alias": alias, **after},
+                at=at,
+            ),
         ]
         try:
             self.dynamodb.transact_write_items(TransactItems=items)
@@ -351,12 +374,23 @@ class ModelRegistry:
         current = self.get_alias(model_name, alias)
         current_version = current["version"] if current else None
         if check_expected and current_version != expected_version:
-            raise VersionConflict(f"alias {alias} of {model_name} points at v{current_version}, not v{expected_version}")
-        return self._write_alias(model_name, alias, current, {"version": version, "previous_version": current_version},
-                                 event_type="AliasMoved", actor=actor, reason=reason, check_version=version)
+            raise VersionConflict(
+                f"alias {alias} of {model_name} points at v{current_version}, not v{expected_version}"
+            )
+        return self._write_alias(
+            model_name,
+            alias,
+            current,
+            {"version": version, "previous_version": current_version},
+            event_type="AliasMoved",
+            actor=actor,
+            reason=reason,
+            check_version=version,
+        )
 
-    def set_canary(self, model_name: str, version: int, weight: float, *, actor: str, reason: str,
-                   alias: str = PRODUCTION) -> dict[str, Any]:
+    def set_canary(
+        self, model_name: str, version: int, weight: float, *, actor: str, reason: str, alias: str = PRODUCTION
+    ) -> dict[str, Any]:
         """Send a share ``weight`` (0 < weight < 1) of requests to ``version``; production stays as it is."""
         if not 0 < weight < 1:
             raise ValueError("a canary weight must be between 0 and 1 (exclusive)")
@@ -366,10 +400,22 @@ class ModelRegistry:
             raise DeploymentRefused(f"{model_name} has no {alias} version yet: deploy one before a canary")
         if current["version"] == version:
             raise DeploymentRefused(f"v{version} already serves {alias}; a canary must be another version")
-        fields = {"version": current["version"], "previous_version": current.get("previous_version"),
-                  "canary_version": version, "canary_weight": float(weight)}
-        return self._write_alias(model_name, alias, current, fields, event_type="CanaryChanged", actor=actor,
-                                 reason=reason, check_version=version)
+        fields = {
+            "version": current["version"],
+            "previous_version": current.get("previous_version"),
+            "canary_version": version,
+            "canary_weight": float(weight),
+        }
+        return self._write_alias(
+            model_name,
+            alias,
+            current,
+            fields,
+            event_type="CanaryChanged",
+            actor=actor,
+            reason=reason,
+            check_version=version,
+        )
 
     def promote(self, model_name: str, *, actor: str, reason: str, alias: str = PRODUCTION) -> dict[str, Any]:
         """Make the canary the production version (the old one becomes the rollback target)."""
@@ -377,8 +423,16 @@ class ModelRegistry:
         if current is None or not current.get("canary_version"):
             raise DeploymentRefused(f"{model_name} has no canary to promote")
         fields = {"version": current["canary_version"], "previous_version": current["version"]}
-        return self._write_alias(model_name, alias, current, fields, event_type="CanaryPromoted", actor=actor,
-                                 reason=reason, check_version=current["canary_version"])
+        return self._write_alias(
+            model_name,
+            alias,
+            current,
+            fields,
+            event_type="CanaryPromoted",
+            actor=actor,
+            reason=reason,
+            check_version=current["canary_version"],
+        )
 
     def rollback(self, model_name: str, *, actor: str, reason: str, alias: str = PRODUCTION) -> dict[str, Any]:
         """Undo the last change: drop an active canary, or else move back to the previous version."""
@@ -387,13 +441,29 @@ class ModelRegistry:
             raise ModelNotFound(f"model {model_name!r} has no {alias} alias to roll back")
         if current.get("canary_version"):
             fields = {"version": current["version"], "previous_version": current.get("previous_version")}
-            return self._write_alias(model_name, alias, current, fields, event_type="CanaryRolledBack", actor=actor,
-                                     reason=reason, check_version=None)
+            return self._write_alias(
+                model_name,
+                alias,
+                current,
+                fields,
+                event_type="CanaryRolledBack",
+                actor=actor,
+                reason=reason,
+                check_version=None,
+            )
         if current.get("previous_version") is None:
-            raise ModelNotFound(f"alias {alias} of {model_name!r} has no previous version to roll back to")
+            raise NothingToRollBack(f"alias {alias} of {model_name!r} has no previous version to roll back to")
         fields = {"version": current["previous_version"], "previous_version": current["version"]}
-        return self._write_alias(model_name, alias, current, fields, event_type="RolledBack", actor=actor,
-                                 reason=reason, check_version=current["previous_version"])
+        return self._write_alias(
+            model_name,
+            alias,
+            current,
+            fields,
+            event_type="RolledBack",
+            actor=actor,
+            reason=reason,
+            check_version=current["previous_version"],
+        )
 
     def record_event(
         self, model_name: str, event_type: str, *, actor: str, reason: str, before: Any = None, after: Any = None

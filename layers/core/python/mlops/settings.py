@@ -53,3 +53,17 @@ class EndpointSettings:
         if refresh < 0 or not 0 <= rate <= 1:
             raise MissingSetting("ALIAS_REFRESH_S must be >= 0 and CAPTURE_SAMPLE_RATE within [0, 1]")
         return cls(runtime, refresh, rate)
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """The admin API function's settings on top of the common ones."""
+
+    training_pipeline_arn: str
+    predict_function: str
+
+    ENVIRONMENT_VARIABLES = ("TRAINING_PIPELINE_ARN", "PREDICT_FUNCTION")
+
+    @classmethod
+    def from_environment(cls) -> ApiSettings:
+        return cls(_required("TRAINING_PIPELINE_ARN"), _required("PREDICT_FUNCTION"))

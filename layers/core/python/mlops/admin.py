@@ -1,0 +1,173 @@
+"""The admin operations behind the HTTP API: start and inspect training runs, browse the registry, deploy.
+
+Each function takes typed values and returns plain JSON-able documents; the API handler maps errors to HTTP.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mlops import aws
+from mlops.errors import DeploymentRefused, ModelNotFound, SmokeTestFailed, VersionConflict
+from mlops.registry import PRODUCTION, ModelRegistry
+from mlops.requests import TrainingRequest
+
+ITEM_KEYS = ("pk", "sk")
+VERSION_SUMMARY_KEYS = ("version", "status", "estimator", "metrics", "created_at", "created_by", "run_id")
+
+
+class ExecutionNotFound(ModelNotFound):
+    """No training execution with that id."""
+
+
+class ClientTokenReused(VersionConflict):
+    """A client token was sent again with a different training request."""
+
+
+def _public(item: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in item.items() if k not in ITEM_KEYS}
+
+
+def public_alias(alias: dict[str, Any]) -> dict[str, Any]:
+    return _public(alias)
+
+
+def execution_name(client_token: str) -> str:
+    """Step Functions keeps execution names unique per state machine for 90 days: naming the execution after
+    the client token makes StartExecution itself the idempotency record (no extra table)."""
+    return "api-" + hashlib.sha256(client_token.encode()).hexdigest()[:40]
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+
+
+def start_training(state_machine_arn: str, request: TrainingRequest, client_token: str) -> tuple[dict[str, Any], bool]:
+    """Start a TrainingPipeline run once per client token; return (execution, started_now).
+
+    A token seen before returns its execution (or a conflict if the request differs). Two requests racing with
+    the same new token both call StartExecution with the same name and input, which Step Functions answers
+    with the same execution: still one run.
+    """
+    name = execution_name(client_token)
+    arn = execution_arn(state_machine_arn, name)
+    payload = json.dumps(request.model_dump(exclude_none=True), sort_keys=True)
+    sfn = aws.client("stepfunctions")
+    existing = _describe(sfn, arn)
+    if existing is None:
+        try:
+            started = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=payload)
+            return {"execution_id": name, "execution_arn": started["executionArn"], "status": "RUNNING"}, True
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ExecutionAlreadyExists":
+                raise
+            existing = _describe(sfn, arn)
+    if existing is None or json.loads(existing["input"]) != json.loads(payload):
+        raise ClientTokenReused("this client token already started a run with a different request")
+    return {"execution_id": name, "execution_arn": arn, "status": existing["status"]}, False
+
+
+def _describe(sfn: Any, arn: str) -> dict[str, Any] | None:
+    try:
+        return sfn.describe_execution(executionArn=arn)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] == "ExecutionDoesNotExist":
+            return None
+        raise
+
+
+def describe_training(state_machine_arn: str, execution_id: str) -> dict[str, Any]:
+    sfn = aws.client("stepfunctions")
+    try:
+        described = sfn.describe_execution(executionArn=execution_arn(state_machine_arn, execution_id))
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in {"ExecutionDoesNotExist", "InvalidArn"}:
+            raise ExecutionNotFound(f"no training execution {execution_id!r}") from exc
+        raise
+    result: dict[str, Any] = {
+        "execution_id": execution_id,
+        "execution_arn": described["executionArn"],
+        "status": described["status"],
+        "started_at": described["startDate"].isoformat(),
+    }
+    if described.get("stopDate"):
+        result["stopped_at"] = described["stopDate"].isoformat()
+    if described.get("output"):
+        output = json.loads(described["output"])
+        evaluation = output.get("evaluation", {})
+        result.update(
+            model_name=output.get("request", {}).get("model_name"),
+            registration=output.get("registration"),
+            metrics=evaluation.get("metrics"),
+            gate=evaluation.get("gate"),
+            deployment=output.get("deployment"),
+        )
+    if described["status"] == "FAILED":
+        result.update(error=described.get("error"), cause=described.get("cause"))
+    return result
+
+
+def list_models(registry: ModelRegistry) -> list[dict[str, Any]]:
+    models = []
+    for model in registry.list_models():
+        alias = registry.get_alias(model["model_name"], PRODUCTION)
+        models.append({**_public(model), "production_version": alias["version"] if alias else None})
+    return models
+
+
+def get_model(registry: ModelRegistry, model_name: str) -> dict[str, Any]:
+    model = _public(registry.get_model(model_name))
+    model["aliases"] = {alias["alias"]: _public(alias) for alias in registry.list_aliases(model_name)}
+    return model
+
+
+def list_versions(registry: ModelRegistry, model_name: str) -> list[dict[str, Any]]:
+    registry.get_model(model_name)  # 404 for an unknown model rather than an empty list
+    return [{k: v.get(k) for k in VERSION_SUMMARY_KEYS} for v in registry.list_versions(model_name)]
+
+
+def get_version(registry: ModelRegistry, model_name: str, version: int) -> dict[str, Any]:
+    return _public(registry.get_version(model_name, version))
+
+
+def audit(registry: ModelRegistry, model_name: str) -> list[dict[str, Any]]:
+    registry.get_model(model_name)
+    return [_public(event) for event in registry.list_events(model_name)]
+
+
+def smoke_test_via(predict_function: str, model_name: str, version: int) -> dict[str, Any]:
+    """Ask the predict function itself (the real serving runtime) to serve the version's input example."""
+    response = aws.client("lambda").invoke(
+        FunctionName=predict_function,
+        Payload=json.dumps({"smoke_test": {"model_name": model_name, "version": version}}).encode(),
+    )
+    payload = json.loads(response["Payload"].read() or b"{}")
+    if response.get("FunctionError"):
+        raise SmokeTestFailed(payload.get("errorMessage", "the smoke test failed"))
+    return payload
+
+
+def deploy(
+    registry: ModelRegistry,
+    predict_function: str,
+    model_name: str,
+    *,
+    version: int,
+    canary_weight: float | None,
+    actor: str,
+    reason: str,
+) -> dict[str, Any]:
+    """Smoke-test the version, then make it production (or a canary with ``0 < canary_weight < 1``)."""
+    registry.get_version(model_name, version)
+    smoke = smoke_test_via(predict_function, model_name, version)
+    if canary_weight is None or canary_weight >= 1:
+        alias = registry.set_alias(model_name, version, actor=actor, reason=reason)
+    elif canary_weight <= 0:
+        raise DeploymentRefused("canary_weight must be above 0 (or omit it to deploy to production)")
+    else:
+        alias = registry.set_canary(model_name, version, canary_weight, actor=actor, reason=reason)
+    return {"alias": _public(alias), "smoke_test": smoke}

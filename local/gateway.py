@@ -1,0 +1,164 @@
+"""A local HTTP gateway: HTTP requests become API Gateway (REST, proxy) events for the template's functions.
+
+This is what `sam local start-api` does, without Docker: routes come from the functions' `Api` events in
+template.yaml, the function is invoked through the (local) Lambda API, and its proxy response becomes the
+HTTP response. The predict route's API key is enforced (403 without it, as API Gateway answers); IAM
+authorisation of the admin routes is not verified locally: every caller acts as one local IAM user.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from local.stack import ACCOUNT_ID, LocalStack
+from local.template import resources_of_type
+
+LOCAL_CALLER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:user/local-admin"
+STAGE = "v1"
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    resource: str  # e.g. /models/{name}/predict
+    pattern: re.Pattern[str]
+    function_name: str
+    api_key_required: bool
+
+
+def routes_from_template(stack: LocalStack) -> list[Route]:
+    routes = []
+    for logical_id, resource in resources_of_type(stack.template, "AWS::Serverless::Function").items():
+        for event in resource["Properties"].get("Events", {}).values():
+            if event["Type"] != "Api":
+                continue
+            properties = event["Properties"]
+            path = properties["Path"]
+            regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$"
+            auth = properties.get("Auth", {})
+            routes.append(Route(properties["Method"].upper(), path, re.compile(regex),
+                                stack.function_names[logical_id], bool(auth.get("ApiKeyRequired"))))
+    # Literal paths win over parameterised ones, as in API Gateway.
+    return sorted(routes, key=lambda r: (r.resource.count("{"), -len(r.resource)))
+
+
+def proxy_event(route: Route, *, method: str, path: str, path_parameters: dict[str, str], query: str,
+                headers: dict[str, str], body: bytes, api_key: str | None) -> dict[str, Any]:
+    pairs = parse_qsl(query, keep_blank_values=True)
+    multi_query: dict[str, list[str]] = {}
+    for key, value in pairs:
+        multi_query.setdefault(key, []).append(value)
+    try:
+        text, is_base64 = body.decode("utf-8"), False
+    except UnicodeDecodeError:
+        text, is_base64 = base64.b64encode(body).decode(), True
+    request_id = str(uuid.uuid4())
+    return {
+        "resource": route.resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers or None,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()} or None,
+        "queryStringParameters": dict(pairs) or None,
+        "multiValueQueryStringParameters": multi_query or None,
+        "pathParameters": path_parameters or None,
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": route.resource, "httpMethod": method, "path": f"/{STAGE}{path}", "stage": STAGE,
+            "requestId": request_id, "accountId": ACCOUNT_ID, "apiId": "local", "protocol": "HTTP/1.1",
+            "requestTimeEpoch": int(time.time() * 1000),
+            "identity": {"sourceIp": "127.0.0.1", "userAgent": headers.get("user-agent"), "apiKey": api_key,
+                         "userArn": None if route.api_key_required else LOCAL_CALLER_ARN,
+                         "caller": None, "accountId": None},
+        },
+        "body": text if body else None,
+        "isBase64Encoded": is_base64,
+    }
+
+
+class LocalGateway:
+    """Serves the template's API routes on 127.0.0.1:<port> until stopped."""
+
+    def __init__(self, stack: LocalStack, port: int = 3000, host: str = "127.0.0.1") -> None:
+        self.stack = stack
+        self.routes = routes_from_template(stack)
+        gateway = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's signature
+                return  # quiet: the CLI prints its own lines
+
+            def _serve(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                status, headers, payload = gateway.dispatch(self.command, self.path, dict(self.headers.items()),
+                                                            body)
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve  # noqa: N815
+
+        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> LocalGateway:
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def dispatch(self, method: str, raw_path: str, headers: dict[str, str], body: bytes):
+        parts = urlsplit(raw_path)
+        path = parts.path
+        matches = [(r, m) for r in self.routes if (m := r.pattern.match(path))]
+        if not matches:
+            return _json(404, {"message": "Not Found"})
+        allowed = [(r, m) for r, m in matches if r.method == method]
+        if not allowed:
+            return _json(405, {"message": f"Method {method} not allowed on {path}"})
+        route, match = allowed[0]
+        lowered = {k.lower(): v for k, v in headers.items()}
+        api_key = lowered.get("x-api-key")
+        if route.api_key_required and api_key != self.stack.api_key:
+            return _json(403, {"message": "Forbidden"})
+        event = proxy_event(route, method=method, path=path, path_parameters=match.groupdict(), query=parts.query,
+                            headers=lowered, body=body, api_key=api_key)
+        response = self.stack.client("lambda").invoke(FunctionName=route.function_name,
+                                                      Payload=json.dumps(event).encode())
+        payload = json.loads(response["Payload"].read() or b"null")
+        if response.get("FunctionError") or not isinstance(payload, dict) or "statusCode" not in payload:
+            return _json(502, {"message": "Internal server error"})
+        out_headers = {k: str(v) for k, v in (payload.get("headers") or {}).items()}
+        for name, values in (payload.get("multiValueHeaders") or {}).items():
+            out_headers[name] = ", ".join(map(str, values))
+        text = payload.get("body") or ""
+        content = base64.b64decode(text) if payload.get("isBase64Encoded") else text.encode()
+        return int(payload["statusCode"]), out_headers, content
+
+
+def _json(status: int, document: Any) -> tuple[int, dict[str, str], bytes]:
+    return status, {"Content-Type": "application/json"}, json.dumps(document).encode()
