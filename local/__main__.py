@@ -10,11 +10,14 @@ import argparse
 import json
 import logging
 import sys
+import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
 from local.datasets import breast_cancer_csv
 from local.events import write_events
+from local.gateway import LocalGateway
 from local.pipeline import PipelineResult, ProgressEvent, run_training
 from local.stack import LocalStack
 from local.template import ROOT
@@ -32,6 +35,8 @@ def _quiet_libraries() -> None:
     # moto logs every failed state at ERROR with its internals; the CLI reports failures itself.
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     logging.getLogger("botocore").setLevel(logging.WARNING)
+    # A handler that answers without adding a metric still flushes its cold-start metric: not news for a user.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 def _printer(stream: Any) -> Any:
@@ -217,6 +222,38 @@ def _print_registry(stack: LocalStack, model_name: str, out: Any) -> None:
     )
 
 
+def up_command(args: argparse.Namespace) -> int:
+    out = sys.stdout
+    with LocalStack(parameters={"ServingRuntime": args.serving_runtime}) as stack:
+        if args.seed:
+            dataset_uri = _upload(stack, "datasets/breast-cancer.csv", breast_cancer_csv())
+            print(f"seeding: TrainingPipeline on {dataset_uri}", file=out, flush=True)
+            result = run_training(stack, {"model_name": "breast-cancer", "dataset_uri": dataset_uri, "target": "target",
+                                          "requested_by": "local up --seed"}, on_progress=_printer(out))
+            _print_result(result, out)
+        try:
+            gateway = LocalGateway(stack, port=args.port).start()
+        except OSError as exc:
+            raise UsageError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}") from None
+        example = "breast-cancer" if args.seed else "NAME"
+        print(f"""
+Local API on {gateway.url} (Ctrl-C to stop)
+  predict (API key)   POST {gateway.url}/models/{example}/predict   header x-api-key: {stack.api_key}
+  admin (IAM on AWS)  GET  {gateway.url}/models   ·   POST {gateway.url}/pipelines/training   ·   ...
+  bucket {stack.bucket}, table {stack.table}, serving runtime {args.serving_runtime}
+try:
+  curl -s {gateway.url}/models/{example}
+  curl -s -X POST {gateway.url}/models/{example}/predict -H 'x-api-key: {stack.api_key}' \\
+       -H 'content-type: application/json' -d @examples/predict_breast_cancer.json""", file=out, flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopping", file=out)
+        finally:
+            gateway.stop()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -224,6 +261,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run the whole pipeline on the bundled breast-cancer dataset")
     commands.add_parser("write-events", help="regenerate events/<function>/*.json from a real execution")
+    up = commands.add_parser("up", help="serve the API locally (embedded AWS + HTTP gateway) until Ctrl-C")
+    up.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (default 3000; 0 picks a free one)")
+    up.add_argument("--seed", action="store_true", help="train and deploy the breast-cancer model first")
+    up.add_argument("--serving-runtime", choices=["onnx", "sklearn"], default="onnx",
+                    help="the template's ServingRuntime parameter (default onnx)")
     run = commands.add_parser("run-pipeline", help="train, gate, register and deploy a model on your CSV")
     run.add_argument("--data", required=True, help="path of a CSV file with a header row")
     run.add_argument("--target", required=True, help="name of the column to predict")
@@ -243,6 +285,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return demo_command(args)
+        if args.command == "up":
+            return up_command(args)
         if args.command == "write-events":
             for path in write_events():
                 print(path.relative_to(ROOT))

@@ -1,0 +1,96 @@
+"""Write openapi.json: the admin routes as Powertools generates them from the handler's annotations, plus the
+predict route (served by the lean predict function, described here from the models below).
+
+    python -m tools.write_openapi          (a test fails when the committed file is stale)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+import local  # noqa: F401 - puts the core layer on sys.path, as Lambda does
+
+ROOT = Path(__file__).resolve().parent.parent
+OPENAPI_PATH = ROOT / "openapi.json"
+
+
+class PredictRequest(BaseModel):
+    instances: list[dict[str, float | str | None]] = Field(
+        min_length=1, max_length=1000,
+        description="rows as {feature: value}; numbers for numeric features, strings for categorical, null = missing",
+    )
+
+
+class Prediction(BaseModel):
+    inference_id: str
+    version: int = Field(description="the version that served this row (production or canary)")
+    prediction: str | float = Field(description="class label (classification) or value (regression)")
+    probabilities: dict[str, float] | None = Field(default=None, description="per class, classifiers only")
+
+
+class PredictResponse(BaseModel):
+    model_name: str
+    version: int
+    runtime: str = Field(description="onnx or sklearn")
+    predictions: list[Prediction]
+
+
+class ErrorResponse(BaseModel):
+    message: str
+
+
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    return model.model_json_schema(ref_template="#/components/schemas/{model}")
+
+
+def build() -> dict[str, Any]:
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "mlops")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "ServerlessMLOps")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    from functions.api.app import app  # noqa: PLC0415 - after the Powertools settings above
+
+    document = json.loads(app.get_openapi_json_schema(
+        title="Serverless MLOps API", version="1.0.0",
+        description="Admin routes use IAM (SigV4) authorisation; the predict route needs an API key (x-api-key).",
+    ))
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for model in (PredictRequest, Prediction, PredictResponse, ErrorResponse):
+        schema = _schema(model)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
+    document["paths"]["/models/{name}/predict"] = {"post": {
+        "summary": "Predict with the production version (and its canary)",
+        "operationId": "predict_models__name__predict_post",
+        "parameters": [{"name": "name", "in": "path", "required": True,
+                        "schema": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}}],
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/PredictRequest"}}}},
+        "responses": {
+            "200": {"description": "predictions", "content": {"application/json": {
+                "schema": {"$ref": "#/components/schemas/PredictResponse"}}}},
+            "400": {"description": "the body is not JSON or not {instances: [...]}", **error},
+            "403": {"description": "missing or wrong API key", **error},
+            "404": {"description": "no such model or no production version", **error},
+            "413": {"description": "body too large", **error},
+            "422": {"description": "instances do not match the model's schema", **error},
+            "503": {"description": "the deployed version cannot be served by this runtime", **error},
+        },
+        "security": [{"ApiKey": []}],
+    }}
+    document["components"]["securitySchemes"] = {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}}
+    return document
+
+
+def render() -> str:
+    return json.dumps(build(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    OPENAPI_PATH.write_text(render())
+    print(OPENAPI_PATH.relative_to(ROOT))
