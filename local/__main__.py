@@ -228,15 +228,24 @@ def up_command(args: argparse.Namespace) -> int:
         if args.seed:
             dataset_uri = _upload(stack, "datasets/breast-cancer.csv", breast_cancer_csv())
             print(f"seeding: TrainingPipeline on {dataset_uri}", file=out, flush=True)
-            result = run_training(stack, {"model_name": "breast-cancer", "dataset_uri": dataset_uri, "target": "target",
-                                          "requested_by": "local up --seed"}, on_progress=_printer(out))
+            result = run_training(
+                stack,
+                {
+                    "model_name": "breast-cancer",
+                    "dataset_uri": dataset_uri,
+                    "target": "target",
+                    "requested_by": "local up --seed",
+                },
+                on_progress=_printer(out),
+            )
             _print_result(result, out)
         try:
             gateway = LocalGateway(stack, port=args.port).start()
         except OSError as exc:
             raise UsageError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}") from None
         example = "breast-cancer" if args.seed else "NAME"
-        print(f"""
+        print(
+            f"""
 Local API on {gateway.url} (Ctrl-C to stop)
   predict (API key)   POST {gateway.url}/models/{example}/predict   header x-api-key: {stack.api_key}
   admin (IAM on AWS)  GET  {gateway.url}/models   ·   POST {gateway.url}/pipelines/training   ·   ...
@@ -244,7 +253,10 @@ Local API on {gateway.url} (Ctrl-C to stop)
 try:
   curl -s {gateway.url}/models/{example}
   curl -s -X POST {gateway.url}/models/{example}/predict -H 'x-api-key: {stack.api_key}' \\
-       -H 'content-type: application/json' -d @examples/predict_breast_cancer.json""", file=out, flush=True)
+       -H 'content-type: application/json' -d @examples/predict_breast_cancer.json""",
+            file=out,
+            flush=True,
+        )
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
@@ -264,8 +276,12 @@ def build_parser() -> argparse.ArgumentParser:
     up = commands.add_parser("up", help="serve the API locally (embedded AWS + HTTP gateway) until Ctrl-C")
     up.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (default 3000; 0 picks a free one)")
     up.add_argument("--seed", action="store_true", help="train and deploy the breast-cancer model first")
-    up.add_argument("--serving-runtime", choices=["onnx", "sklearn"], default="onnx",
-                    help="the template's ServingRuntime parameter (default onnx)")
+    up.add_argument(
+        "--serving-runtime",
+        choices=["onnx", "sklearn"],
+        default="onnx",
+        help="the template's ServingRuntime parameter (default onnx)",
+    )
     run = commands.add_parser("run-pipeline", help="train, gate, register and deploy a model on your CSV")
     run.add_argument("--data", required=True, help="path of a CSV file with a header row")
     run.add_argument("--target", required=True, help="name of the column to predict")

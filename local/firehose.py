@@ -87,13 +87,19 @@ def _matching_records(processing: StreamProcessing, filter_name: str, log_events
 
 
 def _send_log_event(  # noqa: PLR0917 - the signature moto calls positionally
-    self: FirehoseBackend, delivery_stream_arn: str, filter_name: str, log_group_name: str,
-                    log_stream_name: str, log_events: list[dict[str, Any]]) -> None:
+    self: FirehoseBackend,
+    delivery_stream_arn: str,
+    filter_name: str,
+    log_group_name: str,
+    log_stream_name: str,
+    log_events: list[dict[str, Any]],
+) -> None:
     stream_name = delivery_stream_arn.rsplit("/", maxsplit=1)[-1]
     processing = _streams.get(stream_name)
     if processing is None:
-        return _original_send_log_event(self, delivery_stream_arn, filter_name, log_group_name, log_stream_name,
-                                        log_events)
+        return _original_send_log_event(
+            self, delivery_stream_arn, filter_name, log_group_name, log_stream_name, log_events
+        )
     now = datetime.now(UTC)
     partitions: dict[str, list[str]] = {}
     for message, record in _matching_records(processing, filter_name, log_events):

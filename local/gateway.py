@@ -45,14 +45,30 @@ def routes_from_template(stack: LocalStack) -> list[Route]:
             path = properties["Path"]
             regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$"
             auth = properties.get("Auth", {})
-            routes.append(Route(properties["Method"].upper(), path, re.compile(regex),
-                                stack.function_names[logical_id], bool(auth.get("ApiKeyRequired"))))
+            routes.append(
+                Route(
+                    properties["Method"].upper(),
+                    path,
+                    re.compile(regex),
+                    stack.function_names[logical_id],
+                    bool(auth.get("ApiKeyRequired")),
+                )
+            )
     # Literal paths win over parameterised ones, as in API Gateway.
     return sorted(routes, key=lambda r: (r.resource.count("{"), -len(r.resource)))
 
 
-def proxy_event(route: Route, *, method: str, path: str, path_parameters: dict[str, str], query: str,
-                headers: dict[str, str], body: bytes, api_key: str | None) -> dict[str, Any]:
+def proxy_event(
+    route: Route,
+    *,
+    method: str,
+    path: str,
+    path_parameters: dict[str, str],
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    api_key: str | None,
+) -> dict[str, Any]:
     pairs = parse_qsl(query, keep_blank_values=True)
     multi_query: dict[str, list[str]] = {}
     for key, value in pairs:
@@ -73,12 +89,23 @@ def proxy_event(route: Route, *, method: str, path: str, path_parameters: dict[s
         "pathParameters": path_parameters or None,
         "stageVariables": None,
         "requestContext": {
-            "resourcePath": route.resource, "httpMethod": method, "path": f"/{STAGE}{path}", "stage": STAGE,
-            "requestId": request_id, "accountId": ACCOUNT_ID, "apiId": "local", "protocol": "HTTP/1.1",
+            "resourcePath": route.resource,
+            "httpMethod": method,
+            "path": f"/{STAGE}{path}",
+            "stage": STAGE,
+            "requestId": request_id,
+            "accountId": ACCOUNT_ID,
+            "apiId": "local",
+            "protocol": "HTTP/1.1",
             "requestTimeEpoch": int(time.time() * 1000),
-            "identity": {"sourceIp": "127.0.0.1", "userAgent": headers.get("user-agent"), "apiKey": api_key,
-                         "userArn": None if route.api_key_required else LOCAL_CALLER_ARN,
-                         "caller": None, "accountId": None},
+            "identity": {
+                "sourceIp": "127.0.0.1",
+                "userAgent": headers.get("user-agent"),
+                "apiKey": api_key,
+                "userArn": None if route.api_key_required else LOCAL_CALLER_ARN,
+                "caller": None,
+                "accountId": None,
+            },
         },
         "body": text if body else None,
         "isBase64Encoded": is_base64,
@@ -102,8 +129,7 @@ class LocalGateway:
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                status, headers, payload = gateway.dispatch(self.command, self.path, dict(self.headers.items()),
-                                                            body)
+                status, headers, payload = gateway.dispatch(self.command, self.path, dict(self.headers.items()), body)
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -145,10 +171,19 @@ class LocalGateway:
         api_key = lowered.get("x-api-key")
         if route.api_key_required and api_key != self.stack.api_key:
             return _json(403, {"message": "Forbidden"})
-        event = proxy_event(route, method=method, path=path, path_parameters=match.groupdict(), query=parts.query,
-                            headers=lowered, body=body, api_key=api_key)
-        response = self.stack.client("lambda").invoke(FunctionName=route.function_name,
-                                                      Payload=json.dumps(event).encode())
+        event = proxy_event(
+            route,
+            method=method,
+            path=path,
+            path_parameters=match.groupdict(),
+            query=parts.query,
+            headers=lowered,
+            body=body,
+            api_key=api_key,
+        )
+        response = self.stack.client("lambda").invoke(
+            FunctionName=route.function_name, Payload=json.dumps(event).encode()
+        )
         payload = json.loads(response["Payload"].read() or b"null")
         if response.get("FunctionError") or not isinstance(payload, dict) or "statusCode" not in payload:
             return _json(502, {"message": "Internal server error"})

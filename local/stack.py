@@ -138,10 +138,25 @@ class LocalStack:
             self.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{name}"
         role_arn = self.client("iam").create_role(
             RoleName=f"{STACK_NAME}-role",
-            AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
-                "Effect": "Allow", "Action": "sts:AssumeRole",
-                "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com", "firehose.amazonaws.com",
-                                          "logs.amazonaws.com"]}}]}),
+            AssumeRolePolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Principal": {
+                                "Service": [
+                                    "lambda.amazonaws.com",
+                                    "states.amazonaws.com",
+                                    "firehose.amazonaws.com",
+                                    "logs.amazonaws.com",
+                                ]
+                            },
+                        }
+                    ],
+                }
+            ),
         )["Role"]["Arn"]
         for logical_id in resources_of_type(template, "AWS::IAM::Role"):  # one local role stands for them all
             self.attributes[(logical_id, "Arn")] = role_arn
@@ -210,7 +225,8 @@ class LocalStack:
                 DeliveryStreamName=self.refs[logical_id],
                 DeliveryStreamType="DirectPut",
                 ExtendedS3DestinationConfiguration={
-                    key: destination[key] for key in ("BucketARN", "RoleARN", "Prefix", "ErrorOutputPrefix")
+                    key: destination[key]
+                    for key in ("BucketARN", "RoleARN", "Prefix", "ErrorOutputPrefix")
                     if key in destination
                 },
             )
@@ -218,9 +234,12 @@ class LocalStack:
         for logical_id, resource in resources_of_type(template, "AWS::Logs::SubscriptionFilter").items():
             properties = resolve(resource["Properties"])
             self.client("logs").put_subscription_filter(
-                logGroupName=properties["LogGroupName"], filterName=logical_id,
-                filterPattern=properties["FilterPattern"], destinationArn=properties["DestinationArn"],
+                logGroupName=properties["LogGroupName"],
+                filterName=logical_id,
+                filterPattern=properties["FilterPattern"],
+                destinationArn=properties["DestinationArn"],
                 roleArn=properties["RoleArn"],
             )
-            firehose.register_subscription(properties["DestinationArn"].split("/")[-1], logical_id,
-                                           properties["FilterPattern"])
+            firehose.register_subscription(
+                properties["DestinationArn"].split("/")[-1], logical_id, properties["FilterPattern"]
+            )

@@ -95,7 +95,7 @@ def check_translation(template_path: Path) -> bool:
 
 def sam_validate(template_path: Path) -> bool:
     if not SAM.exists():
-        print(f"sam validate --lint: skipped ({SAM.relative_to(ROOT)} does not exist; `make sam-venv` creates it)")
+        print(f"sam validate --lint: skipped ({os.path.relpath(SAM, ROOT)} does not exist; `make sam-venv` creates it)")
         return True
     environment = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
     environment.setdefault("AWS_DEFAULT_REGION", REGION)

@@ -19,9 +19,19 @@ EXAMPLE_BODY = json.loads((ROOT / "examples" / "predict_breast_cancer.json").rea
 # (folder, case, method, resource, path parameters, body)
 CASES = [
     ("predict", "api_predict", "POST", "/models/{name}/predict", {"name": "breast-cancer"}, EXAMPLE_BODY),
-    ("api", "start_training", "POST", "/pipelines/training", {}, {
-        "model_name": "breast-cancer", "dataset_uri": "s3://mlops-local-artifactsbucket/datasets/breast-cancer.csv",
-        "target": "target", "client_token": "example-token-1"}),
+    (
+        "api",
+        "start_training",
+        "POST",
+        "/pipelines/training",
+        {},
+        {
+            "model_name": "breast-cancer",
+            "dataset_uri": "s3://mlops-local-artifactsbucket/datasets/breast-cancer.csv",
+            "target": "target",
+            "client_token": "example-token-1",
+        },
+    ),
     ("api", "list_models", "GET", "/models", {}, None),
     ("api", "get_model", "GET", "/models/{name}", {"name": "breast-cancer"}, None),
     ("api", "get_version", "GET", "/models/{name}/versions/{version}", {"name": "breast-cancer", "version": "1"}, None),
@@ -31,8 +41,19 @@ CASES = [
 
 
 def generated(method: str, path: str, body: object) -> dict:
-    command = [str(SAM), "local", "generate-event", "apigateway", "aws-proxy", "--method", method, "--path",
-               path.lstrip("/"), "--body", json.dumps(body) if body is not None else ""]
+    command = [
+        str(SAM),
+        "local",
+        "generate-event",
+        "apigateway",
+        "aws-proxy",
+        "--method",
+        method,
+        "--path",
+        path.lstrip("/"),
+        "--body",
+        json.dumps(body) if body is not None else "",
+    ]
     environment = {**os.environ, "SAM_CLI_TELEMETRY": "0", "AWS_DEFAULT_REGION": "us-east-1"}
     return json.loads(subprocess.run(command, capture_output=True, text=True, check=True, env=environment).stdout)
 
@@ -43,8 +64,13 @@ def main() -> None:
         for name, value in parameters.items():
             path = path.replace("{" + name + "}", value)
         event = generated(method, path, body)
-        event.update(resource=resource, path=path, pathParameters=parameters or None,
-                     body=json.dumps(body) if body is not None else None, isBase64Encoded=False)
+        event.update(
+            resource=resource,
+            path=path,
+            pathParameters=parameters or None,
+            body=json.dumps(body) if body is not None else None,
+            isBase64Encoded=False,
+        )
         event["requestContext"].update(resourcePath=resource, httpMethod=method, path=f"/prod{path}")
         target = ROOT / "events" / folder / f"{case}.json"
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -21,7 +21,8 @@ OPENAPI_PATH = ROOT / "openapi.json"
 
 class PredictRequest(BaseModel):
     instances: list[dict[str, float | str | None]] = Field(
-        min_length=1, max_length=1000,
+        min_length=1,
+        max_length=1000,
         description="rows as {feature: value}; numbers for numeric features, strings for categorical, null = missing",
     )
 
@@ -54,35 +55,50 @@ def build() -> dict[str, Any]:
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     from functions.api.app import app  # noqa: PLC0415 - after the Powertools settings above
 
-    document = json.loads(app.get_openapi_json_schema(
-        title="Serverless MLOps API", version="1.0.0",
-        description="Admin routes use IAM (SigV4) authorisation; the predict route needs an API key (x-api-key).",
-    ))
+    document = json.loads(
+        app.get_openapi_json_schema(
+            title="Serverless MLOps API",
+            version="1.0.0",
+            description="Admin routes use IAM (SigV4) authorisation; the predict route needs an API key (x-api-key).",
+        )
+    )
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for model in (PredictRequest, Prediction, PredictResponse, ErrorResponse):
         schema = _schema(model)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
-    document["paths"]["/models/{name}/predict"] = {"post": {
-        "summary": "Predict with the production version (and its canary)",
-        "operationId": "predict_models__name__predict_post",
-        "parameters": [{"name": "name", "in": "path", "required": True,
-                        "schema": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"}}],
-        "requestBody": {"required": True, "content": {"application/json": {
-            "schema": {"$ref": "#/components/schemas/PredictRequest"}}}},
-        "responses": {
-            "200": {"description": "predictions", "content": {"application/json": {
-                "schema": {"$ref": "#/components/schemas/PredictResponse"}}}},
-            "400": {"description": "the body is not JSON or not {instances: [...]}", **error},
-            "403": {"description": "missing or wrong API key", **error},
-            "404": {"description": "no such model or no production version", **error},
-            "413": {"description": "body too large", **error},
-            "422": {"description": "instances do not match the model's schema", **error},
-            "503": {"description": "the deployed version cannot be served by this runtime", **error},
-        },
-        "security": [{"ApiKey": []}],
-    }}
+    document["paths"]["/models/{name}/predict"] = {
+        "post": {
+            "summary": "Predict with the production version (and its canary)",
+            "operationId": "predict_models__name__predict_post",
+            "parameters": [
+                {
+                    "name": "name",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"},
+                }
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictRequest"}}},
+            },
+            "responses": {
+                "200": {
+                    "description": "predictions",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictResponse"}}},
+                },
+                "400": {"description": "the body is not JSON or not {instances: [...]}", **error},
+                "403": {"description": "missing or wrong API key", **error},
+                "404": {"description": "no such model or no production version", **error},
+                "413": {"description": "body too large", **error},
+                "422": {"description": "instances do not match the model's schema", **error},
+                "503": {"description": "the deployed version cannot be served by this runtime", **error},
+            },
+            "security": [{"ApiKey": []}],
+        }
+    }
     document["components"]["securitySchemes"] = {"ApiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}}
     return document
 

@@ -84,9 +84,15 @@ def invalid_request(exc: RequestValidationError) -> Response:
         f"{'.'.join(str(p) for p in error.get('loc', ()))}: {error.get('msg', error.get('type', 'invalid'))}"
         for error in exc.errors()
     )
-    return Response(status_code=422, content_type=content_types.APPLICATION_JSON,
-                    body={"message": f"invalid request: {problems}", "error": "RequestValidationError",
-                          "detail": jsonable(exc.errors())})
+    return Response(
+        status_code=422,
+        content_type=content_types.APPLICATION_JSON,
+        body={
+            "message": f"invalid request: {problems}",
+            "error": "RequestValidationError",
+            "detail": jsonable(exc.errors()),
+        },
+    )
 
 
 def jsonable(errors: Any) -> Any:

@@ -113,8 +113,11 @@ def test_alias_moves_keep_the_previous_version_and_rollback_returns_to_it(regist
         for e in registry.list_events("m")
         if e["event_type"] in {"AliasMoved", "RolledBack"}
     ]
-    assert moves == [("AliasMoved", None, 1, "deployer"), ("AliasMoved", 1, 2, "deployer"),
-                     ("RolledBack", 2, 1, "oncall")]
+    assert moves == [
+        ("AliasMoved", None, 1, "deployer"),
+        ("AliasMoved", 1, 2, "deployer"),
+        ("RolledBack", 2, 1, "oncall"),
+    ]
 
 
 def test_alias_move_with_a_stale_expectation_is_a_conflict_and_changes_nothing(registry):
@@ -155,7 +158,12 @@ def test_a_canary_splits_then_promotes_or_rolls_back(registry):
     back = registry.rollback("m", actor="oncall", reason="regression")
     assert (back["version"], back["previous_version"]) == (1, 3)
     assert [e["event_type"] for e in registry.list_events("m")][-5:] == [
-        "CanaryChanged", "CanaryRolledBack", "CanaryChanged", "CanaryPromoted", "RolledBack"]
+        "CanaryChanged",
+        "CanaryRolledBack",
+        "CanaryChanged",
+        "CanaryPromoted",
+        "RolledBack",
+    ]
 
 
 def test_canary_refusals(registry):
@@ -184,8 +192,16 @@ def test_a_stale_alias_write_is_refused_and_changes_nothing(registry):
     registry.set_alias("m", 2, actor="y", reason="someone else moved it")
 
     with pytest.raises(VersionConflict, match="changed concurrently"):
-        registry._write_alias("m", PRODUCTION, stale, {"version": 3, "previous_version": 1}, event_type="AliasMoved",
-                              actor="x", reason="late", check_version=3)
+        registry._write_alias(
+            "m",
+            PRODUCTION,
+            stale,
+            {"version": 3, "previous_version": 1},
+            event_type="AliasMoved",
+            actor="x",
+            reason="late",
+            check_version=3,
+        )
     assert registry.get_alias("m")["version"] == 2
 
 

@@ -90,20 +90,23 @@ def parse_float(value: str) -> float:
 def parse_csv(payload: bytes) -> Table:
     if not payload.strip():
         raise InvalidDataset("the dataset is empty")
-    if b"\x00" in payload[:8192]:
+    if b"\x00" in payload:  # anywhere: a NUL kept in a cell would break the splits written from it
         raise InvalidDataset("the dataset is not a text CSV file (it contains NUL bytes)")
     try:
         text = payload.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InvalidDataset(f"the dataset is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    numbered: list[tuple[int, list[str]]] = []  # (line of the file where the record ends, record)
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), strict=True))
+        for record in reader:
+            if record and any(cell.strip() for cell in record):
+                numbered.append((reader.line_num, record))
     except csv.Error as exc:
         raise InvalidDataset(f"the dataset is not valid CSV: {exc}") from exc
-    records = [r for r in records if r and any(cell.strip() for cell in r)]
-    if not records:
+    if not numbered:
         raise InvalidDataset("the dataset is empty")
-    header = [name.strip() for name in records[0]]
+    header = [name.strip() for name in numbered[0][1]]
     if len(header) < 2:
         raise InvalidDataset(
             "the dataset needs a header with at least two columns (features and a target); "
@@ -114,10 +117,10 @@ def parse_csv(payload: bytes) -> Table:
     duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
     if duplicates:
         raise InvalidDataset(f"duplicate column names: {', '.join(duplicates)}")
-    rows = records[1:]
-    for line_number, row in enumerate(rows, start=2):
+    rows = [record for _, record in numbered[1:]]
+    for line_number, row in numbered[1:]:
         if len(row) != len(header):
-            raise InvalidDataset(f"row {line_number} has {len(row)} fields; the header has {len(header)}")
+            raise InvalidDataset(f"line {line_number} has {len(row)} fields; the header has {len(header)}")
     if not rows:
         raise InvalidDataset("the dataset has a header but no rows")
     return Table(header, rows)
@@ -158,6 +161,8 @@ def infer_schema(
     classes = None
     if task == "classification":
         labels = _normalise_labels(labels)
+        if positive_class is not None:
+            positive_class = _normalise_labels([positive_class])[0]
         classes, positive_class = _check_classes(labels, target, positive_class)
         table = Table(
             table.columns,

@@ -14,6 +14,8 @@ from mlops.dataset import Schema
 CLASSIFICATION_METRICS = ("accuracy", "f1", "roc_auc", "log_loss")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
+# Scores are differences of ratios (57/100 - 56/100 = 0.009999999999999898): compare with a tolerance.
+FLOAT_TOLERANCE = 1e-12
 DEFAULT_METRIC = {"classification": "f1", "regression": "r2"}
 
 
@@ -103,7 +105,7 @@ def gate(
     passed = True
     reasons = []
     if config.min_score is not None:
-        clears = value >= config.min_score if better else value <= config.min_score
+        clears = value >= config.min_score - FLOAT_TOLERANCE if better else value <= config.min_score + FLOAT_TOLERANCE
         relation = "≥" if better else "≤"
         reasons.append(
             f"{metric} {value:.4f} {'meets' if clears else 'fails'} the threshold {relation} {config.min_score}"
@@ -118,7 +120,7 @@ def gate(
     else:
         champion_score = champion[metric]
         improvement = value - champion_score if better else champion_score - value
-        beats = improvement >= config.min_improvement
+        beats = improvement >= config.min_improvement - FLOAT_TOLERANCE
         reasons.append(
             f"{metric} {value:.4f} vs champion v{champion_version} {champion_score:.4f}: improvement "
             f"{improvement:+.4f} {'meets' if beats else 'is below'} the minimum {config.min_improvement}"

@@ -45,7 +45,7 @@ class TrainingRequest(BaseModel):
 
     @model_validator(mode="after")
     def _fractions_leave_training_data(self) -> TrainingRequest:
-        if self.split.validation_fraction + self.split.test_fraction >= 0.8:
+        if self.split.validation_fraction + self.split.test_fraction > 0.8 + 1e-9:
             raise ValueError("validation_fraction + test_fraction must leave at least 20% of rows to train on")
         return self
 
