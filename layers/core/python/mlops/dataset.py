@@ -87,6 +87,21 @@ def parse_float(value: str) -> float:
     return number if math.isfinite(number) else math.nan
 
 
+def _check_header(record: list[str]) -> list[str]:
+    header = [name.strip() for name in record]
+    if len(header) < 2:
+        raise InvalidDataset(
+            "the dataset needs a header with at least two columns (features and a target); "
+            f"found {len(header)} — is it comma-separated?"
+        )
+    if any(not name for name in header):
+        raise InvalidDataset(f"column {header.index('') + 1} of the header has no name")
+    duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
+    if duplicates:
+        raise InvalidDataset(f"duplicate column names: {', '.join(duplicates)}")
+    return header
+
+
 def parse_csv(payload: bytes) -> Table:
     if not payload.strip():
         raise InvalidDataset("the dataset is empty")
@@ -106,17 +121,7 @@ def parse_csv(payload: bytes) -> Table:
         raise InvalidDataset(f"the dataset is not valid CSV: {exc}") from exc
     if not numbered:
         raise InvalidDataset("the dataset is empty")
-    header = [name.strip() for name in numbered[0][1]]
-    if len(header) < 2:
-        raise InvalidDataset(
-            "the dataset needs a header with at least two columns (features and a target); "
-            f"found {len(header)} — is it comma-separated?"
-        )
-    if any(not name for name in header):
-        raise InvalidDataset(f"column {header.index('') + 1} of the header has no name")
-    duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
-    if duplicates:
-        raise InvalidDataset(f"duplicate column names: {', '.join(duplicates)}")
+    header = _check_header(numbered[0][1])
     rows = [record for _, record in numbered[1:]]
     for line_number, row in numbered[1:]:
         if len(row) != len(header):
