@@ -14,6 +14,7 @@ import importlib
 import io
 import json
 import os
+import sys
 import threading
 import time
 import traceback
@@ -58,6 +59,10 @@ def register_handler(function_name: str, code_uri: str, handler: str) -> str:
 
 
 def forget_handlers() -> None:
+    """Forget the functions and their execution environments: the next stack's invocations start cold, as
+    Lambda's do after a deployment (module-level caches, such as the predict function's models, start empty)."""
+    for dotted in _HANDLERS.values():
+        sys.modules.pop(dotted.rpartition(".")[0], None)
     _HANDLERS.clear()
 
 

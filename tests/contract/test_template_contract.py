@@ -294,28 +294,7 @@ def where_it_failed(stderr: str) -> str:
     return "\n".join([*shown, lines[-1] if lines else "(no output)"])
 
 
-# Powertools' Tracer imports the X-Ray SDK when it is created. The core layer installs aws-lambda-powertools without
-# its `tracer` extra and the Lambda runtime has no aws_xray_sdk, so these handlers' module-level `Tracer()` fails.
-TRACER_WITHOUT_XRAY_SDK = pytest.mark.xfail(
-    strict=True,
-    reason="layers/core/python/requirements.txt installs aws-lambda-powertools without the [tracer] extra: "
-    "`tracer = Tracer()` raises ModuleNotFoundError: aws_xray_sdk at cold start",
-)
-HANDLERS_WITH_TRACER = {
-    "ApiFunction",
-    "ConvertFunction",
-    "DeployFunction",
-    "EvaluateFunction",
-    "PrepareFunction",
-    "RegisterFunction",
-    "TrainFunction",
-}
-
-
-@pytest.mark.parametrize(
-    "logical_id",
-    [pytest.param(f, marks=TRACER_WITHOUT_XRAY_SDK) if f in HANDLERS_WITH_TRACER else f for f in FUNCTIONS],
-)
+@pytest.mark.parametrize("logical_id", FUNCTIONS)
 def test_layers_ship_everything_the_handler_imports(
     logical_id: str, cold_start_errors: dict[str, list[tuple[str, str | None]]]
 ) -> None:

@@ -188,7 +188,7 @@ def test_canary_split_promote_and_rollback(served):
     assert status == 200, body
     assert body["alias"]["canary_version"] == 1 and body["smoke_test"]["passed"] is True
     try:
-        requests = 400
+        requests = 200
         counts = Counter(predict(served, [example(stack)])[1]["version"] for _ in range(requests))
         # The share served by the canary is what a fair 30% coin gives (two-sided binomial test)
         assert set(counts) == {1, 2}

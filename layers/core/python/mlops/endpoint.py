@@ -83,6 +83,7 @@ class ModelCache:
         self.clock = clock
         self._models: dict[str, OnnxModel | SklearnModel] = {}  # artifact sha256 -> loaded model
         self._routes: dict[str, Routing] = {}
+        self._versions: dict[tuple[str, int], LoadedVersion] = {}
         self.loads = 0  # artifacts fetched and verified (tests and metrics read it)
 
     def _artifact_of(self, record: dict[str, Any]) -> tuple[str, str]:
@@ -98,6 +99,10 @@ class ModelCache:
         return record["artifact_uri"], record["artifact_sha256"]
 
     def load_version(self, model_name: str, version: int) -> LoadedVersion:
+        # A version's artifact and schema never change once registered: resolve each version once.
+        known = self._versions.get((model_name, version))
+        if known is not None:
+            return known
         record = self.registry.get_version(model_name, version)
         if record["status"] == VERSION_REJECTED:
             raise ModelNotServable(f"{model_name} v{version} was rejected by its gate")
@@ -108,7 +113,9 @@ class ModelCache:
             model = self._load(record, uri, digest, schema)
             self._models[digest] = model
             self.loads += 1
-        return LoadedVersion(model_name, version, schema, model, digest, record.get("input_example"))
+        loaded = LoadedVersion(model_name, version, schema, model, digest, record.get("input_example"))
+        self._versions[(model_name, version)] = loaded
+        return loaded
 
     def _load(self, record: dict[str, Any], uri: str, digest: str, schema: Schema) -> OnnxModel | SklearnModel:
         # Artifacts come only from the registry's bucket, and only after their digest matches the record.
