@@ -45,7 +45,7 @@ test: lint template-check  ## lint, template checks and the whole test suite
 	$(PY) -m pytest -q
 
 bench: venv  ## benchmarks; each prints a ratio against a baseline measured in the same run
-	$(PY) -m bench.pipeline_overhead
+	$(PY) -m bench
 
 events: venv  ## regenerate events/<function>/*.json from a real local execution
 	$(PY) -m local write-events

@@ -1,0 +1,28 @@
+"""Run every benchmark and end with one JSON object of the figures (each a ratio or measurement of this run).
+
+python -m bench            (make bench)
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+BENCHMARKS = (["bench.pipeline_overhead"], ["bench.predict_latency"])
+
+
+def main() -> None:
+    combined: dict[str, object] = {}
+    for module in BENCHMARKS:
+        completed = subprocess.run([sys.executable, "-m", *module], capture_output=True, text=True, check=True)
+        print(completed.stdout, end="", flush=True)
+        document = json.loads(completed.stdout[completed.stdout.index("{") :])
+        name = document.pop("benchmark")
+        combined.update({key: value for key, value in document.items() if not isinstance(value, str)})
+        combined.setdefault("benchmarks", []).append(name)  # type: ignore[union-attr]
+    print(json.dumps(combined, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,236 @@
+"""Predict latency and cold start, as ratios against baselines measured in the same run.
+
+Warm: the predict function's handler (API Gateway event in, JSON out, capture included) with the ONNX runtime,
+for 1 row and 100 rows, against (a) the same handler serving the scikit-learn pipeline (a handler that uses
+scikit-learn), (b) raw scikit-learn ``predict_proba`` and (c) raw onnxruntime ``run`` on the same rows.
+The model is a 100-tree random forest trained on the breast-cancer set by the real pipeline (embedded AWS).
+Cold start: a fresh interpreter imports the handler module and serves its first prediction, ONNX runtime
+versus scikit-learn runtime (median of several processes).
+
+    python -m bench.predict_latency [--repeats 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import json
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import local  # noqa: F401 - puts the core layer on sys.path, as Lambda does
+from local.datasets import breast_cancer_csv
+from local.pipeline import run_training
+from local.stack import LocalStack
+from mlops import artifacts
+from mlops.artifacts import S3Uri
+from mlops.endpoint import ModelCache
+from mlops.registry import ModelRegistry
+from mlops.serving import validate_instances
+
+ROOT = Path(__file__).resolve().parent.parent
+MODEL = "bench-rf"
+FOREST = [{"estimator": "random_forest", "params": {"n_estimators": 100}}]
+
+
+class Context:
+    function_name = "bench"
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
+    memory_limit_in_mb = 1024
+    aws_request_id = "bench-request"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 29_000
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    values = np.array(samples) * 1e6
+    return float(np.percentile(values, 50)), float(np.percentile(values, 99))
+
+
+def time_calls(call, repeats: int) -> list[float]:
+    for _ in range(min(50, repeats)):  # warm-up
+        call()
+    samples = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+def api_event(rows: list[dict]) -> dict:
+    return {
+        "resource": "/models/{name}/predict",
+        "path": f"/models/{MODEL}/predict",
+        "httpMethod": "POST",
+        "pathParameters": {"name": MODEL},
+        "requestContext": {"requestId": "bench"},
+        "body": json.dumps({"instances": rows}),
+        "isBase64Encoded": False,
+    }
+
+
+COLD_PROBE = """
+import os, sys, time
+sys.path[:0] = [{root!r}, {layer!r}]
+os.environ.update({environment!r})
+import functions.predict.app  # the handler module's init (imports onnxruntime for the onnx runtime)
+from mlops.dataset import Schema
+from mlops.serving import OnnxModel, SklearnModel, validate_instances
+import json
+schema = Schema.from_dict(json.loads(open({schema_path!r}).read()))
+payload = open({artifact_path!r}, "rb").read()
+model = (OnnxModel if {runtime!r} == "onnx" else SklearnModel)(payload, schema)
+model.predict(validate_instances(json.loads(open({rows_path!r}).read()), schema))
+"""
+
+
+def cold_start_s(runtime: str, files: dict[str, str], processes: int) -> float:
+    environment = {
+        "SERVING_RUNTIME": runtime,
+        "POWERTOOLS_SERVICE_NAME": "bench",
+        "POWERTOOLS_METRICS_NAMESPACE": "bench",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+    }
+    code = COLD_PROBE.format(
+        root=str(ROOT),
+        layer=str(ROOT / "layers" / "core" / "python"),
+        environment=environment,
+        runtime=runtime,
+        schema_path=files["schema"],
+        rows_path=files["rows"],
+        artifact_path=files[runtime],
+    )
+    timings = []
+    for _ in range(processes):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        timings.append(time.perf_counter() - started)
+    return statistics.median(timings)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeats", type=int, default=2000)
+    parser.add_argument("--cold-processes", type=int, default=5)
+    args = parser.parse_args()
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    warnings.filterwarnings("ignore")
+    results: dict[str, float] = {}
+    with LocalStack() as stack, tempfile.TemporaryDirectory() as scratch:
+        os.environ.update(stack.environment())
+        os.environ.update(
+            {
+                "SERVING_RUNTIME": "onnx",
+                "ALIAS_REFRESH_S": "30",
+                "CAPTURE_SAMPLE_RATE": "1.0",
+                "POWERTOOLS_SERVICE_NAME": "bench",
+                "POWERTOOLS_METRICS_NAMESPACE": "bench",
+            }
+        )
+        stack.client("s3").put_object(Bucket=stack.bucket, Key="datasets/bc.csv", Body=breast_cancer_csv())
+        result = run_training(
+            stack,
+            {
+                "model_name": MODEL,
+                "dataset_uri": f"s3://{stack.bucket}/datasets/bc.csv",
+                "target": "target",
+                "candidates": FOREST,
+            },
+        )
+        if result.end_state != "Deployed":
+            raise SystemExit(f"the pipeline did not deploy: {result.error}: {result.cause}")
+        from functions.predict import app  # noqa: PLC0415 - after the stack's settings are in the environment
+
+        registry = ModelRegistry(stack.table)
+        record = registry.get_version(MODEL, 1)
+        row = record["input_example"]
+        caches = {runtime: ModelCache(registry, runtime, 30.0, stack.bucket) for runtime in ("onnx", "sklearn")}
+        served = {runtime: cache.choose(MODEL) for runtime, cache in caches.items()}
+        sklearn_model = artifacts.load_model(
+            S3Uri.parse(record["artifact_uri"]),
+            record["artifact_sha256"],
+            record["lineage"]["libraries"]["scikit-learn"],
+        )
+        onnx_model = served["onnx"].model
+        sink = io.StringIO()
+        for rows in (1, 100):
+            instances = [row] * rows
+            event = api_event(instances)
+            columns = validate_instances(instances, served["onnx"].schema)
+            matrix = np.hstack(columns).astype(object)
+            feeds = {
+                name: (c.astype(np.float32) if numeric else c)
+                for name, c, numeric in zip(onnx_model.input_names, columns, onnx_model.numeric, strict=True)
+            }
+            handler = {}
+            for runtime in ("onnx", "sklearn"):
+                app._cache = caches[runtime]
+                with contextlib.redirect_stdout(sink):  # capture lines and logs: written, not printed
+                    handler[runtime] = percentiles(
+                        time_calls(
+                            lambda e=event: app.lambda_handler(e, Context()),
+                            args.repeats if runtime == "onnx" else args.repeats // 10,
+                        )
+                    )
+                sink.seek(0)
+                sink.truncate()
+            raw_sklearn = percentiles(time_calls(lambda m=matrix: sklearn_model.predict_proba(m), args.repeats // 10))
+            raw_onnx = percentiles(time_calls(lambda f=feeds: onnx_model.session.run(None, f), args.repeats))
+            suffix = "" if rows == 1 else f"_{rows}_rows"
+            results.update(
+                {
+                    f"handler_onnx_p50_us{suffix}": handler["onnx"][0],
+                    f"handler_onnx_p99_us{suffix}": handler["onnx"][1],
+                    f"handler_sklearn_p50_us{suffix}": handler["sklearn"][0],
+                    f"handler_sklearn_p99_us{suffix}": handler["sklearn"][1],
+                    f"raw_sklearn_predict_proba_p50_us{suffix}": raw_sklearn[0],
+                    f"raw_onnxruntime_run_p50_us{suffix}": raw_onnx[0],
+                    f"predict_p50_ratio_vs_sklearn{suffix}": handler["onnx"][0] / handler["sklearn"][0],
+                    f"predict_p50_ratio_vs_raw_sklearn{suffix}": handler["onnx"][0] / raw_sklearn[0],
+                    f"predict_p50_ratio_vs_onnxruntime{suffix}": handler["onnx"][0] / raw_onnx[0],
+                }
+            )
+        files = {
+            "schema": f"{scratch}/schema.json",
+            "rows": f"{scratch}/rows.json",
+            "onnx": f"{scratch}/model.onnx",
+            "sklearn": f"{scratch}/model.joblib",
+        }
+        Path(files["schema"]).write_text(json.dumps(record["schema"]))
+        Path(files["rows"]).write_text(json.dumps([row]))
+        Path(files["onnx"]).write_bytes(artifacts.get_bytes(S3Uri.parse(record["serving"]["onnx_uri"])))
+        Path(files["sklearn"]).write_bytes(artifacts.get_bytes(S3Uri.parse(record["artifact_uri"])))
+        cold = {runtime: cold_start_s(runtime, files, args.cold_processes) for runtime in ("onnx", "sklearn")}
+        results.update(
+            cold_start_onnx_s=cold["onnx"],
+            cold_start_sklearn_s=cold["sklearn"],
+            cold_start_ratio_vs_sklearn_handler=cold["onnx"] / cold["sklearn"],
+        )
+    print(
+        json.dumps(
+            {
+                "benchmark": "predict_latency",
+                "model": "random forest, 100 trees, breast cancer (30 features)",
+                "baselines": "same handler with the scikit-learn runtime; raw predict_proba; raw onnxruntime run",
+                **{k: round(v, 4) for k, v in results.items()},
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
