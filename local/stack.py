@@ -66,6 +66,7 @@ class LocalStack:
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
     function_names: dict[str, str] = field(default_factory=dict)  # logical id -> function name
     state_machine_arns: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
+    function_environments: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> variables
     api_key: str = field(default_factory=lambda: "local-" + uuid.uuid4().hex)  # the predict route's key
     _mock: Any = None
 
@@ -113,8 +114,12 @@ class LocalStack:
         return self.state_machine_arns["TrainingPipeline"]
 
     def environment(self) -> dict[str, str]:
-        """The settings every function gets, for code that runs domain functions outside a Lambda."""
-        return {"ARTIFACTS_BUCKET": self.bucket, "REGISTRY_TABLE": self.table}
+        """Every function's settings from the template, merged (they agree on shared names): for tests and code
+        that call handlers or domain functions directly, outside a Lambda invocation."""
+        merged: dict[str, str] = {}
+        for variables in self.function_environments.values():
+            merged.update(variables)
+        return merged
 
     # ---- provisioning -----------------------------------------------------------------------------------------
     def _provision(self) -> None:
@@ -181,6 +186,7 @@ class LocalStack:
         resolve = Resolver(template, self.refs, self.attributes, self.parameters)
         for logical_id in functions:
             environment = {k: str(resolve(v)) for k, v in function_environment(template, logical_id).items()}
+            self.function_environments[logical_id] = dict(environment)
             environment.update(LOCAL_FUNCTION_ENVIRONMENT)
             code_uri = function_property(template, logical_id, "CodeUri")
             handler = function_property(template, logical_id, "Handler")

@@ -15,7 +15,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlops import admin
+from mlops import admin, cards
 from mlops.errors import DeploymentRefused, InvalidTrainingRequest, ModelNotFound, SmokeTestFailed, VersionConflict
 from mlops.registry import MODEL_NAME_PATTERN, ModelRegistry
 from mlops.requests import TrainingRequest
@@ -168,6 +168,30 @@ def promote(name: ModelName, body: Annotated[Reason | None, Body()] = None) -> d
 def rollback(name: ModelName, body: Annotated[Reason | None, Body()] = None) -> dict[str, Any]:
     reason = (body.reason if body else "") or "rolled back through the admin API"
     return admin.public_alias(_registry().rollback(name, actor=_actor(), reason=reason))
+
+
+@app.post("/models/<name>/versions/<version>/approve", summary="Approve a PendingApproval version (resumes its run)")
+def approve(name: ModelName, version: VersionNumber, body: Annotated[Reason | None, Body()] = None) -> dict[str, Any]:
+    reason = (body.reason if body else "") or "approved through the admin API"
+    return admin.decide(_registry(), Settings.from_environment().artifacts_bucket, name, version, approved=True,
+                        actor=_actor(), reason=reason)
+
+
+@app.post("/models/<name>/versions/<version>/reject", summary="Reject a PendingApproval version (stops its run)")
+def reject(name: ModelName, version: VersionNumber, body: Reason) -> dict[str, Any]:
+    if not body.reason.strip():
+        raise InvalidTrainingRequest("a rejection needs a reason")
+    return admin.decide(_registry(), Settings.from_environment().artifacts_bucket, name, version, approved=False,
+                        actor=_actor(), reason=body.reason)
+
+
+@app.get("/models/<name>/versions/<version>/card", summary="The model card (JSON, or Markdown with ?format=md)")
+def model_card(name: ModelName, version: VersionNumber) -> Response[Any]:
+    document = admin.card(_registry(), name, version)
+    if app.current_event.get_query_string_value("format", "json") == "md":
+        return Response(status_code=200, content_type="text/markdown; charset=utf-8",
+                        body=cards.render_markdown(document))
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
 
 
 @app.get("/models/<name>/audit", summary="The append-only audit trail of a model")

@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.events import PrepareEvent, parse_event
 from mlops.pipeline import prepare
-from mlops.settings import Settings
+from mlops.settings import PipelineSettings, Settings
 
 logger = Logger()
 tracer = Tracer()
@@ -18,7 +18,7 @@ metrics = Metrics()
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     step = parse_event(PrepareEvent, event)
-    result = prepare(step.request, step.execution_arn, Settings.from_environment())
+    result = prepare(step.request, step.execution_arn, Settings.from_environment(), PipelineSettings.from_environment())
     metrics.add_metric(name="DatasetRows", unit=MetricUnit.Count, value=result["dataset"]["rows"])
     logger.info("dataset prepared", extra={"dataset": result["dataset"]["uri"], "rows": result["dataset"]["rows"]})
     return result

@@ -38,6 +38,8 @@ FAIL_STATES = {
         "NoCandidateTrained",
         "RegistrationFailed",
         "SmokeTestFailed",
+        "ApprovalRejected",
+        "ApprovalTimedOut",
         "DeploymentFailed",
         "PipelineFailed",
     },

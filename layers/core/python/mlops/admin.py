@@ -11,12 +11,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mlops import aws
+from mlops import artifacts, aws, cards
+from mlops.artifacts import S3Uri
 from mlops.errors import DeploymentRefused, ModelNotFound, SmokeTestFailed, VersionConflict
 from mlops.registry import PRODUCTION, ModelRegistry
 from mlops.requests import TrainingRequest
 
-ITEM_KEYS = ("pk", "sk")
+ITEM_KEYS = ("pk", "sk", "approval_task_token")  # keys and the resume token never leave the registry
 VERSION_SUMMARY_KEYS = ("version", "status", "estimator", "metrics", "created_at", "created_by", "run_id")
 
 
@@ -171,3 +172,32 @@ def deploy(
     else:
         alias = registry.set_canary(model_name, version, canary_weight, actor=actor, reason=reason)
     return {"alias": _public(alias), "smoke_test": smoke}
+
+
+def card(registry: ModelRegistry, model_name: str, version: int) -> dict[str, Any]:
+    """The model card of a version, rendered from the registry as it is now."""
+    return cards.build_card(registry.get_version(model_name, version), registry.list_events(model_name))
+
+
+def write_card(registry: ModelRegistry, bucket: str, model_name: str, version: int) -> str:
+    """Snapshot the card to s3://<bucket>/models/<name>/v<n>/card.json and card.md; return the JSON URI."""
+    document = card(registry, model_name, version)
+    prefix = f"models/{model_name}/v{version}"
+    artifacts.put_json(S3Uri(bucket, f"{prefix}/card.json"), document)
+    artifacts.put_bytes(S3Uri(bucket, f"{prefix}/card.md"), cards.render_markdown(document).encode(), "text/markdown")
+    return f"s3://{bucket}/{prefix}/card.json"
+
+
+def decide(
+    registry: ModelRegistry, bucket: str, model_name: str, version: int, *, approved: bool, actor: str, reason: str
+) -> dict[str, Any]:
+    """Record a person's decision on a PendingApproval version, then resume (or stop) its training run."""
+    record, token = registry.decide_approval(model_name, version, approved=approved, actor=actor, reason=reason)
+    sfn = aws.client("stepfunctions")
+    decision = {"approved": approved, "by": actor, "reason": reason}
+    if approved:
+        sfn.send_task_success(taskToken=token, output=json.dumps(decision))
+    else:
+        sfn.send_task_failure(taskToken=token, error="ApprovalRejected", cause=reason or "rejected by " + actor)
+    write_card(registry, bucket, model_name, version)
+    return {"model_name": model_name, "version": version, "status": record["status"], "decision": decision}

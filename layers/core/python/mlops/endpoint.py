@@ -185,4 +185,7 @@ def parity_check(
     model = OnnxModel(_verified_bytes(onnx_uri, onnx_sha256), schema)
     table = dataset.parse_csv(artifacts.get_bytes(S3Uri.parse(test_uri)))
     columns = holdout_columns(dataset.feature_matrix(table, schema), schema)
-    return parity_report(model, columns, artifacts.get_json(S3Uri.parse(reference_uri)))
+    import onnxruntime  # noqa: PLC0415 - already imported by OnnxModel; only its version is read here
+
+    report = parity_report(model, columns, artifacts.get_json(S3Uri.parse(reference_uri)))
+    return {**report, "libraries": {"onnxruntime": onnxruntime.__version__}}

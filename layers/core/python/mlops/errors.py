@@ -55,3 +55,7 @@ class SmokeTestFailed(MlopsError):
 
 class NothingToRollBack(DeploymentRefused):
     """The alias has no canary and no previous version: there is nothing to roll back to."""
+
+
+class ApprovalRejected(MlopsError):
+    """A person rejected the version (sent to the paused run by the admin API as the task's failure)."""

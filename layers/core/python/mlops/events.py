@@ -83,3 +83,15 @@ def parse_event[Model: BaseModel](model: type[Model], event: Any) -> Model:
             f"{'.'.join(str(p) for p in error['loc']) or 'event'}: {error['msg']}" for error in exc.errors()
         )
         raise InvalidStepInput(f"{model.__name__} is invalid: {problems}") from exc
+
+
+class AwaitApprovalEvent(StepEvent):
+    model_name: str
+    version: int = Field(ge=1)
+    task_token: str = Field(min_length=1)
+
+
+class ApprovalTimedOutEvent(StepEvent):
+    approval_timed_out: bool
+    model_name: str
+    version: int = Field(ge=1)

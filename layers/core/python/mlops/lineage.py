@@ -8,11 +8,12 @@ from importlib.metadata import PackageNotFoundError, version
 import mlops
 
 TRACKED_LIBRARIES = ("scikit-learn", "numpy", "scipy", "joblib")
+CONVERSION_LIBRARIES = ("skl2onnx", "onnx")
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(names: tuple[str, ...] = TRACKED_LIBRARIES) -> dict[str, str]:
     versions = {"python": platform.python_version(), "mlops": mlops.__version__}
-    for name in TRACKED_LIBRARIES:
+    for name in names:
         try:
             versions[name] = version(name)
         except PackageNotFoundError:

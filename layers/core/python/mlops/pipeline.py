@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from mlops import artifacts, baseline, conversion, dataset, evaluation, training
+from mlops import admin, artifacts, baseline, conversion, dataset, evaluation, training
 from mlops.artifacts import S3Uri
 from mlops.errors import (
     ArtifactIntegrityError,
@@ -19,10 +19,16 @@ from mlops.errors import (
     LibraryVersionMismatch,
     NoCandidateTrained,
 )
-from mlops.lineage import library_versions, run_id_of
-from mlops.registry import PRODUCTION, VERSION_REGISTERED, VERSION_REJECTED, ModelRegistry
+from mlops.lineage import CONVERSION_LIBRARIES, library_versions, run_id_of
+from mlops.registry import (
+    PRODUCTION,
+    VERSION_PENDING_APPROVAL,
+    VERSION_REGISTERED,
+    VERSION_REJECTED,
+    ModelRegistry,
+)
 from mlops.requests import parse_training_request
-from mlops.settings import Settings
+from mlops.settings import PipelineSettings, Settings
 
 
 def _run_prefix(settings: Settings, run_id: str) -> str:
@@ -35,7 +41,9 @@ def _load_split(split_uri: str, schema: dataset.Schema) -> tuple[np.ndarray, np.
 
 
 # ---- Prepare ----------------------------------------------------------------------------------------------
-def prepare(request_document: dict[str, Any], execution_arn: str, settings: Settings) -> dict[str, Any]:
+def prepare(
+    request_document: dict[str, Any], execution_arn: str, settings: Settings, defaults: PipelineSettings | None = None
+) -> dict[str, Any]:
     """Validate the request and the data, infer the schema, split, and store splits and baseline."""
     request = parse_training_request(request_document)
     payload = artifacts.get_dataset_bytes(request.dataset_uri)
@@ -65,7 +73,15 @@ def prepare(request_document: dict[str, Any], execution_arn: str, settings: Sett
     baseline_uri = S3Uri.parse(f"{prefix}/baseline.json")
     artifacts.put_json(baseline_uri, baseline.compute_baseline(train_features, schema, seed))
 
+    defaults = defaults or PipelineSettings(
+        require_approval=False, approval_timeout_s=7 * 24 * 3600, code_version="unversioned"
+    )
     normalised = request.model_dump()
+    normalised["approval"] = {
+        "required": defaults.require_approval if request.approval.required is None else request.approval.required,
+        "timeout_s": request.approval.timeout_s or defaults.approval_timeout_s,
+    }
+    normalised["code_version"] = defaults.code_version
     normalised.update(
         task=schema.task,
         positive_class=schema.positive_class,
@@ -242,6 +258,7 @@ def convert(
         "reference_uri": str(reference_uri),
         "test_uri": dataset_info["splits"]["test"],
         "reason": "",
+        "libraries": library_versions(CONVERSION_LIBRARIES),
     }
 
 
@@ -257,7 +274,13 @@ def serving_record(
     digest = conversion_result["onnx_sha256"]
     onnx_uri = S3Uri(settings.artifacts_bucket, f"models/{model_name}/{digest}.onnx")
     artifacts.put_write_once(onnx_uri, artifacts.get_bytes(S3Uri.parse(conversion_result["onnx_uri"])), digest)
-    return {"onnx_uri": str(onnx_uri), "onnx_sha256": digest, "reason": "", "parity": parity}
+    return {
+        "onnx_uri": str(onnx_uri),
+        "onnx_sha256": digest,
+        "reason": "",
+        "parity": parity,
+        "libraries": {**conversion_result.get("libraries", {}), **parity.get("libraries", {})},
+    }
 
 
 # ---- Register ---------------------------------------------------------------------------------------------
@@ -299,7 +322,13 @@ def register(
         model_name, conversion_result or {"reason": "conversion was not attempted"}, parity or {}, settings
     )
     gate = evaluation_result["gate"]
-    status = VERSION_REGISTERED if gate["passed"] else VERSION_REJECTED
+    approval = request.get("approval") or {"required": False}
+    if not gate["passed"]:
+        status = VERSION_REJECTED
+    elif approval.get("required"):
+        status = VERSION_PENDING_APPROVAL
+    else:
+        status = VERSION_REGISTERED
     record = {
         "task": request["task"],
         "target": request["target"],
@@ -328,13 +357,19 @@ def register(
             "execution_arn": execution_arn,
             "run_id": run_id,
             "requested_by": request.get("requested_by", "unknown"),
+            "code_version": request.get("code_version", "unversioned"),
             "libraries": library_versions(),
+            "candidates": evaluation_result["leaderboard"],
         },
+        "approval": approval,
+        "intended_use": request.get("intended_use", ""),
+        "limitations": request.get("limitations", ""),
     }
     reason = "; ".join(gate["reasons"])
     version, created = registry.register_version(
         model_name, record, status=status, run_id=run_id, actor=f"pipeline:{run_id}", reason=reason
     )
+    card_uri = admin.write_card(registry, settings.artifacts_bucket, model_name, version)
     return {
         "model_name": model_name,
         "version": version,
@@ -344,6 +379,7 @@ def register(
         "artifact_sha256": digest,
         "baseline_uri": str(baseline_uri),
         "onnx_uri": serving["onnx_uri"],
+        "card_uri": card_uri,
     }
 
 

@@ -31,6 +31,11 @@ MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MODEL_NAME_PATTERN_RE = re.compile(MODEL_NAME_PATTERN)
 VERSION_REGISTERED = "Registered"
 VERSION_REJECTED = "Rejected"
+VERSION_PENDING_APPROVAL = "PendingApproval"
+VERSION_APPROVED = "Approved"
+VERSION_APPROVAL_EXPIRED = "ApprovalExpired"
+# Only these can serve production: Registered (no approval required) and Approved.
+DEPLOYABLE_STATUSES = ("Registered", "Approved")
 MAX_WRITE_ATTEMPTS = 20
 
 _serializer = TypeSerializer()
@@ -350,8 +355,11 @@ class ModelRegistry:
 
     def _deployable(self, model_name: str, version: int) -> dict[str, Any]:
         target = self.get_version(model_name, version)
-        if target["status"] == VERSION_REJECTED:
-            raise DeploymentRefused(f"{model_name} v{version} was rejected by its gate and cannot be deployed")
+        status = target["status"]
+        if status == VERSION_REJECTED:
+            raise DeploymentRefused(f"{model_name} v{version} was rejected and cannot be deployed")
+        if status not in DEPLOYABLE_STATUSES:
+            raise DeploymentRefused(f"{model_name} v{version} is {status}: only approved versions can be deployed")
         return target
 
     def set_alias(
@@ -464,6 +472,85 @@ class ModelRegistry:
             reason=reason,
             check_version=current["previous_version"],
         )
+
+    # ---- approvals -----------------------------------------------------------------------------------------
+    def _change_status(
+        self,
+        model_name: str,
+        version: int,
+        *,
+        expected: str,
+        status: str,
+        fields: dict[str, Any],
+        event_type: str,
+        actor: str,
+        reason: str,
+        require_token: bool | None = None,
+    ) -> dict[str, Any]:
+        """Move a version from ``expected`` to ``status`` (setting ``fields``) with its audit event, atomically."""
+        at = now_iso()
+        names = {"#status": "status", **{f"#f{i}": name for i, name in enumerate(fields)}}
+        values = {":expected": {"S": expected}, ":status": {"S": status},
+                  **{f":v{i}": _to_item({"v": value})["v"] for i, value in enumerate(fields.values())}}
+        assignments = ["#status = :status", *(f"#f{i} = :v{i}" for i in range(len(fields)))]
+        condition = "#status = :expected"
+        if require_token is True:
+            condition += " AND attribute_exists(approval_task_token)"
+        elif require_token is False:
+            condition += " AND attribute_not_exists(approval_task_token)"
+        update: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": {"pk": {"S": _model_key(model_name)}, "sk": {"S": _version_key(version)}},
+            "UpdateExpression": "SET " + ", ".join(assignments),
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if require_token is True:  # the token is spent: it leaves the record with the decision
+            update["UpdateExpression"] += " REMOVE approval_task_token"
+        try:
+            self.dynamodb.transact_write_items(TransactItems=[
+                {"Update": update},
+                self._event_put(model_name, event_type, actor=actor, reason=reason, before={"status": expected},
+                                after={"status": status, "version": version}, at=at),
+            ])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "TransactionCanceledException":
+                current = self.get_version(model_name, version)["status"]
+                raise VersionConflict(f"{model_name} v{version} is {current}, not {expected}") from exc
+            raise
+        return self.get_version(model_name, version)
+
+    def await_approval(self, model_name: str, version: int, task_token: str, *, actor: str) -> dict[str, Any]:
+        """Store the paused execution's task token on a PendingApproval version (the API resumes it)."""
+        self.get_version(model_name, version)
+        return self._change_status(model_name, version, expected=VERSION_PENDING_APPROVAL,
+                                   status=VERSION_PENDING_APPROVAL,
+                                   fields={"approval_task_token": task_token, "approval_requested_at": now_iso()},
+                                   event_type="ApprovalRequested", actor=actor,
+                                   reason="the training request requires approval before deployment",
+                                   require_token=False)
+
+    def decide_approval(self, model_name: str, version: int, *, approved: bool, actor: str,
+                        reason: str) -> tuple[dict[str, Any], str]:
+        """Approve or reject a PendingApproval version; return the record and the task token to resume with."""
+        record = self.get_version(model_name, version)
+        token = record.get("approval_task_token")
+        if record["status"] != VERSION_PENDING_APPROVAL or not token:
+            raise VersionConflict(f"{model_name} v{version} is {record['status']}, not waiting for approval")
+        decision = {"approved": approved, "by": actor, "at": now_iso(), "reason": reason}
+        updated = self._change_status(model_name, version, expected=VERSION_PENDING_APPROVAL,
+                                      status=VERSION_APPROVED if approved else VERSION_REJECTED,
+                                      fields={"approval_decision": decision},
+                                      event_type="VersionApproved" if approved else "VersionRejectedByApprover",
+                                      actor=actor, reason=reason, require_token=True)
+        return updated, token
+
+    def expire_approval(self, model_name: str, version: int, *, actor: str) -> dict[str, Any]:
+        return self._change_status(model_name, version, expected=VERSION_PENDING_APPROVAL,
+                                   status=VERSION_APPROVAL_EXPIRED, fields={"approval_expired_at": now_iso()},
+                                   event_type="ApprovalTimedOut", actor=actor,
+                                   reason="no decision before the approval timeout")
 
     def record_event(
         self, model_name: str, event_type: str, *, actor: str, reason: str, before: Any = None, after: Any = None

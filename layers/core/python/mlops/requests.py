@@ -30,6 +30,13 @@ class Split(BaseModel):
     test_fraction: float = Field(default=0.2, gt=0, lt=0.5)
 
 
+class Approval(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    required: bool | None = Field(default=None, description="default: the stack's RequireApproval parameter")
+    timeout_s: int | None = Field(default=None, ge=1, le=365 * 24 * 3600,
+                                  description="default: the stack's ApprovalTimeoutSeconds parameter")
+
+
 class TrainingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     model_name: str = Field(pattern=MODEL_NAME_PATTERN)
@@ -40,8 +47,11 @@ class TrainingRequest(BaseModel):
     candidates: list[Candidate] | None = Field(default=None, min_length=1, max_length=20)
     gate: Gate = Field(default_factory=Gate)
     split: Split = Field(default_factory=Split)
+    approval: Approval = Field(default_factory=Approval)
     requested_by: str = "unknown"
-    description: str = ""
+    description: str = Field(default="", max_length=2000, description="what the model does (model card)")
+    intended_use: str = Field(default="", max_length=2000, description="who should use it, for what (model card)")
+    limitations: str = Field(default="", max_length=2000, description="known limits and risks (model card)")
 
     @model_validator(mode="after")
     def _fractions_leave_training_data(self) -> TrainingRequest:

@@ -67,3 +67,25 @@ class ApiSettings:
     @classmethod
     def from_environment(cls) -> ApiSettings:
         return cls(_required("TRAINING_PIPELINE_ARN"), _required("PREDICT_FUNCTION"))
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Defaults the Prepare step applies to a training request (the stack's parameters)."""
+
+    require_approval: bool
+    approval_timeout_s: int
+    code_version: str
+
+    ENVIRONMENT_VARIABLES = ("REQUIRE_APPROVAL", "APPROVAL_TIMEOUT_S", "CODE_VERSION")
+
+    @classmethod
+    def from_environment(cls) -> PipelineSettings:
+        flag = _required("REQUIRE_APPROVAL").lower()
+        if flag not in ("true", "false"):
+            raise MissingSetting(f"REQUIRE_APPROVAL must be true or false, not {flag!r}")
+        try:
+            timeout = int(_required("APPROVAL_TIMEOUT_S"))
+        except ValueError as exc:
+            raise MissingSetting(f"APPROVAL_TIMEOUT_S must be an integer: {exc}") from exc
+        return cls(flag == "true", timeout, _required("CODE_VERSION"))

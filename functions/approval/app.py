@@ -1,0 +1,36 @@
+"""Approval step: record that a version waits for a person (storing the paused execution's task token), or
+that the wait timed out. The decision itself arrives through the admin API, which resumes the execution."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops.events import ApprovalTimedOutEvent, AwaitApprovalEvent, parse_event
+from mlops.lineage import run_id_of
+from mlops.registry import ModelRegistry
+from mlops.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    registry = ModelRegistry(Settings.from_environment().registry_table)
+    if isinstance(event, dict) and "approval_timed_out" in event:
+        step = parse_event(ApprovalTimedOutEvent, event)
+        record = registry.expire_approval(
+            step.model_name, step.version, actor=f"pipeline:{run_id_of(step.execution_arn)}"
+        )
+        metrics.add_metric(name="ApprovalsTimedOut", unit=MetricUnit.Count, value=1)
+        return {"model_name": step.model_name, "version": step.version, "status": record["status"]}
+    step = parse_event(AwaitApprovalEvent, event)
+    record = registry.await_approval(
+        step.model_name, step.version, step.task_token, actor=f"pipeline:{run_id_of(step.execution_arn)}"
+    )
+    metrics.add_metric(name="ApprovalsRequested", unit=MetricUnit.Count, value=1)
+    logger.info("waiting for approval", extra={"model_name": step.model_name, "version": step.version})
+    return {"model_name": step.model_name, "version": step.version, "status": record["status"]}

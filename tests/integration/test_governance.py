@@ -1,0 +1,155 @@
+"""Approvals through the real state machine (task token), model cards and lineage on the registered version."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from local.datasets import breast_cancer_csv
+from local.gateway import LocalGateway
+from mlops import artifacts, cards
+from mlops.artifacts import S3Uri
+from mlops.registry import ModelRegistry
+from tests.conftest import upload
+
+pytestmark = pytest.mark.integration
+DEADLINE_S = 120
+
+
+def _start(stack, approval: dict | None = None, **extra) -> str:
+    uri = upload(stack, "datasets/bc.csv", breast_cancer_csv())
+    request = {"model_name": "bc", "dataset_uri": uri, "target": "target", "requested_by": "tests",
+               "candidates": [{"estimator": "logistic_regression", "params": {"max_iter": 2000}}],
+               "description": "benign or malignant", "intended_use": "research only",
+               "limitations": "one hospital's data", **extra}
+    if approval is not None:
+        request["approval"] = approval
+    return stack.client("stepfunctions").start_execution(
+        stateMachineArn=stack.training_pipeline_arn, input=json.dumps(request))["executionArn"]
+
+
+def _wait(predicate, what: str):
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _finished(stack, arn: str) -> dict:
+    sfn = stack.client("stepfunctions")
+    return _wait(lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
+                 "the execution to end")
+
+
+def _pending(stack) -> dict:
+    registry = ModelRegistry(stack.table)
+
+    def waiting():
+        try:
+            record = registry.get_version("bc", 1)
+        except Exception:  # not registered yet
+            return None
+        return record if record.get("approval_task_token") else None
+
+    return _wait(waiting, "the version to wait for approval")
+
+
+def _post(gateway, path: str, body: dict | None = None) -> tuple[int, dict]:
+    status, _, payload = gateway.dispatch("POST", path, {"content-type": "application/json"},
+                                          json.dumps(body).encode() if body is not None else b"")
+    return status, json.loads(payload)
+
+
+def _end_state(stack, arn: str) -> str:
+    events = stack.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")][-1]
+
+
+def test_an_approved_version_is_deployed_and_the_decision_recorded(stack):
+    arn = _start(stack, {"required": True, "timeout_s": 300})
+    record = _pending(stack)
+    assert record["status"] == "PendingApproval"
+    gateway = LocalGateway(stack, port=0)
+    registry = ModelRegistry(stack.table)
+
+    # While pending, nobody can deploy it, and the API never shows the resume token
+    status, body = _post(gateway, "/models/bc/deployments", {"version": 1})
+    assert status == 409 and "only approved versions" in body["message"]
+    get_status, _, raw = gateway.dispatch("GET", "/models/bc/versions/1", {}, b"")
+    assert get_status == 200 and b"approval_task_token" not in raw
+
+    status, body = _post(gateway, "/models/bc/versions/1/approve", {"reason": "reviewed the card"})
+    assert status == 200 and body["status"] == "Approved"
+    finished = _finished(stack, arn)
+    assert finished["status"] == "SUCCEEDED" and _end_state(stack, arn) == "Deployed"
+    assert registry.get_alias("bc")["version"] == 1
+    record = registry.get_version("bc", 1)
+    assert record["approval_decision"]["by"].endswith("user/local-admin")
+    assert record["approval_decision"]["reason"] == "reviewed the card"
+    assert "approval_task_token" not in record
+    events = [e["event_type"] for e in registry.list_events("bc")]
+    assert events == ["VersionRegistered", "ApprovalRequested", "VersionApproved", "AliasMoved"]
+    # a second decision is a conflict
+    assert _post(gateway, "/models/bc/versions/1/reject", {"reason": "too late"})[0] == 409
+
+
+def test_a_rejected_version_ends_the_run_in_its_named_state(stack):
+    arn = _start(stack, {"required": True, "timeout_s": 300})
+    _pending(stack)
+    gateway = LocalGateway(stack, port=0)
+    assert _post(gateway, "/models/bc/versions/1/reject", {"reason": ""})[0] == 422  # a reason is required
+    status, body = _post(gateway, "/models/bc/versions/1/reject", {"reason": "bias review failed"})
+
+    assert status == 200 and body["status"] == "Rejected"
+    finished = _finished(stack, arn)
+    assert (finished["status"], _end_state(stack, arn)) == ("FAILED", "ApprovalRejected")
+    registry = ModelRegistry(stack.table)
+    assert registry.get_alias("bc") is None
+    assert registry.list_events("bc")[-1]["event_type"] == "VersionRejectedByApprover"
+    assert _post(gateway, "/models/bc/deployments", {"version": 1})[0] == 409
+
+
+def test_an_undecided_approval_times_out_in_its_named_state(stack):
+    arn = _start(stack, {"required": True, "timeout_s": 1})
+    finished = _finished(stack, arn)
+
+    assert (finished["status"], _end_state(stack, arn)) == ("FAILED", "ApprovalTimedOut")
+    registry = ModelRegistry(stack.table)
+    assert registry.get_version("bc", 1)["status"] == "ApprovalExpired"
+    assert registry.list_events("bc")[-1]["event_type"] == "ApprovalTimedOut"
+    assert registry.get_alias("bc") is None
+
+
+def test_lineage_and_the_model_card_match_the_registry(stack):
+    arn = _start(stack)  # the stack's default: no approval
+    assert _finished(stack, arn)["status"] == "SUCCEEDED"
+    registry = ModelRegistry(stack.table)
+    record = registry.get_version("bc", 1)
+    lineage = record["lineage"]
+    assert lineage["code_version"] == "unversioned"  # the template's CodeVersion default
+    assert lineage["requested_by"] == "tests" and lineage["execution_arn"] == arn
+    assert [c["estimator"] for c in lineage["candidates"]] == ["logistic_regression"]
+    assert record["serving"]["libraries"]["onnxruntime"] and record["serving"]["libraries"]["skl2onnx"]
+
+    # The snapshot written at registration, and the live card from the API, agree with the record
+    snapshot = artifacts.get_json(S3Uri(stack.bucket, "models/bc/v1/card.json"))
+    gateway = LocalGateway(stack, port=0)
+    status, _, raw = gateway.dispatch("GET", "/models/bc/versions/1/card", {}, b"")
+    live = json.loads(raw)
+    assert status == 200
+    for card in (snapshot, live):
+        assert card["model_overview"]["artifact_sha256"] == record["artifact_sha256"]
+        assert card["evaluation_details"]["holdout_metrics"] == record["metrics"]
+        assert card["training_details"]["data_sha256"] == lineage["data_sha256"]
+        assert card["intended_uses"] == {"intended_use": "research only", "limitations": "one hospital's data",
+                                         "requested_by": "tests"}
+    status, headers, markdown = gateway.dispatch("GET", "/models/bc/versions/1/card?format=md", {}, b"")
+    assert status == 200 and headers["Content-Type"].startswith("text/markdown")
+    text = markdown.decode()
+    assert text.startswith("# Model card: bc v1") and record["artifact_sha256"] in text
+    assert text == cards.render_markdown(live)
