@@ -11,6 +11,8 @@ import json
 import logging
 import sys
 import threading
+import urllib.error
+import urllib.request
 import warnings
 from pathlib import Path
 from typing import Any
@@ -266,6 +268,42 @@ try:
     return 0
 
 
+def reproduce_command(args: argparse.Namespace) -> int:
+    """A client of a running `python -m local up`: the registry lives in that process's embedded AWS."""
+    url = f"{args.url.rstrip('/')}/models/{args.model_name}/versions/{args.version}/reproduce"
+    request = urllib.request.Request(url, data=b"", method="POST", headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=900) as response:
+            report = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        message = json.loads(exc.read() or b"{}").get("message", exc.reason)
+        raise UsageError(f"{exc.code} from {url}: {message}") from None
+    except (urllib.error.URLError, ConnectionError) as exc:
+        raise UsageError(
+            f"no local API at {args.url} ({getattr(exc, 'reason', exc)}); start it with "
+            "`python -m local up --seed` and run this command from another shell"
+        ) from None
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        verdict = "REPRODUCED" if report["reproduced"] else f"NOT REPRODUCED: {report['reason']}"
+        print(f"{args.model_name} v{args.version}: {verdict}")
+        print(f"  data sha256 matches  {report['data_matches']}")
+        if report["data_matches"]:
+            print(f"  split sizes match    {report['split_matches']}")
+            print(
+                f"  metrics match        {report['metrics_match']}  (max difference "
+                f"{max(report['metric_differences'].values()):.2e})"
+            )
+            print(
+                f"  predictions match    {report['predictions_match']}  "
+                f"(agreement {report['prediction_agreement']:.4f}, "
+                f"max difference {report['max_prediction_difference']:.2e})"
+            )
+        print(f"  report               {report['report_uri']}")
+    return 0 if report["reproduced"] else EXIT_FAILED
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -273,6 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("demo", help="run the whole pipeline on the bundled breast-cancer dataset")
     commands.add_parser("write-events", help="regenerate events/<function>/*.json from a real execution")
+    reproduce = commands.add_parser("reproduce", help="retrain a version from its lineage (needs `local up`)")
+    reproduce.add_argument("--model-name", required=True)
+    reproduce.add_argument("--version", type=int, required=True)
+    reproduce.add_argument("--url", default="http://127.0.0.1:3000", help="the running local API")
+    reproduce.add_argument("--json", action="store_true")
     up = commands.add_parser("up", help="serve the API locally (embedded AWS + HTTP gateway) until Ctrl-C")
     up.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (default 3000; 0 picks a free one)")
     up.add_argument("--seed", action="store_true", help="train and deploy the breast-cancer model first")
@@ -301,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return demo_command(args)
+        if args.command == "reproduce":
+            return reproduce_command(args)
         if args.command == "up":
             return up_command(args)
         if args.command == "write-events":

@@ -185,6 +185,11 @@ def reject(name: ModelName, version: VersionNumber, body: Reason) -> dict[str, A
                         actor=_actor(), reason=body.reason)
 
 
+@app.post("/models/<name>/versions/<version>/reproduce", summary="Retrain from the lineage; report whether it matches")
+def reproduce(name: ModelName, version: VersionNumber) -> dict[str, Any]:
+    return admin.reproduce_via(ApiSettings.from_environment().reproduce_function, _registry(), name, version, _actor())
+
+
 @app.get("/models/<name>/versions/<version>/card", summary="The model card (JSON, or Markdown with ?format=md)")
 def model_card(name: ModelName, version: VersionNumber) -> Response[Any]:
     document = admin.card(_registry(), name, version)

@@ -153,3 +153,36 @@ def test_lineage_and_the_model_card_match_the_registry(stack):
     text = markdown.decode()
     assert text.startswith("# Model card: bc v1") and record["artifact_sha256"] in text
     assert text == cards.render_markdown(live)
+
+
+def test_a_version_reproduces_from_its_lineage_and_a_changed_dataset_is_detected(stack, monkeypatch):
+    from local.__main__ import main  # noqa: PLC0415
+
+    arn = _start(stack)
+    assert _finished(stack, arn)["status"] == "SUCCEEDED"
+    gateway = LocalGateway(stack, port=0).start()
+    try:
+        status, report = _post(gateway, "/models/bc/versions/1/reproduce")
+        assert status == 200, report
+        assert report["reproduced"] is True
+        assert report["data_matches"] and report["split_matches"] and report["predictions_match"]
+        assert max(report["metric_differences"].values()) <= 1e-9
+        assert ModelRegistry(stack.table).list_events("bc")[-1]["event_type"] == "VersionReproduced"
+        # The CLI is a client of the running API
+        assert main(["reproduce", "--model-name", "bc", "--version", "1", "--url", gateway.url]) == 0
+
+        # Given the dataset overwritten after training, the reproduction says so instead of retraining on it
+        upload(stack, "datasets/bc.csv", breast_cancer_csv().replace(b"\n1", b"\n0", 3))
+        status, report = _post(gateway, "/models/bc/versions/1/reproduce")
+        assert status == 200 and report["reproduced"] is False and report["data_matches"] is False
+        assert main(["reproduce", "--model-name", "bc", "--version", "1", "--url", gateway.url]) == 1
+        assert _post(gateway, "/models/bc/versions/9/reproduce")[0] == 404
+    finally:
+        gateway.stop()
+
+
+def test_the_reproduce_cli_explains_when_no_local_api_runs(capsys):
+    from local.__main__ import main  # noqa: PLC0415
+
+    assert main(["reproduce", "--model-name", "bc", "--version", "1", "--url", "http://127.0.0.1:9"]) == 2
+    assert "start it with `python -m local up --seed`" in capsys.readouterr().err

@@ -201,3 +201,21 @@ def decide(
         sfn.send_task_failure(taskToken=token, error="ApprovalRejected", cause=reason or "rejected by " + actor)
     write_card(registry, bucket, model_name, version)
     return {"model_name": model_name, "version": version, "status": record["status"], "decision": decision}
+
+
+def reproduce_via(reproduce_function: str, registry: ModelRegistry, model_name: str, version: int,
+                  actor: str) -> dict[str, Any]:
+    """Ask the reproduce function (ML layer) to retrain the version from its lineage; return its report."""
+    registry.get_version(model_name, version)  # 404 before any work
+    response = aws.client("lambda").invoke(
+        FunctionName=reproduce_function,
+        Payload=json.dumps({"model_name": model_name, "version": version, "requested_by": actor}).encode(),
+    )
+    payload = json.loads(response["Payload"].read() or b"{}")
+    if response.get("FunctionError"):
+        raise ReproductionFailed(payload.get("errorMessage", "the reproduction failed"))
+    return payload
+
+
+class ReproductionFailed(VersionConflict):
+    """The version could not be retrained (e.g. its dataset is gone)."""

@@ -95,3 +95,10 @@ class ApprovalTimedOutEvent(StepEvent):
     approval_timed_out: bool
     model_name: str
     version: int = Field(ge=1)
+
+
+class ReproduceEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_name: str
+    version: int = Field(ge=1)
+    requested_by: str = "unknown"

@@ -61,12 +61,13 @@ class ApiSettings:
 
     training_pipeline_arn: str
     predict_function: str
+    reproduce_function: str
 
-    ENVIRONMENT_VARIABLES = ("TRAINING_PIPELINE_ARN", "PREDICT_FUNCTION")
+    ENVIRONMENT_VARIABLES = ("TRAINING_PIPELINE_ARN", "PREDICT_FUNCTION", "REPRODUCE_FUNCTION")
 
     @classmethod
     def from_environment(cls) -> ApiSettings:
-        return cls(_required("TRAINING_PIPELINE_ARN"), _required("PREDICT_FUNCTION"))
+        return cls(_required("TRAINING_PIPELINE_ARN"), _required("PREDICT_FUNCTION"), _required("REPRODUCE_FUNCTION"))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,38 @@
+"""Reproduce function: retrain a registered version from its lineage and report whether it matches."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops import artifacts
+from mlops.artifacts import S3Uri
+from mlops.events import ReproduceEvent, parse_event
+from mlops.registry import ModelRegistry, now_iso
+from mlops.reproduce import reproduce_version
+from mlops.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    request = parse_event(ReproduceEvent, event)
+    settings = Settings.from_environment()
+    registry = ModelRegistry(settings.registry_table)
+    report = reproduce_version(registry.get_version(request.model_name, request.version))
+    at = now_iso()
+    uri = S3Uri(settings.artifacts_bucket, f"models/{request.model_name}/v{request.version}/reproductions/{at}.json")
+    artifacts.put_json(uri, report)
+    registry.record_event(
+        request.model_name,
+        "VersionReproduced",
+        actor=request.requested_by,
+        reason="reproduced" if report["reproduced"] else report["reason"],
+        after={"version": request.version, "reproduced": report["reproduced"], "report_uri": str(uri)},
+    )
+    metrics.add_metric(name="Reproductions", unit=MetricUnit.Count, value=1)
+    return {**report, "report_uri": str(uri)}

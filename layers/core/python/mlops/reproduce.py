@@ -1,0 +1,69 @@
+"""Reproduce a registered version from its lineage and say whether the result matches.
+
+Re-reads the recorded dataset (and checks its sha256), re-splits it with the recorded seed and fractions,
+refits the recorded estimator with the recorded params and seed, and compares the holdout metrics and the
+holdout predictions with the registered version and its artifact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from mlops import artifacts, dataset, evaluation, training
+from mlops.artifacts import S3Uri
+from mlops.lineage import library_versions
+
+METRIC_TOLERANCE = 1e-9
+PROBABILITY_TOLERANCE = 1e-9
+
+
+def reproduce_version(record: dict[str, Any]) -> dict[str, Any]:
+    lineage = record["lineage"]
+    split = lineage["split"]
+    report: dict[str, Any] = {
+        "model_name": record["model_name"],
+        "version": record["version"],
+        "dataset_uri": lineage["dataset_uri"],
+        "libraries_now": library_versions(),
+        "libraries_then": lineage["libraries"],
+    }
+    payload = artifacts.get_dataset_bytes(lineage["dataset_uri"])
+    report["data_matches"] = artifacts.sha256_hex(payload) == lineage["data_sha256"]
+    if not report["data_matches"]:
+        report.update(reproduced=False, reason="the dataset at the recorded URI has changed since training")
+        return report
+    schema_then = dataset.Schema.from_dict(record["schema"])
+    table = dataset.parse_csv(payload)
+    schema, table = dataset.infer_schema(table, schema_then.target, schema_then.task, schema_then.positive_class)
+    parts = dataset.split(table, schema, split["seed"], split["validation_fraction"], split["test_fraction"])
+    report["split_matches"] = {name: len(part.rows) for name, part in parts.items()} == split["sizes"]
+    train_x, train_y = dataset.feature_matrix(parts["train"], schema), dataset.target_vector(parts["train"], schema)
+    test_x, test_y = dataset.feature_matrix(parts["test"], schema), dataset.target_vector(parts["test"], schema)
+    refit, _ = training.fit_candidate(
+        schema, record["estimator"], record["params"], seed=split["seed"], features=train_x, target=train_y
+    )
+    metrics = evaluation.score(refit, test_x, test_y, schema)
+    differences = {name: abs(metrics[name] - record["metrics"][name]) for name in record["metrics"]}
+    report["metrics"] = metrics
+    report["metric_differences"] = differences
+    report["metrics_match"] = all(d <= METRIC_TOLERANCE for d in differences.values())
+
+    registered = artifacts.load_model(
+        S3Uri.parse(record["artifact_uri"]), record["artifact_sha256"], lineage["libraries"]["scikit-learn"]
+    )
+    if schema.task == "classification":
+        gap = float(np.max(np.abs(refit.predict_proba(test_x) - registered.predict_proba(test_x))))
+        agreement = float(np.mean(refit.predict(test_x) == registered.predict(test_x)))
+    else:
+        gap = float(np.max(np.abs(refit.predict(test_x) - registered.predict(test_x))))
+        agreement = float(np.mean(np.isclose(refit.predict(test_x), registered.predict(test_x))))
+    report.update(
+        prediction_agreement=agreement,
+        max_prediction_difference=gap,
+        predictions_match=agreement == 1.0 and gap <= PROBABILITY_TOLERANCE,
+    )
+    report["reproduced"] = report["split_matches"] and report["metrics_match"] and report["predictions_match"]
+    report["reason"] = "" if report["reproduced"] else "metrics or predictions differ from the registered version"
+    return report
