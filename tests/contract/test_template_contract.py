@@ -409,8 +409,10 @@ def test_no_policy_grants_on_every_resource_but_log_delivery(translated_template
 
 
 @pytest.mark.parametrize("logical_id", sorted(resources_of_type(TEMPLATE, "AWS::S3::Bucket")))
-def test_bucket_is_versioned_encrypted_private_and_tls_only(logical_id: str) -> None:
-    bucket = properties(logical_id)
+@pytest.mark.parametrize("scenario", parameter_scenarios(TEMPLATE), ids=lambda scenario: ",".join(scenario.values()))
+def test_bucket_is_versioned_encrypted_private_and_tls_only(logical_id: str, scenario: dict[str, str]) -> None:
+    parameters = {**parameter_defaults(TEMPLATE), **scenario}
+    bucket = resolve(properties(logical_id), parameters, TEMPLATE.get("Conditions", {}))
     encryption = bucket.get("BucketEncryption", {}).get("ServerSideEncryptionConfiguration", [])
     public_access = bucket.get("PublicAccessBlockConfiguration", {})
     deny_statements = [

@@ -59,3 +59,15 @@ class NothingToRollBack(DeploymentRefused):
 
 class ApprovalRejected(MlopsError):
     """A person rejected the version (sent to the paused run by the admin API as the task's failure)."""
+
+
+class InvalidMonitoringConfig(MlopsError):
+    """A drift-check or monitoring setting is out of range or unknown (thresholds, windows, cooldown)."""
+
+
+class NothingToMonitor(MlopsError):
+    """A drift check was asked for a model that has no production version to compare traffic with."""
+
+
+class BaselineUnavailable(MlopsError):
+    """The production version's drift baseline is missing or unreadable, so no drift can be measured."""
