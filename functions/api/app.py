@@ -173,16 +173,30 @@ def rollback(name: ModelName, body: Annotated[Reason | None, Body()] = None) -> 
 @app.post("/models/<name>/versions/<version>/approve", summary="Approve a PendingApproval version (resumes its run)")
 def approve(name: ModelName, version: VersionNumber, body: Annotated[Reason | None, Body()] = None) -> dict[str, Any]:
     reason = (body.reason if body else "") or "approved through the admin API"
-    return admin.decide(_registry(), Settings.from_environment().artifacts_bucket, name, version, approved=True,
-                        actor=_actor(), reason=reason)
+    return admin.decide(
+        _registry(),
+        Settings.from_environment().artifacts_bucket,
+        name,
+        version,
+        approved=True,
+        actor=_actor(),
+        reason=reason,
+    )
 
 
 @app.post("/models/<name>/versions/<version>/reject", summary="Reject a PendingApproval version (stops its run)")
 def reject(name: ModelName, version: VersionNumber, body: Reason) -> dict[str, Any]:
     if not body.reason.strip():
         raise InvalidTrainingRequest("a rejection needs a reason")
-    return admin.decide(_registry(), Settings.from_environment().artifacts_bucket, name, version, approved=False,
-                        actor=_actor(), reason=body.reason)
+    return admin.decide(
+        _registry(),
+        Settings.from_environment().artifacts_bucket,
+        name,
+        version,
+        approved=False,
+        actor=_actor(),
+        reason=body.reason,
+    )
 
 
 @app.post("/models/<name>/versions/<version>/reproduce", summary="Retrain from the lineage; report whether it matches")
@@ -194,8 +208,9 @@ def reproduce(name: ModelName, version: VersionNumber) -> dict[str, Any]:
 def model_card(name: ModelName, version: VersionNumber) -> Response[Any]:
     document = admin.card(_registry(), name, version)
     if app.current_event.get_query_string_value("format", "json") == "md":
-        return Response(status_code=200, content_type="text/markdown; charset=utf-8",
-                        body=cards.render_markdown(document))
+        return Response(
+            status_code=200, content_type="text/markdown; charset=utf-8", body=cards.render_markdown(document)
+        )
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
 
 

@@ -20,14 +20,22 @@ DEADLINE_S = 120
 
 def _start(stack, approval: dict | None = None, **extra) -> str:
     uri = upload(stack, "datasets/bc.csv", breast_cancer_csv())
-    request = {"model_name": "bc", "dataset_uri": uri, "target": "target", "requested_by": "tests",
-               "candidates": [{"estimator": "logistic_regression", "params": {"max_iter": 2000}}],
-               "description": "benign or malignant", "intended_use": "research only",
-               "limitations": "one hospital's data", **extra}
+    request = {
+        "model_name": "bc",
+        "dataset_uri": uri,
+        "target": "target",
+        "requested_by": "tests",
+        "candidates": [{"estimator": "logistic_regression", "params": {"max_iter": 2000}}],
+        "description": "benign or malignant",
+        "intended_use": "research only",
+        "limitations": "one hospital's data",
+        **extra,
+    }
     if approval is not None:
         request["approval"] = approval
     return stack.client("stepfunctions").start_execution(
-        stateMachineArn=stack.training_pipeline_arn, input=json.dumps(request))["executionArn"]
+        stateMachineArn=stack.training_pipeline_arn, input=json.dumps(request)
+    )["executionArn"]
 
 
 def _wait(predicate, what: str):
@@ -42,8 +50,9 @@ def _wait(predicate, what: str):
 
 def _finished(stack, arn: str) -> dict:
     sfn = stack.client("stepfunctions")
-    return _wait(lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
-                 "the execution to end")
+    return _wait(
+        lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d, "the execution to end"
+    )
 
 
 def _pending(stack) -> dict:
@@ -60,8 +69,9 @@ def _pending(stack) -> dict:
 
 
 def _post(gateway, path: str, body: dict | None = None) -> tuple[int, dict]:
-    status, _, payload = gateway.dispatch("POST", path, {"content-type": "application/json"},
-                                          json.dumps(body).encode() if body is not None else b"")
+    status, _, payload = gateway.dispatch(
+        "POST", path, {"content-type": "application/json"}, json.dumps(body).encode() if body is not None else b""
+    )
     return status, json.loads(payload)
 
 
@@ -146,8 +156,11 @@ def test_lineage_and_the_model_card_match_the_registry(stack):
         assert card["model_overview"]["artifact_sha256"] == record["artifact_sha256"]
         assert card["evaluation_details"]["holdout_metrics"] == record["metrics"]
         assert card["training_details"]["data_sha256"] == lineage["data_sha256"]
-        assert card["intended_uses"] == {"intended_use": "research only", "limitations": "one hospital's data",
-                                         "requested_by": "tests"}
+        assert card["intended_uses"] == {
+            "intended_use": "research only",
+            "limitations": "one hospital's data",
+            "requested_by": "tests",
+        }
     status, headers, markdown = gateway.dispatch("GET", "/models/bc/versions/1/card?format=md", {}, b"")
     assert status == 200 and headers["Content-Type"].startswith("text/markdown")
     text = markdown.decode()

@@ -203,8 +203,9 @@ def decide(
     return {"model_name": model_name, "version": version, "status": record["status"], "decision": decision}
 
 
-def reproduce_via(reproduce_function: str, registry: ModelRegistry, model_name: str, version: int,
-                  actor: str) -> dict[str, Any]:
+def reproduce_via(
+    reproduce_function: str, registry: ModelRegistry, model_name: str, version: int, actor: str
+) -> dict[str, Any]:
     """Ask the reproduce function (ML layer) to retrain the version from its lineage; return its report."""
     registry.get_version(model_name, version)  # 404 before any work
     response = aws.client("lambda").invoke(

@@ -490,8 +490,11 @@ class ModelRegistry:
         """Move a version from ``expected`` to ``status`` (setting ``fields``) with its audit event, atomically."""
         at = now_iso()
         names = {"#status": "status", **{f"#f{i}": name for i, name in enumerate(fields)}}
-        values = {":expected": {"S": expected}, ":status": {"S": status},
-                  **{f":v{i}": _to_item({"v": value})["v"] for i, value in enumerate(fields.values())}}
+        values = {
+            ":expected": {"S": expected},
+            ":status": {"S": status},
+            **{f":v{i}": _to_item({"v": value})["v"] for i, value in enumerate(fields.values())},
+        }
         assignments = ["#status = :status", *(f"#f{i} = :v{i}" for i in range(len(fields)))]
         condition = "#status = :expected"
         if require_token is True:
@@ -509,11 +512,20 @@ class ModelRegistry:
         if require_token is True:  # the token is spent: it leaves the record with the decision
             update["UpdateExpression"] += " REMOVE approval_task_token"
         try:
-            self.dynamodb.transact_write_items(TransactItems=[
-                {"Update": update},
-                self._event_put(model_name, event_type, actor=actor, reason=reason, before={"status": expected},
-                                after={"status": status, "version": version}, at=at),
-            ])
+            self.dynamodb.transact_write_items(
+                TransactItems=[
+                    {"Update": update},
+                    self._event_put(
+                        model_name,
+                        event_type,
+                        actor=actor,
+                        reason=reason,
+                        before={"status": expected},
+                        after={"status": status, "version": version},
+                        at=at,
+                    ),
+                ]
+            )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "TransactionCanceledException":
                 current = self.get_version(model_name, version)["status"]
@@ -524,33 +536,51 @@ class ModelRegistry:
     def await_approval(self, model_name: str, version: int, task_token: str, *, actor: str) -> dict[str, Any]:
         """Store the paused execution's task token on a PendingApproval version (the API resumes it)."""
         self.get_version(model_name, version)
-        return self._change_status(model_name, version, expected=VERSION_PENDING_APPROVAL,
-                                   status=VERSION_PENDING_APPROVAL,
-                                   fields={"approval_task_token": task_token, "approval_requested_at": now_iso()},
-                                   event_type="ApprovalRequested", actor=actor,
-                                   reason="the training request requires approval before deployment",
-                                   require_token=False)
+        return self._change_status(
+            model_name,
+            version,
+            expected=VERSION_PENDING_APPROVAL,
+            status=VERSION_PENDING_APPROVAL,
+            fields={"approval_task_token": task_token, "approval_requested_at": now_iso()},
+            event_type="ApprovalRequested",
+            actor=actor,
+            reason="the training request requires approval before deployment",
+            require_token=False,
+        )
 
-    def decide_approval(self, model_name: str, version: int, *, approved: bool, actor: str,
-                        reason: str) -> tuple[dict[str, Any], str]:
+    def decide_approval(
+        self, model_name: str, version: int, *, approved: bool, actor: str, reason: str
+    ) -> tuple[dict[str, Any], str]:
         """Approve or reject a PendingApproval version; return the record and the task token to resume with."""
         record = self.get_version(model_name, version)
         token = record.get("approval_task_token")
         if record["status"] != VERSION_PENDING_APPROVAL or not token:
             raise VersionConflict(f"{model_name} v{version} is {record['status']}, not waiting for approval")
         decision = {"approved": approved, "by": actor, "at": now_iso(), "reason": reason}
-        updated = self._change_status(model_name, version, expected=VERSION_PENDING_APPROVAL,
-                                      status=VERSION_APPROVED if approved else VERSION_REJECTED,
-                                      fields={"approval_decision": decision},
-                                      event_type="VersionApproved" if approved else "VersionRejectedByApprover",
-                                      actor=actor, reason=reason, require_token=True)
+        updated = self._change_status(
+            model_name,
+            version,
+            expected=VERSION_PENDING_APPROVAL,
+            status=VERSION_APPROVED if approved else VERSION_REJECTED,
+            fields={"approval_decision": decision},
+            event_type="VersionApproved" if approved else "VersionRejectedByApprover",
+            actor=actor,
+            reason=reason,
+            require_token=True,
+        )
         return updated, token
 
     def expire_approval(self, model_name: str, version: int, *, actor: str) -> dict[str, Any]:
-        return self._change_status(model_name, version, expected=VERSION_PENDING_APPROVAL,
-                                   status=VERSION_APPROVAL_EXPIRED, fields={"approval_expired_at": now_iso()},
-                                   event_type="ApprovalTimedOut", actor=actor,
-                                   reason="no decision before the approval timeout")
+        return self._change_status(
+            model_name,
+            version,
+            expected=VERSION_PENDING_APPROVAL,
+            status=VERSION_APPROVAL_EXPIRED,
+            fields={"approval_expired_at": now_iso()},
+            event_type="ApprovalTimedOut",
+            actor=actor,
+            reason="no decision before the approval timeout",
+        )
 
     def record_event(
         self, model_name: str, event_type: str, *, actor: str, reason: str, before: Any = None, after: Any = None

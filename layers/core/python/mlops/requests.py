@@ -33,8 +33,9 @@ class Split(BaseModel):
 class Approval(BaseModel):
     model_config = ConfigDict(extra="forbid")
     required: bool | None = Field(default=None, description="default: the stack's RequireApproval parameter")
-    timeout_s: int | None = Field(default=None, ge=1, le=365 * 24 * 3600,
-                                  description="default: the stack's ApprovalTimeoutSeconds parameter")
+    timeout_s: int | None = Field(
+        default=None, ge=1, le=365 * 24 * 3600, description="default: the stack's ApprovalTimeoutSeconds parameter"
+    )
 
 
 class TrainingRequest(BaseModel):
