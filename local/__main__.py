@@ -20,6 +20,7 @@ from typing import Any
 from local.datasets import breast_cancer_csv
 from local.events import write_events
 from local.gateway import LocalGateway
+from local.monitoring import demo_monitoring
 from local.pipeline import PipelineResult, ProgressEvent, run_training
 from local.stack import LocalStack
 from local.template import ROOT
@@ -152,7 +153,8 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
 def demo_command(args: argparse.Namespace) -> int:
     out = sys.stdout
     print("Serverless MLOps demo: the real TrainingPipeline state machine on an embedded AWS (moto)\n", file=out)
-    with LocalStack() as stack:
+    # capture is read as soon as it lands (nothing buffers it locally) and a deployment is served at once
+    with LocalStack(parameters={"CaptureSettleSeconds": "0", "AliasRefreshSeconds": "0"}) as stack:
         print(f"  stack       bucket {stack.bucket}, table {stack.table}", file=out)
         print(f"              functions {', '.join(sorted(stack.function_names))}", file=out)
         print(f"              state machine {stack.training_pipeline_arn}", file=out)
@@ -196,7 +198,9 @@ def demo_command(args: argparse.Namespace) -> int:
             print(file=out)
             results.append(result)
         _print_registry(stack, "breast-cancer", out)
-    return 0 if all(r.status == "SUCCEEDED" for r in results) else EXIT_FAILED
+        print(file=out)
+        monitored = demo_monitoring(stack, "breast-cancer", breast_cancer_csv(), out, _printer(out))
+    return 0 if monitored and all(r.status == "SUCCEEDED" for r in results) else EXIT_FAILED
 
 
 def _print_registry(stack: LocalStack, model_name: str, out: Any) -> None:
@@ -304,6 +308,37 @@ def reproduce_command(args: argparse.Namespace) -> int:
     return 0 if report["reproduced"] else EXIT_FAILED
 
 
+def drift_command(args: argparse.Namespace) -> int:
+    from local import drift as drift_files  # noqa: PLC0415 - only this command needs it
+    from mlops.drift import DriftConfig  # noqa: PLC0415
+    from mlops.errors import InvalidMonitoringConfig  # noqa: PLC0415
+    from mlops.reports import render_html  # noqa: PLC0415
+
+    for path in (args.reference, args.current):
+        if not Path(path).is_file():
+            raise UsageError(f"not a file: {path}")
+    try:
+        config = DriftConfig.from_dict(json.loads(args.config) if args.config else None)
+        result = drift_files.compare_files(Path(args.reference), Path(args.current), config)
+    except (json.JSONDecodeError, InvalidMonitoringConfig, drift_files.CsvProblem) as exc:
+        raise UsageError(str(exc)) from None
+    if args.html:
+        Path(args.html).write_text(render_html(result))
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        drift_files.print_summary(result, sys.stdout)
+        if args.html:
+            print(f"report: {args.html}")
+    return EXIT_FAILED if args.fail_on_drift and result["dataset_drift"] else 0
+
+
+def _write_events() -> int:
+    for path in write_events():
+        print(path.relative_to(ROOT))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -335,6 +370,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--min-score", type=float, help="absolute threshold the winner must meet")
     run.add_argument("--seed", type=int, default=42, help="split and estimator seed (default 42)")
     run.add_argument("--json", action="store_true", help="print one JSON object with the result")
+    check = commands.add_parser("drift", help="compare two CSV files with the drift check's statistics")
+    check.add_argument("--reference", required=True, help="CSV of the reference data (e.g. the training data)")
+    check.add_argument("--current", required=True, help="CSV of the current data (read in chunks)")
+    check.add_argument("--json", action="store_true", help="print one JSON object (the shape of report.json)")
+    check.add_argument("--html", metavar="OUT.html", help="also write the self-contained HTML report there")
+    check.add_argument("--config", help='JSON object of drift settings, e.g. {"psi_threshold": 0.2}')
+    check.add_argument("--fail-on-drift", action="store_true", help="exit with 1 when the data drifted")
     return parser
 
 
@@ -348,10 +390,8 @@ def main(argv: list[str] | None = None) -> int:
             return reproduce_command(args)
         if args.command == "up":
             return up_command(args)
-        if args.command == "write-events":
-            for path in write_events():
-                print(path.relative_to(ROOT))
-            return 0
+        if args.command in ("drift", "write-events"):
+            return drift_command(args) if args.command == "drift" else _write_events()
         return run_pipeline_command(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

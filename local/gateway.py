@@ -137,7 +137,11 @@ class LocalGateway:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve  # noqa: N815
+            def __getattr__(self, name: str) -> Any:
+                # Any method (GET, TRACE, QUERY, ...) reaches dispatch, which answers 404/405 as API Gateway does.
+                if name.startswith("do_"):
+                    return self._serve
+                raise AttributeError(name)
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
@@ -165,7 +169,8 @@ class LocalGateway:
             return _json(404, {"message": "Not Found"})
         allowed = [(r, m) for r, m in matches if r.method == method]
         if not allowed:
-            return _json(405, {"message": f"Method {method} not allowed on {path}"})
+            status, headers, payload = _json(405, {"message": f"Method {method} not allowed on {path}"})
+            return status, {**headers, "Allow": ", ".join(sorted({r.method for r, _ in matches}))}, payload
         route, match = allowed[0]
         lowered = {k.lower(): v for k, v in headers.items()}
         api_key = lowered.get("x-api-key")

@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from local import atomicity, firehose, runtime
+from local import atomicity, firehose, runtime, sfn_integrations
 from local.template import ROOT, Resolver, function_environment, function_property, load_template, resources_of_type
 from mlops import aws
 
@@ -86,6 +86,7 @@ class LocalStack:
         runtime.install()
         atomicity.install()
         firehose.install()
+        sfn_integrations.install()
         self.template = load_template(self.template_path)
         self._provision()
 
@@ -112,6 +113,10 @@ class LocalStack:
     @property
     def training_pipeline_arn(self) -> str:
         return self.state_machine_arns["TrainingPipeline"]
+
+    @property
+    def drift_check_arn(self) -> str:
+        return self.state_machine_arns["DriftCheck"]
 
     def environment(self) -> dict[str, str]:
         """Every function's settings from the template, merged (they agree on shared names): for tests and code
@@ -183,6 +188,7 @@ class LocalStack:
             name = f"{STACK_NAME}-{logical_id}"
             self.refs[logical_id] = name
             self.attributes[(logical_id, "Arn")] = f"arn:aws:firehose:{self.region}:{ACCOUNT_ID}:deliverystream/{name}"
+        self._create_topics()
         resolve = Resolver(template, self.refs, self.attributes, self.parameters)
         for logical_id in functions:
             environment = {k: str(resolve(v)) for k, v in function_environment(template, logical_id).items()}
@@ -216,6 +222,7 @@ class LocalStack:
             )["stateMachineArn"]
             self.state_machine_arns[logical_id] = arn
             self.refs[logical_id] = arn
+        self._provision_monitoring(resolve)
 
     def _provision_capture(self, resolve: Resolver) -> None:
         """Log groups, the capture Firehose stream and the subscription that feeds it (see local/firehose.py)."""
@@ -249,3 +256,54 @@ class LocalStack:
             firehose.register_subscription(
                 properties["DestinationArn"].split("/")[-1], logical_id, properties["FilterPattern"]
             )
+
+    # ---- monitoring: alert topic, schedules, alarms -------------------------------------------------------------
+    def _condition_holds(self, resource: dict[str, Any], resolve: Resolver) -> bool:
+        """A resource's Condition, for the `!Not [!Equals [!Ref P, ""]]` form the template's monitoring uses."""
+        name = resource.get("Condition")
+        if name is None:
+            return True
+        expression = self.template["Conditions"][name]
+        negate = "Fn::Not" in expression
+        if negate:
+            (expression,) = expression["Fn::Not"]
+        left, right = (resolve(operand) for operand in expression["Fn::Equals"])
+        return (left != right) if negate else (left == right)
+
+    def _create_topics(self) -> None:
+        for logical_id in resources_of_type(self.template, "AWS::SNS::Topic"):
+            arn = self.client("sns").create_topic(Name=f"{STACK_NAME}-{logical_id}")["TopicArn"]
+            self.refs[logical_id] = arn
+            self.attributes[(logical_id, "TopicName")] = arn.rsplit(":", 1)[-1]
+            self.attributes[(logical_id, "TopicArn")] = arn
+
+    def _provision_monitoring(self, resolve: Resolver) -> None:
+        """SNS subscriptions, EventBridge Scheduler schedules and CloudWatch alarms, as the template declares them.
+
+        moto stores the schedules but never fires them: `local.monitoring.fire_schedule` plays EventBridge's part
+        (it starts the target with the schedule's input). Alarms are created so the template's declarations are
+        exercised; moto does not evaluate them against the functions' EMF metrics.
+        """
+        template = self.template
+        for resource in resources_of_type(template, "AWS::SNS::Subscription").values():
+            if self._condition_holds(resource, resolve):
+                properties = resolve(resource["Properties"])
+                self.client("sns").subscribe(
+                    TopicArn=properties["TopicArn"], Protocol=properties["Protocol"], Endpoint=properties["Endpoint"]
+                )
+        for logical_id, resource in resources_of_type(template, "AWS::Scheduler::Schedule").items():
+            if not self._condition_holds(resource, resolve):
+                continue
+            properties = resolve(resource["Properties"])
+            name = f"{STACK_NAME}-{logical_id}"
+            self.client("scheduler").create_schedule(
+                Name=name,
+                ScheduleExpression=properties["ScheduleExpression"],
+                FlexibleTimeWindow=properties["FlexibleTimeWindow"],
+                Target=properties["Target"],
+            )
+            self.refs[logical_id] = name
+        for logical_id, resource in resources_of_type(template, "AWS::CloudWatch::Alarm").items():
+            properties = resolve(resource["Properties"])
+            self.client("cloudwatch").put_metric_alarm(AlarmName=f"{STACK_NAME}-{logical_id}", **properties)
+            self.refs[logical_id] = f"{STACK_NAME}-{logical_id}"

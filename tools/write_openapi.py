@@ -62,6 +62,12 @@ def build() -> dict[str, Any]:
             description="Admin routes use IAM (SigV4) authorisation; the predict route needs an API key (x-api-key).",
         )
     )
+    # Powertools drops the success answer of a route that documents its errors: put it back (JSON).
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            operation["responses"].setdefault(
+                "200", {"description": "OK", "content": {"application/json": {"schema": {}}}}
+            )
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for model in (PredictRequest, Prediction, PredictResponse, ErrorResponse):
         schema = _schema(model)

@@ -4,6 +4,8 @@ Powertools' event_handler validates every request against the annotated models a
 document (`openapi.json`, written by `python -m tools.write_openapi`).
 """
 
+import base64
+import binascii
 import json
 from typing import Annotated, Any
 
@@ -13,10 +15,18 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
-from mlops import admin, cards
-from mlops.errors import DeploymentRefused, InvalidTrainingRequest, ModelNotFound, SmokeTestFailed, VersionConflict
+from mlops import admin, cards, monitor_store
+from mlops.errors import (
+    DeploymentRefused,
+    InvalidFeedback,
+    InvalidMonitoringConfig,
+    InvalidTrainingRequest,
+    ModelNotFound,
+    SmokeTestFailed,
+    VersionConflict,
+)
 from mlops.registry import MODEL_NAME_PATTERN, ModelRegistry
 from mlops.requests import TrainingRequest
 from mlops.settings import ApiSettings, Settings
@@ -25,6 +35,26 @@ logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver(enable_validation=True)
+
+
+class ErrorBody(BaseModel):
+    message: str
+    error: str | None = None
+
+
+def _responses(*codes: int) -> dict[int, dict[str, Any]]:
+    """The documented answers of a route: 200 and its errors (all JSON with a message); 400 is any malformed body."""
+    descriptions = {
+        400: "malformed request",
+        404: "no such model, version or run",
+        409: "conflict with the registry's state (e.g. not deployable, nothing to roll back, token reused)",
+        422: "invalid input",
+    }
+    return {
+        code: {"description": descriptions[code], "content": {"application/json": {"model": ErrorBody}}}
+        for code in (400, *codes)
+    }
+
 
 ModelName = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, description="registry name of the model")]
 VersionNumber = Annotated[int, Path(ge=1, description="registered version number")]
@@ -40,7 +70,7 @@ class StartTraining(TrainingRequest):
 
 
 class Deployment(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     version: int = Field(ge=1)
     canary_weight: float | None = Field(default=None, ge=0, le=1, description="omit or 1 for production")
     reason: str = Field(default="", max_length=500)
@@ -49,6 +79,11 @@ class Deployment(BaseModel):
 class Reason(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = Field(default="", max_length=500)
+
+
+class Rejection(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500, pattern=r"\S", description="why; recorded in the audit trail")
 
 
 def _registry() -> ModelRegistry:
@@ -104,7 +139,11 @@ def invalid(exc: InvalidTrainingRequest) -> Response:
     return _error(422, exc)
 
 
-@app.post("/pipelines/training", summary="Start a training run (idempotent on client_token)")
+@app.post(
+    "/pipelines/training",
+    summary="Start a training run (idempotent on client_token)",
+    responses={202: {"description": "started"}, **_responses(409, 422)},
+)
 def start_training(request: StartTraining) -> Response[dict[str, Any]]:
     body = TrainingRequest.model_validate(request.model_dump(exclude={"client_token"}))
     if body.requested_by == "unknown":
@@ -119,32 +158,44 @@ def start_training(request: StartTraining) -> Response[dict[str, Any]]:
     )
 
 
-@app.get("/pipelines/training/<execution_id>", summary="Status and result of a training run")
+@app.get(
+    "/pipelines/training/<execution_id>",
+    summary="Status and result of a training run",
+    responses={**_responses(404, 422)},
+)
 def get_training(execution_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,80}$")]) -> dict[str, Any]:
     return admin.describe_training(ApiSettings.from_environment().training_pipeline_arn, execution_id)
 
 
-@app.get("/models", summary="Registered models with their production version")
+@app.get("/models", summary="Registered models with their production version", responses={**_responses()})
 def list_models() -> list[dict[str, Any]]:
     return admin.list_models(_registry())
 
 
-@app.get("/models/<name>", summary="A model with its aliases (production, canary)")
+@app.get("/models/<name>", summary="A model with its aliases (production, canary)", responses={**_responses(404, 422)})
 def get_model(name: ModelName) -> dict[str, Any]:
     return admin.get_model(_registry(), name)
 
 
-@app.get("/models/<name>/versions", summary="Versions of a model")
+@app.get("/models/<name>/versions", summary="Versions of a model", responses={**_responses(404, 422)})
 def list_versions(name: ModelName) -> list[dict[str, Any]]:
     return admin.list_versions(_registry(), name)
 
 
-@app.get("/models/<name>/versions/<version>", summary="The full record of a version (metrics, lineage, ...)")
+@app.get(
+    "/models/<name>/versions/<version>",
+    summary="The full record of a version (metrics, lineage, ...)",
+    responses={**_responses(404, 422)},
+)
 def get_version(name: ModelName, version: VersionNumber) -> dict[str, Any]:
     return admin.get_version(_registry(), name, version)
 
 
-@app.post("/models/<name>/deployments", summary="Smoke-test a version, then deploy it or start a canary")
+@app.post(
+    "/models/<name>/deployments",
+    summary="Smoke-test a version, then deploy it or start a canary",
+    responses={**_responses(404, 409, 422)},
+)
 def deploy(name: ModelName, deployment: Deployment) -> dict[str, Any]:
     reason = deployment.reason or "deployed through the admin API"
     return admin.deploy(
@@ -158,19 +209,29 @@ def deploy(name: ModelName, deployment: Deployment) -> dict[str, Any]:
     )
 
 
-@app.post("/models/<name>/promote", summary="Make the canary the production version")
+@app.post(
+    "/models/<name>/promote", summary="Make the canary the production version", responses={**_responses(404, 409, 422)}
+)
 def promote(name: ModelName, body: Annotated[Reason | None, Body()] = None) -> dict[str, Any]:
     reason = (body.reason if body else "") or "promoted through the admin API"
     return admin.public_alias(_registry().promote(name, actor=_actor(), reason=reason))
 
 
-@app.post("/models/<name>/rollback", summary="Drop the canary, or return production to its previous version")
+@app.post(
+    "/models/<name>/rollback",
+    summary="Drop the canary, or return production to its previous version",
+    responses={**_responses(404, 409, 422)},
+)
 def rollback(name: ModelName, body: Annotated[Reason | None, Body()] = None) -> dict[str, Any]:
     reason = (body.reason if body else "") or "rolled back through the admin API"
     return admin.public_alias(_registry().rollback(name, actor=_actor(), reason=reason))
 
 
-@app.post("/models/<name>/versions/<version>/approve", summary="Approve a PendingApproval version (resumes its run)")
+@app.post(
+    "/models/<name>/versions/<version>/approve",
+    summary="Approve a PendingApproval version (resumes its run)",
+    responses={**_responses(404, 409, 422)},
+)
 def approve(name: ModelName, version: VersionNumber, body: Annotated[Reason | None, Body()] = None) -> dict[str, Any]:
     reason = (body.reason if body else "") or "approved through the admin API"
     return admin.decide(
@@ -184,10 +245,12 @@ def approve(name: ModelName, version: VersionNumber, body: Annotated[Reason | No
     )
 
 
-@app.post("/models/<name>/versions/<version>/reject", summary="Reject a PendingApproval version (stops its run)")
-def reject(name: ModelName, version: VersionNumber, body: Reason) -> dict[str, Any]:
-    if not body.reason.strip():
-        raise InvalidTrainingRequest("a rejection needs a reason")
+@app.post(
+    "/models/<name>/versions/<version>/reject",
+    summary="Reject a PendingApproval version (stops its run)",
+    responses={**_responses(404, 409, 422)},
+)
+def reject(name: ModelName, version: VersionNumber, body: Rejection) -> dict[str, Any]:
     return admin.decide(
         _registry(),
         Settings.from_environment().artifacts_bucket,
@@ -199,12 +262,20 @@ def reject(name: ModelName, version: VersionNumber, body: Reason) -> dict[str, A
     )
 
 
-@app.post("/models/<name>/versions/<version>/reproduce", summary="Retrain from the lineage; report whether it matches")
+@app.post(
+    "/models/<name>/versions/<version>/reproduce",
+    summary="Retrain from the lineage; report whether it matches",
+    responses={**_responses(404, 409, 422)},
+)
 def reproduce(name: ModelName, version: VersionNumber) -> dict[str, Any]:
     return admin.reproduce_via(ApiSettings.from_environment().reproduce_function, _registry(), name, version, _actor())
 
 
-@app.get("/models/<name>/versions/<version>/card", summary="The model card (JSON, or Markdown with ?format=md)")
+@app.get(
+    "/models/<name>/versions/<version>/card",
+    summary="The model card (JSON, or Markdown with ?format=md)",
+    responses={**_responses(404, 422)},
+)
 def model_card(name: ModelName, version: VersionNumber) -> Response[Any]:
     document = admin.card(_registry(), name, version)
     if app.current_event.get_query_string_value("format", "json") == "md":
@@ -214,13 +285,81 @@ def model_card(name: ModelName, version: VersionNumber) -> Response[Any]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=document)
 
 
-@app.get("/models/<name>/audit", summary="The append-only audit trail of a model")
+@app.get("/models/<name>/audit", summary="The append-only audit trail of a model", responses={**_responses(404, 422)})
 def audit(name: ModelName) -> list[dict[str, Any]]:
     return admin.audit(_registry(), name)
+
+
+# ---- monitoring: ground truth and drift checks -----------------------------------------------------------------
+class GroundTruth(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    inference_id: str = Field(min_length=1, max_length=256, description="as the predict route returned it")
+    label: StrictStr | StrictInt | StrictFloat = Field(description="the actual class (classification) or value")
+
+
+class Feedback(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    labels: list[GroundTruth] = Field(min_length=1, max_length=1000)
+
+
+@app.exception_handler([InvalidFeedback, InvalidMonitoringConfig])
+def invalid_monitoring_input(exc: Exception) -> Response:
+    return _error(422, exc)
+
+
+@app.post(
+    "/models/<name>/feedback",
+    summary="Ground truth for served predictions, keyed by inference_id (drift checks report live metrics from it)",
+    responses={**_responses(404, 422)},
+)
+def feedback(name: ModelName, body: Feedback) -> Response[dict[str, Any]]:
+    accepted = monitor_store.accept_feedback(
+        _registry(), Settings.from_environment().artifacts_bucket, name, [item.model_dump() for item in body.labels]
+    )
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted)
+
+
+@app.get(
+    "/models/<name>/monitoring",
+    summary="Drift monitoring of a model: its settings, the monitor's state and the latest checks with their reports",
+    responses={**_responses(404, 422)},
+)
+def monitoring_status(name: ModelName) -> dict[str, Any]:
+    registry = _registry()
+    registry.get_model(name)
+    return monitor_store.monitoring_overview(name, store=monitor_store.MonitoringStore(registry.table_name))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    problem = _undecodable_body(event)
+    if problem:  # the resolver would raise on these; they are the caller's mistake: 4xx, not 500
+        return {
+            "statusCode": 415 if problem.startswith("the body must be application/json") else 400,
+            "headers": {"Content-Type": content_types.APPLICATION_JSON},
+            "body": json.dumps({"message": problem, "error": "BadRequest"}),
+        }
     return app.resolve(event, context)
+
+
+def _undecodable_body(event: Any) -> str | None:
+    if not isinstance(event, dict):
+        return "the request is not an API Gateway proxy event"
+    body = event.get("body")
+    headers = (
+        {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
+        if isinstance(event.get("headers"), dict)
+        else {}
+    )
+    content_type = str(headers.get("content-type", "application/json")).split(";")[0].strip().lower()
+    if body not in (None, "") and content_type not in ("application/json", ""):
+        return f"the body must be application/json, not {content_type}"
+    if body is None or not event.get("isBase64Encoded"):
+        return None if body is None or isinstance(body, str) else "the request body must be a string"
+    try:
+        base64.b64decode(body, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError, TypeError, ValueError):
+        return "the body is flagged base64 but is not base64-encoded UTF-8"
+    return None

@@ -246,12 +246,67 @@ def chi2_homogeneity(reference_counts: np.ndarray, current_counts: np.ndarray) -
     column = reference + current
     expected_ref = column * n_ref / total
     expected_cur = column * n_cur / total
-    statistic = float((((reference - expected_ref) ** 2) / expected_ref + ((current - expected_cur) ** 2) / expected_cur).sum())
+    statistic = float(
+        (((reference - expected_ref) ** 2) / expected_ref + ((current - expected_cur) ** 2) / expected_cur).sum()
+    )
     dof = int(reference.size - 1)
     return statistic, dof, chi2_sf(statistic, dof)
 
 
 # ---- the reference (from a baseline document) ---------------------------------------------------------------
+@dataclass(frozen=True)
+class GridLookup:
+    """Where values fall among sorted grid points, without a binary search for most of them.
+
+    The grid's range is cut into equal buckets; a bucket that holds no grid point (nor do its neighbours, which
+    absorbs any rounding of the bucket arithmetic) gives one answer for every value in it, read from a table.
+    Values below the grid and above it are answered by the two extra entries at the table's ends. Only values in
+    the buckets near a grid point are placed by binary search. The result is exactly
+    ``np.searchsorted(grid, values, side="right")``, several times faster on the sizes here.
+    """
+
+    low: float
+    high: float
+    scale: float
+    table: np.ndarray  # [below the grid, bucket 0, ..., bucket B-1, above]: a position, or -1 = search
+
+    BUCKETS_PER_POINT = 64
+    MAX_BUCKETS = 1 << 16
+
+    @classmethod
+    def of(cls, grid: np.ndarray) -> GridLookup | None:
+        if grid.size < 2 or not np.isfinite(grid[[0, -1]]).all():
+            return None
+        buckets = min(cls.BUCKETS_PER_POINT * grid.size, cls.MAX_BUCKETS)
+        low, high = float(grid[0]), float(grid[-1])
+        scale = buckets / (high - low)
+        starts = low + np.arange(buckets + 1) / scale
+        # grid points below each bucket's start (= searchsorted(grid, starts, "left"), from the 1000-odd grid side)
+        landing = np.searchsorted(starts, grid, side="right")  # a point is below starts[b] for every b >= this
+        first = np.cumsum(np.bincount(landing, minlength=buckets + 2))[: buckets + 1]
+        holds_point = first[1:] > first[:-1]
+        unsafe = holds_point.copy()
+        unsafe[1:] |= holds_point[:-1]
+        unsafe[:-1] |= holds_point[1:]
+        unsafe[[0, -1]] = True
+        table = np.concatenate(([0], np.where(unsafe, -1, first[:-1]), [grid.size])).astype(np.int64)
+        return cls(low, high, scale, table)
+
+    def positions(self, grid: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(positions, searched): searchsorted(grid, values, "right") for finite values, and the indices of the
+        values placed by binary search (only those can equal a grid point)."""
+        buckets = self.table.size - 2
+        slot = (values - self.low) * self.scale
+        slot += 1.0
+        np.clip(slot, 0.0, buckets + 1.0, out=slot)
+        positions = self.table[slot.astype(np.int64)]
+        # values just below the top point can round into the "above" slot: let the search decide them
+        positions[(positions == grid.size) & (values <= self.high)] = -1
+        searched = np.flatnonzero(positions < 0)
+        positions[searched] = np.searchsorted(grid, values[searched], side="right")
+        return positions, searched
+
+
 @dataclass
 class NumericReference:
     name: str
@@ -263,6 +318,7 @@ class NumericReference:
     grid_cdf: np.ndarray  # the sample's empirical distribution function at each of them
     sample_size: int
     summary: dict[str, float]
+    lookup: GridLookup | None = None
 
     kind = "numeric"
 
@@ -283,6 +339,7 @@ class NumericReference:
             grid_cdf=cdf,
             sample_size=int(sample.size),
             summary=summary,
+            lookup=GridLookup.of(grid),
         )
 
     @property
@@ -425,8 +482,8 @@ class Window:
         counts = self.counts[name]
         assert isinstance(feature, NumericReference) and isinstance(counts, NumericCounts)
         values = np.asarray(values, dtype=float)
-        present_mask = ~np.isnan(values)
-        present = values if present_mask.all() else values[present_mask]
+        finite = np.isfinite(values)
+        present = values if finite.all() else values[finite]  # NaN (and anything non-finite) is missing
         counts.missing += int(values.size - present.size)
         counts.mismatched += int(mismatched)
         counts.absent += int(absent)
@@ -434,23 +491,28 @@ class Window:
             return
         counts.present += int(present.size)
         counts.total += float(present.sum())
-        counts.total_squares += float(np.dot(present, present))
+        counts.total_squares += float(np.einsum("i,i->", present, present))  # not BLAS: no thread wake-ups
         counts.minimum = min(counts.minimum, float(present.min()))
         counts.maximum = max(counts.maximum, float(present.max()))
-        counts.psi_counts += np.bincount(
-            np.searchsorted(feature.edges, present, side="right"), minlength=counts.psi_counts.size
-        )
-        if feature.grid.size:
-            position = np.searchsorted(feature.grid, present, side="right")  # = how many grid points are <= value
-            counts.below_grid += np.bincount(position, minlength=counts.below_grid.size)
-            on_grid = position > 0
-            on_grid[on_grid] = feature.grid[position[on_grid] - 1] == present[on_grid]
-            if on_grid.any():
-                counts.at_grid += np.bincount(position[on_grid] - 1, minlength=counts.at_grid.size)
+        # PSI bins [edge[i-1], edge[i]): cumulative counts by SIMD comparisons (9 edges), then differences
+        below_edges = [np.count_nonzero(present < edge) for edge in feature.edges]
+        counts.psi_counts += np.diff(np.array([0, *below_edges, present.size], dtype=np.int64))
+        grid = feature.grid
+        if grid.size:
+            if feature.lookup is not None:
+                position, searched = feature.lookup.positions(grid, present)
+            else:
+                position = np.searchsorted(grid, present, side="right")
+                searched = np.arange(present.size)
+            counts.below_grid += np.bincount(position, minlength=counts.below_grid.size)  # position = #grid <= v
+            # only values placed by binary search can sit exactly on a grid point
+            searched_positions, searched_values = position[searched], present[searched]
+            tied = searched_positions > 0
+            tied[tied] = grid[searched_positions[tied] - 1] == searched_values[tied]
+            if tied.any():
+                counts.at_grid += np.bincount(searched_positions[tied] - 1, minlength=counts.at_grid.size)
 
-    def add_categorical(
-        self, name: str, values: Sequence[str | None], *, mismatched: int = 0, absent: int = 0
-    ) -> None:
+    def add_categorical(self, name: str, values: Sequence[str | None], *, mismatched: int = 0, absent: int = 0) -> None:
         """Values of one categorical feature (None = missing)."""
         feature = self.reference.features[name]
         counts = self.counts[name]
@@ -727,9 +789,7 @@ def evaluate(
         prediction_reference, prediction_window = prediction
         (only,) = prediction_reference.features
         # one test, no family to correct over; its own min_rows counts the rows that carried a prediction
-        prediction_result = _feature_results(
-            prediction_reference, prediction_window, [only], config
-        )[only]
+        prediction_result = _feature_results(prediction_reference, prediction_window, [only], config)[only]
     enough = window.rows >= config.min_rows
     reasons = []
     if not enough:
@@ -772,6 +832,7 @@ def baseline_of_columns(columns: Mapping[str, np.ndarray | Sequence[Any]], seed:
     """Per-feature baseline statistics of in-memory reference columns, with the same functions the pipeline uses:
     float arrays are numeric (NaN = missing), anything else categorical (None = missing)."""
     from mlops.baseline import categorical_baseline, numeric_baseline  # noqa: PLC0415 - only these callers
+
     rng = np.random.default_rng(seed)
     statistics = {}
     for name, values in columns.items():

@@ -71,3 +71,7 @@ class NothingToMonitor(MlopsError):
 
 class BaselineUnavailable(MlopsError):
     """The production version's drift baseline is missing or unreadable, so no drift can be measured."""
+
+
+class InvalidFeedback(MlopsError):
+    """Ground-truth labels that cannot belong to the model (an unknown class, a non-numeric regression target)."""

@@ -11,27 +11,27 @@ from mlops.registry import MODEL_NAME_PATTERN
 
 
 class Candidate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
     estimator: str
     params: dict[str, Any] = Field(default_factory=dict)
 
 
 class Gate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
     metric: str | None = None
     min_score: float | None = None
     min_improvement: float = Field(default=0.001, ge=0)
 
 
 class Split(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
     seed: int = Field(default=42, ge=0, le=2**32 - 1)
     validation_fraction: float = Field(default=0.2, gt=0, lt=0.5)
     test_fraction: float = Field(default=0.2, gt=0, lt=0.5)
 
 
 class Approval(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
     required: bool | None = Field(default=None, description="default: the stack's RequireApproval parameter")
     timeout_s: int | None = Field(
         default=None, ge=1, le=365 * 24 * 3600, description="default: the stack's ApprovalTimeoutSeconds parameter"
@@ -39,7 +39,7 @@ class Approval(BaseModel):
 
 
 class TrainingRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
     model_name: str = Field(pattern=MODEL_NAME_PATTERN)
     dataset_uri: str = Field(pattern=r"^s3://[^/]+/.+")
     target: str = Field(min_length=1)

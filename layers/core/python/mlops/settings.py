@@ -90,3 +90,30 @@ class PipelineSettings:
         except ValueError as exc:
             raise MissingSetting(f"APPROVAL_TIMEOUT_S must be an integer: {exc}") from exc
         return cls(flag == "true", timeout, _required("CODE_VERSION"))
+
+
+@dataclass(frozen=True)
+class MonitoringSettings:
+    """The drift function's defaults (the stack's parameters); a model's monitoring config can override them."""
+
+    consecutive_windows: int
+    cooldown_hours: float
+    retrain_on_drift: bool
+    capture_settle_s: float
+
+    ENVIRONMENT_VARIABLES = ("DRIFT_CONSECUTIVE_WINDOWS", "RETRAIN_COOLDOWN_HOURS", "RETRAIN_ON_DRIFT", "CAPTURE_SETTLE_S")
+
+    @classmethod
+    def from_environment(cls) -> MonitoringSettings:
+        flag = _required("RETRAIN_ON_DRIFT").lower()
+        if flag not in ("true", "false"):
+            raise MissingSetting(f"RETRAIN_ON_DRIFT must be true or false, not {flag!r}")
+        try:
+            windows = int(_required("DRIFT_CONSECUTIVE_WINDOWS"))
+            cooldown = float(_required("RETRAIN_COOLDOWN_HOURS"))
+            settle = float(_required("CAPTURE_SETTLE_S"))
+        except ValueError as exc:
+            raise MissingSetting(f"drift settings must be numbers: {exc}") from exc
+        if windows < 1 or cooldown < 0 or settle < 0:
+            raise MissingSetting("DRIFT_CONSECUTIVE_WINDOWS must be >= 1, the cooldown and settle time >= 0")
+        return cls(windows, cooldown, flag == "true", settle)

@@ -1,0 +1,97 @@
+"""Drift function: one scheduled drift check of a model (report, metrics, decision), and the record of the
+retraining run the DriftCheck state machine started. The statistics live in mlops.drift, the check in
+mlops.monitoring; this handler parses the event and publishes the metrics."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops.events import parse_event
+from mlops.lineage import run_id_of
+from mlops.monitoring import (
+    MAX_FEATURE_METRICS,
+    DriftCheckEvent,
+    MonitoringConfig,
+    MonitoringStore,
+    RecordRetrainingEvent,
+    record_retraining,
+    run_check,
+)
+from mlops.registry import ModelRegistry
+from mlops.settings import MonitoringSettings, Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+def _defaults(settings: MonitoringSettings) -> MonitoringConfig:
+    return MonitoringConfig(
+        consecutive_windows=settings.consecutive_windows,
+        cooldown_hours=settings.cooldown_hours,
+        retrain_on_drift=settings.retrain_on_drift,
+        capture_settle_s=settings.capture_settle_s,
+    )
+
+
+def _per_model_metric(name: str, unit: str, value: float, model_name: str, **dimensions: str) -> None:
+    with single_metric(name=name, unit=unit, value=value, default_dimensions=metrics.default_dimensions) as metric:
+        metric.add_dimension(name="model_name", value=model_name)
+        for key, dimension in dimensions.items():
+            metric.add_dimension(name=key, value=dimension)
+
+
+def publish_metrics(report: dict[str, Any]) -> None:
+    """Service-level metrics (what the template's alarms watch) and per-model / per-feature ones."""
+    model = report["model_name"]
+    monitoring = report["monitoring"]
+    metrics.add_metric(name="DriftChecks", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="DatasetDrift", unit=MetricUnit.Count, value=int(report["dataset_drift"]))
+    metrics.add_metric(name="DriftConfirmed", unit=MetricUnit.Count, value=int(monitoring["drift_confirmed"]))
+    metrics.add_metric(name="PerformanceDegraded", unit=MetricUnit.Count, value=int(monitoring["performance_degraded"]))
+    metrics.add_metric(
+        name="DataQualityViolations", unit=MetricUnit.Count, value=len(report["data_quality"]["violations"])
+    )
+    _per_model_metric("DriftWindowRows", MetricUnit.Count, report["rows"], model)
+    _per_model_metric("DatasetDrift", MetricUnit.Count, int(report["dataset_drift"]), model)
+    _per_model_metric("DriftedFeatureShare", MetricUnit.Percent, 100 * report["drift_share"], model)
+    ranked = sorted(report["features"].items(), key=lambda item: -item[1]["score"])[:MAX_FEATURE_METRICS]
+    for feature, result in ranked:
+        _per_model_metric("FeatureDriftScore", MetricUnit.NoUnit, result["score"], model, feature=feature)
+    if report.get("prediction"):
+        _per_model_metric("PredictionDriftScore", MetricUnit.NoUnit, report["prediction"]["score"], model)
+    for name, value in (report.get("performance") or {}).get("live", {}).items():
+        _per_model_metric(f"Live{name.capitalize()}", MetricUnit.NoUnit, value, model)
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    settings = Settings.from_environment()
+    registry = ModelRegistry(settings.registry_table)
+    store = MonitoringStore(settings.registry_table)
+    if isinstance(event, dict) and "retraining_execution_arn" in event:
+        step = parse_event(RecordRetrainingEvent, event)
+        metrics.add_metric(name="RetrainingStarted", unit=MetricUnit.Count, value=1)
+        return record_retraining(
+            step.model_name, step.check_id, step.retraining_execution_arn, store=store, registry=registry
+        )
+    step = parse_event(DriftCheckEvent, event)
+    report, output = run_check(
+        step.check.model_name,
+        check_id=run_id_of(step.execution_arn),
+        bucket=settings.artifacts_bucket,
+        registry=registry,
+        store=store,
+        defaults=_defaults(MonitoringSettings.from_environment()),
+        overrides=step.check.config,
+    )
+    publish_metrics(report)
+    logger.info(
+        "drift checked",
+        extra={key: output[key] for key in ("model_name", "version", "status", "drift_confirmed", "report_uri")},
+    )
+    return output

@@ -1,0 +1,282 @@
+"""Monitoring on the local stack: serve traffic through the predict function, fire a drift-check schedule (what
+EventBridge Scheduler does on AWS) or start DriftCheck directly, and follow the execution."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from local.pipeline import TERMINAL, ProgressEvent, _progress, error_message, execution_history
+from local.stack import LocalStack
+from local.template import ROOT
+
+POLL_INTERVAL_S = 0.1
+
+
+@dataclass
+class DriftCheckResult:
+    status: str
+    execution_arn: str
+    end_state: str | None
+    duration_s: float
+    output: dict[str, Any] | None = None
+    error: str | None = None
+    cause: str | None = None
+    states: list[str] = field(default_factory=list)
+
+    @property
+    def check(self) -> dict[str, Any]:
+        return (self.output or {}).get("check") or {}
+
+    @property
+    def retraining_execution_arn(self) -> str | None:
+        return ((self.output or {}).get("retraining") or {}).get("execution_arn")
+
+
+def follow(
+    stack: LocalStack,
+    execution_arn: str,
+    *,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    timeout_s: float = 600.0,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Wait (bounded by ``timeout_s``) for an execution to end; report its states as they happen."""
+    sfn = stack.client("stepfunctions")
+    started = time.time()
+    seen = 0
+    deadline = time.monotonic() + timeout_s
+    while True:
+        description = sfn.describe_execution(executionArn=execution_arn)
+        events = execution_history(stack, execution_arn)
+        for event in events[seen:]:
+            progress = _progress(event, started)
+            if progress and on_progress:
+                on_progress(progress)
+        seen = len(events)
+        if description["status"] in TERMINAL:
+            return description, events
+        if time.monotonic() > deadline:
+            sfn.stop_execution(executionArn=execution_arn, error="LocalTimeout", cause=f"over {timeout_s} s")
+            raise TimeoutError(f"{execution_arn} did not finish within {timeout_s} s")
+        time.sleep(POLL_INTERVAL_S)
+
+
+def _result(stack: LocalStack, execution_arn: str, started: float, **kwargs: Any) -> DriftCheckResult:
+    description, events = follow(stack, execution_arn, **kwargs)
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
+    error, cause = description.get("error"), description.get("cause")
+    if description["status"] == "FAILED" and not error:
+        failed = next((e for e in reversed(events) if e["type"] == "ExecutionFailed"), None)
+        details = (failed or {}).get("executionFailedEventDetails", {})
+        error, cause = details.get("error"), details.get("cause")
+    return DriftCheckResult(
+        status=description["status"],
+        execution_arn=execution_arn,
+        end_state=entered[-1] if entered else None,
+        duration_s=time.time() - started,
+        output=json.loads(description["output"]) if description.get("output") else None,
+        error=error,
+        cause=error_message(cause),
+        states=entered,
+    )
+
+
+def run_drift_check(
+    stack: LocalStack,
+    model_name: str,
+    *,
+    config: dict[str, Any] | None = None,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    timeout_s: float = 600.0,
+) -> DriftCheckResult:
+    """Start the real DriftCheck state machine for a model (what its schedule does) and wait for its end."""
+    document: dict[str, Any] = {"model_name": model_name}
+    if config:
+        document["config"] = config
+    started = time.time()
+    execution_arn = stack.client("stepfunctions").start_execution(
+        stateMachineArn=stack.drift_check_arn, name=f"drift-{uuid.uuid4().hex[:12]}", input=json.dumps(document)
+    )["executionArn"]
+    return _result(stack, execution_arn, started, on_progress=on_progress, timeout_s=timeout_s)
+
+
+def fire_schedule(stack: LocalStack, schedule_name: str, **kwargs: Any) -> DriftCheckResult:
+    """Do what EventBridge Scheduler does when a schedule is due: start its target with its input."""
+    target = stack.client("scheduler").get_schedule(Name=schedule_name)["Target"]
+    started = time.time()
+    execution_arn = stack.client("stepfunctions").start_execution(
+        stateMachineArn=target["Arn"], name=f"scheduled-{uuid.uuid4().hex[:12]}", input=target.get("Input", "{}")
+    )["executionArn"]
+    return _result(stack, execution_arn, started, **kwargs)
+
+
+def serve(stack: LocalStack, model_name: str, rows: list[dict[str, Any]], batch: int = 100) -> list[dict[str, Any]]:
+    """Send rows through the predict function as API Gateway requests (so capture reaches S3 as in AWS)."""
+    predictions: list[dict[str, Any]] = []
+    function = stack.function_names["PredictFunction"]
+    for start in range(0, len(rows), batch):
+        event = {
+            "resource": "/models/{name}/predict",
+            "path": f"/models/{model_name}/predict",
+            "httpMethod": "POST",
+            "pathParameters": {"name": model_name},
+            "requestContext": {"requestId": str(uuid.uuid4())},
+            "body": json.dumps({"instances": rows[start : start + batch]}),
+            "isBase64Encoded": False,
+        }
+        response = stack.client("lambda").invoke(FunctionName=function, Payload=json.dumps(event).encode())
+        payload = json.loads(response["Payload"].read())
+        if payload.get("statusCode") != 200:
+            raise RuntimeError(f"predict answered {payload.get('statusCode')}: {payload.get('body')}")
+        predictions.extend(json.loads(payload["body"])["predictions"])
+    return predictions
+
+
+# ---- the monitoring part of `make demo` ----------------------------------------------------------------------------
+DEMO_SHIFTED_FEATURES = 12  # of the 30: enough to pass the default drift share (30%)
+DEMO_SHIFT = 1.6  # those features' values are multiplied by this (a recalibrated instrument, say)
+DEMO_BATCH_ROWS = 300
+
+
+def _send_feedback(stack: LocalStack, model_name: str, labels: list[dict[str, Any]]) -> int:
+    """POST /models/{name}/feedback through the local gateway's routing (the admin API function)."""
+    from local.gateway import LocalGateway  # noqa: PLC0415 - avoids an import cycle with the CLI module
+
+    gateway = LocalGateway(stack, port=0)
+    try:
+        status, _, _ = gateway.dispatch(
+            "POST",
+            f"/models/{model_name}/feedback",
+            {"content-type": "application/json"},
+            json.dumps({"labels": labels}).encode(),
+        )
+    finally:
+        gateway.server.server_close()
+    return status
+
+
+def _print_check(title: str, result: DriftCheckResult, out: Any) -> None:
+    check = result.check
+    if result.status != "SUCCEEDED":
+        print(f"  {title:<11} ✗ {result.end_state}: {result.error} {result.cause or ''}", file=out)
+        return
+    verdict = {"ok": "no drift", "drift": "DRIFT", "insufficient_data": "insufficient data"}[check["status"]]
+    if check["drift_confirmed"]:
+        verdict = "DRIFT CONFIRMED"
+    drifted = check["drifted_features"]
+    print(
+        f"  {title:<11} {verdict} (v{check['version']}, {check.get('rows', 0)} rows): {len(drifted)} feature(s) "
+        f"drifted, performance {check['performance']} → {result.end_state}",
+        file=out,
+    )
+    if drifted:
+        print(f"              {', '.join(drifted[:6])}{', ...' if len(drifted) > 6 else ''}", file=out)
+    print(f"              decision: {check['decision']}", file=out)
+    print(f"              report {check['html_uri']}", file=out)
+
+
+def _refreshed_dataset(
+    stack: LocalStack, dataset_csv: bytes, columns: list[str], fresh: list[tuple[dict[str, Any], str]]
+) -> str:
+    """What a data pipeline would provide for retraining: the original rows plus newly labelled ones."""
+    key = "datasets/breast-cancer-refreshed.csv"
+    lines = dataset_csv.decode().rstrip("\n").split("\n")
+    for features, label in fresh:
+        lines.append(",".join(f"{features[n]!r}" if n in features else label for n in columns))
+    stack.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=("\n".join(lines) + "\n").encode())
+    return key
+
+
+def _follow_retraining(stack: LocalStack, execution_arn: str, out: Any, on_progress: Any) -> bool:
+    print(f"  retraining  {execution_arn.rsplit(':', 1)[-1]} (TrainingPipeline, started by DriftCheck)", file=out)
+    description, _ = follow(stack, execution_arn, on_progress=on_progress)
+    output = json.loads(description.get("output") or "{}")
+    gate = (output.get("evaluation") or {}).get("gate") or {}
+    registration = output.get("registration") or {}
+    print(
+        f"  gate        {str(gate.get('decision', '-')).upper()}: v{registration.get('version')} "
+        f"{registration.get('status')} ({'; '.join(gate.get('reasons', []))})",
+        file=out,
+    )
+    return description["status"] == "SUCCEEDED"
+
+
+def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out: Any, on_progress: Any) -> bool:
+    """Serve normal traffic → check (no drift); serve shifted traffic → checks (drift confirmed, report, retraining
+    started and gated). Ground truth for the served rows goes through the feedback route."""
+    import numpy as np  # noqa: PLC0415
+
+    from mlops import dataset  # noqa: PLC0415
+    from mlops.monitor_store import MonitoringStore  # noqa: PLC0415
+
+    table = dataset.parse_csv(dataset_csv)
+    names = [c for c in table.columns if c != "target"]
+    target = table.columns.index("target")
+    rows = [({n: float(r[table.columns.index(n)]) for n in names}, r[target]) for r in table.rows]
+    shifted = names[:DEMO_SHIFTED_FEATURES]
+    rng = np.random.default_rng(7)
+
+    def traffic(shift: bool) -> list[tuple[dict[str, Any], str]]:
+        picked = [rows[i] for i in rng.integers(0, len(rows), DEMO_BATCH_ROWS)]
+        if not shift:
+            return picked
+        return [({**features, **{n: features[n] * DEMO_SHIFT for n in shifted}}, label) for features, label in picked]
+
+    def serve_traffic(batch: list[tuple[dict[str, Any], str]], *, feedback: bool) -> None:
+        served = serve(stack, model_name, [features for features, _ in batch])
+        if not feedback:
+            print(f"              {len(served)} predictions served and captured (labels not known yet)", file=out)
+            return
+        labels = [
+            {"inference_id": p["inference_id"], "label": label} for p, (_, label) in zip(served, batch, strict=True)
+        ]
+        status = _send_feedback(stack, model_name, labels)
+        print(
+            f"              {len(served)} predictions served and captured; their {len(labels)} actual labels "
+            f"posted to /models/{model_name}/feedback (HTTP {status})",
+            file=out,
+        )
+
+    print("Monitoring: the DriftCheck state machine on the production model", file=out)
+    refreshed_key = _refreshed_dataset(stack, dataset_csv, table.columns, traffic(shift=True))
+    MonitoringStore(stack.table).set_config(
+        model_name, {"retraining_dataset_uri": f"s3://{stack.bucket}/{refreshed_key}", "min_labelled_rows": 100}
+    )
+    print(
+        f"  settings    consecutive windows 2, cooldown 24 h, retrain on s3://{stack.bucket}/{refreshed_key}", file=out
+    )
+
+    print(f"  traffic 1   {DEMO_BATCH_ROWS} requests like the training data", file=out)
+    serve_traffic(traffic(shift=False), feedback=True)
+    first = run_drift_check(stack, model_name)
+    _print_check("check 1", first, out)
+    results = [first]
+    for number in (2, 3):
+        print(
+            f"  traffic {number}   {DEMO_BATCH_ROWS} requests with {DEMO_SHIFTED_FEATURES} features ×{DEMO_SHIFT} "
+            f"({', '.join(shifted[:3])}, ...)",
+            file=out,
+        )
+        serve_traffic(traffic(shift=True), feedback=False)
+        result = run_drift_check(stack, model_name)
+        _print_check(f"check {number}", result, out)
+        results.append(result)
+    confirmed = results[-1].check
+    if confirmed.get("html_uri"):
+        local_copy = ROOT / "out" / "drift-report.html"
+        local_copy.parent.mkdir(exist_ok=True)
+        bucket, _, key = confirmed["html_uri"].removeprefix("s3://").partition("/")
+        local_copy.write_bytes(stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+        print(f"  report      check 3's report, for a browser: {local_copy.relative_to(ROOT)}", file=out)
+    retraining = results[-1].retraining_execution_arn
+    ok = all(r.status == "SUCCEEDED" for r in results)
+    ok = ok and retraining is not None and _follow_retraining(stack, retraining, out, on_progress)
+    print(f"  traffic 4   {DEMO_BATCH_ROWS} more shifted requests, now with their labels", file=out)
+    serve_traffic(traffic(shift=True), feedback=True)
+    after = run_drift_check(stack, model_name)
+    _print_check("check 4", after, out)
+    return ok and after.status == "SUCCEEDED"
