@@ -64,6 +64,7 @@ def forget_handlers() -> None:
     for dotted in _HANDLERS.values():
         sys.modules.pop(dotted.rpartition(".")[0], None)
     _HANDLERS.clear()
+    _faults.clear()
 
 
 def _resolve(dotted: str) -> Any:
@@ -133,7 +134,65 @@ def _error_body(exc: BaseException) -> str:
     )
 
 
+# ---- fault injection (tests and `make fuzz`) ----------------------------------------------------------------
+FAULT_KINDS = ("exception", "timeout", "throttle", "service_error")
+_faults: dict[str, list[str]] = {}  # function name -> kinds still to inject, one per invocation
+
+
+def inject_fault(function_name: str, kind: str, times: int = 1_000_000) -> None:
+    """Make the next ``times`` invocations of a function fail the way ``kind`` says:
+
+    exception      the handler raises (a bug): Lambda reports its errorType
+    timeout        the invocation exceeds the function's timeout: Lambda's ``Sandbox.Timedout``
+    throttle       every S3/DynamoDB call the handler makes is throttled (``ThrottlingException``)
+    service_error  the Lambda service itself fails the invoke (``Lambda.ServiceException``; retried by the ASL)
+    """
+    if kind not in FAULT_KINDS:
+        raise ValueError(f"unknown fault {kind!r}; one of {FAULT_KINDS}")
+    _faults[function_name] = [kind] * times
+
+
+def clear_faults() -> None:
+    _faults.clear()
+
+
+class _ThrottledClient:
+    def __init__(self, service: str) -> None:
+        self.service = service
+
+    def __getattr__(self, operation: str) -> Any:
+        def throttled(*args: Any, **kwargs: Any) -> Any:
+            from botocore.exceptions import ClientError  # noqa: PLC0415
+
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, operation)
+
+        return throttled
+
+
+def _faulty_invoke(function: LambdaFunction, event: Any, kind: str) -> tuple[str, bool, str]:
+    if kind == "exception":
+        return _error_body(RuntimeError(f"injected fault in {function.function_name}")), True, ""
+    if kind == "timeout":
+        body = {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {function.timeout}.00 seconds"}
+        return json.dumps(body), True, ""
+    if kind == "service_error":
+        from moto.core.exceptions import JsonRESTError  # noqa: PLC0415
+
+        raise JsonRESTError("ServiceException", "injected Lambda service error")
+    from mlops import aws  # noqa: PLC0415 - the handler's clients, throttled for this invocation only
+
+    original = aws.client
+    aws.client = lambda service: _ThrottledClient(service) if service in ("s3", "dynamodb") else original(service)
+    try:
+        return invoke_in_process(function, event)
+    finally:
+        aws.client = original
+
+
 def _patched_invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+    pending = _faults.get(self.function_name)
+    if pending:
+        return _faulty_invoke(self, event, pending.pop())
     if self.function_name in _HANDLERS:
         return invoke_in_process(self, event)
     return _original_invoke(self, event)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import string
+from collections import Counter
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +17,10 @@ from mlops.registry import ModelRegistry
 from tests.conftest import FakeLambdaContext
 
 pytestmark = pytest.mark.fuzz
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+# `make fuzz` raises the number of examples; the test suite keeps it small enough for CI.
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
+FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+STATUSES: Counter[str] = Counter()  # what the handlers answered, printed per test (pytest -s, make fuzz)
 
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=20)
 json_values = st.recursive(
@@ -37,6 +42,7 @@ headers = st.none() | st.dictionaries(
 def _assert_http_answer(response) -> dict:
     assert isinstance(response, dict)
     status = response["statusCode"]
+    STATUSES[f"{status // 100}xx"] += 1
     assert status < 500, response
     document = json.loads(response["body"])
     if status >= 400:
@@ -83,7 +89,9 @@ def test_predict_handler_answers_every_hostile_event(deployed):
         }
         _assert_http_answer(app.lambda_handler(event, FakeLambdaContext()))
 
+    STATUSES.clear()
     check()
+    print(f"\npredict handler: {sum(STATUSES.values())} hostile events, answers {dict(STATUSES)}")
 
 
 def test_predict_handler_answers_non_dict_events(deployed):
@@ -156,4 +164,6 @@ def test_admin_handler_answers_every_hostile_event(deployed):
         if method == "POST" and response["statusCode"] >= 400:
             assert _storage_counts(deployed) == before  # a refused request wrote nothing
 
+    STATUSES.clear()
     check()
+    print(f"\nadmin handler: {sum(STATUSES.values())} hostile events, answers {dict(STATUSES)}")

@@ -102,3 +102,8 @@ class ReproduceEvent(BaseModel):
     model_name: str
     version: int = Field(ge=1)
     requested_by: str = "unknown"
+
+
+class RecordFailureEvent(StepEvent):
+    state: str = Field(min_length=1)
+    state_input: dict[str, Any]

@@ -1,0 +1,50 @@
+"""RecordFailure step: append an audit event for a training run that ended in a named failure state, so the
+model's trail shows failed runs too. Best effort by design: the run ends in its named state either way."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from mlops.events import RecordFailureEvent, parse_event
+from mlops.lineage import run_id_of
+from mlops.registry import MODEL_NAME_PATTERN_RE, ModelRegistry
+from mlops.settings import Settings
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+def _model_name(state_input: dict[str, Any]) -> str | None:
+    """The run's model: in the normalised request after Prepare, at the top of the raw request before it."""
+    request = state_input.get("request") if isinstance(state_input.get("request"), dict) else state_input
+    name = request.get("model_name")
+    return name if isinstance(name, str) and MODEL_NAME_PATTERN_RE.match(name) else None
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    step = parse_event(RecordFailureEvent, event)
+    error = step.state_input.get("error") or {}
+    model_name = _model_name(step.state_input)
+    metrics.add_metric(name="TrainingRunsFailed", unit=MetricUnit.Count, value=1)
+    if model_name is None:
+        logger.warning("failed run without a valid model name; no audit event", extra={"state": step.state})
+        return {"recorded": False, "state": step.state}
+    ModelRegistry(Settings.from_environment().registry_table).record_event(
+        model_name,
+        "TrainingRunFailed",
+        actor=f"pipeline:{run_id_of(step.execution_arn)}",
+        reason=f"{step.state}: {error.get('Error', 'unknown error')}",
+        after={
+            "state": step.state,
+            "error": error.get("Error"),
+            "cause": str(error.get("Cause", ""))[:2000],
+            "execution_arn": step.execution_arn,
+        },
+    )
+    return {"recorded": True, "state": step.state, "model_name": model_name}

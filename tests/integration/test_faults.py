@@ -1,0 +1,120 @@
+"""Fault injection: every Lambda step of the TrainingPipeline failing every way, and what is left behind.
+
+After each failure the execution must end in its named state with the registry consistent: no version without
+its artifacts, no artifact referenced but missing, the production alias unchanged, and an audit event for the
+failed run.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from local import runtime
+from local.datasets import breast_cancer_csv
+from local.pipeline import run_training
+from mlops import artifacts
+from mlops.artifacts import S3Uri
+from mlops.registry import ModelRegistry
+from tests.conftest import upload
+
+pytestmark = pytest.mark.integration
+CANDIDATES = [
+    {"estimator": "logistic_regression", "params": {"max_iter": 2000}},
+    {"estimator": "decision_tree", "params": {"max_depth": 3}},
+]
+
+# step (function) -> the named state a failure of that step ends in
+EXPECTED_END = {
+    "PrepareFunction": "PipelineFailed",
+    "TrainFunction": "NoCandidateTrained",  # every candidate fails; the Map records them, Evaluate stops
+    "EvaluateFunction": "PipelineFailed",
+    "ConvertFunction": "PipelineFailed",
+    "PredictFunction": "SmokeTestFailed",  # parity check and smoke test are the predict function's
+    "RegisterFunction": "RegistrationFailed",
+    "DeployFunction": "DeploymentFailed",
+}
+
+
+def _train(stack) -> object:
+    return run_training(
+        stack,
+        {
+            "model_name": "bc",
+            "dataset_uri": f"s3://{stack.bucket}/datasets/bc.csv",
+            "target": "target",
+            "candidates": CANDIDATES,
+        },
+    )
+
+
+def assert_registry_consistent(stack) -> None:
+    registry = ModelRegistry(stack.table)
+    for model in registry.list_models():
+        for record in registry.list_versions(model["model_name"]):
+            referenced = [
+                (record["artifact_uri"], record["artifact_sha256"]),
+                (record["baseline_uri"], record["baseline_sha256"]),
+            ]
+            if record.get("serving", {}).get("onnx_uri"):
+                referenced.append((record["serving"]["onnx_uri"], record["serving"]["onnx_sha256"]))
+            for uri, digest in referenced:
+                assert artifacts.sha256_hex(artifacts.get_bytes(S3Uri.parse(uri))) == digest, uri
+
+
+@pytest.fixture
+def champion(stack):
+    """A first, healthy run: v1 serves production before the faulty run starts."""
+    upload(stack, "datasets/bc.csv", breast_cancer_csv())
+    assert _train(stack).end_state == "Deployed"
+    return ModelRegistry(stack.table).get_alias("bc")
+
+
+BEFORE_THE_GATE = ["PrepareFunction", "TrainFunction", "EvaluateFunction", "ConvertFunction", "RegisterFunction"]
+
+
+@pytest.mark.parametrize("kind", ["exception", "timeout", "throttle"])
+@pytest.mark.parametrize("step", BEFORE_THE_GATE)
+def test_a_failing_step_ends_in_its_named_state_and_loses_nothing(stack, champion, step, kind):
+    # Given a champion in production, and a step that fails on every invocation
+    runtime.inject_fault(stack.function_names[step], kind)
+
+    # When another training run starts
+    result = _train(stack)
+
+    # Then the run ends in the step's named state, production did not move, nothing dangles, the trail says so
+    assert (result.status, result.end_state) == ("FAILED", EXPECTED_END[step])
+    registry = ModelRegistry(stack.table)
+    assert registry.get_alias("bc") == champion
+    assert [v["version"] for v in registry.list_versions("bc")] == [1]  # nothing half-registered
+    assert_registry_consistent(stack)
+    failures = [e for e in registry.list_events("bc") if e["event_type"] == "TrainingRunFailed"]
+    assert len(failures) == 1
+    assert failures[0]["after"]["execution_arn"] == result.execution_arn
+    assert failures[0]["after"]["state"] == EXPECTED_END[step]
+
+
+@pytest.mark.parametrize("kind", ["exception", "timeout", "throttle"])
+@pytest.mark.parametrize("step", ["PredictFunction", "DeployFunction"])
+def test_a_failing_first_deployment_leaves_no_alias(stack, step, kind):
+    upload(stack, "datasets/bc.csv", breast_cancer_csv())
+    runtime.inject_fault(stack.function_names[step], kind)
+
+    result = _train(stack)
+
+    assert (result.status, result.end_state) == ("FAILED", EXPECTED_END[step])
+    registry = ModelRegistry(stack.table)
+    assert registry.get_alias("bc") is None
+    assert registry.get_version("bc", 1)["status"] == "Registered"  # recorded, never served
+    assert_registry_consistent(stack)
+    assert registry.list_events("bc")[-1]["event_type"] == "TrainingRunFailed"
+
+
+def test_a_lambda_service_error_is_retried_and_the_run_succeeds(stack):
+    upload(stack, "datasets/bc.csv", breast_cancer_csv())
+    runtime.inject_fault(stack.function_names["RegisterFunction"], "service_error", times=1)
+
+    result = _train(stack)
+
+    assert result.end_state == "Deployed", result.cause
+    assert [v["version"] for v in ModelRegistry(stack.table).list_versions("bc")] == [1]  # registered once
+    assert_registry_consistent(stack)
