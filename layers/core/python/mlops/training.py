@@ -77,8 +77,11 @@ def build_pipeline(schema: Schema, estimator: str, params: dict[str, Any], seed:
     if "random_state" in model.get_params() and "random_state" not in params:
         model.set_params(random_state=seed)  # a retrain from the same lineage gives the same model
     transformers = []
+    # An all-missing column is kept (as zeros): dropping it would change the width the ONNX converter expects.
     if schema.numeric_indices:
-        numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
+        numeric = Pipeline(
+            [("impute", SimpleImputer(strategy="median", keep_empty_features=True)), ("scale", StandardScaler())]
+        )
         transformers.append(("numeric", numeric, schema.numeric_indices))
     if schema.categorical_indices:
         categorical = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
