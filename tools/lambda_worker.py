@@ -69,12 +69,13 @@ def error_document(exc, error_type=None):
     }
 
 
-def foreign_modules(allowed):
-    """Modules loaded from outside the allowed folders (there should be none: sys.path holds only those)."""
+def foreign_modules(allowed, forbidden):
+    """Modules loaded from outside the allowed folders, or from the interpreter's own site-packages (there should
+    be none: sys.path holds only the allowed folders)."""
     found = []
     for name, module in list(sys.modules.items()):
         path = getattr(module, "__file__", None)
-        if path and not os.path.realpath(path).startswith(allowed):
+        if path and (not os.path.realpath(path).startswith(allowed) or os.path.realpath(path).startswith(forbidden)):
             found.append(f"{name} ({path})")
     return found
 
@@ -89,6 +90,7 @@ def main():
     standard_library = [path for path in sys.path if path]  # -I -S: the stdlib zip, lib/python3.x, lib-dynload
     sys.path[:] = [config["task_root"], *config["layer_paths"], *standard_library, config["runtime_path"]]
     allowed = tuple(os.path.realpath(path) + os.sep for path in sys.path)
+    forbidden = tuple(os.path.realpath(path) + os.sep + "site-packages" + os.sep for path in standard_library)
 
     started = time.perf_counter()
     module_name, _, attribute = config["handler"].rpartition(".")
@@ -98,7 +100,11 @@ def main():
     except Exception as exc:  # Lambda reports this as Runtime.ImportModuleError on every invocation
         handler = None
         init = {"init_s": time.perf_counter() - started, "error": error_document(exc, "Runtime.ImportModuleError")}
-    init |= {"logs": logs.take(), "foreign_modules": foreign_modules(allowed), "python": sys.version.split()[0]}
+    init |= {
+        "logs": logs.take(),
+        "foreign_modules": foreign_modules(allowed, forbidden),
+        "python": sys.version.split()[0],
+    }
     protocol.write(json.dumps(init) + "\n")
 
     for line in sys.stdin:
@@ -120,7 +126,7 @@ def main():
         outcome |= {
             "duration_s": time.perf_counter() - started,
             "logs": logs.take(),
-            "foreign_modules": foreign_modules(allowed),
+            "foreign_modules": foreign_modules(allowed, forbidden),
         }
         protocol.write(json.dumps(outcome) + "\n")
 

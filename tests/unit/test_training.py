@@ -147,18 +147,25 @@ def test_numeric_only_and_categorical_only_schemas_train():
     assert set(categorical_model.predict(np.array([["purple"], ["red"]], dtype=object))) <= {"no", "yes"}
 
 
-def test_an_all_missing_numeric_feature_is_skipped_with_a_warning_for_the_record():
+def test_an_all_missing_numeric_feature_is_kept_as_a_constant_so_the_width_does_not_change():
     data = mixed_dataset("regression")
     data.features[:, 1] = np.nan
 
-    model, messages = training.fit_candidate(
+    model, _ = training.fit_candidate(
         data.schema, "ridge", {}, seed=0, features=data.features, target=data.target
     )
 
-    assert any(message.startswith("UserWarning: Skipping features") for message in messages)
-    with pytest.warns(UserWarning, match="Skipping features"):
-        predictions = model.predict(data.features)
-    assert np.isfinite(predictions.astype(float)).all()
+    # the preprocessing keeps every numeric column (the ONNX converter relies on the width) ...
+    width = model.named_steps["preprocess"].transform(data.features).shape[1]
+    encoded = model.named_steps["preprocess"].named_transformers_["categorical"].transform(
+        data.features[:, data.schema.categorical_indices]
+    ).shape[1]
+    assert width == len(data.schema.numeric_indices) + encoded
+    # ... and the empty column carries nothing: predictions do not depend on it
+    shifted = data.features.copy()
+    shifted[:, 1] = 123.0
+    assert np.isfinite(model.predict(data.features).astype(float)).all()
+    assert np.allclose(model.predict(shifted).astype(float), model.predict(data.features).astype(float))
 
 
 @pytest.mark.parametrize(("task", "estimator"), SEEDED)
