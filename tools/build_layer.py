@@ -78,6 +78,9 @@ COMMON_TRIMS = (
     Trim(("numpy/_core/include", "numpy/_core/lib"), "numpy's C headers and static npymath for extension builds"),
     Trim(("**/*.pyi", "**/py.typed", "**/*-stubs"), "type stubs and markers, read by type checkers only"),
     Trim(("**/__pycache__",), "caches from the install; the build compiles its own bytecode afterwards"),
+    Trim(
+        ("bin",), "console scripts pip wrote for the build machine's interpreter (f2py, jp.py, ...); Lambda runs none"
+    ),
 )
 
 
@@ -327,7 +330,9 @@ def references_to_removed(root: Path, names: set[str]) -> Iterator[str]:
     mentions = re.compile(
         rb"^[ \t]*(?:from|import)[ \t][^\n]*\b(?:" + b"|".join(map(re.escape, leaves)) + rb")\b", re.M
     )
-    dotted = re.compile(b"|".join(re.escape(name.encode()) for name in sorted(names, key=len, reverse=True)))
+    # in binary files only dotted names are searched: a bare top-level name such as `bin` is in countless strings
+    qualified = sorted((name for name in names if "." in name), key=len, reverse=True)
+    dotted = re.compile(b"|".join(re.escape(name.encode()) for name in qualified)) if qualified else None
     for path in (p for p in root.rglob("*") if p.is_file()):
         if path.suffix == ".py" and mentions.search(source := path.read_bytes()):
             try:
@@ -337,7 +342,7 @@ def references_to_removed(root: Path, names: set[str]) -> Iterator[str]:
             for module in imported_modules(path, root, tree):
                 if prefix := removed_prefix(module):
                     yield f"{path.relative_to(root)} imports {module} (removed: {prefix})"
-        elif path.suffix != ".py" and elf.is_elf(path):
+        elif dotted is not None and path.suffix != ".py" and elf.is_elf(path):
             for match in set(dotted.findall(path.read_bytes())):
                 yield f"{path.relative_to(root)} names {match.decode()} (removed)"
 

@@ -74,6 +74,8 @@ def foreign_modules(allowed, forbidden):
     be none: sys.path holds only the allowed folders)."""
     found = []
     for name, module in list(sys.modules.items()):
+        if name in ("__main__", "__mp_main__"):  # this bootstrap, the Lambda runtime's own code
+            continue
         path = getattr(module, "__file__", None)
         if path and (not os.path.realpath(path).startswith(allowed) or os.path.realpath(path).startswith(forbidden)):
             found.append(f"{name} ({path})")

@@ -44,7 +44,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--build-dir", type=Path, default=BUILD_DIR)
     parser.add_argument("--markdown", action="store_true", help="also print the table as Markdown (for the README)")
     arguments = parser.parse_args(argv)
-    functions = built_functions(build_dir=arguments.build_dir)
+    try:
+        functions = built_functions(build_dir=arguments.build_dir)
+    except FileNotFoundError as exc:
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return 2
     folders = {f.code_dir for f in functions} | {folder for f in functions for _, folder in f.layers}
     sizes = {folder: unzipped_size(folder) for folder in folders}
 

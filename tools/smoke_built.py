@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import hashlib
 import importlib
 import itertools
@@ -44,7 +45,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import PathDistribution, distributions
 from pathlib import Path
@@ -56,12 +57,12 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-import mlops
 from local.datasets import breast_cancer_csv
 from local.events import EXAMPLE_EXECUTION, EXAMPLE_REQUEST
 from local.pipeline import run_training
 from local.stack import LocalStack
 from local.template import ROOT
+from mlops import errors
 from mlops.errors import MlopsError
 from tools import build_layer
 from tools.built_artifacts import BUILD_DIR, BuiltFunction, built_functions
@@ -84,7 +85,7 @@ EXPECTED_ERRORS = {
 
 def domain_errors() -> frozenset[str]:
     """The names of the package's own exceptions (every mlops module imported, so every subclass is seen)."""
-    for module in pkgutil.iter_modules(mlops.__path__):
+    for module in pkgutil.iter_modules([str(Path(errors.__file__).parent)]):
         importlib.import_module(f"mlops.{module.name}")
     found, pending = set(), [MlopsError]
     while pending:
@@ -160,13 +161,15 @@ def missing_dependencies(function: BuiltFunction, runtime: Path, architecture: s
 
 
 def overlapping_layers(function: BuiltFunction) -> list[str]:
-    owners: dict[str, str] = {}
+    """Files two of a function's layers both ship: Lambda extracts the layers into one /opt in order, so the later
+    one's copy silently replaces the earlier one's."""
+    owners: dict[Path, str] = {}
     overlaps = []
-    for (layer_id, _), path in zip(function.layers, function.layer_paths, strict=True):
-        for entry in sorted(p.name for p in path.iterdir()):
-            if entry in owners:
-                overlaps.append(f"{entry} is in {owners[entry]} and {layer_id}")
-            owners[entry] = layer_id
+    for (layer_id, _), root in zip(function.layers, function.layer_paths, strict=True):
+        for path in sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file()):
+            if path in owners:
+                overlaps.append(f"{path} is in {owners[path]} and {layer_id}")
+            owners[path] = layer_id
     return overlaps
 
 
@@ -227,8 +230,14 @@ class ExecutionEnvironment:
         return json.loads(line)
 
     def wait_for_init(self) -> dict[str, Any]:
+        """The init report; an interpreter that dies or hangs while importing (a trimmed shared object can make it
+        crash) is reported as an init error, not raised."""
         if self.init is None:
-            self.init = self._next(INIT_TIMEOUT_S)
+            try:
+                self.init = self._next(INIT_TIMEOUT_S)
+            except (TimeoutError, RuntimeError) as exc:
+                error = {"errorType": "Runtime.InitError", "errorMessage": str(exc), "stackTrace": []}
+                self.init = {"init_s": INIT_TIMEOUT_S, "error": error, "logs": "", "foreign_modules": []}
         return self.init
 
     def invoke(self, function: LambdaFunction, event: Any) -> tuple[dict[str, Any], str]:
@@ -241,7 +250,9 @@ class ExecutionEnvironment:
             "invoked_function_arn": function.function_arn,
         }
         with self.lock:
-            self.wait_for_init()
+            init = self.wait_for_init()
+            if init["error"] and init["error"]["errorType"] == "Runtime.InitError":  # the interpreter is gone
+                return {"error": init["error"], "duration_s": 0.0, "logs": "", "foreign_modules": []}, ""
             assert self.process.stdin is not None
             self.process.stdin.write(json.dumps(request) + "\n")
             self.process.stdin.flush()
@@ -396,13 +407,15 @@ def event_files(source_code_uris: dict[str, str], replayed: set[str]) -> Iterato
             yield from ((folders[folder], path) for path in sorted((EVENTS_DIR / folder).glob("*.json")))
 
 
+@dataclass(frozen=True)
+class Setup:
+    python: str  # the clean Python 3.13 of the execution environments
+    runtime: Path  # the Lambda runtime's packages
+    domain_errors: frozenset[str]
+
+
 def run_scenario(
-    python: str,
-    runtime: Path,
-    functions: list[BuiltFunction],
-    parameters: dict[str, str],
-    replay: set[str],
-    domain: frozenset[str],
+    setup: Setup, functions: list[BuiltFunction], parameters: dict[str, str], replay: set[str]
 ) -> ScenarioReport:
     report = ScenarioReport(parameters)
     started = time.perf_counter()
@@ -414,7 +427,7 @@ def run_scenario(
             if resource["Type"] == "AWS::Serverless::Function"
         }
         lambda_client = stack.client("lambda")
-        environments: dict[str, ExecutionEnvironment] = {}
+        starters: dict[str, Callable[[], ExecutionEnvironment]] = {}
         for function in functions:
             name = stack.function_names[function.logical_id]
             configuration = lambda_client.get_function_configuration(FunctionName=name)
@@ -423,13 +436,13 @@ def run_scenario(
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(configuration["MemorySize"]),
                 "_HANDLER": function.handler,
             }
-            environment = lambda_environment(function, variables, runtime, endpoint, collector.address)
-            environments[name] = ExecutionEnvironment(python, function, runtime, environment)
+            environment = lambda_environment(function, variables, setup.runtime, endpoint, collector.address)
+            starters[name] = functools.partial(ExecutionEnvironment, setup.python, function, setup.runtime, environment)
+        environments = start_environments(starters)
         dispatcher = Dispatcher(environments, {v: k for k, v in stack.function_names.items()})
         try:
             for name, execution_environment in environments.items():
-                init = execution_environment.wait_for_init()
-                report.inits[dispatcher.logical_ids[name]] = init
+                init = report.inits[dispatcher.logical_ids[name]] = execution_environment.wait_for_init()
                 if init["error"] or init["foreign_modules"]:
                     detail = init["error"] or {"errorMessage": f"foreign modules {init['foreign_modules'][:3]}"}
                     report.failures.append(f"{dispatcher.logical_ids[name]} init: {detail['errorMessage']}")
@@ -442,12 +455,25 @@ def run_scenario(
     report.segments = collector.segments
     report.invocations = dispatcher.invocations
     for invocation in report.invocations:
-        if invocation.error_type and invocation.error_type not in domain and not expected(invocation, parameters):
+        if invocation.error_type not in {None, *setup.domain_errors} and not expected(invocation, parameters):
             report.failures.append(
                 f"{invocation.function} ({invocation.source}): {invocation.error_type}: {invocation.error_message}"
             )
     report.duration_s = time.perf_counter() - started
     return report
+
+
+def start_environments(starters: dict[str, Callable[[], ExecutionEnvironment]]) -> dict[str, ExecutionEnvironment]:
+    """Start the execution environments as many at a time as there are cores, so that each init (Lambda's cold
+    start: importing the handler) is timed running alone on a core."""
+    started: dict[str, ExecutionEnvironment] = {}
+    initialising: list[str] = []
+    for name, start in starters.items():
+        while len(initialising) >= (os.cpu_count() or 2):
+            started[initialising.pop(0)].wait_for_init()
+        started[name] = start()
+        initialising.append(name)
+    return started
 
 
 def expected(invocation: Invocation, parameters: dict[str, str]) -> bool:
@@ -543,7 +569,11 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 1
     started = time.perf_counter()
-    functions = built_functions(build_dir=arguments.build_dir)
+    try:
+        functions = built_functions(build_dir=arguments.build_dir)
+    except FileNotFoundError as exc:
+        print(f"{parser.prog}: {exc}", file=sys.stderr)
+        return 2
     runtime = lambda_runtime()
     python = clean_python()
     problems = [f"{f.logical_id} ({f.variant or 'default'}): {p}" for f in functions for p in overlapping_layers(f)]
@@ -558,7 +588,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  dependencies and layer overlaps of {len(functions)} function configurations: {len(problems)} problem(s)")
     for problem in problems:
         print(f"    {problem}")
-    domain = domain_errors()
+    setup = Setup(python, runtime, domain_errors())
     from local.template import load_template  # noqa: PLC0415 - the source template's parameter defaults
 
     template_parameters = load_template().get("Parameters", {})
@@ -569,7 +599,7 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [f for f in functions if all(parameters.get(k) == v for k, v in f.parameters)]
         replay = {f.logical_id for f in chosen if (f.logical_id, tuple(map(str, f.layer_paths))) not in tested}
         tested |= {(f.logical_id, tuple(map(str, f.layer_paths))) for f in chosen}
-        report = run_scenario(python, runtime, chosen, parameters, replay, domain)
+        report = run_scenario(setup, chosen, parameters, replay)
         print_report(report)
         failures += report.failures
     elapsed = time.perf_counter() - started

@@ -11,7 +11,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlops import aws
-from mlops.errors import ArtifactIntegrityError, InvalidDataset, LibraryVersionMismatch
+from mlops.errors import ArtifactIntegrityError, ArtifactMissing, InvalidDataset, LibraryVersionMismatch
 
 
 @dataclass(frozen=True)
@@ -46,7 +46,12 @@ def put_bytes(uri: S3Uri, payload: bytes, content_type: str = "application/octet
 
 
 def get_bytes(uri: S3Uri) -> bytes:
-    return aws.client("s3").get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
+    try:
+        return aws.client("s3").get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "NoSuchBucket"}:
+            raise ArtifactMissing(f"{uri} does not exist") from exc
+        raise
 
 
 def get_dataset_bytes(uri: str) -> bytes:
@@ -57,9 +62,12 @@ def get_dataset_bytes(uri: str) -> bytes:
         raise InvalidDataset(str(exc)) from exc
     try:
         return get_bytes(location)
+    except ArtifactMissing as exc:
+        code = exc.__cause__.response["Error"]["Code"] if isinstance(exc.__cause__, ClientError) else "missing"
+        raise InvalidDataset(f"dataset {uri} cannot be read: {code}") from exc
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
-        if code in {"NoSuchKey", "NoSuchBucket", "404", "AccessDenied"}:
+        if code in {"404", "AccessDenied"}:
             raise InvalidDataset(f"dataset {uri} cannot be read: {code}") from exc
         raise
 

@@ -584,7 +584,7 @@ def _categorical_histogram(feature: CategoricalReference, counts: CategoricalCou
     current = counts.counts / max(counts.present, 1)
     order = np.argsort(-np.maximum(reference, current), kind="stable")
     shown, rest = order[:HISTOGRAM_CATEGORIES], order[HISTOGRAM_CATEGORIES:]
-    labels = [feature.categories[i] for i in shown]
+    labels = ["(not in training)" if feature.categories[i] == UNSEEN_CATEGORY else feature.categories[i] for i in shown]
     reference_shares = [float(reference[i]) for i in shown]
     current_shares = [float(current[i]) for i in shown]
     if rest.size:

@@ -75,3 +75,7 @@ class BaselineUnavailable(MlopsError):
 
 class InvalidFeedback(MlopsError):
     """Ground-truth labels that cannot belong to the model (an unknown class, a non-numeric regression target)."""
+
+
+class ArtifactMissing(MlopsError):
+    """An object the state or the registry refers to is not in S3 (a wiring bug, or a deleted artifact)."""

@@ -2,11 +2,127 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
 from mlops.errors import InvalidStepInput
+
+S3_URI = r"^s3://[^/]+/.+"
+
+
+class _Contract(BaseModel):
+    """Checks the shape a step relies on; unknown keys are allowed (the state carries more than one step reads)."""
+
+    model_config = ConfigDict(extra="allow", strict=True)
+
+
+class FeatureShape(_Contract):
+    name: str
+    kind: Literal["numeric", "categorical"]
+
+
+class SchemaShape(_Contract):
+    features: list[FeatureShape] = Field(min_length=1)
+    target: str
+    task: Literal["classification", "regression"]
+    classes: list[str] | None = None
+    positive_class: str | None = None
+
+
+class SplitsShape(_Contract):
+    train: str = Field(pattern=S3_URI)
+    validation: str = Field(pattern=S3_URI)
+    test: str = Field(pattern=S3_URI)
+
+
+class DatasetShape(_Contract):
+    uri: str = Field(pattern=S3_URI)
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    rows: int = Field(ge=1)
+    schema_document: SchemaShape = Field(alias="schema")
+    splits: SplitsShape
+    split_sizes: dict[str, int]
+    baseline_uri: str = Field(pattern=S3_URI)
+
+
+class CandidateShape(_Contract):
+    estimator: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class GateShape(_Contract):
+    metric: Literal["accuracy", "f1", "roc_auc", "log_loss", "rmse", "mae", "r2"]
+    min_score: float | None = None
+    min_improvement: float = Field(ge=0)
+
+
+class SplitShape(_Contract):
+    seed: int = Field(ge=0)
+    validation_fraction: float = Field(gt=0, lt=1)
+    test_fraction: float = Field(gt=0, lt=1)
+
+
+class RequestShape(_Contract):
+    model_name: str
+    target: str
+    task: Literal["classification", "regression"]
+    candidates: list[CandidateShape] = Field(min_length=1)
+    gate: GateShape
+    split: SplitShape
+
+
+class TrainedCandidateShape(_Contract):
+    status: Literal["trained"]
+    index: int = Field(ge=0)
+    estimator: str
+    params: dict[str, Any]
+    artifact_uri: str = Field(pattern=S3_URI)
+    artifact_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    validation_metrics: dict[str, float]
+
+
+class FailedCandidateShape(_Contract):
+    status: Literal["failed"]
+    index: int = Field(ge=0)
+    estimator: str
+
+
+class CandidateResultShape(BaseModel):
+    result: Annotated[TrainedCandidateShape | FailedCandidateShape, Field(discriminator="status")]
+
+
+class WinnerShape(_Contract):
+    estimator: str
+    params: dict[str, Any]
+    artifact_uri: str = Field(pattern=S3_URI)
+    artifact_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+
+class EvaluationShape(_Contract):
+    winner: WinnerShape
+    metrics: dict[str, float]
+    gate: dict[str, Any]
+    leaderboard: list[dict[str, Any]]
+    prediction_baseline_uri: str = Field(pattern=S3_URI)
+    input_example: dict[str, Any]
+
+
+def _checked(shape: type[BaseModel]) -> Any:
+    """A plain dict for the domain code, validated against ``shape`` first."""
+
+    def check(value: dict[str, Any]) -> dict[str, Any]:
+        shape.model_validate(value)
+        return value
+
+    return AfterValidator(check)
+
+
+Dataset = Annotated[dict[str, Any], _checked(DatasetShape)]
+NormalisedRequest = Annotated[dict[str, Any], _checked(RequestShape)]
+CandidateSpec = Annotated[dict[str, Any], _checked(CandidateShape)]
+CandidateResult = Annotated[dict[str, Any], AfterValidator(lambda v: CandidateResultShape(result=v) and v)]
+Evaluation = Annotated[dict[str, Any], _checked(EvaluationShape)]
 
 
 class StepEvent(BaseModel):
@@ -15,31 +131,31 @@ class StepEvent(BaseModel):
 
 
 class PrepareEvent(StepEvent):
-    request: dict[str, Any]
+    request: dict[str, Any]  # validated by Prepare itself (InvalidTrainingRequest names the field)
 
 
 class TrainEvent(StepEvent):
-    candidate: dict[str, Any]
+    candidate: CandidateSpec
     index: int = Field(ge=0)
-    dataset: dict[str, Any]
+    dataset: Dataset
     seed: int = Field(ge=0)
 
 
 class EvaluateEvent(StepEvent):
-    request: dict[str, Any]
-    dataset: dict[str, Any]
-    candidates: list[dict[str, Any]]
+    request: NormalisedRequest
+    dataset: Dataset
+    candidates: list[CandidateResult] = Field(min_length=1)
 
 
 class ConvertEvent(StepEvent):
-    dataset: dict[str, Any]
-    evaluation: dict[str, Any]
+    dataset: Dataset
+    evaluation: Evaluation
 
 
 class RegisterEvent(StepEvent):
-    request: dict[str, Any]
-    dataset: dict[str, Any]
-    evaluation: dict[str, Any]
+    request: NormalisedRequest
+    dataset: Dataset
+    evaluation: Evaluation
     conversion: dict[str, Any] | None = None
     parity: dict[str, Any] | None = None
 
@@ -57,11 +173,11 @@ class SmokeTestEvent(BaseModel):
 
 class ParityCheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    onnx_uri: str
-    onnx_sha256: str
-    schema_document: dict[str, Any] = Field(alias="schema")
-    test_uri: str
-    reference_uri: str
+    onnx_uri: str = Field(pattern=S3_URI)
+    onnx_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    schema_document: Annotated[dict[str, Any], _checked(SchemaShape)] = Field(alias="schema")
+    test_uri: str = Field(pattern=S3_URI)
+    reference_uri: str = Field(pattern=S3_URI)
 
 
 class ParityCheckEvent(BaseModel):

@@ -35,6 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from mlops import artifacts, drift, reports
 from mlops.artifacts import S3Uri
 from mlops.errors import (
+    ArtifactMissing,
     BaselineUnavailable,
     InvalidMonitoringConfig,
     ModelNotFound,
@@ -356,7 +357,7 @@ def _load_baseline(uri: str | None, model_name: str, version: int) -> dict[str, 
         raise BaselineUnavailable(f"{model_name} v{version} has no drift baseline recorded")
     try:
         document = artifacts.get_json(S3Uri.parse(uri))
-    except (ClientError, ValueError) as exc:
+    except (ArtifactMissing, ClientError, ValueError) as exc:
         raise BaselineUnavailable(f"the baseline {uri} of {model_name} v{version} cannot be read: {exc}") from exc
     if not isinstance(document.get("features"), dict) or "features" not in document["features"]:
         raise BaselineUnavailable(f"the baseline {uri} of {model_name} v{version} has no per-feature statistics")

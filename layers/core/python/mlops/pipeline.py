@@ -15,6 +15,7 @@ from mlops import admin, artifacts, baseline, conversion, dataset, evaluation, t
 from mlops.artifacts import S3Uri
 from mlops.errors import (
     ArtifactIntegrityError,
+    InvalidStepInput,
     InvalidTrainingRequest,
     LibraryVersionMismatch,
     NoCandidateTrained,
@@ -165,6 +166,9 @@ def evaluate(
     if not trained:
         errors = "; ".join(f"{c.get('estimator')}: {c.get('error')}" for c in candidates)
         raise NoCandidateTrained(f"none of the {len(candidates)} candidates trained: {errors}")
+    unscored = [c["index"] for c in trained if gate_config.metric not in c["validation_metrics"]]
+    if unscored:
+        raise InvalidStepInput(f"candidates {unscored} have no validation {gate_config.metric}: not from Train")
     winner = evaluation.select_best(trained, gate_config.metric)
     model = artifacts.load_model(
         S3Uri.parse(winner["artifact_uri"]), winner["artifact_sha256"], library_versions()["scikit-learn"]

@@ -16,8 +16,8 @@ REFERENCE_COLOUR = "#4c72b0"
 CURRENT_COLOUR = "#dd8452"
 VERDICT_COLOURS = {"drift": "#c0392b", "ok": "#2e7d32", "insufficient_data": "#7f8c8d"}
 CHART_WIDTH = 420
-CHART_HEIGHT = 150
-LABEL_CHARS = 14
+CHART_HEIGHT = 165
+LABEL_CHARS = 13
 
 STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
@@ -71,7 +71,7 @@ def histogram_svg(labels: Sequence[str], reference: Sequence[float], current: Se
     """Grouped bars, reference and current share per bucket, with the bucket labels below (full text on hover)."""
     count = max(len(labels), 1)
     top = max([*reference, *current, 1e-9])
-    left, bottom, right, height = 34, 34, 6, CHART_HEIGHT
+    left, bottom, right, height = 40, 46, 6, CHART_HEIGHT
     plot_width = CHART_WIDTH - left - right
     plot_height = height - bottom - 8
     group = plot_width / count
@@ -229,7 +229,7 @@ def _quality(quality: Mapping[str, Any] | None) -> str:
             '<h2>Data quality</h2><div class="stat">No violation: every column present, types as trained, '
             "missing shares and categories as in training.</div>"
         )
-    items = "".join(f"<li><b>{_e(v.get('check'))}</b>: {_e(v.get('detail', ''))}</li>" for v in violations)
+    items = "".join(f"<li><code>{_e(v.get('check'))}</code> {_e(v.get('detail', ''))}</li>" for v in violations)
     return f'<h2>Data quality</h2><div class="stat"><ul>{items}</ul></div>'
 
 

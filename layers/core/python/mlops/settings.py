@@ -101,7 +101,12 @@ class MonitoringSettings:
     retrain_on_drift: bool
     capture_settle_s: float
 
-    ENVIRONMENT_VARIABLES = ("DRIFT_CONSECUTIVE_WINDOWS", "RETRAIN_COOLDOWN_HOURS", "RETRAIN_ON_DRIFT", "CAPTURE_SETTLE_S")
+    ENVIRONMENT_VARIABLES = (
+        "DRIFT_CONSECUTIVE_WINDOWS",
+        "RETRAIN_COOLDOWN_HOURS",
+        "RETRAIN_ON_DRIFT",
+        "CAPTURE_SETTLE_S",
+    )
 
     @classmethod
     def from_environment(cls) -> MonitoringSettings:
