@@ -10,11 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.pipeline import TERMINAL, ProgressEvent, _progress, error_message, execution_history
+from local.pipeline import ProgressEvent, error_message, follow
 from local.stack import LocalStack
 from local.template import ROOT
-
-POLL_INTERVAL_S = 0.1
 
 
 @dataclass
@@ -35,34 +33,6 @@ class DriftCheckResult:
     @property
     def retraining_execution_arn(self) -> str | None:
         return ((self.output or {}).get("retraining") or {}).get("execution_arn")
-
-
-def follow(
-    stack: LocalStack,
-    execution_arn: str,
-    *,
-    on_progress: Callable[[ProgressEvent], None] | None = None,
-    timeout_s: float = 600.0,
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Wait (bounded by ``timeout_s``) for an execution to end; report its states as they happen."""
-    sfn = stack.client("stepfunctions")
-    started = time.time()
-    seen = 0
-    deadline = time.monotonic() + timeout_s
-    while True:
-        description = sfn.describe_execution(executionArn=execution_arn)
-        events = execution_history(stack, execution_arn)
-        for event in events[seen:]:
-            progress = _progress(event, started)
-            if progress and on_progress:
-                on_progress(progress)
-        seen = len(events)
-        if description["status"] in TERMINAL:
-            return description, events
-        if time.monotonic() > deadline:
-            sfn.stop_execution(executionArn=execution_arn, error="LocalTimeout", cause=f"over {timeout_s} s")
-            raise TimeoutError(f"{execution_arn} did not finish within {timeout_s} s")
-        time.sleep(POLL_INTERVAL_S)
 
 
 def _result(stack: LocalStack, execution_arn: str, started: float, **kwargs: Any) -> DriftCheckResult:
@@ -279,4 +249,10 @@ def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out:
     serve_traffic(traffic(shift=True), feedback=True)
     after = run_drift_check(stack, model_name)
     _print_check("check 4", after, out)
+    if after.check.get("version") != confirmed.get("version"):
+        print(
+            f"              v{after.check.get('version')} now serves: its window and counters started afresh at its "
+            "deployment, against its own baseline (the refreshed data, mostly the original rows)",
+            file=out,
+        )
     return ok and after.status == "SUCCEEDED"

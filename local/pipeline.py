@@ -119,6 +119,34 @@ def _progress(event: dict[str, Any], started: float) -> ProgressEvent | None:
     return None
 
 
+def follow(
+    stack: LocalStack,
+    execution_arn: str,
+    *,
+    on_progress: Callable[[ProgressEvent], None] | None = None,
+    timeout_s: float = 600.0,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Wait (bounded by ``timeout_s``) for an execution to end; report its states as they happen."""
+    sfn = stack.client("stepfunctions")
+    started = sfn.describe_execution(executionArn=execution_arn)["startDate"].timestamp()
+    seen = 0
+    deadline = time.monotonic() + timeout_s
+    while True:
+        description = sfn.describe_execution(executionArn=execution_arn)
+        events = execution_history(stack, execution_arn)
+        for event in events[seen:]:
+            progress = _progress(event, started)
+            if progress and on_progress:
+                on_progress(progress)
+        seen = len(events)
+        if description["status"] in TERMINAL:
+            return description, events
+        if time.monotonic() > deadline:
+            sfn.stop_execution(executionArn=execution_arn, error="LocalTimeout", cause=f"over {timeout_s} s")
+            raise TimeoutError(f"{execution_arn} did not finish within {timeout_s} s")
+        time.sleep(POLL_INTERVAL_S)
+
+
 def run_training(
     stack: LocalStack,
     request: dict[str, Any],
@@ -134,22 +162,7 @@ def run_training(
         name=execution_name or f"train-{uuid.uuid4().hex[:12]}",
         input=json.dumps(request),
     )["executionArn"]
-    seen = 0
-    deadline = time.monotonic() + timeout_s
-    while True:
-        description = sfn.describe_execution(executionArn=execution_arn)
-        events = execution_history(stack, execution_arn)
-        for event in events[seen:]:
-            progress = _progress(event, started)
-            if progress and on_progress:
-                on_progress(progress)
-        seen = len(events)
-        if description["status"] in TERMINAL:
-            break
-        if time.monotonic() > deadline:
-            sfn.stop_execution(executionArn=execution_arn, error="LocalTimeout", cause=f"over {timeout_s} s")
-            raise TimeoutError(f"the pipeline did not finish within {timeout_s} s: {execution_arn}")
-        time.sleep(POLL_INTERVAL_S)
+    description, events = follow(stack, execution_arn, on_progress=on_progress, timeout_s=timeout_s)
     entered = [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
     output = json.loads(description["output"]) if description.get("output") else None
     error, cause = description.get("error"), description.get("cause")

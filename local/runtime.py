@@ -181,12 +181,15 @@ def _faulty_invoke(function: LambdaFunction, event: Any, kind: str) -> tuple[str
         raise JsonRESTError("ServiceException", "injected Lambda service error")
     from mlops import aws  # noqa: PLC0415 - the handler's clients, throttled for this invocation only
 
-    original = aws.client
-    aws.client = lambda service: _ThrottledClient(service) if service in ("s3", "dynamodb") else original(service)
-    try:
-        return invoke_in_process(function, event)
-    finally:
-        aws.client = original
+    # Under the invocation lock: Map iterations invoke from parallel threads, and an unguarded swap could
+    # restore another thread's throttled factory for good.
+    with _INVOCATION_LOCK:
+        original = aws.client
+        aws.client = lambda service: _ThrottledClient(service) if service in ("s3", "dynamodb") else original(service)
+        try:
+            return invoke_in_process(function, event)
+        finally:
+            aws.client = original
 
 
 def _patched_invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:

@@ -62,6 +62,12 @@ class Trim:
     patterns: tuple[str, ...]
     reason: str
     keep: tuple[str, ...] = ()  # globs of matches that stay: imported at run time although their names match
+    # for files no import statement names (data, assets): a regular expression that, found in the repository's own
+    # code (`GUARDED_SOURCES`), would mean the trimmed files are used; the build then fails instead of trimming
+    unless_used: str | None = None
+
+
+GUARDED_SOURCES = ("functions", "layers/core/python/mlops")  # the code the layers serve
 
 
 # Applied to every layer. Each is also proven by the checks after trimming and by the built-artifact smoke test.
@@ -76,6 +82,20 @@ COMMON_TRIMS = (
         "sources and headers for compiling C/Cython extensions against the package; Lambda compiles nothing",
     ),
     Trim(("numpy/_core/include", "numpy/_core/lib"), "numpy's C headers and static npymath for extension builds"),
+    Trim(
+        (
+            "numpy/_core/_simd.*",
+            "numpy/_core/_multiarray_tests.*",
+            "numpy/_core/_umath_tests.*",
+            "numpy/_core/_rational_tests.*",
+            "numpy/_core/_struct_ufunc_tests.*",
+            "numpy/_core/_operand_flag_tests.*",
+            "numpy/testing/print_coercion_tables.py",
+            "**/conftest.py",
+        ),
+        "numpy's extension modules for its test suite, the script that prints its casting tables with one of them, "
+        "and pytest's conftest.py files",
+    ),
     Trim(("**/*.pyi", "**/py.typed", "**/*-stubs"), "type stubs and markers, read by type checkers only"),
     Trim(("**/__pycache__",), "caches from the install; the build compiles its own bytecode afterwards"),
     Trim(
@@ -102,6 +122,16 @@ LAYERS = {
         "layers/core/python",
         ("requirements.txt", "dependencies.txt"),
         copy=("mlops",),
+        trims=(
+            Trim(
+                (
+                    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui-bundle.min.js",
+                    "aws_lambda_powertools/event_handler/openapi/swagger_ui/swagger-ui.min.css",
+                ),
+                "the Swagger UI's JavaScript and CSS, which Powertools serves only from enable_swagger()",
+                unless_used=r"enable_swagger",
+            ),
+        ),
         omitted={
             "botocore": "the Lambda runtime ships boto3 and botocore (the X-Ray SDK patches the runtime's botocore)",
             "python-dateutil": "botocore's dependency, in the Lambda runtime with it",
@@ -115,6 +145,11 @@ LAYERS = {
         "layers/ml",
         ("requirements.txt", "dependencies.txt"),
         trims=(
+            Trim(
+                ("sklearn/datasets/data", "sklearn/datasets/images", "sklearn/datasets/descr"),
+                "scikit-learn's bundled toy data sets (load_iris(), ...), read only by its sklearn.datasets loaders",
+                unless_used=r"sklearn\.datasets|from sklearn import [^\n]*\bdatasets\b",
+            ),
             Trim(
                 ("scipy/special/_precompute",),
                 "scripts SciPy's developers run to precompute tables (one imports scipy.special.tests); SciPy never "
@@ -285,10 +320,23 @@ def module_name(root: Path, path: Path) -> str | None:
     return ".".join(parts) if all(part.isidentifier() for part in parts) else None
 
 
+def used_by_repository(pattern: str) -> list[str]:
+    """The repository's own source files (GUARDED_SOURCES) in which a pattern occurs."""
+    expression = re.compile(pattern)
+    return [
+        str(path.relative_to(ROOT))
+        for folder in GUARDED_SOURCES
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if expression.search(path.read_text(errors="replace"))
+    ]
+
+
 def trim(root: Path, trims: tuple[Trim, ...]) -> dict[Path, str | None]:
     """Remove every match; return what was removed (with its module name, or None) and print what each rule freed."""
     removed: dict[Path, str | None] = {}
     for rule in trims:
+        if rule.unless_used and (users := used_by_repository(rule.unless_used)):
+            fail(f"cannot trim {', '.join(rule.patterns)}: {', '.join(users)} use(s) it ({rule.unless_used})")
         freed, count = 0, 0
         for path in matches(root, rule):
             freed += size_of(path)

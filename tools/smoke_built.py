@@ -106,7 +106,7 @@ def lambda_runtime() -> Path:
         print(f"installing {RUNTIME_REQUIREMENTS.name} into {RUNTIME_DIR.relative_to(ROOT)}", flush=True)
         subprocess.run(["rm", "-rf", str(RUNTIME_DIR)], check=True)
         command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"]
-        command += ["--no-compile", "--target", str(RUNTIME_DIR), "--requirement", str(RUNTIME_REQUIREMENTS)]
+        command += ["--target", str(RUNTIME_DIR), "--requirement", str(RUNTIME_REQUIREMENTS)]  # compiled, as there
         subprocess.run(command, check=True)
         marker.write_text(digest)
     return RUNTIME_DIR
@@ -272,32 +272,44 @@ class ExecutionEnvironment:
 @dataclass
 class Dispatcher:
     """Sends moto's Lambda invocations to the functions' execution environments (instead of Docker or in-process),
-    records every outcome and delivers the logs to CloudWatch Logs as moto's Docker path does."""
+    starting an environment at its function's first invocation if it is not running yet; records every outcome and
+    delivers the logs to CloudWatch Logs as moto's Docker path does."""
 
-    environments: dict[str, ExecutionEnvironment]  # function name -> environment
+    starters: dict[str, Callable[[], ExecutionEnvironment]]  # function name -> how to start its environment
+    environments: dict[str, ExecutionEnvironment]  # function name -> its running environment
     logical_ids: dict[str, str]  # function name -> logical id
     invocations: list[Invocation] = field(default_factory=list)
     source: str = ""
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def environment(self, name: str) -> ExecutionEnvironment:
+        with self.lock:
+            if name not in self.environments:
+                self.environments[name] = self.starters[name]()
+            return self.environments[name]
 
     def __call__(self, function: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
-        outcome, _ = self.environments[function.function_name].invoke(function, event)
+        outcome, _ = self.environment(function.function_name).invoke(function, event)
         error = outcome.get("error")
         body = json.dumps(error if error else outcome.get("result"))
-        self.invocations.append(
-            Invocation(
-                self.logical_ids[function.function_name],
-                error["errorType"] if error else None,
-                error["errorMessage"] if error else "",
-                outcome["duration_s"],
-                self.source,
-            )
+        invocation = Invocation(
+            self.logical_ids[function.function_name],
+            error["errorType"] if error else None,
+            error["errorMessage"] if error else "",
+            outcome["duration_s"],
+            self.source,
         )
         if outcome["foreign_modules"]:
-            self.invocations[-1].error_type = "ForeignModules"
-            self.invocations[-1].error_message = ", ".join(outcome["foreign_modules"][:5])
+            invocation.error_type = "ForeignModules"
+            invocation.error_message = ", ".join(outcome["foreign_modules"][:5])
+        self.invocations.append(invocation)
         function.logs_backend.ensure_log_group(function.logs_group_name)
         function.save_logs(outcome["logs"] + body)
         return body, bool(error), outcome["logs"]
+
+    def stop(self) -> None:
+        for environment in self.environments.values():
+            environment.stop()
 
 
 @contextlib.contextmanager
@@ -305,7 +317,7 @@ def dispatching(dispatcher: Dispatcher) -> Iterator[None]:
     original = LambdaFunction._invoke_lambda
 
     def invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
-        if self.function_name in dispatcher.environments:
+        if self.function_name in dispatcher.starters:
             return dispatcher(self, event)
         return original(self, event)
 
@@ -438,19 +450,20 @@ def run_scenario(
             }
             environment = lambda_environment(function, variables, setup.runtime, endpoint, collector.address)
             starters[name] = functools.partial(ExecutionEnvironment, setup.python, function, setup.runtime, environment)
-        environments = start_environments(starters)
-        dispatcher = Dispatcher(environments, {v: k for k, v in stack.function_names.items()})
+        # the functions whose layers this scenario tests first start at once (their init is checked even if nothing
+        # invokes them); the others start when first invoked
+        eager = {name: start for name, start in starters.items() if stack_logical_id(stack, name) in replay}
+        dispatcher = Dispatcher(starters, start_environments(eager), {v: k for k, v in stack.function_names.items()})
         try:
-            for name, execution_environment in environments.items():
-                init = report.inits[dispatcher.logical_ids[name]] = execution_environment.wait_for_init()
-                if init["error"] or init["foreign_modules"]:
-                    detail = init["error"] or {"errorMessage": f"foreign modules {init['foreign_modules'][:3]}"}
-                    report.failures.append(f"{dispatcher.logical_ids[name]} init: {detail['errorMessage']}")
             with dispatching(dispatcher):
                 run_pipeline_and_events(stack, dispatcher, report, event_files(source_code_uris, replay))
         finally:
-            for execution_environment in environments.values():
-                execution_environment.stop()
+            dispatcher.stop()
+        for name, execution_environment in sorted(dispatcher.environments.items()):
+            init = report.inits[dispatcher.logical_ids[name]] = execution_environment.wait_for_init()
+            if init["error"] or init["foreign_modules"]:
+                detail = init["error"] or {"errorMessage": f"foreign modules {init['foreign_modules'][:3]}"}
+                report.failures.append(f"{dispatcher.logical_ids[name]} init: {detail['errorMessage']}")
     collector.close()
     report.segments = collector.segments
     report.invocations = dispatcher.invocations
@@ -461,6 +474,10 @@ def run_scenario(
             )
     report.duration_s = time.perf_counter() - started
     return report
+
+
+def stack_logical_id(stack: LocalStack, function_name: str) -> str:
+    return next(logical_id for logical_id, name in stack.function_names.items() if name == function_name)
 
 
 def start_environments(starters: dict[str, Callable[[], ExecutionEnvironment]]) -> dict[str, ExecutionEnvironment]:
@@ -539,19 +556,24 @@ def scenarios(functions: list[BuiltFunction], template_defaults: dict[str, str])
     return sorted(combinations, key=lambda c: [c[n] != template_defaults.get(n) for n in names])
 
 
-def print_report(report: ScenarioReport) -> None:
+def print_report(report: ScenarioReport, domain: frozenset[str]) -> None:
     label = ", ".join(f"{k}={v}" for k, v in report.parameters.items()) or "template defaults"
     print(f"\nscenario {label}: {report.duration_s:.1f} s; pipeline {report.pipeline}")
-    by_function: dict[str, list[Invocation]] = {}
-    for invocation in report.invocations:
-        by_function.setdefault(invocation.function, []).append(invocation)
+    print(f"  {'function':24} {'init s':>6} {'calls':>5} {'busy s':>6}")
     for logical_id, init in sorted(report.inits.items()):
-        calls = by_function.get(logical_id, [])
-        handled = sorted({c.error_type for c in calls if c.error_type})
-        print(
-            f"  {logical_id:24} init {init['init_s']:5.2f} s  {len(calls):3d} invocation(s)"
-            + (f"  errors: {', '.join(handled)}" if handled else "")
-        )
+        calls = [c for c in report.invocations if c.function == logical_id]
+        print(f"  {logical_id:24} {init['init_s']:6.2f} {len(calls):5d} {sum(c.duration_s for c in calls):6.2f}")
+    handled = sorted(
+        {
+            (c.function, c.source, c.error_type, c.error_message[:110])
+            for c in report.invocations
+            if c.error_type in domain
+        }
+    )
+    if handled:
+        print("  domain errors (the code ran and decided; stale events/ digests show up here: `make events`):")
+        for function, source, error_type, message in handled:
+            print(f"    {function} ({source}): {error_type}: {message}")
     if report.api_statuses:
         print("  API events: " + ", ".join(f"{Path(s).stem} {code}" for s, code in report.api_statuses.items()))
     print(f"  X-Ray segments received from the functions' tracers: {report.segments}")
@@ -600,7 +622,7 @@ def main(argv: list[str] | None = None) -> int:
         replay = {f.logical_id for f in chosen if (f.logical_id, tuple(map(str, f.layer_paths))) not in tested}
         tested |= {(f.logical_id, tuple(map(str, f.layer_paths))) for f in chosen}
         report = run_scenario(setup, chosen, parameters, replay)
-        print_report(report)
+        print_report(report, setup.domain_errors)
         failures += report.failures
     elapsed = time.perf_counter() - started
     if failures:

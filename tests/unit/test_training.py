@@ -151,15 +151,16 @@ def test_an_all_missing_numeric_feature_is_kept_as_a_constant_so_the_width_does_
     data = mixed_dataset("regression")
     data.features[:, 1] = np.nan
 
-    model, _ = training.fit_candidate(
-        data.schema, "ridge", {}, seed=0, features=data.features, target=data.target
-    )
+    model, _ = training.fit_candidate(data.schema, "ridge", {}, seed=0, features=data.features, target=data.target)
 
     # the preprocessing keeps every numeric column (the ONNX converter relies on the width) ...
     width = model.named_steps["preprocess"].transform(data.features).shape[1]
-    encoded = model.named_steps["preprocess"].named_transformers_["categorical"].transform(
-        data.features[:, data.schema.categorical_indices]
-    ).shape[1]
+    encoded = (
+        model.named_steps["preprocess"]
+        .named_transformers_["categorical"]
+        .transform(data.features[:, data.schema.categorical_indices])
+        .shape[1]
+    )
     assert width == len(data.schema.numeric_indices) + encoded
     # ... and the empty column carries nothing: predictions do not depend on it
     shifted = data.features.copy()

@@ -14,44 +14,21 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
 from mlops import artifacts, aws
 from mlops.artifacts import S3Uri
 from mlops.errors import InvalidFeedback, ModelNotFound, VersionConflict
-from mlops.registry import PRODUCTION, ModelRegistry
+from mlops.registry import PRODUCTION, ModelRegistry, from_item, to_item
 
 MONITOR_KEY = "MONITOR"
 CHECK_PREFIX = "CHECK#"
 FEEDBACK_MARKER = "mlops.feedback.v1"
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
 
 
 # ---- the monitor's state in the registry table ---------------------------------------------------------------
-def _to_item(document: Mapping[str, Any]) -> dict[str, Any]:
-    plain = json.loads(json.dumps(document, allow_nan=False), parse_float=Decimal)
-    return {key: _serializer.serialize(value) for key, value in plain.items()}
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return int(value) if value == value.to_integral_value() else float(value)
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
-def _from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
-
-
 @dataclass
 class MonitorState:
     version: int | None = None  # the production version the counters refer to
@@ -89,13 +66,13 @@ class MonitoringStore:
         response = self.dynamodb.get_item(
             TableName=self.table_name, Key=self._key(model_name, MONITOR_KEY), ConsistentRead=True
         )
-        return _from_item(response["Item"]) if "Item" in response else {}
+        return from_item(response["Item"]) if "Item" in response else {}
 
     def save_state(self, model_name: str, state: MonitorState, *, seen_revision: int | None) -> int:
         """Replace the state if nobody wrote it since ``seen_revision`` was read (None: it did not exist)."""
         revision = (seen_revision or 0) + 1
         names = {"#state": "state", "#revision": "revision", "#model": "model_name"}
-        values = _to_item({":state": asdict(state), ":revision": revision, ":model": model_name})
+        values = to_item({":state": asdict(state), ":revision": revision, ":model": model_name})
         update: dict[str, Any] = {
             "TableName": self.table_name,
             "Key": self._key(model_name, MONITOR_KEY),
@@ -107,7 +84,7 @@ class MonitoringStore:
             update["ConditionExpression"] = "attribute_not_exists(#revision)"
         else:
             update["ConditionExpression"] = "#revision = :seen"
-            update["ExpressionAttributeValues"].update(_to_item({":seen": seen_revision}))
+            update["ExpressionAttributeValues"].update(to_item({":seen": seen_revision}))
         try:
             self.dynamodb.update_item(**update)
         except ClientError as exc:
@@ -126,7 +103,7 @@ class MonitoringStore:
             UpdateExpression="SET #config = :config, #model = :model, "
             "#revision = if_not_exists(#revision, :zero) + :one",
             ExpressionAttributeNames={"#config": "config", "#model": "model_name", "#revision": "revision"},
-            ExpressionAttributeValues=_to_item(
+            ExpressionAttributeValues=to_item(
                 {":config": dict(overrides), ":model": model_name, ":zero": 0, ":one": 1}
             ),
         )
@@ -140,11 +117,11 @@ class MonitoringStore:
             "created_at": created_at,
             **summary,
         }
-        self.dynamodb.put_item(TableName=self.table_name, Item=_to_item(item))
+        self.dynamodb.put_item(TableName=self.table_name, Item=to_item(item))
 
     def update_check(self, model_name: str, created_at: str, check_id: str, fields_: Mapping[str, Any]) -> None:
         names = {f"#f{i}": name for i, name in enumerate(fields_)}
-        values = _to_item({f":v{i}": value for i, value in enumerate(fields_.values())})
+        values = to_item({f":v{i}": value for i, value in enumerate(fields_.values())})
         self.dynamodb.update_item(
             TableName=self.table_name,
             Key=self._key(model_name, f"{CHECK_PREFIX}{created_at}#{check_id}"),
@@ -162,7 +139,7 @@ class MonitoringStore:
             Limit=limit,
             ConsistentRead=True,
         )
-        return [{k: v for k, v in _from_item(i).items() if k not in ("pk", "sk")} for i in page.get("Items", [])]
+        return [{k: v for k, v in from_item(i).items() if k not in ("pk", "sk")} for i in page.get("Items", [])]
 
 
 # ---- S3 partitions -----------------------------------------------------------------------------------------

@@ -46,24 +46,24 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
-def _to_item(document: dict[str, Any]) -> dict[str, Any]:
+def to_item(document: dict[str, Any]) -> dict[str, Any]:
     # DynamoDB has no floats: numbers go through Decimal, and NaN/inf are refused by json.dumps.
     plain = json.loads(json.dumps(document, allow_nan=False), parse_float=Decimal)
     return {key: _serializer.serialize(value) for key, value in plain.items()}
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
-def _from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+def from_item(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: plain(_deserializer.deserialize(value)) for key, value in item.items()}
 
 
 def _model_key(model_name: str) -> str:
@@ -94,7 +94,7 @@ class ModelRegistry:
             Key={"pk": {"S": _model_key(model_name)}, "sk": {"S": sort_key}},
             ConsistentRead=True,
         )
-        return _from_item(response["Item"]) if "Item" in response else None
+        return from_item(response["Item"]) if "Item" in response else None
 
     def _query(self, model_name: str, prefix: str, newest_first: bool = False) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -107,7 +107,7 @@ class ModelRegistry:
         }
         while True:
             page = self.dynamodb.query(**kwargs)
-            items.extend(_from_item(item) for item in page.get("Items", []))
+            items.extend(from_item(item) for item in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -128,7 +128,7 @@ class ModelRegistry:
         }
         while True:
             page = self.dynamodb.scan(**kwargs)
-            models.extend(_from_item(item) for item in page.get("Items", []))
+            models.extend(from_item(item) for item in page.get("Items", []))
             if "LastEvaluatedKey" not in page:
                 return sorted(models, key=lambda m: m["model_name"])
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
@@ -176,7 +176,7 @@ class ModelRegistry:
         return {
             "Put": {
                 "TableName": self.table_name,
-                "Item": _to_item(event),
+                "Item": to_item(event),
                 "ConditionExpression": "attribute_not_exists(pk)",
             }
         }
@@ -201,7 +201,7 @@ class ModelRegistry:
                 counter = {
                     "Put": {
                         "TableName": self.table_name,
-                        "Item": _to_item(
+                        "Item": to_item(
                             {
                                 "pk": _model_key(model_name),
                                 "sk": "MODEL",
@@ -248,14 +248,14 @@ class ModelRegistry:
                         {
                             "Put": {
                                 "TableName": self.table_name,
-                                "Item": _to_item(item),
+                                "Item": to_item(item),
                                 "ConditionExpression": "attribute_not_exists(pk)",
                             }
                         },
                         {
                             "Put": {
                                 "TableName": self.table_name,
-                                "Item": _to_item(run_marker),
+                                "Item": to_item(run_marker),
                                 "ConditionExpression": "attribute_not_exists(pk)",
                             }
                         },
@@ -331,7 +331,7 @@ class ModelRegistry:
         before = {k: (current or {}).get(k) for k in ("version", "canary_version", "canary_weight")}
         after = {k: item.get(k) for k in ("version", "canary_version", "canary_weight")}
         items += [
-            {"Put": {"TableName": self.table_name, "Item": _to_item(item), **condition}},
+            {"Put": {"TableName": self.table_name, "Item": to_item(item), **condition}},
             self._event_put(
                 model_name,
                 event_type,
@@ -351,7 +351,7 @@ class ModelRegistry:
                     f"nothing was written ({_cancellation_codes(exc)})"
                 ) from exc
             raise
-        return _plain(json.loads(json.dumps(item, allow_nan=False)))
+        return plain(json.loads(json.dumps(item, allow_nan=False)))
 
     def _deployable(self, model_name: str, version: int) -> dict[str, Any]:
         target = self.get_version(model_name, version)
@@ -493,7 +493,7 @@ class ModelRegistry:
         values = {
             ":expected": {"S": expected},
             ":status": {"S": status},
-            **{f":v{i}": _to_item({"v": value})["v"] for i, value in enumerate(fields.values())},
+            **{f":v{i}": to_item({"v": value})["v"] for i, value in enumerate(fields.values())},
         }
         assignments = ["#status = :status", *(f"#f{i} = :v{i}" for i in range(len(fields)))]
         condition = "#status = :expected"
