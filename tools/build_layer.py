@@ -22,10 +22,13 @@ What a layer holds and why (one `LayerSpec` each, below):
 - Bytecode: Lambda's /opt is read-only, so a module without a .pyc is compiled again at every cold start. The core
   layer, which every function imports, ships .pyc files compiled with `--invalidation-mode unchecked-hash`
   (timestamp-checked ones would be ignored once zip extraction changes the mtimes): 5 MiB for ~0.3 s per cold
-  start, measured here. The other layers ship sources only: their .pyc files (ML 31 MiB for ~1.9 s, serving
-  7.7 MiB for ~0.1 s) would put ConvertFunction over its 200 MiB budget and PredictFunction at its 100 MiB one;
-  the predict function restores from a SnapStart snapshot taken after its imports, and the training steps run
-  inside a Step Functions pipeline, where a cold start is a small part of the run.
+  start, measured here. The ML layer ships sources only: its .pyc files (31 MiB, ~1.9 s per cold start) would put
+  ConvertFunction over its 200 MiB budget on both architectures; the training steps run inside a Step Functions
+  pipeline, where a cold start is a small part of a run. The serving layer ships sources only too: its .pyc files
+  (7.7 MiB, ~0.1 s) would take most of PredictFunction's headroom under 100 MiB, and the endpoint restores from a
+  SnapStart snapshot taken after its imports.
+- Nothing is stripped: `strip` on auditwheel-patched extension modules breaks them ("ELF load command
+  address/offset not page-aligned", seen in the smoke test when tried), and the `*.libs` libraries must stay intact.
 """
 
 from __future__ import annotations
@@ -74,8 +77,8 @@ GUARDED_SOURCES = ("functions", "layers/core/python/mlops")  # the code the laye
 COMMON_TRIMS = (
     Trim(
         ("**/tests", "**/test"),
-        "test suites: run by pytest; the check below fails the build if any remaining module imports one (older "
-        "numpy/scipy pairs had scipy.sparse import a numpy._core.tests helper: that would be caught and kept)",
+        "test suites, run by pytest; the check after trimming fails the build if a remaining module imports one "
+        "(as a scipy.sparse importing numpy._core.tests would)",
     ),
     Trim(
         ("**/*.pyx", "**/*.pxd", "**/*.pxi", "**/*.h", "**/*.hpp", "**/*.c", "**/*.cpp", "**/*.f", "**/*.f90"),

@@ -13,8 +13,8 @@ server shares its state over HTTP with the functions (AWS_ENDPOINT_URL), and eac
 function's execution environment instead of running in-process.
 
 Before running anything it checks, per function, that every dependency its built distributions declare is there
-(or left out on purpose, as tools/build_layer.py says why) and that no two of its layers ship the same top-level
-name (Lambda extracts them into one /opt, the later overwriting the earlier). Then, for each set of layers the
+(or left out on purpose, as tools/build_layer.py says why) and that no two of its layers ship the same file
+(Lambda extracts them into one /opt, the later overwriting the earlier). Then, for each set of layers the
 template's parameters can give a function (ServingRuntime=onnx and =sklearn for the predict function):
 - every function's handler is imported (Lambda's init); none may fail or load a module from outside its folders;
 - the TrainingPipeline runs on the breast-cancer data set as execution `example` (the one events/ were captured
@@ -39,6 +39,7 @@ import os
 import pkgutil
 import platform
 import queue
+import shutil
 import socket
 import subprocess
 import sys
@@ -61,7 +62,7 @@ from local.datasets import breast_cancer_csv
 from local.events import EXAMPLE_EXECUTION, EXAMPLE_REQUEST
 from local.pipeline import run_training
 from local.stack import LocalStack
-from local.template import ROOT
+from local.template import ROOT, load_template
 from mlops import errors
 from mlops.errors import MlopsError
 from tools import build_layer
@@ -71,6 +72,7 @@ WORKER = ROOT / "tools" / "lambda_worker.py"
 RUNTIME_REQUIREMENTS = ROOT / "requirements-lambda-runtime.txt"
 RUNTIME_DIR = ROOT / ".aws-sam" / "lambda-runtime"
 EVENTS_DIR = ROOT / "events"
+LOGS_DIR = ROOT / ".aws-sam" / "smoke-logs"  # each execution environment's stderr
 STEP_ORDER = ["prepare", "train", "evaluate", "convert", "register", "approval", "deploy", "predict", "api"]
 INVOCATION_TIMEOUT_S = 300.0
 INIT_TIMEOUT_S = 120.0
@@ -104,7 +106,7 @@ def lambda_runtime() -> Path:
     digest = hashlib.sha256(RUNTIME_REQUIREMENTS.read_bytes()).hexdigest()
     if not (marker.is_file() and marker.read_text() == digest):
         print(f"installing {RUNTIME_REQUIREMENTS.name} into {RUNTIME_DIR.relative_to(ROOT)}", flush=True)
-        subprocess.run(["rm", "-rf", str(RUNTIME_DIR)], check=True)
+        shutil.rmtree(RUNTIME_DIR, ignore_errors=True)
         command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"]
         command += ["--target", str(RUNTIME_DIR), "--requirement", str(RUNTIME_REQUIREMENTS)]  # compiled, as there
         subprocess.run(command, check=True)
@@ -197,7 +199,7 @@ class ExecutionEnvironment:
             "runtime_path": str(runtime),
             "handler": function.handler,
         }
-        self.stderr = (ROOT / ".aws-sam" / "smoke-logs").joinpath(f"{function.logical_id}.stderr.log")
+        self.stderr = LOGS_DIR / f"{function.logical_id}.stderr.log"
         self.stderr.parent.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [python, "-I", "-S", "-B", str(WORKER), json.dumps(config)],
@@ -212,6 +214,7 @@ class ExecutionEnvironment:
         self.lines: queue.Queue[str] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         self.init: dict[str, Any] | None = None
+        self.dead = False
 
     def _read(self) -> None:
         assert self.process.stdout is not None
@@ -254,9 +257,16 @@ class ExecutionEnvironment:
             if init["error"] and init["error"]["errorType"] == "Runtime.InitError":  # the interpreter is gone
                 return {"error": init["error"], "duration_s": 0.0, "logs": "", "foreign_modules": []}, ""
             assert self.process.stdin is not None
-            self.process.stdin.write(json.dumps(request) + "\n")
-            self.process.stdin.flush()
-            return self._next(request["timeout_s"] + 30), request["request_id"]
+            try:
+                self.process.stdin.write(json.dumps(request) + "\n")
+                self.process.stdin.flush()
+                return self._next(request["timeout_s"] + 30), request["request_id"]
+            except (OSError, TimeoutError, RuntimeError) as exc:  # as Lambda does, the environment is discarded
+                self.dead = True
+                self.process.kill()
+                error_type = "Sandbox.Timedout" if isinstance(exc, TimeoutError) else "Runtime.ExitError"
+                error = {"errorType": error_type, "errorMessage": str(exc), "stackTrace": []}
+                return {"error": error, "duration_s": 0.0, "logs": "", "foreign_modules": []}, request["request_id"]
 
     def stop(self) -> None:
         with contextlib.suppress(OSError):
@@ -284,7 +294,7 @@ class Dispatcher:
 
     def environment(self, name: str) -> ExecutionEnvironment:
         with self.lock:
-            if name not in self.environments:
+            if name not in self.environments or self.environments[name].dead:
                 self.environments[name] = self.starters[name]()
             return self.environments[name]
 
@@ -394,7 +404,7 @@ def lambda_environment(
         "AWS_XRAY_DAEMON_ADDRESS": daemon,
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
     }
-    # this machine's OpenBLAS settings (see the environment notes): the layers' OpenBLAS needs them here too
+    # OpenBLAS tuning set on this machine (OPENBLAS_CORETYPE, ...) applies to the layers' OpenBLAS as well
     return environment | {k: v for k, v in os.environ.items() if k.startswith("OPENBLAS_") or k == "LD_LIBRARY_PATH"}
 
 
@@ -493,14 +503,17 @@ def start_environments(starters: dict[str, Callable[[], ExecutionEnvironment]]) 
     return started
 
 
-def expected(invocation: Invocation, parameters: dict[str, str]) -> bool:
-    return any(
-        invocation.function == function
-        and invocation.error_type == error_type
-        and text in invocation.error_message
-        and parameters.get(name) == value
-        for function, error_type, text, (name, value) in EXPECTED_ERRORS
-    )
+def expected(invocation: Invocation, parameters: dict[str, str]) -> str | None:
+    """Why an error is the designed outcome (EXPECTED_ERRORS), or None when it is not."""
+    for (function, error_type, text, (name, value)), reason in EXPECTED_ERRORS.items():
+        if (
+            invocation.function == function
+            and invocation.error_type == error_type
+            and text in invocation.error_message
+            and parameters.get(name) == value
+        ):
+            return reason
+    return None
 
 
 def run_pipeline_and_events(
@@ -574,6 +587,13 @@ def print_report(report: ScenarioReport, domain: frozenset[str]) -> None:
         print("  domain errors (the code ran and decided; stale events/ digests show up here: `make events`):")
         for function, source, error_type, message in handled:
             print(f"    {function} ({source}): {error_type}: {message}")
+    designed = {
+        (c.function, c.source, c.error_type, reason)
+        for c in report.invocations
+        if c.error_type not in domain and (reason := expected(c, report.parameters))
+    }
+    for function, source, error_type, reason in sorted(designed):
+        print(f"  expected: {function} ({source}): {error_type}: {reason}")
     if report.api_statuses:
         print("  API events: " + ", ".join(f"{Path(s).stem} {code}" for s, code in report.api_statuses.items()))
     print(f"  X-Ray segments received from the functions' tracers: {report.segments}")
@@ -604,15 +624,12 @@ def main(argv: list[str] | None = None) -> int:
         for f in functions
         for p in missing_dependencies(f, runtime, arguments.architecture)
     ]
-    print(
-        f"smoke test of {arguments.build_dir.relative_to(ROOT)} with {python} (-I -S -B) + {runtime.relative_to(ROOT)}"
-    )
+    where = os.path.relpath(arguments.build_dir, ROOT), os.path.relpath(runtime, ROOT)
+    print(f"smoke test of {where[0]} with {python} (-I -S -B) + {where[1]}")
     print(f"  dependencies and layer overlaps of {len(functions)} function configurations: {len(problems)} problem(s)")
     for problem in problems:
         print(f"    {problem}")
     setup = Setup(python, runtime, domain_errors())
-    from local.template import load_template  # noqa: PLC0415 - the source template's parameter defaults
-
     template_parameters = load_template().get("Parameters", {})
     defaults = {name: str(p.get("Default", "")) for name, p in template_parameters.items()}
     failures = list(problems)
@@ -627,6 +644,7 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.perf_counter() - started
     if failures:
         print(f"\nsmoke test: FAILED in {elapsed:.1f} s\n  " + "\n  ".join(failures))
+        print(f"  (each function's stderr: {os.path.relpath(LOGS_DIR, ROOT)}/<function>.stderr.log)")
         return 1
     print(f"\nsmoke test: passed in {elapsed:.1f} s")
     return 0
