@@ -18,7 +18,7 @@ import local  # noqa: F401 - puts the core layer on sys.path, as Lambda does
 from local.datasets import breast_cancer_csv
 from local.pipeline import run_training
 from local.stack import LocalStack
-from mlops import pipeline
+from mlops import deployment, pipeline
 from mlops.registry import ModelRegistry
 from mlops.settings import Settings
 
@@ -48,7 +48,7 @@ def direct_run(stack: LocalStack, request: dict) -> float:
         prepared["request"], prepared["dataset"], evaluation, execution_arn=arn, settings=settings, registry=registry
     )
     if evaluation["gate"]["passed"]:
-        pipeline.deploy(
+        deployment.deploy(
             request["model_name"], registration["version"], execution_arn=arn, reason="bench", registry=registry
         )
     return time.perf_counter() - started

@@ -4,8 +4,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops.deployment import deploy
 from mlops.events import DeployEvent, parse_event
-from mlops.pipeline import deploy
 from mlops.registry import ModelRegistry
 from mlops.settings import Settings
 

@@ -7,6 +7,7 @@ every cold start). Heavy imports happen at init, so SnapStart's snapshot holds t
 
 import os
 import sys
+from functools import cache
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -24,9 +25,15 @@ logger = Logger()
 _cache: ModelCache | None = None
 
 
+@cache
+def _endpoint_settings() -> EndpointSettings:
+    """Read once per execution environment, not on every request (this is the hot path)."""
+    return EndpointSettings.from_environment()
+
+
 def _model_cache() -> tuple[ModelCache, EndpointSettings]:
     global _cache  # noqa: PLW0603 - one cache per execution environment is the point
-    endpoint = EndpointSettings.from_environment()
+    endpoint = _endpoint_settings()
     if _cache is None:
         settings = Settings.from_environment()
         _cache = ModelCache(

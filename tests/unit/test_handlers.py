@@ -7,10 +7,13 @@ import json
 
 import pytest
 
+from functions.approval import app as approval_app
 from functions.deploy import app as deploy_app
 from functions.evaluate import app as evaluate_app
 from functions.prepare import app as prepare_app
+from functions.record_failure import app as record_failure_app
 from functions.register import app as register_app
+from functions.reproduce import app as reproduce_app
 from functions.train import app as train_app
 from mlops import artifacts
 from mlops.artifacts import S3Uri
@@ -75,7 +78,10 @@ def test_prepare_rejects_an_estimator_outside_the_allow_list(stack, breast_cance
         prepare_app.lambda_handler(event, lambda_context)
 
 
-@pytest.mark.parametrize("handler", [prepare_app, train_app, evaluate_app, register_app, deploy_app])
+@pytest.mark.parametrize(
+    "handler",
+    [prepare_app, train_app, evaluate_app, register_app, deploy_app, approval_app, record_failure_app, reproduce_app],
+)
 def test_every_handler_names_a_malformed_event(stack, handler, lambda_context):
     with pytest.raises(InvalidStepInput, match="execution_arn"):
         handler.lambda_handler({"execution_arn": 42}, lambda_context)
