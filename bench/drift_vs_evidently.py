@@ -77,7 +77,7 @@ def _peak_bytes() -> int:
 
 def worker_ours(reference_path: str, current_path: str, repeats: int) -> dict:
     sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python")]
-    from mlops import drift  # noqa: PLC0415 - after the path set-up, as the Lambda layer is
+    from mlops.monitoring import drift  # noqa: PLC0415 - after the path set-up, as the Lambda layer is
 
     before = _rss_bytes()
     reference, current = np.load(reference_path), np.load(current_path)

@@ -16,11 +16,12 @@ import uuid
 
 import local  # noqa: F401 - puts the core layer on sys.path, as Lambda does
 from local.datasets import breast_cancer_csv
-from local.pipeline import run_training
 from local.stack import LocalStack
-from mlops import deployment, pipeline
-from mlops.registry import ModelRegistry
+from local.training_runs import run_training
+from mlops.registry.store import ModelRegistry
+from mlops.serving import deploy
 from mlops.settings import Settings
+from mlops.training import steps
 
 CANDIDATES = [
     {"estimator": "logistic_regression", "params": {"C": 1.0, "max_iter": 2000}},
@@ -35,20 +36,20 @@ def direct_run(stack: LocalStack, request: dict) -> float:
     registry = ModelRegistry(stack.table)
     arn = f"arn:aws:states:us-east-1:123456789012:execution:direct:{uuid.uuid4().hex[:12]}"
     started = time.perf_counter()
-    prepared = pipeline.prepare(request, arn, settings)
+    prepared = steps.prepare(request, arn, settings)
     seed = prepared["request"]["split"]["seed"]
     candidates = [
-        pipeline.train(c, i, prepared["dataset"], seed=seed, execution_arn=arn, settings=settings)
+        steps.train(c, i, prepared["dataset"], seed=seed, execution_arn=arn, settings=settings)
         for i, c in enumerate(prepared["request"]["candidates"])
     ]
-    evaluation = pipeline.evaluate(
+    evaluation = steps.evaluate(
         prepared["request"], prepared["dataset"], candidates, execution_arn=arn, settings=settings, registry=registry
     )
-    registration = pipeline.register(
+    registration = steps.register(
         prepared["request"], prepared["dataset"], evaluation, execution_arn=arn, settings=settings, registry=registry
     )
     if evaluation["gate"]["passed"]:
-        deployment.deploy(
+        deploy.deploy(
             request["model_name"], registration["version"], execution_arn=arn, reason="bench", registry=registry
         )
     return time.perf_counter() - started

@@ -30,13 +30,13 @@ import numpy as np
 
 import local  # noqa: F401 - puts the core layer on sys.path, as Lambda does
 from local.datasets import breast_cancer_csv
-from local.pipeline import run_training
 from local.stack import LocalStack
-from mlops import artifacts
-from mlops.artifacts import S3Uri
-from mlops.endpoint import ModelCache
-from mlops.registry import ModelRegistry
-from mlops.serving import validate_instances
+from local.training_runs import run_training
+from mlops.registry.store import ModelRegistry
+from mlops.serving.cache import ModelCache
+from mlops.serving.runtime import validate_instances
+from mlops.storage import objects
+from mlops.storage.objects import S3Uri
 
 ROOT = Path(__file__).resolve().parent.parent
 MODEL = "bench-rf"
@@ -87,8 +87,8 @@ import os, sys, time
 sys.path[:0] = [{root!r}, {layer!r}]
 os.environ.update({environment!r})
 import functions.predict.app  # the handler module's init (imports onnxruntime for the onnx runtime)
-from mlops.dataset import Schema
-from mlops.serving import OnnxModel, SklearnModel, validate_instances
+from mlops.data.dataset import Schema
+from mlops.serving.runtime import OnnxModel, SklearnModel, validate_instances
 import json
 schema = Schema.from_dict(json.loads(open({schema_path!r}).read()))
 payload = open({artifact_path!r}, "rb").read()
@@ -159,7 +159,7 @@ def main() -> None:
         row = record["input_example"]
         caches = {runtime: ModelCache(registry, runtime, 30.0, stack.bucket) for runtime in ("onnx", "sklearn")}
         served = {runtime: cache.choose(MODEL) for runtime, cache in caches.items()}
-        sklearn_model = artifacts.load_model(
+        sklearn_model = objects.load_model(
             S3Uri.parse(record["artifact_uri"]),
             record["artifact_sha256"],
             record["lineage"]["libraries"]["scikit-learn"],
@@ -211,8 +211,8 @@ def main() -> None:
         }
         Path(files["schema"]).write_text(json.dumps(record["schema"]))
         Path(files["rows"]).write_text(json.dumps([row]))
-        Path(files["onnx"]).write_bytes(artifacts.get_bytes(S3Uri.parse(record["serving"]["onnx_uri"])))
-        Path(files["sklearn"]).write_bytes(artifacts.get_bytes(S3Uri.parse(record["artifact_uri"])))
+        Path(files["onnx"]).write_bytes(objects.get_bytes(S3Uri.parse(record["serving"]["onnx_uri"])))
+        Path(files["sklearn"]).write_bytes(objects.get_bytes(S3Uri.parse(record["artifact_uri"])))
         cold = {runtime: cold_start_s(runtime, files, args.cold_processes) for runtime in ("onnx", "sklearn")}
         results.update(
             cold_start_onnx_s=cold["onnx"],

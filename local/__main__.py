@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 from local.datasets import breast_cancer_csv
-from local.events import write_events
+from local.event_files import write_events
 from local.gateway import LocalGateway
-from local.monitoring import demo_monitoring
-from local.pipeline import PipelineResult, ProgressEvent, run_training
+from local.monitoring_runs import demo_monitoring
 from local.stack import LocalStack
 from local.template import ROOT
-from mlops.registry import ModelRegistry
+from local.training_runs import PipelineResult, ProgressEvent, run_training
+from mlops.registry.store import ModelRegistry
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -309,10 +309,10 @@ def reproduce_command(args: argparse.Namespace) -> int:
 
 
 def drift_command(args: argparse.Namespace) -> int:
-    from local import drift as drift_files  # noqa: PLC0415 - only this command needs it
-    from mlops.drift import DriftConfig  # noqa: PLC0415
+    from local import drift_files  # noqa: PLC0415 - only this command needs it
     from mlops.errors import InvalidMonitoringConfig  # noqa: PLC0415
-    from mlops.reports import render_html  # noqa: PLC0415
+    from mlops.monitoring.drift import DriftConfig  # noqa: PLC0415
+    from mlops.monitoring.reports import render_html  # noqa: PLC0415
 
     for path in (args.reference, args.current):
         if not Path(path).is_file():

@@ -179,17 +179,19 @@ def _faulty_invoke(function: LambdaFunction, event: Any, kind: str) -> tuple[str
         from moto.core.exceptions import JsonRESTError  # noqa: PLC0415
 
         raise JsonRESTError("ServiceException", "injected Lambda service error")
-    from mlops import aws  # noqa: PLC0415 - the handler's clients, throttled for this invocation only
+    from mlops.storage import clients  # noqa: PLC0415 - the handler's clients, throttled for this invocation only
 
     # Under the invocation lock: Map iterations invoke from parallel threads, and an unguarded swap could
     # restore another thread's throttled factory for good.
     with _INVOCATION_LOCK:
-        original = aws.client
-        aws.client = lambda service: _ThrottledClient(service) if service in ("s3", "dynamodb") else original(service)
+        original = clients.client
+        clients.client = lambda service: (
+            _ThrottledClient(service) if service in ("s3", "dynamodb") else original(service)
+        )
         try:
             return invoke_in_process(function, event)
         finally:
-            aws.client = original
+            clients.client = original
 
 
 def _patched_invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:

@@ -21,7 +21,7 @@ from moto import mock_aws
 
 from local import atomicity, firehose, runtime, sfn_integrations
 from local.template import ROOT, Resolver, function_environment, function_property, load_template, resources_of_type
-from mlops import aws
+from mlops.storage import clients
 
 ACCOUNT_ID = "123456789012"
 DEFAULT_REGION = "us-east-1"
@@ -82,7 +82,7 @@ class LocalStack:
         _fake_credentials()
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
-        aws.reset_clients()
+        clients.reset_clients()
         runtime.install()
         atomicity.install()
         firehose.install()
@@ -93,7 +93,7 @@ class LocalStack:
     def stop(self) -> None:
         runtime.forget_handlers()
         firehose.forget()
-        aws.reset_clients()
+        clients.reset_clients()
         if self._mock is not None:
             self._mock.stop()
             self._mock = None
@@ -280,7 +280,7 @@ class LocalStack:
     def _provision_monitoring(self, resolve: Resolver) -> None:
         """SNS subscriptions, EventBridge Scheduler schedules and CloudWatch alarms, as the template declares them.
 
-        moto stores the schedules but never fires them: `local.monitoring.fire_schedule` plays EventBridge's part
+        moto stores the schedules but never fires them: `local.monitoring_runs.fire_schedule` plays EventBridge's part
         (it starts the target with the schedule's input). Alarms are created so the template's declarations are
         exercised; moto does not evaluate them against the functions' EMF metrics.
         """

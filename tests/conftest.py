@@ -15,7 +15,7 @@ from aws_lambda_powertools import Metrics
 
 from local.datasets import breast_cancer_csv
 from local.stack import LocalStack
-from mlops import aws
+from mlops.storage import clients
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -41,9 +41,9 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
         "POWERTOOLS_METRICS_NAMESPACE": "ServerlessMLOpsTests",
     }.items():
         monkeypatch.setenv(name, value)
-    aws.reset_clients()
+    clients.reset_clients()
     yield
-    aws.reset_clients()
+    clients.reset_clients()
 
 
 @pytest.fixture(autouse=True)

@@ -59,10 +59,10 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from local.datasets import breast_cancer_csv
-from local.events import EXAMPLE_EXECUTION, EXAMPLE_REQUEST
-from local.pipeline import run_training
+from local.event_files import EXAMPLE_EXECUTION, EXAMPLE_REQUEST
 from local.stack import LocalStack
 from local.template import ROOT, load_template
+from local.training_runs import run_training
 from mlops import errors
 from mlops.errors import MlopsError
 from tools import build_layer

@@ -17,7 +17,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
-from mlops import admin, cards, monitor_store
+from mlops.api import admin
 from mlops.errors import (
     DeploymentRefused,
     InvalidFeedback,
@@ -27,9 +27,11 @@ from mlops.errors import (
     SmokeTestFailed,
     VersionConflict,
 )
-from mlops.registry import MODEL_NAME_PATTERN, ModelRegistry
-from mlops.requests import TrainingRequest
+from mlops.governance import cards
+from mlops.monitoring import store
+from mlops.registry.store import MODEL_NAME_PATTERN, ModelRegistry
 from mlops.settings import ApiSettings, Settings
+from mlops.training.request import TrainingRequest
 
 logger = Logger()
 tracer = Tracer()
@@ -313,7 +315,7 @@ def invalid_monitoring_input(exc: Exception) -> Response:
     responses={**_responses(404, 422)},
 )
 def feedback(name: ModelName, body: Feedback) -> Response[dict[str, Any]]:
-    accepted = monitor_store.accept_feedback(
+    accepted = store.accept_feedback(
         _registry(), Settings.from_environment().artifacts_bucket, name, [item.model_dump() for item in body.labels]
     )
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted)
@@ -327,7 +329,7 @@ def feedback(name: ModelName, body: Feedback) -> Response[dict[str, Any]]:
 def monitoring_status(name: ModelName) -> dict[str, Any]:
     registry = _registry()
     registry.get_model(name)
-    return monitor_store.monitoring_overview(name, store=monitor_store.MonitoringStore(registry.table_name))
+    return store.monitoring_overview(name, store=store.MonitoringStore(registry.table_name))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -5,9 +5,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.events import ApprovalTimedOutEvent, AwaitApprovalEvent, parse_event
-from mlops.lineage import run_id_of
-from mlops.registry import ModelRegistry
+from mlops.contracts import ApprovalTimedOutEvent, AwaitApprovalEvent, parse_event
+from mlops.governance.lineage import run_id_of
+from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
 
 logger = Logger()

@@ -4,9 +4,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.deployment import deploy
-from mlops.events import DeployEvent, parse_event
-from mlops.registry import ModelRegistry
+from mlops.contracts import DeployEvent, parse_event
+from mlops.registry.store import ModelRegistry
+from mlops.serving.deploy import deploy
 from mlops.settings import Settings
 
 logger = Logger()

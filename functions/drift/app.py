@@ -1,6 +1,6 @@
 """Drift function: one scheduled drift check of a model (report, metrics, decision), and the record of the
-retraining run the DriftCheck state machine started. The statistics live in mlops.drift, the check in
-mlops.monitoring; this handler parses the event and publishes the metrics."""
+retraining run the DriftCheck state machine started. The statistics live in mlops.monitoring.drift, the check in
+mlops.monitoring.check; this handler parses the event and publishes the metrics."""
 
 from typing import Any
 
@@ -8,9 +8,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.events import parse_event
-from mlops.lineage import run_id_of
-from mlops.monitoring import (
+from mlops.contracts import parse_event
+from mlops.governance.lineage import run_id_of
+from mlops.monitoring.check import (
     MAX_FEATURE_METRICS,
     DriftCheckEvent,
     MonitoringConfig,
@@ -19,7 +19,7 @@ from mlops.monitoring import (
     record_retraining,
     run_check,
 )
-from mlops.registry import ModelRegistry
+from mlops.registry.store import ModelRegistry
 from mlops.settings import MonitoringSettings, Settings
 
 logger = Logger()

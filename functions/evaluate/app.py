@@ -4,10 +4,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.events import EvaluateEvent, parse_event
-from mlops.pipeline import evaluate
-from mlops.registry import ModelRegistry
+from mlops.contracts import EvaluateEvent, parse_event
+from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
+from mlops.training.steps import evaluate
 
 logger = Logger()
 tracer = Tracer()

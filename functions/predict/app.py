@@ -1,6 +1,6 @@
 """Predict function: POST /models/{name}/predict, plus the pipeline's smoke-test and ONNX parity checks.
 
-The hot path is lean on purpose (see mlops.inference): no event_handler resolver and no Tracer (Lambda's
+The hot path is lean on purpose (see mlops.serving.http): no event_handler resolver and no Tracer (Lambda's
 active tracing still records each invocation; Powertools' Tracer would add the X-Ray SDK's ~200 ms import to
 every cold start). Heavy imports happen at init, so SnapStart's snapshot holds them.
 """
@@ -12,10 +12,10 @@ from functools import cache
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.endpoint import ModelCache, parity_check, smoke_test
-from mlops.events import ParityCheckEvent, SmokeTestEvent, parse_event
-from mlops.inference import handle_predict
-from mlops.registry import ModelRegistry
+from mlops.contracts import ParityCheckEvent, SmokeTestEvent, parse_event
+from mlops.registry.store import ModelRegistry
+from mlops.serving.cache import ModelCache, parity_check, smoke_test
+from mlops.serving.http import handle_predict
 from mlops.settings import EndpointSettings, Settings
 
 if os.environ.get("SERVING_RUNTIME") == "onnx":

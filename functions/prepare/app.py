@@ -4,9 +4,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.events import PrepareEvent, parse_event
-from mlops.pipeline import prepare
+from mlops.contracts import PrepareEvent, parse_event
 from mlops.settings import PipelineSettings, Settings
+from mlops.training.steps import prepare
 
 logger = Logger()
 tracer = Tracer()

@@ -7,9 +7,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.events import RecordFailureEvent, parse_event
-from mlops.lineage import run_id_of
-from mlops.registry import MODEL_NAME_PATTERN_RE, ModelRegistry
+from mlops.contracts import RecordFailureEvent, parse_event
+from mlops.governance.lineage import run_id_of
+from mlops.registry.store import MODEL_NAME_PATTERN_RE, ModelRegistry
 from mlops.settings import Settings
 
 logger = Logger()

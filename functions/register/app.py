@@ -4,10 +4,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.events import RegisterEvent, parse_event
-from mlops.pipeline import register
-from mlops.registry import ModelRegistry
+from mlops.contracts import RegisterEvent, parse_event
+from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
+from mlops.training.steps import register
 
 logger = Logger()
 tracer = Tracer()

@@ -4,12 +4,12 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops import artifacts
-from mlops.artifacts import S3Uri
-from mlops.events import ReproduceEvent, parse_event
-from mlops.registry import ModelRegistry, now_iso
-from mlops.reproduce import reproduce_version
+from mlops.contracts import ReproduceEvent, parse_event
+from mlops.governance.reproduce import reproduce_version
+from mlops.registry.store import ModelRegistry, now_iso
 from mlops.settings import Settings
+from mlops.storage import objects
+from mlops.storage.objects import S3Uri
 
 logger = Logger()
 tracer = Tracer()
@@ -26,7 +26,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     report = reproduce_version(registry.get_version(request.model_name, request.version))
     at = now_iso()
     uri = S3Uri(settings.artifacts_bucket, f"models/{request.model_name}/v{request.version}/reproductions/{at}.json")
-    artifacts.put_json(uri, report)
+    objects.put_json(uri, report)
     registry.record_event(
         request.model_name,
         "VersionReproduced",

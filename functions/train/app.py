@@ -4,9 +4,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.events import TrainEvent, parse_event
-from mlops.pipeline import train
+from mlops.contracts import TrainEvent, parse_event
 from mlops.settings import Settings
+from mlops.training.steps import train
 
 logger = Logger()
 tracer = Tracer()

@@ -8,8 +8,8 @@ import os
 import pytest
 
 from local.datasets import breast_cancer_csv
-from local.pipeline import run_training
 from local.stack import LocalStack
+from local.training_runs import run_training
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from mlops.registry import ModelRegistry
+from mlops.registry.store import ModelRegistry
 from tests.conftest import FakeLambdaContext
 
 pytestmark = pytest.mark.fuzz

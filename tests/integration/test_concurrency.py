@@ -8,10 +8,10 @@ from collections import Counter
 import pytest
 
 from local.datasets import breast_cancer_csv
-from mlops import admin
+from mlops.api import admin
 from mlops.errors import DeploymentRefused, VersionConflict
-from mlops.registry import VERSION_REGISTERED, ModelRegistry
-from mlops.requests import parse_training_request
+from mlops.registry.store import VERSION_REGISTERED, ModelRegistry
+from mlops.training.request import parse_training_request
 from tests.conftest import upload
 
 pytestmark = pytest.mark.integration

@@ -14,14 +14,15 @@ import pytest
 
 from local.datasets import breast_cancer_csv
 from local.gateway import LocalGateway
-from local.monitoring import fire_schedule, follow, run_drift_check, serve
-from local.pipeline import run_training
+from local.monitoring_runs import fire_schedule, follow, run_drift_check, serve
 from local.stack import LocalStack
 from local.template import ROOT
-from mlops import artifacts, dataset
-from mlops.artifacts import S3Uri
-from mlops.monitor_store import MonitoringStore
-from mlops.registry import ModelRegistry
+from local.training_runs import run_training
+from mlops.data import dataset
+from mlops.monitoring.store import MonitoringStore
+from mlops.registry.store import ModelRegistry
+from mlops.storage import objects
+from mlops.storage.objects import S3Uri
 
 pytestmark = pytest.mark.integration
 MODEL = "bc"
@@ -80,9 +81,9 @@ def test_normal_traffic_then_confirmed_drift_starts_a_gated_retraining_once(moni
     # Then the check finds no drift, writes its reports and notifies nobody
     assert (first.status, first.end_state) == ("SUCCEEDED", "Checked"), first.cause
     assert first.check["status"] == "ok" and first.check["rows"] == 300
-    report = artifacts.get_json(S3Uri.parse(first.check["report_uri"]))
+    report = objects.get_json(S3Uri.parse(first.check["report_uri"]))
     assert report["window"]["rows"] == 300 and report["monitoring"]["drift_confirmed"] is False
-    assert artifacts.exists(S3Uri.parse(first.check["html_uri"]))
+    assert objects.exists(S3Uri.parse(first.check["html_uri"]))
     assert alerts(stack, queue) == []
 
     # When shifted traffic arrives in two consecutive windows

@@ -14,11 +14,11 @@ from scipy.stats import binomtest
 
 from local.datasets import breast_cancer_csv
 from local.gateway import LocalGateway
-from local.pipeline import run_training
 from local.stack import LocalStack
-from mlops import artifacts
-from mlops.artifacts import S3Uri
-from mlops.registry import ModelRegistry
+from local.training_runs import run_training
+from mlops.registry.store import ModelRegistry
+from mlops.storage import objects
+from mlops.storage.objects import S3Uri
 
 pytestmark = pytest.mark.integration
 MODEL = "bc"
@@ -76,11 +76,11 @@ def test_predict_returns_versioned_rows_that_match_the_registered_model(served):
     assert (body["model_name"], body["version"], body["runtime"]) == (MODEL, 2, "onnx")
     assert len({p["inference_id"] for p in body["predictions"]}) == 3
     record = ModelRegistry(stack.table).get_version(MODEL, 2)
-    model = artifacts.load_model(
+    model = objects.load_model(
         S3Uri.parse(record["artifact_uri"]), record["artifact_sha256"], record["lineage"]["libraries"]["scikit-learn"]
     )
-    from mlops.dataset import Schema  # noqa: PLC0415
-    from mlops.serving import validate_instances  # noqa: PLC0415
+    from mlops.data.dataset import Schema  # noqa: PLC0415
+    from mlops.serving.runtime import validate_instances  # noqa: PLC0415
 
     schema = Schema.from_dict(record["schema"])
     columns = validate_instances(rows, schema)

@@ -11,10 +11,10 @@ import pytest
 
 from local import runtime
 from local.datasets import breast_cancer_csv
-from local.pipeline import run_training
-from mlops import artifacts
-from mlops.artifacts import S3Uri
-from mlops.registry import ModelRegistry
+from local.training_runs import run_training
+from mlops.registry.store import ModelRegistry
+from mlops.storage import objects
+from mlops.storage.objects import S3Uri
 from tests.conftest import upload
 
 pytestmark = pytest.mark.integration
@@ -58,7 +58,7 @@ def assert_registry_consistent(stack) -> None:
             if record.get("serving", {}).get("onnx_uri"):
                 referenced.append((record["serving"]["onnx_uri"], record["serving"]["onnx_sha256"]))
             for uri, digest in referenced:
-                assert artifacts.sha256_hex(artifacts.get_bytes(S3Uri.parse(uri))) == digest, uri
+                assert objects.sha256_hex(objects.get_bytes(S3Uri.parse(uri))) == digest, uri
 
 
 @pytest.fixture

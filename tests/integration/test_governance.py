@@ -9,9 +9,10 @@ import pytest
 
 from local.datasets import breast_cancer_csv
 from local.gateway import LocalGateway
-from mlops import artifacts, cards
-from mlops.artifacts import S3Uri
-from mlops.registry import ModelRegistry
+from mlops.governance import cards
+from mlops.registry.store import ModelRegistry
+from mlops.storage import objects
+from mlops.storage.objects import S3Uri
 from tests.conftest import upload
 
 pytestmark = pytest.mark.integration
@@ -147,7 +148,7 @@ def test_lineage_and_the_model_card_match_the_registry(stack):
     assert record["serving"]["libraries"]["onnxruntime"] and record["serving"]["libraries"]["skl2onnx"]
 
     # The snapshot written at registration, and the live card from the API, agree with the record
-    snapshot = artifacts.get_json(S3Uri(stack.bucket, "models/bc/v1/card.json"))
+    snapshot = objects.get_json(S3Uri(stack.bucket, "models/bc/v1/card.json"))
     gateway = LocalGateway(stack, port=0)
     status, _, raw = gateway.dispatch("GET", "/models/bc/versions/1/card", {}, b"")
     live = json.loads(raw)

@@ -9,8 +9,8 @@ import time
 import numpy as np
 import pytest
 
-from local.pipeline import error_message, run_training
-from mlops.registry import ModelRegistry
+from local.training_runs import error_message, run_training
+from mlops.registry.store import ModelRegistry
 from tests.conftest import upload
 
 pytestmark = pytest.mark.integration

@@ -8,10 +8,10 @@ import sys
 import pytest
 
 from local.datasets import breast_cancer_csv
-from local.pipeline import error_message, run_training
 from local.stack import LocalStack
-from mlops import conversion
-from mlops.registry import ModelRegistry
+from local.training_runs import error_message, run_training
+from mlops.registry.store import ModelRegistry
+from mlops.training import conversion
 from tests.conftest import upload
 
 pytestmark = pytest.mark.integration
@@ -82,8 +82,8 @@ def test_the_sklearn_runtime_serves_what_onnx_cannot(monkeypatch):
 
 
 def test_the_serving_cache_refuses_bytes_that_do_not_match_the_registry(stack):
-    from mlops.endpoint import ModelCache  # noqa: PLC0415
     from mlops.errors import ArtifactIntegrityError  # noqa: PLC0415
+    from mlops.serving.cache import ModelCache  # noqa: PLC0415
 
     assert _train(stack).end_state == "Deployed"
     registry = ModelRegistry(stack.table)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from local.datasets import diabetes_csv
-from local.pipeline import error_message, run_training
-from mlops import artifacts
-from mlops.artifacts import S3Uri
+from local.training_runs import error_message, run_training
 from mlops.errors import ModelNotFound
-from mlops.registry import ModelRegistry
+from mlops.registry.store import ModelRegistry
+from mlops.storage import objects
+from mlops.storage.objects import S3Uri
 from tests.conftest import upload
 
 pytestmark = pytest.mark.integration
@@ -51,12 +51,12 @@ def test_happy_path_registers_and_deploys(stack, breast_cancer_uri):
     # the registered artifact is content-addressed and its bytes hash to the recorded digest
     digest = record["artifact_sha256"]
     assert record["artifact_uri"] == f"s3://{stack.bucket}/models/bc/{digest}.joblib"
-    assert artifacts.sha256_hex(artifacts.get_bytes(S3Uri.parse(record["artifact_uri"]))) == digest
-    baseline = artifacts.get_json(S3Uri.parse(record["baseline_uri"]))
+    assert objects.sha256_hex(objects.get_bytes(S3Uri.parse(record["artifact_uri"]))) == digest
+    baseline = objects.get_json(S3Uri.parse(record["baseline_uri"]))
     assert set(baseline["features"]["features"]) == {f["name"] for f in record["schema"]["features"]}
     # lineage: the data, the split, the run and the libraries
     lineage = record["lineage"]
-    assert lineage["data_sha256"] == artifacts.sha256_hex(artifacts.get_bytes(S3Uri.parse(breast_cancer_uri)))
+    assert lineage["data_sha256"] == objects.sha256_hex(objects.get_bytes(S3Uri.parse(breast_cancer_uri)))
     assert lineage["execution_arn"] == result.execution_arn
     assert lineage["split"]["seed"] == 42
     assert sum(lineage["split"]["sizes"].values()) == 569
@@ -121,7 +121,7 @@ def test_a_failing_register_step_ends_in_its_named_state_with_nothing_registered
 
 
 def test_a_failing_evaluate_step_ends_in_pipeline_failed(stack, breast_cancer_uri, monkeypatch):
-    from mlops import evaluation  # noqa: PLC0415
+    from mlops.training import evaluation  # noqa: PLC0415
 
     def broken_gate(*args, **kwargs):
         raise ZeroDivisionError("gate arithmetic")

@@ -6,9 +6,9 @@ import pytest
 import sklearn
 from sklearn.linear_model import LogisticRegression
 
-from mlops import artifacts
-from mlops.artifacts import S3Uri
 from mlops.errors import ArtifactIntegrityError, InvalidDataset, LibraryVersionMismatch
+from mlops.storage import objects
+from mlops.storage.objects import S3Uri
 
 
 @pytest.mark.parametrize("bad", ["", "http://x/y", "s3://", "s3://bucket", "s3://bucket/", "s3:///key", None])
@@ -25,47 +25,47 @@ def test_uri_round_trip():
 def test_write_once_keeps_the_first_content(stack):
     uri = S3Uri(stack.bucket, "models/m/x.joblib")
     payload = b"model bytes"
-    digest = artifacts.sha256_hex(payload)
-    artifacts.put_write_once(uri, payload, digest)
-    artifacts.put_write_once(uri, payload, digest)  # same content again: a no-op
+    digest = objects.sha256_hex(payload)
+    objects.put_write_once(uri, payload, digest)
+    objects.put_write_once(uri, payload, digest)  # same content again: a no-op
 
     with pytest.raises(ArtifactIntegrityError, match="does not hash"):
-        artifacts.put_write_once(uri, b"other", digest)
-    other_digest = artifacts.sha256_hex(b"other")
+        objects.put_write_once(uri, b"other", digest)
+    other_digest = objects.sha256_hex(b"other")
     stack.client("s3").put_object(Bucket=stack.bucket, Key="models/m/y.joblib", Body=b"tampered")
     with pytest.raises(ArtifactIntegrityError, match="exists with other content"):
-        artifacts.put_write_once(S3Uri(stack.bucket, "models/m/y.joblib"), b"other", other_digest)
-    assert artifacts.get_bytes(uri) == payload
+        objects.put_write_once(S3Uri(stack.bucket, "models/m/y.joblib"), b"other", other_digest)
+    assert objects.get_bytes(uri) == payload
 
 
 def test_a_model_loads_only_when_digest_and_library_version_match(stack):
     model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
-    payload = artifacts.dump_model(model)
+    payload = objects.dump_model(model)
     uri = S3Uri(stack.bucket, "models/m/lr.joblib")
-    digest = artifacts.put_bytes(uri, payload)
+    digest = objects.put_bytes(uri, payload)
 
-    loaded = artifacts.load_model(uri, digest, sklearn.__version__)
+    loaded = objects.load_model(uri, digest, sklearn.__version__)
     assert loaded.predict([[0.0], [3.0]]).tolist() == [0, 1]
     with pytest.raises(ArtifactIntegrityError, match="the registry recorded"):
-        artifacts.load_model(uri, "0" * 64, sklearn.__version__)
+        objects.load_model(uri, "0" * 64, sklearn.__version__)
     with pytest.raises(LibraryVersionMismatch, match=r"trained with scikit-learn 0\.24\.2"):
-        artifacts.load_model(uri, digest, "0.24.2")
+        objects.load_model(uri, digest, "0.24.2")
 
 
 def test_missing_datasets_are_named_errors(stack):
     with pytest.raises(InvalidDataset, match="NoSuchKey"):
-        artifacts.get_dataset_bytes(f"s3://{stack.bucket}/datasets/absent.csv")
+        objects.get_dataset_bytes(f"s3://{stack.bucket}/datasets/absent.csv")
     with pytest.raises(InvalidDataset, match="NoSuchBucket"):
-        artifacts.get_dataset_bytes("s3://no-such-bucket-here/x.csv")
+        objects.get_dataset_bytes("s3://no-such-bucket-here/x.csv")
     with pytest.raises(InvalidDataset, match="s3://"):
-        artifacts.get_dataset_bytes("/local/path.csv")
+        objects.get_dataset_bytes("/local/path.csv")
 
 
 def test_json_documents_are_canonical(stack):
     uri = S3Uri(stack.bucket, "doc.json")
-    first = artifacts.put_json(uri, {"b": 1, "a": [1.5, "x"]})
-    second = artifacts.put_json(uri, {"a": [1.5, "x"], "b": 1})
+    first = objects.put_json(uri, {"b": 1, "a": [1.5, "x"]})
+    second = objects.put_json(uri, {"a": [1.5, "x"], "b": 1})
     assert first == second
-    assert artifacts.get_json(uri) == {"a": [1.5, "x"], "b": 1}
+    assert objects.get_json(uri) == {"a": [1.5, "x"], "b": 1}
     with pytest.raises(ValueError):
-        artifacts.put_json(uri, {"x": float("inf")})
+        objects.put_json(uri, {"x": float("inf")})

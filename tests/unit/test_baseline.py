@@ -8,7 +8,7 @@ import statistics
 import numpy as np
 import pytest
 
-from mlops.baseline import (
+from mlops.data.baseline import (
     MAX_CATEGORIES,
     OTHER_CATEGORY,
     QUANTILE_BINS,
@@ -18,7 +18,7 @@ from mlops.baseline import (
     numeric_baseline,
     prediction_baseline,
 )
-from mlops.dataset import MISSING_CATEGORY, Feature, Schema
+from mlops.data.dataset import MISSING_CATEGORY, Feature, Schema
 
 
 def with_missing(values: np.ndarray, every: int) -> np.ndarray:

@@ -10,8 +10,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from mlops import dataset
-from mlops.dataset import (
+from mlops.data import dataset
+from mlops.data.dataset import (
     MAX_CLASSES_FOR_INFERRED_CLASSIFICATION,
     MIN_ROWS,
     MIN_ROWS_PER_CLASS,

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from mlops import drift
-from mlops.drift import DriftConfig, GridLookup, Reference, Window
 from mlops.errors import InvalidMonitoringConfig
-from mlops.reports import render_html
+from mlops.monitoring import drift
+from mlops.monitoring.drift import DriftConfig, GridLookup, Reference, Window
+from mlops.monitoring.reports import render_html
 
 CATEGORIES = np.array(["red", "green", "blue", "amber", "violet"])
 CATEGORY_SHARES = np.array([0.4, 0.25, 0.15, 0.12, 0.08])

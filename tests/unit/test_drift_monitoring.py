@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 
 from local.stack import LocalStack
-from mlops import artifacts, drift
-from mlops.artifacts import S3Uri
-from mlops.baseline import categorical_baseline
+from mlops.data.baseline import categorical_baseline
 from mlops.errors import BaselineUnavailable, InvalidFeedback, NothingToMonitor, VersionConflict
-from mlops.monitor_store import MonitoringStore, MonitorState, accept_feedback
-from mlops.monitoring import MonitoringConfig, retraining_execution_name, run_check
-from mlops.registry import ModelRegistry
+from mlops.monitoring import drift
+from mlops.monitoring.check import MonitoringConfig, retraining_execution_name, run_check
+from mlops.monitoring.store import MonitoringStore, MonitorState, accept_feedback
+from mlops.registry.store import ModelRegistry
+from mlops.storage import objects
+from mlops.storage.objects import S3Uri
 from tests.conftest import load_event
 
 MODEL = "churn"
@@ -67,7 +68,7 @@ def register(stack: LocalStack, *, version_note: str = "v") -> int:
     }
     baseline = {"features": {"rows": 2_000, "features": drift.baseline_of_columns(columns)}, "predictions": predictions}
     uri = S3Uri(stack.bucket, f"baselines/{MODEL}/{uuid.uuid4().hex}.json")
-    artifacts.put_json(uri, {**baseline, "schema": schema})
+    objects.put_json(uri, {**baseline, "schema": schema})
     registry = ModelRegistry(stack.table)
     record = {
         "task": "classification",
@@ -140,8 +141,8 @@ def test_a_window_like_training_is_ok_and_writes_both_reports(stack, deployed):
     assert report["window"]["rows"] == 400 and report["prediction"]["drifted"] is False
     key = S3Uri.parse(output["report_uri"]).key
     assert key.startswith(f"monitoring/{MODEL}/") and key.endswith("/report.json")
-    assert artifacts.get_json(S3Uri.parse(output["report_uri"]))["features"].keys() == set(FEATURES)
-    page = artifacts.get_bytes(S3Uri.parse(output["html_uri"])).decode()
+    assert objects.get_json(S3Uri.parse(output["report_uri"]))["features"].keys() == set(FEATURES)
+    page = objects.get_bytes(S3Uri.parse(output["html_uri"])).decode()
     assert page.startswith("<!doctype html>") and "NO DRIFT" in page
 
 
@@ -280,7 +281,7 @@ def test_feedback_is_validated_against_the_production_version(stack, deployed):
         accept_feedback(registry, stack.bucket, MODEL, [{"inference_id": "a:0", "label": "maybe"}])
     accepted = accept_feedback(registry, stack.bucket, MODEL, [{"inference_id": "a:0", "label": 1.0}])
     assert accepted["accepted"] == 1 and "/feedback/churn/dt=" in accepted["uri"]
-    line = json.loads(artifacts.get_bytes(S3Uri.parse(accepted["uri"])))
+    line = json.loads(objects.get_bytes(S3Uri.parse(accepted["uri"])))
     assert line["label"] == "1"  # normalised as the dataset normalises class labels
 
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from mlops import evaluation
-from mlops.dataset import Feature, Schema
-from mlops.evaluation import GateConfig, gate, select_best
+from mlops.data.dataset import Feature, Schema
+from mlops.training import evaluation
+from mlops.training.evaluation import GateConfig, gate, select_best
 
 FEATURES = [Feature("x", "numeric")]
 

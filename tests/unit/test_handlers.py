@@ -15,11 +15,11 @@ from functions.record_failure import app as record_failure_app
 from functions.register import app as register_app
 from functions.reproduce import app as reproduce_app
 from functions.train import app as train_app
-from mlops import artifacts
-from mlops.artifacts import S3Uri
 from mlops.errors import InvalidDataset, InvalidStepInput, InvalidTrainingRequest, NoCandidateTrained
-from mlops.registry import ModelRegistry
+from mlops.registry.store import ModelRegistry
 from mlops.settings import MissingSetting
+from mlops.storage import objects
+from mlops.storage.objects import S3Uri
 from tests.conftest import load_event
 
 TRAIN_CASES = ("logistic_regression", "random_forest", "hist_gradient_boosting")
@@ -45,9 +45,9 @@ def test_prepare_stores_splits_and_baseline(stack, prepared):
     sizes = dataset["split_sizes"]
     assert sum(sizes.values()) == dataset["rows"] == 569
     for name, uri in dataset["splits"].items():
-        body = artifacts.get_bytes(S3Uri.parse(uri)).decode()
+        body = objects.get_bytes(S3Uri.parse(uri)).decode()
         assert body.count("\n") == sizes[name] + 1  # header + rows
-    baseline = artifacts.get_json(S3Uri.parse(dataset["baseline_uri"]))
+    baseline = objects.get_json(S3Uri.parse(dataset["baseline_uri"]))
     assert set(baseline["features"]) == {f["name"] for f in dataset["schema"]["features"]}
     assert baseline["rows"] == sizes["train"]
     # the request comes back normalised: task inferred, default candidates and gate filled in
@@ -95,8 +95,8 @@ def test_a_missing_setting_fails_fast(stack, monkeypatch, lambda_context):
 
 def test_train_stores_an_artifact_that_hashes_to_its_digest(trained):
     for result in trained:
-        payload = artifacts.get_bytes(S3Uri.parse(result["artifact_uri"]))
-        assert artifacts.sha256_hex(payload) == result["artifact_sha256"]
+        payload = objects.get_bytes(S3Uri.parse(result["artifact_uri"]))
+        assert objects.sha256_hex(payload) == result["artifact_sha256"]
         assert result["status"] == "trained"
         assert set(result["validation_metrics"]) == {"accuracy", "f1", "roc_auc", "log_loss"}
 
@@ -137,7 +137,7 @@ def test_evaluate_register_and_deploy_chain(stack, prepared, trained, lambda_con
 
 def test_stored_events_follow_the_step_contracts():
     # Shapes for `sam local invoke -e`: each stored event validates against its step's event model.
-    from mlops import events as contracts  # noqa: PLC0415
+    from mlops import contracts  # noqa: PLC0415
 
     pairs = [
         ("prepare", "breast_cancer", contracts.PrepareEvent),

@@ -9,7 +9,7 @@ import pytest
 
 from mlops import registry as registry_module
 from mlops.errors import DeploymentRefused, ModelNotFound, NothingToRollBack, VersionConflict
-from mlops.registry import PRODUCTION, VERSION_REGISTERED, VERSION_REJECTED, ModelRegistry
+from mlops.registry.store import PRODUCTION, VERSION_REGISTERED, VERSION_REJECTED, ModelRegistry
 
 
 @pytest.fixture

@@ -10,9 +10,9 @@ import pytest
 import sklearn
 
 import mlops
-from mlops import lineage
 from mlops.errors import InvalidTrainingRequest
-from mlops.requests import TrainingRequest, parse_training_request
+from mlops.governance import lineage
+from mlops.training.request import TrainingRequest, parse_training_request
 
 MINIMAL = {"model_name": "churn", "dataset_uri": "s3://datasets-bucket/churn/2024.csv", "target": "churned"}
 

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from mlops import conversion, dataset, training
-from mlops.dataset import MISSING_CATEGORY, Feature, Schema
-from mlops.serving import (
+from mlops.data import dataset
+from mlops.data.dataset import MISSING_CATEGORY, Feature, Schema
+from mlops.serving.runtime import (
     InvalidInstances,
     OnnxModel,
     SklearnModel,
@@ -17,6 +17,7 @@ from mlops.serving import (
     parity_report,
     validate_instances,
 )
+from mlops.training import conversion, estimators
 
 SCHEMA = Schema(
     [Feature("age", "numeric"), Feature("plan", "categorical")], "churned", "classification", ["no", "yes"], "yes"
@@ -73,7 +74,7 @@ def mixed_data():
 @pytest.mark.parametrize("estimator", ["logistic_regression", "random_forest", "k_neighbors"])
 def test_onnx_model_reproduces_scikit_learn_within_the_parity_tolerance(mixed_data, estimator):
     schema, features, target = mixed_data
-    model, _ = training.fit_candidate(schema, estimator, {}, seed=1, features=features, target=target)
+    model, _ = estimators.fit_candidate(schema, estimator, {}, seed=1, features=features, target=target)
     onnx_model = OnnxModel(conversion.convert(model, schema), schema)
     columns = holdout_columns(features, schema)
 
@@ -88,7 +89,7 @@ def test_onnx_model_reproduces_scikit_learn_within_the_parity_tolerance(mixed_da
 
 def test_parity_fails_when_outputs_differ(mixed_data):
     schema, features, target = mixed_data
-    model, _ = training.fit_candidate(schema, "logistic_regression", {}, seed=1, features=features, target=target)
+    model, _ = estimators.fit_candidate(schema, "logistic_regression", {}, seed=1, features=features, target=target)
     onnx_model = OnnxModel(conversion.convert(model, schema), schema)
     reference = conversion.reference_outputs(model, features, schema)
     # Given a reference whose labels are flipped on a tenth of the rows
@@ -105,7 +106,7 @@ def test_regression_parity(mixed_data):
     schema, features, _ = mixed_data
     regression = Schema(schema.features, "y", "regression")
     target = np.where(features[:, 1] == "basic", 3.0, 1.0) + np.nan_to_num(features[:, 0].astype(float)) / 10
-    model, _ = training.fit_candidate(regression, "ridge", {}, seed=1, features=features, target=target)
+    model, _ = estimators.fit_candidate(regression, "ridge", {}, seed=1, features=features, target=target)
     onnx_model = OnnxModel(conversion.convert(model, regression), regression)
     reference = conversion.reference_outputs(model, features, regression)
 
@@ -115,13 +116,13 @@ def test_regression_parity(mixed_data):
 
 
 def test_sklearn_fallback_serves_the_pipeline_itself(mixed_data):
-    from mlops import artifacts  # noqa: PLC0415
+    from mlops.storage import objects  # noqa: PLC0415
 
     schema, features, target = mixed_data
-    model, _ = training.fit_candidate(
+    model, _ = estimators.fit_candidate(
         schema, "random_forest", {"n_estimators": 20}, seed=1, features=features, target=target
     )
-    served = SklearnModel(artifacts.dump_model(model), schema)
+    served = SklearnModel(objects.dump_model(model), schema)
     predicted = served.predict(
         validate_instances([{"age": 30.0, "plan": "basic"}, {"age": None, "plan": None}], schema)
     )
@@ -136,7 +137,7 @@ def test_a_multiclass_hist_gradient_boosting_is_reported_unsupported():
     rows = [[f"{rng.normal():.3f}", f"{rng.normal():.3f}", str(i % 3)] for i in range(90)]
     schema, table = dataset.infer_schema(dataset.Table(["a", "b", "y"], rows), "y")
     features, target = dataset.feature_matrix(table, schema), dataset.target_vector(table, schema)
-    model, _ = training.fit_candidate(
+    model, _ = estimators.fit_candidate(
         schema, "hist_gradient_boosting", {"max_iter": 5}, seed=1, features=features, target=target
     )
     try:

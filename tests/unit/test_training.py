@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
-from mlops import training
-from mlops.dataset import MISSING_CATEGORY, Feature, Schema
+from mlops.data.dataset import MISSING_CATEGORY, Feature, Schema
 from mlops.errors import CandidateTrainingFailed, InvalidTrainingRequest
-from mlops.training import ESTIMATORS, FORBIDDEN_PARAMS
+from mlops.training import estimators
+from mlops.training.estimators import ESTIMATORS, FORBIDDEN_PARAMS
 
 # Small settings so that every estimator fits in milliseconds; the defaults would be slower, not different.
 QUICK_PARAMS = {
@@ -65,7 +65,7 @@ def unseen_rows() -> np.ndarray:
 @pytest.mark.parametrize(("task", "estimator"), [("classification", "svm"), ("classification", "ridge")])
 def test_an_estimator_outside_the_allow_list_is_refused_naming_the_allowed_ones(task, estimator):
     with pytest.raises(InvalidTrainingRequest, match=rf"estimator '{estimator}' is not allowed for {task}") as raised:
-        training.check_candidate(task, estimator, {})
+        estimators.check_candidate(task, estimator, {})
 
     for allowed in ESTIMATORS[task]:
         assert allowed in str(raised.value)
@@ -73,7 +73,7 @@ def test_an_estimator_outside_the_allow_list_is_refused_naming_the_allowed_ones(
 
 def test_an_unknown_parameter_is_refused_naming_it():
     with pytest.raises(InvalidTrainingRequest, match=re.escape("random_forest has no parameter(s) depth, trees")):
-        training.check_candidate("classification", "random_forest", {"trees": 10, "depth": 3, "max_depth": 3})
+        estimators.check_candidate("classification", "random_forest", {"trees": 10, "depth": 3, "max_depth": 3})
 
 
 @pytest.mark.parametrize(
@@ -84,14 +84,14 @@ def test_parameters_that_change_where_or_how_long_code_runs_are_refused(estimato
     assert param in FORBIDDEN_PARAMS
 
     with pytest.raises(InvalidTrainingRequest, match=rf"parameter\(s\) {param} cannot be set by a training request"):
-        training.check_candidate("regression", estimator, {param: 1})
+        estimators.check_candidate("regression", estimator, {param: 1})
 
 
 def test_fit_candidate_checks_the_candidate_before_fitting():
     data = mixed_dataset("classification")
 
     with pytest.raises(InvalidTrainingRequest, match="n_jobs"):
-        training.fit_candidate(
+        estimators.fit_candidate(
             data.schema, "random_forest", {"n_jobs": -1}, seed=0, features=data.features, target=data.target
         )
 
@@ -101,13 +101,13 @@ def test_every_allowed_estimator_accepts_its_own_parameters(task, estimator):
     params = ESTIMATORS[task][estimator]().get_params()
     allowed_params = {name: value for name, value in params.items() if name not in FORBIDDEN_PARAMS}
 
-    training.check_candidate(task, estimator, allowed_params)
+    estimators.check_candidate(task, estimator, allowed_params)
 
 
 def test_the_default_candidates_pass_the_checks():
-    for task, candidates in training.DEFAULT_CANDIDATES.items():
+    for task, candidates in estimators.DEFAULT_CANDIDATES.items():
         for candidate in candidates:
-            training.check_candidate(task, candidate["estimator"], candidate["params"])
+            estimators.check_candidate(task, candidate["estimator"], candidate["params"])
 
 
 # ---- fitting ----------------------------------------------------------------------------------------------
@@ -115,7 +115,7 @@ def test_the_default_candidates_pass_the_checks():
 def test_every_allowed_estimator_trains_on_mixed_data_with_gaps_and_predicts_unseen_categories(task, estimator):
     data = mixed_dataset(task)
 
-    model, _ = training.fit_candidate(
+    model, _ = estimators.fit_candidate(
         data.schema, estimator, QUICK_PARAMS.get(estimator, {}), seed=0, features=data.features, target=data.target
     )
 
@@ -136,10 +136,10 @@ def test_numeric_only_and_categorical_only_schemas_train():
     numeric_only = Schema(data.schema.features[:2], "label", "classification", ["no", "yes"], "yes")
     categorical_only = Schema(data.schema.features[2:], "label", "classification", ["no", "yes"], "yes")
 
-    numeric_model, _ = training.fit_candidate(
+    numeric_model, _ = estimators.fit_candidate(
         numeric_only, "decision_tree", {}, seed=0, features=data.features[:, :2], target=data.target
     )
-    categorical_model, _ = training.fit_candidate(
+    categorical_model, _ = estimators.fit_candidate(
         categorical_only, "decision_tree", {}, seed=0, features=data.features[:, 2:], target=data.target
     )
 
@@ -151,7 +151,7 @@ def test_an_all_missing_numeric_feature_is_kept_as_a_constant_so_the_width_does_
     data = mixed_dataset("regression")
     data.features[:, 1] = np.nan
 
-    model, _ = training.fit_candidate(data.schema, "ridge", {}, seed=0, features=data.features, target=data.target)
+    model, _ = estimators.fit_candidate(data.schema, "ridge", {}, seed=0, features=data.features, target=data.target)
 
     # the preprocessing keeps every numeric column (the ONNX converter relies on the width) ...
     width = model.named_steps["preprocess"].transform(data.features).shape[1]
@@ -174,10 +174,10 @@ def test_estimators_with_a_random_state_are_seeded_and_reproducible(task, estima
     data = mixed_dataset(task)
     params = QUICK_PARAMS.get(estimator, {})
 
-    first, _ = training.fit_candidate(
+    first, _ = estimators.fit_candidate(
         data.schema, estimator, params, seed=13, features=data.features, target=data.target
     )
-    again, _ = training.fit_candidate(
+    again, _ = estimators.fit_candidate(
         data.schema, estimator, params, seed=13, features=data.features, target=data.target
     )
 
@@ -190,10 +190,10 @@ def test_the_seed_changes_a_random_forest():
     data = mixed_dataset("regression")
     params = QUICK_PARAMS["random_forest"]
 
-    first, _ = training.fit_candidate(
+    first, _ = estimators.fit_candidate(
         data.schema, "random_forest", params, seed=1, features=data.features, target=data.target
     )
-    other, _ = training.fit_candidate(
+    other, _ = estimators.fit_candidate(
         data.schema, "random_forest", params, seed=2, features=data.features, target=data.target
     )
 
@@ -203,7 +203,7 @@ def test_the_seed_changes_a_random_forest():
 def test_a_requested_random_state_wins_over_the_seed():
     data = mixed_dataset("classification")
 
-    model, _ = training.fit_candidate(
+    model, _ = estimators.fit_candidate(
         data.schema, "decision_tree", {"random_state": 99}, seed=1, features=data.features, target=data.target
     )
 
@@ -213,7 +213,7 @@ def test_a_requested_random_state_wins_over_the_seed():
 def test_estimators_without_a_random_state_are_built_as_asked():
     data = mixed_dataset("classification")
 
-    pipeline = training.build_pipeline(data.schema, "k_neighbors", {"n_neighbors": 4}, seed=5)
+    pipeline = estimators.build_pipeline(data.schema, "k_neighbors", {"n_neighbors": 4}, seed=5)
 
     assert "random_state" not in pipeline.named_steps["model"].get_params()
     assert pipeline.named_steps["model"].n_neighbors == 4
@@ -232,13 +232,13 @@ def test_an_invalid_parameter_value_fails_the_candidate_with_its_reason(estimato
     data = mixed_dataset("classification")
 
     with pytest.raises(CandidateTrainingFailed, match=rf"{estimator} with .* failed to fit: "):
-        training.fit_candidate(data.schema, estimator, params, seed=0, features=data.features, target=data.target)
+        estimators.fit_candidate(data.schema, estimator, params, seed=0, features=data.features, target=data.target)
 
 
 def test_convergence_warnings_are_returned_for_the_record():
     data = mixed_dataset("classification")
 
-    _, messages = training.fit_candidate(
+    _, messages = estimators.fit_candidate(
         data.schema, "logistic_regression", {"max_iter": 1}, seed=0, features=data.features, target=data.target
     )
 
@@ -249,6 +249,6 @@ def test_convergence_warnings_are_returned_for_the_record():
 def test_a_clean_fit_returns_no_warnings():
     data = mixed_dataset("regression")
 
-    _, messages = training.fit_candidate(data.schema, "ridge", {}, seed=0, features=data.features, target=data.target)
+    _, messages = estimators.fit_candidate(data.schema, "ridge", {}, seed=0, features=data.features, target=data.target)
 
     assert messages == []

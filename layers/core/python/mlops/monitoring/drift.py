@@ -1,6 +1,6 @@
 """Drift statistics of a window of current data against a registered baseline: numpy only, streaming, vectorised.
 
-The reference is the baseline a registered version carries (``mlops.baseline``): for a numeric feature its
+The reference is the baseline a registered version carries (``mlops.data.baseline``): for a numeric feature its
 quantile bin edges with the training counts (PSI) and a bounded sorted sample (Kolmogorov–Smirnov); for a
 categorical feature its category counts (PSI, Jensen–Shannon, chi-square). The current window arrives in chunks
 (``Window.add_numeric`` / ``add_categorical``) and is reduced at once to fixed-size counts, so memory does not grow
@@ -16,7 +16,7 @@ A feature is **drifted** only when both hold:
 
 A window smaller than ``min_rows`` is ``insufficient_data``, never drift. The dataset drifts when the share of
 drifted features reaches ``drift_share`` or any critical feature drifts. Confirmation over consecutive windows
-and the cooldown are the monitor's business (``mlops.monitoring``), not this module's.
+and the cooldown are the monitor's business (``mlops.monitoring.check``), not this module's.
 
 p-values are computed here (Kolmogorov distribution, regularised incomplete gamma) rather than with scipy.stats:
 importing scipy.stats costs ~1 s of cold start and scipy.special ~0.4 s; the tests check these against scipy.
@@ -32,8 +32,8 @@ from typing import Any
 
 import numpy as np
 
-from mlops.baseline import OTHER_CATEGORY
-from mlops.dataset import MISSING_CATEGORY
+from mlops.data.baseline import OTHER_CATEGORY
+from mlops.data.dataset import MISSING_CATEGORY
 from mlops.errors import InvalidMonitoringConfig
 
 REPORT_SCHEMA = "mlops.drift_report.v1"
@@ -831,7 +831,7 @@ def evaluate(
 def baseline_of_columns(columns: Mapping[str, np.ndarray | Sequence[Any]], seed: int = 42) -> dict[str, Any]:
     """Per-feature baseline statistics of in-memory reference columns, with the same functions the pipeline uses:
     float arrays are numeric (NaN = missing), anything else categorical (None = missing)."""
-    from mlops.baseline import categorical_baseline, numeric_baseline  # noqa: PLC0415 - only these callers
+    from mlops.data.baseline import categorical_baseline, numeric_baseline  # noqa: PLC0415 - only these callers
 
     rng = np.random.default_rng(seed)
     statistics = {}

@@ -23,8 +23,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from mlops import aws
 from mlops.errors import DeploymentRefused, ModelNotFound, NothingToRollBack, VersionConflict
+from mlops.storage import clients
 
 PRODUCTION = "production"
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
@@ -85,7 +85,7 @@ class ModelRegistry:
 
     @property
     def dynamodb(self) -> Any:
-        return self._dynamodb or aws.client("dynamodb")
+        return self._dynamodb or clients.client("dynamodb")
 
     # ---- reads -------------------------------------------------------------------------------------------
     def _get(self, model_name: str, sort_key: str) -> dict[str, Any] | None:

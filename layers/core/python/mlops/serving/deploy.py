@@ -1,6 +1,6 @@
 """The Deploy step: move the production alias to a registered version, once.
 
-Kept apart from ``mlops.pipeline`` so the deploy function does not import scikit-learn (~3 s of cold start)
+Kept apart from ``mlops.training.steps`` so the deploy function does not import scikit-learn (~3 s of cold start)
 to move an alias.
 """
 
@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops.lineage import run_id_of
-from mlops.registry import PRODUCTION, ModelRegistry
+from mlops.governance.lineage import run_id_of
+from mlops.registry.store import PRODUCTION, ModelRegistry
 
 
 def deploy(

@@ -15,12 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlops import artifacts, dataset
-from mlops.artifacts import S3Uri
-from mlops.dataset import Schema
+from mlops.data import dataset
+from mlops.data.dataset import Schema
 from mlops.errors import ArtifactIntegrityError, LibraryVersionMismatch, ModelNotFound, SmokeTestFailed
-from mlops.registry import PRODUCTION, VERSION_REJECTED, ModelRegistry
-from mlops.serving import (
+from mlops.registry.store import PRODUCTION, VERSION_REJECTED, ModelRegistry
+from mlops.serving.runtime import (
     InvalidInstances,
     ModelNotServable,
     OnnxModel,
@@ -29,6 +28,8 @@ from mlops.serving import (
     parity_report,
     validate_instances,
 )
+from mlops.storage import objects
+from mlops.storage.objects import S3Uri
 
 RUNTIMES = ("onnx", "sklearn")
 
@@ -58,8 +59,8 @@ class Routing:
 
 
 def _verified_bytes(uri: str, expected_sha256: str) -> bytes:
-    payload = artifacts.get_bytes(S3Uri.parse(uri))
-    actual = artifacts.sha256_hex(payload)
+    payload = objects.get_bytes(S3Uri.parse(uri))
+    actual = objects.sha256_hex(payload)
     if actual != expected_sha256:
         raise ArtifactIntegrityError(f"{uri} has sha256 {actual}; the registry recorded {expected_sha256}")
     return payload
@@ -183,9 +184,9 @@ def parity_check(
     """Run the converted model with the serving runtime on the holdout and compare with scikit-learn's outputs."""
     schema = Schema.from_dict(schema_document)
     model = OnnxModel(_verified_bytes(onnx_uri, onnx_sha256), schema)
-    table = dataset.parse_csv(artifacts.get_bytes(S3Uri.parse(test_uri)))
+    table = dataset.parse_csv(objects.get_bytes(S3Uri.parse(test_uri)))
     columns = holdout_columns(dataset.feature_matrix(table, schema), schema)
     import onnxruntime  # noqa: PLC0415 - already imported by OnnxModel; only its version is read here
 
-    report = parity_report(model, columns, artifacts.get_json(S3Uri.parse(reference_uri)))
+    report = parity_report(model, columns, objects.get_json(S3Uri.parse(reference_uri)))
     return {**report, "libraries": {"onnxruntime": onnxruntime.__version__}}

@@ -10,8 +10,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mlops import aws
 from mlops.errors import ArtifactIntegrityError, ArtifactMissing, InvalidDataset, LibraryVersionMismatch
+from mlops.storage import clients
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def sha256_hex(payload: bytes) -> str:
 def put_bytes(uri: S3Uri, payload: bytes, content_type: str = "application/octet-stream") -> str:
     """Store bytes and return their sha256 (also recorded as object metadata)."""
     digest = sha256_hex(payload)
-    aws.client("s3").put_object(
+    clients.client("s3").put_object(
         Bucket=uri.bucket, Key=uri.key, Body=payload, ContentType=content_type, Metadata={"sha256": digest}
     )
     return digest
@@ -47,7 +47,7 @@ def put_bytes(uri: S3Uri, payload: bytes, content_type: str = "application/octet
 
 def get_bytes(uri: S3Uri) -> bytes:
     try:
-        return aws.client("s3").get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
+        return clients.client("s3").get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in {"NoSuchKey", "NoSuchBucket"}:
             raise ArtifactMissing(f"{uri} does not exist") from exc
@@ -87,7 +87,7 @@ def get_json(uri: S3Uri) -> Any:
 
 def exists(uri: S3Uri) -> bool:
     try:
-        aws.client("s3").head_object(Bucket=uri.bucket, Key=uri.key)
+        clients.client("s3").head_object(Bucket=uri.bucket, Key=uri.key)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
             return False

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from mlops import admin, artifacts, baseline, conversion, dataset, evaluation, training
-from mlops.artifacts import S3Uri
+from mlops.api import admin
+from mlops.data import baseline, dataset
 from mlops.errors import (
     ArtifactIntegrityError,
     InvalidStepInput,
@@ -20,16 +20,19 @@ from mlops.errors import (
     LibraryVersionMismatch,
     NoCandidateTrained,
 )
-from mlops.lineage import CONVERSION_LIBRARIES, library_versions, run_id_of
-from mlops.registry import (
+from mlops.governance.lineage import CONVERSION_LIBRARIES, library_versions, run_id_of
+from mlops.registry.store import (
     PRODUCTION,
     VERSION_PENDING_APPROVAL,
     VERSION_REGISTERED,
     VERSION_REJECTED,
     ModelRegistry,
 )
-from mlops.requests import parse_training_request
 from mlops.settings import PipelineSettings, Settings
+from mlops.storage import objects
+from mlops.storage.objects import S3Uri
+from mlops.training import conversion, estimators, evaluation
+from mlops.training.request import parse_training_request
 
 
 def _run_prefix(settings: Settings, run_id: str) -> str:
@@ -37,7 +40,7 @@ def _run_prefix(settings: Settings, run_id: str) -> str:
 
 
 def _load_split(split_uri: str, schema: dataset.Schema) -> tuple[np.ndarray, np.ndarray]:
-    table = dataset.parse_csv(artifacts.get_bytes(S3Uri.parse(split_uri)))
+    table = dataset.parse_csv(objects.get_bytes(S3Uri.parse(split_uri)))
     return dataset.feature_matrix(table, schema), dataset.target_vector(table, schema)
 
 
@@ -47,16 +50,18 @@ def prepare(
 ) -> dict[str, Any]:
     """Validate the request and the data, infer the schema, split, and store splits and baseline."""
     request = parse_training_request(request_document)
-    payload = artifacts.get_dataset_bytes(request.dataset_uri)
-    data_sha256 = artifacts.sha256_hex(payload)
+    payload = objects.get_dataset_bytes(request.dataset_uri)
+    data_sha256 = objects.sha256_hex(payload)
     table = dataset.parse_csv(payload)
     schema, table = dataset.infer_schema(table, request.target, request.task, request.positive_class)
 
     candidates = (
-        [c.model_dump() for c in request.candidates] if request.candidates else training.DEFAULT_CANDIDATES[schema.task]
+        [c.model_dump() for c in request.candidates]
+        if request.candidates
+        else estimators.DEFAULT_CANDIDATES[schema.task]
     )
     for candidate in candidates:
-        training.check_candidate(schema.task, candidate["estimator"], candidate["params"])
+        estimators.check_candidate(schema.task, candidate["estimator"], candidate["params"])
     try:
         gate = evaluation.GateConfig.from_request(schema.task, request.gate.model_dump(exclude_none=True))
     except (ValueError, TypeError) as exc:
@@ -68,11 +73,11 @@ def prepare(
     split_uris = {}
     for name, part in splits.items():
         uri = S3Uri.parse(f"{prefix}/data/{name}.csv")
-        artifacts.put_bytes(uri, dataset.to_csv(part), "text/csv")
+        objects.put_bytes(uri, dataset.to_csv(part), "text/csv")
         split_uris[name] = str(uri)
     train_features = dataset.feature_matrix(splits["train"], schema)
     baseline_uri = S3Uri.parse(f"{prefix}/baseline.json")
-    artifacts.put_json(baseline_uri, baseline.compute_baseline(train_features, schema, seed))
+    objects.put_json(baseline_uri, baseline.compute_baseline(train_features, schema, seed))
 
     defaults = defaults or PipelineSettings(
         require_approval=False, approval_timeout_s=7 * 24 * 3600, code_version="unversioned"
@@ -119,12 +124,12 @@ def train(
     train_x, train_y = _load_split(dataset_info["splits"]["train"], schema)
     validation_x, validation_y = _load_split(dataset_info["splits"]["validation"], schema)
     started = time.perf_counter()
-    model, warnings = training.fit_candidate(schema, estimator, params, seed=seed, features=train_x, target=train_y)
+    model, warnings = estimators.fit_candidate(schema, estimator, params, seed=seed, features=train_x, target=train_y)
     fit_seconds = time.perf_counter() - started
     validation_metrics = evaluation.score(model, validation_x, validation_y, schema)
-    payload = artifacts.dump_model(model)
+    payload = objects.dump_model(model)
     uri = S3Uri.parse(f"{_run_prefix(settings, run_id_of(execution_arn))}/candidates/{index:02d}-{estimator}.joblib")
-    digest = artifacts.put_bytes(uri, payload)
+    digest = objects.put_bytes(uri, payload)
     return {
         "status": "trained",
         "index": index,
@@ -170,7 +175,7 @@ def evaluate(
     if unscored:
         raise InvalidStepInput(f"candidates {unscored} have no validation {gate_config.metric}: not from Train")
     winner = evaluation.select_best(trained, gate_config.metric)
-    model = artifacts.load_model(
+    model = objects.load_model(
         S3Uri.parse(winner["artifact_uri"]), winner["artifact_sha256"], library_versions()["scikit-learn"]
     )
     test_x, test_y = _load_split(dataset_info["splits"]["test"], schema)
@@ -185,7 +190,7 @@ def evaluate(
         champion_problem = _same_problem(dataset.Schema.from_dict(record["schema"]), schema)
         if champion_problem is None:
             try:
-                champion = artifacts.load_model(
+                champion = objects.load_model(
                     S3Uri.parse(record["artifact_uri"]),
                     record["artifact_sha256"],
                     record["lineage"]["libraries"]["scikit-learn"],
@@ -205,7 +210,7 @@ def evaluate(
 
     predictions = model.predict(test_x)
     prediction_baseline_uri = S3Uri.parse(f"{_run_prefix(settings, run_id_of(execution_arn))}/prediction_baseline.json")
-    artifacts.put_json(
+    objects.put_json(
         prediction_baseline_uri, baseline.prediction_baseline(predictions, schema.task, request["split"]["seed"])
     )
     input_example = {
@@ -241,7 +246,7 @@ def convert(
     """
     schema = dataset.Schema.from_dict(dataset_info["schema"])
     winner = evaluation_result["winner"]
-    model = artifacts.load_model(
+    model = objects.load_model(
         S3Uri.parse(winner["artifact_uri"]), winner["artifact_sha256"], library_versions()["scikit-learn"]
     )
     try:
@@ -250,10 +255,10 @@ def convert(
         return {"converted": False, "reason": f"skl2onnx could not convert {winner['estimator']}: {exc}"}
     prefix = _run_prefix(settings, run_id_of(execution_arn))
     onnx_uri = S3Uri.parse(f"{prefix}/model.onnx")
-    onnx_sha256 = artifacts.put_bytes(onnx_uri, onnx_bytes)
+    onnx_sha256 = objects.put_bytes(onnx_uri, onnx_bytes)
     test_x, _ = _load_split(dataset_info["splits"]["test"], schema)
     reference_uri = S3Uri.parse(f"{prefix}/onnx_reference.json")
-    artifacts.put_json(reference_uri, conversion.reference_outputs(model, test_x, schema))
+    objects.put_json(reference_uri, conversion.reference_outputs(model, test_x, schema))
     return {
         "converted": True,
         "onnx_uri": str(onnx_uri),
@@ -277,7 +282,7 @@ def serving_record(
         return {"onnx_uri": None, "reason": f"the ONNX model failed the parity check: {reason}", "parity": parity}
     digest = conversion_result["onnx_sha256"]
     onnx_uri = S3Uri(settings.artifacts_bucket, f"models/{model_name}/{digest}.onnx")
-    artifacts.put_write_once(onnx_uri, artifacts.get_bytes(S3Uri.parse(conversion_result["onnx_uri"])), digest)
+    objects.put_write_once(onnx_uri, objects.get_bytes(S3Uri.parse(conversion_result["onnx_uri"])), digest)
     return {
         "onnx_uri": str(onnx_uri),
         "onnx_sha256": digest,
@@ -307,20 +312,20 @@ def register(
     model_name = request["model_name"]
     run_id = run_id_of(execution_arn)
     winner = evaluation_result["winner"]
-    model_bytes = artifacts.get_bytes(S3Uri.parse(winner["artifact_uri"]))
+    model_bytes = objects.get_bytes(S3Uri.parse(winner["artifact_uri"]))
     digest = winner["artifact_sha256"]
     model_uri = S3Uri(settings.artifacts_bucket, f"models/{model_name}/{digest}.joblib")
-    artifacts.put_write_once(model_uri, model_bytes, digest)
+    objects.put_write_once(model_uri, model_bytes, digest)
 
     baseline_document = {
-        "features": artifacts.get_json(S3Uri.parse(dataset_info["baseline_uri"])),
-        "predictions": artifacts.get_json(S3Uri.parse(evaluation_result["prediction_baseline_uri"])),
+        "features": objects.get_json(S3Uri.parse(dataset_info["baseline_uri"])),
+        "predictions": objects.get_json(S3Uri.parse(evaluation_result["prediction_baseline_uri"])),
         "schema": dataset_info["schema"],
     }
-    baseline_bytes = artifacts.json_bytes(baseline_document)
-    baseline_sha256 = artifacts.sha256_hex(baseline_bytes)
+    baseline_bytes = objects.json_bytes(baseline_document)
+    baseline_sha256 = objects.sha256_hex(baseline_bytes)
     baseline_uri = S3Uri(settings.artifacts_bucket, f"baselines/{model_name}/{baseline_sha256}.json")
-    artifacts.put_write_once(baseline_uri, baseline_bytes, baseline_sha256)
+    objects.put_write_once(baseline_uri, baseline_bytes, baseline_sha256)
 
     serving = serving_record(
         model_name, conversion_result or {"reason": "conversion was not attempted"}, parity or {}, settings

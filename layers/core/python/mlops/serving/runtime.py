@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from mlops.dataset import MISSING_CATEGORY, Schema
+from mlops.data.dataset import MISSING_CATEGORY, Schema
 from mlops.errors import MlopsError
 
 MAX_INSTANCES = 1000

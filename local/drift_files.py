@@ -1,7 +1,7 @@
-"""`python -m local drift`: the drift check's statistics (mlops.drift) on two CSV files.
+"""`python -m local drift`: the drift check's statistics (mlops.monitoring.drift) on two CSV files.
 
 The reference file plays the training data: its baseline is computed with the pipeline's own functions
-(mlops.baseline). The current file is read in chunks, so its size does not bound memory. Column kinds come from the
+(mlops.data.baseline). The current file is read in chunks, so its size does not bound memory. Column kinds come from the
 reference (a column whose every present value is a number is numeric), as the pipeline infers them.
 """
 
@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from mlops import drift
-from mlops.dataset import is_missing
+from mlops.data.dataset import is_missing
+from mlops.monitoring import drift
 
 CHUNK_ROWS = 50_000
 

@@ -11,7 +11,7 @@ from collections import Counter
 
 import numpy as np
 
-from mlops.dataset import MISSING_CATEGORY, Schema
+from mlops.data.dataset import MISSING_CATEGORY, Schema
 
 QUANTILE_BINS = 10
 REFERENCE_SAMPLE_SIZE = 1000

@@ -11,11 +11,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mlops import artifacts, aws, cards
-from mlops.artifacts import S3Uri
 from mlops.errors import DeploymentRefused, ModelNotFound, SmokeTestFailed, VersionConflict
-from mlops.registry import PRODUCTION, ModelRegistry
-from mlops.requests import TrainingRequest
+from mlops.governance import cards
+from mlops.registry.store import PRODUCTION, ModelRegistry
+from mlops.storage import clients, objects
+from mlops.storage.objects import S3Uri
+from mlops.training.request import TrainingRequest
 
 ITEM_KEYS = ("pk", "sk", "approval_task_token")  # keys and the resume token never leave the registry
 VERSION_SUMMARY_KEYS = ("version", "status", "estimator", "metrics", "created_at", "created_by", "run_id")
@@ -57,7 +58,7 @@ def start_training(state_machine_arn: str, request: TrainingRequest, client_toke
     name = execution_name(client_token)
     arn = execution_arn(state_machine_arn, name)
     payload = json.dumps(request.model_dump(exclude_none=True), sort_keys=True)
-    sfn = aws.client("stepfunctions")
+    sfn = clients.client("stepfunctions")
     existing = _describe(sfn, arn)
     if existing is None:
         try:
@@ -82,7 +83,7 @@ def _describe(sfn: Any, arn: str) -> dict[str, Any] | None:
 
 
 def describe_training(state_machine_arn: str, execution_id: str) -> dict[str, Any]:
-    sfn = aws.client("stepfunctions")
+    sfn = clients.client("stepfunctions")
     try:
         described = sfn.describe_execution(executionArn=execution_arn(state_machine_arn, execution_id))
     except ClientError as exc:
@@ -142,7 +143,7 @@ def audit(registry: ModelRegistry, model_name: str) -> list[dict[str, Any]]:
 
 def smoke_test_via(predict_function: str, model_name: str, version: int) -> dict[str, Any]:
     """Ask the predict function itself (the real serving runtime) to serve the version's input example."""
-    response = aws.client("lambda").invoke(
+    response = clients.client("lambda").invoke(
         FunctionName=predict_function,
         Payload=json.dumps({"smoke_test": {"model_name": model_name, "version": version}}).encode(),
     )
@@ -183,8 +184,8 @@ def write_card(registry: ModelRegistry, bucket: str, model_name: str, version: i
     """Snapshot the card to s3://<bucket>/models/<name>/v<n>/card.json and card.md; return the JSON URI."""
     document = card(registry, model_name, version)
     prefix = f"models/{model_name}/v{version}"
-    artifacts.put_json(S3Uri(bucket, f"{prefix}/card.json"), document)
-    artifacts.put_bytes(S3Uri(bucket, f"{prefix}/card.md"), cards.render_markdown(document).encode(), "text/markdown")
+    objects.put_json(S3Uri(bucket, f"{prefix}/card.json"), document)
+    objects.put_bytes(S3Uri(bucket, f"{prefix}/card.md"), cards.render_markdown(document).encode(), "text/markdown")
     return f"s3://{bucket}/{prefix}/card.json"
 
 
@@ -193,7 +194,7 @@ def decide(
 ) -> dict[str, Any]:
     """Record a person's decision on a PendingApproval version, then resume (or stop) its training run."""
     record, token = registry.decide_approval(model_name, version, approved=approved, actor=actor, reason=reason)
-    sfn = aws.client("stepfunctions")
+    sfn = clients.client("stepfunctions")
     decision = {"approved": approved, "by": actor, "reason": reason}
     if approved:
         sfn.send_task_success(taskToken=token, output=json.dumps(decision))
@@ -208,7 +209,7 @@ def reproduce_via(
 ) -> dict[str, Any]:
     """Ask the reproduce function (ML layer) to retrain the version from its lineage; return its report."""
     registry.get_version(model_name, version)  # 404 before any work
-    response = aws.client("lambda").invoke(
+    response = clients.client("lambda").invoke(
         FunctionName=reproduce_function,
         Payload=json.dumps({"model_name": model_name, "version": version, "requested_by": actor}).encode(),
     )

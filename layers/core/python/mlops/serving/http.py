@@ -13,10 +13,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from mlops.endpoint import LoadedVersion, ModelCache
 from mlops.errors import ArtifactIntegrityError, LibraryVersionMismatch, ModelNotFound
-from mlops.registry import MODEL_NAME_PATTERN_RE
-from mlops.serving import InvalidInstances, ModelNotServable, validate_instances
+from mlops.registry.store import MODEL_NAME_PATTERN_RE
+from mlops.serving.cache import LoadedVersion, ModelCache
+from mlops.serving.runtime import InvalidInstances, ModelNotServable, validate_instances
 
 CAPTURE_MARKER = "mlops.capture.v1"
 MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit

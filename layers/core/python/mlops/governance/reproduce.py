@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from mlops import artifacts, dataset, evaluation, training
-from mlops.artifacts import S3Uri
-from mlops.lineage import library_versions
+from mlops.data import dataset
+from mlops.governance.lineage import library_versions
+from mlops.storage import objects
+from mlops.storage.objects import S3Uri
+from mlops.training import estimators, evaluation
 
 METRIC_TOLERANCE = 1e-9
 PROBABILITY_TOLERANCE = 1e-9
@@ -29,8 +31,8 @@ def reproduce_version(record: dict[str, Any]) -> dict[str, Any]:
         "libraries_now": library_versions(),
         "libraries_then": lineage["libraries"],
     }
-    payload = artifacts.get_dataset_bytes(lineage["dataset_uri"])
-    report["data_matches"] = artifacts.sha256_hex(payload) == lineage["data_sha256"]
+    payload = objects.get_dataset_bytes(lineage["dataset_uri"])
+    report["data_matches"] = objects.sha256_hex(payload) == lineage["data_sha256"]
     if not report["data_matches"]:
         report.update(reproduced=False, reason="the dataset at the recorded URI has changed since training")
         return report
@@ -41,7 +43,7 @@ def reproduce_version(record: dict[str, Any]) -> dict[str, Any]:
     report["split_matches"] = {name: len(part.rows) for name, part in parts.items()} == split["sizes"]
     train_x, train_y = dataset.feature_matrix(parts["train"], schema), dataset.target_vector(parts["train"], schema)
     test_x, test_y = dataset.feature_matrix(parts["test"], schema), dataset.target_vector(parts["test"], schema)
-    refit, _ = training.fit_candidate(
+    refit, _ = estimators.fit_candidate(
         schema, record["estimator"], record["params"], seed=split["seed"], features=train_x, target=train_y
     )
     metrics = evaluation.score(refit, test_x, test_y, schema)
@@ -50,7 +52,7 @@ def reproduce_version(record: dict[str, Any]) -> dict[str, Any]:
     report["metric_differences"] = differences
     report["metrics_match"] = all(d <= METRIC_TOLERANCE for d in differences.values())
 
-    registered = artifacts.load_model(
+    registered = objects.load_model(
         S3Uri.parse(record["artifact_uri"]), record["artifact_sha256"], lineage["libraries"]["scikit-learn"]
     )
     if schema.task == "classification":

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from local.datasets import breast_cancer_csv
-from local.pipeline import execution_history, run_training
 from local.stack import LocalStack
 from local.template import ROOT
+from local.training_runs import execution_history, run_training
 
 EVENTS_DIR = ROOT / "events"
 EXAMPLE_EXECUTION = "example"

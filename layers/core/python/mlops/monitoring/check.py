@@ -7,7 +7,7 @@ One check (``run_check``) is one step of the DriftCheck state machine:
 2. read the capture of that version since the last check (``capture/<model>/dt=.../``), chunk by chunk, into
    fixed-size drift counts; join the feedback labels (``feedback/<model>/dt=.../``) received within the
    performance window to the captured predictions;
-3. evaluate drift (``mlops.drift``) and live performance against the registered holdout metrics;
+3. evaluate drift (``mlops.monitoring.drift``) and live performance against the registered holdout metrics;
 4. confirm drift after ``consecutive_windows`` drifted windows in a row; decide whether to retrain (drift
    confirmed or performance degraded, outside the cooldown, with the version's training request) and whether to
    notify (only when something new happened, so a persisting condition does not page every hour);
@@ -32,8 +32,7 @@ import numpy as np
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlops import artifacts, drift, reports
-from mlops.artifacts import S3Uri
+from mlops.contracts import StepEvent
 from mlops.errors import (
     ArtifactMissing,
     BaselineUnavailable,
@@ -42,8 +41,8 @@ from mlops.errors import (
     NothingToMonitor,
     VersionConflict,
 )
-from mlops.events import StepEvent
-from mlops.monitor_store import (
+from mlops.monitoring import drift, reports
+from mlops.monitoring.store import (
     MonitoringStore,
     MonitorState,
     _epoch,
@@ -54,8 +53,10 @@ from mlops.monitor_store import (
     _objects,
     read_labels,
 )
-from mlops.registry import MODEL_NAME_PATTERN, PRODUCTION, ModelRegistry
-from mlops.requests import TrainingRequest
+from mlops.registry.store import MODEL_NAME_PATTERN, PRODUCTION, ModelRegistry
+from mlops.storage import objects
+from mlops.storage.objects import S3Uri
+from mlops.training.request import TrainingRequest
 
 CAPTURE_MARKER = "mlops.capture.v1"
 PREDICTION = "prediction"
@@ -356,7 +357,7 @@ def _load_baseline(uri: str | None, model_name: str, version: int) -> dict[str, 
     if not uri:
         raise BaselineUnavailable(f"{model_name} v{version} has no drift baseline recorded")
     try:
-        document = artifacts.get_json(S3Uri.parse(uri))
+        document = objects.get_json(S3Uri.parse(uri))
     except (ArtifactMissing, ClientError, ValueError) as exc:
         raise BaselineUnavailable(f"the baseline {uri} of {model_name} v{version} cannot be read: {exc}") from exc
     if not isinstance(document.get("features"), dict) or "features" not in document["features"]:
@@ -584,8 +585,8 @@ def run_check(
         "report_uri": report_uri,
         "html_uri": html_uri,
     }
-    artifacts.put_json(S3Uri.parse(report_uri), report)
-    artifacts.put_bytes(S3Uri.parse(html_uri), reports.render_html(report).encode(), "text/html; charset=utf-8")
+    objects.put_json(S3Uri.parse(report_uri), report)
+    objects.put_bytes(S3Uri.parse(html_uri), reports.render_html(report).encode(), "text/html; charset=utf-8")
 
     new_state = replace(
         state,

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from mlops.dataset import Schema
+from mlops.data.dataset import Schema
 from mlops.errors import MlopsError
 
 TARGET_OPSET = 18

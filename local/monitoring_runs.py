@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from local.pipeline import ProgressEvent, error_message, follow
 from local.stack import LocalStack
 from local.template import ROOT
+from local.training_runs import ProgressEvent, error_message, follow
 
 
 @dataclass
@@ -180,8 +180,8 @@ def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out:
     started and gated). Ground truth for the served rows goes through the feedback route."""
     import numpy as np  # noqa: PLC0415
 
-    from mlops import dataset  # noqa: PLC0415
-    from mlops.monitor_store import MonitoringStore  # noqa: PLC0415
+    from mlops.data import dataset  # noqa: PLC0415
+    from mlops.monitoring.store import MonitoringStore  # noqa: PLC0415
 
     table = dataset.parse_csv(dataset_csv)
     names = [c for c in table.columns if c != "target"]

@@ -18,10 +18,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mlops import artifacts, aws
-from mlops.artifacts import S3Uri
 from mlops.errors import InvalidFeedback, ModelNotFound, VersionConflict
-from mlops.registry import PRODUCTION, ModelRegistry, from_item, to_item
+from mlops.registry.store import PRODUCTION, ModelRegistry, from_item, to_item
+from mlops.storage import clients, objects
+from mlops.storage.objects import S3Uri
 
 MONITOR_KEY = "MONITOR"
 CHECK_PREFIX = "CHECK#"
@@ -57,7 +57,7 @@ class MonitoringStore:
 
     @property
     def dynamodb(self) -> Any:
-        return self._dynamodb or aws.client("dynamodb")
+        return self._dynamodb or clients.client("dynamodb")
 
     def _key(self, model_name: str, sort_key: str) -> dict[str, Any]:
         return {"pk": {"S": f"MODEL#{model_name}"}, "sk": {"S": sort_key}}
@@ -160,7 +160,7 @@ def _days(start: float, end: float) -> list[str]:
 def _objects(bucket: str, prefix: str, start: float, end: float) -> Iterator[str]:
     """Keys under ``<prefix>/dt=<day>/`` for each day in [start, end] (one day later too: partitions are by arrival
     time), skipping objects written before ``start`` (they cannot hold anything newer)."""
-    s3 = aws.client("s3")
+    s3 = clients.client("s3")
     for day in _days(start, end + 86_400):
         kwargs = {"Bucket": bucket, "Prefix": f"{prefix}/dt={day}/"}
         while True:
@@ -174,7 +174,7 @@ def _objects(bucket: str, prefix: str, start: float, end: float) -> Iterator[str
 
 
 def _lines(bucket: str, key: str) -> Iterator[dict[str, Any]]:
-    body = aws.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
+    body = clients.client("s3").get_object(Bucket=bucket, Key=key)["Body"]
     for line in body.iter_lines(chunk_size=1 << 20):
         if not line.strip():
             continue
@@ -236,7 +236,7 @@ def store_feedback(bucket: str, model_name: str, labels: list[dict[str, Any]], *
         for item in labels
     ]
     uri = S3Uri(bucket, f"feedback/{model_name}/dt={day}/{int(now * 1000)}-{uuid.uuid4().hex[:12]}.jsonl")
-    artifacts.put_bytes(uri, ("\n".join(lines) + "\n").encode(), "application/x-ndjson")
+    objects.put_bytes(uri, ("\n".join(lines) + "\n").encode(), "application/x-ndjson")
     return str(uri)
 
 

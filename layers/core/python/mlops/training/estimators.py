@@ -13,7 +13,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
-from mlops.dataset import Schema
+from mlops.data.dataset import Schema
 from mlops.errors import CandidateTrainingFailed, InvalidTrainingRequest
 
 # Only these names can be trained: a request can never make a Lambda import or run arbitrary code.
