@@ -1,0 +1,122 @@
+"""Where everything lives: every S3 key and every DynamoDB key of the project is built here and only here.
+
+The rest of the code asks this module (``layout.version_sk(3)``, ``layout.model_artifact(bucket, name, sha)``), so
+the layout can be read, documented (docs/architecture.md) and changed in one room. Pure functions, no I/O.
+
+DynamoDB, one table, items under ``pk = MODEL#<name>``:
+  ``MODEL``                  the model and its version counter
+  ``VERSION#<000001>``       one registered version
+  ``RUN#<execution id>``     which version a pipeline execution registered (idempotent registration)
+  ``ALIAS#<alias>``          where an alias points (version, previous version, canary)
+  ``EVENT#<iso-ts>#<id>``    append-only audit event
+  ``MONITOR``                monitoring overrides and the monitor's state
+  ``CHECK#<iso-ts>#<id>``    one drift check's summary
+
+S3, one bucket:
+  ``runs/<run id>/...``                        a pipeline run's working files (splits, candidates, ONNX, baselines)
+  ``models/<name>/<sha256>.joblib|.onnx``      content-addressed, write-once model artifacts
+  ``models/<name>/v<n>/card.json|card.md``     model card snapshots
+  ``baselines/<name>/<sha256>.json``           content-addressed drift baselines
+  ``capture/<name>/dt=YYYY-MM-DD/...``         inference capture (Firehose, partitioned by model and day)
+  ``feedback/<name>/dt=YYYY-MM-DD/...jsonl``   ground-truth labels posted to the API
+  ``monitoring/<name>/<ts>/report.json|html``  drift reports
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from mlops.storage.objects import S3Uri
+
+# ---- DynamoDB keys ----------------------------------------------------------------------------------------
+MODEL_SK = "MODEL"
+MONITOR_SK = "MONITOR"
+VERSION_PREFIX = "VERSION#"
+ALIAS_PREFIX = "ALIAS#"
+RUN_PREFIX = "RUN#"
+EVENT_PREFIX = "EVENT#"
+CHECK_PREFIX = "CHECK#"
+
+
+def model_pk(model_name: str) -> str:
+    return f"MODEL#{model_name}"
+
+
+def version_sk(version: int) -> str:
+    return f"{VERSION_PREFIX}{version:06d}"
+
+
+def alias_sk(alias: str) -> str:
+    return f"{ALIAS_PREFIX}{alias}"
+
+
+def run_sk(run_id: str) -> str:
+    return f"{RUN_PREFIX}{run_id}"
+
+
+def event_sk(at: str, event_id: str) -> str:
+    return f"{EVENT_PREFIX}{at}#{event_id}"
+
+
+def check_sk(created_at: str, check_id: str) -> str:
+    return f"{CHECK_PREFIX}{created_at}#{check_id}"
+
+
+def item_key(model_name: str, sort_key: str) -> dict[str, dict[str, str]]:
+    """The DynamoDB wire form of an item's primary key."""
+    return {"pk": {"S": model_pk(model_name)}, "sk": {"S": sort_key}}
+
+
+# ---- S3 keys: a pipeline run's working files -----------------------------------------------------------
+def run_prefix(bucket: str, run_id: str) -> S3Uri:
+    return S3Uri(bucket, f"runs/{run_id}")
+
+
+def run_file(bucket: str, run_id: str, name: str) -> S3Uri:
+    """One working file of a run, e.g. ``data/train.csv``, ``baseline.json``, ``model.onnx``."""
+    return S3Uri(bucket, f"runs/{run_id}/{name}")
+
+
+def candidate_artifact(bucket: str, run_id: str, index: int, estimator: str) -> S3Uri:
+    return run_file(bucket, run_id, f"candidates/{index:02d}-{estimator}.joblib")
+
+
+# ---- S3 keys: the registry's immutable objects --------------------------------------------------------------
+def model_artifact(bucket: str, model_name: str, sha256: str, suffix: str = "joblib") -> S3Uri:
+    """Content-addressed and write-once: the key is the digest of the bytes."""
+    return S3Uri(bucket, f"models/{model_name}/{sha256}.{suffix}")
+
+
+def baseline(bucket: str, model_name: str, sha256: str) -> S3Uri:
+    """Content-addressed, so a version never references an object written after it."""
+    return S3Uri(bucket, f"baselines/{model_name}/{sha256}.json")
+
+
+def card(bucket: str, model_name: str, version: int, suffix: str = "json") -> S3Uri:
+    return S3Uri(bucket, f"models/{model_name}/v{version}/card.{suffix}")
+
+
+# ---- S3 keys: monitoring -----------------------------------------------------------------------------------
+CAPTURE_MARKER = "mlops.capture.v1"  # the capture line contract: written by serving, read by monitoring
+FEEDBACK_MARKER = "mlops.feedback.v1"
+
+
+def capture_prefix(model_name: str) -> str:
+    """Firehose writes ``capture/<model>/dt=<yyyy-MM-dd>/`` (template.yaml's dynamic partitioning prefix)."""
+    return f"capture/{model_name}"
+
+
+def feedback_prefix(model_name: str) -> str:
+    return f"feedback/{model_name}"
+
+
+def day_prefix(prefix: str, day: str) -> str:
+    return f"{prefix}/dt={day}/"
+
+
+def feedback_object(bucket: str, model_name: str, day: str, name: str) -> S3Uri:
+    return S3Uri(bucket, f"{day_prefix(feedback_prefix(model_name), day)}{name}.jsonl")
+
+
+def report_prefix(bucket: str, model_name: str, created: datetime) -> S3Uri:
+    return S3Uri(bucket, f"monitoring/{model_name}/{created.strftime('%Y%m%dT%H%M%S.%fZ')}")
