@@ -1,22 +1,24 @@
-"""`python -m local drift`: the drift check's statistics (mlops.monitoring.drift) on two CSV files.
+"""`python -m local drift`: the drift check's statistics (mlops.monitoring) on two CSV files.
 
 The reference file plays the training data: its baseline is computed with the pipeline's own functions
 (mlops.data.baseline). The current file is read in chunks, so its size does not bound memory. Column kinds come from the
-reference (a column whose every present value is a number is numeric), as the pipeline infers them.
+reference (a column whose every present value is a number is numeric), as the pipeline infers them. Cells reach the
+window through the same feeder as the scheduled check's capture (``mlops.monitoring.window.WindowFeeder``).
 """
 
 from __future__ import annotations
 
 import csv
-import math
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from mlops.data.dataset import is_missing
-from mlops.monitoring import drift
+from mlops.monitoring.config import DriftConfig
+from mlops.monitoring.decision import evaluate
+from mlops.monitoring.reference import Reference, baseline_of_columns
+from mlops.monitoring.window import Window, WindowFeeder, categorical_values, numeric_values
 
 CHUNK_ROWS = 50_000
 
@@ -59,30 +61,6 @@ def _chunks(path: Path, chunk_rows: int) -> tuple[list[str], Iterator[list[list[
     return header, chunks()
 
 
-def _numbers(values: list[str]) -> tuple[np.ndarray, int]:
-    """Cells as floats (missing tokens and non-finite numbers are NaN) and how many were text, not numbers."""
-    try:
-        numbers = np.array(values, dtype=float)  # C-speed path when every cell is a number
-    except ValueError:
-        numbers = np.full(len(values), np.nan)
-        text = 0
-        for i, value in enumerate(values):
-            if is_missing(value):
-                continue
-            try:
-                numbers[i] = float(value)
-            except ValueError:
-                text += 1
-        numbers[~np.isfinite(numbers)] = np.nan
-        return numbers, text
-    numbers[~np.isfinite(numbers)] = np.nan
-    return numbers, 0
-
-
-def _labels(values: list[str]) -> list[str | None]:
-    return [None if is_missing(v) else v.strip() for v in values]
-
-
 def read_reference(path: Path) -> dict[str, np.ndarray | list[str | None]]:
     """The reference columns: a first pass decides each column's kind, a second converts it."""
     header, chunks = _chunks(path, CHUNK_ROWS)
@@ -91,7 +69,7 @@ def read_reference(path: Path) -> dict[str, np.ndarray | list[str | None]]:
     for chunk in chunks:
         rows += len(chunk)
         for index, name in enumerate(header):
-            if numeric[name] and _numbers([row[index] for row in chunk])[1]:
+            if numeric[name] and numeric_values([row[index] for row in chunk])[1]:
                 numeric[name] = False
     if rows == 0:
         raise CsvProblem(f"{path} has a header but no rows")
@@ -100,41 +78,26 @@ def read_reference(path: Path) -> dict[str, np.ndarray | list[str | None]]:
     for chunk in chunks:
         for index, name in enumerate(header):
             values = [row[index] for row in chunk]
-            parts[name].append(_numbers(values)[0] if numeric[name] else _labels(values))
+            parts[name].append(numeric_values(values)[0] if numeric[name] else categorical_values(values)[0])
     return {
         name: np.concatenate(pieces) if numeric[name] else [v for piece in pieces for v in piece]
         for name, pieces in parts.items()
     }
 
 
-def add_current(window: drift.Window, path: Path, chunk_rows: int) -> None:
+def add_current(window: Window, path: Path, chunk_rows: int) -> None:
     """Feed the current file to the window, one chunk at a time."""
     header, chunks = _chunks(path, chunk_rows)
-    known = window.reference.features
-    positions = {name: header.index(name) for name in known if name in header}
-    extra = [name for name in header if name not in known]
+    feeder = WindowFeeder(window)
     for chunk in chunks:
-        window.add_rows(len(chunk), dict.fromkeys(extra, len(chunk)))
-        for name, feature in known.items():
-            if name not in positions:
-                if feature.kind == "numeric":
-                    window.add_numeric(name, np.full(len(chunk), math.nan), absent=len(chunk))
-                else:
-                    window.add_categorical(name, [None] * len(chunk), absent=len(chunk))
-                continue
-            values = [row[positions[name]] for row in chunk]
-            if feature.kind == "numeric":
-                numbers, text = _numbers(values)
-                window.add_numeric(name, numbers, mismatched=text)
-            else:
-                window.add_categorical(name, _labels(values))
+        feeder.add_columns({name: [row[index] for row in chunk] for index, name in enumerate(header)}, len(chunk))
 
 
-def compare_files(reference: Path, current: Path, config: drift.DriftConfig, seed: int = 42) -> dict[str, Any]:
-    baseline = drift.baseline_of_columns(read_reference(reference), seed)
-    window = drift.Window(drift.Reference.from_baseline(baseline))
+def compare_files(reference: Path, current: Path, config: DriftConfig, seed: int = 42) -> dict[str, Any]:
+    baseline = baseline_of_columns(read_reference(reference), seed)
+    window = Window(Reference.from_baseline(baseline))
     add_current(window, current, config.chunk_rows)
-    result = drift.evaluate(window.reference, window, config)
+    result = evaluate(window.reference, window, config)
     return {**result, "reference_label": str(reference), "current_label": str(current)}
 
 

@@ -29,6 +29,7 @@ from mlops.errors import (
 )
 from mlops.governance import cards
 from mlops.monitoring import store
+from mlops.monitoring.feedback import accept_feedback
 from mlops.registry.store import MODEL_NAME_PATTERN, ModelRegistry
 from mlops.settings import ApiSettings, Settings
 from mlops.training.request import TrainingRequest
@@ -315,7 +316,7 @@ def invalid_monitoring_input(exc: Exception) -> Response:
     responses={**_responses(404, 422)},
 )
 def feedback(name: ModelName, body: Feedback) -> Response[dict[str, Any]]:
-    accepted = store.accept_feedback(
+    accepted = accept_feedback(
         _registry(), Settings.from_environment().artifacts_bucket, name, [item.model_dump() for item in body.labels]
     )
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted)

@@ -1,6 +1,6 @@
 """Drift function: one scheduled drift check of a model (report, metrics, decision), and the record of the
-retraining run the DriftCheck state machine started. The statistics live in mlops.monitoring.drift, the check in
-mlops.monitoring.check; this handler parses the event and publishes the metrics."""
+retraining run the DriftCheck state machine started. The statistics live in mlops.monitoring (statistics, reference,
+window, decision), the check in mlops.monitoring.check; this handler parses the event and publishes the metrics."""
 
 from typing import Any
 
@@ -13,13 +13,13 @@ from mlops.governance.lineage import run_id_of
 from mlops.monitoring.check import (
     MAX_FEATURE_METRICS,
     DriftCheckEvent,
-    MonitoringConfig,
-    MonitoringStore,
     RecordRetrainingEvent,
     record_retraining,
     run_check,
 )
-from mlops.registry.store import ModelRegistry
+from mlops.monitoring.config import MonitoringConfig
+from mlops.monitoring.registry_view import ModelRegistry
+from mlops.monitoring.store import MonitoringStore
 from mlops.settings import MonitoringSettings, Settings
 
 logger = Logger()

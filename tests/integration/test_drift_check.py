@@ -107,8 +107,8 @@ def test_normal_traffic_then_confirmed_drift_starts_a_gated_retraining_once(moni
     assert "passed" in output["evaluation"]["gate"]  # the same gate decided about the champion
     (alert,) = alerts(stack, queue)
     assert "retraining started" in alert["Subject"] and third.check["html_uri"] in alert["Message"]
-    state = MonitoringStore(stack.table).get(MODEL)["state"]
-    assert state["last_retraining"]["execution_arn"] == retraining
+    state = MonitoringStore(stack.table).get(MODEL).state
+    assert state.last_retraining.execution_arn == retraining
     events = [e["event_type"] for e in ModelRegistry(stack.table).list_events(MODEL)]
     assert "DriftConfirmed" in events and "RetrainingStarted" in events
 

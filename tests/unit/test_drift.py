@@ -10,9 +10,12 @@ import pytest
 from scipy import stats
 
 from mlops.errors import InvalidMonitoringConfig
-from mlops.monitoring import drift
-from mlops.monitoring.drift import DriftConfig, GridLookup, Reference, Window
+from mlops.monitoring import statistics
+from mlops.monitoring.config import DriftConfig
+from mlops.monitoring.decision import REPORT_SCHEMA, compare, evaluate, ks_statistic
+from mlops.monitoring.reference import GridLookup, NumericReference, Reference, baseline_of_columns
 from mlops.monitoring.reports import render_html
+from mlops.monitoring.window import Window, add_columns
 
 CATEGORIES = np.array(["red", "green", "blue", "amber", "violet"])
 CATEGORY_SHARES = np.array([0.4, 0.25, 0.15, 0.12, 0.08])
@@ -43,14 +46,14 @@ SHIFTED = {"num_0", "num_1", "cat_0"}
 @pytest.fixture(scope="module")
 def reference() -> Reference:
     rng = np.random.default_rng(2024)
-    return Reference.from_baseline(drift.baseline_of_columns(columns(rng, REFERENCE_ROWS), seed=1))
+    return Reference.from_baseline(baseline_of_columns(columns(rng, REFERENCE_ROWS), seed=1))
 
 
 def check(reference: Reference, current: dict[str, object], config: DriftConfig | None = None) -> dict:
     config = config or DriftConfig()
     window = Window(reference)
-    drift.add_columns(window, current, config.chunk_rows)
-    return drift.evaluate(reference, window, config)
+    add_columns(window, current, config.chunk_rows)
+    return evaluate(reference, window, config)
 
 
 # ---- false positives and power across window sizes ----------------------------------------------------------------
@@ -144,7 +147,7 @@ def test_window_memory_does_not_grow_with_rows(reference):
     )
 
     # When 50,000 rows go through it in chunks
-    drift.add_columns(window, columns(np.random.default_rng(8), 50_000), 10_000)
+    add_columns(window, columns(np.random.default_rng(8), 50_000), 10_000)
 
     # Then it holds exactly as many bytes: counts, not rows
     after = sum(
@@ -207,7 +210,7 @@ def test_report_json_has_every_number_of_each_decision_and_is_strict_json(refere
     result = check(reference, columns(rng, 1_000, shifted=True))
 
     document = json.loads(json.dumps(result, allow_nan=False))
-    assert document["schema"] == drift.REPORT_SCHEMA
+    assert document["schema"] == REPORT_SCHEMA
     for feature in document["features"].values():
         assert {
             "drifted",
@@ -227,8 +230,8 @@ def test_report_json_has_every_number_of_each_decision_and_is_strict_json(refere
 
 
 def test_html_report_is_self_contained_and_escapes_names(reference):
-    baseline = drift.baseline_of_columns({"<script>x</script>": np.arange(500.0), "city": ["a", "b"] * 250})
-    result = drift.compare(
+    baseline = baseline_of_columns({"<script>x</script>": np.arange(500.0), "city": ["a", "b"] * 250})
+    result = compare(
         {"<script>x</script>": np.arange(500.0), "city": ["a", "b"] * 250},
         {"<script>x</script>": np.arange(500.0) + 300, "city": ["a", "c"] * 250},
     )
@@ -250,8 +253,8 @@ def test_streamed_ks_statistic_is_exactly_scipys(kind):
         reference_values, current = rng.integers(0, 8, 3_000).astype(float), rng.integers(1, 9, 20_000).astype(float)
     else:
         reference_values, current = rng.standard_cauchy(3_000), rng.standard_cauchy(20_000) * 1.5
-    document = drift.baseline_of_columns({"x": reference_values})["x"]
-    feature = drift.NumericReference.from_baseline("x", document)
+    document = baseline_of_columns({"x": reference_values})["x"]
+    feature = NumericReference.from_baseline("x", document)
     window = Window(Reference({"x": feature}))
     for start in range(0, current.size, 4_096):
         window.add_numeric("x", current[start : start + 4_096])
@@ -259,7 +262,7 @@ def test_streamed_ks_statistic_is_exactly_scipys(kind):
 
     expected = stats.ks_2samp(sample, current).statistic
 
-    assert drift.ks_statistic(feature, window.counts["x"]) == pytest.approx(expected, abs=1e-12)
+    assert ks_statistic(feature, window.counts["x"]) == pytest.approx(expected, abs=1e-12)
 
 
 def test_grid_lookup_places_values_exactly_as_searchsorted():
@@ -278,12 +281,12 @@ def test_grid_lookup_places_values_exactly_as_searchsorted():
 
 @pytest.mark.parametrize("x", [0.05, 0.3, 0.6, 0.9, 1.0, 1.36, 2.0, 3.5])
 def test_kolmogorov_survival_function_matches_scipy(x):
-    assert drift.kolmogorov_sf(x) == pytest.approx(stats.kstwobign.sf(x), abs=1e-12)
+    assert statistics.kolmogorov_sf(x) == pytest.approx(stats.kstwobign.sf(x), abs=1e-12)
 
 
 @pytest.mark.parametrize(("statistic", "dof"), [(0.5, 1), (3.84, 1), (12.0, 4), (40.0, 9), (150.0, 99), (600.0, 30)])
 def test_chi_square_survival_function_matches_scipy(statistic, dof):
-    assert drift.chi2_sf(statistic, dof) == pytest.approx(stats.chi2.sf(statistic, dof), rel=1e-9, abs=1e-300)
+    assert statistics.chi2_sf(statistic, dof) == pytest.approx(stats.chi2.sf(statistic, dof), rel=1e-9, abs=1e-300)
 
 
 def test_ks_p_value_is_close_to_scipys_asymptotic_one():
@@ -291,14 +294,14 @@ def test_ks_p_value_is_close_to_scipys_asymptotic_one():
     a, b = rng.normal(size=1_000), rng.normal(0.1, 1, 5_000)
     result = stats.ks_2samp(a, b, method="asymp")
 
-    assert drift.ks_p_value(result.statistic, b.size, a.size) == pytest.approx(result.pvalue, rel=0.05)
+    assert statistics.ks_p_value(result.statistic, b.size, a.size) == pytest.approx(result.pvalue, rel=0.05)
 
 
 def test_chi2_homogeneity_matches_scipys_contingency_test():
     reference_counts, current_counts = np.array([400, 250, 150, 120, 80]), np.array([30, 40, 12, 10, 8])
     expected = stats.chi2_contingency(np.vstack([reference_counts, current_counts]), correction=False)
 
-    statistic, dof, p_value = drift.chi2_homogeneity(reference_counts, current_counts)
+    statistic, dof, p_value = statistics.chi2_homogeneity(reference_counts, current_counts)
 
     assert (statistic, dof) == (pytest.approx(expected.statistic), expected.dof)
     assert p_value == pytest.approx(expected.pvalue, rel=1e-9)
@@ -306,19 +309,19 @@ def test_chi2_homogeneity_matches_scipys_contingency_test():
 
 def test_corrections_match_their_definitions():
     p = np.array([0.01, 0.04, 0.03, 0.005, 0.2])
-    holm = drift.adjust_p_values(p, "holm")
-    bh = drift.adjust_p_values(p, "bh")
+    holm = statistics.adjust_p_values(p, "holm")
+    bh = statistics.adjust_p_values(p, "bh")
 
     assert holm.tolist() == pytest.approx([0.04, 0.09, 0.09, 0.025, 0.2])
     assert bh.tolist() == pytest.approx([0.025, 0.05, 0.05, 0.025, 0.2])
-    assert drift.adjust_p_values(p, "bonferroni").tolist() == pytest.approx([0.05, 0.2, 0.15, 0.025, 1.0])
+    assert statistics.adjust_p_values(p, "bonferroni").tolist() == pytest.approx([0.05, 0.2, 0.15, 0.025, 1.0])
 
 
 def test_psi_of_identical_counts_is_zero_and_grows_with_the_shift():
     counts = np.array([[10, 20, 30, 40]])
-    assert drift.psi_rows(counts, counts)[0] == pytest.approx(0.0)
-    small = drift.psi_rows(counts, np.array([[12, 20, 30, 38]]))[0]
-    large = drift.psi_rows(counts, np.array([[40, 30, 20, 10]]))[0]
+    assert statistics.psi_rows(counts, counts)[0] == pytest.approx(0.0)
+    small = statistics.psi_rows(counts, np.array([[12, 20, 30, 38]]))[0]
+    large = statistics.psi_rows(counts, np.array([[40, 30, 20, 10]]))[0]
     assert small > 0
     assert small < 0.01
     assert large > 0.5

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import numpy as np
@@ -14,9 +15,11 @@ import pytest
 from local.stack import LocalStack
 from mlops.data.baseline import categorical_baseline
 from mlops.errors import BaselineUnavailable, InvalidFeedback, NothingToMonitor, VersionConflict
-from mlops.monitoring import drift
-from mlops.monitoring.check import MonitoringConfig, retraining_execution_name, run_check
-from mlops.monitoring.store import MonitoringStore, MonitorState, accept_feedback
+from mlops.monitoring.check import retraining_execution_name, run_check
+from mlops.monitoring.config import MonitoringConfig
+from mlops.monitoring.feedback import accept_feedback
+from mlops.monitoring.reference import baseline_of_columns
+from mlops.monitoring.store import MonitoringStore
 from mlops.registry.store import ModelRegistry
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
@@ -66,7 +69,7 @@ def register(stack: LocalStack, *, version_note: str = "v") -> int:
         "classes": ["0", "1"],
         "positive_class": "1",
     }
-    baseline = {"features": {"rows": 2_000, "features": drift.baseline_of_columns(columns)}, "predictions": predictions}
+    baseline = {"features": {"rows": 2_000, "features": baseline_of_columns(columns)}, "predictions": predictions}
     uri = S3Uri(stack.bucket, f"baselines/{MODEL}/{uuid.uuid4().hex}.json")
     objects.put_json(uri, {**baseline, "schema": schema})
     registry = ModelRegistry(stack.table)
@@ -169,8 +172,8 @@ def test_drift_is_confirmed_after_consecutive_windows_and_starts_one_retraining(
     assert request["dataset_uri"] == TRAINING_REQUEST["dataset_uri"] and "code_version" not in request
     assert request["requested_by"] == f"drift-check:{output['check_id']}"
     assert output["notify"] is True and "retraining started" in output["notification"]["subject"]
-    state = MonitoringStore(stack.table).get(MODEL)["state"]
-    assert state["last_retraining"]["check_id"] == output["check_id"]
+    state = MonitoringStore(stack.table).get(MODEL).state
+    assert state.last_retraining.check_id == output["check_id"]
     events = [e["event_type"] for e in ModelRegistry(stack.table).list_events(MODEL)]
     assert "DriftConfirmed" in events
 
@@ -194,9 +197,8 @@ def test_no_second_retraining_within_the_cooldown_nor_a_repeated_alert(stack, de
     # When the cooldown has passed (the last retraining is 25 hours old)
     store = MonitoringStore(stack.table)
     stored = store.get(MODEL)
-    state = MonitorState.from_document(stored["state"])
-    state.last_retraining = {**state.last_retraining, "at": "2000-01-01T00:00:00Z"}
-    store.save_state(MODEL, state, seen_revision=stored["revision"])
+    state = replace(stored.state, last_retraining=replace(stored.state.last_retraining, at="2000-01-01T00:00:00Z"))
+    store.save_state(MODEL, state, seen_revision=stored.revision)
     capture(stack, deployed, rows(rng, 300, shifted=True))
     _, output = check(stack)
 
@@ -300,10 +302,10 @@ def test_a_concurrent_check_loses_the_conditional_write(stack, deployed):
     capture(stack, deployed, rows(np.random.default_rng(10), 200))
     check(stack)
     stored = store.get(MODEL)
-    store.save_state(MODEL, MonitorState.from_document(stored["state"]), seen_revision=stored["revision"])
+    store.save_state(MODEL, stored.state, seen_revision=stored.revision)
 
     with pytest.raises(VersionConflict):
-        store.save_state(MODEL, MonitorState.from_document(stored["state"]), seen_revision=stored["revision"])
+        store.save_state(MODEL, stored.state, seen_revision=stored.revision)
 
 
 def test_stored_and_per_check_settings_override_the_stack_defaults(stack, deployed):
@@ -342,8 +344,8 @@ def test_drift_handler_runs_a_check_and_publishes_metrics(stack, deployed, lambd
         lambda_context,
     )
     assert recorded["execution_arn"].startswith("arn:aws:states:")
-    state = MonitoringStore(stack.table).get(MODEL)["state"]
-    assert state["last_retraining"]["execution_arn"] == recorded["execution_arn"]
+    state = MonitoringStore(stack.table).get(MODEL).state
+    assert state.last_retraining.execution_arn == recorded["execution_arn"]
 
 
 def test_the_local_stack_fills_in_the_step_functions_integration_names(stack):

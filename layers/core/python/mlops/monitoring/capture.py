@@ -1,0 +1,90 @@
+"""Reading the inference capture of a model (``capture/<model>/dt=<day>/``, JSON lines written by the endpoint
+through Firehose, each line marked ``layout.CAPTURE_MARKER``): the records of one version inside a drift window go
+to the windows in chunks through the one feeder, and the labelled ones are joined to their ground truth."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlops.monitoring.partitions import json_lines, partition_keys
+from mlops.monitoring.window import Window, WindowFeeder
+from mlops.storage import layout
+
+PREDICTION = "prediction"  # the name of the prediction's single feature in its reference
+
+
+@dataclass
+class CaptureScan:
+    """What one pass over the capture produced."""
+
+    rows: int = 0  # records of the production version inside the drift window
+    other_versions: int = 0  # records in the window served by another version (canary, previous production)
+    objects: int = 0
+    joined: list[tuple[Any, Any]] = field(default_factory=list)  # (prediction, actual) within the performance window
+
+
+class CaptureBatcher:
+    """Collects capture records into chunks and feeds each chunk's features (and predictions) to the windows."""
+
+    def __init__(self, window: Window, prediction_window: Window | None, chunk_rows: int) -> None:
+        self.features = WindowFeeder(window)
+        self.predictions = WindowFeeder(prediction_window) if prediction_window is not None else None
+        self.chunk_rows = chunk_rows
+        self.records: list[dict[str, Any]] = []
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+        if len(self.records) >= self.chunk_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        records, self.records = self.records, []
+        if not records:
+            return
+        self.features.add_records([r["features"] if isinstance(r.get("features"), dict) else {} for r in records])
+        if self.predictions is not None:
+            (name,) = self.predictions.window.reference.features
+            self.predictions.add_columns({name: [r.get("prediction") for r in records]}, len(records))
+
+
+def scan_capture(
+    bucket: str,
+    model_name: str,
+    version: int,
+    *,
+    window_start: float,
+    window_end: float,
+    batcher: CaptureBatcher,
+    labels: Mapping[str, Any] | None = None,
+    labels_start: float | None = None,
+) -> CaptureScan:
+    """One pass over the capture: records of ``version`` with window_start < timestamp <= window_end feed the
+    drift windows; records with a label and a timestamp after ``labels_start`` are joined to it."""
+    scan = CaptureScan()
+    start = min(window_start, labels_start) if labels and labels_start is not None else window_start
+    for key in partition_keys(bucket, layout.capture_prefix(model_name), start, window_end):
+        scan.objects += 1
+        for document in json_lines(bucket, key):
+            if document.get("capture") != layout.CAPTURE_MARKER:
+                continue
+            timestamp = document.get("timestamp")
+            if not isinstance(timestamp, int | float) or not start < timestamp <= window_end:
+                continue
+            in_window = timestamp > window_start
+            for record in document.get("records") or []:
+                if not isinstance(record, dict):
+                    continue
+                if record.get("version", document.get("version")) != version:
+                    scan.other_versions += in_window
+                    continue
+                if in_window:
+                    scan.rows += 1
+                    batcher.add(record)
+                if labels and labels_start is not None and timestamp > labels_start:
+                    actual = labels.get(record.get("inference_id"))
+                    if actual is not None:
+                        scan.joined.append((record.get("prediction"), actual))
+    batcher.flush()
+    return scan

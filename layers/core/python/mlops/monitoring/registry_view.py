@@ -1,0 +1,9 @@
+"""The registry as monitoring sees it: the one place in mlops.monitoring that imports mlops.registry, so a rename
+there changes one line here. Monitoring reads the production alias and its version record, and appends audit events.
+"""
+
+from __future__ import annotations
+
+from mlops.registry.store import MODEL_NAME_PATTERN, PRODUCTION, ModelRegistry
+
+__all__ = ["MODEL_NAME_PATTERN", "PRODUCTION", "ModelRegistry"]
