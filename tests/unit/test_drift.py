@@ -3,7 +3,9 @@ window size from 100 to 100,000 rows; the false-alarm controls; the numbers agai
 
 from __future__ import annotations
 
+import ast
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -348,3 +350,64 @@ def test_invalid_settings_are_refused_with_a_named_error(settings):
 def test_settings_round_trip_through_their_document():
     config = DriftConfig.from_dict({"critical_features": ["a"], "correction": "bh", "min_rows": 50})
     assert DriftConfig.from_dict(config.to_dict()) == config
+
+
+# ---- the package's rooms --------------------------------------------------------------------------------------
+MONITORING = Path(__file__).resolve().parents[2] / "layers" / "core" / "python" / "mlops" / "monitoring"
+
+
+def imports_of(path: Path) -> list[tuple[str, str]]:
+    """(module, name) for every ``from module import name`` and ``import module`` of a source file."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found += [(node.module, alias.name) for alias in node.names]
+        elif isinstance(node, ast.Import):
+            found += [(alias.name, "") for alias in node.names]
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(MONITORING.glob("*.py")), ids=lambda p: p.name)
+def test_monitoring_modules_import_only_public_names_numpy_and_the_registry_in_one_place(path):
+    imports = imports_of(path)
+    private = [f"{module}.{name}" for module, name in imports if module.startswith("mlops.") and name.startswith("_")]
+    assert not private, f"{path.name} imports private names: {private}"
+    assert not [module for module, _ in imports if module.split(".")[0] == "scipy"], f"{path.name} imports scipy"
+    registry = [module for module, _ in imports if module.startswith("mlops.registry")]
+    assert not registry or path.name == "registry_view.py", f"{path.name} imports {registry}: use registry_view"
+
+
+def string_literals(path: Path) -> list[str]:
+    """Every string constant of a source file but its docstrings (f-string pieces included)."""
+    tree = ast.parse(path.read_text())
+    docstrings = {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+    ]
+
+
+@pytest.mark.parametrize("path", sorted(MONITORING.glob("*.py")), ids=lambda p: p.name)
+def test_monitoring_builds_no_storage_key_of_its_own(path):
+    """Every S3 key, DynamoDB key and capture/feedback marker comes from mlops.storage.layout."""
+    keys = (
+        "MODEL#",
+        "CHECK#",
+        "MONITOR",
+        "capture/",
+        "feedback/",
+        "monitoring/",
+        "/dt=",
+        "mlops.capture",
+        "mlops.feedback",
+    )
+    built = [text for text in string_literals(path) if any(key in text for key in keys)]
+    assert not built, f"{path.name} spells storage keys itself: {built}"

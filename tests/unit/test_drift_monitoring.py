@@ -12,14 +12,17 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
+from local.drift_files import compare_files, read_reference
 from local.stack import LocalStack
 from mlops.data.baseline import categorical_baseline
 from mlops.errors import BaselineUnavailable, InvalidFeedback, NothingToMonitor, VersionConflict
 from mlops.monitoring.check import retraining_execution_name, run_check
-from mlops.monitoring.config import MonitoringConfig
+from mlops.monitoring.config import DriftConfig, MonitoringConfig
+from mlops.monitoring.decision import evaluate
 from mlops.monitoring.feedback import accept_feedback
-from mlops.monitoring.reference import baseline_of_columns
+from mlops.monitoring.reference import Reference, baseline_of_columns
 from mlops.monitoring.store import MonitoringStore
+from mlops.monitoring.window import Window, WindowFeeder, add_columns
 from mlops.registry.store import ModelRegistry
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
@@ -55,8 +58,8 @@ def rows(rng: np.random.Generator, count: int, *, shifted: bool = False) -> list
     ]
 
 
-def register(stack: LocalStack, *, version_note: str = "v") -> int:
-    """A registered, deployed version with a baseline computed by the pipeline's own functions."""
+def register(stack: LocalStack, *, version_note: str = "v", features_baseline: dict | None = None) -> int:
+    """A registered, deployed version with a baseline computed by the pipeline's own functions (or the one given)."""
     rng = np.random.default_rng(len(version_note))
     training = rows(rng, 2_000)
     columns = {name: [row[name] for row in training] for name in FEATURES}
@@ -69,7 +72,8 @@ def register(stack: LocalStack, *, version_note: str = "v") -> int:
         "classes": ["0", "1"],
         "positive_class": "1",
     }
-    baseline = {"features": {"rows": 2_000, "features": baseline_of_columns(columns)}, "predictions": predictions}
+    statistics = features_baseline if features_baseline is not None else baseline_of_columns(columns)
+    baseline = {"features": {"rows": 2_000, "features": statistics}, "predictions": predictions}
     uri = S3Uri(stack.bucket, f"baselines/{MODEL}/{uuid.uuid4().hex}.json")
     objects.put_json(uri, {**baseline, "schema": schema})
     registry = ModelRegistry(stack.table)
@@ -354,3 +358,75 @@ def test_the_local_stack_fills_in_the_step_functions_integration_names(stack):
     # moto's interpreter sends the ASL's StartExecution parameter names to botocore, which refuses them
     assert sfn_integrations.installed()
     assert sfn_integrations._members("StartExecution")["statemachinearn"] == "stateMachineArn"
+
+
+# ---- one feeder: the scheduled check, the CLI and a direct window count the same ----------------------------
+def csv_text(header: list[str], table: list[list[object]]) -> str:
+    cells = [["" if value is None else str(value) for value in row] for row in table]
+    return "\n".join(",".join(row) for row in [header, *cells]) + "\n"
+
+
+def test_the_check_the_cli_and_a_direct_window_give_identical_results(stack, tmp_path):
+    # Given a reference file, and a current window with missing values, one mistyped value, an extra column
+    # ("surprise") and a missing one ("visits"), as capture records and as a CSV file with the same values
+    rng = np.random.default_rng(21)
+    training = rows(rng, 2_000)
+    reference_csv = tmp_path / "reference.csv"
+    header = sorted(FEATURES)  # stored baselines are canonical JSON (sorted keys): the check sees features so
+    reference_csv.write_text(csv_text(header, [[row[n] for n in header] for row in training]))
+    statistics = baseline_of_columns(read_reference(reference_csv), seed=42)  # what compare_files computes
+    version = register(stack, features_baseline=statistics)
+    current = []
+    for i, row in enumerate(rows(rng, 300, shifted=True)):
+        record = {name: row[name] for name in ("tenure", "spend", "plan")} | {"surprise": float(i)}
+        if i % 10 == 0:
+            record["tenure"] = None
+        if i % 25 == 0:
+            record["plan"] = None
+        record["spend"] = "abc" if i == 7 else record["spend"]
+        current.append(record)
+    current_header = ["tenure", "spend", "plan", "surprise"]
+    current_csv = tmp_path / "current.csv"
+    current_csv.write_text(csv_text(current_header, [[r[n] for n in current_header] for r in current]))
+    capture(stack, version, current)
+    config = DriftConfig()
+
+    # When the scheduled check, the CLI and a window fed directly (by records, and by columns in chunks) compare
+    report, _ = check(stack)
+    from_cli = compare_files(reference_csv, current_csv, config)
+    reference = Reference.from_baseline(statistics)
+    by_records = Window(reference)
+    WindowFeeder(by_records).add_records(current)
+    by_columns = Window(reference)
+    add_columns(by_columns, {name: [r[name] for r in current] for name in current_header}, config.chunk_rows)
+    in_chunks = Window(reference)
+    add_columns(in_chunks, {name: [r[name] for r in current] for name in current_header}, chunk_rows=64)
+    direct = evaluate(reference, by_records, config)
+
+    # Then every window holds the same counts, whatever the chunking ...
+    for window in (by_records, by_columns, in_chunks):
+        assert window.rows == 300 and dict(window.extra_columns) == {"surprise": 300}
+        assert window.counts["tenure"].missing == 30 and window.counts["tenure"].mismatched == 0
+        assert window.counts["spend"].missing == 1 and window.counts["spend"].mismatched == 1
+        assert window.counts["plan"].missing == 12 and window.counts["plan"].absent == 0
+        assert window.counts["visits"].absent == 300 and window.counts["visits"].present == 0
+        for name in FEATURES:
+            expected, counts = by_records.counts[name], window.counts[name]
+            assert (counts.present, counts.missing, counts.absent) == (
+                expected.present,
+                expected.missing,
+                expected.absent,
+            )
+            for array in ("psi_counts", "below_grid", "at_grid", "counts"):
+                if hasattr(expected, array):
+                    assert getattr(counts, array).tolist() == getattr(expected, array).tolist(), (name, array)
+    assert evaluate(reference, by_columns, config) == direct
+    # ... and the check and the CLI report exactly what the direct window does, feature by feature
+    compared = [key for key in direct if key != "prediction"]
+    assert {key: report[key] for key in compared} == {key: direct[key] for key in compared}
+    assert {key: from_cli[key] for key in compared} == {key: direct[key] for key in compared}
+    violations = {(v["check"], v.get("feature")): v for v in direct["data_quality"]["violations"]}
+    assert violations[("type_mismatch", "spend")]["rows"] == 1
+    assert ("missing_column", "visits") in violations
+    assert violations[("extra_columns", None)]["columns"] == ["surprise"]
+    assert direct["features"]["tenure"]["missing"] == 30 and direct["features"]["spend"]["missing"] == 1
