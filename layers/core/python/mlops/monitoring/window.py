@@ -39,7 +39,7 @@ MAX_TRACKED_CATEGORIES = 1000  # distinct unseen category names remembered per f
 @dataclass
 class NumericCounts:
     psi_counts: np.ndarray
-    below_grid: np.ndarray  # below_grid[j] = rows with a value < grid[j] is cumsum of it; see KS below
+    below_grid: np.ndarray  # rows with a value < grid[j] is its cumsum up to j (decision.ks_statistic)
     at_grid: np.ndarray  # rows equal to grid[j]
     present: int = 0
     missing: int = 0
