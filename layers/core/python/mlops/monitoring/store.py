@@ -19,8 +19,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlops.errors import InvalidFeedback, ModelNotFound, VersionConflict
-from mlops.registry.store import PRODUCTION, ModelRegistry, from_item, to_item
+from mlops.registry.records import PRODUCTION
+from mlops.registry.store import ModelRegistry
 from mlops.storage import clients, objects
+from mlops.storage.codec import from_item, to_item
 from mlops.storage.objects import S3Uri
 
 MONITOR_KEY = "MONITOR"
@@ -257,9 +259,9 @@ def accept_feedback(
     alias = registry.get_alias(model_name, PRODUCTION)
     if alias is None:
         raise ModelNotFound(f"model {model_name!r} has no production version to give feedback on")
-    record = registry.get_version(model_name, int(alias["version"]))
-    schema = record.get("schema") or {}
-    task = record.get("task") or schema.get("task")
+    record = registry.get_version(model_name, alias.version)
+    schema = record.schema_document
+    task = record.task
     normalised = []
     for position, item in enumerate(labels):
         value = item["label"]
