@@ -287,7 +287,7 @@ def test_nothing_to_monitor_and_unreadable_baselines_are_named_errors(stack):
         check(stack)
     register(stack)
     record = ModelRegistry(stack.table).get_version(MODEL, 1)
-    stack.client("s3").delete_object(Bucket=stack.bucket, Key=S3Uri.parse(record["baseline_uri"]).key)
+    stack.client("s3").delete_object(Bucket=stack.bucket, Key=S3Uri.parse(record.baseline_uri).key)
     with pytest.raises(BaselineUnavailable):
         check(stack)
 
