@@ -207,21 +207,21 @@ def _print_registry(stack: LocalStack, model_name: str, out: Any) -> None:
     registry = ModelRegistry(stack.table)
     print(f"Registry of {model_name}", file=out)
     for record in registry.list_versions(model_name):
-        metrics = record["metrics"]
+        metrics = record.metrics
         print(
-            f"  v{record['version']:<3} {record['status']:<10} {record['estimator']:<24} "
-            f"f1 {metrics['f1']:.4f}  roc_auc {metrics['roc_auc']:.4f}  data {record['lineage']['data_sha256'][:12]}",
+            f"  v{record.version:<3} {record.status:<10} {record.estimator:<24} "
+            f"f1 {metrics['f1']:.4f}  roc_auc {metrics['roc_auc']:.4f}  data {record.lineage.data_sha256[:12]}",
             file=out,
         )
     for alias in registry.list_aliases(model_name):
-        previous = alias["previous_version"]
+        previous = alias.previous_version
         print(
-            f"  alias {alias['alias']} -> v{alias['version']} (previous: {'v' + str(previous) if previous else '-'})",
+            f"  alias {alias.alias} -> v{alias.version} (previous: {'v' + str(previous) if previous else '-'})",
             file=out,
         )
     print("  audit trail", file=out)
     for event in registry.list_events(model_name):
-        print(f"    {event['at']}  {event['event_type']:<18} {event['actor']}: {event['reason'][:90]}", file=out)
+        print(f"    {event.at}  {event.event_type:<18} {event.actor}: {event.reason[:90]}", file=out)
     print(
         f"  artifacts   s3://{stack.bucket}/models/{model_name}/<sha256>.joblib, baselines/{model_name}/, runs/",
         file=out,

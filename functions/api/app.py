@@ -30,7 +30,8 @@ from mlops.errors import (
 from mlops.governance import cards
 from mlops.monitoring import store
 from mlops.monitoring.feedback import accept_feedback
-from mlops.registry.store import MODEL_NAME_PATTERN, ModelRegistry
+from mlops.registry.records import MODEL_NAME_PATTERN
+from mlops.registry.store import ModelRegistry
 from mlops.settings import ApiSettings, Settings
 from mlops.training.request import TrainingRequest
 

@@ -26,11 +26,11 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
             step.model_name, step.version, actor=f"pipeline:{run_id_of(step.execution_arn)}"
         )
         metrics.add_metric(name="ApprovalsTimedOut", unit=MetricUnit.Count, value=1)
-        return {"model_name": step.model_name, "version": step.version, "status": record["status"]}
+        return {"model_name": step.model_name, "version": step.version, "status": record.status}
     step = parse_event(AwaitApprovalEvent, event)
     record = registry.await_approval(
         step.model_name, step.version, step.task_token, actor=f"pipeline:{run_id_of(step.execution_arn)}"
     )
     metrics.add_metric(name="ApprovalsRequested", unit=MetricUnit.Count, value=1)
     logger.info("waiting for approval", extra={"model_name": step.model_name, "version": step.version})
-    return {"model_name": step.model_name, "version": step.version, "status": record["status"]}
+    return {"model_name": step.model_name, "version": step.version, "status": record.status}

@@ -9,7 +9,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.contracts import RecordFailureEvent, parse_event
 from mlops.governance.lineage import run_id_of
-from mlops.registry.store import MODEL_NAME_PATTERN_RE, ModelRegistry
+from mlops.registry.records import MODEL_NAME_PATTERN_RE
+from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
 
 logger = Logger()

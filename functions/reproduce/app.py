@@ -6,9 +6,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.contracts import ReproduceEvent, parse_event
 from mlops.governance.reproduce import reproduce_version
-from mlops.registry.store import ModelRegistry, now_iso
+from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
 from mlops.storage import objects
+from mlops.storage.codec import now_iso
 from mlops.storage.objects import S3Uri
 
 logger = Logger()

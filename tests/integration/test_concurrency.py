@@ -10,9 +10,11 @@ import pytest
 from local.datasets import breast_cancer_csv
 from mlops.api import admin
 from mlops.errors import DeploymentRefused, VersionConflict
-from mlops.registry.store import VERSION_REGISTERED, ModelRegistry
+from mlops.registry.records import VERSION_REGISTERED
+from mlops.registry.store import ModelRegistry
 from mlops.training.request import parse_training_request
 from tests.conftest import upload
+from tests.factories import version_content
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +42,7 @@ def test_simultaneous_deploys_and_rollbacks_leave_one_consistent_history(stack):
     registry = ModelRegistry(stack.table)
     for run in range(6):
         registry.register_version(
-            "m", {"metrics": {}}, status=VERSION_REGISTERED, run_id=f"r{run}", actor="t", reason="r"
+            "m", version_content(), status=VERSION_REGISTERED, run_id=f"r{run}", actor="t", reason="r"
         )
     registry.set_alias("m", 1, actor="t", reason="start")
 

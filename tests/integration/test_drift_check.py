@@ -109,7 +109,7 @@ def test_normal_traffic_then_confirmed_drift_starts_a_gated_retraining_once(moni
     assert "retraining started" in alert["Subject"] and third.check["html_uri"] in alert["Message"]
     state = MonitoringStore(stack.table).get(MODEL).state
     assert state.last_retraining.execution_arn == retraining
-    events = [e["event_type"] for e in ModelRegistry(stack.table).list_events(MODEL)]
+    events = [e.event_type for e in ModelRegistry(stack.table).list_events(MODEL)]
     assert "DriftConfirmed" in events and "RetrainingStarted" in events
 
     # When drift persists (or the new champion drifts) within the cooldown

@@ -59,7 +59,7 @@ def call(gateway, method: str, path: str, body=None, *, api_key: str | None = No
 
 
 def example(stack, version: int = 2) -> dict:
-    return ModelRegistry(stack.table).get_version(MODEL, version)["input_example"]
+    return ModelRegistry(stack.table).get_version(MODEL, version).input_example
 
 
 def predict(served, instances, **kwargs):
@@ -208,7 +208,7 @@ def test_deploy_refusals_are_409_and_change_nothing(served):
     assert call(gateway, "POST", f"/models/{MODEL}/deployments", {"version": 7})[0] == 404
     status, body = call(gateway, "POST", f"/models/{MODEL}/deployments", {"version": 1, "canary_weight": 2})
     assert status == 422
-    assert ModelRegistry(stack.table).get_alias(MODEL)["revision"] == before["revision"]
+    assert ModelRegistry(stack.table).get_alias(MODEL).revision == before["revision"]
 
 
 def test_training_start_is_idempotent_on_the_client_token(served):

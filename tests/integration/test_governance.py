@@ -64,7 +64,7 @@ def _pending(stack) -> dict:
             record = registry.get_version("bc", 1)
         except Exception:  # not registered yet
             return None
-        return record if record.get("approval_task_token") else None
+        return record if record.approval_task_token else None
 
     return _wait(waiting, "the version to wait for approval")
 
@@ -78,13 +78,13 @@ def _post(gateway, path: str, body: dict | None = None) -> tuple[int, dict]:
 
 def _end_state(stack, arn: str) -> str:
     events = stack.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
-    return [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")][-1]
+    return [e.stateEnteredEventDetails["name"] for e in events if e.type.endswith("StateEntered")][-1]
 
 
 def test_an_approved_version_is_deployed_and_the_decision_recorded(stack):
     arn = _start(stack, {"required": True, "timeout_s": 300})
     record = _pending(stack)
-    assert record["status"] == "PendingApproval"
+    assert record.status == "PendingApproval"
     gateway = LocalGateway(stack, port=0)
     registry = ModelRegistry(stack.table)
 
@@ -98,12 +98,12 @@ def test_an_approved_version_is_deployed_and_the_decision_recorded(stack):
     assert status == 200 and body["status"] == "Approved"
     finished = _finished(stack, arn)
     assert finished["status"] == "SUCCEEDED" and _end_state(stack, arn) == "Deployed"
-    assert registry.get_alias("bc")["version"] == 1
+    assert registry.get_alias("bc").version == 1
     record = registry.get_version("bc", 1)
-    assert record["approval_decision"]["by"].endswith("user/local-admin")
-    assert record["approval_decision"]["reason"] == "reviewed the card"
+    assert record.approval_decision["by"].endswith("user/local-admin")
+    assert record.approval_decision["reason"] == "reviewed the card"
     assert "approval_task_token" not in record
-    events = [e["event_type"] for e in registry.list_events("bc")]
+    events = [e.event_type for e in registry.list_events("bc")]
     assert events == ["VersionRegistered", "ApprovalRequested", "VersionApproved", "AliasMoved"]
     # a second decision is a conflict
     assert _post(gateway, "/models/bc/versions/1/reject", {"reason": "too late"})[0] == 409
@@ -131,7 +131,7 @@ def test_an_undecided_approval_times_out_in_its_named_state(stack):
 
     assert (finished["status"], _end_state(stack, arn)) == ("FAILED", "ApprovalTimedOut")
     registry = ModelRegistry(stack.table)
-    assert registry.get_version("bc", 1)["status"] == "ApprovalExpired"
+    assert registry.get_version("bc", 1).status == "ApprovalExpired"
     assert registry.list_events("bc")[-1]["event_type"] == "ApprovalTimedOut"
     assert registry.get_alias("bc") is None
 
@@ -141,11 +141,11 @@ def test_lineage_and_the_model_card_match_the_registry(stack):
     assert _finished(stack, arn)["status"] == "SUCCEEDED"
     registry = ModelRegistry(stack.table)
     record = registry.get_version("bc", 1)
-    lineage = record["lineage"]
+    lineage = record.lineage
     assert lineage["code_version"] == "unversioned"  # the template's CodeVersion default
     assert lineage["requested_by"] == "tests" and lineage["execution_arn"] == arn
     assert [c["estimator"] for c in lineage["candidates"]] == ["logistic_regression"]
-    assert record["serving"]["libraries"]["onnxruntime"] and record["serving"]["libraries"]["skl2onnx"]
+    assert record.serving["libraries"]["onnxruntime"] and record.serving["libraries"]["skl2onnx"]
 
     # The snapshot written at registration, and the live card from the API, agree with the record
     snapshot = objects.get_json(S3Uri(stack.bucket, "models/bc/v1/card.json"))
@@ -154,8 +154,8 @@ def test_lineage_and_the_model_card_match_the_registry(stack):
     live = json.loads(raw)
     assert status == 200
     for card in (snapshot, live):
-        assert card["model_overview"]["artifact_sha256"] == record["artifact_sha256"]
-        assert card["evaluation_details"]["holdout_metrics"] == record["metrics"]
+        assert card["model_overview"]["artifact_sha256"] == record.artifact_sha256
+        assert card["evaluation_details"]["holdout_metrics"] == record.metrics
         assert card["training_details"]["data_sha256"] == lineage["data_sha256"]
         assert card["intended_uses"] == {
             "intended_use": "research only",
@@ -165,7 +165,7 @@ def test_lineage_and_the_model_card_match_the_registry(stack):
     status, headers, markdown = gateway.dispatch("GET", "/models/bc/versions/1/card?format=md", {}, b"")
     assert status == 200 and headers["Content-Type"].startswith("text/markdown")
     text = markdown.decode()
-    assert text.startswith("# Model card: bc v1") and record["artifact_sha256"] in text
+    assert text.startswith("# Model card: bc v1") and record.artifact_sha256 in text
     assert text == cards.render_markdown(live)
 
 

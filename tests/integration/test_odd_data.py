@@ -72,7 +72,7 @@ def test_a_tall_csv_of_tens_of_thousands_of_rows_trains(stack):
     )
 
     assert result.end_state == "Deployed", error_message(result.cause)
-    assert ModelRegistry(stack.table).get_version("odd", 1)["metrics"]["r2"] > 0.99
+    assert ModelRegistry(stack.table).get_version("odd", 1).metrics["r2"] > 0.99
     print(f"tall csv {rows_count} x 7: {seconds:.1f} s")
 
 

@@ -47,9 +47,9 @@ def test_an_unconvertible_model_is_registered_but_not_deployed_under_onnx(stack,
     assert "cannot be served by onnxruntime" in error_message(result.cause)
     registry = ModelRegistry(stack.table)
     record = registry.get_version("bc", 1)
-    assert record["status"] == "Registered"
-    assert record["serving"]["onnx_uri"] is None
-    assert "no converter" in record["serving"]["reason"]
+    assert record.status == "Registered"
+    assert record.serving["onnx_uri"] is None
+    assert "no converter" in record.serving["reason"]
     assert registry.get_alias("bc") is None  # production never pointed at it
 
 
@@ -74,7 +74,7 @@ def test_the_sklearn_runtime_serves_what_onnx_cannot(monkeypatch):
             monkeypatch.setenv(name, value)
         result = _train(stack)
         assert result.end_state == "Deployed", result.cause
-        row = ModelRegistry(stack.table).get_version("bc", 1)["input_example"]
+        row = ModelRegistry(stack.table).get_version("bc", 1).input_example
         body = _predict(stack, row)
     assert body["runtime"] == "sklearn"
     assert body["version"] == 1
@@ -88,14 +88,14 @@ def test_the_serving_cache_refuses_bytes_that_do_not_match_the_registry(stack):
     assert _train(stack).end_state == "Deployed"
     registry = ModelRegistry(stack.table)
     record = registry.get_version("bc", 1)
-    onnx_key = record["serving"]["onnx_uri"].split("/", 3)[3]
+    onnx_key = record.serving["onnx_uri"].split("/", 3)[3]
     stack.client("s3").put_object(Bucket=stack.bucket, Key=onnx_key, Body=b"not the registered model")
 
     cold = ModelCache(registry, "onnx", 30.0, stack.bucket)
     with pytest.raises(ArtifactIntegrityError, match="the registry recorded"):
         cold.choose("bc")
     # A warm instance keeps serving the bytes it verified at load; a new execution environment refuses
-    assert _predict(stack, record["input_example"])["version"] == 1
+    assert _predict(stack, record.input_example)["version"] == 1
     sys.modules.pop("functions.predict.app")  # the next invocation starts cold
-    body = _predict(stack, record["input_example"])
+    body = _predict(stack, record.input_example)
     assert "the registry recorded" in body["message"]

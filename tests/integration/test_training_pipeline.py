@@ -46,16 +46,16 @@ def test_happy_path_registers_and_deploys(stack, breast_cancer_uri):
     assert result.states[:2] == ["Prepare", "TrainCandidates"]
     registry = ModelRegistry(stack.table)
     record = registry.get_version("bc", 1)
-    assert record["status"] == "Registered"
-    assert registry.get_alias("bc")["version"] == 1
+    assert record.status == "Registered"
+    assert registry.get_alias("bc").version == 1
     # the registered artifact is content-addressed and its bytes hash to the recorded digest
-    digest = record["artifact_sha256"]
-    assert record["artifact_uri"] == f"s3://{stack.bucket}/models/bc/{digest}.joblib"
-    assert objects.sha256_hex(objects.get_bytes(S3Uri.parse(record["artifact_uri"]))) == digest
-    baseline = objects.get_json(S3Uri.parse(record["baseline_uri"]))
-    assert set(baseline["features"]["features"]) == {f["name"] for f in record["schema"]["features"]}
+    digest = record.artifact_sha256
+    assert record.artifact_uri == f"s3://{stack.bucket}/models/bc/{digest}.joblib"
+    assert objects.sha256_hex(objects.get_bytes(S3Uri.parse(record.artifact_uri))) == digest
+    baseline = objects.get_json(S3Uri.parse(record.baseline_uri))
+    assert set(baseline["features"]["features"]) == {f["name"] for f in record.schema_document["features"]}
     # lineage: the data, the split, the run and the libraries
-    lineage = record["lineage"]
+    lineage = record.lineage
     assert lineage["data_sha256"] == objects.sha256_hex(objects.get_bytes(S3Uri.parse(breast_cancer_uri)))
     assert lineage["execution_arn"] == result.execution_arn
     assert lineage["split"]["seed"] == 42
@@ -64,7 +64,7 @@ def test_happy_path_registers_and_deploys(stack, breast_cancer_uri):
     summary = result.summary()
     assert summary["deployed"] is True
     assert summary["version"] == 1
-    assert summary["metrics"] == record["metrics"]
+    assert summary["metrics"] == record.metrics
 
 
 def test_the_map_over_candidates_picks_the_best_on_validation(stack, breast_cancer_uri):
@@ -91,10 +91,10 @@ def test_an_identical_second_run_is_recorded_as_rejected_and_not_promoted(stack,
     assert gate["champion_version"] == 1
     assert gate["challenger_score"] == gate["champion_score"]  # same data, seed and candidates: same model
     registry = ModelRegistry(stack.table)
-    assert [(v["version"], v["status"]) for v in registry.list_versions("bc")] == [(1, "Registered"), (2, "Rejected")]
-    assert registry.get_alias("bc")["version"] == 1
-    assert registry.get_version("bc", 2)["gate"]["reasons"]  # the rejection explains itself
-    assert [e["event_type"] for e in registry.list_events("bc")] == [
+    assert [(v.version, v.status) for v in registry.list_versions("bc")] == [(1, "Registered"), (2, "Rejected")]
+    assert registry.get_alias("bc").version == 1
+    assert registry.get_version("bc", 2).gate["reasons"]  # the rejection explains itself
+    assert [e.event_type for e in registry.list_events("bc")] == [
         "VersionRegistered",
         "AliasMoved",
         "VersionRejected",
@@ -142,7 +142,7 @@ def test_a_failing_deploy_leaves_the_version_registered_and_the_alias_unmoved(st
 
     assert (result.status, result.end_state) == ("FAILED", "DeploymentFailed")
     registry = ModelRegistry(stack.table)
-    assert registry.get_version("bc", 1)["status"] == "Registered"
+    assert registry.get_version("bc", 1).status == "Registered"
     assert registry.get_alias("bc") is None
 
 
@@ -193,6 +193,6 @@ def test_a_regression_model_on_a_dataset_it_has_never_seen(stack):
 
     assert result.end_state == "Deployed", result.cause
     record = ModelRegistry(stack.table).get_version("diabetes", 1)
-    assert record["task"] == "regression"
-    assert set(record["metrics"]) == {"rmse", "mae", "r2"}
-    assert record["metrics"]["r2"] >= 0.2
+    assert record.task == "regression"
+    assert set(record.metrics) == {"rmse", "mae", "r2"}
+    assert record.metrics["r2"] >= 0.2

@@ -27,6 +27,7 @@ from mlops.registry.store import ModelRegistry
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 from tests.conftest import load_event
+from tests.factories import version_content
 
 MODEL = "churn"
 FEATURES = ["tenure", "spend", "visits", "plan"]
@@ -77,13 +78,9 @@ def register(stack: LocalStack, *, version_note: str = "v", features_baseline: d
     uri = S3Uri(stack.bucket, f"baselines/{MODEL}/{uuid.uuid4().hex}.json")
     objects.put_json(uri, {**baseline, "schema": schema})
     registry = ModelRegistry(stack.table)
-    record = {
-        "task": "classification",
-        "schema": schema,
-        "metrics": {"accuracy": 0.9, "f1": 0.8},
-        "baseline_uri": str(uri),
-        "training_request": TRAINING_REQUEST,
-    }
+    record = version_content(
+        schema=schema, metrics={"accuracy": 0.9, "f1": 0.8}, baseline_uri=str(uri), training_request=TRAINING_REQUEST
+    )
     version, _ = registry.register_version(
         MODEL, record, status="Registered", run_id=uuid.uuid4().hex, actor="tests", reason="tests"
     )
@@ -178,7 +175,7 @@ def test_drift_is_confirmed_after_consecutive_windows_and_starts_one_retraining(
     assert output["notify"] is True and "retraining started" in output["notification"]["subject"]
     state = MonitoringStore(stack.table).get(MODEL).state
     assert state.last_retraining.check_id == output["check_id"]
-    events = [e["event_type"] for e in ModelRegistry(stack.table).list_events(MODEL)]
+    events = [e.event_type for e in ModelRegistry(stack.table).list_events(MODEL)]
     assert "DriftConfirmed" in events
 
 
@@ -296,7 +293,7 @@ def test_nothing_to_monitor_and_unreadable_baselines_are_named_errors(stack):
         check(stack)
     register(stack)
     record = ModelRegistry(stack.table).get_version(MODEL, 1)
-    stack.client("s3").delete_object(Bucket=stack.bucket, Key=S3Uri.parse(record["baseline_uri"]).key)
+    stack.client("s3").delete_object(Bucket=stack.bucket, Key=S3Uri.parse(record.baseline_uri).key)
     with pytest.raises(BaselineUnavailable):
         check(stack)
 

@@ -132,7 +132,7 @@ def test_evaluate_register_and_deploy_chain(stack, prepared, trained, lambda_con
     assert deployment == {"alias": "production", "version": 1, "previous_version": None, "changed": True}
     again = deploy_app.lambda_handler(load_event("deploy", "breast_cancer"), lambda_context)
     assert again["changed"] is False  # a retried deploy is a no-op
-    assert ModelRegistry(stack.table).get_alias("breast-cancer")["version"] == 1
+    assert ModelRegistry(stack.table).get_alias("breast-cancer").version == 1
 
 
 def test_stored_events_follow_the_step_contracts():

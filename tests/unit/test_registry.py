@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import inspect
 import threading
 
 import pytest
+from botocore.exceptions import ClientError
 
-from mlops import registry as registry_module
 from mlops.errors import DeploymentRefused, ModelNotFound, NothingToRollBack, VersionConflict
-from mlops.registry.store import PRODUCTION, VERSION_REGISTERED, VERSION_REJECTED, ModelRegistry
+from mlops.registry.records import PRODUCTION, VERSION_REGISTERED, VERSION_REJECTED, VersionContent
+from mlops.registry.store import ModelRegistry
+from tests.factories import version_content
 
 
 @pytest.fixture
@@ -17,8 +18,8 @@ def registry(stack) -> ModelRegistry:
     return ModelRegistry(stack.table)
 
 
-def _record(score: float = 0.9) -> dict:
-    return {"metrics": {"f1": score, "log_loss": 0.25}, "artifact_sha256": "ab" * 32, "params": {"C": 1.0}}
+def _record(score: float = 0.9) -> VersionContent:
+    return version_content(metrics={"f1": score, "log_loss": 0.25}, params={"C": 1.0})
 
 
 def _register(registry: ModelRegistry, run_id: str, status: str = VERSION_REGISTERED, model: str = "m") -> int:
@@ -33,12 +34,12 @@ def test_first_registration_creates_model_version_and_event(registry):
 
     assert (version, created) == (1, True)
     record = registry.get_version("churn", 1)
-    assert record["status"] == VERSION_REGISTERED
-    assert record["metrics"] == {"f1": 0.91, "log_loss": 0.25}  # floats survive the Decimal round trip
-    assert isinstance(record["metrics"]["f1"], float)
-    assert registry.get_model("churn")["latest_version"] == 1
+    assert record.status == VERSION_REGISTERED
+    assert record.metrics == {"f1": 0.91, "log_loss": 0.25}  # floats survive the Decimal round trip
+    assert isinstance(record.metrics["f1"], float)
+    assert registry.get_model("churn").latest_version == 1
     events = registry.list_events("churn")
-    assert [(e["event_type"], e["actor"], e["after"]) for e in events] == [
+    assert [(e.event_type, e.actor, e.after) for e in events] == [
         ("VersionRegistered", "pipeline:run-1", {"version": 1, "status": VERSION_REGISTERED})
     ]
 
@@ -48,12 +49,12 @@ def test_versions_increase_and_rejected_ones_are_recorded(registry):
         _register(registry, f"run-{i}", status)
         for i, status in enumerate([VERSION_REGISTERED, VERSION_REJECTED, VERSION_REGISTERED])
     ] == [1, 2, 3]
-    assert [v["status"] for v in registry.list_versions("m")] == [
+    assert [v.status for v in registry.list_versions("m")] == [
         VERSION_REGISTERED,
         VERSION_REJECTED,
         VERSION_REGISTERED,
     ]
-    assert [e["event_type"] for e in registry.list_events("m")] == [
+    assert [e.event_type for e in registry.list_events("m")] == [
         "VersionRegistered",
         "VersionRejected",
         "VersionRegistered",
@@ -92,8 +93,8 @@ def test_concurrent_registrations_never_share_a_version(registry):
     # Then each got its own version, with no gap, and the counter agrees
     assert errors == []
     assert sorted(versions) == list(range(1, 13))
-    assert registry.get_model("m")["latest_version"] == 12
-    assert sorted(v["run_id"] for v in registry.list_versions("m")) == sorted(f"run-{i}" for i in range(12))
+    assert registry.get_model("m").latest_version == 12
+    assert sorted(v.run_id for v in registry.list_versions("m")) == sorted(f"run-{i}" for i in range(12))
 
 
 def test_alias_moves_keep_the_previous_version_and_rollback_returns_to_it(registry):
@@ -102,16 +103,16 @@ def test_alias_moves_keep_the_previous_version_and_rollback_returns_to_it(regist
     first = registry.set_alias("m", 1, actor="deployer", reason="initial")
     second = registry.set_alias("m", 2, actor="deployer", reason="better")
 
-    assert first["previous_version"] is None
-    assert second["previous_version"] == 1
+    assert first.previous_version is None
+    assert second.previous_version == 1
     rolled_back = registry.rollback("m", actor="oncall", reason="bad latency")
-    assert rolled_back["version"] == 1
-    assert rolled_back["previous_version"] == 2
-    assert registry.get_alias("m", PRODUCTION)["version"] == 1
+    assert rolled_back.version == 1
+    assert rolled_back.previous_version == 2
+    assert registry.get_alias("m", PRODUCTION).version == 1
     moves = [
-        (e["event_type"], e["before"]["version"], e["after"]["version"], e["actor"])
+        (e.event_type, e.before["version"], e.after["version"], e.actor)
         for e in registry.list_events("m")
-        if e["event_type"] in {"AliasMoved", "RolledBack"}
+        if e.event_type in {"AliasMoved", "RolledBack"}
     ]
     assert moves == [
         ("AliasMoved", None, 1, "deployer"),
@@ -127,8 +128,8 @@ def test_alias_move_with_a_stale_expectation_is_a_conflict_and_changes_nothing(r
 
     with pytest.raises(VersionConflict, match="points at v1, not v2"):
         registry.set_alias("m", 3, actor="x", reason="r", expected_version=2, check_expected=True)
-    assert registry.get_alias("m")["version"] == 1
-    assert sum(e["event_type"] == "AliasMoved" for e in registry.list_events("m")) == 1
+    assert registry.get_alias("m").version == 1
+    assert sum(e.event_type == "AliasMoved" for e in registry.list_events("m")) == 1
 
 
 def test_rejected_and_unknown_versions_cannot_be_deployed(registry):
@@ -147,17 +148,17 @@ def test_a_canary_splits_then_promotes_or_rolls_back(registry):
     registry.set_alias("m", 1, actor="x", reason="first")
 
     canary = registry.set_canary("m", 2, 0.25, actor="x", reason="try v2")
-    assert (canary["version"], canary["canary_version"], canary["canary_weight"]) == (1, 2, 0.25)
+    assert (canary.version, canary.canary_version, canary.canary_weight) == (1, 2, 0.25)
     # rollback with an active canary drops the canary and leaves production alone
     dropped = registry.rollback("m", actor="oncall", reason="errors")
-    assert (dropped["version"], dropped["canary_version"]) == (1, None)
+    assert (dropped.version, dropped.canary_version) == (1, None)
 
     registry.set_canary("m", 3, 0.1, actor="x", reason="try v3")
     promoted = registry.promote("m", actor="x", reason="healthy")
-    assert (promoted["version"], promoted["previous_version"], promoted["canary_version"]) == (3, 1, None)
+    assert (promoted.version, promoted.previous_version, promoted.canary_version) == (3, 1, None)
     back = registry.rollback("m", actor="oncall", reason="regression")
-    assert (back["version"], back["previous_version"]) == (1, 3)
-    assert [e["event_type"] for e in registry.list_events("m")][-5:] == [
+    assert (back.version, back.previous_version) == (1, 3)
+    assert [e.event_type for e in registry.list_events("m")][-5:] == [
         "CanaryChanged",
         "CanaryRolledBack",
         "CanaryChanged",
@@ -181,7 +182,7 @@ def test_canary_refusals(registry):
         registry.set_canary("m", 2, 1.0, actor="x", reason="r")
     with pytest.raises(DeploymentRefused, match="no canary"):
         registry.promote("m", actor="x", reason="r")
-    assert registry.get_alias("m")["canary_version"] is None
+    assert registry.get_alias("m").canary_version is None
 
 
 def test_a_stale_alias_write_is_refused_and_changes_nothing(registry):
@@ -202,7 +203,7 @@ def test_a_stale_alias_write_is_refused_and_changes_nothing(registry):
             reason="late",
             check_version=3,
         )
-    assert registry.get_alias("m")["version"] == 2
+    assert registry.get_alias("m").version == 2
 
 
 def test_rollback_without_history_is_refused(registry):
@@ -217,22 +218,30 @@ def test_unknown_model_and_listing(registry):
         registry.get_model("nope")
     _register(registry, "a", model="zeta")
     _register(registry, "b", model="alpha")
-    assert [m["model_name"] for m in registry.list_models()] == ["alpha", "zeta"]
+    assert [m.model_name for m in registry.list_models()] == ["alpha", "zeta"]
 
 
 def test_non_finite_numbers_are_refused_before_anything_is_written(registry):
     with pytest.raises(ValueError, match="not JSON compliant"):
         registry.register_version(
-            "m", {"metrics": {"f1": float("nan")}}, status=VERSION_REGISTERED, run_id="r", actor="a", reason="r"
+            "m",
+            version_content(metrics={"f1": float("nan")}),
+            status=VERSION_REGISTERED,
+            run_id="r",
+            actor="a",
+            reason="r",
         )
     with pytest.raises(ModelNotFound):
         registry.get_model("m")
 
 
-def test_audit_events_are_only_ever_created():
-    # The registry module has no code path that updates or deletes an audit event: every EVENT# write is a
-    # conditional Put that fails if the key exists, and no DeleteItem or UpdateItem targets EVENT# keys.
-    source = inspect.getsource(registry_module)
-    assert "delete_item" not in source and "Delete" not in source.replace("Deletion", "")
-    event_put = inspect.getsource(ModelRegistry._event_put)
-    assert '"ConditionExpression": "attribute_not_exists(pk)"' in event_put
+def test_an_audit_event_cannot_be_overwritten(registry):
+    # Given an event written through the registry's own code path
+    _register(registry, "run-a")
+    event = registry.list_events("m")[0]
+    # When the same key is put again through that path, the transaction is refused and the event is unchanged
+    put = registry.event_put("m", "Tampered", actor="x", reason="x", before=None, after=None, at=event.at)
+    put["Put"]["Item"]["sk"] = {"S": f"EVENT#{event.at}#{event.event_id}"}
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        registry.transact([put])
+    assert registry.list_events("m") == [event]

@@ -13,12 +13,11 @@ from botocore.exceptions import ClientError
 
 from mlops.errors import DeploymentRefused, ModelNotFound, SmokeTestFailed, VersionConflict
 from mlops.governance import cards
-from mlops.registry.store import PRODUCTION, ModelRegistry
-from mlops.storage import clients, objects
-from mlops.storage.objects import S3Uri
+from mlops.registry.records import PRODUCTION, AliasRecord
+from mlops.registry.store import ModelRegistry
+from mlops.storage import clients
 from mlops.training.request import TrainingRequest
 
-ITEM_KEYS = ("pk", "sk", "approval_task_token")  # keys and the resume token never leave the registry
 VERSION_SUMMARY_KEYS = ("version", "status", "estimator", "metrics", "created_at", "created_by", "run_id")
 
 
@@ -30,12 +29,8 @@ class ClientTokenReused(VersionConflict):
     """A client token was sent again with a different training request."""
 
 
-def _public(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in item.items() if k not in ITEM_KEYS}
-
-
-def public_alias(alias: dict[str, Any]) -> dict[str, Any]:
-    return _public(alias)
+def public_alias(alias: AliasRecord) -> dict[str, Any]:
+    return alias.to_document()
 
 
 def execution_name(client_token: str) -> str:
@@ -116,29 +111,29 @@ def describe_training(state_machine_arn: str, execution_id: str) -> dict[str, An
 def list_models(registry: ModelRegistry) -> list[dict[str, Any]]:
     models = []
     for model in registry.list_models():
-        alias = registry.get_alias(model["model_name"], PRODUCTION)
-        models.append({**_public(model), "production_version": alias["version"] if alias else None})
+        alias = registry.get_alias(model.model_name, PRODUCTION)
+        models.append({**model.to_document(), "production_version": alias.version if alias else None})
     return models
 
 
 def get_model(registry: ModelRegistry, model_name: str) -> dict[str, Any]:
-    model = _public(registry.get_model(model_name))
-    model["aliases"] = {alias["alias"]: _public(alias) for alias in registry.list_aliases(model_name)}
+    model = registry.get_model(model_name).to_document()
+    model["aliases"] = {alias.alias: alias.to_document() for alias in registry.list_aliases(model_name)}
     return model
 
 
 def list_versions(registry: ModelRegistry, model_name: str) -> list[dict[str, Any]]:
     registry.get_model(model_name)  # 404 for an unknown model rather than an empty list
-    return [{k: v.get(k) for k in VERSION_SUMMARY_KEYS} for v in registry.list_versions(model_name)]
+    return [{k: getattr(v, k) for k in VERSION_SUMMARY_KEYS} for v in registry.list_versions(model_name)]
 
 
 def get_version(registry: ModelRegistry, model_name: str, version: int) -> dict[str, Any]:
-    return _public(registry.get_version(model_name, version))
+    return registry.get_version(model_name, version).public()
 
 
 def audit(registry: ModelRegistry, model_name: str) -> list[dict[str, Any]]:
     registry.get_model(model_name)
-    return [_public(event) for event in registry.list_events(model_name)]
+    return [event.to_document() for event in registry.list_events(model_name)]
 
 
 def smoke_test_via(predict_function: str, model_name: str, version: int) -> dict[str, Any]:
@@ -172,7 +167,7 @@ def deploy(
         raise DeploymentRefused("canary_weight must be above 0 (or omit it to deploy to production)")
     else:
         alias = registry.set_canary(model_name, version, canary_weight, actor=actor, reason=reason)
-    return {"alias": _public(alias), "smoke_test": smoke}
+    return {"alias": alias.to_document(), "smoke_test": smoke}
 
 
 def card(registry: ModelRegistry, model_name: str, version: int) -> dict[str, Any]:
@@ -181,12 +176,8 @@ def card(registry: ModelRegistry, model_name: str, version: int) -> dict[str, An
 
 
 def write_card(registry: ModelRegistry, bucket: str, model_name: str, version: int) -> str:
-    """Snapshot the card to s3://<bucket>/models/<name>/v<n>/card.json and card.md; return the JSON URI."""
-    document = card(registry, model_name, version)
-    prefix = f"models/{model_name}/v{version}"
-    objects.put_json(S3Uri(bucket, f"{prefix}/card.json"), document)
-    objects.put_bytes(S3Uri(bucket, f"{prefix}/card.md"), cards.render_markdown(document).encode(), "text/markdown")
-    return f"s3://{bucket}/{prefix}/card.json"
+    """Snapshot the card as it is now (after an approval decision); return the JSON URI."""
+    return str(cards.write_card(bucket, registry.get_version(model_name, version), registry.list_events(model_name)))
 
 
 def decide(
@@ -201,7 +192,7 @@ def decide(
     else:
         sfn.send_task_failure(taskToken=token, error="ApprovalRejected", cause=reason or "rejected by " + actor)
     write_card(registry, bucket, model_name, version)
-    return {"model_name": model_name, "version": version, "status": record["status"], "decision": decision}
+    return {"model_name": model_name, "version": version, "status": record.status, "decision": decision}
 
 
 def reproduce_via(

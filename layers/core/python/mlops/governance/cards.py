@@ -7,77 +7,93 @@ approval status and history are always current; a snapshot is written to S3 at r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+from mlops.registry.records import AuditEvent, VersionRecord
+from mlops.storage import layout, objects
+from mlops.storage.objects import S3Uri
 
 CARD_SCHEMA_VERSION = "1"
 APPROVAL_EVENTS = ("ApprovalRequested", "VersionApproved", "VersionRejectedByApprover", "ApprovalTimedOut")
 
 
-def build_card(record: dict[str, Any], events: list[dict[str, Any]]) -> dict[str, Any]:
-    lineage = record.get("lineage", {})
-    features = record.get("schema", {}).get("features", [])
+def build_card(record: VersionRecord, events: Sequence[AuditEvent]) -> dict[str, Any]:
+    """The card of a version, from its record and the model's audit trail (for the approval history)."""
+    lineage = record.lineage
+    features = record.schema_document.get("features", [])
     baseline_summary = {
         "features": len(features),
         "numeric": sum(f["kind"] == "numeric" for f in features),
         "categorical": sum(f["kind"] == "categorical" for f in features),
-        "baseline_uri": record.get("baseline_uri"),
-        "baseline_sha256": record.get("baseline_sha256"),
+        "baseline_uri": record.baseline_uri,
+        "baseline_sha256": record.baseline_sha256,
     }
     approval_history = [
-        {"event": e["event_type"], "by": e["actor"], "at": e["at"], "reason": e["reason"]}
+        {"event": e.event_type, "by": e.actor, "at": e.at, "reason": e.reason}
         for e in events
-        if e["event_type"] in APPROVAL_EVENTS and (e.get("after") or {}).get("version") == record["version"]
+        if e.event_type in APPROVAL_EVENTS and (e.after or {}).get("version") == record.version
     ]
-    gate = record.get("gate", {})
+    serving = record.serving
     return {
         "card_schema_version": CARD_SCHEMA_VERSION,
         "model_overview": {
-            "model_name": record["model_name"],
-            "version": record["version"],
-            "status": record["status"],
-            "description": record.get("description", ""),
-            "task": record.get("task"),
-            "target": record.get("target"),
-            "algorithm": record.get("estimator"),
-            "params": record.get("params", {}),
-            "created_at": record.get("created_at"),
-            "created_by": record.get("created_by"),
-            "artifact_uri": record.get("artifact_uri"),
-            "artifact_sha256": record.get("artifact_sha256"),
+            "model_name": record.model_name,
+            "version": record.version,
+            "status": record.status,
+            "description": record.description,
+            "task": record.task,
+            "target": record.target,
+            "algorithm": record.estimator,
+            "params": record.params,
+            "created_at": record.created_at,
+            "created_by": record.created_by,
+            "artifact_uri": record.artifact_uri,
+            "artifact_sha256": record.artifact_sha256,
         },
         "intended_uses": {
-            "intended_use": record.get("intended_use", ""),
-            "limitations": record.get("limitations", ""),
-            "requested_by": lineage.get("requested_by"),
+            "intended_use": record.intended_use,
+            "limitations": record.limitations,
+            "requested_by": lineage.requested_by,
         },
         "training_details": {
-            "dataset_uri": lineage.get("dataset_uri"),
-            "data_sha256": lineage.get("data_sha256"),
-            "rows": lineage.get("rows"),
-            "split": lineage.get("split"),
+            "dataset_uri": lineage.dataset_uri,
+            "data_sha256": lineage.data_sha256,
+            "rows": lineage.rows,
+            "split": lineage.split,
             "features": features,
-            "candidates": lineage.get("candidates", record.get("leaderboard", [])),
-            "execution_arn": lineage.get("execution_arn"),
-            "code_version": lineage.get("code_version"),
-            "libraries": lineage.get("libraries", {}),
+            "candidates": lineage.candidates or record.leaderboard,
+            "execution_arn": lineage.execution_arn,
+            "code_version": lineage.code_version,
+            "libraries": lineage.libraries,
         },
         "evaluation_details": {
-            "holdout_metrics": record.get("metrics", {}),
-            "validation_metrics": record.get("validation_metrics", {}),
-            "champion": record.get("champion"),
-            "gate": {k: gate.get(k) for k in ("decision", "metric", "reasons")},
+            "holdout_metrics": record.metrics,
+            "validation_metrics": record.validation_metrics,
+            "champion": record.champion,
+            "gate": {k: record.gate.get(k) for k in ("decision", "metric", "reasons")},
         },
         "additional_information": {
             "drift_baseline": baseline_summary,
             "approval": {
-                "required": (record.get("approval") or {}).get("required", False),
-                "status": record["status"],
-                "decision": record.get("approval_decision"),
+                "required": record.approval.get("required", False),
+                "status": record.status,
+                "decision": record.approval_decision,
                 "history": approval_history,
             },
-            "serving": {k: (record.get("serving") or {}).get(k) for k in ("onnx_uri", "reason", "parity")},
+            "serving": {"onnx_uri": serving.onnx_uri, "reason": serving.reason, "parity": serving.parity},
         },
     }
+
+
+def write_card(bucket: str, record: VersionRecord, events: Sequence[AuditEvent]) -> S3Uri:
+    """Snapshot the card to ``models/<name>/v<n>/card.json`` and ``card.md``; return the JSON's URI."""
+    document = build_card(record, events)
+    json_uri = layout.card(bucket, record.model_name, record.version, "json")
+    objects.put_json(json_uri, document)
+    markdown_uri = layout.card(bucket, record.model_name, record.version, "md")
+    objects.put_bytes(markdown_uri, render_markdown(document).encode(), "text/markdown")
+    return json_uri
 
 
 def _table(rows: list[tuple[str, Any]]) -> list[str]:

@@ -13,6 +13,7 @@ import numpy as np
 
 from mlops.data import dataset
 from mlops.governance.lineage import library_versions
+from mlops.registry.records import VersionRecord
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 from mlops.training import estimators, evaluation
@@ -21,12 +22,12 @@ METRIC_TOLERANCE = 1e-9
 PROBABILITY_TOLERANCE = 1e-9
 
 
-def reproduce_version(record: dict[str, Any]) -> dict[str, Any]:
-    lineage = record["lineage"]
+def reproduce_version(record: VersionRecord) -> dict[str, Any]:
+    lineage = record.lineage
     split = lineage["split"]
     report: dict[str, Any] = {
-        "model_name": record["model_name"],
-        "version": record["version"],
+        "model_name": record.model_name,
+        "version": record.version,
         "dataset_uri": lineage["dataset_uri"],
         "libraries_now": library_versions(),
         "libraries_then": lineage["libraries"],
@@ -36,7 +37,7 @@ def reproduce_version(record: dict[str, Any]) -> dict[str, Any]:
     if not report["data_matches"]:
         report.update(reproduced=False, reason="the dataset at the recorded URI has changed since training")
         return report
-    schema_then = dataset.Schema.from_dict(record["schema"])
+    schema_then = dataset.Schema.from_dict(record.schema_document)
     table = dataset.parse_csv(payload)
     schema, table = dataset.infer_schema(table, schema_then.target, schema_then.task, schema_then.positive_class)
     parts = dataset.split(table, schema, split["seed"], split["validation_fraction"], split["test_fraction"])
@@ -44,17 +45,15 @@ def reproduce_version(record: dict[str, Any]) -> dict[str, Any]:
     train_x, train_y = dataset.feature_matrix(parts["train"], schema), dataset.target_vector(parts["train"], schema)
     test_x, test_y = dataset.feature_matrix(parts["test"], schema), dataset.target_vector(parts["test"], schema)
     refit, _ = estimators.fit_candidate(
-        schema, record["estimator"], record["params"], seed=split["seed"], features=train_x, target=train_y
+        schema, record.estimator, record.params, seed=split["seed"], features=train_x, target=train_y
     )
     metrics = evaluation.score(refit, test_x, test_y, schema)
-    differences = {name: abs(metrics[name] - record["metrics"][name]) for name in record["metrics"]}
+    differences = {name: abs(metrics[name] - record.metrics[name]) for name in record.metrics}
     report["metrics"] = metrics
     report["metric_differences"] = differences
     report["metrics_match"] = all(d <= METRIC_TOLERANCE for d in differences.values())
 
-    registered = objects.load_model(
-        S3Uri.parse(record["artifact_uri"]), record["artifact_sha256"], lineage["libraries"]["scikit-learn"]
-    )
+    registered = objects.load_model(S3Uri.parse(record.artifact_uri), record.artifact_sha256, record.sklearn_version)
     if schema.task == "classification":
         gap = float(np.max(np.abs(refit.predict_proba(test_x) - registered.predict_proba(test_x))))
         agreement = float(np.mean(refit.predict(test_x) == registered.predict(test_x)))

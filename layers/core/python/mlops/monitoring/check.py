@@ -126,9 +126,9 @@ def _resolve(
     alias = registry.get_alias(model_name, PRODUCTION)
     if alias is None:
         raise NothingToMonitor(f"model {model_name!r} has no production version to monitor")
-    version = int(alias["version"])
+    version = alias.version
     try:
-        record = registry.get_version(model_name, version)
+        record = registry.get_version(model_name, version).to_document()
     except ModelNotFound as exc:
         raise NothingToMonitor(str(exc)) from exc
     baseline = _load_baseline(record.get("baseline_uri"), model_name, version)
@@ -139,7 +139,7 @@ def _resolve(
     if state.version != version:
         if state.version is not None:
             notes.append(f"production moved from v{state.version} to v{version}: the window and counters restart")
-        deployed_at = alias.get("updated_at")
+        deployed_at = alias.updated_at
         state = replace(
             state,
             version=version,

@@ -77,9 +77,9 @@ def accept_feedback(
     alias = registry.get_alias(model_name, PRODUCTION)
     if alias is None:
         raise ModelNotFound(f"model {model_name!r} has no production version to give feedback on")
-    record = registry.get_version(model_name, int(alias["version"]))
-    schema = record.get("schema") or {}
-    task = record.get("task") or schema.get("task")
+    record = registry.get_version(model_name, alias.version)
+    schema = record.schema_document
+    task = record.task
     normalised = []
     for position, item in enumerate(labels):
         value = item["label"]

@@ -18,7 +18,8 @@ from typing import Any
 from mlops.data import dataset
 from mlops.data.dataset import Schema
 from mlops.errors import ArtifactIntegrityError, LibraryVersionMismatch, ModelNotFound, SmokeTestFailed
-from mlops.registry.store import PRODUCTION, VERSION_REJECTED, ModelRegistry
+from mlops.registry.records import PRODUCTION, VERSION_REJECTED, VersionRecord
+from mlops.registry.store import ModelRegistry
 from mlops.serving.runtime import (
     InvalidInstances,
     ModelNotServable,
@@ -87,17 +88,17 @@ class ModelCache:
         self._versions: dict[tuple[str, int], LoadedVersion] = {}
         self.loads = 0  # artifacts fetched and verified (tests and metrics read it)
 
-    def _artifact_of(self, record: dict[str, Any]) -> tuple[str, str]:
+    def _artifact_of(self, record: VersionRecord) -> tuple[str, str]:
         if self.runtime == "onnx":
-            serving = record.get("serving") or {}
-            if not serving.get("onnx_uri"):
-                reason = serving.get("reason", "it was registered without an ONNX model")
+            serving = record.serving
+            if not serving.onnx_uri or not serving.onnx_sha256:
+                reason = serving.reason or "it was registered without an ONNX model"
                 raise ModelNotServable(
-                    f"{record['model_name']} v{record['version']} cannot be served by onnxruntime: "
+                    f"{record.model_name} v{record.version} cannot be served by onnxruntime: "
                     f"{reason}; deploy it with ServingRuntime=sklearn"
                 )
-            return serving["onnx_uri"], serving["onnx_sha256"]
-        return record["artifact_uri"], record["artifact_sha256"]
+            return serving.onnx_uri, serving.onnx_sha256
+        return record.artifact_uri, record.artifact_sha256
 
     def load_version(self, model_name: str, version: int) -> LoadedVersion:
         # A version's artifact and schema never change once registered: resolve each version once.
@@ -105,20 +106,20 @@ class ModelCache:
         if known is not None:
             return known
         record = self.registry.get_version(model_name, version)
-        if record["status"] == VERSION_REJECTED:
+        if record.status == VERSION_REJECTED:
             raise ModelNotServable(f"{model_name} v{version} was rejected by its gate")
         uri, digest = self._artifact_of(record)
-        schema = Schema.from_dict(record["schema"])
+        schema = Schema.from_dict(record.schema_document)
         model = self._models.get(digest)
         if model is None:
             model = self._load(record, uri, digest, schema)
             self._models[digest] = model
             self.loads += 1
-        loaded = LoadedVersion(model_name, version, schema, model, digest, record.get("input_example"))
+        loaded = LoadedVersion(model_name, version, schema, model, digest, record.input_example)
         self._versions[(model_name, version)] = loaded
         return loaded
 
-    def _load(self, record: dict[str, Any], uri: str, digest: str, schema: Schema) -> OnnxModel | SklearnModel:
+    def _load(self, record: VersionRecord, uri: str, digest: str, schema: Schema) -> OnnxModel | SklearnModel:
         # Artifacts come only from the registry's bucket, and only after their digest matches the record.
         if S3Uri.parse(uri).bucket != self.artifacts_bucket:
             raise ArtifactIntegrityError(f"{uri} is outside the registry's bucket {self.artifacts_bucket}")
@@ -126,10 +127,10 @@ class ModelCache:
             return OnnxModel(_verified_bytes(uri, digest), schema)
         import sklearn  # noqa: PLC0415 - the fallback runtime only
 
-        trained_with = record["lineage"]["libraries"]["scikit-learn"]
+        trained_with = record.sklearn_version
         if trained_with != sklearn.__version__:
             raise LibraryVersionMismatch(
-                f"{record['model_name']} v{record['version']} was trained with scikit-learn {trained_with}; "
+                f"{record.model_name} v{record.version} was trained with scikit-learn {trained_with}; "
                 f"this runtime has {sklearn.__version__}"
             )
         return SklearnModel(_verified_bytes(uri, digest), schema)
@@ -142,11 +143,11 @@ class ModelCache:
         alias = self.registry.get_alias(model_name, PRODUCTION)
         if alias is None:
             raise ModelNotFound(f"model {model_name!r} has no production version")
-        production = self.load_version(model_name, alias["version"])
+        production = self.load_version(model_name, alias.version)
         canary = None
-        if alias.get("canary_version"):
-            canary = self.load_version(model_name, alias["canary_version"])
-        routing = Routing(production, canary, float(alias.get("canary_weight") or 0.0), now)
+        if alias.canary_version:
+            canary = self.load_version(model_name, alias.canary_version)
+        routing = Routing(production, canary, float(alias.canary_weight or 0.0), now)
         self._routes[model_name] = routing
         return routing
 

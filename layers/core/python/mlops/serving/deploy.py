@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from mlops.governance.lineage import run_id_of
-from mlops.registry.store import PRODUCTION, ModelRegistry
+from mlops.registry.records import PRODUCTION
+from mlops.registry.store import ModelRegistry
 
 
 def deploy(
@@ -17,11 +18,11 @@ def deploy(
 ) -> dict[str, Any]:
     """Move the production alias to the version (atomically; the previous version is kept for rollback)."""
     current = registry.get_alias(model_name, PRODUCTION)
-    if current is not None and current["version"] == version:
+    if current is not None and current.version == version:
         return {
             "alias": PRODUCTION,
             "version": version,
-            "previous_version": current.get("previous_version"),
+            "previous_version": current.previous_version,
             "changed": False,
         }  # a retried step: already done
     moved = registry.set_alias(
@@ -29,7 +30,7 @@ def deploy(
         version,
         actor=f"pipeline:{run_id_of(execution_arn)}",
         reason=reason,
-        expected_version=current["version"] if current else None,
+        expected_version=current.version if current else None,
         check_expected=True,
     )
-    return {"alias": PRODUCTION, "version": version, "previous_version": moved["previous_version"], "changed": True}
+    return {"alias": PRODUCTION, "version": version, "previous_version": moved.previous_version, "changed": True}

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from mlops.errors import ArtifactIntegrityError, LibraryVersionMismatch, ModelNotFound
-from mlops.registry.store import MODEL_NAME_PATTERN_RE
+from mlops.registry.records import MODEL_NAME_PATTERN_RE
 from mlops.serving.cache import LoadedVersion, ModelCache
 from mlops.serving.runtime import InvalidInstances, ModelNotServable, validate_instances
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops.errors import InvalidTrainingRequest
-from mlops.registry.store import MODEL_NAME_PATTERN
+from mlops.registry.records import MODEL_NAME_PATTERN
 
 
 class Candidate(BaseModel):

@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from mlops.api import admin
 from mlops.data import baseline, dataset
 from mlops.errors import (
     ArtifactIntegrityError,
@@ -20,23 +19,27 @@ from mlops.errors import (
     LibraryVersionMismatch,
     NoCandidateTrained,
 )
+from mlops.governance import cards
 from mlops.governance.lineage import CONVERSION_LIBRARIES, library_versions, run_id_of
-from mlops.registry.store import (
+from mlops.registry.records import (
     PRODUCTION,
     VERSION_PENDING_APPROVAL,
     VERSION_REGISTERED,
     VERSION_REJECTED,
-    ModelRegistry,
+    Lineage,
+    Serving,
+    VersionContent,
 )
+from mlops.registry.store import ModelRegistry
 from mlops.settings import PipelineSettings, Settings
-from mlops.storage import objects
+from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri
 from mlops.training import conversion, estimators, evaluation
 from mlops.training.request import parse_training_request
 
 
 def _run_prefix(settings: Settings, run_id: str) -> str:
-    return f"s3://{settings.artifacts_bucket}/runs/{run_id}"
+    return str(layout.run_prefix(settings.artifacts_bucket, run_id))
 
 
 def _load_split(split_uri: str, schema: dataset.Schema) -> tuple[np.ndarray, np.ndarray]:
@@ -186,26 +189,24 @@ def evaluate(
     champion_problem = None
     alias = registry.get_alias(request["model_name"], PRODUCTION)
     if alias is not None:
-        record = registry.get_version(request["model_name"], alias["version"])
-        champion_problem = _same_problem(dataset.Schema.from_dict(record["schema"]), schema)
+        record = registry.get_version(request["model_name"], alias.version)
+        champion_problem = _same_problem(dataset.Schema.from_dict(record.schema_document), schema)
         if champion_problem is None:
             try:
                 champion = objects.load_model(
-                    S3Uri.parse(record["artifact_uri"]),
-                    record["artifact_sha256"],
-                    record["lineage"]["libraries"]["scikit-learn"],
+                    S3Uri.parse(record.artifact_uri), record.artifact_sha256, record.sklearn_version
                 )
                 champion_metrics = evaluation.score(champion, test_x, test_y, schema)
             except (LibraryVersionMismatch, ArtifactIntegrityError) as exc:
                 champion_problem = str(exc)
         champion_summary = {
-            "version": alias["version"],
+            "version": alias.version,
             "holdout_metrics": champion_metrics,
-            "recorded_metrics": record["metrics"],
+            "recorded_metrics": record.metrics,
             "problem": champion_problem,
         }
     decision = evaluation.gate(
-        gate_config, holdout_metrics, champion_metrics, alias["version"] if alias else None, champion_problem
+        gate_config, holdout_metrics, champion_metrics, alias.version if alias else None, champion_problem
     )
 
     predictions = model.predict(test_x)
@@ -273,23 +274,22 @@ def convert(
 
 def serving_record(
     model_name: str, conversion_result: dict[str, Any], parity: dict[str, Any], settings: Settings
-) -> dict[str, Any]:
+) -> Serving:
     """What the endpoint may serve: the ONNX model only if it converted and passed the parity check."""
     if not conversion_result.get("converted"):
-        return {"onnx_uri": None, "reason": conversion_result.get("reason", "not converted"), "parity": None}
+        return Serving(reason=conversion_result.get("reason", "not converted"))
     if not parity.get("passed"):
         reason = parity.get("error") or "its outputs differ from scikit-learn's beyond the tolerance"
-        return {"onnx_uri": None, "reason": f"the ONNX model failed the parity check: {reason}", "parity": parity}
+        return Serving(reason=f"the ONNX model failed the parity check: {reason}", parity=parity)
     digest = conversion_result["onnx_sha256"]
-    onnx_uri = S3Uri(settings.artifacts_bucket, f"models/{model_name}/{digest}.onnx")
+    onnx_uri = layout.model_artifact(settings.artifacts_bucket, model_name, digest, "onnx")
     objects.put_write_once(onnx_uri, objects.get_bytes(S3Uri.parse(conversion_result["onnx_uri"])), digest)
-    return {
-        "onnx_uri": str(onnx_uri),
-        "onnx_sha256": digest,
-        "reason": "",
-        "parity": parity,
-        "libraries": {**conversion_result.get("libraries", {}), **parity.get("libraries", {})},
-    }
+    return Serving(
+        onnx_uri=str(onnx_uri),
+        onnx_sha256=digest,
+        parity=parity,
+        libraries={**conversion_result.get("libraries", {}), **parity.get("libraries", {})},
+    )
 
 
 # ---- Register ---------------------------------------------------------------------------------------------
@@ -307,14 +307,15 @@ def register(
     """Record the winner as a new version: Registered if the gate passed, Rejected (with the report) if not.
 
     Artifacts are copied to content-addressed, write-once keys *before* the version exists, so a version
-    never references an object that is missing; the registry write itself is one transaction.
+    never references an object that is missing; the registry write itself is one transaction; the model card
+    is built from the record in hand. A retry finds the run's version (RUN# marker) and rewrites the same card.
     """
     model_name = request["model_name"]
     run_id = run_id_of(execution_arn)
     winner = evaluation_result["winner"]
     model_bytes = objects.get_bytes(S3Uri.parse(winner["artifact_uri"]))
     digest = winner["artifact_sha256"]
-    model_uri = S3Uri(settings.artifacts_bucket, f"models/{model_name}/{digest}.joblib")
+    model_uri = layout.model_artifact(settings.artifacts_bucket, model_name, digest)
     objects.put_write_once(model_uri, model_bytes, digest)
 
     baseline_document = {
@@ -324,7 +325,7 @@ def register(
     }
     baseline_bytes = objects.json_bytes(baseline_document)
     baseline_sha256 = objects.sha256_hex(baseline_bytes)
-    baseline_uri = S3Uri(settings.artifacts_bucket, f"baselines/{model_name}/{baseline_sha256}.json")
+    baseline_uri = layout.baseline(settings.artifacts_bucket, model_name, baseline_sha256)
     objects.put_write_once(baseline_uri, baseline_bytes, baseline_sha256)
 
     serving = serving_record(
@@ -338,55 +339,55 @@ def register(
         status = VERSION_PENDING_APPROVAL
     else:
         status = VERSION_REGISTERED
-    record = {
-        "task": request["task"],
-        "target": request["target"],
-        "description": request.get("description", ""),
-        "schema": dataset_info["schema"],
-        "estimator": winner["estimator"],
-        "params": winner["params"],
-        "metrics": evaluation_result["metrics"],
-        "validation_metrics": winner["validation_metrics"],
-        "gate": gate,
-        "champion": evaluation_result["champion"],
-        "leaderboard": evaluation_result["leaderboard"],
-        "artifact_uri": str(model_uri),
-        "artifact_sha256": digest,
-        "artifact_size_bytes": len(model_bytes),
-        "baseline_uri": str(baseline_uri),
-        "baseline_sha256": baseline_sha256,
-        "input_example": evaluation_result["input_example"],
-        "serving": serving,
-        "training_request": request,
-        "lineage": {
-            "dataset_uri": dataset_info["uri"],
-            "data_sha256": dataset_info["sha256"],
-            "rows": dataset_info["rows"],
-            "split": {**request["split"], "sizes": dataset_info["split_sizes"]},
-            "execution_arn": execution_arn,
-            "run_id": run_id,
-            "requested_by": request.get("requested_by", "unknown"),
-            "code_version": request.get("code_version", "unversioned"),
-            "libraries": library_versions(),
-            "candidates": evaluation_result["leaderboard"],
-        },
-        "approval": approval,
-        "intended_use": request.get("intended_use", ""),
-        "limitations": request.get("limitations", ""),
-    }
-    reason = "; ".join(gate["reasons"])
-    version, created = registry.register_version(
-        model_name, record, status=status, run_id=run_id, actor=f"pipeline:{run_id}", reason=reason
+    content = VersionContent(
+        task=request["task"],
+        target=request["target"],
+        description=request.get("description", ""),
+        schema=dataset_info["schema"],
+        estimator=winner["estimator"],
+        params=winner["params"],
+        metrics=evaluation_result["metrics"],
+        validation_metrics=winner["validation_metrics"],
+        gate=gate,
+        champion=evaluation_result["champion"],
+        leaderboard=evaluation_result["leaderboard"],
+        artifact_uri=str(model_uri),
+        artifact_sha256=digest,
+        artifact_size_bytes=len(model_bytes),
+        baseline_uri=str(baseline_uri),
+        baseline_sha256=baseline_sha256,
+        input_example=evaluation_result["input_example"],
+        serving=serving,
+        training_request=request,
+        lineage=Lineage(
+            dataset_uri=dataset_info["uri"],
+            data_sha256=dataset_info["sha256"],
+            rows=dataset_info["rows"],
+            split={**request["split"], "sizes": dataset_info["split_sizes"]},
+            execution_arn=execution_arn,
+            run_id=run_id,
+            requested_by=request.get("requested_by", "unknown"),
+            code_version=request.get("code_version", "unversioned"),
+            libraries=library_versions(),
+            candidates=evaluation_result["leaderboard"],
+        ),
+        approval=approval,
+        intended_use=request.get("intended_use", ""),
+        limitations=request.get("limitations", ""),
     )
-    card_uri = admin.write_card(registry, settings.artifacts_bucket, model_name, version)
+    version, created = registry.register_version(
+        model_name, content, status=status, run_id=run_id, actor=f"pipeline:{run_id}", reason="; ".join(gate["reasons"])
+    )
+    record = registry.get_version(model_name, version)
+    card_uri = cards.write_card(settings.artifacts_bucket, record, registry.list_events(model_name))
     return {
         "model_name": model_name,
         "version": version,
-        "status": status,
+        "status": record.status,
         "created": created,
-        "artifact_uri": str(model_uri),
-        "artifact_sha256": digest,
-        "baseline_uri": str(baseline_uri),
-        "onnx_uri": serving["onnx_uri"],
-        "card_uri": card_uri,
+        "artifact_uri": record.artifact_uri,
+        "artifact_sha256": record.artifact_sha256,
+        "baseline_uri": record.baseline_uri,
+        "onnx_uri": record.serving.onnx_uri,
+        "card_uri": str(card_uri),
     }

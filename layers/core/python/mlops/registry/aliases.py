@@ -1,0 +1,215 @@
+"""Deployment policy: what may serve an alias, and how it moves — deploy, canary, promote, rollback.
+
+An alias changes in one transaction with its audit event, only if nobody changed it since it was read (its
+revision) and only while the target version exists and is deployable (a ConditionCheck in the same transaction).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mlops.errors import DeploymentRefused, ModelNotFound, NothingToRollBack, VersionConflict
+from mlops.registry.records import (
+    DEPLOYABLE_STATUSES,
+    PRODUCTION,
+    VERSION_REJECTED,
+    AliasRecord,
+    VersionRecord,
+)
+from mlops.registry.table import cancellation_codes, is_cancelled
+from mlops.registry.versions import VersionStore
+from mlops.storage import codec, layout
+
+MOVED_FIELDS = ("version", "canary_version", "canary_weight")
+
+
+class AliasOperations(VersionStore):
+    def _write_alias(
+        self,
+        model_name: str,
+        alias: str,
+        current: AliasRecord | None,
+        fields: dict[str, Any],
+        *,
+        event_type: str,
+        actor: str,
+        reason: str,
+        check_version: int | None,
+    ) -> AliasRecord:
+        at = codec.now_iso()
+        record = AliasRecord(
+            alias=alias,
+            model_name=model_name,
+            **{"canary_version": None, "canary_weight": 0.0, **fields},
+            revision=(current.revision if current else 0) + 1,
+            updated_at=at,
+            updated_by=actor,
+            reason=reason,
+        )
+        if current is None:
+            condition: dict[str, Any] = {"ConditionExpression": "attribute_not_exists(pk)"}
+        elif current.revision == 0:  # written before aliases carried a revision
+            condition = {"ConditionExpression": "attribute_not_exists(revision)"}
+        else:
+            condition = {
+                "ConditionExpression": "revision = :seen",
+                "ExpressionAttributeValues": {":seen": codec.to_value(current.revision)},
+            }
+        items: list[dict[str, Any]] = []
+        if check_version is not None:
+            items.append(
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table_name,
+                        "Key": layout.item_key(model_name, layout.version_sk(check_version)),
+                        "ConditionExpression": "attribute_exists(pk) AND #status <> :rejected",
+                        "ExpressionAttributeNames": {"#status": "status"},
+                        "ExpressionAttributeValues": {":rejected": {"S": VERSION_REJECTED}},
+                    }
+                }
+            )
+        before = {k: getattr(current, k) if current else None for k in MOVED_FIELDS}
+        after = {k: getattr(record, k) for k in MOVED_FIELDS}
+        items += [
+            self.put(model_name, layout.alias_sk(alias), record.to_document(), **condition),
+            self.event_put(
+                model_name,
+                event_type,
+                actor=actor,
+                reason=reason,
+                before={"alias": alias, **before},
+                after={"alias": alias, **after},
+                at=at,
+            ),
+        ]
+        try:
+            self.transact(items)
+        except ClientError as exc:
+            if is_cancelled(exc):
+                raise VersionConflict(
+                    f"alias {alias} of {model_name} changed concurrently or its version vanished; "
+                    f"nothing was written ({cancellation_codes(exc)})"
+                ) from exc
+            raise
+        return record
+
+    def deployable(self, model_name: str, version: int) -> VersionRecord:
+        """The version, if it may serve an alias (Registered or Approved); DeploymentRefused otherwise."""
+        target = self.get_version(model_name, version)
+        if target.status == VERSION_REJECTED:
+            raise DeploymentRefused(f"{model_name} v{version} was rejected and cannot be deployed")
+        if target.status not in DEPLOYABLE_STATUSES:
+            raise DeploymentRefused(
+                f"{model_name} v{version} is {target.status}: only approved versions can be deployed"
+            )
+        return target
+
+    def set_alias(
+        self,
+        model_name: str,
+        version: int,
+        *,
+        actor: str,
+        reason: str,
+        alias: str = PRODUCTION,
+        expected_version: int | None = None,
+        check_expected: bool = False,
+    ) -> AliasRecord:
+        """Point an alias at a version, atomically, remembering the previous version for rollback.
+
+        Any canary is cleared. With ``check_expected`` the move only happens if the alias still points at
+        ``expected_version`` (``None``: the alias must not exist yet); otherwise VersionConflict.
+        """
+        self.deployable(model_name, version)
+        current = self.get_alias(model_name, alias)
+        current_version = current.version if current else None
+        if check_expected and current_version != expected_version:
+            raise VersionConflict(
+                f"alias {alias} of {model_name} points at v{current_version}, not v{expected_version}"
+            )
+        return self._write_alias(
+            model_name,
+            alias,
+            current,
+            {"version": version, "previous_version": current_version},
+            event_type="AliasMoved",
+            actor=actor,
+            reason=reason,
+            check_version=version,
+        )
+
+    def set_canary(
+        self, model_name: str, version: int, weight: float, *, actor: str, reason: str, alias: str = PRODUCTION
+    ) -> AliasRecord:
+        """Send a share ``weight`` (0 < weight < 1) of requests to ``version``; production stays as it is."""
+        if not 0 < weight < 1:
+            raise ValueError("a canary weight must be between 0 and 1 (exclusive)")
+        self.deployable(model_name, version)
+        current = self.get_alias(model_name, alias)
+        if current is None:
+            raise DeploymentRefused(f"{model_name} has no {alias} version yet: deploy one before a canary")
+        if current.version == version:
+            raise DeploymentRefused(f"v{version} already serves {alias}; a canary must be another version")
+        fields = {
+            "version": current.version,
+            "previous_version": current.previous_version,
+            "canary_version": version,
+            "canary_weight": float(weight),
+        }
+        return self._write_alias(
+            model_name,
+            alias,
+            current,
+            fields,
+            event_type="CanaryChanged",
+            actor=actor,
+            reason=reason,
+            check_version=version,
+        )
+
+    def promote(self, model_name: str, *, actor: str, reason: str, alias: str = PRODUCTION) -> AliasRecord:
+        """Make the canary the production version (the old one becomes the rollback target)."""
+        current = self.get_alias(model_name, alias)
+        if current is None or not current.canary_version:
+            raise DeploymentRefused(f"{model_name} has no canary to promote")
+        return self._write_alias(
+            model_name,
+            alias,
+            current,
+            {"version": current.canary_version, "previous_version": current.version},
+            event_type="CanaryPromoted",
+            actor=actor,
+            reason=reason,
+            check_version=current.canary_version,
+        )
+
+    def rollback(self, model_name: str, *, actor: str, reason: str, alias: str = PRODUCTION) -> AliasRecord:
+        """Undo the last change: drop an active canary, or else move back to the previous version."""
+        current = self.get_alias(model_name, alias)
+        if current is None:
+            raise ModelNotFound(f"model {model_name!r} has no {alias} alias to roll back")
+        if current.canary_version:
+            return self._write_alias(
+                model_name,
+                alias,
+                current,
+                {"version": current.version, "previous_version": current.previous_version},
+                event_type="CanaryRolledBack",
+                actor=actor,
+                reason=reason,
+                check_version=None,
+            )
+        if current.previous_version is None:
+            raise NothingToRollBack(f"alias {alias} of {model_name!r} has no previous version to roll back to")
+        return self._write_alias(
+            model_name,
+            alias,
+            current,
+            {"version": current.previous_version, "previous_version": current.version},
+            event_type="RolledBack",
+            actor=actor,
+            reason=reason,
+            check_version=current.previous_version,
+        )

@@ -1,0 +1,158 @@
+"""The registry's typed records: what a version, an alias, a run marker and an audit event hold.
+
+One definition per shape. The store turns items into these records on read and back into items on write
+(``to_document``); the domain passes records, not dicts; handlers and the API turn them into JSON. Records
+accept fields they do not declare (``extra="allow"``) so an item written by a newer release still round-trips.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PRODUCTION = "production"
+MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+MODEL_NAME_PATTERN_RE = re.compile(MODEL_NAME_PATTERN)
+
+VERSION_REGISTERED = "Registered"
+VERSION_REJECTED = "Rejected"
+VERSION_PENDING_APPROVAL = "PendingApproval"
+VERSION_APPROVED = "Approved"
+VERSION_APPROVAL_EXPIRED = "ApprovalExpired"
+DEPLOYABLE_STATUSES = (VERSION_REGISTERED, VERSION_APPROVED)  # only these can serve an alias
+
+KEY_FIELDS = ("pk", "sk")
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON form (field aliases applied, so ``schema`` is spelled as stored)."""
+        return self.model_dump(mode="json", by_alias=True, exclude=set(KEY_FIELDS))
+
+    @classmethod
+    def from_item(cls, document: dict[str, Any]) -> Any:
+        return cls.model_validate({k: v for k, v in document.items() if k not in KEY_FIELDS})
+
+
+class ModelEntry(Record):
+    """The ``MODEL`` item: a registered model and its version counter."""
+
+    model_name: str
+    latest_version: int = Field(ge=1)
+    created_at: str
+    updated_at: str
+
+
+class Lineage(Record):
+    dataset_uri: str
+    data_sha256: str
+    rows: int
+    split: dict[str, Any]
+    execution_arn: str
+    run_id: str
+    requested_by: str = "unknown"
+    code_version: str = "unversioned"
+    libraries: dict[str, str] = Field(default_factory=dict)
+    candidates: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class Serving(Record):
+    """What the endpoint may serve: the ONNX model only if it converted and passed the parity check."""
+
+    onnx_uri: str | None = None
+    onnx_sha256: str | None = None
+    reason: str = ""
+    parity: dict[str, Any] | None = None
+    libraries: dict[str, str] = Field(default_factory=dict)
+
+
+class VersionContent(Record):
+    """What the Register step records about a trained model (the version's identity is added by the store)."""
+
+    task: str
+    target: str
+    description: str = ""
+    schema_document: dict[str, Any] = Field(alias="schema")
+    estimator: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    metrics: dict[str, float]
+    validation_metrics: dict[str, float] = Field(default_factory=dict)
+    gate: dict[str, Any]
+    champion: dict[str, Any] | None = None
+    leaderboard: list[dict[str, Any]] = Field(default_factory=list)
+    artifact_uri: str
+    artifact_sha256: str
+    artifact_size_bytes: int | None = None
+    baseline_uri: str
+    baseline_sha256: str | None = None
+    input_example: dict[str, Any] = Field(default_factory=dict)
+    serving: Serving = Field(default_factory=Serving)
+    training_request: dict[str, Any] = Field(default_factory=dict)
+    lineage: Lineage
+    approval: dict[str, Any] = Field(default_factory=lambda: {"required": False})
+    intended_use: str = ""
+    limitations: str = ""
+
+
+class VersionRecord(VersionContent):
+    """A ``VERSION#<000001>`` item: the content plus identity, status and the approval trail."""
+
+    model_name: str
+    version: int = Field(ge=1)
+    status: str
+    run_id: str
+    created_at: str
+    created_by: str
+    approval_task_token: str | None = None
+    approval_requested_at: str | None = None
+    approval_decision: dict[str, Any] | None = None
+    approval_expired_at: str | None = None
+
+    @property
+    def sklearn_version(self) -> str:
+        return self.lineage.libraries.get("scikit-learn", "")
+
+    def public(self) -> dict[str, Any]:
+        """The JSON a caller may see: the approval task token never leaves the registry."""
+        document = self.to_document()
+        document.pop("approval_task_token", None)
+        return document
+
+
+class AliasRecord(Record):
+    """An ``ALIAS#<alias>`` item: where the alias points, what it pointed at before, and any canary."""
+
+    alias: str
+    model_name: str
+    version: int
+    previous_version: int | None = None
+    canary_version: int | None = None
+    canary_weight: float = 0.0
+    revision: int = 0
+    updated_at: str | None = None
+    updated_by: str | None = None
+    reason: str = ""
+
+
+class RunMarker(Record):
+    """A ``RUN#<execution id>`` item: which version a pipeline execution registered."""
+
+    version: int
+    created_at: str
+
+
+class AuditEvent(Record):
+    """An ``EVENT#<iso-ts>#<id>`` item: who did what, why, with the state before and after. Written once."""
+
+    event_id: str
+    model_name: str
+    event_type: str
+    actor: str
+    reason: str = ""
+    before: Any = None
+    after: Any = None
+    at: str

@@ -1,0 +1,102 @@
+"""The registry's DynamoDB single table on the wire: keyed reads, paged queries, audited transactions.
+
+Keys come from ``mlops.storage.layout``, the item codec from ``mlops.storage.codec``. Every state change the
+registry makes is one ``TransactWriteItems`` that also puts its audit event, so the trail cannot miss a change;
+an event is only ever put with ``attribute_not_exists`` (append-only).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mlops.registry.records import AuditEvent
+from mlops.storage import clients, codec, layout
+
+MAX_WRITE_ATTEMPTS = 20
+
+
+def cancellation_codes(exc: ClientError) -> list[str]:
+    return [reason.get("Code", "") for reason in exc.response.get("CancellationReasons", [])]
+
+
+def is_cancelled(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "TransactionCanceledException"
+
+
+class RegistryTable:
+    def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
+        self.table_name = table_name
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self) -> Any:
+        return self._dynamodb or clients.client("dynamodb")
+
+    def get_item(self, model_name: str, sort_key: str) -> dict[str, Any] | None:
+        response = self.dynamodb.get_item(
+            TableName=self.table_name, Key=layout.item_key(model_name, sort_key), ConsistentRead=True
+        )
+        return codec.from_item(response["Item"]) if "Item" in response else None
+
+    def query(self, model_name: str, prefix: str, newest_first: bool = False) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": layout.model_pk(model_name)}, ":prefix": {"S": prefix}},
+            "ConsistentRead": True,
+            "ScanIndexForward": not newest_first,
+        }
+        while True:
+            page = self.dynamodb.query(**kwargs)
+            items.extend(codec.from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def scan_sort_key(self, sort_key: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "FilterExpression": "sk = :sk",
+            "ExpressionAttributeValues": {":sk": {"S": sort_key}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.dynamodb.scan(**kwargs)
+            items.extend(codec.from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def put(self, model_name: str, sort_key: str, document: dict[str, Any], **condition: Any) -> dict[str, Any]:
+        """A transaction's Put of ``document`` at the key (``condition``: ConditionExpression and friends)."""
+        item = {"pk": layout.model_pk(model_name), "sk": sort_key, **document}
+        return {"Put": {"TableName": self.table_name, "Item": codec.to_item(item), **condition}}
+
+    def event_put(
+        self, model_name: str, event_type: str, *, actor: str, reason: str, before: Any, after: Any, at: str
+    ) -> dict[str, Any]:
+        """The audit event of a change, as a transaction item. Append-only: an event is only ever created."""
+        event = AuditEvent(
+            event_id=uuid.uuid4().hex[:12],
+            model_name=model_name,
+            event_type=event_type,
+            actor=actor,
+            reason=reason,
+            before=before,
+            after=after,
+            at=at,
+        )
+        return self.put(
+            model_name,
+            layout.event_sk(at, event.event_id),
+            event.to_document(),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def transact(self, items: list[dict[str, Any]]) -> None:
+        self.dynamodb.transact_write_items(TransactItems=items)

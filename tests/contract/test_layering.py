@@ -1,0 +1,169 @@
+"""The house rules, read from the import graph of the domain package and the handlers.
+
+- serving never imports scikit-learn or scipy (the predict function ships onnxruntime and numpy only);
+- storage sits at the bottom: it imports nothing of mlops but itself and the errors;
+- no module imports another module's private (``_underscore``) names; handlers use only public names;
+- the packages' ``__init__.py`` files stay empty (importing a package costs nothing at cold start);
+- every S3 prefix and DynamoDB key is spelled in ``mlops.storage.layout`` only.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "layers/core/python/mlops"
+HEAVY = ("sklearn", "scipy")
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def top_level_imports(source: str) -> list[tuple[str, list[str]]]:
+    """(module, imported names) of the imports that run when the module is imported (not inside functions)."""
+    found: list[tuple[str, list[str]]] = []
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Import):
+            found += [(alias.name, []) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, [alias.name for alias in node.names]))
+    return found
+
+
+def all_imports(source: str) -> list[tuple[str, list[str]]]:
+    """Every import, including those deferred inside functions."""
+    found: list[tuple[str, list[str]]] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [(alias.name, []) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.module, [alias.name for alias in node.names]))
+    return found
+
+
+def package_graph() -> dict[str, list[tuple[str, list[str]]]]:
+    return {module_name(path): top_level_imports(path.read_text()) for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def heavy_reach(graph: dict[str, list[tuple[str, list[str]]]], start: str) -> list[str]:
+    """The import chain from ``start`` to scikit-learn or scipy at import time, or [] if there is none."""
+    seen: set[str] = set()
+
+    def walk(module: str, chain: list[str]) -> list[str]:
+        if module in seen:
+            return []
+        seen.add(module)
+        for imported, names in graph.get(module, []):
+            targets = [imported] + [f"{imported}.{name}" for name in names]
+            for target in targets:
+                if target.split(".")[0] in HEAVY:
+                    return [*chain, target]
+                if target in graph:
+                    found = walk(target, [*chain, target])
+                    if found:
+                        return found
+        return []
+
+    return walk(start, [start])
+
+
+def private_imports(source: str) -> list[str]:
+    return [
+        f"{module}.{name}"
+        for module, names in all_imports(source)
+        if module.startswith("mlops")
+        for name in names
+        if name.startswith("_") and name != "__version__"
+    ]
+
+
+SERVING_MODULES = sorted(m for m in package_graph() if m.startswith("mlops.serving"))
+
+
+@pytest.mark.parametrize("module", SERVING_MODULES)
+def test_serving_never_imports_scikit_learn_or_scipy(module):
+    assert heavy_reach(package_graph(), module) == []
+
+
+def test_the_predict_function_imports_neither_in_a_fresh_interpreter():
+    # The static graph misses imports made by third-party code; a real import in a clean process does not.
+    probe = (
+        "import sys, functions.predict.app, mlops.serving.http, mlops.serving.cache, mlops.serving.runtime;"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
+    )
+    env = {
+        "PYTHONPATH": f"{ROOT}:{PACKAGE.parent}",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_TRACE_DISABLED": "1",
+    }
+    output = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT, check=False
+    )
+    assert output.returncode == 0, output.stderr
+    assert output.stdout.strip() == "[]"
+
+
+def test_the_layering_check_catches_a_serving_module_that_imports_scikit_learn():
+    # The rule above can fail: a fabricated serving module importing a module that imports sklearn is caught.
+    graph = package_graph()
+    graph["mlops.serving.fabricated"] = top_level_imports("from mlops.training import estimators\n")
+    assert heavy_reach(graph, "mlops.serving.fabricated")[-1].startswith("sklearn")
+    graph["mlops.serving.fabricated"] = top_level_imports("import numpy as np\nfrom mlops.storage import layout\n")
+    assert heavy_reach(graph, "mlops.serving.fabricated") == []
+
+
+def test_storage_sits_at_the_bottom():
+    for module, imports in package_graph().items():
+        if module.startswith("mlops.storage"):
+            upward = [
+                m for m, _ in imports if m.startswith("mlops") and not m.startswith(("mlops.storage", "mlops.errors"))
+            ]
+            assert upward == [], f"{module} imports {upward}"
+
+
+def test_no_module_imports_private_names_of_another():
+    offenders = {
+        str(path.relative_to(ROOT)): private_imports(path.read_text())
+        for directory in (PACKAGE, ROOT / "functions")
+        for path in directory.rglob("*.py")
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_the_private_name_check_can_fail():
+    assert private_imports("from mlops.monitoring.store import _epoch, MonitoringStore\n") == [
+        "mlops.monitoring.store._epoch"
+    ]
+
+
+def test_package_init_files_are_empty():
+    for init in PACKAGE.rglob("__init__.py"):
+        if init.parent == PACKAGE:
+            continue  # the root carries the package version only
+        assert init.read_text().strip() == "", init
+
+
+KEY_LITERAL = re.compile(
+    r"""["'](?:models|baselines|runs|capture|feedback|monitoring|predictions)/|"""
+    r"""["'](?:MODEL|VERSION|ALIAS|RUN|EVENT|CHECK)#"""
+)
+
+
+def test_storage_keys_are_spelled_in_layout_only():
+    offenders = []
+    for path in PACKAGE.rglob("*.py"):
+        if path == PACKAGE / "storage/layout.py":
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            code = line.split("#", 1)[0] if not line.lstrip().startswith(('f"', '"')) else line
+            if KEY_LITERAL.search(code) and '"""' not in line and "``" not in line:
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert offenders == []

@@ -1,0 +1,33 @@
+"""Typed registry records for tests that need a version without running a pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops.registry.records import Lineage, VersionContent
+
+
+def version_content(**fields: Any) -> VersionContent:
+    """A valid version's content; ``fields`` override any part (e.g. ``metrics``, ``schema``, ``baseline_uri``)."""
+    document: dict[str, Any] = {
+        "task": "classification",
+        "target": "y",
+        "schema": {"features": [{"name": "x", "kind": "numeric"}], "target": "y", "task": "classification"},
+        "estimator": "logistic_regression",
+        "params": {},
+        "metrics": {},
+        "gate": {"passed": True, "reasons": []},
+        "artifact_uri": "s3://bucket/models/m/" + "ab" * 32 + ".joblib",
+        "artifact_sha256": "ab" * 32,
+        "baseline_uri": "s3://bucket/baselines/m/" + "cd" * 32 + ".json",
+        "lineage": Lineage(
+            dataset_uri="s3://bucket/data.csv",
+            data_sha256="ef" * 32,
+            rows=100,
+            split={"seed": 42},
+            execution_arn="arn:aws:states:us-east-1:123456789012:execution:TrainingPipeline:test",
+            run_id="test",
+        ),
+    }
+    document.update(fields)
+    return VersionContent.model_validate(document)
