@@ -76,13 +76,11 @@ def test_predict_returns_versioned_rows_that_match_the_registered_model(served):
     assert (body["model_name"], body["version"], body["runtime"]) == (MODEL, 2, "onnx")
     assert len({p["inference_id"] for p in body["predictions"]}) == 3
     record = ModelRegistry(stack.table).get_version(MODEL, 2)
-    model = objects.load_model(
-        S3Uri.parse(record["artifact_uri"]), record["artifact_sha256"], record["lineage"]["libraries"]["scikit-learn"]
-    )
+    model = objects.load_model(S3Uri.parse(record.artifact_uri), record.artifact_sha256, record.sklearn_version)
     from mlops.data.dataset import Schema  # noqa: PLC0415
     from mlops.serving.runtime import validate_instances  # noqa: PLC0415
 
-    schema = Schema.from_dict(record["schema"])
+    schema = Schema.from_dict(record.schema_document)
     columns = validate_instances(rows, schema)
     import numpy as np  # noqa: PLC0415
 
@@ -208,7 +206,7 @@ def test_deploy_refusals_are_409_and_change_nothing(served):
     assert call(gateway, "POST", f"/models/{MODEL}/deployments", {"version": 7})[0] == 404
     status, body = call(gateway, "POST", f"/models/{MODEL}/deployments", {"version": 1, "canary_weight": 2})
     assert status == 422
-    assert ModelRegistry(stack.table).get_alias(MODEL).revision == before["revision"]
+    assert ModelRegistry(stack.table).get_alias(MODEL).revision == before.revision
 
 
 def test_training_start_is_idempotent_on_the_client_token(served):

@@ -142,10 +142,10 @@ def test_lineage_and_the_model_card_match_the_registry(stack):
     registry = ModelRegistry(stack.table)
     record = registry.get_version("bc", 1)
     lineage = record.lineage
-    assert lineage["code_version"] == "unversioned"  # the template's CodeVersion default
-    assert lineage["requested_by"] == "tests" and lineage["execution_arn"] == arn
-    assert [c["estimator"] for c in lineage["candidates"]] == ["logistic_regression"]
-    assert record.serving["libraries"]["onnxruntime"] and record.serving["libraries"]["skl2onnx"]
+    assert lineage.code_version == "unversioned"  # the template's CodeVersion default
+    assert lineage.requested_by == "tests" and lineage.execution_arn == arn
+    assert [c["estimator"] for c in lineage.candidates] == ["logistic_regression"]
+    assert record.serving.libraries["onnxruntime"] and record.serving.libraries["skl2onnx"]
 
     # The snapshot written at registration, and the live card from the API, agree with the record
     snapshot = objects.get_json(S3Uri(stack.bucket, "models/bc/v1/card.json"))
@@ -156,7 +156,7 @@ def test_lineage_and_the_model_card_match_the_registry(stack):
     for card in (snapshot, live):
         assert card["model_overview"]["artifact_sha256"] == record.artifact_sha256
         assert card["evaluation_details"]["holdout_metrics"] == record.metrics
-        assert card["training_details"]["data_sha256"] == lineage["data_sha256"]
+        assert card["training_details"]["data_sha256"] == lineage.data_sha256
         assert card["intended_uses"] == {
             "intended_use": "research only",
             "limitations": "one hospital's data",

@@ -50,10 +50,10 @@ def test_a_wide_csv_with_unicode_names_constant_and_empty_columns_trains(stack):
 
     assert result.end_state == "Deployed", error_message(result.cause)
     record = ModelRegistry(stack.table).get_version("odd", 1)
-    kinds = {f["name"]: f["kind"] for f in record["schema"]["features"]}
+    kinds = {f["name"]: f["kind"] for f in record.schema_document["features"]}
     assert len(kinds) == numeric_columns + 3
     assert kinds['région, "quoted"'] == "categorical" and kinds["constant"] == "numeric"
-    assert record["metrics"]["accuracy"] > 0.7
+    assert record.metrics["accuracy"] > 0.7
     print(f"wide csv {rows_count} x {len(header)}: {seconds:.1f} s")
 
 

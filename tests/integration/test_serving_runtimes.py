@@ -48,8 +48,8 @@ def test_an_unconvertible_model_is_registered_but_not_deployed_under_onnx(stack,
     registry = ModelRegistry(stack.table)
     record = registry.get_version("bc", 1)
     assert record.status == "Registered"
-    assert record.serving["onnx_uri"] is None
-    assert "no converter" in record.serving["reason"]
+    assert record.serving.onnx_uri is None
+    assert "no converter" in record.serving.reason
     assert registry.get_alias("bc") is None  # production never pointed at it
 
 
@@ -88,7 +88,7 @@ def test_the_serving_cache_refuses_bytes_that_do_not_match_the_registry(stack):
     assert _train(stack).end_state == "Deployed"
     registry = ModelRegistry(stack.table)
     record = registry.get_version("bc", 1)
-    onnx_key = record.serving["onnx_uri"].split("/", 3)[3]
+    onnx_key = record.serving.onnx_uri.split("/", 3)[3]
     stack.client("s3").put_object(Bucket=stack.bucket, Key=onnx_key, Body=b"not the registered model")
 
     cold = ModelCache(registry, "onnx", 30.0, stack.bucket)

@@ -56,11 +56,11 @@ def test_happy_path_registers_and_deploys(stack, breast_cancer_uri):
     assert set(baseline["features"]["features"]) == {f["name"] for f in record.schema_document["features"]}
     # lineage: the data, the split, the run and the libraries
     lineage = record.lineage
-    assert lineage["data_sha256"] == objects.sha256_hex(objects.get_bytes(S3Uri.parse(breast_cancer_uri)))
-    assert lineage["execution_arn"] == result.execution_arn
-    assert lineage["split"]["seed"] == 42
-    assert sum(lineage["split"]["sizes"].values()) == 569
-    assert {"python", "scikit-learn", "numpy", "scipy", "joblib"} <= set(lineage["libraries"])
+    assert lineage.data_sha256 == objects.sha256_hex(objects.get_bytes(S3Uri.parse(breast_cancer_uri)))
+    assert lineage.execution_arn == result.execution_arn
+    assert lineage.split["seed"] == 42
+    assert sum(lineage.split["sizes"].values()) == 569
+    assert {"python", "scikit-learn", "numpy", "scipy", "joblib"} <= set(lineage.libraries)
     summary = result.summary()
     assert summary["deployed"] is True
     assert summary["version"] == 1

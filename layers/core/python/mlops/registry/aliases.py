@@ -73,7 +73,7 @@ class AliasOperations(VersionStore):
         before = {k: getattr(current, k) if current else None for k in MOVED_FIELDS}
         after = {k: getattr(record, k) for k in MOVED_FIELDS}
         items += [
-            self.put(model_name, layout.alias_sk(alias), record.to_document(), **condition),
+            self.put(model_name, layout.alias_sk(alias), record.to_stored(), **condition),
             self.event_put(
                 model_name,
                 event_type,

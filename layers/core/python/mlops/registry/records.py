@@ -33,6 +33,10 @@ class Record(BaseModel):
         """The JSON form (field aliases applied, so ``schema`` is spelled as stored)."""
         return self.model_dump(mode="json", by_alias=True, exclude=set(KEY_FIELDS))
 
+    def to_stored(self) -> dict[str, Any]:
+        """The item's attributes: unset (None) fields are left out, so ``attribute_not_exists`` means unset."""
+        return self.model_dump(mode="json", by_alias=True, exclude=set(KEY_FIELDS), exclude_none=True)
+
     @classmethod
     def from_item(cls, document: dict[str, Any]) -> Any:
         return cls.model_validate({k: v for k, v in document.items() if k not in KEY_FIELDS})

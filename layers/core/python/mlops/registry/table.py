@@ -94,7 +94,7 @@ class RegistryTable:
         return self.put(
             model_name,
             layout.event_sk(at, event.event_id),
-            event.to_document(),
+            event.to_stored(),
             ConditionExpression="attribute_not_exists(pk)",
         )
 

@@ -61,7 +61,7 @@ class VersionStore(RegistryTable):
         if current == 0:
             entry = ModelEntry(model_name=model_name, latest_version=version, created_at=at, updated_at=at)
             return self.put(
-                model_name, layout.MODEL_SK, entry.to_document(), ConditionExpression="attribute_not_exists(pk)"
+                model_name, layout.MODEL_SK, entry.to_stored(), ConditionExpression="attribute_not_exists(pk)"
             )
         return {
             "Update": {
@@ -110,13 +110,13 @@ class VersionStore(RegistryTable):
                         self.put(
                             model_name,
                             layout.version_sk(version),
-                            record.to_document(),
+                            record.to_stored(),
                             ConditionExpression="attribute_not_exists(pk)",
                         ),
                         self.put(
                             model_name,
                             layout.run_sk(run_id),
-                            RunMarker(version=version, created_at=at).to_document(),
+                            RunMarker(version=version, created_at=at).to_stored(),
                             ConditionExpression="attribute_not_exists(pk)",
                         ),
                         self.event_put(
