@@ -78,7 +78,7 @@ def _post(gateway, path: str, body: dict | None = None) -> tuple[int, dict]:
 
 def _end_state(stack, arn: str) -> str:
     events = stack.client("stepfunctions").get_execution_history(executionArn=arn, maxResults=1000)["events"]
-    return [e.stateEnteredEventDetails["name"] for e in events if e.type.endswith("StateEntered")][-1]
+    return [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")][-1]
 
 
 def test_an_approved_version_is_deployed_and_the_decision_recorded(stack):

@@ -24,16 +24,16 @@ PROBABILITY_TOLERANCE = 1e-9
 
 def reproduce_version(record: VersionRecord) -> dict[str, Any]:
     lineage = record.lineage
-    split = lineage["split"]
+    split = lineage.split
     report: dict[str, Any] = {
         "model_name": record.model_name,
         "version": record.version,
-        "dataset_uri": lineage["dataset_uri"],
+        "dataset_uri": lineage.dataset_uri,
         "libraries_now": library_versions(),
-        "libraries_then": lineage["libraries"],
+        "libraries_then": lineage.libraries,
     }
-    payload = objects.get_dataset_bytes(lineage["dataset_uri"])
-    report["data_matches"] = objects.sha256_hex(payload) == lineage["data_sha256"]
+    payload = objects.get_dataset_bytes(lineage.dataset_uri)
+    report["data_matches"] = objects.sha256_hex(payload) == lineage.data_sha256
     if not report["data_matches"]:
         report.update(reproduced=False, reason="the dataset at the recorded URI has changed since training")
         return report
