@@ -121,7 +121,7 @@ def test_a_rejected_version_ends_the_run_in_its_named_state(stack):
     assert (finished["status"], _end_state(stack, arn)) == ("FAILED", "ApprovalRejected")
     registry = ModelRegistry(stack.table)
     assert registry.get_alias("bc") is None
-    assert registry.list_events("bc")[-1]["event_type"] == "VersionRejectedByApprover"
+    assert registry.list_events("bc")[-1].event_type == "VersionRejectedByApprover"
     assert _post(gateway, "/models/bc/deployments", {"version": 1})[0] == 409
 
 
@@ -132,7 +132,7 @@ def test_an_undecided_approval_times_out_in_its_named_state(stack):
     assert (finished["status"], _end_state(stack, arn)) == ("FAILED", "ApprovalTimedOut")
     registry = ModelRegistry(stack.table)
     assert registry.get_version("bc", 1).status == "ApprovalExpired"
-    assert registry.list_events("bc")[-1]["event_type"] == "ApprovalTimedOut"
+    assert registry.list_events("bc")[-1].event_type == "ApprovalTimedOut"
     assert registry.get_alias("bc") is None
 
 
@@ -181,7 +181,7 @@ def test_a_version_reproduces_from_its_lineage_and_a_changed_dataset_is_detected
         assert report["reproduced"] is True
         assert report["data_matches"] and report["split_matches"] and report["predictions_match"]
         assert max(report["metric_differences"].values()) <= 1e-9
-        assert ModelRegistry(stack.table).list_events("bc")[-1]["event_type"] == "VersionReproduced"
+        assert ModelRegistry(stack.table).list_events("bc")[-1].event_type == "VersionReproduced"
         # The CLI is a client of the running API
         assert main(["reproduce", "--model-name", "bc", "--version", "1", "--url", gateway.url]) == 0
 
