@@ -19,6 +19,7 @@ from mlops.data import dataset
 from mlops.data.dataset import Schema
 from mlops.errors import ArtifactIntegrityError, LibraryVersionMismatch, ModelNotFound, SmokeTestFailed
 from mlops.registry.store import PRODUCTION, VERSION_REJECTED, ModelRegistry
+from mlops.serving.fallback import FallbackFailed, SklearnFunctionModel
 from mlops.serving.runtime import (
     InvalidInstances,
     ModelNotServable,
@@ -32,6 +33,16 @@ from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 
 RUNTIMES = ("onnx", "sklearn")
+ServedModel = OnnxModel | SklearnModel | SklearnFunctionModel
+
+
+def served_by(record: dict[str, Any]) -> str:
+    """The runtime a version's record says serves it: onnx only if its ONNX model passed the parity check."""
+    serving = record.get("serving") or {}
+    recorded = serving.get("runtime")
+    if recorded in RUNTIMES:
+        return recorded
+    return "onnx" if serving.get("onnx_uri") else "sklearn"  # versions registered before runtimes were recorded
 
 
 @dataclass
@@ -39,7 +50,7 @@ class LoadedVersion:
     model_name: str
     version: int
     schema: Schema
-    model: OnnxModel | SklearnModel
+    model: ServedModel
     artifact_sha256: str
     input_example: dict[str, Any] | None
 
@@ -67,13 +78,19 @@ def _verified_bytes(uri: str, expected_sha256: str) -> bytes:
 
 
 class ModelCache:
+    """Under runtime ``onnx``, a version recorded as served by scikit-learn is handed to ``sklearn_function``
+    (the scikit-learn predict function); without one it cannot be served. Under ``sklearn`` every version is
+    served here by its scikit-learn pipeline."""
+
     def __init__(
         self,
         registry: ModelRegistry,
         runtime: str,
         refresh_s: float,
         artifacts_bucket: str,
+        *,
         clock: Callable[[], float] = time.monotonic,
+        sklearn_function: str | None = None,
     ) -> None:
         if runtime not in RUNTIMES:
             raise ValueError(f"serving runtime must be one of {RUNTIMES}, not {runtime!r}")
@@ -82,22 +99,27 @@ class ModelCache:
         self.refresh_s = refresh_s
         self.artifacts_bucket = artifacts_bucket
         self.clock = clock
-        self._models: dict[str, OnnxModel | SklearnModel] = {}  # artifact sha256 -> loaded model
+        self.sklearn_function = sklearn_function
+        self._models: dict[str, ServedModel] = {}  # artifact sha256 -> loaded model
         self._routes: dict[str, Routing] = {}
         self._versions: dict[tuple[str, int], LoadedVersion] = {}
         self.loads = 0  # artifacts fetched and verified (tests and metrics read it)
 
     def _artifact_of(self, record: dict[str, Any]) -> tuple[str, str]:
-        if self.runtime == "onnx":
-            serving = record.get("serving") or {}
-            if not serving.get("onnx_uri"):
-                reason = serving.get("reason", "it was registered without an ONNX model")
-                raise ModelNotServable(
-                    f"{record['model_name']} v{record['version']} cannot be served by onnxruntime: "
-                    f"{reason}; deploy it with ServingRuntime=sklearn"
-                )
+        if self.runtime == "onnx" and served_by(record) == "onnx":
+            serving = record["serving"]
             return serving["onnx_uri"], serving["onnx_sha256"]
         return record["artifact_uri"], record["artifact_sha256"]
+
+    def _hand_over(self, record: dict[str, Any], schema: Schema) -> SklearnFunctionModel:
+        serving = record.get("serving") or {}
+        if self.sklearn_function is None:
+            reason = serving.get("reason") or "it was registered without an ONNX model"
+            raise ModelNotServable(
+                f"{record['model_name']} v{record['version']} cannot be served by onnxruntime: {reason}; "
+                "this endpoint has no scikit-learn function to hand it to"
+            )
+        return SklearnFunctionModel(self.sklearn_function, record["model_name"], record["version"], schema)
 
     def load_version(self, model_name: str, version: int) -> LoadedVersion:
         # A version's artifact and schema never change once registered: resolve each version once.
@@ -109,16 +131,20 @@ class ModelCache:
             raise ModelNotServable(f"{model_name} v{version} was rejected by its gate")
         uri, digest = self._artifact_of(record)
         schema = Schema.from_dict(record["schema"])
-        model = self._models.get(digest)
-        if model is None:
-            model = self._load(record, uri, digest, schema)
-            self._models[digest] = model
-            self.loads += 1
+        if self.runtime == "onnx" and served_by(record) == "sklearn":
+            # Not loaded here: the scikit-learn function verifies and loads the artifact itself.
+            model: ServedModel = self._hand_over(record, schema)
+        else:
+            model = self._models.get(digest)
+            if model is None:
+                model = self._load(record, uri, digest, schema)
+                self._models[digest] = model
+                self.loads += 1
         loaded = LoadedVersion(model_name, version, schema, model, digest, record.get("input_example"))
         self._versions[(model_name, version)] = loaded
         return loaded
 
-    def _load(self, record: dict[str, Any], uri: str, digest: str, schema: Schema) -> OnnxModel | SklearnModel:
+    def _load(self, record: dict[str, Any], uri: str, digest: str, schema: Schema) -> ServedModel:
         # Artifacts come only from the registry's bucket, and only after their digest matches the record.
         if S3Uri.parse(uri).bucket != self.artifacts_bucket:
             raise ArtifactIntegrityError(f"{uri} is outside the registry's bucket {self.artifacts_bucket}")
@@ -164,6 +190,8 @@ def smoke_test(cache: ModelCache, model_name: str, version: int) -> dict[str, An
         raise SmokeTestFailed(f"{model_name} v{version} has no recorded input example to test with")
     try:
         predicted = loaded.model.predict(validate_instances([loaded.input_example], loaded.schema))
+    except (ModelNotServable, FallbackFailed) as exc:
+        raise SmokeTestFailed(f"{model_name} v{version} cannot be served: {exc}") from exc
     except (InvalidInstances, ValueError, RuntimeError) as exc:
         raise SmokeTestFailed(f"{model_name} v{version} failed on its input example: {exc}") from exc
     prediction = predicted.labels[0]
@@ -173,7 +201,7 @@ def smoke_test(cache: ModelCache, model_name: str, version: int) -> dict[str, An
         "passed": True,
         "model_name": model_name,
         "version": version,
-        "runtime": cache.runtime,
+        "runtime": loaded.model.runtime,
         "prediction": prediction,
     }
 
