@@ -103,6 +103,8 @@ def test_a_model_onnx_cannot_convert_is_deployed_and_served_by_scikit_learn(stac
     assert record["serving"]["reason"].startswith("skl2onnx could not convert hist_gradient_boosting")
     assert record["serving"]["onnx_uri"] is None
     assert registry.get_alias("diamonds")["version"] == 1
+    card = stack.client("s3").get_object(Bucket=stack.bucket, Key="models/diamonds/v1/card.md")["Body"].read().decode()
+    assert "| Served by | sklearn |" in card
 
     # When a client posts to the same predict route of the default (onnx) stack
     rows = _rows()

@@ -75,7 +75,10 @@ def build_card(record: dict[str, Any], events: list[dict[str, Any]]) -> dict[str
                 "decision": record.get("approval_decision"),
                 "history": approval_history,
             },
-            "serving": {k: (record.get("serving") or {}).get(k) for k in ("onnx_uri", "reason", "parity")},
+            "serving": {
+                k: (record.get("serving") or {}).get(k)
+                for k in ("runtime", "precision", "onnx_uri", "reason", "parity")
+            },
         },
     }
 
@@ -171,8 +174,10 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         *_table(
             [
+                ("Served by", serving.get("runtime")),
+                ("Why", serving.get("reason")),
                 ("ONNX model", serving.get("onnx_uri")),
-                ("Not ONNX because", serving.get("reason")),
+                ("ONNX precision", serving.get("precision")),
                 ("Parity", (serving.get("parity") or {}).get("passed")),
             ]
         ),
