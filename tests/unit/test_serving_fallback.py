@@ -136,3 +136,17 @@ def test_the_serving_record_says_which_runtime_and_why():
         "the ONNX model (float precision) failed the parity check: mean difference 0.05 of the predictions' spread "
         "(at most 0.001), 10.00% of rows close (at least 99%), largest difference 2500.0"
     )
+
+
+def test_the_sklearn_side_names_columns_that_do_not_fit_the_schema():
+    from mlops.errors import InvalidStepInput  # noqa: PLC0415
+    from mlops.serving.fallback import serve_version  # noqa: PLC0415
+
+    class Cache:
+        def load_version(self, model_name, version):
+            return type("Loaded", (), {"schema": SCHEMA})()
+
+    with pytest.raises(InvalidStepInput, match="do not fit m v1's schema"):
+        serve_version(Cache(), "m", 1, [["not a number"], ["Good"]])
+    with pytest.raises(InvalidStepInput, match="expected 2 columns"):
+        serve_version(Cache(), "m", 1, [[1.0]])

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from mlops.data.dataset import Schema
-from mlops.errors import MlopsError
+from mlops.errors import InvalidStepInput, MlopsError
 from mlops.serving.runtime import ModelNotServable, Predictions
 from mlops.storage import clients
 
@@ -87,7 +87,11 @@ class SklearnFunctionModel:
 def serve_version(cache: Any, model_name: str, version: int, encoded_columns: list[list[Any]]) -> dict[str, Any]:
     """The scikit-learn function's side: load the version (verified, version-checked) and predict the columns."""
     loaded = cache.load_version(model_name, version)
-    predicted = loaded.model.predict(columns_from_json(encoded_columns, loaded.schema))
+    try:
+        columns = columns_from_json(encoded_columns, loaded.schema)
+    except (ValueError, TypeError) as exc:  # not what the predict function sends: a caller's bug, named
+        raise InvalidStepInput(f"the columns do not fit {model_name} v{version}'s schema: {exc}") from exc
+    predicted = loaded.model.predict(columns)
     return {
         "runtime": loaded.model.runtime,
         "labels": predicted.labels,
