@@ -27,11 +27,11 @@ def onnx_input_name(position: int) -> str:
     return f"f{position}"
 
 
-# ai.onnx.ml operators onnxruntime runs on double tensors here (onnx 1.23, onnxruntime 1.31; tried, see
-# docs/architecture.md "Serving runtimes"). Its Imputer, Scaler, LinearRegressor, LinearClassifier,
-# TreeEnsembleRegressor and TreeEnsembleClassifier kernels are float-only: a graph holding one of them is converted
-# in float32 instead. TreeEnsemble (ai.onnx.ml opset 5) runs in double; skl2onnx 1.20 does not emit it, so
-# tree_ensembles.py converts tree regressors to it.
+# ai.onnx.ml operators seen running on double tensors here (onnx 1.23, onnxruntime 1.31; see README "Which runtime
+# serves a version"). Tried and refused in double: Imputer (no double kernel) and TreeEnsembleRegressor (float
+# output only). Any other ai.onnx.ml operator (TreeEnsembleClassifier, Scaler, ...) is not trusted in double and
+# the model is converted in float32 instead. TreeEnsemble (ai.onnx.ml opset 5) runs in double; skl2onnx 1.20 does
+# not emit it, so tree_ensembles.py converts tree regressors to it.
 DOUBLE_ML_OPERATORS = frozenset({"OneHotEncoder", "ArrayFeatureExtractor", "LabelEncoder", "ZipMap", "TreeEnsemble"})
 
 
@@ -121,7 +121,7 @@ def convert_with_precision(model: Any, schema: Schema) -> tuple[bytes, str, str]
         float_only = _float_only_operators(double_model)
         if not float_only:
             return double_model.SerializeToString(), "double", ""
-        why_float = f"onnxruntime runs {', '.join(sorted(float_only))} in float32 only"
+        why_float = f"{', '.join(sorted(float_only))} not seen running in double in onnxruntime"
     except Exception as exc:  # skl2onnx raises many types; the float conversion below decides convertibility
         why_float = f"double conversion failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
     try:
