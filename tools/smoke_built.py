@@ -73,7 +73,9 @@ RUNTIME_REQUIREMENTS = ROOT / "requirements-lambda-runtime.txt"
 RUNTIME_DIR = ROOT / ".aws-sam" / "lambda-runtime"
 EVENTS_DIR = ROOT / "events"
 LOGS_DIR = ROOT / ".aws-sam" / "smoke-logs"  # each execution environment's stderr
-STEP_ORDER = ["prepare", "train", "evaluate", "convert", "register", "approval", "deploy", "predict", "api"]
+STEP_ORDER = [
+    "prepare", "train", "evaluate", "convert", "register", "approval", "deploy", "predict", "predict_sklearn", "api",
+]  # fmt: skip
 INVOCATION_TIMEOUT_S = 300.0
 INIT_TIMEOUT_S = 120.0
 # Errors that are the designed outcome, not a defect: (function, errorType, text in the message, parameters) -> why

@@ -1,5 +1,9 @@
 """Predict function: POST /models/{name}/predict, plus the pipeline's smoke-test and ONNX parity checks.
 
+Under ServingRuntime=onnx a version whose ONNX model did not pass the parity check (recorded in the registry as
+``serving.runtime = "sklearn"``) is served by handing its validated rows to the scikit-learn predict function
+(functions/predict_sklearn), synchronously; the route, the API key, the alias routing and the capture stay here.
+
 The hot path is lean on purpose (see mlops.serving.http): no event_handler resolver and no Tracer (Lambda's
 active tracing still records each invocation; Powertools' Tracer would add the X-Ray SDK's ~200 ms import to
 every cold start). Heavy imports happen at init, so SnapStart's snapshot holds them.
@@ -41,6 +45,7 @@ def _model_cache() -> tuple[ModelCache, EndpointSettings]:
             endpoint.serving_runtime,
             endpoint.alias_refresh_s,
             settings.artifacts_bucket,
+            sklearn_function=endpoint.sklearn_function if endpoint.serving_runtime == "onnx" else None,
         )
     return _cache, endpoint
 

@@ -16,6 +16,7 @@ def test_each_function_is_listed_once_per_set_of_layers_the_parameters_can_give_
     functions = built_functions(TEMPLATE, build_dir=ROOT)
     predict = {f.variant: [name for name, _ in f.layers] for f in functions if f.logical_id == "PredictFunction"}
     train = [f for f in functions if f.logical_id == "TrainFunction"]
+    sklearn_predict = [f for f in functions if f.logical_id == "PredictSklearnFunction"]
 
     assert predict == {
         "ServingRuntime=onnx": ["CoreLayer", "ServingLayer"],
@@ -23,6 +24,7 @@ def test_each_function_is_listed_once_per_set_of_layers_the_parameters_can_give_
     }
     assert [(f.variant, [name for name, _ in f.layers]) for f in train] == [("", ["CoreLayer", "MlLayer"])]
     assert train[0].code_dir == ROOT / "functions" / "train"
+    assert [(f.variant, [name for name, _ in f.layers]) for f in sklearn_predict] == [("", ["CoreLayer", "MlLayer"])]
     assert train[0].layer_paths == [ROOT / "layers" / "core" / "python" / "python", ROOT / "layers" / "ml" / "python"]
 
 
@@ -36,6 +38,7 @@ def test_budgets_are_100_mib_for_the_onnx_endpoint_and_200_mib_for_everything_el
     budgets = {(f.logical_id, f.variant): size_check.budget_mib(f) for f in built_functions(TEMPLATE, build_dir=ROOT)}
 
     assert budgets.pop(("PredictFunction", "ServingRuntime=onnx")) == 100
+    assert budgets[("PredictSklearnFunction", "")] == 200
     assert set(budgets.values()) == {200}
     assert size_check.LAMBDA_LIMIT_BYTES == 250 * 2**20
 

@@ -10,6 +10,7 @@ import pytest
 from local.datasets import breast_cancer_csv
 from local.stack import LocalStack
 from local.training_runs import error_message, run_training
+from mlops.errors import LibraryVersionMismatch
 from mlops.registry.store import ModelRegistry
 from mlops.training import conversion
 from tests.conftest import upload
@@ -20,6 +21,18 @@ CANDIDATES = [{"estimator": "logistic_regression", "params": {"max_iter": 2000}}
 
 def _unconvertible(*args, **kwargs):
     raise conversion.ConversionUnsupported("no converter for this pipeline")
+
+
+def _sklearn_runtime_refuses(*args, **kwargs):
+    raise LibraryVersionMismatch("bc v1 was trained with scikit-learn 0.0; this runtime has another")
+
+
+def _neither_runtime_can_serve(monkeypatch) -> None:
+    """No ONNX model, and the scikit-learn function refuses the version (as after an ML layer upgrade)."""
+    import functions.predict_sklearn.app as sklearn_app  # noqa: PLC0415
+
+    monkeypatch.setattr(conversion, "convert_with_precision", _unconvertible)
+    monkeypatch.setattr(sklearn_app, "serve_version", _sklearn_runtime_refuses)
 
 
 def _train(stack, name: str = "bc"):
@@ -39,24 +52,37 @@ def _predict(stack, row: dict) -> dict:
     return json.loads(json.loads(response["Payload"].read())["body"])
 
 
-def test_an_unconvertible_model_is_registered_but_not_deployed_under_onnx(stack, monkeypatch):
-    monkeypatch.setattr(conversion, "convert", _unconvertible)
+def test_an_unconvertible_model_is_served_by_scikit_learn_under_onnx(stack, monkeypatch):
+    monkeypatch.setattr(conversion, "convert_with_precision", _unconvertible)
+    result = _train(stack)
+
+    assert result.end_state == "Deployed", result.cause
+    record = ModelRegistry(stack.table).get_version("bc", 1)
+    assert (record["serving"]["runtime"], record["serving"]["onnx_uri"]) == ("sklearn", None)
+    assert "no converter" in record["serving"]["reason"]
+    body = _predict(stack, record["input_example"])
+    assert (body["runtime"], body["version"]) == ("sklearn", 1)
+    assert set(body["predictions"][0]["probabilities"]) == {"0", "1"}
+
+
+def test_a_version_neither_runtime_can_serve_is_registered_but_not_deployed(stack, monkeypatch):
+    _neither_runtime_can_serve(monkeypatch)
     result = _train(stack)
 
     assert (result.status, result.end_state, result.error) == ("FAILED", "SmokeTestFailed", "SmokeTestFailed")
-    assert "cannot be served by onnxruntime" in error_message(result.cause)
+    assert "the scikit-learn runtime cannot serve it" in error_message(result.cause)
+    assert "trained with scikit-learn 0.0" in error_message(result.cause)
     registry = ModelRegistry(stack.table)
     record = registry.get_version("bc", 1)
     assert record.status == "Registered"
-    assert record.serving.onnx_uri is None
-    assert "no converter" in record.serving.reason
+    assert record.serving.runtime == "sklearn"
     assert registry.get_alias("bc") is None  # production never pointed at it
 
 
 def test_the_admin_api_refuses_to_deploy_an_unservable_version(stack, monkeypatch):
     from local.gateway import LocalGateway  # noqa: PLC0415
 
-    monkeypatch.setattr(conversion, "convert", _unconvertible)
+    _neither_runtime_can_serve(monkeypatch)
     _train(stack)
     gateway = LocalGateway(stack, port=0)
     status, _, body = gateway.dispatch(
@@ -68,7 +94,7 @@ def test_the_admin_api_refuses_to_deploy_an_unservable_version(stack, monkeypatc
 
 
 def test_the_sklearn_runtime_serves_what_onnx_cannot(monkeypatch):
-    monkeypatch.setattr(conversion, "convert", _unconvertible)
+    monkeypatch.setattr(conversion, "convert_with_precision", _unconvertible)
     with LocalStack(parameters={"ServingRuntime": "sklearn"}) as stack:
         for name, value in stack.environment().items():
             monkeypatch.setenv(name, value)

@@ -185,6 +185,20 @@ class ParityCheckEvent(BaseModel):
     parity_check: ParityCheckRequest
 
 
+class ServeVersionRequest(BaseModel):
+    """The onnx predict function hands a version's validated feature columns to the scikit-learn function."""
+
+    model_config = ConfigDict(extra="forbid")
+    model_name: str
+    version: int = Field(ge=1)
+    columns: list[list[str | float | int | None]] = Field(min_length=1)
+
+
+class ServeVersionEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    serve_version: ServeVersionRequest
+
+
 class DeployEvent(StepEvent):
     model_name: str
     version: int = Field(ge=1)

@@ -37,8 +37,9 @@ class EndpointSettings:
     serving_runtime: str
     alias_refresh_s: float
     capture_sample_rate: float
+    sklearn_function: str  # the scikit-learn predict function, serving what onnxruntime cannot (runtime onnx)
 
-    ENVIRONMENT_VARIABLES = ("SERVING_RUNTIME", "ALIAS_REFRESH_S", "CAPTURE_SAMPLE_RATE")
+    ENVIRONMENT_VARIABLES = ("SERVING_RUNTIME", "ALIAS_REFRESH_S", "CAPTURE_SAMPLE_RATE", "SKLEARN_PREDICT_FUNCTION")
 
     @classmethod
     def from_environment(cls) -> EndpointSettings:
@@ -52,7 +53,7 @@ class EndpointSettings:
             raise MissingSetting(f"ALIAS_REFRESH_S and CAPTURE_SAMPLE_RATE must be numbers: {exc}") from exc
         if refresh < 0 or not 0 <= rate <= 1:
             raise MissingSetting("ALIAS_REFRESH_S must be >= 0 and CAPTURE_SAMPLE_RATE within [0, 1]")
-        return cls(runtime, refresh, rate)
+        return cls(runtime, refresh, rate, _required("SKLEARN_PREDICT_FUNCTION"))
 
 
 @dataclass(frozen=True)

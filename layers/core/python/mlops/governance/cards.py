@@ -81,7 +81,13 @@ def build_card(record: VersionRecord, events: Sequence[AuditEvent]) -> dict[str,
                 "decision": record.approval_decision,
                 "history": approval_history,
             },
-            "serving": {"onnx_uri": serving.onnx_uri, "reason": serving.reason, "parity": serving.parity},
+            "serving": {
+                "runtime": serving.served_by,
+                "precision": serving.precision,
+                "onnx_uri": serving.onnx_uri,
+                "reason": serving.reason,
+                "parity": serving.parity,
+            },
         },
     }
 
@@ -187,8 +193,10 @@ def render_markdown(card: dict[str, Any]) -> str:
         "",
         *_table(
             [
+                ("Served by", serving.get("runtime")),
+                ("Why", serving.get("reason")),
                 ("ONNX model", serving.get("onnx_uri")),
-                ("Not ONNX because", serving.get("reason")),
+                ("ONNX precision", serving.get("precision")),
                 ("Parity", (serving.get("parity") or {}).get("passed")),
             ]
         ),

@@ -64,14 +64,26 @@ class Lineage(Record):
     candidates: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class Serving(Record):
-    """What the endpoint may serve: the ONNX model only if it converted and passed the parity check."""
+SERVING_RUNTIMES = ("onnx", "sklearn")
 
+
+class Serving(Record):
+    """What serves a version: onnxruntime only if its ONNX model converted and passed the parity check, else
+    scikit-learn; ``reason`` says why, ``precision`` which ONNX precision was used."""
+
+    runtime: str | None = None
     onnx_uri: str | None = None
     onnx_sha256: str | None = None
+    precision: str | None = None
     reason: str = ""
     parity: dict[str, Any] | None = None
     libraries: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def served_by(self) -> str:
+        if self.runtime in SERVING_RUNTIMES:
+            return self.runtime
+        return "onnx" if self.onnx_uri else "sklearn"  # versions registered before runtimes were recorded
 
 
 class VersionContent(Record):

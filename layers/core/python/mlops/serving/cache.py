@@ -18,8 +18,9 @@ from typing import Any
 from mlops.data import dataset
 from mlops.data.dataset import Schema
 from mlops.errors import ArtifactIntegrityError, LibraryVersionMismatch, ModelNotFound, SmokeTestFailed
-from mlops.registry.records import PRODUCTION, VERSION_REJECTED, VersionRecord
+from mlops.registry.records import PRODUCTION, SERVING_RUNTIMES, VERSION_REJECTED, VersionRecord
 from mlops.registry.store import ModelRegistry
+from mlops.serving.fallback import FallbackFailed, SklearnFunctionModel
 from mlops.serving.runtime import (
     InvalidInstances,
     ModelNotServable,
@@ -32,7 +33,8 @@ from mlops.serving.runtime import (
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 
-RUNTIMES = ("onnx", "sklearn")
+RUNTIMES = SERVING_RUNTIMES
+ServedModel = OnnxModel | SklearnModel | SklearnFunctionModel
 
 
 @dataclass
@@ -40,7 +42,7 @@ class LoadedVersion:
     model_name: str
     version: int
     schema: Schema
-    model: OnnxModel | SklearnModel
+    model: ServedModel
     artifact_sha256: str
     input_example: dict[str, Any] | None
 
@@ -68,13 +70,19 @@ def _verified_bytes(uri: str, expected_sha256: str) -> bytes:
 
 
 class ModelCache:
+    """Under runtime ``onnx``, a version recorded as served by scikit-learn is handed to ``sklearn_function``
+    (the scikit-learn predict function); without one it cannot be served. Under ``sklearn`` every version is
+    served here by its scikit-learn pipeline."""
+
     def __init__(
         self,
         registry: ModelRegistry,
         runtime: str,
         refresh_s: float,
         artifacts_bucket: str,
+        *,
         clock: Callable[[], float] = time.monotonic,
+        sklearn_function: str | None = None,
     ) -> None:
         if runtime not in RUNTIMES:
             raise ValueError(f"serving runtime must be one of {RUNTIMES}, not {runtime!r}")
@@ -83,22 +91,26 @@ class ModelCache:
         self.refresh_s = refresh_s
         self.artifacts_bucket = artifacts_bucket
         self.clock = clock
-        self._models: dict[str, OnnxModel | SklearnModel] = {}  # artifact sha256 -> loaded model
+        self.sklearn_function = sklearn_function
+        self._models: dict[str, ServedModel] = {}  # artifact sha256 -> loaded model
         self._routes: dict[str, Routing] = {}
         self._versions: dict[tuple[str, int], LoadedVersion] = {}
         self.loads = 0  # artifacts fetched and verified (tests and metrics read it)
 
-    def _artifact_of(self, record: VersionRecord) -> tuple[str, str]:
-        if self.runtime == "onnx":
-            serving = record.serving
-            if not serving.onnx_uri or not serving.onnx_sha256:
-                reason = serving.reason or "it was registered without an ONNX model"
-                raise ModelNotServable(
-                    f"{record.model_name} v{record.version} cannot be served by onnxruntime: "
-                    f"{reason}; deploy it with ServingRuntime=sklearn"
-                )
+    def _artifact_of(self, record: dict[str, Any]) -> tuple[str, str]:
+        serving = record.serving
+        if self.runtime == "onnx" and serving.served_by == "onnx" and serving.onnx_uri and serving.onnx_sha256:
             return serving.onnx_uri, serving.onnx_sha256
         return record.artifact_uri, record.artifact_sha256
+
+    def _hand_over(self, record: VersionRecord, schema: Schema) -> SklearnFunctionModel:
+        if self.sklearn_function is None:
+            reason = record.serving.reason or "it was registered without an ONNX model"
+            raise ModelNotServable(
+                f"{record.model_name} v{record.version} cannot be served by onnxruntime: {reason}; "
+                "this endpoint has no scikit-learn function to hand it to"
+            )
+        return SklearnFunctionModel(self.sklearn_function, record.model_name, record.version, schema)
 
     def load_version(self, model_name: str, version: int) -> LoadedVersion:
         # A version's artifact and schema never change once registered: resolve each version once.
@@ -110,16 +122,20 @@ class ModelCache:
             raise ModelNotServable(f"{model_name} v{version} was rejected by its gate")
         uri, digest = self._artifact_of(record)
         schema = Schema.from_dict(record.schema_document)
-        model = self._models.get(digest)
-        if model is None:
-            model = self._load(record, uri, digest, schema)
-            self._models[digest] = model
-            self.loads += 1
+        if self.runtime == "onnx" and record.serving.served_by == "sklearn":
+            # Not loaded here: the scikit-learn function verifies and loads the artifact itself.
+            model: ServedModel = self._hand_over(record, schema)
+        else:
+            model = self._models.get(digest)
+            if model is None:
+                model = self._load(record, uri, digest, schema)
+                self._models[digest] = model
+                self.loads += 1
         loaded = LoadedVersion(model_name, version, schema, model, digest, record.input_example)
         self._versions[(model_name, version)] = loaded
         return loaded
 
-    def _load(self, record: VersionRecord, uri: str, digest: str, schema: Schema) -> OnnxModel | SklearnModel:
+    def _load(self, record: VersionRecord, uri: str, digest: str, schema: Schema) -> ServedModel:
         # Artifacts come only from the registry's bucket, and only after their digest matches the record.
         if S3Uri.parse(uri).bucket != self.artifacts_bucket:
             raise ArtifactIntegrityError(f"{uri} is outside the registry's bucket {self.artifacts_bucket}")
@@ -165,6 +181,8 @@ def smoke_test(cache: ModelCache, model_name: str, version: int) -> dict[str, An
         raise SmokeTestFailed(f"{model_name} v{version} has no recorded input example to test with")
     try:
         predicted = loaded.model.predict(validate_instances([loaded.input_example], loaded.schema))
+    except (ModelNotServable, FallbackFailed) as exc:
+        raise SmokeTestFailed(f"{model_name} v{version} cannot be served: {exc}") from exc
     except (InvalidInstances, ValueError, RuntimeError) as exc:
         raise SmokeTestFailed(f"{model_name} v{version} failed on its input example: {exc}") from exc
     prediction = predicted.labels[0]
@@ -174,7 +192,7 @@ def smoke_test(cache: ModelCache, model_name: str, version: int) -> dict[str, An
         "passed": True,
         "model_name": model_name,
         "version": version,
-        "runtime": cache.runtime,
+        "runtime": loaded.model.runtime,
         "prediction": prediction,
     }
 

@@ -16,6 +16,7 @@ from typing import Any
 from mlops.errors import ArtifactIntegrityError, LibraryVersionMismatch, ModelNotFound
 from mlops.registry.records import MODEL_NAME_PATTERN_RE
 from mlops.serving.cache import LoadedVersion, ModelCache
+from mlops.serving.fallback import FallbackFailed
 from mlops.serving.runtime import InvalidInstances, ModelNotServable, validate_instances
 
 CAPTURE_MARKER = "mlops.capture.v1"
@@ -143,6 +144,9 @@ def handle_predict(
     except (ModelNotServable, ArtifactIntegrityError, LibraryVersionMismatch) as exc:
         # Not the caller's fault and not retryable by them: the deployed version cannot be served.
         return error_response(503, str(exc))
+    except FallbackFailed as exc:
+        # The scikit-learn function that serves this version failed: an upstream error, retryable by the caller.
+        return error_response(502, str(exc))
     if capture_sample_rate > 0 and draw() < capture_sample_rate:
         for line in capture_lines(model_name, served.version, instances, rows):
             write_line(line + "\n")

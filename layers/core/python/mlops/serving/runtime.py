@@ -109,6 +109,9 @@ class Predictions:
     classes: list[str] | None
 
 
+_ONNX_NUMERIC_DTYPES = {"tensor(double)": np.float64, "tensor(float)": np.float32}
+
+
 class OnnxModel:
     """An ONNX model in one onnxruntime session, single-threaded (Lambda gives a fraction of a core)."""
 
@@ -122,14 +125,18 @@ class OnnxModel:
         options.inter_op_num_threads = 1
         self.session = onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
         self.schema = schema
-        self.input_names = [i.name for i in self.session.get_inputs()]
-        self.numeric = [f.kind == "numeric" for f in schema.features]
+        inputs = self.session.get_inputs()
+        self.input_names = [i.name for i in inputs]
+        # Numeric inputs are double where the model was converted in double precision, float otherwise;
+        # strings stay objects. The model's own input types say which, so older float models keep working.
+        self.input_dtypes = [_ONNX_NUMERIC_DTYPES.get(i.type) for i in inputs]
+        self.precision = "double" if np.float64 in self.input_dtypes else "float"
         self.classes = schema.classes
 
     def predict(self, columns: list[np.ndarray]) -> Predictions:
         feeds = {
-            name: column.astype(np.float32) if numeric else column
-            for name, column, numeric in zip(self.input_names, columns, self.numeric, strict=True)
+            name: column if dtype is None else column.astype(dtype, copy=False)
+            for name, column, dtype in zip(self.input_names, columns, self.input_dtypes, strict=True)
         }
         outputs = self.session.run(None, feeds)
         if self.schema.task == "classification":

@@ -251,7 +251,7 @@ def convert(
         S3Uri.parse(winner["artifact_uri"]), winner["artifact_sha256"], library_versions()["scikit-learn"]
     )
     try:
-        onnx_bytes = conversion.convert(model, schema)
+        onnx_bytes, precision, why_float = conversion.convert_with_precision(model, schema)
     except conversion.ConversionUnsupported as exc:
         return {"converted": False, "reason": f"skl2onnx could not convert {winner['estimator']}: {exc}"}
     prefix = _run_prefix(settings, run_id_of(execution_arn))
@@ -265,6 +265,8 @@ def convert(
         "onnx_uri": str(onnx_uri),
         "onnx_sha256": onnx_sha256,
         "onnx_size_bytes": len(onnx_bytes),
+        "precision": precision,
+        "float_reason": why_float,
         "reference_uri": str(reference_uri),
         "test_uri": dataset_info["splits"]["test"],
         "reason": "",
@@ -272,21 +274,51 @@ def convert(
     }
 
 
+def _parity_shortfall(parity: dict[str, Any]) -> str:
+    """The measured differences against the tolerances, in words."""
+    tolerance = parity.get("tolerance") or {}
+    if "relative_mean_diff" in parity:
+        return (
+            f"mean difference {parity['relative_mean_diff']:.3g} of the predictions' spread (at most "
+            f"{tolerance.get('max_relative_mean_diff')}), {parity.get('close_share', 0):.2%} of rows close (at "
+            f"least {tolerance.get('min_close_share', 0):.0%}), largest difference {parity.get('max_abs_diff')}"
+        )
+    if "label_agreement" in parity:
+        return (
+            f"labels agree on {parity['label_agreement']:.2%} of rows (at least "
+            f"{tolerance.get('min_label_agreement', 0):.0%}), mean probability difference "
+            f"{parity.get('mean_probability_diff', 0):.3g} (at most {tolerance.get('mean_probability_diff')})"
+        )
+    return "its outputs differ from scikit-learn's beyond the tolerance"
+
+
 def serving_record(
     model_name: str, conversion_result: dict[str, Any], parity: dict[str, Any], settings: Settings
 ) -> Serving:
-    """What the endpoint may serve: the ONNX model only if it converted and passed the parity check."""
+    """Which runtime serves the version, and why: onnx only if the ONNX model converted and passed the parity
+    check; otherwise sklearn (the onnx endpoint hands such a version to the scikit-learn predict function)."""
     if not conversion_result.get("converted"):
-        return Serving(reason=conversion_result.get("reason", "not converted"))
+        return Serving(runtime="sklearn", reason=conversion_result.get("reason") or "not converted")
+    precision = conversion_result.get("precision", "float")
     if not parity.get("passed"):
-        reason = parity.get("error") or "its outputs differ from scikit-learn's beyond the tolerance"
-        return Serving(reason=f"the ONNX model failed the parity check: {reason}", parity=parity)
+        reason = parity.get("error") or _parity_shortfall(parity)
+        return Serving(
+            runtime="sklearn",
+            precision=precision,
+            reason=f"the ONNX model ({precision} precision) failed the parity check: {reason}",
+            parity=parity,
+        )
     digest = conversion_result["onnx_sha256"]
     onnx_uri = layout.model_artifact(settings.artifacts_bucket, model_name, digest, "onnx")
     objects.put_write_once(onnx_uri, objects.get_bytes(S3Uri.parse(conversion_result["onnx_uri"])), digest)
+    why_float = conversion_result.get("float_reason")
     return Serving(
+        runtime="onnx",
         onnx_uri=str(onnx_uri),
         onnx_sha256=digest,
+        precision=precision,
+        reason=f"the ONNX model ({precision} precision) passed the parity check"
+        + (f"; float32 because {why_float}" if why_float else ""),
         parity=parity,
         libraries={**conversion_result.get("libraries", {}), **parity.get("libraries", {})},
     )
