@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlops.governance.lineage import run_id_of
-from mlops.registry.store import PRODUCTION, ModelRegistry
+from mlops.registry.store import PRODUCTION, ModelRegistry, now_iso
 
 
 def deploy(
@@ -33,3 +33,60 @@ def deploy(
         check_expected=True,
     )
     return {"alias": PRODUCTION, "version": version, "previous_version": moved["previous_version"], "changed": True}
+
+
+def revert_deployment(
+    model_name: str, version: int, *, execution_arn: str, reason: str, registry: ModelRegistry
+) -> dict[str, Any]:
+    """Undo this run's move of the production alias to ``version``, if it is still the alias's last move.
+
+    A run that ends DeploymentFailed must leave production where it found it. If the Deploy step moved the alias
+    and then failed (it timed out after the write, every retry included), the alias goes back to the version it
+    replaced, compare-and-swap on the alias's revision; a first deployment's alias is removed. A later move by
+    anyone else (another run, a person) is left alone.
+    """
+    actor = f"pipeline:{run_id_of(execution_arn)}"
+    current = registry.get_alias(model_name, PRODUCTION)
+    if current is None or current["version"] != version or current.get("updated_by") != actor:
+        return {"alias": PRODUCTION, "version": version, "reverted": False}
+    previous = current.get("previous_version")
+    if previous is not None:
+        moved = registry.set_alias(
+            model_name, previous, actor=actor, reason=reason, expected_version=version, check_expected=True
+        )
+        return {"alias": PRODUCTION, "version": moved["version"], "reverted": True, "removed": False}
+    _remove_alias(registry, model_name, current, actor=actor, reason=reason)
+    return {"alias": PRODUCTION, "version": None, "reverted": True, "removed": True}
+
+
+def _remove_alias(
+    registry: ModelRegistry, model_name: str, current: dict[str, Any], *, actor: str, reason: str
+) -> None:
+    """Delete the alias item (only at the revision read) with its audit event, in one transaction.
+
+    TODO(registry): this belongs in ModelRegistry as ``remove_alias``; it is here until the registry grows one.
+    """
+    condition: dict[str, Any] = {
+        "ConditionExpression": "revision = :seen",
+        "ExpressionAttributeValues": {":seen": {"N": str(current.get("revision", 0))}},
+    }
+    registry.dynamodb.transact_write_items(
+        TransactItems=[
+            {
+                "Delete": {
+                    "TableName": registry.table_name,
+                    "Key": {"pk": {"S": current["pk"]}, "sk": {"S": current["sk"]}},
+                    **condition,
+                }
+            },
+            registry._event_put(  # noqa: SLF001 - see the TODO above
+                model_name,
+                "AliasRemoved",
+                actor=actor,
+                reason=reason,
+                before={"alias": PRODUCTION, "version": current["version"]},
+                after={"alias": PRODUCTION, "version": None},
+                at=now_iso(),
+            ),
+        ]
+    )
