@@ -8,11 +8,14 @@ write); when every attempt fails, RecordFailure reconciles (mlops.governance.fai
 
 from __future__ import annotations
 
+import json
+import time
+
 import pytest
 
 from local import runtime
 from local.datasets import breast_cancer_csv
-from local.training_runs import run_training
+from local.training_runs import follow, run_training
 from mlops.api import admin
 from mlops.errors import DeploymentRefused, VersionConflict
 from mlops.registry.store import ModelRegistry
@@ -218,3 +221,36 @@ def test_a_failing_record_failure_step_still_ends_in_the_named_state(stack, afte
     registry = ModelRegistry(stack.table)
     # The audit event is written before the step fails (after=True) or never (after=False): best effort, no more
     assert trail(registry) == ([("TrainingRunFailed", "PipelineFailed", None, None)] if after else [])
+
+
+def test_an_approval_step_whose_response_was_lost_is_retried_and_the_run_waits(stack, champion):
+    first, alias_before, events_before = champion
+    # Given the approval function stores the task token and its response is lost (Lambda.ServiceException, retried)
+    runtime.inject_fault(stack.function_names["ApprovalFunction"], "service_error", times=1, after=True)
+
+    # When a run that requires approval reaches WaitForApproval
+    arn = stack.client("stepfunctions").start_execution(
+        stateMachineArn=stack.training_pipeline_arn,
+        input=json.dumps(
+            {
+                "model_name": "bc",
+                "dataset_uri": f"s3://{stack.bucket}/datasets/bc.csv",
+                "target": "target",
+                "candidates": CANDIDATES,
+                "approval": {"required": True, "timeout_s": 3600},
+            }
+        ),
+    )["executionArn"]
+    registry = ModelRegistry(stack.table)
+    deadline = time.monotonic() + 300
+    while not (registry.list_versions("bc")[1:] and registry.get_version("bc", 2).get("approval_task_token")):
+        description = stack.client("stepfunctions").describe_execution(executionArn=arn)
+        assert description["status"] == "RUNNING", description.get("error")
+        assert time.monotonic() < deadline, "the run never waited for approval"
+        time.sleep(0.2)
+
+    # Then the retry did not fail the run: it waits, with one token stored, and an approval resumes it to Deployed
+    admin.decide(registry, stack.bucket, "bc", 2, approved=True, actor="person", reason="looks good")
+    description, _ = follow(stack, arn, timeout_s=300)
+    assert description["status"] == "SUCCEEDED", description.get("cause")
+    assert registry.get_alias("bc")["version"] == 2
