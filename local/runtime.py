@@ -5,11 +5,20 @@ runners). This replaces that single step, ``LambdaFunction._invoke_lambda``, wit
 module named by the template (CodeUri + Handler), under the function's environment, with a Lambda context,
 returning Lambda's error shape (``errorType``/``errorMessage``) so Step Functions routes on the error name.
 Everything else (the invoke API, Step Functions' lambda:invoke integration, retries, logs) stays moto's.
+
+Each invocation runs in its own thread with its own view of ``os.environ`` (the function's variables over the
+process's, in a context variable) and its own stdout, and is bounded by the function's ``Timeout``: a handler that
+runs longer fails as Lambda's does (``Sandbox.Timedout``, "Task timed out after N.00 seconds") and is stopped at
+its next Python instruction. By default invocations run one at a time (Map iterations one after another, as with
+a concurrency limit of 1), which keeps the default local run deterministic; ``set_parallel(True)`` (or
+``MLOPS_LOCAL_PARALLEL=1``) lets them overlap, as concurrent executions of a real stack do.
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
+import ctypes
 import importlib
 import io
 import json
@@ -19,17 +28,30 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Iterator, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
-# Handlers read os.environ, which is process-wide: one invocation at a time keeps each function's
-# environment exact (Map iterations then run one after another, as with a concurrency limit of 1).
-# Re-entrant: a handler may invoke another function (the admin API asks the predict function for a smoke test).
-_INVOCATION_LOCK = threading.RLock()
+# Serial mode: one root invocation at a time. A handler may invoke another function (the admin API asks the
+# predict function for a smoke test); that nested invocation is part of the root one and takes no lock.
+_SERIAL_LOCK = threading.Lock()
+_parallel = os.environ.get("MLOPS_LOCAL_PARALLEL") == "1"
 _HANDLERS: dict[str, str] = {}  # function name -> "package.module.attribute"
 _original_invoke = LambdaFunction._invoke_lambda
+
+_in_invocation: contextvars.ContextVar[bool] = contextvars.ContextVar("in_invocation", default=False)
+_environment_overlay: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "environment_overlay", default=None
+)
+_invocation_logs: contextvars.ContextVar[io.StringIO | None] = contextvars.ContextVar("invocation_logs", default=None)
+_throttled: contextvars.ContextVar[bool] = contextvars.ContextVar("throttled", default=False)
+_DELETED = object()
+
+
+class SandboxTerminated(BaseException):  # noqa: N818 - named after what Lambda does to the sandbox
+    """Raised inside a handler thread that outlived its function's timeout: Lambda would have killed it."""
 
 
 @dataclass
@@ -47,6 +69,27 @@ class LocalLambdaContext:
 
     def get_remaining_time_in_millis(self) -> int:
         return max(0, int((self.deadline_s - time.monotonic()) * 1000))
+
+
+def set_parallel(enabled: bool) -> None:
+    """Let invocations overlap (True) or run them one at a time (False, the default)."""
+    global _parallel  # noqa: PLW0603 - one switch for the whole local runtime
+    _parallel = enabled
+
+
+def parallel_enabled() -> bool:
+    return _parallel
+
+
+@contextlib.contextmanager
+def parallel() -> Iterator[None]:
+    """Invocations overlap inside the block, as on a real stack."""
+    saved = _parallel
+    set_parallel(True)
+    try:
+        yield
+    finally:
+        set_parallel(saved)
 
 
 def register_handler(function_name: str, code_uri: str, handler: str) -> str:
@@ -72,23 +115,147 @@ def _resolve(dotted: str) -> Any:
     return getattr(importlib.import_module(module_name), attribute)
 
 
+# ---- one invocation's view of the process: environment, stdout, clients ---------------------------------------
+class InvocationEnviron(MutableMapping[str, str]):
+    """``os.environ`` as each invocation sees it: its function's variables over the process's. Outside an invocation
+    it is the process environment itself; inside one, reads see the overlay first and writes stay in it."""
+
+    def __init__(self, real: MutableMapping[str, str]) -> None:
+        self.real = real
+
+    def __getitem__(self, key: str) -> str:
+        overlay = _environment_overlay.get()
+        if overlay is not None and key in overlay:
+            value = overlay[key]
+            if value is _DELETED:
+                raise KeyError(key)
+            return value
+        return self.real[key]
+
+    def __setitem__(self, key: str, value: str) -> None:
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise TypeError(f"str expected, not {type(key).__name__}/{type(value).__name__}")
+        overlay = _environment_overlay.get()
+        if overlay is None:
+            self.real[key] = value
+        else:
+            overlay[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        overlay = _environment_overlay.get()
+        if overlay is None:
+            del self.real[key]
+            return
+        self[key]  # KeyError if absent  # noqa: B018
+        overlay[key] = _DELETED
+
+    def _keys(self) -> list[str]:
+        overlay = _environment_overlay.get() or {}
+        keys = [k for k in self.real if k not in overlay]
+        return keys + [k for k, v in overlay.items() if v is not _DELETED]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keys())
+
+    def __len__(self) -> int:
+        return len(self._keys())
+
+    def copy(self) -> dict[str, str]:
+        return dict(self)
+
+    def __repr__(self) -> str:
+        return f"InvocationEnviron({dict(self)!r})"
+
+
+class InvocationStdout(io.TextIOBase):
+    """``sys.stdout`` while invocations run: what a handler prints goes to its invocation's logs."""
+
+    def __init__(self, fallback: Any) -> None:
+        self.fallback = fallback
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        logs = _invocation_logs.get()
+        return (logs if logs is not None else self.fallback).write(text)
+
+    def flush(self) -> None:
+        if _invocation_logs.get() is None and not getattr(self.fallback, "closed", False):
+            self.fallback.flush()
+
+    def close(self) -> None:
+        """The streams underneath belong to others (the process, pytest, an invocation): never close them."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.fallback, name)
+
+
+_stdout_lock = threading.Lock()
+_active_invocations = 0
+
+
 @contextlib.contextmanager
-def _environment(variables: dict[str, str]):
-    saved = dict(os.environ)
-    os.environ.update(variables)
+def _stdout_captured() -> Iterator[None]:
+    global _active_invocations  # noqa: PLW0603 - counts invocations in every thread
+    with _stdout_lock:
+        if _active_invocations == 0 and not isinstance(sys.stdout, InvocationStdout):
+            sys.stdout = InvocationStdout(sys.stdout)
+        _active_invocations += 1
     try:
         yield
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
+        with _stdout_lock:
+            _active_invocations -= 1
+            if _active_invocations == 0 and isinstance(sys.stdout, InvocationStdout):
+                sys.stdout = sys.stdout.fallback
 
 
-def invoke_in_process(function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
+def _install_environ() -> None:
+    if not isinstance(os.environ, InvocationEnviron):
+        # Not a clearing of the environment: the same variables, seen through each invocation's overlay.
+        os.environ = InvocationEnviron(os.environ)  # type: ignore[assignment]  # noqa: B003
+
+
+def _install_client_factory() -> None:
+    """Wrap the handlers' client factory once: an invocation under a ``throttle`` fault gets throttled S3 and
+    DynamoDB clients; every other invocation, in any thread, gets the real ones."""
+    from mlops.storage import clients  # noqa: PLC0415 - the layer is on sys.path once local is imported
+
+    if getattr(clients.client, "__throttle_aware__", False):
+        return
+    original = clients.client
+
+    def client(service: str) -> Any:
+        if _throttled.get() and service in ("s3", "dynamodb"):
+            return _ThrottledClient(service)
+        return original(service)
+
+    client.cache_clear = original.cache_clear  # type: ignore[attr-defined]
+    client.__throttle_aware__ = True  # type: ignore[attr-defined]
+    clients.client = client
+
+
+# ---- invoking ------------------------------------------------------------------------------------------------
+def timeout_body(function: LambdaFunction, request_id: str) -> str:
+    """Lambda's outcome of an invocation that ran past the function's timeout."""
+    message = f"RequestId: {request_id} Error: Task timed out after {float(function.timeout):.2f} seconds"
+    return json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message})
+
+
+def _stop_thread(thread: threading.Thread) -> None:
+    """Raise SandboxTerminated in a handler thread at its next Python instruction (a blocking C call ends first)."""
+    if thread.ident is not None and thread.is_alive():
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(SandboxTerminated))
+
+
+def invoke_in_process(function: LambdaFunction, event: Any, *, throttled: bool = False) -> tuple[str, bool, str]:
     """Run the handler; return (response body, errored, logs) as moto's Docker path does."""
     dotted = _HANDLERS[function.function_name]
     if isinstance(event, str | bytes):
         event = json.loads(event or "{}")
     request_id = str(uuid.uuid4())
+    timeout_s = float(function.timeout)
     context = LocalLambdaContext(
         function_name=function.function_name,
         function_version=function.version,
@@ -97,27 +264,51 @@ def invoke_in_process(function: LambdaFunction, event: Any) -> tuple[str, bool, 
         aws_request_id=request_id,
         log_group_name=f"/aws/lambda/{function.function_name}",
         log_stream_name=f"local/{request_id}",
-        deadline_s=time.monotonic() + float(function.timeout),
+        deadline_s=time.monotonic() + timeout_s,
     )
     variables = {
         "AWS_LAMBDA_FUNCTION_NAME": function.function_name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_size),
         "AWS_LAMBDA_FUNCTION_VERSION": function.version,
+        "AWS_LAMBDA_FUNCTION_TIMEOUT": str(int(timeout_s)),
         "_HANDLER": function.handler,
         **{k: str(v) for k, v in function.environment_vars.items()},
     }
     logs = io.StringIO()
-    with _INVOCATION_LOCK, _environment(variables), contextlib.redirect_stdout(logs):
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        _in_invocation.set(True)
+        _environment_overlay.set(dict(variables))
+        _invocation_logs.set(logs)
+        _throttled.set(throttled)
         try:
             result = _resolve(dotted)(event, context)
-            body, errored = json.dumps(result), False
+            outcome["body"], outcome["errored"] = json.dumps(result), False
+        except SandboxTerminated:
+            return  # the caller has already reported the timeout
         except TypeError as exc:
             if "JSON serializable" in str(exc):
-                body, errored = json.dumps({"errorType": "Runtime.MarshalError", "errorMessage": str(exc)}), True
+                body = json.dumps({"errorType": "Runtime.MarshalError", "errorMessage": str(exc)})
+                outcome["body"], outcome["errored"] = body, True
             else:
-                body, errored = _error_body(exc), True
+                outcome["body"], outcome["errored"] = _error_body(exc), True
         except Exception as exc:
-            body, errored = _error_body(exc), True
+            outcome["body"], outcome["errored"] = _error_body(exc), True
+
+    nested = _in_invocation.get()
+    lock = contextlib.nullcontext() if nested or _parallel else _SERIAL_LOCK
+    with lock, _stdout_captured():
+        thread = threading.Thread(
+            target=contextvars.copy_context().run, args=(run,), name=f"lambda:{function.function_name}", daemon=True
+        )
+        thread.start()
+        thread.join(timeout_s)
+        if thread.is_alive():
+            _stop_thread(thread)
+            body, errored = timeout_body(function, request_id), True
+        else:
+            body, errored = outcome["body"], outcome["errored"]
     output = logs.getvalue()
     function.logs_backend.ensure_log_group(function.logs_group_name)
     function.save_logs(output + body)
@@ -136,24 +327,35 @@ def _error_body(exc: BaseException) -> str:
 
 # ---- fault injection (tests and `make fuzz`) ----------------------------------------------------------------
 FAULT_KINDS = ("exception", "timeout", "throttle", "service_error")
-_faults: dict[str, list[str]] = {}  # function name -> kinds still to inject, one per invocation
+AFTER_KINDS = ("exception", "timeout", "service_error")
+_faults: dict[str, list[tuple[str, bool]]] = {}  # function name -> (kind, after) still to inject, one per invocation
+_faults_lock = threading.Lock()
 
 
-def inject_fault(function_name: str, kind: str, times: int = 1_000_000) -> None:
+def inject_fault(function_name: str, kind: str, times: int = 1_000_000, *, after: bool = False) -> None:
     """Make the next ``times`` invocations of a function fail the way ``kind`` says:
 
     exception      the handler raises (a bug): Lambda reports its errorType
     timeout        the invocation exceeds the function's timeout: Lambda's ``Sandbox.Timedout``
     throttle       every S3/DynamoDB call the handler makes is throttled (``ThrottlingException``)
     service_error  the Lambda service itself fails the invoke (``Lambda.ServiceException``; retried by the ASL)
+
+    With ``after=True`` the real handler runs to its end first, side effects and all, and only then does the
+    invocation fail: the handler raised after its last write (``exception``), the function timed out after its
+    work was done (``timeout``), or the response was lost on its way back (``service_error``). A handler that
+    itself fails keeps its own error.
     """
     if kind not in FAULT_KINDS:
         raise ValueError(f"unknown fault {kind!r}; one of {FAULT_KINDS}")
-    _faults[function_name] = [kind] * times
+    if after and kind not in AFTER_KINDS:
+        raise ValueError(f"{kind!r} cannot happen after the handler; one of {AFTER_KINDS}")
+    with _faults_lock:
+        _faults[function_name] = [(kind, after)] * times
 
 
 def clear_faults() -> None:
-    _faults.clear()
+    with _faults_lock:
+        _faults.clear()
 
 
 class _ThrottledClient:
@@ -169,35 +371,45 @@ class _ThrottledClient:
         return throttled
 
 
+def _service_error() -> Exception:
+    from moto.core.exceptions import JsonRESTError  # noqa: PLC0415
+
+    return JsonRESTError("ServiceException", "injected Lambda service error")
+
+
 def _faulty_invoke(function: LambdaFunction, event: Any, kind: str) -> tuple[str, bool, str]:
     if kind == "exception":
         return _error_body(RuntimeError(f"injected fault in {function.function_name}")), True, ""
     if kind == "timeout":
-        body = {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {function.timeout}.00 seconds"}
-        return json.dumps(body), True, ""
+        return timeout_body(function, str(uuid.uuid4())), True, ""
     if kind == "service_error":
-        from moto.core.exceptions import JsonRESTError  # noqa: PLC0415
+        raise _service_error()
+    return invoke_in_process(function, event, throttled=True)
 
-        raise JsonRESTError("ServiceException", "injected Lambda service error")
-    from mlops.storage import clients  # noqa: PLC0415 - the handler's clients, throttled for this invocation only
 
-    # Under the invocation lock: Map iterations invoke from parallel threads, and an unguarded swap could
-    # restore another thread's throttled factory for good.
-    with _INVOCATION_LOCK:
-        original = clients.client
-        clients.client = lambda service: (
-            _ThrottledClient(service) if service in ("s3", "dynamodb") else original(service)
-        )
-        try:
-            return invoke_in_process(function, event)
-        finally:
-            clients.client = original
+def _fail_after(function: LambdaFunction, event: Any, kind: str) -> tuple[str, bool, str]:
+    body, errored, logs = invoke_in_process(function, event)
+    if errored:
+        return body, errored, logs
+    if kind == "exception":
+        error = RuntimeError(f"injected fault in {function.function_name} after the handler's work")
+        return _error_body(error), True, logs
+    if kind == "timeout":
+        return timeout_body(function, str(uuid.uuid4())), True, logs
+    raise _service_error()
+
+
+def _next_fault(function_name: str) -> tuple[str, bool] | None:
+    with _faults_lock:
+        pending = _faults.get(function_name)
+        return pending.pop() if pending else None
 
 
 def _patched_invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
-    pending = _faults.get(self.function_name)
-    if pending:
-        return _faulty_invoke(self, event, pending.pop())
+    fault = _next_fault(self.function_name)
+    if fault is not None:
+        kind, after = fault
+        return _fail_after(self, event, kind) if after else _faulty_invoke(self, event, kind)
     if self.function_name in _HANDLERS:
         return invoke_in_process(self, event)
     return _original_invoke(self, event)
@@ -205,6 +417,8 @@ def _patched_invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool,
 
 def install() -> None:
     """Route moto's Lambda invocations of registered functions to their in-process handlers."""
+    _install_environ()
+    _install_client_factory()
     LambdaFunction._invoke_lambda = _patched_invoke
 
 

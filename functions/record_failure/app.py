@@ -1,5 +1,7 @@
-"""RecordFailure step: append an audit event for a training run that ended in a named failure state, so the
-model's trail shows failed runs too. Best effort by design: the run ends in its named state either way."""
+"""RecordFailure step: make the registry agree with the named failure state a training run ends in (a version
+the run registered is Abandoned if the state says nothing was registered; an alias the run moved goes back if the
+state says production did not move; see mlops.governance.failed_runs), then append the TrainingRunFailed audit
+event, so the model's trail shows failed runs too. The run ends in its named state either way."""
 
 from typing import Any
 
@@ -8,6 +10,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.contracts import RecordFailureEvent, parse_event
+from mlops.governance.failed_runs import reconcile_failed_run
 from mlops.governance.lineage import run_id_of
 from mlops.registry.records import MODEL_NAME_PATTERN_RE
 from mlops.registry.store import ModelRegistry
@@ -36,7 +39,9 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if model_name is None:
         logger.warning("failed run without a valid model name; no audit event", extra={"state": step.state})
         return {"recorded": False, "state": step.state}
-    ModelRegistry(Settings.from_environment().registry_table).record_event(
+    registry = ModelRegistry(Settings.from_environment().registry_table)
+    reconciled = reconcile_failed_run(registry, model_name, execution_arn=step.execution_arn, state=step.state)
+    registry.record_event(
         model_name,
         "TrainingRunFailed",
         actor=f"pipeline:{run_id_of(step.execution_arn)}",
@@ -46,6 +51,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
             "error": error.get("Error"),
             "cause": str(error.get("Cause", ""))[:2000],
             "execution_arn": step.execution_arn,
+            **reconciled,
         },
     )
-    return {"recorded": True, "state": step.state, "model_name": model_name}
+    return {"recorded": True, "state": step.state, "model_name": model_name, **reconciled}

@@ -47,16 +47,20 @@ def _train(stack) -> object:
     )
 
 
+def run_id(result) -> str:
+    return result.execution_arn.rsplit(":", 1)[-1]
+
+
 def assert_registry_consistent(stack) -> None:
     registry = ModelRegistry(stack.table)
     for model in registry.list_models():
-        for record in registry.list_versions(model["model_name"]):
+        for record in registry.list_versions(model.model_name):
             referenced = [
-                (record["artifact_uri"], record["artifact_sha256"]),
-                (record["baseline_uri"], record["baseline_sha256"]),
+                (record.artifact_uri, record.artifact_sha256),
+                (record.baseline_uri, record.baseline_sha256),
             ]
             if record.get("serving", {}).get("onnx_uri"):
-                referenced.append((record["serving"]["onnx_uri"], record["serving"]["onnx_sha256"]))
+                referenced.append((record.serving["onnx_uri"], record.serving["onnx_sha256"]))
             for uri, digest in referenced:
                 assert objects.sha256_hex(objects.get_bytes(S3Uri.parse(uri))) == digest, uri
 
@@ -76,6 +80,7 @@ BEFORE_THE_GATE = ["PrepareFunction", "TrainFunction", "EvaluateFunction", "Conv
 @pytest.mark.parametrize("step", BEFORE_THE_GATE)
 def test_a_failing_step_ends_in_its_named_state_and_loses_nothing(stack, champion, step, kind):
     # Given a champion in production, and a step that fails on every invocation
+    events_before = len(ModelRegistry(stack.table).list_events("bc"))
     runtime.inject_fault(stack.function_names[step], kind)
 
     # When another training run starts
@@ -85,12 +90,17 @@ def test_a_failing_step_ends_in_its_named_state_and_loses_nothing(stack, champio
     assert (result.status, result.end_state) == ("FAILED", EXPECTED_END[step])
     registry = ModelRegistry(stack.table)
     assert registry.get_alias("bc") == champion
-    assert [v["version"] for v in registry.list_versions("bc")] == [1]  # nothing half-registered
+    assert [(v.version, v.status) for v in registry.list_versions("bc")] == [(1, "Registered")]
     assert_registry_consistent(stack)
-    failures = [e for e in registry.list_events("bc") if e["event_type"] == "TrainingRunFailed"]
-    assert len(failures) == 1
-    assert failures[0]["after"]["execution_arn"] == result.execution_arn
-    assert failures[0]["after"]["state"] == EXPECTED_END[step]
+    # The trail gained exactly one event, the failed run's, saying where it ended and that it registered nothing
+    (failure,) = registry.list_events("bc")[events_before:]
+    assert (failure.event_type, failure.actor) == ("TrainingRunFailed", f"pipeline:{run_id(result)}")
+    assert {k: failure.after[k] for k in ("execution_arn", "state", "version", "version_status")} == {
+        "execution_arn": result.execution_arn,
+        "state": EXPECTED_END[step],
+        "version": None,
+        "version_status": None,
+    }
 
 
 @pytest.mark.parametrize("kind", ["exception", "timeout", "throttle"])
@@ -104,9 +114,10 @@ def test_a_failing_first_deployment_leaves_no_alias(stack, step, kind):
     assert (result.status, result.end_state) == ("FAILED", EXPECTED_END[step])
     registry = ModelRegistry(stack.table)
     assert registry.get_alias("bc") is None
-    assert registry.get_version("bc", 1)["status"] == "Registered"  # recorded, never served
+    assert [(v.version, v.status) for v in registry.list_versions("bc")] == [(1, "Registered")]  # never served
     assert_registry_consistent(stack)
-    assert registry.list_events("bc")[-1]["event_type"] == "TrainingRunFailed"
+    trail = [(e.event_type, (e.after or {}).get("state")) for e in registry.list_events("bc")]
+    assert trail == [("VersionRegistered", None), ("TrainingRunFailed", EXPECTED_END[step])]
 
 
 def test_a_lambda_service_error_is_retried_and_the_run_succeeds(stack):
@@ -116,5 +127,8 @@ def test_a_lambda_service_error_is_retried_and_the_run_succeeds(stack):
     result = _train(stack)
 
     assert result.end_state == "Deployed", result.cause
-    assert [v["version"] for v in ModelRegistry(stack.table).list_versions("bc")] == [1]  # registered once
+    registry = ModelRegistry(stack.table)
+    assert [(v.version, v.run_id) for v in registry.list_versions("bc")] == [(1, run_id(result))]
+    trail = [(e.event_type, (e.after or {}).get("version")) for e in registry.list_events("bc")]
+    assert trail == [("VersionRegistered", 1), ("AliasMoved", 1)]  # registered once, deployed once
     assert_registry_consistent(stack)

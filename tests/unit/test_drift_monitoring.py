@@ -88,9 +88,24 @@ def register(stack: LocalStack, *, version_note: str = "v", features_baseline: d
     return version
 
 
+class Clock:
+    """Instants for captures and checks, strictly increasing and close to the real time (S3's LastModified is
+    real): a check always comes strictly after every record captured before it, with no sleep."""
+
+    def __init__(self) -> None:
+        self.last = 0.0
+
+    def tick(self) -> float:
+        self.last = max(time.time(), self.last + 0.001)
+        return self.last
+
+
+CLOCK = Clock()
+
+
 def capture(stack: LocalStack, version: int, batch: list[dict], *, predictions: list[str] | None = None) -> list[str]:
     """Write capture the way Firehose delivers it (JSON lines under capture/<model>/dt=<day>/)."""
-    now = time.time()
+    now = CLOCK.tick()
     ids = [f"{uuid.uuid4().hex}:{i}" for i in range(len(batch))]
     if predictions is None:  # as the holdout's: 70% "0"
         predictions = [str(p) for p in np.random.default_rng(len(batch)).choice([0, 1], len(batch), p=[0.7, 0.3])]
@@ -119,7 +134,6 @@ def capture(stack: LocalStack, version: int, batch: list[dict], *, predictions: 
 
 
 def check(stack: LocalStack, **overrides) -> tuple[dict, dict]:
-    time.sleep(0.01)  # every record captured so far is strictly before "now"
     return run_check(
         MODEL,
         check_id=f"check-{uuid.uuid4().hex[:8]}",
@@ -128,6 +142,7 @@ def check(stack: LocalStack, **overrides) -> tuple[dict, dict]:
         store=MonitoringStore(stack.table),
         defaults=DEFAULTS,
         overrides=overrides or None,
+        now=CLOCK.tick(),  # every record captured so far is strictly before "now"
     )
 
 

@@ -213,3 +213,36 @@ class AliasOperations(VersionStore):
             reason=reason,
             check_version=current.previous_version,
         )
+
+    def remove_alias(self, model_name: str, *, actor: str, reason: str, alias: str = PRODUCTION) -> AliasRecord:
+        """Delete the alias (only at the revision read) with its audit event, in one transaction; the version it
+        pointed at stays. Used to undo a first deployment whose run failed."""
+        current = self.get_alias(model_name, alias)
+        if current is None:
+            raise ModelNotFound(f"model {model_name!r} has no {alias} alias")
+        delete = {
+            "Delete": {
+                "TableName": self.table_name,
+                "Key": layout.item_key(model_name, layout.alias_sk(alias)),
+                "ConditionExpression": "revision = :seen",
+                "ExpressionAttributeValues": {":seen": codec.to_value(current.revision)},
+            }
+        }
+        event = self.event_put(
+            model_name,
+            "AliasRemoved",
+            actor=actor,
+            reason=reason,
+            before={"alias": alias, "version": current.version},
+            after={"alias": alias, "version": None},
+            at=codec.now_iso(),
+        )
+        try:
+            self.transact([delete, event])
+        except ClientError as exc:
+            if is_cancelled(exc):
+                raise VersionConflict(
+                    f"alias {alias} of {model_name} changed concurrently; nothing was removed"
+                ) from exc
+            raise
+        return current

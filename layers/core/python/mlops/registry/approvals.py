@@ -6,10 +6,6 @@ that resumes the paused execution is stored on the version and removed when it i
 
 from __future__ import annotations
 
-from typing import Any
-
-from botocore.exceptions import ClientError
-
 from mlops.errors import VersionConflict
 from mlops.registry.records import (
     VERSION_APPROVAL_EXPIRED,
@@ -18,69 +14,15 @@ from mlops.registry.records import (
     VERSION_REJECTED,
     VersionRecord,
 )
-from mlops.registry.table import is_cancelled
 from mlops.registry.versions import VersionStore
-from mlops.storage import codec, layout
+from mlops.storage import codec
 
 
 class ApprovalOperations(VersionStore):
-    def _change_status(
-        self,
-        model_name: str,
-        version: int,
-        *,
-        expected: str,
-        status: str,
-        fields: dict[str, Any],
-        event_type: str,
-        actor: str,
-        reason: str,
-        require_token: bool | None = None,
-    ) -> VersionRecord:
-        """Move a version from ``expected`` to ``status`` (setting ``fields``) with its audit event, atomically."""
-        expression, names, values = codec.set_expression({"status": status, **fields})
-        names["#status"] = "status"
-        values[":expected"] = codec.to_value(expected)
-        condition = "#status = :expected"
-        if require_token is True:
-            condition += " AND attribute_exists(approval_task_token)"
-            expression += " REMOVE approval_task_token"  # the token is spent: it leaves with the decision
-        elif require_token is False:
-            condition += " AND attribute_not_exists(approval_task_token)"
-        update = {
-            "TableName": self.table_name,
-            "Key": layout.item_key(model_name, layout.version_sk(version)),
-            "UpdateExpression": expression,
-            "ConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }
-        try:
-            self.transact(
-                [
-                    {"Update": update},
-                    self.event_put(
-                        model_name,
-                        event_type,
-                        actor=actor,
-                        reason=reason,
-                        before={"status": expected},
-                        after={"status": status, "version": version},
-                        at=codec.now_iso(),
-                    ),
-                ]
-            )
-        except ClientError as exc:
-            if is_cancelled(exc):
-                current = self.get_version(model_name, version).status
-                raise VersionConflict(f"{model_name} v{version} is {current}, not {expected}") from exc
-            raise
-        return self.get_version(model_name, version)
-
     def await_approval(self, model_name: str, version: int, task_token: str, *, actor: str) -> VersionRecord:
         """Store the paused execution's task token on a PendingApproval version (the API resumes it)."""
         self.get_version(model_name, version)
-        return self._change_status(
+        return self.change_status(
             model_name,
             version,
             expected=VERSION_PENDING_APPROVAL,
@@ -101,7 +43,7 @@ class ApprovalOperations(VersionStore):
         if record.status != VERSION_PENDING_APPROVAL or not token:
             raise VersionConflict(f"{model_name} v{version} is {record.status}, not waiting for approval")
         decision = {"approved": approved, "by": actor, "at": codec.now_iso(), "reason": reason}
-        updated = self._change_status(
+        updated = self.change_status(
             model_name,
             version,
             expected=VERSION_PENDING_APPROVAL,
@@ -115,7 +57,7 @@ class ApprovalOperations(VersionStore):
         return updated, token
 
     def expire_approval(self, model_name: str, version: int, *, actor: str) -> VersionRecord:
-        return self._change_status(
+        return self.change_status(
             model_name,
             version,
             expected=VERSION_PENDING_APPROVAL,

@@ -21,6 +21,7 @@ VERSION_REJECTED = "Rejected"
 VERSION_PENDING_APPROVAL = "PendingApproval"
 VERSION_APPROVED = "Approved"
 VERSION_APPROVAL_EXPIRED = "ApprovalExpired"
+VERSION_ABANDONED = "Abandoned"  # registered by a run that then failed: kept for the audit, never deployable
 DEPLOYABLE_STATUSES = (VERSION_REGISTERED, VERSION_APPROVED)  # only these can serve an alias
 
 KEY_FIELDS = ("pk", "sk")

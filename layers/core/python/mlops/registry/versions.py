@@ -137,6 +137,62 @@ class VersionStore(RegistryTable):
             return version, True
         raise VersionConflict(f"could not allocate a version of {model_name!r} after {MAX_WRITE_ATTEMPTS} attempts")
 
+    def change_status(
+        self,
+        model_name: str,
+        version: int,
+        *,
+        expected: str,
+        status: str,
+        fields: dict[str, Any],
+        event_type: str,
+        actor: str,
+        reason: str,
+        require_token: bool | None = None,
+    ) -> VersionRecord:
+        """Move a version from ``expected`` to ``status`` (setting ``fields``) with its audit event, atomically.
+
+        ``require_token``: True, the approval task token must be stored (and is removed: it is spent); False, it
+        must not be stored yet; None, either."""
+        expression, names, values = codec.set_expression({"status": status, **fields})
+        names["#status"] = "status"
+        values[":expected"] = codec.to_value(expected)
+        condition = "#status = :expected"
+        if require_token is True:
+            condition += " AND attribute_exists(approval_task_token)"
+            expression += " REMOVE approval_task_token"  # the token is spent: it leaves with the decision
+        elif require_token is False:
+            condition += " AND attribute_not_exists(approval_task_token)"
+        update = {
+            "TableName": self.table_name,
+            "Key": layout.item_key(model_name, layout.version_sk(version)),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        try:
+            self.transact(
+                [
+                    {"Update": update},
+                    self.event_put(
+                        model_name,
+                        event_type,
+                        actor=actor,
+                        reason=reason,
+                        before={"status": expected},
+                        after={"status": status, "version": version},
+                        at=codec.now_iso(),
+                    ),
+                ]
+            )
+        except ClientError as exc:
+            if is_cancelled(exc):
+                current = self.get_version(model_name, version).status
+                raise VersionConflict(f"{model_name} v{version} is {current}, not {expected}") from exc
+            raise
+        return self.get_version(model_name, version)
+
     def record_event(
         self, model_name: str, event_type: str, *, actor: str, reason: str, before: Any = None, after: Any = None
     ) -> None:

@@ -34,3 +34,31 @@ def deploy(
         check_expected=True,
     )
     return {"alias": PRODUCTION, "version": version, "previous_version": moved.previous_version, "changed": True}
+
+
+def revert_deployment(
+    model_name: str, version: int, *, execution_arn: str, reason: str, registry: ModelRegistry
+) -> dict[str, Any]:
+    """Undo this run's move of the production alias to ``version``, if it is still the alias's last move.
+
+    A run that ends DeploymentFailed must leave production where it found it. If the Deploy step moved the alias
+    and then failed (it timed out after the write, every retry included), the alias goes back to the version it
+    replaced, compare-and-swap on the alias's revision; a first deployment's alias is removed. A later move by
+    anyone else (another run, a person) is left alone.
+    """
+    actor = f"pipeline:{run_id_of(execution_arn)}"
+    current = registry.get_alias(model_name, PRODUCTION)
+    if current is None or current.version != version or current.updated_by != actor:
+        return {"alias": PRODUCTION, "version": version, "reverted": False}
+    if current.previous_version is not None:
+        moved = registry.set_alias(
+            model_name,
+            current.previous_version,
+            actor=actor,
+            reason=reason,
+            expected_version=version,
+            check_expected=True,
+        )
+        return {"alias": PRODUCTION, "version": moved.version, "reverted": True, "removed": False}
+    registry.remove_alias(model_name, actor=actor, reason=reason)
+    return {"alias": PRODUCTION, "version": None, "reverted": True, "removed": True}

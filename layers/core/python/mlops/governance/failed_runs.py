@@ -1,0 +1,79 @@
+"""What a failed training run leaves behind, made to agree with the named state the run ends in.
+
+A step can fail after its write: Register committed the version and then the card write failed, or Deploy moved
+the production alias and then timed out. Step Functions retries the idempotent steps first (the ASL's Retry on
+``Sandbox.Timedout``); when the retries are spent the run ends in a named failure state, and the RecordFailure
+step reconciles before it does, so the state and the registry say the same thing:
+
+* states whose contract is "nothing was registered" (InvalidInput, NoCandidateTrained, RegistrationFailed,
+  PipelineFailed): a version this run registered (its ``RUN#`` marker) that could still be deployed is marked
+  ``Abandoned``, with an audit event. The version number stays taken and the record and artifacts stay for the
+  audit; only deployment is refused (``Abandoned`` is not a deployable status). Deleting it instead would break
+  the append-only trail and reuse a version number; calling the run a success would hide a step that failed.
+* DeploymentFailed and SmokeTestFailed ("registered, production did not move"): if production serves this run's
+  version because this run moved it, the move is undone (``mlops.serving.deploy.revert_deployment``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops.errors import VersionConflict
+from mlops.governance.lineage import run_id_of
+from mlops.registry.records import (
+    VERSION_ABANDONED,
+    VERSION_APPROVED,
+    VERSION_PENDING_APPROVAL,
+    VERSION_REGISTERED,
+    VersionRecord,
+)
+from mlops.registry.store import ModelRegistry
+from mlops.serving.deploy import revert_deployment
+from mlops.storage.codec import now_iso
+
+NOTHING_REGISTERED_STATES = ("InvalidInput", "NoCandidateTrained", "RegistrationFailed", "PipelineFailed")
+NOT_DEPLOYED_STATES = ("DeploymentFailed", "SmokeTestFailed")
+_ABANDONABLE = (VERSION_REGISTERED, VERSION_PENDING_APPROVAL, VERSION_APPROVED)
+
+
+def abandon_version(
+    registry: ModelRegistry, model_name: str, version: int, *, execution_arn: str, state: str
+) -> VersionRecord:
+    """Mark a version a failed run registered as Abandoned (not deployable), with its audit event; a pending
+    approval's task token is dropped with it (the execution it would resume has ended)."""
+    for _ in range(3):
+        record = registry.get_version(model_name, version)
+        if record.status not in _ABANDONABLE:
+            return record  # Rejected, ApprovalExpired or already Abandoned: not deployable as it is
+        try:
+            return registry.change_status(
+                model_name,
+                version,
+                expected=record.status,
+                status=VERSION_ABANDONED,
+                fields={"abandoned": {"execution_arn": execution_arn, "state": state, "at": now_iso()}},
+                event_type="VersionAbandoned",
+                actor=f"pipeline:{run_id_of(execution_arn)}",
+                reason=f"the run that registered v{version} ended {state}",
+                require_token=True if record.approval_task_token else None,
+            )
+        except VersionConflict:
+            continue  # its status changed under us (an approval decision): read it again
+    raise VersionConflict(f"{model_name} v{version} kept changing while it was being abandoned")
+
+
+def reconcile_failed_run(registry: ModelRegistry, model_name: str, *, execution_arn: str, state: str) -> dict[str, Any]:
+    """Make the registry agree with the failure state the run ends in; return what was found and done."""
+    version = registry.version_for_run(model_name, run_id_of(execution_arn))
+    outcome: dict[str, Any] = {"version": version, "version_status": None, "alias_reverted": False}
+    if version is None:
+        return outcome
+    reason = f"the run that deployed v{version} ended {state}"
+    if state in NOT_DEPLOYED_STATES:
+        reverted = revert_deployment(model_name, version, execution_arn=execution_arn, reason=reason, registry=registry)
+        outcome["alias_reverted"] = reverted["reverted"]
+    elif state in NOTHING_REGISTERED_STATES:
+        revert_deployment(model_name, version, execution_arn=execution_arn, reason=reason, registry=registry)
+        abandon_version(registry, model_name, version, execution_arn=execution_arn, state=state)
+    outcome["version_status"] = registry.get_version(model_name, version).status
+    return outcome

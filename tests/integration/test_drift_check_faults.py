@@ -1,0 +1,73 @@
+"""The DriftCheck state machine when its check fails after writing: the report and the monitoring state are
+written, then the function times out. The execution's end and the monitoring state must agree: a check that says
+it failed must not leave a retraining "started" (the cooldown reserved) that never started."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from local import runtime
+from local.datasets import breast_cancer_csv
+from local.monitoring_runs import run_drift_check, serve
+from local.stack import LocalStack
+from local.training_runs import run_training
+from mlops.monitoring.store import MonitoringStore
+from mlops.storage import objects
+from mlops.storage.objects import S3Uri
+from tests.integration.test_drift_check import MODEL, traffic
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def monitored(monkeypatch):
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    parameters = {"CaptureSettleSeconds": "0", "AliasRefreshSeconds": "0", "MonitoredModel": MODEL}
+    with LocalStack(parameters=parameters) as stack:
+        for name, value in stack.environment().items():
+            monkeypatch.setenv(name, value)
+        stack.client("s3").put_object(Bucket=stack.bucket, Key="datasets/bc.csv", Body=breast_cancer_csv())
+        request = {
+            "model_name": MODEL,
+            "dataset_uri": f"s3://{stack.bucket}/datasets/bc.csv",
+            "target": "target",
+            "candidates": [{"estimator": "logistic_regression", "params": {"max_iter": 2000}}],
+        }
+        assert run_training(stack, request).end_state == "Deployed"
+        yield stack
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="code bug found by this test (not fixed here: mlops/monitoring and the DriftCheck ASL are others'): "
+    "the check saves the retraining reservation (cooldown) before StartRetraining; when it then fails, the execution "
+    "ends DriftCheckFailed, no retraining starts, and the reservation blocks every later retraining for the cooldown",
+)
+def test_a_check_that_failed_after_writing_does_not_block_retraining(monitored):
+    stack = monitored
+    # Given a first drifted window (drift seen, not yet confirmed)
+    serve(stack, MODEL, traffic(300, shifted=True, seed=2))
+    first = run_drift_check(stack, MODEL)
+    assert (first.end_state, first.check["status"], first.check["drift_confirmed"]) == ("Checked", "drift", False)
+
+    # When the second drifted window's check writes its report and state, decides to retrain, and then times out
+    serve(stack, MODEL, traffic(300, shifted=True, seed=3))
+    runtime.inject_fault(stack.function_names["DriftFunction"], "timeout", times=1, after=True)
+    failed = run_drift_check(stack, MODEL)
+
+    # Then the execution says the check failed, and the state agrees: its report exists, but no retraining is
+    # recorded as started (nor its cooldown reserved) without a TrainingPipeline execution behind it
+    assert (failed.status, failed.end_state) == ("FAILED", "DriftCheckFailed")
+    state = MonitoringStore(stack.table).get(MODEL)["state"]
+    assert objects.exists(S3Uri.parse(state["last_report_uri"]))
+    executions = stack.client("stepfunctions").list_executions(stateMachineArn=stack.training_pipeline_arn)
+    assert len(executions["executions"]) == 1  # only the first training run
+    reserved = state.get("last_retraining")
+    assert reserved is None or reserved.get("execution_arn"), reserved
+
+    # And when drift persists, the next check starts the retraining the failed one did not
+    serve(stack, MODEL, traffic(300, shifted=True, seed=4))
+    later = run_drift_check(stack, MODEL)
+    assert (later.status, later.end_state) == ("SUCCEEDED", "RetrainingStarted"), later.check.get("decision")

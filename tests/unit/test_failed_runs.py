@@ -1,0 +1,122 @@
+"""RecordFailure's reconciliation, handler by handler: what a failed run left in the registry is made to agree with
+the named state it ends in (mlops.governance.failed_runs). Compared by content: versions, alias, audit trail."""
+
+from __future__ import annotations
+
+import pytest
+
+from functions.approval import app as approval_app
+from functions.record_failure import app as record_failure_app
+from mlops.errors import DeploymentRefused
+from mlops.registry.store import VERSION_PENDING_APPROVAL, VERSION_REGISTERED, ModelRegistry
+
+ARN = "arn:aws:states:us-east-1:123456789012:execution:mlops-local-TrainingPipeline:train-failed"
+RUN = "pipeline:train-failed"
+
+
+def _register(registry: ModelRegistry, run_id: str, status: str = VERSION_REGISTERED) -> int:
+    version, _ = registry.register_version("m", {"metrics": {}}, status=status, run_id=run_id, actor="t", reason="r")
+    return version
+
+
+def _record_failure(lambda_context, state: str) -> dict:
+    event = {
+        "state": state,
+        "state_input": {"request": {"model_name": "m"}, "error": {"Error": "E"}},
+        "execution_arn": ARN,
+    }
+    return record_failure_app.lambda_handler(event, lambda_context)
+
+
+def _trail(registry: ModelRegistry, since: int) -> list[tuple]:
+    return [
+        (e.event_type, e.actor, (e.before or {}).get("version"), (e.after or {}).get("version"))
+        for e in registry.list_events("m")[since:]
+    ]
+
+
+@pytest.mark.parametrize("state", ["RegistrationFailed", "PipelineFailed"])
+def test_a_version_registered_by_a_run_that_says_nothing_was_registered_is_abandoned(stack, lambda_context, state):
+    registry = ModelRegistry(stack.table)
+    _register(registry, "other-run")
+    registry.set_alias("m", 1, actor="t", reason="champion")
+    version = _register(registry, "train-failed")
+    since = len(registry.list_events("m"))
+
+    result = _record_failure(lambda_context, state)
+
+    assert (result["version"], result["version_status"], result["alias_reverted"]) == (2, "Abandoned", False)
+    assert [(v.version, v.status) for v in registry.list_versions("m")] == [(1, "Registered"), (2, "Abandoned")]
+    assert registry.get_alias("m").version == 1
+    assert _trail(registry, since) == [
+        ("VersionAbandoned", RUN, None, version),
+        ("TrainingRunFailed", RUN, None, version),
+    ]
+    with pytest.raises(DeploymentRefused):
+        registry.set_alias("m", version, actor="person", reason="deploy it anyway")
+
+
+def test_a_pending_approval_of_a_failed_run_loses_its_token(stack, lambda_context):
+    registry = ModelRegistry(stack.table)
+    version = _register(registry, "train-failed", status=VERSION_PENDING_APPROVAL)
+    approval_app.lambda_handler(
+        {"model_name": "m", "version": version, "task_token": "token-1", "execution_arn": ARN}, lambda_context
+    )
+
+    _record_failure(lambda_context, "PipelineFailed")
+
+    record = registry.get_version("m", version)
+    assert (record.status, record.approval_task_token) == ("Abandoned", None)
+
+
+def test_the_approval_step_retried_with_the_same_token_succeeds_once(stack, lambda_context):
+    registry = ModelRegistry(stack.table)
+    version = _register(registry, "train-failed", status=VERSION_PENDING_APPROVAL)
+    event = {"model_name": "m", "version": version, "task_token": "token-1", "execution_arn": ARN}
+
+    first = approval_app.lambda_handler(event, lambda_context)
+    again = approval_app.lambda_handler(event, lambda_context)  # the first response was lost
+
+    assert first == again == {"model_name": "m", "version": version, "status": "PendingApproval"}
+    assert [e.event_type for e in registry.list_events("m")] == ["VersionRegistered", "ApprovalRequested"]
+    with pytest.raises(Exception, match="PendingApproval"):  # another token is another run's: a conflict
+        approval_app.lambda_handler({**event, "task_token": "token-2"}, lambda_context)
+
+
+def test_an_alias_the_failed_run_moved_goes_back(stack, lambda_context):
+    registry = ModelRegistry(stack.table)
+    _register(registry, "other-run")
+    registry.set_alias("m", 1, actor="t", reason="champion")
+    version = _register(registry, "train-failed")
+    registry.set_alias("m", version, actor=RUN, reason="promoted", expected_version=1, check_expected=True)
+    since = len(registry.list_events("m"))
+
+    result = _record_failure(lambda_context, "DeploymentFailed")
+
+    assert (result["version_status"], result["alias_reverted"]) == ("Registered", True)
+    alias = registry.get_alias("m")
+    assert (alias.version, alias.previous_version) == (1, 2)
+    assert _trail(registry, since) == [("AliasMoved", RUN, 2, 1), ("TrainingRunFailed", RUN, None, version)]
+
+
+def test_an_alias_someone_else_moved_to_the_version_is_left_alone(stack, lambda_context):
+    registry = ModelRegistry(stack.table)
+    version = _register(registry, "train-failed")
+    registry.set_alias("m", version, actor="person", reason="deployed by hand")
+    before = registry.get_alias("m")
+
+    result = _record_failure(lambda_context, "DeploymentFailed")
+
+    assert result["alias_reverted"] is False
+    assert registry.get_alias("m") == before
+
+
+def test_a_run_that_registered_nothing_changes_nothing(stack, lambda_context):
+    registry = ModelRegistry(stack.table)
+    _register(registry, "other-run")
+
+    result = _record_failure(lambda_context, "RegistrationFailed")
+
+    assert (result["version"], result["version_status"]) == (None, None)
+    assert [(v.version, v.status) for v in registry.list_versions("m")] == [(1, "Registered")]
+    assert [e.event_type for e in registry.list_events("m")] == ["VersionRegistered", "TrainingRunFailed"]
