@@ -58,9 +58,9 @@ def test_an_unconvertible_model_is_served_by_scikit_learn_under_onnx(stack, monk
 
     assert result.end_state == "Deployed", result.cause
     record = ModelRegistry(stack.table).get_version("bc", 1)
-    assert (record["serving"]["runtime"], record["serving"]["onnx_uri"]) == ("sklearn", None)
-    assert "no converter" in record["serving"]["reason"]
-    body = _predict(stack, record["input_example"])
+    assert (record.serving.runtime, record.serving.onnx_uri) == ("sklearn", None)
+    assert "no converter" in record.serving.reason
+    body = _predict(stack, record.input_example)
     assert (body["runtime"], body["version"]) == ("sklearn", 1)
     assert set(body["predictions"][0]["probabilities"]) == {"0", "1"}
 
