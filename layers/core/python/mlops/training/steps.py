@@ -44,6 +44,37 @@ def _load_split(split_uri: str, schema: dataset.Schema) -> tuple[np.ndarray, np.
     return dataset.feature_matrix(table, schema), dataset.target_vector(table, schema)
 
 
+def _raw_record(table: dataset.Table, schema: dataset.Schema, row: int) -> dict[str, Any]:
+    """One row as a caller would send it: every input column but the target, typed as serving expects
+    (numbers for numeric features, strings otherwise, null for missing)."""
+    kinds = {f.name: f.kind for f in schema.features}
+    record: dict[str, Any] = {}
+    for name, value in zip(table.columns, table.rows[row], strict=True):
+        if name == schema.target or (name not in schema.columns and name not in kinds):
+            continue
+        if dataset.is_missing(value):
+            record[name] = None
+        elif kinds.get(name) == "numeric":
+            record[name] = dataset.parse_float(value)
+        else:
+            record[name] = value.strip()
+    return record
+
+
+def _with_class_weight(candidates: list[dict[str, Any]], task: str, class_weight: str | None) -> list[dict[str, Any]]:
+    """The request's class_weight, set on every candidate whose estimator supports it (unless it sets its own)."""
+    if class_weight is None:
+        return candidates
+    weighted = []
+    for candidate in candidates:
+        supported = "class_weight" in estimators.ESTIMATORS[task][candidate["estimator"]]().get_params()
+        params = candidate.get("params", {})
+        if supported and "class_weight" not in params:
+            params = {**params, "class_weight": class_weight}
+        weighted.append({**candidate, "params": params})
+    return weighted
+
+
 # ---- Prepare ----------------------------------------------------------------------------------------------
 def prepare(
     request_document: dict[str, Any], execution_arn: str, settings: Settings, defaults: PipelineSettings | None = None
@@ -53,13 +84,18 @@ def prepare(
     payload = objects.get_dataset_bytes(request.dataset_uri)
     data_sha256 = objects.sha256_hex(payload)
     table = dataset.parse_csv(payload)
-    schema, table = dataset.infer_schema(table, request.target, request.task, request.positive_class)
+    schema, table = dataset.infer_schema(
+        table, request.target, request.task, request.positive_class, roles=request.column_roles()
+    )
 
     candidates = (
         [c.model_dump() for c in request.candidates]
         if request.candidates
         else estimators.DEFAULT_CANDIDATES[schema.task]
     )
+    if request.class_weight is not None and schema.task != "classification":
+        raise InvalidTrainingRequest("invalid training request: class_weight applies to classification only")
+    candidates = _with_class_weight(candidates, schema.task, request.class_weight)
     for candidate in candidates:
         estimators.check_candidate(schema.task, candidate["estimator"], candidate["params"])
     try:
@@ -92,7 +128,12 @@ def prepare(
         task=schema.task,
         positive_class=schema.positive_class,
         candidates=candidates,
-        gate={"metric": gate.metric, "min_score": gate.min_score, "min_improvement": gate.min_improvement},
+        gate={
+            "metric": gate.metric,
+            "min_score": gate.min_score,
+            "min_improvement": gate.min_improvement,
+            "block_on_leakage": gate.block_on_leakage,
+        },
     )
     return {
         "request": normalised,
@@ -178,8 +219,12 @@ def evaluate(
     model = objects.load_model(
         S3Uri.parse(winner["artifact_uri"]), winner["artifact_sha256"], library_versions()["scikit-learn"]
     )
-    test_x, test_y = _load_split(dataset_info["splits"]["test"], schema)
+    test_table = dataset.parse_csv(objects.get_bytes(S3Uri.parse(dataset_info["splits"]["test"])))
+    test_x, test_y = dataset.feature_matrix(test_table, schema), dataset.target_vector(test_table, schema)
     holdout_metrics = evaluation.score(model, test_x, test_y, schema)
+    train_x, train_y = _load_split(dataset_info["splits"]["train"], schema)
+    validation_x, validation_y = _load_split(dataset_info["splits"]["validation"], schema)
+    leakage = evaluation.leakage_warnings(train_x, train_y, validation_x, validation_y, schema)
 
     champion_summary = None
     champion_metrics = None
@@ -205,7 +250,12 @@ def evaluate(
             "problem": champion_problem,
         }
     decision = evaluation.gate(
-        gate_config, holdout_metrics, champion_metrics, alias["version"] if alias else None, champion_problem
+        gate_config,
+        holdout_metrics,
+        champion_metrics,
+        alias["version"] if alias else None,
+        champion_problem,
+        warnings=leakage,
     )
 
     predictions = model.predict(test_x)
@@ -214,8 +264,8 @@ def evaluate(
         prediction_baseline_uri, baseline.prediction_baseline(predictions, schema.task, request["split"]["seed"])
     )
     input_example = {
-        f.name: (None if isinstance(v, float) and np.isnan(v) else v)
-        for f, v in zip(schema.features, test_x[0].tolist(), strict=True)
+        name: (None if isinstance(v, float) and np.isnan(v) else v)
+        for name, v in _raw_record(test_table, schema, 0).items()
     }
     leaderboard = [
         {key: c.get(key) for key in ("index", "estimator", "params", "status", "validation_metrics", "fit_s", "error")}
@@ -227,6 +277,7 @@ def evaluate(
             for key in ("index", "estimator", "params", "artifact_uri", "artifact_sha256", "validation_metrics")
         },
         "metrics": holdout_metrics,
+        "positive_class": schema.positive_class,
         "champion": champion_summary,
         "gate": decision.to_dict(),
         "leaderboard": leaderboard,
