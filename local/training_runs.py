@@ -54,7 +54,7 @@ class PipelineResult:
             "version": self.version,
             "version_status": registration.get("status"),
             "metrics": evaluation.get("metrics"),
-            "positive_class": evaluation.get("positive_class"),
+            "positive_class": schema.get("positive_class"),
             "gate": evaluation.get("gate"),
             "columns": schema.get("columns"),
             "features": [f["name"] for f in schema.get("features", [])] or None,

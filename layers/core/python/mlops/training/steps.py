@@ -277,7 +277,6 @@ def evaluate(
             for key in ("index", "estimator", "params", "artifact_uri", "artifact_sha256", "validation_metrics")
         },
         "metrics": holdout_metrics,
-        "positive_class": schema.positive_class,
         "champion": champion_summary,
         "gate": decision.to_dict(),
         "leaderboard": leaderboard,
