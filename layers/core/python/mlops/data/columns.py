@@ -24,7 +24,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -272,38 +272,49 @@ def decide_roles(
     """One decision per input column, in file order. ``cells[i]`` are the values of ``columns[i]``."""
     decisions = []
     for name, values in zip(columns, cells, strict=True):
-        if name == target:
-            decisions.append(ColumnDecision(name, "target", "numeric", "the target"))
-            continue
-        if name in requested.id_columns:
-            decisions.append(ColumnDecision(name, "id", "identifier", "named an identifier by the request"))
-            continue
-        if name in requested.exclude:
-            decisions.append(ColumnDecision(name, "excluded", "categorical", "excluded by the request"))
-            continue
-        if requested.features is not None and name not in requested.features:
-            decisions.append(ColumnDecision(name, "excluded", "categorical", "not in the request's features"))
-            continue
-        profile = profile_column(name, values)
-        epoch = datetime_epoch(values) if profile.datetime_share > 0 else None
-        if name in requested.datetime_columns:
-            if profile.datetime_share < DATETIME_MIN_SHARE or epoch is None:
-                raise ValueError(
-                    f"column {name!r} is named a datetime column but only {profile.datetime_share:.0%} of its "
-                    "values are ISO dates or timestamps"
-                )
-            reason = "named a datetime column by the request: derived parts"
-            decisions.append(_datetime_decision(profile, reason, epoch))
-            continue
-        decision = infer_role(profile, epoch)
-        if requested.features is not None and decision.role in ("id", "excluded"):
-            kind = "numeric" if profile.numeric else "categorical"
-            if kind == "categorical":
-                decision = _categorical_decision(profile, f"in the request's features (would be: {decision.reason})")
-            else:
-                decision = ColumnDecision(name, "feature", kind, f"in the request's features ({decision.reason})")
-        decisions.append(decision)
+
+        def profiled(name: str = name, values: Sequence[str] = values) -> tuple[ColumnProfile, str | None]:
+            profile = profile_column(name, values)
+            return profile, datetime_epoch(values) if profile.datetime_share > 0 else None
+
+        decisions.append(decide_column(name, profiled, target, requested))
     return decisions
+
+
+def _settled_by_request(name: str, target: str, requested: ColumnRoles) -> ColumnDecision | None:
+    if name == target:
+        return ColumnDecision(name, "target", "numeric", "the target")
+    if name in requested.id_columns:
+        return ColumnDecision(name, "id", "identifier", "named an identifier by the request")
+    if name in requested.exclude:
+        return ColumnDecision(name, "excluded", "categorical", "excluded by the request")
+    if requested.features is not None and name not in requested.features:
+        return ColumnDecision(name, "excluded", "categorical", "not in the request's features")
+    return None
+
+
+def decide_column(
+    name: str, profiled: Callable[[], tuple[ColumnProfile, str | None]], target: str, requested: ColumnRoles
+) -> ColumnDecision:
+    """A column's decision: what the request says, else what its profile (and datetime epoch) suggest.
+    ``profiled`` is only called for the columns the request leaves open."""
+    settled = _settled_by_request(name, target, requested)
+    if settled is not None:
+        return settled
+    profile, epoch = profiled()
+    if name in requested.datetime_columns:
+        if profile.datetime_share < DATETIME_MIN_SHARE or epoch is None:
+            raise ValueError(
+                f"column {name!r} is named a datetime column but only {profile.datetime_share:.0%} of its "
+                "values are ISO dates or timestamps"
+            )
+        return _datetime_decision(profile, "named a datetime column by the request: derived parts", epoch)
+    decision = infer_role(profile, epoch)
+    if requested.features is not None and decision.role in ("id", "excluded"):
+        if not profile.numeric:
+            return _categorical_decision(profile, f"in the request's features (would be: {decision.reason})")
+        return ColumnDecision(name, "feature", "numeric", f"in the request's features ({decision.reason})")
+    return decision
 
 
 def pool_category(value: str, categories: frozenset[str] | None, missing_token: str) -> str:
