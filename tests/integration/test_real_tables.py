@@ -5,6 +5,7 @@ whole record that still carries the columns it does not use."""
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
 
@@ -128,12 +129,12 @@ def test_a_customer_table_trains_on_the_right_columns_and_serves_whole_records(s
 
 
 def test_a_leaking_feature_is_warned_about_and_blocks_the_gate_when_asked(stack):
-    # Given a regression table in the tens of thousands with a price copy in another currency
+    # Given a gzip-compressed regression table in the tens of thousands with a price copy in another currency
     rng = np.random.default_rng(8)
     size = rng.uniform(30, 200, 600)
     price = 300 * size + rng.normal(0, 4000, 600) + 10_000
     rows = [[f"{s:.1f}", f"{p * 0.9:.0f}", f"{p:.0f}"] for s, p in zip(size, price, strict=True)]
-    uri = upload(stack, "datasets/flats.csv", _csv(["size_m2", "price_eur_copy", "price"], rows))
+    uri = upload(stack, "datasets/flats.csv.gz", gzip.compress(_csv(["size_m2", "price_eur_copy", "price"], rows)))
 
     # When the gate is asked to block on leakage
     result = run_training(

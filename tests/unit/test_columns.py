@@ -236,3 +236,33 @@ def test_serving_still_refuses_unknown_columns_and_bad_dates():
         validate_instances([{k: v for k, v in record.items() if k != "signed_up"}], schema)
     rare = validate_instances([{**record, "city": "a city never seen"}], schema)
     assert rare[schema.features.index(next(f for f in schema.features if f.name == "city"))][0, 0] == OTHER_CATEGORY
+
+
+def test_typed_split_matrices_load_as_the_feature_matrix_does():
+    schema, kept = dataset.infer_schema(_table(300), "label")
+
+    features, target = dataset.load_matrices(dataset.matrices_npz(kept, schema), schema)
+
+    expected = dataset.feature_matrix(kept, schema)
+    assert features.dtype == object and features.shape == expected.shape
+    for position, feature in enumerate(schema.features):
+        if feature.kind == "numeric":
+            np.testing.assert_array_equal(features[:, position].astype(float), expected[:, position].astype(float))
+        else:
+            assert features[:, position].tolist() == expected[:, position].tolist()
+    assert target.tolist() == dataset.target_vector(kept, schema).tolist()
+
+
+def test_a_gzip_csv_parses_like_the_plain_one_and_parquet_needs_pyarrow():
+    import gzip  # noqa: PLC0415
+
+    plain = dataset.to_csv(_table(50))
+
+    assert dataset.parse_csv(gzip.compress(plain)) == dataset.parse_csv(plain)
+    with pytest.raises(InvalidDataset, match=r"cannot be decompressed"):
+        dataset.parse_csv(gzip.compress(plain)[:40])
+    try:
+        import pyarrow  # noqa: F401, PLC0415
+    except ImportError:
+        with pytest.raises(InvalidDataset, match=r"Parquet file, but this deployment has no pyarrow"):
+            dataset.parse_csv(b"PAR1" + b"\x00" * 32)

@@ -7,6 +7,7 @@ every Lambda package and nothing here needs it.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import math
 from collections import Counter
@@ -25,6 +26,8 @@ MISSING_TOKENS = column_roles.MISSING_TOKENS
 # Missing categories become a category of their own: a string the encoder and ONNX converters accept.
 MISSING_CATEGORY = "__missing__"
 MIN_ROWS = 20
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
 MIN_ROWS_PER_CLASS = 5
 # A numeric target with at most this many distinct integer values is taken as class labels.
 MAX_CLASSES_FOR_INFERRED_CLASSIFICATION = 20
@@ -108,6 +111,19 @@ def parse_float(value: str) -> float:
     return number if math.isfinite(number) else math.nan
 
 
+def _parquet_table(payload: bytes) -> Table:
+    from mlops.data import reader  # noqa: PLC0415 - Parquet only
+
+    typed = reader.read_dataset(payload)
+    cells = []
+    for column in typed.columns:
+        if isinstance(column, reader.NumericColumn):
+            cells.append(["" if np.isnan(v) else repr(v) for v in column.values.tolist()])
+        else:
+            cells.append(column.strings("").tolist())
+    return Table(_check_header(typed.names), [list(row) for row in zip(*cells, strict=True)])
+
+
 def _check_header(record: list[str]) -> list[str]:
     header = [name.strip() for name in record]
     if len(header) < 2:
@@ -123,7 +139,20 @@ def _check_header(record: list[str]) -> list[str]:
     return header
 
 
+def _decompressed(payload: bytes) -> bytes:
+    if payload[:2] != GZIP_MAGIC:
+        return payload
+    try:
+        return gzip.decompress(payload)
+    except (OSError, EOFError) as exc:
+        raise InvalidDataset(f"the dataset looks gzip-compressed but cannot be decompressed: {exc}") from exc
+
+
 def parse_csv(payload: bytes) -> Table:
+    """A CSV object (plain, or gzip detected by its magic bytes; Parquet where pyarrow is installed) as a Table."""
+    payload = _decompressed(payload)
+    if payload[:4] == PARQUET_MAGIC:
+        return _parquet_table(payload)
     if not payload.strip():
         raise InvalidDataset("the dataset is empty")
     if b"\x00" in payload:  # anywhere: a NUL kept in a cell would break the splits written from it
@@ -361,3 +390,29 @@ def to_csv(table: Table) -> bytes:
     writer.writerow(table.columns)
     writer.writerows(table.rows)
     return buffer.getvalue().encode()
+
+
+def matrices_npz(table: Table, schema: Schema) -> bytes:
+    """A split as typed arrays (features f<i> in schema order, then the target), so the steps after Prepare load
+    it without parsing CSV. No pickles: numbers are float64, categories and labels unicode arrays."""
+    features = feature_matrix(table, schema)
+    arrays = {
+        f"f{i}": features[:, i].astype(np.float64 if feature.kind == "numeric" else np.str_)
+        for i, feature in enumerate(schema.features)
+    }
+    target = target_vector(table, schema)
+    arrays["target"] = target.astype(np.str_) if schema.task == "classification" else target
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def load_matrices(payload: bytes, schema: Schema) -> tuple[np.ndarray, np.ndarray]:
+    """The (object feature matrix, target) matrices_npz wrote: the same values feature_matrix gives."""
+    with np.load(io.BytesIO(payload), allow_pickle=False) as arrays:
+        target = arrays["target"]
+        matrix = np.empty((len(target), len(schema.features)), dtype=object)
+        for i in range(len(schema.features)):
+            matrix[:, i] = arrays[f"f{i}"].tolist()
+        labels = np.array(target.tolist(), dtype=object) if schema.task == "classification" else target
+    return matrix, labels

@@ -44,6 +44,14 @@ def _load_split(split_uri: str, schema: dataset.Schema) -> tuple[np.ndarray, np.
     return dataset.feature_matrix(table, schema), dataset.target_vector(table, schema)
 
 
+def _load_matrices(dataset_info: dict[str, Any], name: str, schema: dataset.Schema) -> tuple[np.ndarray, np.ndarray]:
+    """A split's typed matrices as Prepare wrote them (a run started before Prepare wrote them: its CSV)."""
+    matrices = dataset_info.get("matrices")
+    if not matrices:
+        return _load_split(dataset_info["splits"][name], schema)
+    return dataset.load_matrices(objects.get_bytes(S3Uri.parse(matrices[name])), schema)
+
+
 def _raw_record(table: dataset.Table, schema: dataset.Schema, row: int) -> dict[str, Any]:
     """One row as a caller would send it: every input column but the target, typed as serving expects
     (numbers for numeric features, strings otherwise, null for missing)."""
@@ -55,7 +63,8 @@ def _raw_record(table: dataset.Table, schema: dataset.Schema, row: int) -> dict[
         if dataset.is_missing(value):
             record[name] = None
         elif kinds.get(name) == "numeric":
-            record[name] = dataset.parse_float(value)
+            number = dataset.parse_float(value)
+            record[name] = None if np.isnan(number) else number
         else:
             record[name] = value.strip()
     return record
@@ -106,11 +115,14 @@ def prepare(
     seed = request.split.seed
     splits = dataset.split(table, schema, seed, request.split.validation_fraction, request.split.test_fraction)
     prefix = _run_prefix(settings, run_id_of(execution_arn))
-    split_uris = {}
+    split_uris, matrix_uris = {}, {}
     for name, part in splits.items():
         uri = S3Uri.parse(f"{prefix}/data/{name}.csv")
         objects.put_bytes(uri, dataset.to_csv(part), "text/csv")
         split_uris[name] = str(uri)
+        matrix_uri = S3Uri.parse(f"{prefix}/data/{name}.npz")
+        objects.put_bytes(matrix_uri, dataset.matrices_npz(part, schema), "application/octet-stream")
+        matrix_uris[name] = str(matrix_uri)
     train_features = dataset.feature_matrix(splits["train"], schema)
     baseline_uri = S3Uri.parse(f"{prefix}/baseline.json")
     objects.put_json(baseline_uri, baseline.compute_baseline(train_features, schema, seed))
@@ -144,6 +156,8 @@ def prepare(
             "columns": len(table.columns),
             "schema": schema.to_dict(),
             "splits": split_uris,
+            "matrices": matrix_uris,
+            "input_example": _raw_record(splits["test"], schema, 0),
             "split_sizes": {name: len(part.rows) for name, part in splits.items()},
             "baseline_uri": str(baseline_uri),
         },
@@ -162,8 +176,8 @@ def train(
 ) -> dict[str, Any]:
     schema = dataset.Schema.from_dict(dataset_info["schema"])
     estimator, params = candidate["estimator"], candidate.get("params", {})
-    train_x, train_y = _load_split(dataset_info["splits"]["train"], schema)
-    validation_x, validation_y = _load_split(dataset_info["splits"]["validation"], schema)
+    train_x, train_y = _load_matrices(dataset_info, "train", schema)
+    validation_x, validation_y = _load_matrices(dataset_info, "validation", schema)
     started = time.perf_counter()
     model, warnings = estimators.fit_candidate(schema, estimator, params, seed=seed, features=train_x, target=train_y)
     fit_seconds = time.perf_counter() - started
@@ -219,11 +233,10 @@ def evaluate(
     model = objects.load_model(
         S3Uri.parse(winner["artifact_uri"]), winner["artifact_sha256"], library_versions()["scikit-learn"]
     )
-    test_table = dataset.parse_csv(objects.get_bytes(S3Uri.parse(dataset_info["splits"]["test"])))
-    test_x, test_y = dataset.feature_matrix(test_table, schema), dataset.target_vector(test_table, schema)
+    test_x, test_y = _load_matrices(dataset_info, "test", schema)
     holdout_metrics = evaluation.score(model, test_x, test_y, schema)
-    train_x, train_y = _load_split(dataset_info["splits"]["train"], schema)
-    validation_x, validation_y = _load_split(dataset_info["splits"]["validation"], schema)
+    train_x, train_y = _load_matrices(dataset_info, "train", schema)
+    validation_x, validation_y = _load_matrices(dataset_info, "validation", schema)
     leakage = evaluation.leakage_warnings(train_x, train_y, validation_x, validation_y, schema)
 
     champion_summary = None
@@ -263,10 +276,11 @@ def evaluate(
     objects.put_json(
         prediction_baseline_uri, baseline.prediction_baseline(predictions, schema.task, request["split"]["seed"])
     )
-    input_example = {
-        name: (None if isinstance(v, float) and np.isnan(v) else v)
-        for name, v in _raw_record(test_table, schema, 0).items()
-    }
+    raw_example = dataset_info.get("input_example")
+    if raw_example is None:  # a run started before Prepare recorded it
+        test_table = dataset.parse_csv(objects.get_bytes(S3Uri.parse(dataset_info["splits"]["test"])))
+        raw_example = _raw_record(test_table, schema, 0)
+    input_example = {name: (None if isinstance(v, float) and np.isnan(v) else v) for name, v in raw_example.items()}
     leaderboard = [
         {key: c.get(key) for key in ("index", "estimator", "params", "status", "validation_metrics", "fit_s", "error")}
         for c in sorted(candidates, key=lambda c: c.get("index", 0))
