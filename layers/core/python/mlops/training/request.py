@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from mlops.data.columns import ColumnRoles
 from mlops.errors import InvalidTrainingRequest
 from mlops.registry.store import MODEL_NAME_PATTERN
+
+if TYPE_CHECKING:
+    from mlops.data.columns import ColumnRoles
 
 
 class Candidate(BaseModel):
@@ -76,6 +78,8 @@ class TrainingRequest(BaseModel):
         return self
 
     def column_roles(self) -> ColumnRoles:
+        from mlops.data.columns import ColumnRoles  # noqa: PLC0415 - the API parses requests without numpy
+
         return ColumnRoles(
             features=tuple(self.features) if self.features is not None else None,
             exclude=tuple(self.exclude),
