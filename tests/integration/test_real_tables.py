@@ -154,3 +154,30 @@ def test_a_leaking_feature_is_warned_about_and_blocks_the_gate_when_asked(stack)
     assert gate["passed"] is False
     assert len(gate["warnings"]) == 1 and "'price_eur_copy'" in gate["warnings"][0]
     assert "block_on_leakage" in gate["reasons"][-1]
+
+
+def test_a_retrain_on_new_rows_is_compared_with_its_champion_despite_other_kept_categories(stack):
+    # Given a champion trained on one sample of a table with thousands of cities
+    header, rows = _customers(1600, seed=1)
+    request = {
+        "model_name": "churn2",
+        "target": "churned",
+        "candidates": [{"estimator": "logistic_regression", "params": {"max_iter": 500}}],
+        "class_weight": "balanced",
+        "gate": {"metric": "balanced_accuracy"},
+    }
+    first = run_training(stack, {**request, "dataset_uri": upload(stack, "d/a.csv", _csv(header, rows[:800]))})
+    assert first.end_state == "Deployed", error_message(first.cause)
+
+    # When the next sample keeps other cities and starts at another date
+    second = run_training(stack, {**request, "dataset_uri": upload(stack, "d/b.csv", _csv(header, rows[800:]))})
+
+    # Then the champion is scored on the new holdout, not refused as another problem
+    registry = ModelRegistry(stack.table)
+    first_city = next(f for f in registry.get_version("churn2", 1)["schema"]["features"] if f["name"] == "city")
+    second_city = next(f for f in registry.get_version("churn2", 2)["schema"]["features"] if f["name"] == "city")
+    assert first_city["categories"] != second_city["categories"]
+    champion = registry.get_version("churn2", 2)["champion"]
+    assert champion["problem"] is None
+    assert set(champion["holdout_metrics"]) >= {"balanced_accuracy", "average_precision"}
+    assert second.summary()["gate"]["champion_score"] == champion["holdout_metrics"]["balanced_accuracy"]

@@ -266,3 +266,15 @@ def test_a_gzip_csv_parses_like_the_plain_one_and_parquet_needs_pyarrow():
     except ImportError:
         with pytest.raises(InvalidDataset, match=r"Parquet file, but this deployment has no pyarrow"):
             dataset.parse_csv(b"PAR1" + b"\x00" * 32)
+
+
+def test_a_retrain_whose_kept_categories_or_epoch_moved_is_still_comparable_with_its_champion():
+    from mlops.training import steps  # noqa: PLC0415
+
+    champion, _ = dataset.infer_schema(_table(600, seed=0), "label")
+    challenger, _ = dataset.infer_schema(_table(600, seed=1), "label")
+    assert champion.features != challenger.features  # other cities kept
+
+    assert steps._same_problem(champion, challenger) is None
+    narrower, _ = dataset.infer_schema(_table(600), "label", roles=ColumnRoles(exclude=("colour",)))
+    assert steps._same_problem(champion, narrower) == "its features differ from this dataset's"

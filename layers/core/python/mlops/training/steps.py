@@ -200,10 +200,25 @@ def train(
 
 
 # ---- Evaluate ---------------------------------------------------------------------------------------------
+def _model_inputs(schema: dataset.Schema) -> list[tuple[str, str, str | None, str | None]]:
+    """What a model takes, whatever the data-dependent details (kept categories, datetime epoch) of its schema."""
+    return [(f.name, f.kind, f.source, f.part) for f in schema.features]
+
+
+def _champion_matrix(
+    dataset_info: dict[str, Any], champion_schema: dataset.Schema, schema: dataset.Schema, test_x: np.ndarray
+) -> np.ndarray:
+    """The holdout as the champion's own schema encodes it (its kept categories, its datetime epoch)."""
+    if champion_schema.features == schema.features and champion_schema.columns == schema.columns:
+        return test_x
+    test_table = dataset.parse_csv(objects.get_bytes(S3Uri.parse(dataset_info["splits"]["test"])))
+    return dataset.feature_matrix(test_table, champion_schema)
+
+
 def _same_problem(champion_schema: dataset.Schema, schema: dataset.Schema) -> str | None:
     if champion_schema.task != schema.task or champion_schema.target != schema.target:
         return "it was trained for another task or target"
-    if champion_schema.features != schema.features:
+    if _model_inputs(champion_schema) != _model_inputs(schema):
         return "its features differ from this dataset's"
     if champion_schema.classes != schema.classes:
         return "its classes differ from this dataset's"
@@ -245,7 +260,8 @@ def evaluate(
     alias = registry.get_alias(request["model_name"], PRODUCTION)
     if alias is not None:
         record = registry.get_version(request["model_name"], alias["version"])
-        champion_problem = _same_problem(dataset.Schema.from_dict(record["schema"]), schema)
+        champion_schema = dataset.Schema.from_dict(record["schema"])
+        champion_problem = _same_problem(champion_schema, schema)
         if champion_problem is None:
             try:
                 champion = objects.load_model(
@@ -253,7 +269,8 @@ def evaluate(
                     record["artifact_sha256"],
                     record["lineage"]["libraries"]["scikit-learn"],
                 )
-                champion_metrics = evaluation.score(champion, test_x, test_y, schema)
+                champion_x = _champion_matrix(dataset_info, champion_schema, schema, test_x)
+                champion_metrics = evaluation.score(champion, champion_x, test_y, schema)
             except (LibraryVersionMismatch, ArtifactIntegrityError) as exc:
                 champion_problem = str(exc)
         champion_summary = {
