@@ -241,6 +241,7 @@ def _features_of(decisions: list[column_roles.ColumnDecision], task: Task) -> tu
     columns: dict[str, dict] = {}
     for decision in decisions:
         document = decision.to_dict()
+        document.pop("categories", None)  # kept once, on the feature: the schema travels in the state (256 KiB)
         if decision.role == "target":
             document["kind"] = "categorical" if task == "classification" else "numeric"
         columns[decision.name] = document
