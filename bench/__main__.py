@@ -11,7 +11,12 @@ import sys
 
 # drift_vs_evidently builds its own .venv-bench for Evidently; without it (offline, BENCH_SKIP_EVIDENTLY=1) it says so
 # on stderr and measures ours alone.
-BENCHMARKS = (["bench.pipeline_overhead"], ["bench.predict_latency"], ["bench.drift_vs_evidently"])
+BENCHMARKS = (
+    ["bench.pipeline_overhead"],
+    ["bench.predict_latency"],
+    ["bench.drift_vs_evidently"],
+    ["bench.prepare"],  # prepare_peak_memory_ratio_vs_matrix, prepare_speed_ratio_vs_pandas
+)
 
 
 def main() -> None:

@@ -47,13 +47,17 @@ class PipelineResult:
         """The run-pipeline --json document."""
         evaluation = (self.output or {}).get("evaluation", {})
         registration = (self.output or {}).get("registration", {})
+        schema = (self.output or {}).get("dataset", {}).get("schema", {})
         return {
             "status": self.status,
             "model_name": self.model_name,
             "version": self.version,
             "version_status": registration.get("status"),
             "metrics": evaluation.get("metrics"),
+            "positive_class": schema.get("positive_class"),
             "gate": evaluation.get("gate"),
+            "columns": schema.get("columns"),
+            "features": [f["name"] for f in schema.get("features", [])] or None,
             "deployed": self.deployed,
             "end_state": self.end_state,
             "winner": evaluation.get("winner", {}).get("estimator"),

@@ -66,8 +66,24 @@ def test_run_pipeline_json_on_a_mixed_csv(tmp_path, capsys):
     assert code == 0
     assert document["status"] == "SUCCEEDED"
     assert (document["model_name"], document["version"], document["deployed"]) == ("churn", 1, True)
-    assert set(document["metrics"]) == {"accuracy", "f1", "roc_auc", "log_loss"}
+    assert set(document["metrics"]) == {
+        "accuracy",
+        "balanced_accuracy",
+        "f1",
+        "roc_auc",
+        "average_precision",
+        "log_loss",
+    }
+    assert document["positive_class"] == "yes"
+    assert {name: column["role"] for name, column in document["columns"].items()} == {
+        "tenure_months": "feature",
+        "monthly €": "feature",
+        "plan": "feature",
+        "region": "feature",
+        "churned": "target",
+    }
     assert document["gate"]["decision"] == "promote"
+    assert document["gate"]["warnings"] == []
     assert len(document["leaderboard"]) == 3
 
 

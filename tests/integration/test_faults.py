@@ -59,8 +59,8 @@ def assert_registry_consistent(stack) -> None:
                 (record.artifact_uri, record.artifact_sha256),
                 (record.baseline_uri, record.baseline_sha256),
             ]
-            if record.get("serving", {}).get("onnx_uri"):
-                referenced.append((record.serving["onnx_uri"], record.serving["onnx_sha256"]))
+            if record.serving.onnx_uri:
+                referenced.append((record.serving.onnx_uri, record.serving.onnx_sha256))
             for uri, digest in referenced:
                 assert objects.sha256_hex(objects.get_bytes(S3Uri.parse(uri))) == digest, uri
 

@@ -24,10 +24,14 @@ from mlops.errors import InvalidDataset
 
 
 def labelled_table(labels: list[str], extra_columns: dict[str, list[str]] | None = None) -> Table:
-    """A table with a numeric `row_id` feature, optional extra features and the target column `label`."""
+    """A table with a `row_id` identifier (excluded by role inference), a numeric feature `x`, optional extra
+    features and the target column `label`."""
     extra_columns = extra_columns or {}
-    columns = ["row_id", *extra_columns, "label"]
-    rows = [[str(i), *(values[i] for values in extra_columns.values()), label] for i, label in enumerate(labels)]
+    columns = ["row_id", "x", *extra_columns, "label"]
+    rows = [
+        [str(i), str(i * 7 % 13), *(values[i] for values in extra_columns.values()), label]
+        for i, label in enumerate(labels)
+    ]
     return Table(columns, rows)
 
 
@@ -181,7 +185,7 @@ def test_an_unknown_target_is_refused_listing_the_columns():
     table = labelled_table(["a", "b"] * 15, {"colour": ["red"] * 30})
 
     with pytest.raises(
-        InvalidDataset, match=r"target column 'churn' is not in the dataset; columns: row_id, colour, label"
+        InvalidDataset, match=r"target column 'churn' is not in the dataset; columns: row_id, x, colour, label"
     ):
         dataset.infer_schema(table, "churn")
 
@@ -263,7 +267,7 @@ def test_feature_kinds_are_inferred_from_the_present_values():
 
     kinds = {feature.name: feature.kind for feature in schema.features}
     assert kinds == {
-        "row_id": "numeric",
+        "x": "numeric",
         "size": "numeric",
         "integers_and_gaps": "numeric",
         "scientific": "numeric",
@@ -271,7 +275,8 @@ def test_feature_kinds_are_inferred_from_the_present_values():
         "mostly_numbers": "categorical",
         "nothing": "numeric",  # all missing: no evidence of text, and the median imputer drops it
     }
-    assert [feature.name for feature in schema.features] == [c for c in table.columns if c != "label"]
+    assert [feature.name for feature in schema.features] == [c for c in table.columns if c not in ("label", "row_id")]
+    assert schema.columns["row_id"]["role"] == "id"
     assert schema.numeric_indices == [0, 1, 2, 3, 6]
     assert schema.categorical_indices == [4, 5]
 

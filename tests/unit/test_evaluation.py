@@ -84,6 +84,50 @@ def test_binary_metrics_match_counting_and_pairwise_ranking():
     assert result["log_loss"] == pytest.approx(log_loss_by_hand(BINARY_TARGET, model.probabilities, ["no", "yes"]))
 
 
+def average_precision_by_ranking(scores: list[float], is_positive: list[bool]) -> float:
+    """Mean, over the positives, of the precision among the rows ranked at or above each (no ties here)."""
+    ranked = [p for _, p in sorted(zip(scores, is_positive, strict=True), key=lambda pair: -pair[0])]
+    hits, precisions = 0, []
+    for rank, positive in enumerate(ranked, start=1):
+        if positive:
+            hits += 1
+            precisions.append(hits / rank)
+    return sum(precisions) / len(precisions)
+
+
+def test_balanced_accuracy_and_average_precision_for_the_positive_class():
+    model = binary_model()
+    target = np.array(BINARY_TARGET, dtype=object)
+    predictions = list(model.predictions)
+
+    for positive, scores in (("yes", PROBABILITY_OF_YES), ("no", [1 - p for p in PROBABILITY_OF_YES])):
+        schema = Schema(FEATURES, "label", "classification", ["no", "yes"], positive)
+        result = evaluation.score(model, np.zeros((10, 1)), target, schema)
+
+        recalls = [
+            sum(t == c and p == c for t, p in zip(BINARY_TARGET, predictions, strict=True)) / BINARY_TARGET.count(c)
+            for c in ("no", "yes")
+        ]
+        assert result["balanced_accuracy"] == pytest.approx(sum(recalls) / 2)
+        expected = average_precision_by_ranking(scores, [t == positive for t in BINARY_TARGET])
+        assert result["average_precision"] == pytest.approx(expected)
+    assert evaluation.higher_is_better("balanced_accuracy") and evaluation.higher_is_better("average_precision")
+
+
+def test_balanced_accuracy_sees_through_an_imbalanced_majority_vote():
+    target = np.array(["rare"] * 2 + ["common"] * 98, dtype=object)
+    always_common = np.array(["common"] * 100, dtype=object)
+    model = FixedModel(["common", "rare"], always_common, np.tile([0.9, 0.1], (100, 1)))
+    schema = Schema(FEATURES, "label", "classification", ["common", "rare"], "rare")
+
+    result = evaluation.score(model, np.zeros((100, 1)), target, schema)
+
+    assert result["accuracy"] == pytest.approx(0.98)
+    assert result["balanced_accuracy"] == pytest.approx(0.5)
+    assert result["f1"] == 0.0
+    assert result["average_precision"] == pytest.approx(0.02)  # constant scores: precision is the base rate
+
+
 def test_binary_f1_and_auc_follow_the_positive_class_even_when_it_sorts_first():
     model = binary_model()
     target = np.array(BINARY_TARGET, dtype=object)
@@ -315,6 +359,53 @@ def test_a_decision_serialises_with_its_verdict():
         "champion_version": 1,
     }
     assert document["reasons"] == decision.reasons
+
+
+# ---- leakage ----------------------------------------------------------------------------------------------
+def _leaky_data(task: str, rows: int = 400):
+    rng = np.random.default_rng(4)
+    honest = rng.normal(size=rows)
+    if task == "classification":
+        target = np.where(honest + rng.normal(size=rows) > 0, "yes", "no").astype(object)
+        copy = np.where(target == "yes", "Y", "N").astype(object)
+    else:
+        target = 20_000 + 5_000 * honest + 3_000 * rng.normal(size=rows)
+        copy = (target / 1000.0).round(3).astype(object)
+    features = np.empty((rows, 2), dtype=object)
+    features[:, 0] = honest
+    features[:, 1] = copy
+    return features, target
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_a_feature_that_copies_the_target_raises_a_leakage_warning_and_an_honest_one_does_not(task):
+    features, target = _leaky_data(task)
+    kind = "categorical" if task == "classification" else "numeric"
+    schema = Schema(
+        [Feature("honest", "numeric"), Feature("copy", kind)],
+        "y",
+        task,
+        ["no", "yes"] if task == "classification" else None,
+        "yes" if task == "classification" else None,
+    )
+
+    warnings = evaluation.leakage_warnings(features[:300], target[:300], features[300:], target[300:], schema)
+
+    assert len(warnings) == 1
+    assert "feature 'copy' alone reaches validation" in warnings[0]
+
+
+def test_leakage_warnings_are_recorded_and_block_only_when_asked():
+    warnings = ["possible target leakage: feature 'copy' alone reaches validation R² 0.999"]
+
+    recorded = gate(GateConfig("r2"), {"r2": 0.99}, None, None, warnings=warnings)
+    blocked = gate(GateConfig("r2", block_on_leakage=True), {"r2": 0.99}, None, None, warnings=warnings)
+    clean = gate(GateConfig("r2", block_on_leakage=True), {"r2": 0.99}, None, None, warnings=[])
+
+    assert (recorded.passed, recorded.to_dict()["warnings"]) == (True, warnings)
+    assert blocked.passed is False
+    assert blocked.reasons[-1].startswith("possible target leakage blocks promotion (gate.block_on_leakage)")
+    assert clean.passed is True
 
 
 # ---- select_best ------------------------------------------------------------------------------------------

@@ -53,7 +53,12 @@ def test_prepare_stores_splits_and_baseline(stack, prepared):
     # the request comes back normalised: task inferred, default candidates and gate filled in
     assert prepared["request"]["task"] == "classification"
     assert len(prepared["request"]["candidates"]) == 3
-    assert prepared["request"]["gate"] == {"metric": "f1", "min_score": 0.9, "min_improvement": 0.001}
+    assert prepared["request"]["gate"] == {
+        "metric": "f1",
+        "min_score": 0.9,
+        "min_improvement": 0.001,
+        "block_on_leakage": False,
+    }
 
 
 def test_prepare_event_file_matches_the_generated_train_events(prepared):
@@ -98,7 +103,14 @@ def test_train_stores_an_artifact_that_hashes_to_its_digest(trained):
         payload = objects.get_bytes(S3Uri.parse(result["artifact_uri"]))
         assert objects.sha256_hex(payload) == result["artifact_sha256"]
         assert result["status"] == "trained"
-        assert set(result["validation_metrics"]) == {"accuracy", "f1", "roc_auc", "log_loss"}
+        assert set(result["validation_metrics"]) == {
+            "accuracy",
+            "balanced_accuracy",
+            "f1",
+            "roc_auc",
+            "average_precision",
+            "log_loss",
+        }
 
 
 def test_evaluate_register_and_deploy_chain(stack, prepared, trained, lambda_context):

@@ -52,7 +52,9 @@ class CandidateShape(_Contract):
 
 
 class GateShape(_Contract):
-    metric: Literal["accuracy", "f1", "roc_auc", "log_loss", "rmse", "mae", "r2"]
+    metric: Literal[
+        "accuracy", "balanced_accuracy", "f1", "roc_auc", "average_precision", "log_loss", "rmse", "mae", "r2"
+    ]
     min_score: float | None = None
     min_improvement: float = Field(ge=0)
 

@@ -7,6 +7,7 @@ every Lambda package and nothing here needs it.
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import math
 from collections import Counter
@@ -15,15 +16,18 @@ from typing import Literal
 
 import numpy as np
 
-from mlops.errors import InvalidDataset
+from mlops.data import columns as column_roles
+from mlops.errors import InvalidDataset, InvalidTrainingRequest
 
 Task = Literal["classification", "regression"]
 FeatureKind = Literal["numeric", "categorical"]
 
-MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+MISSING_TOKENS = column_roles.MISSING_TOKENS
 # Missing categories become a category of their own: a string the encoder and ONNX converters accept.
 MISSING_CATEGORY = "__missing__"
 MIN_ROWS = 20
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
 MIN_ROWS_PER_CLASS = 5
 # A numeric target with at most this many distinct integer values is taken as class labels.
 MAX_CLASSES_FOR_INFERRED_CLASSIFICATION = 20
@@ -44,8 +48,21 @@ class Table:
 
 @dataclass(frozen=True)
 class Feature:
+    """A model input. Derived features name their ``source`` column and datetime ``part``; a pooled
+    categorical lists the ``categories`` it keeps (the rest become columns.OTHER_CATEGORY)."""
+
     name: str
     kind: FeatureKind
+    source: str | None = None
+    part: str | None = None
+    categories: list[str] | None = None
+
+    @property
+    def input_column(self) -> str:
+        return self.source or self.name
+
+    def to_dict(self) -> dict:
+        return {key: value for key, value in asdict(self).items() if value is not None}
 
 
 @dataclass(frozen=True)
@@ -57,6 +74,8 @@ class Schema:
     positive_class: str | None = None
     dropped_rows_missing_target: int = 0
     notes: list[str] = field(default_factory=list)
+    # every input column → {"role", "kind", "reason", ...}; empty for versions trained before column roles
+    columns: dict[str, dict] = field(default_factory=dict)
 
     @property
     def numeric_indices(self) -> list[int]:
@@ -66,8 +85,13 @@ class Schema:
     def categorical_indices(self) -> list[int]:
         return [i for i, f in enumerate(self.features) if f.kind == "categorical"]
 
+    @property
+    def input_columns(self) -> list[str]:
+        """The input columns the model needs, in schema order, each once."""
+        return list(dict.fromkeys(f.input_column for f in self.features))
+
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "features": [f.to_dict() for f in self.features]}
 
     @classmethod
     def from_dict(cls, document: dict) -> Schema:
@@ -87,6 +111,19 @@ def parse_float(value: str) -> float:
     return number if math.isfinite(number) else math.nan
 
 
+def _parquet_table(payload: bytes) -> Table:
+    from mlops.data import reader  # noqa: PLC0415 - Parquet only
+
+    typed = reader.read_dataset(payload)
+    cells = []
+    for column in typed.columns:
+        if isinstance(column, reader.NumericColumn):
+            cells.append(["" if np.isnan(v) else repr(v) for v in column.values.tolist()])
+        else:
+            cells.append(column.strings("").tolist())
+    return Table(_check_header(typed.names), [list(row) for row in zip(*cells, strict=True)])
+
+
 def _check_header(record: list[str]) -> list[str]:
     header = [name.strip() for name in record]
     if len(header) < 2:
@@ -102,7 +139,20 @@ def _check_header(record: list[str]) -> list[str]:
     return header
 
 
+def _decompressed(payload: bytes) -> bytes:
+    if payload[:2] != GZIP_MAGIC:
+        return payload
+    try:
+        return gzip.decompress(payload)
+    except (OSError, EOFError) as exc:
+        raise InvalidDataset(f"the dataset looks gzip-compressed but cannot be decompressed: {exc}") from exc
+
+
 def parse_csv(payload: bytes) -> Table:
+    """A CSV object (plain, or gzip detected by its magic bytes; Parquet where pyarrow is installed) as a Table."""
+    payload = _decompressed(payload)
+    if payload[:4] == PARQUET_MAGIC:
+        return _parquet_table(payload)
     if not payload.strip():
         raise InvalidDataset("the dataset is empty")
     if b"\x00" in payload:  # anywhere: a NUL kept in a cell would break the splits written from it
@@ -131,24 +181,19 @@ def parse_csv(payload: bytes) -> Table:
     return Table(header, rows)
 
 
-def _looks_numeric(values: list[str]) -> bool:
-    present = [v for v in values if not is_missing(v)]
-    if not present:
-        return True  # an all-missing column carries no information either way; the imputer drops it
-    try:
-        for value in present:
-            float(value)
-    except ValueError:
-        return False
-    return True
-
-
 def infer_schema(
-    table: Table, target: str, task: Task | None = None, positive_class: str | None = None
+    table: Table,
+    target: str,
+    task: Task | None = None,
+    positive_class: str | None = None,
+    roles: column_roles.ColumnRoles | None = None,
 ) -> tuple[Schema, Table]:
-    """Infer feature kinds and the task; return the schema and the table without missing-target rows."""
+    """Infer column roles, feature kinds and the task; return the schema and the table without
+    missing-target rows."""
     if target not in table.columns:
         raise InvalidDataset(f"target column {target!r} is not in the dataset; columns: {', '.join(table.columns)}")
+    roles = roles or column_roles.ColumnRoles()
+    check_roles(roles, table.columns, target)
     target_index = table.columns.index(target)
     kept = [row for row in table.rows if not is_missing(row[target_index])]
     dropped = len(table.rows) - len(kept)
@@ -176,14 +221,60 @@ def infer_schema(
     else:
         _check_regression_target(labels, target)
 
-    features = []
-    for index, name in enumerate(table.columns):
-        if index == target_index:
-            continue
-        column = [row[index] for row in table.rows]
-        features.append(Feature(name, "numeric" if _looks_numeric(column) else "categorical"))
-    schema = Schema(features, target, task, classes, positive_class, dropped, notes)
+    try:
+        decisions = column_roles.decide_roles(
+            table.columns, [table.column(name) for name in table.columns], target, roles
+        )
+    except ValueError as exc:
+        raise InvalidDataset(str(exc)) from exc
+    features, columns = _features_of(decisions, task)
+    if not features:
+        reasons = "; ".join(f"{name}: {c['reason']}" for name, c in columns.items() if c["role"] != "target")
+        raise InvalidDataset(f"no column is left to learn from ({reasons})")
+    schema = Schema(features, target, task, classes, positive_class, dropped, notes, columns)
     return schema, table
+
+
+def _features_of(decisions: list[column_roles.ColumnDecision], task: Task) -> tuple[list[Feature], dict[str, dict]]:
+    """The model's features (datetime columns expanded into their parts) and the record of every column."""
+    features: list[Feature] = []
+    columns: dict[str, dict] = {}
+    for decision in decisions:
+        document = decision.to_dict()
+        document.pop("categories", None)  # kept once, on the feature: the schema travels in the state (256 KiB)
+        if decision.role == "target":
+            document["kind"] = "categorical" if task == "classification" else "numeric"
+        columns[decision.name] = document
+        if decision.role == "feature":
+            kind: FeatureKind = "categorical" if decision.kind == "categorical" else "numeric"
+            categories = list(decision.categories) if decision.categories is not None else None
+            features.append(Feature(decision.name, kind, categories=categories))
+        elif decision.role == "datetime":
+            features.extend(
+                Feature(column_roles.derived_name(decision.name, part), "numeric", source=decision.name, part=part)
+                for part in decision.parts or ()
+            )
+    return features, columns
+
+
+def check_roles(roles: column_roles.ColumnRoles, header: list[str], target: str) -> None:
+    """Column names in the request must be in the header, and the target cannot be an input."""
+    known = set(header)
+    named = {
+        "features": list(roles.features or ()),
+        "exclude": list(roles.exclude),
+        "id_columns": list(roles.id_columns),
+        "datetime_columns": list(roles.datetime_columns),
+    }
+    problems = []
+    for field_name, names in named.items():
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            problems.append(f"{field_name} names unknown column(s) {', '.join(map(repr, unknown))}")
+        if target in names and field_name != "exclude":
+            problems.append(f"{field_name} names the target {target!r}")
+    if problems:
+        raise InvalidTrainingRequest(f"invalid training request: {'; '.join(problems)}")
 
 
 def _check_classes(labels: list[str], target: str, positive_class: str | None) -> tuple[list[str], str | None]:
@@ -238,14 +329,28 @@ def _normalise_labels(labels: list[str]) -> list[str]:
 
 
 def feature_matrix(table: Table, schema: Schema) -> np.ndarray:
-    """An object matrix in schema order: floats (NaN for missing) and strings (MISSING_CATEGORY)."""
+    """An object matrix in schema order: floats (NaN for missing) and strings (MISSING_CATEGORY; pooled
+    categories as columns.OTHER_CATEGORY); datetime parts derived from their source column."""
     matrix = np.empty((len(table.rows), len(schema.features)), dtype=object)
+    derived: dict[str, np.ndarray] = {}
     for position, feature in enumerate(schema.features):
+        if feature.source is not None:
+            source = schema.columns[feature.source]
+            if feature.source not in derived:
+                derived[feature.source] = column_roles.datetime_parts(
+                    table.column(feature.source), source["parts"], source["epoch"]
+                )
+            matrix[:, position] = derived[feature.source][:, source["parts"].index(feature.part)]
+            continue
         column = table.column(feature.name)
         if feature.kind == "numeric":
             matrix[:, position] = [parse_float(v) for v in column]
         else:
-            matrix[:, position] = [MISSING_CATEGORY if is_missing(v) else v.strip() for v in column]
+            kept = frozenset(feature.categories) if feature.categories is not None else None
+            matrix[:, position] = [
+                column_roles.pool_category(MISSING_CATEGORY if is_missing(v) else v.strip(), kept, MISSING_CATEGORY)
+                for v in column
+            ]
     return matrix
 
 
@@ -286,3 +391,29 @@ def to_csv(table: Table) -> bytes:
     writer.writerow(table.columns)
     writer.writerows(table.rows)
     return buffer.getvalue().encode()
+
+
+def matrices_npz(table: Table, schema: Schema) -> bytes:
+    """A split as typed arrays (features f<i> in schema order, then the target), so the steps after Prepare load
+    it without parsing CSV. No pickles: numbers are float64, categories and labels unicode arrays."""
+    features = feature_matrix(table, schema)
+    arrays = {
+        f"f{i}": features[:, i].astype(np.float64 if feature.kind == "numeric" else np.str_)
+        for i, feature in enumerate(schema.features)
+    }
+    target = target_vector(table, schema)
+    arrays["target"] = target.astype(np.str_) if schema.task == "classification" else target
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def load_matrices(payload: bytes, schema: Schema) -> tuple[np.ndarray, np.ndarray]:
+    """The (object feature matrix, target) matrices_npz wrote: the same values feature_matrix gives."""
+    with np.load(io.BytesIO(payload), allow_pickle=False) as arrays:
+        target = arrays["target"]
+        matrix = np.empty((len(target), len(schema.features)), dtype=object)
+        for i in range(len(schema.features)):
+            matrix[:, i] = arrays[f"f{i}"].tolist()
+        labels = np.array(target.tolist(), dtype=object) if schema.task == "classification" else target
+    return matrix, labels

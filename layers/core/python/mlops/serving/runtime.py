@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
-from mlops.data.dataset import MISSING_CATEGORY, Schema
+from mlops.data import columns as column_roles
+from mlops.data.dataset import MISSING_CATEGORY, Feature, Schema
 from mlops.errors import MlopsError
 
 MAX_INSTANCES = 1000
@@ -45,13 +48,15 @@ def _check_shape(instances: Any, max_rows: int) -> None:
         raise InvalidInstances(f"'instances' has {len(instances)} rows; at most {max_rows} per request")
 
 
-def _check_keys(row_number: int, row: Any, expected: set[str]) -> None:
+def _check_keys(row_number: int, row: Any, expected: set[str], ignored: frozenset[str] = frozenset()) -> None:
     if not isinstance(row, dict):
         raise InvalidInstances(f"row {row_number} is not an object of feature values")
     if row.keys() != expected:
         problems = []
         missing = sorted(expected - row.keys())
-        extra = sorted(row.keys() - expected)
+        extra = sorted(row.keys() - expected - ignored)
+        if not missing and not extra:
+            return
         if missing:
             problems.append(f"missing feature(s) {', '.join(map(repr, missing))}")
         if extra:
@@ -81,24 +86,58 @@ def _categorical_value(row_number: int, name: str, value: Any) -> str:
     return value
 
 
+def _datetime_value(row_number: int, name: str, value: Any) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInstances(
+            f"row {row_number}: feature {name!r} must be an ISO date string or null, not {type(value).__name__}"
+        )
+    moment = column_roles.parse_datetime(value)
+    if moment is None:
+        raise InvalidInstances(f"row {row_number}: feature {name!r} is not an ISO date or timestamp: {value[:40]!r}")
+    return moment
+
+
+def _feature_reader(feature: Feature, schema: Schema) -> Callable[[int, dict[str, Any]], Any]:
+    """How one feature's value is read from a raw record, as training read it from the CSV."""
+    if feature.source is not None:
+        epoch, part, source = schema.columns[feature.source]["epoch"], feature.part, feature.source
+
+        def derived(row_number: int, row: dict[str, Any]) -> float:
+            moment = _datetime_value(row_number, source, row[source])
+            return math.nan if moment is None else column_roles.datetime_part(moment, part, epoch)
+
+        return derived
+    name = feature.name
+    if feature.kind == "numeric":
+        return lambda row_number, row: _numeric_value(row_number, name, row[name])
+    kept = frozenset(feature.categories) if feature.categories is not None else None
+    return lambda row_number, row: column_roles.pool_category(
+        _categorical_value(row_number, name, row[name]), kept, MISSING_CATEGORY
+    )
+
+
 def validate_instances(instances: Any, schema: Schema, max_rows: int = MAX_INSTANCES) -> list[np.ndarray]:
     """Check every row against the schema and return one (n, 1) column per feature.
 
-    Numbers must be JSON numbers (not booleans, not strings) and finite; categories strings; null means missing.
-    Errors name the row and the feature, so a caller can fix the request.
+    Numbers must be JSON numbers (not booleans, not strings) and finite; categories strings; datetimes ISO
+    strings (their parts are derived here, as at training); null means missing. A row may carry the columns
+    the model does not use (identifiers, excluded columns, the target): they are ignored. Errors name the row
+    and the feature, so a caller can fix the request.
     """
     _check_shape(instances, max_rows)
-    names = [f.name for f in schema.features]
-    expected = set(names)
-    parsers = [_numeric_value if f.kind == "numeric" else _categorical_value for f in schema.features]
-    columns: list[list[Any]] = [[] for _ in names]
+    expected = set(schema.input_columns)
+    ignored = frozenset(schema.columns) - expected
+    readers = [_feature_reader(f, schema) for f in schema.features]
+    columns: list[list[Any]] = [[] for _ in schema.features]
     for row_number, row in enumerate(instances):
-        _check_keys(row_number, row, expected)
-        for position, name in enumerate(names):
-            columns[position].append(parsers[position](row_number, name, row[name]))
+        _check_keys(row_number, row, expected, ignored)
+        for position, read in enumerate(readers):
+            columns[position].append(read(row_number, row))
     return [
-        np.array(values, dtype=np.float64 if parsers[i] is _numeric_value else object).reshape(-1, 1)
-        for i, values in enumerate(columns)
+        np.array(values, dtype=np.float64 if f.kind == "numeric" else object).reshape(-1, 1)
+        for f, values in zip(schema.features, columns, strict=True)
     ]
 
 

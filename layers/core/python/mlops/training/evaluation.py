@@ -11,7 +11,7 @@ from sklearn import metrics as skm
 
 from mlops.data.dataset import Schema
 
-CLASSIFICATION_METRICS = ("accuracy", "f1", "roc_auc", "log_loss")
+CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "average_precision", "log_loss")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
 LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
 # Scores are differences of ratios (57/100 - 56/100 = 0.009999999999999898): compare with a tolerance.
@@ -39,16 +39,23 @@ def score(model: Any, features: np.ndarray, target: np.ndarray, schema: Schema) 
         }
     classes = list(model.classes_)
     probabilities = model.predict_proba(features)
-    result = {"accuracy": float(skm.accuracy_score(target, predictions))}
+    result = {
+        "accuracy": float(skm.accuracy_score(target, predictions)),
+        "balanced_accuracy": float(skm.balanced_accuracy_score(target, predictions)),
+    }
     if len(schema.classes or []) == 2:
         positive = schema.positive_class
+        positive_probability = probabilities[:, classes.index(positive)]
         result["f1"] = float(skm.f1_score(target, predictions, pos_label=positive, average="binary"))
-        result["roc_auc"] = float(skm.roc_auc_score(target == positive, probabilities[:, classes.index(positive)]))
+        result["roc_auc"] = float(skm.roc_auc_score(target == positive, positive_probability))
+        result["average_precision"] = float(skm.average_precision_score(target == positive, positive_probability))
     else:
         result["f1"] = float(skm.f1_score(target, predictions, average="macro"))
         result["roc_auc"] = float(
             skm.roc_auc_score(target, probabilities, multi_class="ovr", average="macro", labels=classes)
         )
+        indicators = np.asarray(target)[:, None] == np.asarray(classes, dtype=object)[None, :]
+        result["average_precision"] = float(skm.average_precision_score(indicators, probabilities, average="macro"))
     result["log_loss"] = float(skm.log_loss(target, probabilities, labels=classes))
     return result
 
@@ -58,6 +65,7 @@ class GateConfig:
     metric: str
     min_score: float | None = None
     min_improvement: float = 0.001
+    block_on_leakage: bool = False
 
     @classmethod
     def from_request(cls, task: str, gate: dict[str, Any] | None) -> GateConfig:
@@ -81,6 +89,7 @@ class GateDecision:
     min_score: float | None
     min_improvement: float
     reasons: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def decision(self) -> str:
@@ -96,9 +105,11 @@ def gate(
     champion: dict[str, float] | None,
     champion_version: int | None,
     champion_problem: str | None = None,
+    *,
+    warnings: list[str] | None = None,
 ) -> GateDecision:
     """Promote only if the challenger clears the absolute threshold and beats the champion by the margin,
-    both measured on the same holdout."""
+    both measured on the same holdout. Warnings (e.g. leakage) are recorded, and block only when configured."""
     metric = config.metric
     value = challenger[metric]
     better = higher_is_better(metric)
@@ -126,8 +137,20 @@ def gate(
             f"{improvement:+.4f} {'meets' if beats else 'is below'} the minimum {config.min_improvement}"
         )
         passed &= beats
+    warnings = list(warnings or [])
+    if warnings and config.block_on_leakage:
+        reasons.append(f"possible target leakage blocks promotion (gate.block_on_leakage): {'; '.join(warnings)}")
+        passed = False
     return GateDecision(
-        passed, metric, value, champion_score, champion_version, config.min_score, config.min_improvement, reasons
+        passed,
+        metric,
+        value,
+        champion_score,
+        champion_version,
+        config.min_score,
+        config.min_improvement,
+        reasons,
+        warnings,
     )
 
 
@@ -136,3 +159,67 @@ def select_best(candidates: list[dict[str, Any]], metric: str) -> dict[str, Any]
     trained = [c for c in candidates if c.get("status") == "trained"]
     sign = 1 if higher_is_better(metric) else -1
     return max(trained, key=lambda c: (sign * c["validation_metrics"][metric], -c["index"]))
+
+
+# A feature that alone scores this well on validation is more likely a copy of the target than a signal.
+LEAKAGE_MIN_SCORE = 0.99
+LEAKAGE_MAX_ROWS = 20_000
+
+
+def _single_feature_score(
+    train: np.ndarray, train_y: np.ndarray, validation: np.ndarray, validation_y: np.ndarray, *, kind: str, task: str
+) -> float:
+    """Validation balanced accuracy (classification) or R² (regression) of one feature on its own: a shallow
+    tree for numbers, a per-category lookup for categories."""
+    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor  # noqa: PLC0415
+
+    if kind == "numeric":
+        train_values = train.astype(np.float64).reshape(-1, 1)
+        validation_values = validation.astype(np.float64).reshape(-1, 1)
+        fill = np.nanmedian(train_values) if np.isfinite(train_values).any() else 0.0
+        train_values = np.where(np.isnan(train_values), fill, train_values)
+        validation_values = np.where(np.isnan(validation_values), fill, validation_values)
+        tree = (DecisionTreeClassifier if task == "classification" else DecisionTreeRegressor)(
+            max_depth=8, min_samples_leaf=2, random_state=0
+        )
+        predicted = tree.fit(train_values, train_y).predict(validation_values)
+    elif task == "classification":
+        by_category: dict[Any, list[Any]] = {}
+        for value, label in zip(train, train_y, strict=True):
+            by_category.setdefault(value, []).append(label)
+        majority = {value: max(set(labels), key=labels.count) for value, labels in by_category.items()}
+        overall = max(set(train_y.tolist()), key=train_y.tolist().count)
+        predicted = np.array([majority.get(value, overall) for value in validation], dtype=object)
+    else:
+        sums: dict[Any, list[float]] = {}
+        for value, number in zip(train, train_y, strict=True):
+            sums.setdefault(value, []).append(float(number))
+        means = {value: float(np.mean(numbers)) for value, numbers in sums.items()}
+        overall_mean = float(np.mean(train_y))
+        predicted = np.array([means.get(value, overall_mean) for value in validation])
+    if task == "classification":
+        return float(skm.balanced_accuracy_score(validation_y, predicted))
+    return float(skm.r2_score(validation_y, predicted))
+
+
+def leakage_warnings(
+    train_x: np.ndarray, train_y: np.ndarray, validation_x: np.ndarray, validation_y: np.ndarray, schema: Schema
+) -> list[str]:
+    """One warning per feature that alone predicts the target almost perfectly on validation."""
+    rows = min(len(train_y), LEAKAGE_MAX_ROWS)
+    warnings = []
+    for position, feature in enumerate(schema.features):
+        single = _single_feature_score(
+            train_x[:rows, position],
+            train_y[:rows],
+            validation_x[:, position],
+            validation_y,
+            kind=feature.kind,
+            task=schema.task,
+        )
+        if single >= LEAKAGE_MIN_SCORE:
+            measure = "balanced accuracy" if schema.task == "classification" else "R²"
+            warnings.append(
+                f"possible target leakage: feature {feature.name!r} alone reaches validation {measure} {single:.3f}"
+            )
+    return warnings

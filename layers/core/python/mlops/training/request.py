@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops.errors import InvalidTrainingRequest
 from mlops.registry.records import MODEL_NAME_PATTERN
+
+if TYPE_CHECKING:
+    from mlops.data.columns import ColumnRoles
 
 
 class Candidate(BaseModel):
@@ -21,6 +24,9 @@ class Gate(BaseModel):
     metric: str | None = None
     min_score: float | None = None
     min_improvement: float = Field(default=0.001, ge=0)
+    block_on_leakage: bool = Field(
+        default=False, description="fail the gate when one feature alone predicts the target almost perfectly"
+    )
 
 
 class Split(BaseModel):
@@ -45,6 +51,13 @@ class TrainingRequest(BaseModel):
     target: str = Field(min_length=1)
     task: Literal["classification", "regression"] | None = None
     positive_class: str | None = None
+    features: list[str] | None = Field(default=None, min_length=1, description="the only columns to learn from")
+    exclude: list[str] = Field(default_factory=list, description="columns never to learn from")
+    id_columns: list[str] = Field(default_factory=list, description="identifier columns (excluded)")
+    datetime_columns: list[str] = Field(default_factory=list, description="ISO date columns (derived parts)")
+    class_weight: Literal["balanced"] | None = Field(
+        default=None, description="weigh classes inversely to their frequency, for estimators that support it"
+    )
     candidates: list[Candidate] | None = Field(default=None, min_length=1, max_length=20)
     gate: Gate = Field(default_factory=Gate)
     split: Split = Field(default_factory=Split)
@@ -58,7 +71,21 @@ class TrainingRequest(BaseModel):
     def _fractions_leave_training_data(self) -> TrainingRequest:
         if self.split.validation_fraction + self.split.test_fraction > 0.8 + 1e-9:
             raise ValueError("validation_fraction + test_fraction must leave at least 20% of rows to train on")
+        if self.features is not None and self.exclude:
+            raise ValueError("features and exclude are mutually exclusive: list the columns to use, or those not to")
+        if self.class_weight is not None and self.task == "regression":
+            raise ValueError("class_weight applies to classification only")
         return self
+
+    def column_roles(self) -> ColumnRoles:
+        from mlops.data.columns import ColumnRoles  # noqa: PLC0415 - the API parses requests without numpy
+
+        return ColumnRoles(
+            features=tuple(self.features) if self.features is not None else None,
+            exclude=tuple(self.exclude),
+            id_columns=tuple(self.id_columns),
+            datetime_columns=tuple(self.datetime_columns),
+        )
 
 
 def parse_training_request(document: Any) -> TrainingRequest:

@@ -47,6 +47,46 @@ def _load_split(split_uri: str, schema: dataset.Schema) -> tuple[np.ndarray, np.
     return dataset.feature_matrix(table, schema), dataset.target_vector(table, schema)
 
 
+def _load_matrices(dataset_info: dict[str, Any], name: str, schema: dataset.Schema) -> tuple[np.ndarray, np.ndarray]:
+    """A split's typed matrices as Prepare wrote them (a run started before Prepare wrote them: its CSV)."""
+    matrices = dataset_info.get("matrices")
+    if not matrices:
+        return _load_split(dataset_info["splits"][name], schema)
+    return dataset.load_matrices(objects.get_bytes(S3Uri.parse(matrices[name])), schema)
+
+
+def _raw_record(table: dataset.Table, schema: dataset.Schema, row: int) -> dict[str, Any]:
+    """One row as a caller would send it: every input column but the target, typed as serving expects
+    (numbers for numeric features, strings otherwise, null for missing)."""
+    kinds = {f.name: f.kind for f in schema.features}
+    record: dict[str, Any] = {}
+    for name, value in zip(table.columns, table.rows[row], strict=True):
+        if name == schema.target or (name not in schema.columns and name not in kinds):
+            continue
+        if dataset.is_missing(value):
+            record[name] = None
+        elif kinds.get(name) == "numeric":
+            number = dataset.parse_float(value)
+            record[name] = None if np.isnan(number) else number
+        else:
+            record[name] = value.strip()
+    return record
+
+
+def _with_class_weight(candidates: list[dict[str, Any]], task: str, class_weight: str | None) -> list[dict[str, Any]]:
+    """The request's class_weight, set on every candidate whose estimator supports it (unless it sets its own)."""
+    if class_weight is None:
+        return candidates
+    weighted = []
+    for candidate in candidates:
+        supported = "class_weight" in estimators.ESTIMATORS[task][candidate["estimator"]]().get_params()
+        params = candidate.get("params", {})
+        if supported and "class_weight" not in params:
+            params = {**params, "class_weight": class_weight}
+        weighted.append({**candidate, "params": params})
+    return weighted
+
+
 # ---- Prepare ----------------------------------------------------------------------------------------------
 def prepare(
     request_document: dict[str, Any], execution_arn: str, settings: Settings, defaults: PipelineSettings | None = None
@@ -56,13 +96,18 @@ def prepare(
     payload = objects.get_dataset_bytes(request.dataset_uri)
     data_sha256 = objects.sha256_hex(payload)
     table = dataset.parse_csv(payload)
-    schema, table = dataset.infer_schema(table, request.target, request.task, request.positive_class)
+    schema, table = dataset.infer_schema(
+        table, request.target, request.task, request.positive_class, roles=request.column_roles()
+    )
 
     candidates = (
         [c.model_dump() for c in request.candidates]
         if request.candidates
         else estimators.DEFAULT_CANDIDATES[schema.task]
     )
+    if request.class_weight is not None and schema.task != "classification":
+        raise InvalidTrainingRequest("invalid training request: class_weight applies to classification only")
+    candidates = _with_class_weight(candidates, schema.task, request.class_weight)
     for candidate in candidates:
         estimators.check_candidate(schema.task, candidate["estimator"], candidate["params"])
     try:
@@ -73,11 +118,14 @@ def prepare(
     seed = request.split.seed
     splits = dataset.split(table, schema, seed, request.split.validation_fraction, request.split.test_fraction)
     prefix = _run_prefix(settings, run_id_of(execution_arn))
-    split_uris = {}
+    split_uris, matrix_uris = {}, {}
     for name, part in splits.items():
         uri = S3Uri.parse(f"{prefix}/data/{name}.csv")
         objects.put_bytes(uri, dataset.to_csv(part), "text/csv")
         split_uris[name] = str(uri)
+        matrix_uri = S3Uri.parse(f"{prefix}/data/{name}.npz")
+        objects.put_bytes(matrix_uri, dataset.matrices_npz(part, schema), "application/octet-stream")
+        matrix_uris[name] = str(matrix_uri)
     train_features = dataset.feature_matrix(splits["train"], schema)
     baseline_uri = S3Uri.parse(f"{prefix}/baseline.json")
     objects.put_json(baseline_uri, baseline.compute_baseline(train_features, schema, seed))
@@ -95,7 +143,12 @@ def prepare(
         task=schema.task,
         positive_class=schema.positive_class,
         candidates=candidates,
-        gate={"metric": gate.metric, "min_score": gate.min_score, "min_improvement": gate.min_improvement},
+        gate={
+            "metric": gate.metric,
+            "min_score": gate.min_score,
+            "min_improvement": gate.min_improvement,
+            "block_on_leakage": gate.block_on_leakage,
+        },
     )
     return {
         "request": normalised,
@@ -106,6 +159,8 @@ def prepare(
             "columns": len(table.columns),
             "schema": schema.to_dict(),
             "splits": split_uris,
+            "matrices": matrix_uris,
+            "input_example": _raw_record(splits["test"], schema, 0),
             "split_sizes": {name: len(part.rows) for name, part in splits.items()},
             "baseline_uri": str(baseline_uri),
         },
@@ -124,8 +179,8 @@ def train(
 ) -> dict[str, Any]:
     schema = dataset.Schema.from_dict(dataset_info["schema"])
     estimator, params = candidate["estimator"], candidate.get("params", {})
-    train_x, train_y = _load_split(dataset_info["splits"]["train"], schema)
-    validation_x, validation_y = _load_split(dataset_info["splits"]["validation"], schema)
+    train_x, train_y = _load_matrices(dataset_info, "train", schema)
+    validation_x, validation_y = _load_matrices(dataset_info, "validation", schema)
     started = time.perf_counter()
     model, warnings = estimators.fit_candidate(schema, estimator, params, seed=seed, features=train_x, target=train_y)
     fit_seconds = time.perf_counter() - started
@@ -148,10 +203,25 @@ def train(
 
 
 # ---- Evaluate ---------------------------------------------------------------------------------------------
+def _model_inputs(schema: dataset.Schema) -> list[tuple[str, str, str | None, str | None]]:
+    """What a model takes, whatever the data-dependent details (kept categories, datetime epoch) of its schema."""
+    return [(f.name, f.kind, f.source, f.part) for f in schema.features]
+
+
+def _champion_matrix(
+    dataset_info: dict[str, Any], champion_schema: dataset.Schema, schema: dataset.Schema, test_x: np.ndarray
+) -> np.ndarray:
+    """The holdout as the champion's own schema encodes it (its kept categories, its datetime epoch)."""
+    if champion_schema.features == schema.features and champion_schema.columns == schema.columns:
+        return test_x
+    test_table = dataset.parse_csv(objects.get_bytes(S3Uri.parse(dataset_info["splits"]["test"])))
+    return dataset.feature_matrix(test_table, champion_schema)
+
+
 def _same_problem(champion_schema: dataset.Schema, schema: dataset.Schema) -> str | None:
     if champion_schema.task != schema.task or champion_schema.target != schema.target:
         return "it was trained for another task or target"
-    if champion_schema.features != schema.features:
+    if _model_inputs(champion_schema) != _model_inputs(schema):
         return "its features differ from this dataset's"
     if champion_schema.classes != schema.classes:
         return "its classes differ from this dataset's"
@@ -181,8 +251,11 @@ def evaluate(
     model = objects.load_model(
         S3Uri.parse(winner["artifact_uri"]), winner["artifact_sha256"], library_versions()["scikit-learn"]
     )
-    test_x, test_y = _load_split(dataset_info["splits"]["test"], schema)
+    test_x, test_y = _load_matrices(dataset_info, "test", schema)
     holdout_metrics = evaluation.score(model, test_x, test_y, schema)
+    train_x, train_y = _load_matrices(dataset_info, "train", schema)
+    validation_x, validation_y = _load_matrices(dataset_info, "validation", schema)
+    leakage = evaluation.leakage_warnings(train_x, train_y, validation_x, validation_y, schema)
 
     champion_summary = None
     champion_metrics = None
@@ -190,13 +263,15 @@ def evaluate(
     alias = registry.get_alias(request["model_name"], PRODUCTION)
     if alias is not None:
         record = registry.get_version(request["model_name"], alias.version)
-        champion_problem = _same_problem(dataset.Schema.from_dict(record.schema_document), schema)
+        champion_schema = dataset.Schema.from_dict(record.schema_document)
+        champion_problem = _same_problem(champion_schema, schema)
         if champion_problem is None:
             try:
                 champion = objects.load_model(
                     S3Uri.parse(record.artifact_uri), record.artifact_sha256, record.sklearn_version
                 )
-                champion_metrics = evaluation.score(champion, test_x, test_y, schema)
+                champion_x = _champion_matrix(dataset_info, champion_schema, schema, test_x)
+                champion_metrics = evaluation.score(champion, champion_x, test_y, schema)
             except (LibraryVersionMismatch, ArtifactIntegrityError) as exc:
                 champion_problem = str(exc)
         champion_summary = {
@@ -206,7 +281,12 @@ def evaluate(
             "problem": champion_problem,
         }
     decision = evaluation.gate(
-        gate_config, holdout_metrics, champion_metrics, alias.version if alias else None, champion_problem
+        gate_config,
+        holdout_metrics,
+        champion_metrics,
+        alias.version if alias else None,
+        champion_problem,
+        warnings=leakage,
     )
 
     predictions = model.predict(test_x)
@@ -214,10 +294,11 @@ def evaluate(
     objects.put_json(
         prediction_baseline_uri, baseline.prediction_baseline(predictions, schema.task, request["split"]["seed"])
     )
-    input_example = {
-        f.name: (None if isinstance(v, float) and np.isnan(v) else v)
-        for f, v in zip(schema.features, test_x[0].tolist(), strict=True)
-    }
+    raw_example = dataset_info.get("input_example")
+    if raw_example is None:  # a run started before Prepare recorded it
+        test_table = dataset.parse_csv(objects.get_bytes(S3Uri.parse(dataset_info["splits"]["test"])))
+        raw_example = _raw_record(test_table, schema, 0)
+    input_example = {name: (None if isinstance(v, float) and np.isnan(v) else v) for name, v in raw_example.items()}
     leaderboard = [
         {key: c.get(key) for key in ("index", "estimator", "params", "status", "validation_metrics", "fit_s", "error")}
         for c in sorted(candidates, key=lambda c: c.get("index", 0))

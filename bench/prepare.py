@@ -1,0 +1,192 @@
+"""Prepare at size: the streaming reader on a generated 1M-row x 20-column CSV (15 numeric columns, 4 categorical
+of 3 to 2,000 values, a binary label), against pandas.read_csv on the same file.
+
+Each side runs in its own subprocess so its peak RSS (resource.getrusage maxrss) is its own:
+- ours: read (mlops.data.reader) + column roles (schema) + a seeded train/validation/test split of the typed
+  columns, i.e. what Prepare does before it writes the splits;
+- pandas (the baseline, from .venv-bench, never a Lambda dependency): pandas.read_csv alone.
+
+Prints a JSON object with
+- prepare_peak_memory_ratio_vs_matrix: our peak RSS over the float64 feature matrix (rows x 19 inputs x 8 bytes);
+  target <= 3;
+- prepare_speed_ratio_vs_pandas: our read rows/s over pandas.read_csv's; target >= 0.5.
+
+    python -m bench.prepare [--rows 1000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+NUMERIC = 15
+CATEGORY_SIZES = (3, 20, 300, 2000)
+GENERATE_BLOCK = 100_000
+
+
+def generate(path: Path, rows: int, seed: int = 7) -> None:
+    rng = np.random.default_rng(seed)
+    header = [f"x{i:02d}" for i in range(NUMERIC)] + [f"c{i}" for i in range(len(CATEGORY_SIZES))] + ["label"]
+    with path.open("w") as handle:
+        handle.write(",".join(header) + "\n")
+        for start in range(0, rows, GENERATE_BLOCK):
+            n = min(GENERATE_BLOCK, rows - start)
+            numbers = rng.normal(0, 100, size=(n, NUMERIC))
+            buffer = io.StringIO()
+            np.savetxt(buffer, numbers, fmt="%.4f", delimiter=",")
+            others = [[f"v{v}" for v in rng.zipf(1.4, n).clip(max=size).tolist()] for size in CATEGORY_SIZES]
+            others.append(np.where(numbers[:, 0] + numbers[:, 1] > 0, "yes", "no").tolist())
+            tails = map(",".join, zip(*others, strict=True))
+            lines = buffer.getvalue().splitlines()
+            handle.write("\n".join(f"{a},{b}" for a, b in zip(lines, tails, strict=True)) + "\n")
+
+
+def _peak_rss_bytes() -> int:
+    """Peak RSS of this process: getrusage's maxrss (kilobytes on Linux). Linux keeps the high-water mark across
+    exec, so the parent generates no data itself: a worker's figure starts from the parent's small one."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _vm_hwm_bytes() -> int | None:
+    """The kernel's own high-water mark of this process image (reset at exec), as a cross-check."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def worker_ours(path: str) -> dict:
+    sys.path.insert(0, str(ROOT / "layers" / "core" / "python"))
+    from mlops.data import columns, reader  # noqa: PLC0415
+
+    baseline_rss = _peak_rss_bytes()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    table = reader.read_dataset(Path(path))
+    read_s, read_cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
+    decisions = reader.decide_roles(table, "label", columns.ColumnRoles())
+    order = np.random.default_rng(42).permutation(table.rows)
+    cut_train, cut_validation = int(table.rows * 0.6), int(table.rows * 0.8)
+    parts = {
+        name: table.take(np.sort(indices))
+        for name, indices in (
+            ("train", order[:cut_train]),
+            ("validation", order[cut_train:cut_validation]),
+            ("test", order[cut_validation:]),
+        )
+    }
+    total_s = time.perf_counter() - started
+    return {
+        "rows": table.rows,
+        "inputs": len(table.columns) - 1,
+        "read_s": read_s,
+        "read_cpu_s": read_cpu_s,
+        "read_schema_split_s": total_s,
+        "peak_rss_bytes": _peak_rss_bytes(),
+        "vm_hwm_bytes": _vm_hwm_bytes(),
+        "rss_before_read_bytes": baseline_rss,
+        "typed_bytes": table.nbytes,
+        "split_rows": {name: part.rows for name, part in parts.items()},
+        "roles": {d.name: d.role for d in decisions},
+    }
+
+
+def worker_pandas(path: str) -> dict:
+    import pandas  # noqa: PLC0415 - only in .venv-bench
+
+    started, cpu_started = time.perf_counter(), time.process_time()
+    frame = pandas.read_csv(path)
+    return {
+        "rows": len(frame),
+        "read_s": time.perf_counter() - started,
+        "read_cpu_s": time.process_time() - cpu_started,
+        "peak_rss_bytes": _peak_rss_bytes(),
+    }
+
+
+def run_worker(python: str | Path, kind: str, path: Path) -> dict:
+    completed = subprocess.run(
+        [str(python), str(Path(__file__).resolve()), "worker", kind, str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=3_600,
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(f"{kind} worker failed:\n{completed.stderr[-3000:]}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    if len(sys.argv) == 4 and sys.argv[1] == "worker":
+        kind, path = sys.argv[2], sys.argv[3]
+        if kind == "generate":
+            rows, _, target = path.partition(":")
+            generate(Path(target), int(rows))
+            print(json.dumps({"generated": target}))
+            return
+        print(json.dumps(worker_ours(path) if kind == "ours" else worker_pandas(path)))
+        return
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+    from bench.drift_vs_evidently import evidently_python  # noqa: PLC0415 - the venv with pandas
+
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "table.csv"
+        started = time.perf_counter()
+        run_worker(sys.executable, "generate", f"{args.rows}:{path}")  # not here: see _peak_rss_bytes
+        print(
+            f"generated {path.stat().st_size / 2**20:.0f} MiB in {time.perf_counter() - started:.1f} s", file=sys.stderr
+        )
+        ours = run_worker(sys.executable, "ours", path)
+        pandas_python, why = evidently_python()
+        theirs = run_worker(pandas_python, "pandas", path) if pandas_python else None
+        csv_bytes = path.stat().st_size
+    matrix_bytes = ours["rows"] * ours["inputs"] * 8
+    document = {
+        "benchmark": "prepare",
+        "baseline": "pandas.read_csv on the same file (memory: the float64 feature matrix)",
+        "rows": ours["rows"],
+        "csv_mib": round(csv_bytes / 2**20, 1),
+        "matrix_mib": round(matrix_bytes / 2**20, 1),
+        "typed_columns_mib": round(ours["typed_bytes"] / 2**20, 1),
+        "peak_rss_mib": round(ours["peak_rss_bytes"] / 2**20, 1),
+        "rss_before_read_mib": round(ours["rss_before_read_bytes"] / 2**20, 1),
+        "vm_hwm_mib": round(ours["vm_hwm_bytes"] / 2**20, 1) if ours["vm_hwm_bytes"] else None,
+        "read_s": round(ours["read_s"], 2),
+        "read_cpu_s": round(ours["read_cpu_s"], 2),
+        "read_schema_split_s": round(ours["read_schema_split_s"], 2),
+        "prepare_rows_per_s": round(ours["rows"] / ours["read_s"]),
+        "prepare_peak_memory_ratio_vs_matrix": round(ours["peak_rss_bytes"] / matrix_bytes, 3),
+    }
+    if theirs is not None:
+        document.update(
+            pandas_read_s=round(theirs["read_s"], 2),
+            pandas_read_cpu_s=round(theirs["read_cpu_s"], 2),
+            prepare_speed_ratio_vs_pandas_cpu=round(theirs["read_cpu_s"] / ours["read_cpu_s"], 3),
+            pandas_peak_rss_mib=round(theirs["peak_rss_bytes"] / 2**20, 1),
+            prepare_speed_ratio_vs_pandas=round(
+                (ours["rows"] / ours["read_s"]) / (theirs["rows"] / theirs["read_s"]), 3
+            ),
+        )
+    else:
+        document["pandas"] = f"not measured: {why}"
+    print(json.dumps(document, indent=2))
+
+
+if __name__ == "__main__":
+    main()

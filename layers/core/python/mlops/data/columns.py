@@ -1,0 +1,324 @@
+"""Column roles: which input columns a model learns from, which it ignores, and why.
+
+Pure functions over the cells of a table (numpy and the standard library only: serving imports this module to
+derive datetime parts, and it must not pull in scikit-learn or scipy). Every decision carries its reason, so
+the version record says why a column was used, transformed or left out.
+
+Policy, when the request does not name the columns itself:
+
+- identifiers are excluded: strings or integers unique per row, and integer columns monotonic in file order
+  with mostly distinct values (a row index, possibly sorted by the target: a leak);
+- free text (near-unique long strings with spaces) is excluded: one-hot encoding it learns nothing;
+- ISO dates and timestamps become numeric parts (year, month, day of week, hour when there is a time, and
+  days elapsed since an epoch recorded in the schema);
+- constant and all-missing columns are kept as features: they carry no information but cost nothing, and
+  keeping them keeps the input contract and the ONNX model's width stable (the numeric imputer keeps empty
+  features for that reason);
+- categoricals with more than ``MAX_CATEGORIES`` values keep their most frequent ones; the rest are pooled
+  into ``OTHER_CATEGORY`` at training and at serving time (skl2onnx 1.20 cannot convert a OneHotEncoder with
+  infrequent categories, so the pooling is done here, in the schema, rather than by the encoder).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+import numpy as np
+
+Role = Literal["feature", "excluded", "target", "id", "datetime"]
+ColumnKind = Literal["numeric", "categorical", "datetime", "text", "identifier", "constant", "empty"]
+
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+OTHER_CATEGORY = "__other__"
+MAX_CATEGORIES = 50  # kept per categorical column; the rest are pooled
+MIN_CATEGORY_COUNT = 2  # a category seen once is pooled whenever pooling happens
+MIN_ROWS_FOR_UNIQUENESS = 20  # below this, "unique per row" says nothing
+NEAR_UNIQUE_SHARE = 0.9
+MONOTONIC_DISTINCT_SHARE = 0.5
+FREE_TEXT_MIN_MEAN_LENGTH = 25
+FREE_TEXT_MIN_SPACE_SHARE = 0.5
+DATETIME_MIN_SHARE = 0.95  # of the present values that must parse as ISO dates
+DATETIME_PARTS_DATE = ("year", "month", "day_of_week", "elapsed_days")
+DATETIME_PARTS_TIME = ("year", "month", "day_of_week", "hour", "elapsed_days")
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+@dataclass(frozen=True)
+class ColumnRoles:
+    """What the request says about the columns (all optional; validated against the header at Prepare)."""
+
+    features: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    id_columns: tuple[str, ...] = ()
+    datetime_columns: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ColumnDecision:
+    """One input column's role, kind and the reason for them."""
+
+    name: str
+    role: Role
+    kind: ColumnKind
+    reason: str
+    categories: tuple[str, ...] | None = None  # when pooled: the categories kept, the rest → OTHER_CATEGORY
+    epoch: str | None = None  # datetime columns: the ISO date elapsed days count from
+    parts: tuple[str, ...] | None = None  # datetime columns: the derived numeric features
+
+    def to_dict(self) -> dict:
+        document: dict = {"role": self.role, "kind": self.kind, "reason": self.reason}
+        if self.categories is not None:
+            document["categories"] = list(self.categories)
+        if self.epoch is not None:
+            document["epoch"] = self.epoch
+        if self.parts is not None:
+            document["parts"] = list(self.parts)
+        return document
+
+
+@dataclass(frozen=True)
+class ColumnProfile:
+    """What the role decision looks at, computed once per column."""
+
+    name: str
+    rows: int
+    present: int
+    distinct: int
+    numeric: bool
+    integral: bool
+    monotonic: bool
+    datetime_share: float
+    has_time: bool
+    mean_length: float
+    space_share: float
+    top: tuple[tuple[str, int], ...]  # (value, count) by count, then value; up to MAX_CATEGORIES + 1
+
+
+def is_missing(value: str) -> bool:
+    return value.strip().lower() in MISSING_TOKENS
+
+
+def parse_datetime(value: str) -> datetime | None:
+    """An ISO date or timestamp as a naive UTC datetime; None if the string is not one."""
+    text = value.strip()
+    if not _ISO_DATE.match(text):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment
+
+
+def datetime_part(moment: datetime, part: str, epoch: str) -> float:
+    if part == "year":
+        return float(moment.year)
+    if part == "month":
+        return float(moment.month)
+    if part == "day_of_week":
+        return float(moment.weekday())
+    if part == "hour":
+        return float(moment.hour)
+    if part == "elapsed_days":
+        return (moment - datetime.fromisoformat(epoch)).total_seconds() / 86400.0
+    raise ValueError(f"unknown datetime part {part!r}")
+
+
+def datetime_parts(values: Sequence[str | None], parts: Sequence[str], epoch: str) -> np.ndarray:
+    """An (n, len(parts)) float64 matrix; missing or unparseable values are NaN."""
+    matrix = np.full((len(values), len(parts)), np.nan)
+    for row, value in enumerate(values):
+        moment = parse_datetime(value) if value is not None and not is_missing(value) else None
+        if moment is not None:
+            matrix[row] = [datetime_part(moment, part, epoch) for part in parts]
+    return matrix
+
+
+def derived_name(column: str, part: str) -> str:
+    return f"{column}__{part}"
+
+
+def profile_column(name: str, values: Sequence[str]) -> ColumnProfile:
+    present = [v.strip() for v in values if not is_missing(v)]
+    counts = Counter(present)
+    numbers: list[float] | None = []
+    for value in present:
+        try:
+            numbers.append(float(value))
+        except ValueError:
+            numbers = None
+            break
+    numeric = numbers is not None
+    integral = bool(numeric and numbers and all(math.isfinite(n) and n.is_integer() for n in numbers))
+    monotonic = False
+    if integral and len(numbers) >= 2:
+        steps = np.diff(np.asarray(numbers))
+        monotonic = bool(np.all(steps >= 0) or np.all(steps <= 0))
+    datetime_share, has_time = 0.0, False
+    if not numeric and present:
+        sample = present[:2000]
+        parsed = [parse_datetime(v) for v in sample]
+        datetime_share = sum(p is not None for p in parsed) / len(sample)
+        has_time = any(p is not None and (p.hour or p.minute or p.second) for p in parsed)
+    lengths = [len(v) for v in present]
+    top = tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0]))[: MAX_CATEGORIES + 1])
+    return ColumnProfile(
+        name=name,
+        rows=len(values),
+        present=len(present),
+        distinct=len(counts),
+        numeric=numeric,
+        integral=integral,
+        monotonic=monotonic,
+        datetime_share=datetime_share,
+        has_time=has_time,
+        mean_length=float(np.mean(lengths)) if lengths else 0.0,
+        space_share=(sum(" " in v for v in present) / len(present)) if present else 0.0,
+        top=top,
+    )
+
+
+def _datetime_decision(profile: ColumnProfile, reason: str, epoch: str) -> ColumnDecision:
+    parts = DATETIME_PARTS_TIME if profile.has_time else DATETIME_PARTS_DATE
+    return ColumnDecision(profile.name, "datetime", "datetime", reason, epoch=epoch, parts=parts)
+
+
+def _categorical_decision(profile: ColumnProfile, reason: str) -> ColumnDecision:
+    if profile.distinct <= MAX_CATEGORIES:
+        return ColumnDecision(profile.name, "feature", "categorical", reason)
+    kept = tuple(value for value, count in profile.top[:MAX_CATEGORIES] if count >= MIN_CATEGORY_COUNT)
+    return ColumnDecision(
+        profile.name,
+        "feature",
+        "categorical",
+        f"{reason}; {profile.distinct} distinct values: the {len(kept)} most frequent kept, "
+        f"the rest pooled as {OTHER_CATEGORY!r}",
+        categories=kept,
+    )
+
+
+def _numeric_role(profile: ColumnProfile) -> ColumnDecision:
+    enough_rows = profile.present >= MIN_ROWS_FOR_UNIQUENESS
+    if profile.integral and enough_rows and profile.distinct == profile.present:
+        return ColumnDecision(profile.name, "id", "identifier", "integer unique per row: an identifier, excluded")
+    if (
+        profile.integral
+        and enough_rows
+        and profile.monotonic
+        and profile.distinct >= MONOTONIC_DISTINCT_SHARE * profile.present
+    ):
+        return ColumnDecision(
+            profile.name, "id", "identifier", "integer monotonic in file order: a row index (a leak risk), excluded"
+        )
+    return ColumnDecision(profile.name, "feature", "numeric", "numeric")
+
+
+def _string_role(profile: ColumnProfile, epoch: str | None) -> ColumnDecision:
+    if profile.datetime_share >= DATETIME_MIN_SHARE and epoch is not None:
+        return _datetime_decision(profile, "ISO dates: derived numeric parts", epoch)
+    near_unique = profile.present >= MIN_ROWS_FOR_UNIQUENESS and profile.distinct >= NEAR_UNIQUE_SHARE * profile.present
+    if not near_unique:
+        return _categorical_decision(profile, "categorical")
+    if profile.mean_length >= FREE_TEXT_MIN_MEAN_LENGTH and profile.space_share >= FREE_TEXT_MIN_SPACE_SHARE:
+        return ColumnDecision(
+            profile.name,
+            "excluded",
+            "text",
+            f"free text ({profile.distinct} distinct values, mean length {profile.mean_length:.0f}): excluded",
+        )
+    share = profile.distinct / profile.present
+    return ColumnDecision(
+        profile.name, "id", "identifier", f"string {share:.0%} unique per row: an identifier, excluded"
+    )
+
+
+def infer_role(profile: ColumnProfile, epoch: str | None) -> ColumnDecision:
+    """The role of a column the request says nothing about."""
+    if profile.present == 0:
+        return ColumnDecision(
+            profile.name,
+            "feature",
+            "empty",
+            "all values missing: kept (imputed as a constant) for a stable input width",
+        )
+    if profile.distinct == 1:
+        return ColumnDecision(
+            profile.name,
+            "feature",
+            "numeric" if profile.numeric else "categorical",
+            "constant: kept (carries no information) for a stable input width",
+        )
+    return _numeric_role(profile) if profile.numeric else _string_role(profile, epoch)
+
+
+def datetime_epoch(values: Sequence[str]) -> str | None:
+    """The earliest date of a column (as an ISO date): elapsed days count from it."""
+    dates = [parse_datetime(v) for v in values if not is_missing(v)]
+    present = [d for d in dates if d is not None]
+    return min(present).date().isoformat() if present else None
+
+
+def decide_roles(
+    columns: Sequence[str], cells: Sequence[Sequence[str]], target: str, requested: ColumnRoles
+) -> list[ColumnDecision]:
+    """One decision per input column, in file order. ``cells[i]`` are the values of ``columns[i]``."""
+    decisions = []
+    for name, values in zip(columns, cells, strict=True):
+
+        def profiled(name: str = name, values: Sequence[str] = values) -> tuple[ColumnProfile, str | None]:
+            profile = profile_column(name, values)
+            return profile, datetime_epoch(values) if profile.datetime_share > 0 else None
+
+        decisions.append(decide_column(name, profiled, target, requested))
+    return decisions
+
+
+def _settled_by_request(name: str, target: str, requested: ColumnRoles) -> ColumnDecision | None:
+    if name == target:
+        return ColumnDecision(name, "target", "numeric", "the target")
+    if name in requested.id_columns:
+        return ColumnDecision(name, "id", "identifier", "named an identifier by the request")
+    if name in requested.exclude:
+        return ColumnDecision(name, "excluded", "categorical", "excluded by the request")
+    if requested.features is not None and name not in requested.features:
+        return ColumnDecision(name, "excluded", "categorical", "not in the request's features")
+    return None
+
+
+def decide_column(
+    name: str, profiled: Callable[[], tuple[ColumnProfile, str | None]], target: str, requested: ColumnRoles
+) -> ColumnDecision:
+    """A column's decision: what the request says, else what its profile (and datetime epoch) suggest.
+    ``profiled`` is only called for the columns the request leaves open."""
+    settled = _settled_by_request(name, target, requested)
+    if settled is not None:
+        return settled
+    profile, epoch = profiled()
+    if name in requested.datetime_columns:
+        if profile.datetime_share < DATETIME_MIN_SHARE or epoch is None:
+            raise ValueError(
+                f"column {name!r} is named a datetime column but only {profile.datetime_share:.0%} of its "
+                "values are ISO dates or timestamps"
+            )
+        return _datetime_decision(profile, "named a datetime column by the request: derived parts", epoch)
+    decision = infer_role(profile, epoch)
+    if requested.features is not None and decision.role in ("id", "excluded"):
+        if not profile.numeric:
+            return _categorical_decision(profile, f"in the request's features (would be: {decision.reason})")
+        return ColumnDecision(name, "feature", "numeric", f"in the request's features ({decision.reason})")
+    return decision
+
+
+def pool_category(value: str, categories: frozenset[str] | None, missing_token: str) -> str:
+    """A category as the encoder sees it: kept, missing, or pooled."""
+    if categories is None or value == missing_token or value in categories:
+        return value
+    return OTHER_CATEGORY

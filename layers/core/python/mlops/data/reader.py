@@ -1,0 +1,317 @@
+"""A streaming dataset reader: CSV (plain, or gzip detected by its magic bytes) parsed in chunks into typed
+numpy columns; Parquet where pyarrow is installed.
+
+Only one chunk of cells is ever held as Python strings: numeric columns become float64 arrays (NaN for
+missing) and the others compact int32 codes into a list of categories, so memory follows the typed size of the
+table, not the ~50 bytes a Python string costs per cell. numpy and the standard library only.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import itertools
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import numpy as np
+
+from mlops.data import columns as column_roles
+from mlops.data.columns import MISSING_TOKENS
+from mlops.errors import InvalidDataset
+
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+CHUNK_ROWS = 1024  # small chunks: measured both faster (cache) and lighter than 16k (100k x 20: 0.51 vs 0.77 s CPU)
+MISSING_CODE = -1
+
+
+@dataclass(frozen=True)
+class NumericColumn:
+    name: str
+    values: np.ndarray  # float64, NaN for missing
+
+    def take(self, indices: np.ndarray) -> NumericColumn:
+        return NumericColumn(self.name, self.values[indices])
+
+
+@dataclass(frozen=True)
+class CategoricalColumn:
+    name: str
+    codes: np.ndarray  # int32 into categories, MISSING_CODE for missing
+    categories: list[str]  # stripped, distinct, in order of first appearance
+
+    def take(self, indices: np.ndarray) -> CategoricalColumn:
+        return CategoricalColumn(self.name, self.codes[indices], self.categories)
+
+    def strings(self, missing: str | None = None) -> np.ndarray:
+        """The values as an object array (``missing`` where missing)."""
+        lookup = np.array([*self.categories, missing], dtype=object)
+        return lookup[self.codes]
+
+
+Column = NumericColumn | CategoricalColumn
+
+
+@dataclass(frozen=True)
+class TypedTable:
+    columns: list[Column]
+    rows: int
+
+    @property
+    def names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    def column(self, name: str) -> Column:
+        return self.columns[self.names.index(name)]
+
+    def take(self, indices: np.ndarray) -> TypedTable:
+        return TypedTable([c.take(indices) for c in self.columns], len(indices))
+
+    @property
+    def nbytes(self) -> int:
+        return sum(c.values.nbytes if isinstance(c, NumericColumn) else c.codes.nbytes for c in self.columns)
+
+
+def open_binary(source: bytes | str | Path | BinaryIO) -> BinaryIO:
+    """A binary stream of the dataset, decompressed if it starts with the gzip magic bytes."""
+    stream: BinaryIO = io.BytesIO(source) if isinstance(source, bytes) else source  # type: ignore[assignment]
+    if isinstance(source, str | Path):
+        stream = open(source, "rb")  # noqa: SIM115 - the caller reads it to the end; closed with the reader
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream)  # type: ignore[arg-type]
+    if buffered.peek(2)[:2] == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=buffered)  # type: ignore[return-value]
+    return buffered  # type: ignore[return-value]
+
+
+def read_dataset(source: bytes | str | Path | BinaryIO, chunk_rows: int = CHUNK_ROWS) -> TypedTable:
+    """CSV (plain or gzip) or Parquet, by content, into typed columns."""
+    stream = open_binary(source)
+    if stream.peek(4)[:4] == PARQUET_MAGIC:  # type: ignore[attr-defined]
+        return read_parquet(stream)
+    return read_csv(stream, chunk_rows)
+
+
+def read_parquet(stream: BinaryIO) -> TypedTable:
+    try:
+        from pyarrow import parquet  # noqa: PLC0415 - optional: only where the layer ships pyarrow
+    except ImportError as exc:
+        raise InvalidDataset(
+            "the dataset is a Parquet file, but this deployment has no pyarrow to read it; upload CSV (or gzip CSV)"
+        ) from exc
+    table = parquet.read_table(io.BytesIO(stream.read()))
+    columns: list[Column] = []
+    for name, array in zip(table.column_names, table.columns, strict=True):
+        values = array.to_numpy(zero_copy_only=False)
+        if values.dtype.kind in "biuf":
+            columns.append(NumericColumn(name, values.astype(np.float64)))
+        else:
+            text = [None if v is None else str(v) for v in values.tolist()]
+            columns.append(_encode(name, text))
+    return TypedTable(columns, table.num_rows)
+
+
+def _chunks(stream: BinaryIO, chunk_rows: int) -> Iterator[list[list[str]]]:
+    """Records in lists of up to ``chunk_rows``, blank lines dropped; the first chunk starts with the header."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    reader = csv.reader(text, strict=True)
+    try:
+        while True:
+            chunk = list(itertools.islice(reader, chunk_rows))
+            if not chunk:
+                return
+            if [] in chunk:
+                chunk = [record for record in chunk if record]
+            yield chunk
+    except csv.Error as exc:
+        raise InvalidDataset(f"the dataset is not valid CSV (line {reader.line_num}): {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidDataset(f"the dataset is not UTF-8 text: {exc.reason}") from exc
+
+
+class _ColumnBuilder:
+    """One column's chunks: float64 while every value parses as a number, codes from the first that does not."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.numbers: list[np.ndarray] | None = []
+        self.codes: list[np.ndarray] = []
+        self.lookup: dict[str, int] = {}
+
+    def add(self, cells: tuple[str, ...]) -> None:
+        if self.numbers is not None:
+            parsed = _as_numbers(cells)
+            if parsed is not None:
+                self.numbers.append(parsed)
+                return
+            self._become_categorical()
+        lookup = self.lookup
+        for value in set(cells).difference(lookup):
+            lookup[value] = len(lookup)
+        self.codes.append(np.fromiter(map(lookup.__getitem__, cells), dtype=np.int32, count=len(cells)))
+
+    def _become_categorical(self) -> None:
+        earlier, self.numbers = self.numbers or [], None
+        for chunk in earlier:  # numbers seen before the first text: written back as text, integers without ".0"
+            self.codes.append(
+                np.fromiter(
+                    (self.lookup.setdefault(_number_text(v), len(self.lookup)) for v in chunk.tolist()),
+                    dtype=np.int32,
+                    count=len(chunk),
+                )
+            )
+
+    def build(self) -> Column:
+        if self.numbers is not None:
+            values = np.concatenate(self.numbers) if self.numbers else np.empty(0)
+            self.numbers = []
+            return NumericColumn(self.name, values)
+        codes = np.concatenate(self.codes)
+        self.codes = []
+        return _canonical(self.name, codes, list(self.lookup))
+
+
+def _number_text(value: float) -> str:
+    if math.isnan(value):  # was a missing token
+        return ""
+    return str(int(value)) if value.is_integer() else repr(value)
+
+
+def _as_numbers(cells: tuple[str, ...]) -> np.ndarray | None:
+    try:
+        values = np.fromiter(map(float, cells), dtype=np.float64, count=len(cells))
+    except ValueError:
+        cleaned = ["nan" if c.strip().lower() in MISSING_TOKENS else c for c in cells]
+        try:
+            values = np.array(cleaned, dtype=np.float64)
+        except ValueError:
+            return None
+    values[~np.isfinite(values)] = np.nan
+    return values
+
+
+def _canonical(name: str, raw_codes: np.ndarray, raw_categories: list[str]) -> CategoricalColumn:
+    """Strip the categories, merge those equal once stripped, and send missing tokens to MISSING_CODE."""
+    categories: list[str] = []
+    index: dict[str, int] = {}
+    remap = np.empty(len(raw_categories) + 1, dtype=np.int32)
+    for raw, value in enumerate(raw_categories):
+        stripped = value.strip()
+        if stripped.lower() in MISSING_TOKENS:
+            remap[raw] = MISSING_CODE
+            continue
+        remap[raw] = index.setdefault(stripped, len(categories))
+        if remap[raw] == len(categories):
+            categories.append(stripped)
+    remap[-1] = MISSING_CODE
+    return CategoricalColumn(name, remap[raw_codes], categories)
+
+
+def _encode(name: str, values: list[str | None]) -> CategoricalColumn:
+    lookup: dict[str, int] = {}
+    codes = np.fromiter(
+        (len(lookup) if v is None else lookup.setdefault(v, len(lookup)) for v in values), dtype=np.int32
+    )
+    # None was given the next free code; make it a missing token the canonical pass recognises
+    categories = list(lookup) + [""]
+    codes[np.array([v is None for v in values], dtype=bool)] = len(categories) - 1
+    return _canonical(name, codes, categories)
+
+
+def read_csv(stream: BinaryIO, chunk_rows: int = CHUNK_ROWS) -> TypedTable:
+    chunks = _chunks(stream, chunk_rows)
+    first = next(chunks, None)
+    if not first:
+        raise InvalidDataset("the dataset is empty")
+    header = [name.strip() for name in first[0]]
+    if len(header) < 2:
+        raise InvalidDataset(f"the dataset needs a header with at least two columns; found {len(header)}")
+    if len(set(header)) != len(header) or not all(header):
+        raise InvalidDataset("the header has empty or duplicate column names")
+    builders = [_ColumnBuilder(name) for name in header]
+    rows = 0
+    for chunk in itertools.chain([first[1:]], chunks):
+        if not chunk:
+            continue
+        if set(map(len, chunk)) != {len(header)}:
+            bad = next(i for i, record in enumerate(chunk) if len(record) != len(header))
+            raise InvalidDataset(f"row {rows + bad + 1} has {len(chunk[bad])} fields; the header has {len(header)}")
+        _add_chunk(builders, chunk)
+        rows += len(chunk)
+    if rows == 0:
+        raise InvalidDataset("the dataset has a header but no rows")
+    return TypedTable([builder.build() for builder in builders], rows)
+
+
+def _add_chunk(builders: list[_ColumnBuilder], chunk: list[list[str]]) -> None:
+    for builder, cells in zip(builders, zip(*chunk, strict=True), strict=True):
+        builder.add(cells)
+
+
+# ---- column roles on typed columns ---------------------------------------------------------------------------
+DATETIME_SAMPLE = 2000
+
+
+def profile(column: Column) -> tuple[column_roles.ColumnProfile, str | None]:
+    """The role profile of a typed column (and its datetime epoch), computed with numpy, not per cell."""
+    if isinstance(column, NumericColumn):
+        present = column.values[~np.isnan(column.values)]
+        integral = bool(present.size and np.all(present == np.floor(present)))
+        steps = np.diff(present)
+        monotonic = bool(integral and present.size >= 2 and (np.all(steps >= 0) or np.all(steps <= 0)))
+        described = column_roles.ColumnProfile(
+            name=column.name,
+            rows=column.values.size,
+            present=int(present.size),
+            distinct=int(np.unique(present).size),
+            numeric=True,
+            integral=integral,
+            monotonic=monotonic,
+            datetime_share=0.0,
+            has_time=False,
+            mean_length=0.0,
+            space_share=0.0,
+            top=(),
+        )
+        return described, None
+    codes = column.codes[column.codes != MISSING_CODE]
+    counts = np.bincount(codes, minlength=len(column.categories))
+    categories = np.array(column.categories, dtype=object)
+    sample = categories[codes[:DATETIME_SAMPLE]].tolist()
+    parsed = [column_roles.parse_datetime(v) for v in sample]
+    seen = counts > 0
+    lengths = np.array([len(c) for c in column.categories], dtype=np.float64)
+    spaced = np.array([" " in c for c in column.categories], dtype=bool)
+    order = np.lexsort((categories, -counts))[: column_roles.MAX_CATEGORIES + 1] if len(categories) else []
+    dates = [column_roles.parse_datetime(c) for c, used in zip(column.categories, seen, strict=True) if used]
+    present_dates = [d for d in dates if d is not None]
+    described = column_roles.ColumnProfile(
+        name=column.name,
+        rows=column.codes.size,
+        present=int(codes.size),
+        distinct=int(seen.sum()),
+        numeric=False,
+        integral=False,
+        monotonic=False,
+        datetime_share=(sum(p is not None for p in parsed) / len(sample)) if sample else 0.0,
+        has_time=any(p is not None and (p.hour or p.minute or p.second) for p in parsed),
+        mean_length=float(lengths @ counts / codes.size) if codes.size else 0.0,
+        space_share=float(counts[spaced].sum() / codes.size) if codes.size else 0.0,
+        top=tuple((str(categories[i]), int(counts[i])) for i in order if counts[i] > 0),
+    )
+    epoch = min(present_dates).date().isoformat() if present_dates else None
+    return described, epoch
+
+
+def decide_roles(
+    table: TypedTable, target: str, requested: column_roles.ColumnRoles
+) -> list[column_roles.ColumnDecision]:
+    """The column roles of a typed table, with the same rules as columns.decide_roles on strings."""
+    return [
+        column_roles.decide_column(column.name, lambda column=column: profile(column), target, requested)
+        for column in table.columns
+    ]
