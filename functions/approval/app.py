@@ -8,7 +8,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlops.contracts import ApprovalTimedOutEvent, AwaitApprovalEvent, parse_event
 from mlops.errors import VersionConflict
 from mlops.governance.lineage import run_id_of
-from mlops.registry.store import VERSION_APPROVED, VERSION_PENDING_APPROVAL, VERSION_REJECTED, ModelRegistry
+from mlops.registry.records import VERSION_APPROVED, VERSION_PENDING_APPROVAL, VERSION_REJECTED
+from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
 
 logger = Logger()

@@ -8,7 +8,8 @@ import pytest
 from functions.approval import app as approval_app
 from functions.record_failure import app as record_failure_app
 from mlops.errors import DeploymentRefused
-from mlops.registry.store import VERSION_PENDING_APPROVAL, VERSION_REGISTERED, ModelRegistry
+from mlops.registry.records import VERSION_PENDING_APPROVAL, VERSION_REGISTERED
+from mlops.registry.store import ModelRegistry
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:mlops-local-TrainingPipeline:train-failed"
 RUN = "pipeline:train-failed"
