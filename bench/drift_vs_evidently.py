@@ -77,7 +77,8 @@ def _peak_bytes() -> int:
 
 def worker_ours(reference_path: str, current_path: str, repeats: int) -> dict:
     sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python")]
-    from mlops.monitoring import drift  # noqa: PLC0415 - after the path set-up, as the Lambda layer is
+    from mlops.monitoring import config, decision, window  # noqa: PLC0415 - after the path set-up, as the Lambda layer is
+    from mlops.monitoring.reference import Reference, baseline_of_columns  # noqa: PLC0415
 
     before = _rss_bytes()
     reference, current = np.load(reference_path), np.load(current_path)
@@ -87,12 +88,12 @@ def worker_ours(reference_path: str, current_path: str, repeats: int) -> dict:
     timings, check_timings, result = [], [], None
     for _ in range(repeats):
         started = time.perf_counter()
-        baseline = drift.baseline_of_columns(reference_columns)
+        baseline = baseline_of_columns(reference_columns)
         built = time.perf_counter()
-        compared = drift.Reference.from_baseline(baseline)
-        window = drift.Window(compared)
-        drift.add_columns(window, current_columns, drift.DriftConfig().chunk_rows)
-        result = drift.evaluate(compared, window, drift.DriftConfig())
+        compared = Reference.from_baseline(baseline)
+        counts = window.Window(compared)
+        window.add_columns(counts, current_columns, config.DriftConfig().chunk_rows)
+        result = decision.evaluate(compared, counts, config.DriftConfig())
         finished = time.perf_counter()
         timings.append(finished - started)
         check_timings.append(finished - built)
@@ -101,7 +102,7 @@ def worker_ours(reference_path: str, current_path: str, repeats: int) -> dict:
         "check_seconds": statistics.median(check_timings),
         "peak_over_data": (_peak_bytes() - before) / data_bytes,
         "data_bytes": data_bytes,
-        "drifted": sorted(drift.drifted_names(result)),
+        "drifted": sorted(decision.drifted_names(result)),
     }
 
 

@@ -311,7 +311,7 @@ def reproduce_command(args: argparse.Namespace) -> int:
 def drift_command(args: argparse.Namespace) -> int:
     from local import drift_files  # noqa: PLC0415 - only this command needs it
     from mlops.errors import InvalidMonitoringConfig  # noqa: PLC0415
-    from mlops.monitoring.drift import DriftConfig  # noqa: PLC0415
+    from mlops.monitoring.config import DriftConfig  # noqa: PLC0415
     from mlops.monitoring.reports import render_html  # noqa: PLC0415
 
     for path in (args.reference, args.current):
