@@ -1,6 +1,6 @@
 """The DriftCheck state machine when its check fails after writing: the report and the monitoring state are
 written, then the function times out. The execution's end and the monitoring state must agree: a check that says
-it failed must not leave a retraining "started" (the cooldown reserved) that never started."""
+it failed must not leave a retraining "started" (the cooldown held) that never started."""
 
 from __future__ import annotations
 
@@ -39,12 +39,6 @@ def monitored(monkeypatch):
         yield stack
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="code bug found by this test (not fixed here: mlops/monitoring and the DriftCheck ASL are others'): "
-    "the check saves the retraining reservation (cooldown) before StartRetraining; when it then fails, the execution "
-    "ends DriftCheckFailed, no retraining starts, and the reservation blocks every later retraining for the cooldown",
-)
 def test_a_check_that_failed_after_writing_does_not_block_retraining(monitored):
     stack = monitored
     # Given a first drifted window (drift seen, not yet confirmed)
@@ -60,12 +54,13 @@ def test_a_check_that_failed_after_writing_does_not_block_retraining(monitored):
     # Then the execution says the check failed, and the state agrees: its report exists, but no retraining is
     # recorded as started (nor its cooldown reserved) without a TrainingPipeline execution behind it
     assert (failed.status, failed.end_state) == ("FAILED", "DriftCheckFailed")
-    state = MonitoringStore(stack.table).get(MODEL)["state"]
-    assert objects.exists(S3Uri.parse(state["last_report_uri"]))
+    state = MonitoringStore(stack.table).get(MODEL).state
+    assert objects.exists(S3Uri.parse(state.last_report_uri))
     executions = stack.client("stepfunctions").list_executions(stateMachineArn=stack.training_pipeline_arn)
     assert len(executions["executions"]) == 1  # only the first training run
-    reserved = state.get("last_retraining")
-    assert reserved is None or reserved.get("execution_arn"), reserved
+    # the failed check's reservation is there, unconfirmed: no execution ARN, so it holds no cooldown
+    reserved = state.last_retraining
+    assert reserved is not None and reserved.execution_arn is None, reserved
 
     # And when drift persists, the next check starts the retraining the failed one did not
     serve(stack, MODEL, traffic(300, shifted=True, seed=4))

@@ -205,6 +205,12 @@ def _retraining(
         wanted.append(f"performance degraded: {performance['reason']}")
     decision: dict[str, Any] = {"start": False, "reason": "", "execution_name": None, "request": None}
     last = context.state.last_retraining
+    # Only a retraining that is known to have started holds the cooldown. A reservation without an execution ARN
+    # belongs to a check that failed between deciding and recording the start (StartRetraining or RecordRetraining
+    # did not complete): holding the cooldown for it would block retraining for hours with nothing running. The
+    # cost is one possible extra run when the start succeeded and only its recording failed.
+    if last is not None and not last.execution_arn:
+        last = None
     cooldown_until = (epoch_seconds(last.at) + config.cooldown_hours * 3600) if last else None
     decision["cooldown_until"] = iso_seconds(cooldown_until) if cooldown_until else None
     if not wanted:
