@@ -22,9 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 from moto.dynamodb.responses import DynamoHandler
 
 from local.monitoring_runs import run_drift_check
+from local.stack import LocalStack
 from local.template import ROOT, load_template
 from mlops.errors import VersionConflict
 from mlops.registry import store
@@ -120,26 +122,35 @@ def _is_event(write: Write) -> bool:
     return write.key[1].startswith("EVENT#")
 
 
-@pytest.fixture
-def recorder(stack, monkeypatch) -> WriteRecorder:
-    recording = WriteRecorder()
-    recording.install(monkeypatch)
-    return recording
+@pytest.fixture(scope="module")
+def told():
+    """One story for the module's checks (it trains four versions): the stack, and every write it made."""
+    with pytest.MonkeyPatch.context() as patch, LocalStack() as local_stack:
+        for name, value in local_stack.environment().items():
+            patch.setenv(name, value)
+        recording = WriteRecorder()
+        recording.install(patch)
+        api = Api(local_stack)
+        try:
+            run_story(local_stack, api)
+        finally:
+            api.close()
+        drift = run_drift_check(local_stack, MODEL, timeout_s=180)
+        assert drift.status == "SUCCEEDED", (drift.error, drift.cause)
+        yield local_stack, recording
 
 
 @pytest.fixture
-def story(stack, recorder) -> dict[str, Any]:
-    api = Api(stack)
-    try:
-        told = run_story(stack, api)
-    finally:
-        api.close()
-    drift = run_drift_check(stack, MODEL, timeout_s=180)
-    assert drift.status == "SUCCEEDED", (drift.error, drift.cause)
-    return told
+def stack(told):
+    return told[0]
 
 
-def test_no_write_in_a_whole_story_touches_an_existing_event(stack, recorder, story):
+@pytest.fixture
+def recorder(told):
+    return told[1]
+
+
+def test_no_write_in_a_whole_story_touches_an_existing_event(stack, recorder):
     registry_writes = [(r, w) for r in recorder.requests for w in r.writes if w.table == stack.table]
     event_writes = [(r, w) for r, w in registry_writes if _is_event(w)]
     kinds = {w.item["event_type"]["S"] for r, w in event_writes if r.succeeded}
@@ -161,7 +172,7 @@ def test_no_write_in_a_whole_story_touches_an_existing_event(stack, recorder, st
     assert stored == put
 
 
-def test_every_status_change_and_alias_move_is_written_with_its_event(stack, recorder, story):
+def test_every_status_change_and_alias_move_is_written_with_its_event(stack, recorder):
     state_changes = 0
     for request in recorder.requests:
         for write in request.writes:
@@ -182,7 +193,7 @@ def test_every_status_change_and_alias_move_is_written_with_its_event(stack, rec
     assert all(event["actor"] and event["event_type"] for event in events), events
 
 
-def test_the_registry_cannot_overwrite_an_event_even_through_its_own_code(stack, recorder, story, monkeypatch):
+def test_the_registry_cannot_overwrite_an_event_even_through_its_own_code(stack, recorder, monkeypatch):
     # Given a stored event, and the registry made to mint that event's own sort key (same time, same id);
     registry = ModelRegistry(stack.table)
     target = registry.list_events(MODEL)[-1]
@@ -191,7 +202,7 @@ def test_the_registry_cannot_overwrite_an_event_even_through_its_own_code(stack,
     monkeypatch.setattr(store.uuid, "uuid4", lambda: uuid.UUID(hex=target["event_id"] + "0" * 20))
 
     # When it records an event, or moves the alias (whose event would land on the same key);
-    with pytest.raises(Exception) as recorded:
+    with pytest.raises(ClientError) as recorded:
         registry.record_event(MODEL, "Forged", actor="attacker", reason="overwrite", after={"forged": True})
     with pytest.raises(VersionConflict):
         registry.rollback(MODEL, actor="attacker", reason="overwrite the trail")
