@@ -7,6 +7,7 @@ Functions execution by ARN and status.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,3 +63,18 @@ def stack_state(stack: LocalStack) -> StackState:
         for execution in page["executions"]
     }
     return StackState(items, objects, executions)
+
+
+def wait_until_quiet(stack: LocalStack, timeout_s: float = 120.0) -> None:
+    """Wait (bounded) until no execution is running: a run started earlier writes as it goes, and its writes must
+    not be taken for the effect of the request under test."""
+    sfn = stack.client("stepfunctions")
+    deadline = time.monotonic() + timeout_s
+    while any(
+        execution["status"] == "RUNNING"
+        for arn in stack.state_machine_arns.values()
+        for execution in sfn.list_executions(stateMachineArn=arn)["executions"]
+    ):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"executions still running after {timeout_s} s")
+        time.sleep(0.05)
