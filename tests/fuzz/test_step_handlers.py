@@ -48,7 +48,7 @@ from mlops.registry.store import ModelRegistry
 from tests.conftest import FakeLambdaContext
 
 pytestmark = pytest.mark.fuzz
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300")) // 3
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "150")) // 3
 
 # (folder, case, the handler's input contract, the errors a malformed input may raise)
 STEPS = [
