@@ -29,6 +29,14 @@ class SchemaShape(_Contract):
     classes: list[str] | None = None
     positive_class: str | None = None
 
+    @model_validator(mode="after")
+    def _positive_class_is_a_class(self) -> SchemaShape:
+        # As Prepare infers it: a binary problem names its positive class, and it is one of the classes.
+        binary = self.task == "classification" and self.classes is not None and len(self.classes) == 2
+        if (binary or self.positive_class is not None) and self.positive_class not in (self.classes or []):
+            raise ValueError(f"positive_class {self.positive_class!r} is not one of the classes {self.classes}")
+        return self
+
 
 class SplitsShape(_Contract):
     train: str = Field(pattern=S3_URI)
