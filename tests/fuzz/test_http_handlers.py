@@ -1,9 +1,13 @@
-"""Hostile API Gateway events for the HTTP handlers: every answer is a response, never an exception; bad input
-is a 4xx with a JSON `message`, never a 5xx; a refused request writes nothing."""
+"""Hostile API Gateway events for the HTTP handlers, over every route of openapi.json: every answer is a response,
+never an exception; bad input is a 4xx with a JSON `message`, never a 5xx; a refused request writes nothing, by
+content (every DynamoDB item, every S3 object version and ETag, every Step Functions execution, and for predict
+the capture lines it prints for Firehose); a GET never writes; and valid requests get the right answers."""
 
 from __future__ import annotations
 
 import base64
+import contextlib
+import io
 import json
 import os
 import string
@@ -14,11 +18,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlops.registry.store import ModelRegistry
+from mlops.serving.http import CAPTURE_MARKER
+from tests.api_story import documented_routes
 from tests.conftest import FakeLambdaContext
+from tests.stack_state import stack_state, wait_until_quiet
 
 pytestmark = pytest.mark.fuzz
 # `make fuzz` raises the number of examples; the test suite keeps it small enough for CI.
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
+DOCUMENTED_ROUTES = documented_routes()
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 STATUSES: Counter[str] = Counter()  # what the handlers answered, printed per test (pytest -s, make fuzz)
 
@@ -50,10 +58,15 @@ def _assert_http_answer(response) -> dict:
     return document
 
 
-def _storage_counts(stack) -> tuple[int, int]:
-    items = stack.client("dynamodb").scan(TableName=stack.table, Select="COUNT")["Count"]
-    objects = stack.client("s3").list_objects_v2(Bucket=stack.bucket).get("KeyCount", 0)
-    return items, objects
+def _capture_lines(printed: str) -> list[dict]:
+    """The lines the subscription filter would send to Firehose: JSON objects with the capture marker."""
+    lines = []
+    for line in printed.splitlines():
+        with contextlib.suppress(ValueError):
+            document = json.loads(line)
+            if isinstance(document, dict) and document.get("capture") == CAPTURE_MARKER:
+                lines.append(document)
+    return lines
 
 
 def test_predict_handler_answers_every_hostile_event(deployed):
@@ -87,7 +100,27 @@ def test_predict_handler_answers_every_hostile_event(deployed):
             "isBase64Encoded": base64_flag,
             "requestContext": {"requestId": "fuzz"},
         }
-        _assert_http_answer(app.lambda_handler(event, FakeLambdaContext()))
+        before = stack_state(deployed)
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            response = app.lambda_handler(event, FakeLambdaContext())
+        document = _assert_http_answer(response)
+        assert stack_state(deployed).changes_since(before) == {}  # predict never writes the registry or S3
+        captured = _capture_lines(printed.getvalue())
+        if response["statusCode"] != 200:
+            assert captured == [], captured  # a refused request is not captured
+            return
+        # A served request: v1's answer for each instance, and exactly those rows captured with their features.
+        instances = json.loads(base64.b64decode(body) if base64_flag is True else body)["instances"]
+        rows = document["predictions"]
+        assert (document["model_name"], document["version"]) == (name, 1), document
+        assert [r["inference_id"] for r in rows] == [f"fuzz:{i}" for i in range(len(instances))], rows
+        for row in rows:
+            assert row["prediction"] == max(row["probabilities"], key=row["probabilities"].get), row
+        records = [record for line in captured for record in line["records"]]
+        assert [(r["inference_id"], r["prediction"], r["features"]) for r in records] == [
+            (r["inference_id"], r["prediction"], features) for r, features in zip(rows, instances, strict=True)
+        ]
 
     STATUSES.clear()
     check()
@@ -115,7 +148,32 @@ ADMIN_ROUTES = [
     ("POST", "/models/{name}/versions/{version}/reject", "/models/bc/versions/{p}/reject"),
     ("GET", "/models/{name}/versions/{version}/card", "/models/bc/versions/{p}/card"),
     ("GET", "/models/{name}/audit", "/models/{p}/audit"),
+    ("POST", "/models/{name}/feedback", "/models/{p}/feedback"),
+    ("GET", "/models/{name}/monitoring", "/models/{p}/monitoring"),
+    ("POST", "/models/{name}/versions/{version}/reproduce", "/models/bc/versions/{p}/reproduce"),
 ]
+
+
+def test_the_fuzzed_and_the_valid_routes_are_every_documented_route():
+    fuzzed = {(method, resource) for method, resource, _ in ADMIN_ROUTES} | {("POST", "/models/{name}/predict")}
+    assert fuzzed == DOCUMENTED_ROUTES
+
+
+# Bodies close to valid, so refusals also come from deep in a route (an unknown class, a rejected version, ...).
+near_valid_bodies = st.one_of(
+    st.fixed_dictionaries(
+        {
+            "labels": st.lists(
+                st.fixed_dictionaries({"inference_id": st.text(max_size=10), "label": json_values}), max_size=3
+            )
+        }
+    ),
+    st.fixed_dictionaries(
+        {"version": st.integers(-1, 4) | json_values},
+        optional={"canary_weight": st.floats(-1, 2) | json_values, "reason": st.text(max_size=10)},
+    ),
+    st.fixed_dictionaries({}, optional={"reason": st.text(max_size=10) | json_values}),
+).map(json.dumps)
 
 
 def test_admin_handler_answers_every_hostile_event(deployed):
@@ -126,7 +184,7 @@ def test_admin_handler_answers_every_hostile_event(deployed):
         route=st.sampled_from(ADMIN_ROUTES),
         parameter=st.sampled_from(["bc", "nope", "0", "-1", "1", "999999999999999999999", "x y"])
         | st.text(max_size=15),
-        body=bodies,
+        body=bodies | near_valid_bodies,
         base64_flag=st.booleans(),
         header_map=headers,
         query=st.none() | st.dictionaries(st.text(max_size=8), st.text(max_size=8), max_size=3),
@@ -158,11 +216,13 @@ def test_admin_handler_answers_every_hostile_event(deployed):
                 "identity": {"sourceIp": "127.0.0.1"},
             },
         }
-        before = _storage_counts(deployed)
+        wait_until_quiet(deployed)  # a run an earlier example started must not write during this one
+        before = stack_state(deployed)
         response = app.lambda_handler(event, FakeLambdaContext())
         _assert_http_answer(response)
-        if method == "POST" and response["statusCode"] >= 400:
-            assert _storage_counts(deployed) == before  # a refused request wrote nothing
+        if method == "GET" or response["statusCode"] >= 400:
+            changes = stack_state(deployed).changes_since(before)
+            assert changes == {}, (method, resource, response["statusCode"], changes)  # nothing written
 
     STATUSES.clear()
     check()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops.errors import InvalidStepInput
 
@@ -28,6 +28,14 @@ class SchemaShape(_Contract):
     task: Literal["classification", "regression"]
     classes: list[str] | None = None
     positive_class: str | None = None
+
+    @model_validator(mode="after")
+    def _positive_class_is_a_class(self) -> SchemaShape:
+        # As Prepare infers it: a binary problem names its positive class, and it is one of the classes.
+        binary = self.task == "classification" and self.classes is not None and len(self.classes) == 2
+        if (binary or self.positive_class is not None) and self.positive_class not in (self.classes or []):
+            raise ValueError(f"positive_class {self.positive_class!r} is not one of the classes {self.classes}")
+        return self
 
 
 class SplitsShape(_Contract):
@@ -101,13 +109,36 @@ class WinnerShape(_Contract):
     artifact_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
+class GateResultShape(_Contract):
+    passed: bool
+    reasons: list[str]  # Register joins them into the version's reason
+
+
 class EvaluationShape(_Contract):
     winner: WinnerShape
     metrics: dict[str, float]
-    gate: dict[str, Any]
+    gate: GateResultShape
+    champion: dict[str, Any] | None  # Register copies it into the version record; null when there is none
     leaderboard: list[dict[str, Any]]
     prediction_baseline_uri: str = Field(pattern=S3_URI)
     input_example: dict[str, Any]
+
+
+class ConversionShape(_Contract):
+    converted: bool
+    onnx_uri: str | None = Field(default=None, pattern=S3_URI)
+    onnx_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    libraries: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _converted_names_its_model(self) -> ConversionShape:
+        if self.converted and (self.onnx_uri is None or self.onnx_sha256 is None):
+            raise ValueError("a converted model needs onnx_uri and onnx_sha256")
+        return self
+
+
+class ParityShape(_Contract):
+    libraries: dict[str, Any] = Field(default_factory=dict)
 
 
 def _checked(shape: type[BaseModel]) -> Any:
@@ -125,6 +156,8 @@ NormalisedRequest = Annotated[dict[str, Any], _checked(RequestShape)]
 CandidateSpec = Annotated[dict[str, Any], _checked(CandidateShape)]
 CandidateResult = Annotated[dict[str, Any], AfterValidator(lambda v: CandidateResultShape(result=v) and v)]
 Evaluation = Annotated[dict[str, Any], _checked(EvaluationShape)]
+Conversion = Annotated[dict[str, Any], _checked(ConversionShape)]
+Parity = Annotated[dict[str, Any], _checked(ParityShape)]
 
 
 class StepEvent(BaseModel):
@@ -158,8 +191,8 @@ class RegisterEvent(StepEvent):
     request: NormalisedRequest
     dataset: Dataset
     evaluation: Evaluation
-    conversion: dict[str, Any] | None = None
-    parity: dict[str, Any] | None = None
+    conversion: Conversion | None = None
+    parity: Parity | None = None
 
 
 class SmokeTestRequest(BaseModel):

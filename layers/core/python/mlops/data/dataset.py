@@ -39,6 +39,8 @@ class Table:
     rows: list[list[str]]
 
     def column(self, name: str) -> list[str]:
+        if name not in self.columns:  # a schema from another dataset than this table's: a wiring bug, named
+            raise InvalidDataset(f"the table has no column {name!r}; it has {len(self.columns)} others")
         index = self.columns.index(name)
         return [row[index] for row in self.rows]
 

@@ -1,0 +1,225 @@
+"""One story through every route of the HTTP API, each answer checked for its content (not only its status).
+
+Used by the HTTP fuzz module (valid requests succeed with correct bodies) and by the append-only audit test
+(which records every DynamoDB write the story makes). Requests go through the local gateway's dispatch: the
+template's routes, API key on predict, the function invoked through the (local) Lambda API, as `sam local`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from local.datasets import breast_cancer_csv
+from local.gateway import LOCAL_CALLER_ARN, LocalGateway
+from local.stack import LocalStack
+from local.template import ROOT
+from mlops.registry.store import ModelRegistry
+
+DEADLINE_S = 180
+MODEL = "bc"
+REQUEST = {
+    "model_name": MODEL,
+    "target": "target",
+    "candidates": [{"estimator": "logistic_regression", "params": {"max_iter": 2000}}],
+    "requested_by": "tests",
+    "description": "benign or malignant",
+}
+# Every route the story calls, as (method, resource): the HTTP tests check it is all of openapi.json.
+STORY_ROUTES: set[tuple[str, str]] = set()
+
+
+def documented_routes() -> set[tuple[str, str]]:
+    """Every (method, resource) of the committed OpenAPI document."""
+    document = json.loads((ROOT / "openapi.json").read_text())
+    return {(method.upper(), path) for path, item in document["paths"].items() for method in item}
+
+
+def wait_for(predicate: Callable[[], Any], what: str) -> Any:
+    deadline = time.monotonic() + DEADLINE_S
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {DEADLINE_S} s waiting for {what}")
+
+
+class Api:
+    def __init__(self, stack: LocalStack) -> None:
+        self.stack = stack
+        self.gateway = LocalGateway(stack, port=0)  # dispatch only: no server thread is started
+
+    def close(self) -> None:
+        self.gateway.server.server_close()
+
+    def call(self, method: str, path: str, body: Any = None, *, api_key: bool = False) -> tuple[int, Any]:
+        headers = {"content-type": "application/json"}
+        if api_key:
+            headers["x-api-key"] = self.stack.api_key
+        payload = json.dumps(body).encode() if body is not None else b""
+        route = next(
+            (r for r in self.gateway.routes if r.method == method and r.pattern.match(path.split("?", maxsplit=1)[0])),
+            None,
+        )
+        if route is not None:
+            STORY_ROUTES.add((route.method, route.resource))
+        status, _, raw = self.gateway.dispatch(method, path, headers, payload)
+        try:
+            return status, json.loads(raw)
+        except ValueError:
+            return status, raw.decode()
+
+
+def upload_dataset(stack: LocalStack) -> str:
+    stack.client("s3").put_object(Bucket=stack.bucket, Key="datasets/bc.csv", Body=breast_cancer_csv())
+    return f"s3://{stack.bucket}/datasets/bc.csv"
+
+
+def execution_status(stack: LocalStack, arn: str) -> str:
+    return stack.client("stepfunctions").describe_execution(executionArn=arn)["status"]
+
+
+def start_training(api: Api, token: str, **extra: Any) -> dict[str, Any]:
+    """POST /pipelines/training; the answer names the execution, and a retry with the token starts nothing."""
+    request = {**REQUEST, "dataset_uri": upload_dataset(api.stack), "client_token": token, **extra}
+    status, started = api.call("POST", "/pipelines/training", request)
+    assert status == 202, started
+    assert started["started"] is True and started["status"] == "RUNNING", started
+    assert started["execution_arn"].endswith(f":{started['execution_id']}"), started
+    retry_status, retried = api.call("POST", "/pipelines/training", request)
+    assert (retry_status, retried["execution_id"], retried["started"]) == (200, started["execution_id"], False)
+    return started
+
+
+def finish(api: Api, started: dict[str, Any]) -> dict[str, Any]:
+    wait_for(lambda: execution_status(api.stack, started["execution_arn"]) != "RUNNING", "the training run to end")
+    status, run = api.call("GET", f"/pipelines/training/{started['execution_id']}")
+    assert status == 200, run
+    assert run["execution_id"] == started["execution_id"] and run["status"] == "SUCCEEDED", run
+    return run
+
+
+def pending_version(stack: LocalStack, version: int) -> dict[str, Any]:
+    registry = ModelRegistry(stack.table)
+
+    def waiting() -> dict[str, Any] | None:
+        versions = {v["version"]: v for v in registry.list_versions(MODEL)}
+        record = versions.get(version)
+        return record if record and record.get("approval_task_token") else None
+
+    return wait_for(waiting, f"v{version} to wait for approval")
+
+
+def captured_records(stack: LocalStack) -> list[dict[str, Any]]:
+    """Every record the capture Firehose stream delivered to S3 (capture/<model>/dt=.../), in order."""
+    s3 = stack.client("s3")
+    records = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket, Prefix=f"capture/{MODEL}/"):
+        for entry in sorted(page.get("Contents", []), key=lambda o: o["Key"]):
+            body = s3.get_object(Bucket=stack.bucket, Key=entry["Key"])["Body"].read().decode()
+            for line in body.splitlines():
+                records.extend(json.loads(line)["records"])
+    return records
+
+
+def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 - one story, told in order
+    """From an empty registry: train and deploy v1 (through the API), predict, give feedback, train a challenger
+    that the gate rejects, train v3 and v4 behind approval (approve one, reject the other), canary v3, promote,
+    roll back, reproduce v1. Returns what later checks need."""
+    registry = ModelRegistry(stack.table)
+
+    # Given an empty registry; When a run is started through the API; Then v1 is registered and deployed.
+    first = finish(api, start_training(api, "story-v1"))
+    assert first["registration"]["version"] == 1, first
+    status, models = api.call("GET", "/models")
+    assert status == 200 and [(m["model_name"], m["production_version"]) for m in models] == [(MODEL, 1)], models
+    status, model = api.call("GET", f"/models/{MODEL}")
+    assert status == 200 and model["model_name"] == MODEL, model
+    assert {name: a["version"] for name, a in model["aliases"].items()} == {"production": 1}, model
+    status, versions = api.call("GET", f"/models/{MODEL}/versions")
+    assert status == 200 and [(v["version"], v["status"]) for v in versions] == [(1, "Registered")], versions
+    status, record = api.call("GET", f"/models/{MODEL}/versions/1")
+    stored = registry.get_version(MODEL, 1)
+    assert status == 200 and "pk" not in record and "sk" not in record, record
+    assert (record["artifact_sha256"], record["metrics"]) == (stored["artifact_sha256"], stored["metrics"])
+    status, card = api.call("GET", f"/models/{MODEL}/versions/1/card")
+    assert status == 200 and json.dumps(card).count(stored["artifact_sha256"]) >= 1, card
+    status, markdown = api.call("GET", f"/models/{MODEL}/versions/1/card?format=md")
+    assert status == 200 and isinstance(markdown, str) and MODEL in markdown, markdown
+
+    # When the production version is asked for a prediction; Then it answers with v1's classes, and captures it.
+    example = stored["input_example"]
+    status, answer = api.call("POST", f"/models/{MODEL}/predict", {"instances": [example]}, api_key=True)
+    assert status == 200, answer
+    (row,) = answer["predictions"]
+    assert (answer["model_name"], answer["version"], row["version"]) == (MODEL, 1, 1), answer
+    probabilities = row["probabilities"]
+    assert set(probabilities) == set(stored["schema"]["classes"]), row
+    assert abs(sum(probabilities.values()) - 1) < 1e-6 and row["prediction"] == max(
+        probabilities, key=probabilities.get
+    )
+    assert api.call("POST", f"/models/{MODEL}/predict", {"instances": [example]})[0] == 403  # no API key
+    captured = captured_records(stack)
+    assert [(r["inference_id"], r["features"], r["prediction"]) for r in captured] == [
+        (row["inference_id"], example, row["prediction"])
+    ], captured
+
+    # When ground truth arrives for that inference; Then it is stored where drift checks read it.
+    status, accepted = api.call(
+        "POST", f"/models/{MODEL}/feedback", {"labels": [{"inference_id": row["inference_id"], "label": "1"}]}
+    )
+    assert status == 202 and (accepted["model_name"], accepted["accepted"]) == (MODEL, 1), accepted
+    bucket, key = accepted["uri"].removeprefix("s3://").split("/", 1)
+    assert row["inference_id"] in stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    status, monitoring = api.call("GET", f"/models/{MODEL}/monitoring")
+    assert status == 200 and monitoring["model_name"] == MODEL and isinstance(monitoring["checks"], list), monitoring
+
+    # When the same data trains a challenger with a gate it cannot pass; Then v2 is registered Rejected.
+    challenger = finish(api, start_training(api, "story-v2", gate={"metric": "f1", "min_improvement": 0.5}))
+    assert challenger["registration"]["version"] == 2, challenger
+    assert registry.get_version(MODEL, 2)["status"] == "Rejected"
+    assert api.call("POST", f"/models/{MODEL}/deployments", {"version": 2})[0] == 409  # a rejected version
+
+    # When two runs wait for approval; Then approving one and rejecting the other records both decisions.
+    approved_run = start_training(api, "story-v3", approval={"required": True}, gate={"min_improvement": 0})
+    pending_version(stack, 3)
+    status, decision = api.call("POST", f"/models/{MODEL}/versions/3/approve", {"reason": "card reviewed"})
+    assert status == 200 and (decision["version"], decision["status"]) == (3, "Approved"), decision
+    finish(api, approved_run)
+    status, model = api.call("GET", f"/models/{MODEL}")
+    assert {name: a["version"] for name, a in model["aliases"].items()} == {"production": 3}, model
+    rejected_run = start_training(api, "story-v4", approval={"required": True}, gate={"min_improvement": 0})
+    pending_version(stack, 4)
+    status, decision = api.call("POST", f"/models/{MODEL}/versions/4/reject", {"reason": "bias review failed"})
+    assert status == 200 and (decision["version"], decision["status"]) == (4, "Rejected"), decision
+    wait_for(lambda: execution_status(stack, rejected_run["execution_arn"]) != "RUNNING", "the rejected run to end")
+
+    # When v1 is sent a canary share, promoted, then rolled back; Then the alias says so at each step.
+    status, deployed = api.call(
+        "POST", f"/models/{MODEL}/deployments", {"version": 1, "canary_weight": 0.25, "reason": "canary"}
+    )
+    assert status == 200 and deployed["smoke_test"]["passed"] is True, deployed
+    alias = deployed["alias"]
+    assert (alias["version"], alias["canary_version"], alias["canary_weight"]) == (3, 1, 0.25), alias
+    status, alias = api.call("POST", f"/models/{MODEL}/promote", {"reason": "canary healthy"})
+    assert status == 200 and (alias["version"], alias["previous_version"], alias["canary_version"]) == (1, 3, None)
+    status, alias = api.call("POST", f"/models/{MODEL}/rollback", {"reason": "latency"})
+    assert status == 200 and (alias["version"], alias["previous_version"]) == (3, 1), alias
+    assert alias["updated_by"] == LOCAL_CALLER_ARN, alias
+
+    # When v1 is reproduced from its lineage; Then the retrained model matches the registered one.
+    status, report = api.call("POST", f"/models/{MODEL}/versions/1/reproduce")
+    assert status == 200 and report["reproduced"] is True and report["data_matches"] is True, report
+
+    # Then the audit trail the API shows is the registry's, newest decisions included.
+    status, trail = api.call("GET", f"/models/{MODEL}/audit")
+    assert status == 200, trail
+    assert [e["event_id"] for e in trail] == [e["event_id"] for e in registry.list_events(MODEL)]
+    kinds = [e["event_type"] for e in trail]
+    for kind in ("VersionRegistered", "AliasMoved", "VersionRejected", "ApprovalRequested", "VersionApproved",
+                 "VersionRejectedByApprover", "CanaryChanged", "CanaryPromoted", "RolledBack"):  # fmt: skip
+        assert kind in kinds, (kind, kinds)
+    return {"inference_id": row["inference_id"], "input_example": example}
