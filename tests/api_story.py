@@ -106,7 +106,7 @@ def pending_version(stack: LocalStack, version: int) -> dict[str, Any]:
     registry = ModelRegistry(stack.table)
 
     def waiting() -> dict[str, Any] | None:
-        versions = {v["version"]: v for v in registry.list_versions(MODEL)}
+        versions = {v.version: v.to_document() for v in registry.list_versions(MODEL)}
         record = versions.get(version)
         return record if record and record.get("approval_task_token") else None
 
@@ -142,7 +142,7 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     status, versions = api.call("GET", f"/models/{MODEL}/versions")
     assert status == 200 and [(v["version"], v["status"]) for v in versions] == [(1, "Registered")], versions
     status, record = api.call("GET", f"/models/{MODEL}/versions/1")
-    stored = registry.get_version(MODEL, 1)
+    stored = registry.get_version(MODEL, 1).to_document()
     assert status == 200 and "pk" not in record and "sk" not in record, record
     assert (record["artifact_sha256"], record["metrics"]) == (stored["artifact_sha256"], stored["metrics"])
     status, card = api.call("GET", f"/models/{MODEL}/versions/1/card")
@@ -180,7 +180,7 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     # When the same data trains a challenger with a gate it cannot pass; Then v2 is registered Rejected.
     challenger = finish(api, start_training(api, "story-v2", gate={"metric": "f1", "min_improvement": 0.5}))
     assert challenger["registration"]["version"] == 2, challenger
-    assert registry.get_version(MODEL, 2)["status"] == "Rejected"
+    assert registry.get_version(MODEL, 2).status == "Rejected"
     assert api.call("POST", f"/models/{MODEL}/deployments", {"version": 2})[0] == 409  # a rejected version
 
     # When two runs wait for approval; Then approving one and rejecting the other records both decisions.
@@ -217,7 +217,7 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     # Then the audit trail the API shows is the registry's, newest decisions included.
     status, trail = api.call("GET", f"/models/{MODEL}/audit")
     assert status == 200, trail
-    assert [e["event_id"] for e in trail] == [e["event_id"] for e in registry.list_events(MODEL)]
+    assert [e["event_id"] for e in trail] == [e.event_id for e in registry.list_events(MODEL)]
     kinds = [e["event_type"] for e in trail]
     for kind in ("VersionRegistered", "AliasMoved", "VersionRejected", "ApprovalRequested", "VersionApproved",
                  "VersionRejectedByApprover", "CanaryChanged", "CanaryPromoted", "RolledBack"):  # fmt: skip

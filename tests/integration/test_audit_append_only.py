@@ -29,8 +29,9 @@ from local.monitoring_runs import run_drift_check
 from local.stack import LocalStack
 from local.template import ROOT, load_template
 from mlops.errors import VersionConflict
-from mlops.registry import store
+from mlops.registry import table
 from mlops.registry.store import ModelRegistry
+from mlops.storage import codec, layout
 from tests.api_story import MODEL, Api, run_story
 from tools.check_template import translate
 
@@ -190,7 +191,7 @@ def test_every_status_change_and_alias_move_is_written_with_its_event(stack, rec
 
     # And each stored event names a change the story made, with who made it.
     events = ModelRegistry(stack.table).list_events(MODEL)
-    assert all(event["actor"] and event["event_type"] for event in events), events
+    assert all(event.actor and event.event_type for event in events), events
 
 
 def test_the_registry_cannot_overwrite_an_event_even_through_its_own_code(stack, recorder, monkeypatch):
@@ -198,8 +199,8 @@ def test_the_registry_cannot_overwrite_an_event_even_through_its_own_code(stack,
     registry = ModelRegistry(stack.table)
     target = registry.list_events(MODEL)[-1]
     alias_before = registry.get_alias(MODEL)
-    monkeypatch.setattr(store, "now_iso", lambda: target["at"])
-    monkeypatch.setattr(store.uuid, "uuid4", lambda: uuid.UUID(hex=target["event_id"] + "0" * 20))
+    monkeypatch.setattr(codec, "now_iso", lambda: target.at)
+    monkeypatch.setattr(table.uuid, "uuid4", lambda: uuid.UUID(hex=target.event_id + "0" * 20))
 
     # When it records an event, or moves the alias (whose event would land on the same key);
     with pytest.raises(ClientError) as recorded:
@@ -211,7 +212,11 @@ def test_the_registry_cannot_overwrite_an_event_even_through_its_own_code(stack,
     assert "ConditionalCheckFailed" in str(recorded.value), recorded.value
     assert registry.list_events(MODEL)[-1] == target
     assert registry.get_alias(MODEL) == alias_before
-    forged = [r for r in recorder.requests if any(w.key == (f"MODEL#{MODEL}", target["sk"]) for w in r.writes)]
+    forged = [
+        r
+        for r in recorder.requests
+        if any(w.key == (layout.model_pk(MODEL), layout.event_sk(target.at, target.event_id)) for w in r.writes)
+    ]
     assert len(forged) >= 2 and not any(r.succeeded for r in forged[-2:]), forged
 
 
