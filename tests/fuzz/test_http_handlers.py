@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from mlops.registry.store import ModelRegistry
-from mlops.serving.http import CAPTURE_MARKER
+from mlops.storage.layout import CAPTURE_MARKER
 from tests.api_story import documented_routes
 from tests.conftest import FakeLambdaContext
 from tests.stack_state import stack_state, wait_until_quiet

@@ -18,8 +18,8 @@ from mlops.registry.records import MODEL_NAME_PATTERN_RE
 from mlops.serving.cache import LoadedVersion, ModelCache
 from mlops.serving.fallback import FallbackFailed
 from mlops.serving.runtime import InvalidInstances, ModelNotServable, validate_instances
+from mlops.storage import layout
 
-CAPTURE_MARKER = "mlops.capture.v1"
 MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 CAPTURE_ROWS_PER_LINE = 100  # keeps each captured log line far below CloudWatch Logs' 256 KB event limit
 JSON_HEADERS = {"Content-Type": "application/json"}
@@ -110,7 +110,7 @@ def capture_lines(model_name: str, version: int, instances: list[Any], rows: lis
         lines.append(
             json.dumps(
                 {
-                    "capture": CAPTURE_MARKER,
+                    "capture": layout.CAPTURE_MARKER,
                     "model_name": model_name,
                     "version": version,
                     "timestamp": timestamp,
