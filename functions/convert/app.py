@@ -21,6 +21,6 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     result = convert(
         step.dataset, step.evaluation, execution_arn=step.execution_arn, settings=Settings.from_environment()
     )
-    metrics.add_metric(name="OnnxConverted", unit=MetricUnit.Count, value=int(result["converted"]))
-    logger.info("conversion attempted", extra={"converted": result["converted"], "reason": result["reason"]})
-    return result
+    metrics.add_metric(name="OnnxConverted", unit=MetricUnit.Count, value=int(result.converted))
+    logger.info("conversion attempted", extra={"converted": result.converted, "reason": result.reason})
+    return result.to_document()

@@ -28,6 +28,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         settings=settings,
         registry=ModelRegistry(settings.registry_table),
     )
-    metrics.add_metric(name="GatePassed", unit=MetricUnit.Count, value=int(result["gate"]["passed"]))
-    logger.info("candidates evaluated", extra={"gate": result["gate"]})
-    return result
+    document = result.to_document()
+    metrics.add_metric(name="GatePassed", unit=MetricUnit.Count, value=int(result.gate.passed))
+    logger.info("candidates evaluated", extra={"gate": document["gate"]})
+    return document

@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.contracts import PrepareEvent, parse_event
 from mlops.settings import PipelineSettings, Settings
+from mlops.training.request import parse_training_request
 from mlops.training.steps import prepare
 
 logger = Logger()
@@ -18,7 +19,8 @@ metrics = Metrics()
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     step = parse_event(PrepareEvent, event)
-    result = prepare(step.request, step.execution_arn, Settings.from_environment(), PipelineSettings.from_environment())
-    metrics.add_metric(name="DatasetRows", unit=MetricUnit.Count, value=result["dataset"]["rows"])
-    logger.info("dataset prepared", extra={"dataset": result["dataset"]["uri"], "rows": result["dataset"]["rows"]})
-    return result
+    request = parse_training_request(step.request)  # InvalidTrainingRequest names the field
+    result = prepare(request, step.execution_arn, Settings.from_environment(), PipelineSettings.from_environment())
+    metrics.add_metric(name="DatasetRows", unit=MetricUnit.Count, value=result.dataset.rows)
+    logger.info("dataset prepared", extra={"dataset": result.dataset.uri, "rows": result.dataset.rows})
+    return result.to_document()

@@ -30,6 +30,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         conversion_result=step.conversion,
         parity=step.parity,
     )
-    metrics.add_metric(name=f"Versions{result['status']}", unit=MetricUnit.Count, value=1)
-    logger.info("version recorded", extra={"registration": result})
-    return result
+    document = result.to_document()
+    metrics.add_metric(name=f"Versions{result.status}", unit=MetricUnit.Count, value=1)
+    logger.info("version recorded", extra={"registration": document})
+    return document

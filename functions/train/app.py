@@ -26,6 +26,6 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         execution_arn=step.execution_arn,
         settings=Settings.from_environment(),
     )
-    metrics.add_metric(name="FitSeconds", unit=MetricUnit.Seconds, value=result["fit_s"])
-    logger.info("candidate trained", extra={"estimator": result["estimator"], "fit_s": result["fit_s"]})
-    return result
+    metrics.add_metric(name="FitSeconds", unit=MetricUnit.Seconds, value=result.fit_s or 0.0)
+    logger.info("candidate trained", extra={"estimator": result.estimator, "fit_s": result.fit_s})
+    return result.to_document()

@@ -11,16 +11,13 @@ import gzip
 import io
 import math
 from collections import Counter
-from dataclasses import asdict, dataclass, field
-from typing import Literal
+from dataclasses import dataclass
 
 import numpy as np
 
 from mlops.data import columns as column_roles
+from mlops.data.schema import Feature, FeatureKind, Schema, Task
 from mlops.errors import InvalidDataset, InvalidTrainingRequest
-
-Task = Literal["classification", "regression"]
-FeatureKind = Literal["numeric", "categorical"]
 
 MISSING_TOKENS = column_roles.MISSING_TOKENS
 # Missing categories become a category of their own: a string the encoder and ONNX converters accept.
@@ -46,59 +43,6 @@ class Table:
 
     def take(self, indices: np.ndarray) -> Table:
         return Table(self.columns, [self.rows[i] for i in indices])
-
-
-@dataclass(frozen=True)
-class Feature:
-    """A model input. Derived features name their ``source`` column and datetime ``part``; a pooled
-    categorical lists the ``categories`` it keeps (the rest become columns.OTHER_CATEGORY)."""
-
-    name: str
-    kind: FeatureKind
-    source: str | None = None
-    part: str | None = None
-    categories: list[str] | None = None
-
-    @property
-    def input_column(self) -> str:
-        return self.source or self.name
-
-    def to_dict(self) -> dict:
-        return {key: value for key, value in asdict(self).items() if value is not None}
-
-
-@dataclass(frozen=True)
-class Schema:
-    features: list[Feature]
-    target: str
-    task: Task
-    classes: list[str] | None = None
-    positive_class: str | None = None
-    dropped_rows_missing_target: int = 0
-    notes: list[str] = field(default_factory=list)
-    # every input column → {"role", "kind", "reason", ...}; empty for versions trained before column roles
-    columns: dict[str, dict] = field(default_factory=dict)
-
-    @property
-    def numeric_indices(self) -> list[int]:
-        return [i for i, f in enumerate(self.features) if f.kind == "numeric"]
-
-    @property
-    def categorical_indices(self) -> list[int]:
-        return [i for i, f in enumerate(self.features) if f.kind == "categorical"]
-
-    @property
-    def input_columns(self) -> list[str]:
-        """The input columns the model needs, in schema order, each once."""
-        return list(dict.fromkeys(f.input_column for f in self.features))
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "features": [f.to_dict() for f in self.features]}
-
-    @classmethod
-    def from_dict(cls, document: dict) -> Schema:
-        features = [Feature(**f) for f in document["features"]]
-        return cls(**{**document, "features": features})
 
 
 def is_missing(value: str) -> bool:

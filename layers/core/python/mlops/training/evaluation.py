@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn import metrics as skm
 
 from mlops.data.dataset import Schema
+from mlops.training.records import FailedCandidate, GateDecision, TrainedCandidate
 
 CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "average_precision", "log_loss")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
@@ -79,26 +81,6 @@ class GateConfig:
         return config
 
 
-@dataclass
-class GateDecision:
-    passed: bool
-    metric: str
-    challenger_score: float
-    champion_score: float | None
-    champion_version: int | None
-    min_score: float | None
-    min_improvement: float
-    reasons: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def decision(self) -> str:
-        return "promote" if self.passed else "reject"
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "decision": self.decision}
-
-
 def gate(
     config: GateConfig,
     challenger: dict[str, float],
@@ -142,23 +124,24 @@ def gate(
         reasons.append(f"possible target leakage blocks promotion (gate.block_on_leakage): {'; '.join(warnings)}")
         passed = False
     return GateDecision(
-        passed,
-        metric,
-        value,
-        champion_score,
-        champion_version,
-        config.min_score,
-        config.min_improvement,
-        reasons,
-        warnings,
+        passed=passed,
+        metric=metric,
+        challenger_score=value,
+        champion_score=champion_score,
+        champion_version=champion_version,
+        min_score=config.min_score,
+        min_improvement=config.min_improvement,
+        reasons=reasons,
+        warnings=warnings,
+        decision="promote" if passed else "reject",
     )
 
 
-def select_best(candidates: list[dict[str, Any]], metric: str) -> dict[str, Any]:
+def select_best(candidates: Sequence[TrainedCandidate | FailedCandidate], metric: str) -> TrainedCandidate:
     """The trained candidate with the best validation score; ties go to the earliest (a stable choice)."""
-    trained = [c for c in candidates if c.get("status") == "trained"]
+    trained = [c for c in candidates if isinstance(c, TrainedCandidate)]
     sign = 1 if higher_is_better(metric) else -1
-    return max(trained, key=lambda c: (sign * c["validation_metrics"][metric], -c["index"]))
+    return max(trained, key=lambda c: (sign * c.validation_metrics[metric], -c.index))
 
 
 # A feature that alone scores this well on validation is more likely a copy of the target than a signal.

@@ -88,6 +88,31 @@ class TrainingRequest(BaseModel):
         )
 
 
+GateMetric = Literal[
+    "accuracy", "balanced_accuracy", "f1", "roc_auc", "average_precision", "log_loss", "rmse", "mae", "r2"
+]
+
+
+class SettledGate(Gate):
+    metric: GateMetric  # Prepare settles the task's default metric
+
+
+class SettledApproval(Approval):
+    required: bool  # Prepare settles the stack's RequireApproval default
+    timeout_s: int = Field(ge=1, le=365 * 24 * 3600)
+
+
+class NormalisedRequest(TrainingRequest):
+    """The request as Prepare settles it, and as the state machine carries it (``$.request``) to the other
+    steps: the task inferred, the candidates, gate metric and approval resolved, the code version recorded."""
+
+    task: Literal["classification", "regression"]
+    candidates: list[Candidate] = Field(min_length=1, max_length=20)
+    gate: SettledGate
+    approval: SettledApproval
+    code_version: str = Field(min_length=1)
+
+
 def parse_training_request(document: Any) -> TrainingRequest:
     """Validate a request; pydantic's errors become one readable InvalidTrainingRequest."""
     try:

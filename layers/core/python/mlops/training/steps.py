@@ -1,7 +1,8 @@
 """The steps of the TrainingPipeline state machine, one typed function each.
 
-Each takes and returns plain JSON-able values, so a handler is a one-line call and the steps can be run and
-tested without Lambda. Large things (splits, models, baselines) go to S3; the state carries URIs.
+Each takes and returns the typed records of ``mlops.training.records`` (the request as ``mlops.training.request``
+defines it), so a handler parses its event, makes one call and dumps the result to JSON, and the steps can be
+run and tested without Lambda. Large things (splits, models, baselines) go to S3; the state carries URIs.
 """
 
 from __future__ import annotations
@@ -35,7 +36,21 @@ from mlops.settings import PipelineSettings, Settings
 from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri
 from mlops.training import conversion, estimators, evaluation
-from mlops.training.request import parse_training_request
+from mlops.training.records import (
+    ChampionSummary,
+    Conversion,
+    ConversionResult,
+    EvaluationResult,
+    FailedCandidate,
+    LeaderboardEntry,
+    NoConversion,
+    PreparedDataset,
+    PreparedRun,
+    Registration,
+    Splits,
+    TrainedCandidate,
+)
+from mlops.training.request import Candidate, NormalisedRequest, TrainingRequest
 
 
 def _run_prefix(settings: Settings, run_id: str) -> str:
@@ -47,12 +62,12 @@ def _load_split(split_uri: str, schema: dataset.Schema) -> tuple[np.ndarray, np.
     return dataset.feature_matrix(table, schema), dataset.target_vector(table, schema)
 
 
-def _load_matrices(dataset_info: dict[str, Any], name: str, schema: dataset.Schema) -> tuple[np.ndarray, np.ndarray]:
+def _load_matrices(prepared: PreparedDataset, name: str) -> tuple[np.ndarray, np.ndarray]:
     """A split's typed matrices as Prepare wrote them (a run started before Prepare wrote them: its CSV)."""
-    matrices = dataset_info.get("matrices")
-    if not matrices:
-        return _load_split(dataset_info["splits"][name], schema)
-    return dataset.load_matrices(objects.get_bytes(S3Uri.parse(matrices[name])), schema)
+    schema = prepared.schema_document
+    if prepared.matrices is None:
+        return _load_split(prepared.splits.uri(name), schema)
+    return dataset.load_matrices(objects.get_bytes(S3Uri.parse(prepared.matrices.uri(name))), schema)
 
 
 def _raw_record(table: dataset.Table, schema: dataset.Schema, row: int) -> dict[str, Any]:
@@ -73,26 +88,26 @@ def _raw_record(table: dataset.Table, schema: dataset.Schema, row: int) -> dict[
     return record
 
 
-def _with_class_weight(candidates: list[dict[str, Any]], task: str, class_weight: str | None) -> list[dict[str, Any]]:
+def _with_class_weight(candidates: list[Candidate], task: str, class_weight: str | None) -> list[Candidate]:
     """The request's class_weight, set on every candidate whose estimator supports it (unless it sets its own)."""
     if class_weight is None:
         return candidates
     weighted = []
     for candidate in candidates:
-        supported = "class_weight" in estimators.ESTIMATORS[task][candidate["estimator"]]().get_params()
-        params = candidate.get("params", {})
+        supported = "class_weight" in estimators.ESTIMATORS[task][candidate.estimator]().get_params()
+        params = candidate.params
         if supported and "class_weight" not in params:
             params = {**params, "class_weight": class_weight}
-        weighted.append({**candidate, "params": params})
+        weighted.append(candidate.model_copy(update={"params": params}))
     return weighted
 
 
 # ---- Prepare ----------------------------------------------------------------------------------------------
 def prepare(
-    request_document: dict[str, Any], execution_arn: str, settings: Settings, defaults: PipelineSettings | None = None
-) -> dict[str, Any]:
-    """Validate the request and the data, infer the schema, split, and store splits and baseline."""
-    request = parse_training_request(request_document)
+    request: TrainingRequest, execution_arn: str, settings: Settings, defaults: PipelineSettings | None = None
+) -> PreparedRun:
+    """Validate the data against the request, infer the schema, split, store splits and baseline, and settle the
+    request (task, candidates, gate, approval) for the rest of the run."""
     payload = objects.get_dataset_bytes(request.dataset_uri)
     data_sha256 = objects.sha256_hex(payload)
     table = dataset.parse_csv(payload)
@@ -101,15 +116,15 @@ def prepare(
     )
 
     candidates = (
-        [c.model_dump() for c in request.candidates]
+        request.candidates
         if request.candidates
-        else estimators.DEFAULT_CANDIDATES[schema.task]
+        else [Candidate.model_validate(c) for c in estimators.DEFAULT_CANDIDATES[schema.task]]
     )
     if request.class_weight is not None and schema.task != "classification":
         raise InvalidTrainingRequest("invalid training request: class_weight applies to classification only")
     candidates = _with_class_weight(candidates, schema.task, request.class_weight)
     for candidate in candidates:
-        estimators.check_candidate(schema.task, candidate["estimator"], candidate["params"])
+        estimators.check_candidate(schema.task, candidate.estimator, candidate.params)
     try:
         gate = evaluation.GateConfig.from_request(schema.task, request.gate.model_dump(exclude_none=True))
     except (ValueError, TypeError) as exc:
@@ -118,7 +133,8 @@ def prepare(
     seed = request.split.seed
     splits = dataset.split(table, schema, seed, request.split.validation_fraction, request.split.test_fraction)
     prefix = _run_prefix(settings, run_id_of(execution_arn))
-    split_uris, matrix_uris = {}, {}
+    split_uris: dict[str, str] = {}
+    matrix_uris: dict[str, str] = {}
     for name, part in splits.items():
         uri = S3Uri.parse(f"{prefix}/data/{name}.csv")
         objects.put_bytes(uri, dataset.to_csv(part), "text/csv")
@@ -133,54 +149,56 @@ def prepare(
     defaults = defaults or PipelineSettings(
         require_approval=False, approval_timeout_s=7 * 24 * 3600, code_version="unversioned"
     )
-    normalised = request.model_dump()
-    normalised["approval"] = {
-        "required": defaults.require_approval if request.approval.required is None else request.approval.required,
-        "timeout_s": request.approval.timeout_s or defaults.approval_timeout_s,
-    }
-    normalised["code_version"] = defaults.code_version
-    normalised.update(
-        task=schema.task,
-        positive_class=schema.positive_class,
-        candidates=candidates,
-        gate={
-            "metric": gate.metric,
-            "min_score": gate.min_score,
-            "min_improvement": gate.min_improvement,
-            "block_on_leakage": gate.block_on_leakage,
-        },
+    normalised = NormalisedRequest.model_validate(
+        {
+            **request.model_dump(),
+            "task": schema.task,
+            "positive_class": schema.positive_class,
+            "candidates": [c.model_dump() for c in candidates],
+            "gate": {
+                "metric": gate.metric,
+                "min_score": gate.min_score,
+                "min_improvement": gate.min_improvement,
+                "block_on_leakage": gate.block_on_leakage,
+            },
+            "approval": {
+                "required": defaults.require_approval
+                if request.approval.required is None
+                else request.approval.required,
+                "timeout_s": request.approval.timeout_s or defaults.approval_timeout_s,
+            },
+            "code_version": defaults.code_version,
+        }
     )
-    return {
-        "request": normalised,
-        "dataset": {
-            "uri": request.dataset_uri,
-            "sha256": data_sha256,
-            "rows": len(table.rows),
-            "columns": len(table.columns),
-            "schema": schema.to_dict(),
-            "splits": split_uris,
-            "matrices": matrix_uris,
-            "input_example": _raw_record(splits["test"], schema, 0),
-            "split_sizes": {name: len(part.rows) for name, part in splits.items()},
-            "baseline_uri": str(baseline_uri),
-        },
-    }
+    prepared = PreparedDataset(
+        uri=request.dataset_uri,
+        sha256=data_sha256,
+        rows=len(table.rows),
+        columns=len(table.columns),
+        schema_document=schema,
+        splits=Splits.model_validate(split_uris),
+        matrices=Splits.model_validate(matrix_uris),
+        input_example=_raw_record(splits["test"], schema, 0),
+        split_sizes={name: len(part.rows) for name, part in splits.items()},
+        baseline_uri=str(baseline_uri),
+    )
+    return PreparedRun(request=normalised, dataset=prepared)
 
 
 # ---- Train (one candidate per Map iteration) --------------------------------------------------------------
 def train(
-    candidate: dict[str, Any],
+    candidate: Candidate,
     index: int,
-    dataset_info: dict[str, Any],
+    prepared: PreparedDataset,
     *,
     seed: int,
     execution_arn: str,
     settings: Settings,
-) -> dict[str, Any]:
-    schema = dataset.Schema.from_dict(dataset_info["schema"])
-    estimator, params = candidate["estimator"], candidate.get("params", {})
-    train_x, train_y = _load_matrices(dataset_info, "train", schema)
-    validation_x, validation_y = _load_matrices(dataset_info, "validation", schema)
+) -> TrainedCandidate:
+    schema = prepared.schema_document
+    estimator, params = candidate.estimator, candidate.params
+    train_x, train_y = _load_matrices(prepared, "train")
+    validation_x, validation_y = _load_matrices(prepared, "validation")
     started = time.perf_counter()
     model, warnings = estimators.fit_candidate(schema, estimator, params, seed=seed, features=train_x, target=train_y)
     fit_seconds = time.perf_counter() - started
@@ -188,18 +206,18 @@ def train(
     payload = objects.dump_model(model)
     uri = S3Uri.parse(f"{_run_prefix(settings, run_id_of(execution_arn))}/candidates/{index:02d}-{estimator}.joblib")
     digest = objects.put_bytes(uri, payload)
-    return {
-        "status": "trained",
-        "index": index,
-        "estimator": estimator,
-        "params": params,
-        "artifact_uri": str(uri),
-        "artifact_sha256": digest,
-        "artifact_size_bytes": len(payload),
-        "validation_metrics": validation_metrics,
-        "fit_s": round(fit_seconds, 4),
-        "warnings": warnings,
-    }
+    return TrainedCandidate(
+        status="trained",
+        index=index,
+        estimator=estimator,
+        params=params,
+        artifact_uri=str(uri),
+        artifact_sha256=digest,
+        artifact_size_bytes=len(payload),
+        validation_metrics=validation_metrics,
+        fit_s=round(fit_seconds, 4),
+        warnings=warnings,
+    )
 
 
 # ---- Evaluate ---------------------------------------------------------------------------------------------
@@ -209,12 +227,12 @@ def _model_inputs(schema: dataset.Schema) -> list[tuple[str, str, str | None, st
 
 
 def _champion_matrix(
-    dataset_info: dict[str, Any], champion_schema: dataset.Schema, schema: dataset.Schema, test_x: np.ndarray
+    prepared: PreparedDataset, champion_schema: dataset.Schema, schema: dataset.Schema, test_x: np.ndarray
 ) -> np.ndarray:
     """The holdout as the champion's own schema encodes it (its kept categories, its datetime epoch)."""
     if champion_schema.features == schema.features and champion_schema.columns == schema.columns:
         return test_x
-    test_table = dataset.parse_csv(objects.get_bytes(S3Uri.parse(dataset_info["splits"]["test"])))
+    test_table = dataset.parse_csv(objects.get_bytes(S3Uri.parse(prepared.splits.test)))
     return dataset.feature_matrix(test_table, champion_schema)
 
 
@@ -229,40 +247,40 @@ def _same_problem(champion_schema: dataset.Schema, schema: dataset.Schema) -> st
 
 
 def evaluate(
-    request: dict[str, Any],
-    dataset_info: dict[str, Any],
-    candidates: list[dict[str, Any]],
+    request: NormalisedRequest,
+    prepared: PreparedDataset,
+    candidates: list[TrainedCandidate | FailedCandidate],
     *,
     execution_arn: str,
     settings: Settings,
     registry: ModelRegistry,
-) -> dict[str, Any]:
+) -> EvaluationResult:
     """Pick the best candidate on validation, score it and the champion on the same holdout, and gate."""
-    schema = dataset.Schema.from_dict(dataset_info["schema"])
-    gate_config = evaluation.GateConfig.from_request(schema.task, request["gate"])
-    trained = [c for c in candidates if c.get("status") == "trained"]
+    schema = prepared.schema_document
+    gate_config = evaluation.GateConfig.from_request(schema.task, request.gate.model_dump())
+    trained = [c for c in candidates if isinstance(c, TrainedCandidate)]
     if not trained:
-        errors = "; ".join(f"{c.get('estimator')}: {c.get('error')}" for c in candidates)
+        errors = "; ".join(f"{c.estimator}: {c.error}" for c in candidates if isinstance(c, FailedCandidate))
         raise NoCandidateTrained(f"none of the {len(candidates)} candidates trained: {errors}")
-    unscored = [c["index"] for c in trained if gate_config.metric not in c["validation_metrics"]]
+    unscored = [c.index for c in trained if gate_config.metric not in c.validation_metrics]
     if unscored:
         raise InvalidStepInput(f"candidates {unscored} have no validation {gate_config.metric}: not from Train")
     winner = evaluation.select_best(trained, gate_config.metric)
     model = objects.load_model(
-        S3Uri.parse(winner["artifact_uri"]), winner["artifact_sha256"], library_versions()["scikit-learn"]
+        S3Uri.parse(winner.artifact_uri), winner.artifact_sha256, library_versions()["scikit-learn"]
     )
-    test_x, test_y = _load_matrices(dataset_info, "test", schema)
+    test_x, test_y = _load_matrices(prepared, "test")
     holdout_metrics = evaluation.score(model, test_x, test_y, schema)
-    train_x, train_y = _load_matrices(dataset_info, "train", schema)
-    validation_x, validation_y = _load_matrices(dataset_info, "validation", schema)
+    train_x, train_y = _load_matrices(prepared, "train")
+    validation_x, validation_y = _load_matrices(prepared, "validation")
     leakage = evaluation.leakage_warnings(train_x, train_y, validation_x, validation_y, schema)
 
     champion_summary = None
     champion_metrics = None
     champion_problem = None
-    alias = registry.get_alias(request["model_name"], PRODUCTION)
+    alias = registry.get_alias(request.model_name, PRODUCTION)
     if alias is not None:
-        record = registry.get_version(request["model_name"], alias.version)
+        record = registry.get_version(request.model_name, alias.version)
         champion_schema = dataset.Schema.from_dict(record.schema_document)
         champion_problem = _same_problem(champion_schema, schema)
         if champion_problem is None:
@@ -270,16 +288,16 @@ def evaluate(
                 champion = objects.load_model(
                     S3Uri.parse(record.artifact_uri), record.artifact_sha256, record.sklearn_version
                 )
-                champion_x = _champion_matrix(dataset_info, champion_schema, schema, test_x)
+                champion_x = _champion_matrix(prepared, champion_schema, schema, test_x)
                 champion_metrics = evaluation.score(champion, champion_x, test_y, schema)
             except (LibraryVersionMismatch, ArtifactIntegrityError) as exc:
                 champion_problem = str(exc)
-        champion_summary = {
-            "version": alias.version,
-            "holdout_metrics": champion_metrics,
-            "recorded_metrics": record.metrics,
-            "problem": champion_problem,
-        }
+        champion_summary = ChampionSummary(
+            version=alias.version,
+            holdout_metrics=champion_metrics,
+            recorded_metrics=record.metrics,
+            problem=champion_problem,
+        )
     decision = evaluation.gate(
         gate_config,
         holdout_metrics,
@@ -292,67 +310,60 @@ def evaluate(
     predictions = model.predict(test_x)
     prediction_baseline_uri = S3Uri.parse(f"{_run_prefix(settings, run_id_of(execution_arn))}/prediction_baseline.json")
     objects.put_json(
-        prediction_baseline_uri, baseline.prediction_baseline(predictions, schema.task, request["split"]["seed"])
+        prediction_baseline_uri, baseline.prediction_baseline(predictions, schema.task, request.split.seed)
     )
-    raw_example = dataset_info.get("input_example")
+    raw_example = prepared.input_example
     if raw_example is None:  # a run started before Prepare recorded it
-        test_table = dataset.parse_csv(objects.get_bytes(S3Uri.parse(dataset_info["splits"]["test"])))
+        test_table = dataset.parse_csv(objects.get_bytes(S3Uri.parse(prepared.splits.test)))
         raw_example = _raw_record(test_table, schema, 0)
     input_example = {name: (None if isinstance(v, float) and np.isnan(v) else v) for name, v in raw_example.items()}
-    leaderboard = [
-        {key: c.get(key) for key in ("index", "estimator", "params", "status", "validation_metrics", "fit_s", "error")}
-        for c in sorted(candidates, key=lambda c: c.get("index", 0))
-    ]
-    return {
-        "winner": {
-            key: winner[key]
-            for key in ("index", "estimator", "params", "artifact_uri", "artifact_sha256", "validation_metrics")
-        },
-        "metrics": holdout_metrics,
-        "champion": champion_summary,
-        "gate": decision.to_dict(),
-        "leaderboard": leaderboard,
-        "prediction_baseline_uri": str(prediction_baseline_uri),
-        "input_example": input_example,
-    }
+    return EvaluationResult(
+        winner=winner.as_winner(),
+        metrics=holdout_metrics,
+        champion=champion_summary,
+        gate=decision,
+        leaderboard=[LeaderboardEntry.of(c) for c in sorted(candidates, key=lambda c: c.index)],
+        prediction_baseline_uri=str(prediction_baseline_uri),
+        input_example=input_example,
+    )
 
 
 # ---- Convert (to ONNX, for serving without scikit-learn) ------------------------------------------------
 def convert(
-    dataset_info: dict[str, Any], evaluation_result: dict[str, Any], *, execution_arn: str, settings: Settings
-) -> dict[str, Any]:
+    prepared: PreparedDataset, evaluation_result: EvaluationResult, *, execution_arn: str, settings: Settings
+) -> ConversionResult:
     """Convert the winner to ONNX and store scikit-learn's holdout outputs for the parity check.
 
     A pipeline skl2onnx cannot convert is not an error: it is recorded, and the version can still be served
     by the scikit-learn runtime.
     """
-    schema = dataset.Schema.from_dict(dataset_info["schema"])
-    winner = evaluation_result["winner"]
+    schema = prepared.schema_document
+    winner = evaluation_result.winner
     model = objects.load_model(
-        S3Uri.parse(winner["artifact_uri"]), winner["artifact_sha256"], library_versions()["scikit-learn"]
+        S3Uri.parse(winner.artifact_uri), winner.artifact_sha256, library_versions()["scikit-learn"]
     )
     try:
         onnx_bytes, precision, why_float = conversion.convert_with_precision(model, schema)
     except conversion.ConversionUnsupported as exc:
-        return {"converted": False, "reason": f"skl2onnx could not convert {winner['estimator']}: {exc}"}
+        return NoConversion(reason=f"skl2onnx could not convert {winner.estimator}: {exc}")
     prefix = _run_prefix(settings, run_id_of(execution_arn))
     onnx_uri = S3Uri.parse(f"{prefix}/model.onnx")
     onnx_sha256 = objects.put_bytes(onnx_uri, onnx_bytes)
-    test_x, _ = _load_split(dataset_info["splits"]["test"], schema)
+    test_x, _ = _load_split(prepared.splits.test, schema)
     reference_uri = S3Uri.parse(f"{prefix}/onnx_reference.json")
     objects.put_json(reference_uri, conversion.reference_outputs(model, test_x, schema))
-    return {
-        "converted": True,
-        "onnx_uri": str(onnx_uri),
-        "onnx_sha256": onnx_sha256,
-        "onnx_size_bytes": len(onnx_bytes),
-        "precision": precision,
-        "float_reason": why_float,
-        "reference_uri": str(reference_uri),
-        "test_uri": dataset_info["splits"]["test"],
-        "reason": "",
-        "libraries": library_versions(CONVERSION_LIBRARIES),
-    }
+    return Conversion(
+        converted=True,
+        onnx_uri=str(onnx_uri),
+        onnx_sha256=onnx_sha256,
+        onnx_size_bytes=len(onnx_bytes),
+        precision=precision,
+        float_reason=why_float,
+        reference_uri=str(reference_uri),
+        test_uri=prepared.splits.test,
+        reason="",
+        libraries=library_versions(CONVERSION_LIBRARIES),
+    )
 
 
 def _parity_shortfall(parity: dict[str, Any]) -> str:
@@ -374,13 +385,13 @@ def _parity_shortfall(parity: dict[str, Any]) -> str:
 
 
 def serving_record(
-    model_name: str, conversion_result: dict[str, Any], parity: dict[str, Any], settings: Settings
+    model_name: str, conversion_result: ConversionResult, parity: dict[str, Any], settings: Settings
 ) -> Serving:
     """Which runtime serves the version, and why: onnx only if the ONNX model converted and passed the parity
     check; otherwise sklearn (the onnx endpoint hands such a version to the scikit-learn predict function)."""
-    if not conversion_result.get("converted"):
-        return Serving(runtime="sklearn", reason=conversion_result.get("reason") or "not converted")
-    precision = conversion_result.get("precision", "float")
+    if not isinstance(conversion_result, Conversion):
+        return Serving(runtime="sklearn", reason=conversion_result.reason or "not converted")
+    precision = conversion_result.precision
     if not parity.get("passed"):
         reason = parity.get("error") or _parity_shortfall(parity)
         return Serving(
@@ -389,10 +400,10 @@ def serving_record(
             reason=f"the ONNX model ({precision} precision) failed the parity check: {reason}",
             parity=parity,
         )
-    digest = conversion_result["onnx_sha256"]
+    digest = conversion_result.onnx_sha256
     onnx_uri = layout.model_artifact(settings.artifacts_bucket, model_name, digest, "onnx")
-    objects.put_write_once(onnx_uri, objects.get_bytes(S3Uri.parse(conversion_result["onnx_uri"])), digest)
-    why_float = conversion_result.get("float_reason")
+    objects.put_write_once(onnx_uri, objects.get_bytes(S3Uri.parse(conversion_result.onnx_uri)), digest)
+    why_float = conversion_result.float_reason
     return Serving(
         runtime="onnx",
         onnx_uri=str(onnx_uri),
@@ -401,40 +412,41 @@ def serving_record(
         reason=f"the ONNX model ({precision} precision) passed the parity check"
         + (f"; float32 because {why_float}" if why_float else ""),
         parity=parity,
-        libraries={**conversion_result.get("libraries", {}), **parity.get("libraries", {})},
+        libraries={**conversion_result.libraries, **parity.get("libraries", {})},
     )
 
 
 # ---- Register ---------------------------------------------------------------------------------------------
 def register(
-    request: dict[str, Any],
-    dataset_info: dict[str, Any],
-    evaluation_result: dict[str, Any],
+    request: NormalisedRequest,
+    prepared: PreparedDataset,
+    evaluation_result: EvaluationResult,
     *,
     execution_arn: str,
     settings: Settings,
     registry: ModelRegistry,
-    conversion_result: dict[str, Any] | None = None,
+    conversion_result: ConversionResult | None = None,
     parity: dict[str, Any] | None = None,
-) -> dict[str, Any]:
+) -> Registration:
     """Record the winner as a new version: Registered if the gate passed, Rejected (with the report) if not.
 
     Artifacts are copied to content-addressed, write-once keys *before* the version exists, so a version
     never references an object that is missing; the registry write itself is one transaction; the model card
     is built from the record in hand. A retry finds the run's version (RUN# marker) and rewrites the same card.
     """
-    model_name = request["model_name"]
+    model_name = request.model_name
     run_id = run_id_of(execution_arn)
-    winner = evaluation_result["winner"]
-    model_bytes = objects.get_bytes(S3Uri.parse(winner["artifact_uri"]))
-    digest = winner["artifact_sha256"]
+    winner = evaluation_result.winner
+    model_bytes = objects.get_bytes(S3Uri.parse(winner.artifact_uri))
+    digest = winner.artifact_sha256
     model_uri = layout.model_artifact(settings.artifacts_bucket, model_name, digest)
     objects.put_write_once(model_uri, model_bytes, digest)
 
+    schema_document = prepared.schema_document.to_dict()
     baseline_document = {
-        "features": objects.get_json(S3Uri.parse(dataset_info["baseline_uri"])),
-        "predictions": objects.get_json(S3Uri.parse(evaluation_result["prediction_baseline_uri"])),
-        "schema": dataset_info["schema"],
+        "features": objects.get_json(S3Uri.parse(prepared.baseline_uri)),
+        "predictions": objects.get_json(S3Uri.parse(evaluation_result.prediction_baseline_uri)),
+        "schema": schema_document,
     }
     baseline_bytes = objects.json_bytes(baseline_document)
     baseline_sha256 = objects.sha256_hex(baseline_bytes)
@@ -442,65 +454,66 @@ def register(
     objects.put_write_once(baseline_uri, baseline_bytes, baseline_sha256)
 
     serving = serving_record(
-        model_name, conversion_result or {"reason": "conversion was not attempted"}, parity or {}, settings
+        model_name, conversion_result or NoConversion(reason="conversion was not attempted"), parity or {}, settings
     )
-    gate = evaluation_result["gate"]
-    approval = request.get("approval") or {"required": False}
-    if not gate["passed"]:
+    gate = evaluation_result.gate
+    if not gate.passed:
         status = VERSION_REJECTED
-    elif approval.get("required"):
+    elif request.approval.required:
         status = VERSION_PENDING_APPROVAL
     else:
         status = VERSION_REGISTERED
+    # The version record stores documents (the registry reads items written by every release): dumped here.
+    leaderboard = [entry.to_document() for entry in evaluation_result.leaderboard]
     content = VersionContent(
-        task=request["task"],
-        target=request["target"],
-        description=request.get("description", ""),
-        schema=dataset_info["schema"],
-        estimator=winner["estimator"],
-        params=winner["params"],
-        metrics=evaluation_result["metrics"],
-        validation_metrics=winner["validation_metrics"],
-        gate=gate,
-        champion=evaluation_result["champion"],
-        leaderboard=evaluation_result["leaderboard"],
+        task=request.task,
+        target=request.target,
+        description=request.description,
+        schema=schema_document,
+        estimator=winner.estimator,
+        params=winner.params,
+        metrics=evaluation_result.metrics,
+        validation_metrics=winner.validation_metrics,
+        gate=gate.to_document(),
+        champion=evaluation_result.champion.to_document() if evaluation_result.champion else None,
+        leaderboard=leaderboard,
         artifact_uri=str(model_uri),
         artifact_sha256=digest,
         artifact_size_bytes=len(model_bytes),
         baseline_uri=str(baseline_uri),
         baseline_sha256=baseline_sha256,
-        input_example=evaluation_result["input_example"],
+        input_example=evaluation_result.input_example,
         serving=serving,
-        training_request=request,
+        training_request=request.model_dump(mode="json"),
         lineage=Lineage(
-            dataset_uri=dataset_info["uri"],
-            data_sha256=dataset_info["sha256"],
-            rows=dataset_info["rows"],
-            split={**request["split"], "sizes": dataset_info["split_sizes"]},
+            dataset_uri=prepared.uri,
+            data_sha256=prepared.sha256,
+            rows=prepared.rows,
+            split={**request.split.model_dump(mode="json"), "sizes": prepared.split_sizes},
             execution_arn=execution_arn,
             run_id=run_id,
-            requested_by=request.get("requested_by", "unknown"),
-            code_version=request.get("code_version", "unversioned"),
+            requested_by=request.requested_by,
+            code_version=request.code_version,
             libraries=library_versions(),
-            candidates=evaluation_result["leaderboard"],
+            candidates=leaderboard,
         ),
-        approval=approval,
-        intended_use=request.get("intended_use", ""),
-        limitations=request.get("limitations", ""),
+        approval=request.approval.model_dump(mode="json"),
+        intended_use=request.intended_use,
+        limitations=request.limitations,
     )
     version, created = registry.register_version(
-        model_name, content, status=status, run_id=run_id, actor=f"pipeline:{run_id}", reason="; ".join(gate["reasons"])
+        model_name, content, status=status, run_id=run_id, actor=f"pipeline:{run_id}", reason="; ".join(gate.reasons)
     )
     record = registry.get_version(model_name, version)
     card_uri = cards.write_card(settings.artifacts_bucket, record, registry.list_events(model_name))
-    return {
-        "model_name": model_name,
-        "version": version,
-        "status": record.status,
-        "created": created,
-        "artifact_uri": record.artifact_uri,
-        "artifact_sha256": record.artifact_sha256,
-        "baseline_uri": record.baseline_uri,
-        "onnx_uri": record.serving.onnx_uri,
-        "card_uri": str(card_uri),
-    }
+    return Registration(
+        model_name=model_name,
+        version=version,
+        status=record.status,
+        created=created,
+        artifact_uri=record.artifact_uri,
+        artifact_sha256=record.artifact_sha256,
+        baseline_uri=record.baseline_uri,
+        onnx_uri=record.serving.onnx_uri,
+        card_uri=str(card_uri),
+    )

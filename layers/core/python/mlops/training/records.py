@@ -1,0 +1,207 @@
+"""The TrainingPipeline's typed records: what each step returns and the next one reads from the state.
+
+One definition per shape. The step functions (``mlops.training.steps``) take and return these records; the
+step events (``mlops.contracts``) are made of them; handlers turn them into JSON (``to_document``) only at the
+edge. Pydantic and the standard library only, so the API and predict functions can import the contracts
+without numpy or scikit-learn. The JSON each record dumps is what the state machine's paths read
+(``$.dataset.splits``, ``$.evaluation.gate.passed``, ``$.conversion.converted``, ``$.registration.version``).
+
+Dicts are left where the keys are data, not fields: metrics by name, estimator hyper-parameters, a raw input
+row by column name, library versions by package.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
+
+from mlops.data.schema import Schema
+from mlops.training.request import NormalisedRequest
+
+S3_URI = r"^s3://[^/]+/.+"
+SHA256 = r"^[0-9a-f]{64}$"
+
+
+class StepRecord(BaseModel):
+    """A record a step writes in full: a key it does not declare is an error, not silently carried."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def to_document(self) -> dict[str, Any]:
+        """The JSON form the state machine carries (field aliases applied, so ``schema`` is spelled as stored)."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+# ---- Prepare ----------------------------------------------------------------------------------------------
+class Splits(StepRecord):
+    train: str = Field(pattern=S3_URI)
+    validation: str = Field(pattern=S3_URI)
+    test: str = Field(pattern=S3_URI)
+
+    def uri(self, name: str) -> str:
+        return {"train": self.train, "validation": self.validation, "test": self.test}[name]
+
+
+class PreparedDataset(StepRecord):
+    """The dataset as Prepare fingerprinted, split and stored it (``$.dataset``)."""
+
+    uri: str = Field(pattern=S3_URI)
+    sha256: str = Field(pattern=SHA256)
+    rows: int = Field(ge=1)
+    columns: int | None = Field(default=None, ge=1, description="the table's column count")
+    schema_document: Schema = Field(alias="schema")
+    splits: Splits
+    matrices: Splits | None = Field(default=None, description="typed .npz splits (None: a run from before them)")
+    input_example: dict[str, Any] | None = Field(default=None, description="one raw test row, by column name")
+    split_sizes: dict[str, int]
+    baseline_uri: str = Field(pattern=S3_URI)
+
+    @field_serializer("schema_document")
+    def _schema_as_stored(self, schema: Schema) -> dict[str, Any]:
+        return schema.to_dict()
+
+
+# ---- Train ------------------------------------------------------------------------------------------------
+class Winner(StepRecord):
+    """A trained candidate as Evaluate names the winner (``$.evaluation.winner``)."""
+
+    index: int = Field(ge=0)
+    estimator: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    artifact_uri: str = Field(pattern=S3_URI)
+    artifact_sha256: str = Field(pattern=SHA256)
+    validation_metrics: dict[str, float]
+
+
+class TrainedCandidate(Winner):
+    """What Train returns for one Map iteration."""
+
+    status: Literal["trained"]
+    artifact_size_bytes: int | None = Field(default=None, ge=0)
+    fit_s: float | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+    def as_winner(self) -> Winner:
+        return Winner.model_validate(self.model_dump(include=set(Winner.model_fields)))
+
+
+class FailedCandidate(StepRecord):
+    """What the Map's CandidateFailed state records for a candidate whose Train invocation failed."""
+
+    status: Literal["failed"]
+    index: int = Field(ge=0)
+    estimator: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    error: str | None = None
+    cause: str | None = None
+
+
+CandidateResult = Annotated[TrainedCandidate | FailedCandidate, Field(discriminator="status")]
+
+
+# ---- Evaluate ---------------------------------------------------------------------------------------------
+class GateDecision(StepRecord):
+    """The promotion gate's verdict (``$.evaluation.gate``; the ASL branches on ``passed``)."""
+
+    passed: bool
+    metric: str
+    challenger_score: float
+    champion_score: float | None = None
+    champion_version: int | None = None
+    min_score: float | None = None
+    min_improvement: float
+    reasons: list[str] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    decision: Literal["promote", "reject"]
+
+    @model_validator(mode="after")
+    def _decision_follows_passed(self) -> GateDecision:
+        if self.decision != ("promote" if self.passed else "reject"):
+            raise ValueError(f"decision {self.decision!r} contradicts passed={self.passed}")
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.to_document()
+
+
+class ChampionSummary(StepRecord):
+    version: int = Field(ge=1)
+    holdout_metrics: dict[str, float] | None = None
+    recorded_metrics: dict[str, float] = Field(default_factory=dict)
+    problem: str | None = None
+
+
+class LeaderboardEntry(StepRecord):
+    index: int = Field(ge=0)
+    estimator: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    status: Literal["trained", "failed"]
+    validation_metrics: dict[str, float] | None = None
+    fit_s: float | None = None
+    error: str | None = None
+
+    @classmethod
+    def of(cls, candidate: TrainedCandidate | FailedCandidate) -> LeaderboardEntry:
+        return cls.model_validate(candidate.model_dump(include=set(cls.model_fields)))
+
+
+class EvaluationResult(StepRecord):
+    """What Evaluate returns (the ASL keeps exactly these keys as ``$.evaluation``)."""
+
+    winner: Winner
+    metrics: dict[str, float]
+    champion: ChampionSummary | None = None
+    gate: GateDecision
+    leaderboard: list[LeaderboardEntry]
+    prediction_baseline_uri: str = Field(pattern=S3_URI)
+    input_example: dict[str, Any] = Field(description="one raw test row, by column name")
+
+
+# ---- Convert ----------------------------------------------------------------------------------------------
+class Conversion(StepRecord):
+    """The winner converted to ONNX (``$.conversion.result`` when ``$.conversion.converted``)."""
+
+    converted: Literal[True]
+    onnx_uri: str = Field(pattern=S3_URI)
+    onnx_sha256: str = Field(pattern=SHA256)
+    onnx_size_bytes: int = Field(ge=0)
+    precision: Literal["double", "float"] = "float"
+    float_reason: str | None = None
+    reference_uri: str = Field(pattern=S3_URI)
+    test_uri: str = Field(pattern=S3_URI)
+    reason: str = ""
+    libraries: dict[str, str] = Field(default_factory=dict)
+
+
+class NoConversion(StepRecord):
+    """skl2onnx could not convert the winner (or conversion was not attempted): served by scikit-learn."""
+
+    converted: Literal[False] = False
+    reason: str
+
+
+ConversionResult = Annotated[Conversion | NoConversion, Field(discriminator="converted")]
+
+
+# ---- Register ---------------------------------------------------------------------------------------------
+class Registration(StepRecord):
+    """What Register returns (``$.registration``)."""
+
+    model_name: str
+    version: int = Field(ge=1)
+    status: str
+    created: bool
+    artifact_uri: str
+    artifact_sha256: str = Field(pattern=SHA256)
+    baseline_uri: str
+    onnx_uri: str | None = None
+    card_uri: str
+
+
+# ---- Prepare's output -------------------------------------------------------------------------------------
+class PreparedRun(StepRecord):
+    """What Prepare returns: the state the rest of the run reads (``$.request``, ``$.dataset``)."""
+
+    request: NormalisedRequest
+    dataset: PreparedDataset
