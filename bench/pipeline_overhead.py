@@ -22,6 +22,7 @@ from mlops.registry.store import ModelRegistry
 from mlops.serving import deploy
 from mlops.settings import Settings
 from mlops.training import steps
+from mlops.training.request import parse_training_request
 
 CANDIDATES = [
     {"estimator": "logistic_regression", "params": {"C": 1.0, "max_iter": 2000}},
@@ -36,22 +37,20 @@ def direct_run(stack: LocalStack, request: dict) -> float:
     registry = ModelRegistry(stack.table)
     arn = f"arn:aws:states:us-east-1:123456789012:execution:direct:{uuid.uuid4().hex[:12]}"
     started = time.perf_counter()
-    prepared = steps.prepare(request, arn, settings)
-    seed = prepared["request"]["split"]["seed"]
+    prepared = steps.prepare(parse_training_request(request), arn, settings)
+    seed = prepared.request.split.seed
     candidates = [
-        steps.train(c, i, prepared["dataset"], seed=seed, execution_arn=arn, settings=settings)
-        for i, c in enumerate(prepared["request"]["candidates"])
+        steps.train(c, i, prepared.dataset, seed=seed, execution_arn=arn, settings=settings)
+        for i, c in enumerate(prepared.request.candidates)
     ]
     evaluation = steps.evaluate(
-        prepared["request"], prepared["dataset"], candidates, execution_arn=arn, settings=settings, registry=registry
+        prepared.request, prepared.dataset, candidates, execution_arn=arn, settings=settings, registry=registry
     )
     registration = steps.register(
-        prepared["request"], prepared["dataset"], evaluation, execution_arn=arn, settings=settings, registry=registry
+        prepared.request, prepared.dataset, evaluation, execution_arn=arn, settings=settings, registry=registry
     )
-    if evaluation["gate"]["passed"]:
-        deploy.deploy(
-            request["model_name"], registration["version"], execution_arn=arn, reason="bench", registry=registry
-        )
+    if evaluation.gate.passed:
+        deploy.deploy(request["model_name"], registration.version, execution_arn=arn, reason="bench", registry=registry)
     return time.perf_counter() - started
 
 

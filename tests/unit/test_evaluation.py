@@ -11,6 +11,7 @@ import pytest
 from mlops.data.dataset import Feature, Schema
 from mlops.training import evaluation
 from mlops.training.evaluation import GateConfig, gate, select_best
+from mlops.training.records import FailedCandidate, TrainedCandidate
 
 FEATURES = [Feature("x", "numeric")]
 
@@ -409,33 +410,41 @@ def test_leakage_warnings_are_recorded_and_block_only_when_asked():
 
 
 # ---- select_best ------------------------------------------------------------------------------------------
-def candidate(index: int, score: float | None, status: str = "trained", metric: str = "f1") -> dict:
-    entry = {"index": index, "status": status, "estimator": f"e{index}"}
-    if score is not None:
-        entry["validation_metrics"] = {metric: score}
-    return entry
+def candidate(
+    index: int, score: float | None, status: str = "trained", metric: str = "f1"
+) -> TrainedCandidate | FailedCandidate:
+    if status == "failed":  # a failed candidate has no scores, whatever it might have reached
+        return FailedCandidate(status="failed", index=index, estimator=f"e{index}", error="ValueError")
+    return TrainedCandidate(
+        status="trained",
+        index=index,
+        estimator=f"e{index}",
+        artifact_uri=f"s3://bucket/candidates/{index:02d}.joblib",
+        artifact_sha256="0" * 64,
+        validation_metrics={metric: score},
+    )
 
 
 def test_the_best_validation_score_wins():
     candidates = [candidate(0, 0.7), candidate(1, 0.9), candidate(2, 0.8)]
 
-    assert select_best(candidates, "f1")["index"] == 1
+    assert select_best(candidates, "f1").index == 1
 
 
 def test_the_lowest_loss_wins():
     candidates = [candidate(0, 1.5, metric="rmse"), candidate(1, 0.9, metric="rmse"), candidate(2, 2.0, metric="rmse")]
 
-    assert select_best(candidates, "rmse")["index"] == 1
+    assert select_best(candidates, "rmse").index == 1
 
 
 @pytest.mark.parametrize("metric", ["f1", "log_loss"])
 def test_a_tie_goes_to_the_earliest_index_whatever_the_list_order(metric):
     candidates = [candidate(2, 0.8, metric=metric), candidate(0, 0.8, metric=metric), candidate(1, 0.8, metric=metric)]
 
-    assert select_best(candidates, metric)["index"] == 0
+    assert select_best(candidates, metric).index == 0
 
 
 def test_failed_candidates_are_ignored_even_with_better_scores():
     candidates = [candidate(0, 0.99, status="failed"), candidate(1, 0.6), candidate(2, None, status="failed")]
 
-    assert select_best(candidates, "f1")["index"] == 1
+    assert select_best(candidates, "f1").index == 1

@@ -14,6 +14,7 @@ from mlops.registry.records import Serving, VersionRecord
 from mlops.serving.cache import ModelCache
 from mlops.serving.fallback import FallbackFailed, SklearnFunctionModel, columns_from_json, columns_to_json
 from mlops.serving.runtime import ModelNotServable, validate_instances
+from mlops.training.records import Conversion, NoConversion
 from mlops.training.steps import serving_record
 from tests.factories import version_content
 
@@ -126,7 +127,7 @@ def test_records_without_a_runtime_are_read_by_their_onnx_model():
 
 
 def test_the_serving_record_says_which_runtime_and_why():
-    not_converted = serving_record("m", {"converted": False, "reason": "skl2onnx could not convert x"}, {}, None)
+    not_converted = serving_record("m", NoConversion(reason="skl2onnx could not convert x"), {}, None)
     assert (not_converted.runtime, not_converted.reason) == ("sklearn", "skl2onnx could not convert x")
 
     parity = {
@@ -136,7 +137,16 @@ def test_the_serving_record_says_which_runtime_and_why():
         "max_abs_diff": 2500.0,
         "tolerance": {"max_relative_mean_diff": 1e-3, "min_close_share": 0.99},
     }
-    failed = serving_record("m", {"converted": True, "precision": "float"}, parity, None)
+    converted = Conversion(
+        converted=True,
+        onnx_uri="s3://bucket/runs/r/model.onnx",
+        onnx_sha256="0" * 64,
+        onnx_size_bytes=1,
+        precision="float",
+        reference_uri="s3://bucket/runs/r/onnx_reference.json",
+        test_uri="s3://bucket/runs/r/data/test.csv",
+    )
+    failed = serving_record("m", converted, parity, None)
     assert failed.runtime == "sklearn"
     assert failed.reason == (
         "the ONNX model (float precision) failed the parity check: mean difference 0.05 of the predictions' spread "
