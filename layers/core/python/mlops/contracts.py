@@ -11,7 +11,6 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from mlops.data.schema import Schema
 from mlops.errors import InvalidStepInput
 from mlops.training.records import (
     S3_URI,
@@ -20,6 +19,7 @@ from mlops.training.records import (
     ConversionResult,
     EvaluationResult,
     PreparedDataset,
+    SchemaDocument,
 )
 from mlops.training.request import Candidate, NormalisedRequest
 
@@ -76,7 +76,7 @@ class ParityCheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     onnx_uri: str = Field(pattern=S3_URI)
     onnx_sha256: str = Field(pattern=SHA256)
-    schema_document: Schema = Field(alias="schema")
+    schema_document: SchemaDocument = Field(alias="schema")
     test_uri: str = Field(pattern=S3_URI)
     reference_uri: str = Field(pattern=S3_URI)
 

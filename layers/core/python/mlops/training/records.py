@@ -14,13 +14,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
 
 from mlops.data.schema import Schema
 from mlops.training.request import NormalisedRequest
 
 S3_URI = r"^s3://[^/]+/.+"
 SHA256 = r"^[0-9a-f]{64}$"
+
+
+def _learns_from_something(schema: Schema) -> Schema:
+    if not schema.features:
+        raise ValueError("a schema has at least one feature")
+    return schema
+
+
+# The schema the state carries, as ``Schema.to_dict()`` writes it, validated into the Schema the steps use.
+SchemaDocument = Annotated[
+    Schema, AfterValidator(_learns_from_something), PlainSerializer(lambda schema: schema.to_dict(), return_type=dict)
+]
 
 
 class StepRecord(BaseModel):
@@ -50,16 +62,12 @@ class PreparedDataset(StepRecord):
     sha256: str = Field(pattern=SHA256)
     rows: int = Field(ge=1)
     columns: int | None = Field(default=None, ge=1, description="the table's column count")
-    schema_document: Schema = Field(alias="schema")
+    schema_document: SchemaDocument = Field(alias="schema")
     splits: Splits
     matrices: Splits | None = Field(default=None, description="typed .npz splits (None: a run from before them)")
     input_example: dict[str, Any] | None = Field(default=None, description="one raw test row, by column name")
     split_sizes: dict[str, int]
     baseline_uri: str = Field(pattern=S3_URI)
-
-    @field_serializer("schema_document")
-    def _schema_as_stored(self, schema: Schema) -> dict[str, Any]:
-        return schema.to_dict()
 
 
 # ---- Train ------------------------------------------------------------------------------------------------
