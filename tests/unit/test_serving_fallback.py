@@ -14,7 +14,7 @@ from mlops.registry.records import Serving, VersionRecord
 from mlops.serving.cache import ModelCache
 from mlops.serving.fallback import FallbackFailed, SklearnFunctionModel, columns_from_json, columns_to_json
 from mlops.serving.runtime import ModelNotServable, validate_instances
-from mlops.training.records import Conversion, NoConversion
+from mlops.training.records import Conversion, NoConversion, ParityReport
 from mlops.training.steps import serving_record
 from tests.factories import version_content
 
@@ -127,16 +127,16 @@ def test_records_without_a_runtime_are_read_by_their_onnx_model():
 
 
 def test_the_serving_record_says_which_runtime_and_why():
-    not_converted = serving_record("m", NoConversion(reason="skl2onnx could not convert x"), {}, None)
+    not_converted = serving_record("m", NoConversion(reason="skl2onnx could not convert x"), ParityReport(), None)
     assert (not_converted.runtime, not_converted.reason) == ("sklearn", "skl2onnx could not convert x")
 
-    parity = {
-        "passed": False,
-        "relative_mean_diff": 0.05,
-        "close_share": 0.1,
-        "max_abs_diff": 2500.0,
-        "tolerance": {"max_relative_mean_diff": 1e-3, "min_close_share": 0.99},
-    }
+    parity = ParityReport(
+        passed=False,
+        relative_mean_diff=0.05,
+        close_share=0.1,
+        max_abs_diff=2500.0,
+        tolerance={"max_relative_mean_diff": 1e-3, "min_close_share": 0.99},
+    )
     converted = Conversion(
         converted=True,
         onnx_uri="s3://bucket/runs/r/model.onnx",

@@ -18,6 +18,7 @@ from mlops.training.records import (
     CandidateResult,
     ConversionResult,
     EvaluationResult,
+    ParityReport,
     PreparedDataset,
     SchemaDocument,
 )
@@ -56,9 +57,7 @@ class RegisterEvent(StepEvent):
     dataset: PreparedDataset
     evaluation: EvaluationResult
     conversion: ConversionResult | None = None
-    # the predict function's parity report, stored as is in the version's Serving.parity; its measures differ
-    # by task (label agreement, relative differences), so Register reads it by key
-    parity: dict[str, Any] | None = None
+    parity: ParityReport | None = None
 
 
 class SmokeTestRequest(BaseModel):

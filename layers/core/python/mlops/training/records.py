@@ -23,15 +23,19 @@ S3_URI = r"^s3://[^/]+/.+"
 SHA256 = r"^[0-9a-f]{64}$"
 
 
-def _learns_from_something(schema: Schema) -> Schema:
+def _as_prepare_infers_it(schema: Schema) -> Schema:
     if not schema.features:
         raise ValueError("a schema has at least one feature")
+    # a binary problem names its positive class, and it is one of the classes
+    binary = schema.task == "classification" and schema.classes is not None and len(schema.classes) == 2
+    if (binary or schema.positive_class is not None) and schema.positive_class not in (schema.classes or []):
+        raise ValueError(f"positive_class {schema.positive_class!r} is not one of the classes {schema.classes}")
     return schema
 
 
 # The schema the state carries, as ``Schema.to_dict()`` writes it, validated into the Schema the steps use.
 SchemaDocument = Annotated[
-    Schema, AfterValidator(_learns_from_something), PlainSerializer(lambda schema: schema.to_dict(), return_type=dict)
+    Schema, AfterValidator(_as_prepare_infers_it), PlainSerializer(lambda schema: schema.to_dict(), return_type=dict)
 ]
 
 
@@ -159,7 +163,7 @@ class EvaluationResult(StepRecord):
 
     winner: Winner
     metrics: dict[str, float]
-    champion: ChampionSummary | None = None
+    champion: ChampionSummary | None  # null when there is none; Register copies it into the version record
     gate: GateDecision
     leaderboard: list[LeaderboardEntry]
     prediction_baseline_uri: str = Field(pattern=S3_URI)
@@ -190,6 +194,27 @@ class NoConversion(StepRecord):
 
 
 ConversionResult = Annotated[Conversion | NoConversion, Field(discriminator="converted")]
+
+
+class ParityReport(BaseModel):
+    """The predict function's parity check of the ONNX model against scikit-learn (``$.parity.report``), or the
+    ASL's stand-in when nothing was converted or the check errored. Its measures differ by task; the report
+    carries more than Register reads (``extra="allow"``) and is stored as it came in the version's serving."""
+
+    model_config = ConfigDict(extra="allow")
+
+    passed: bool = False
+    error: str | None = None
+    tolerance: dict[str, float | None] = Field(default_factory=dict)
+    relative_mean_diff: float | None = None  # regression
+    close_share: float | None = None
+    max_abs_diff: float | None = None
+    label_agreement: float | None = None  # classification
+    mean_probability_diff: float | None = None
+    libraries: dict[str, str] = Field(default_factory=dict)
+
+    def as_stored(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_unset=True)
 
 
 # ---- Register ---------------------------------------------------------------------------------------------

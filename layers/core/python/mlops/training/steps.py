@@ -44,6 +44,7 @@ from mlops.training.records import (
     FailedCandidate,
     LeaderboardEntry,
     NoConversion,
+    ParityReport,
     PreparedDataset,
     PreparedRun,
     Registration,
@@ -366,39 +367,39 @@ def convert(
     )
 
 
-def _parity_shortfall(parity: dict[str, Any]) -> str:
+def _parity_shortfall(parity: ParityReport) -> str:
     """The measured differences against the tolerances, in words."""
-    tolerance = parity.get("tolerance") or {}
-    if "relative_mean_diff" in parity:
+    tolerance = parity.tolerance
+    if parity.relative_mean_diff is not None:
         return (
-            f"mean difference {parity['relative_mean_diff']:.3g} of the predictions' spread (at most "
-            f"{tolerance.get('max_relative_mean_diff')}), {parity.get('close_share', 0):.2%} of rows close (at "
-            f"least {tolerance.get('min_close_share', 0):.0%}), largest difference {parity.get('max_abs_diff')}"
+            f"mean difference {parity.relative_mean_diff:.3g} of the predictions' spread (at most "
+            f"{tolerance.get('max_relative_mean_diff')}), {parity.close_share or 0:.2%} of rows close (at "
+            f"least {tolerance.get('min_close_share') or 0:.0%}), largest difference {parity.max_abs_diff}"
         )
-    if "label_agreement" in parity:
+    if parity.label_agreement is not None:
         return (
-            f"labels agree on {parity['label_agreement']:.2%} of rows (at least "
-            f"{tolerance.get('min_label_agreement', 0):.0%}), mean probability difference "
-            f"{parity.get('mean_probability_diff', 0):.3g} (at most {tolerance.get('mean_probability_diff')})"
+            f"labels agree on {parity.label_agreement:.2%} of rows (at least "
+            f"{tolerance.get('min_label_agreement') or 0:.0%}), mean probability difference "
+            f"{parity.mean_probability_diff or 0:.3g} (at most {tolerance.get('mean_probability_diff')})"
         )
     return "its outputs differ from scikit-learn's beyond the tolerance"
 
 
 def serving_record(
-    model_name: str, conversion_result: ConversionResult, parity: dict[str, Any], settings: Settings
+    model_name: str, conversion_result: ConversionResult, parity: ParityReport, settings: Settings
 ) -> Serving:
     """Which runtime serves the version, and why: onnx only if the ONNX model converted and passed the parity
     check; otherwise sklearn (the onnx endpoint hands such a version to the scikit-learn predict function)."""
     if not isinstance(conversion_result, Conversion):
         return Serving(runtime="sklearn", reason=conversion_result.reason or "not converted")
     precision = conversion_result.precision
-    if not parity.get("passed"):
-        reason = parity.get("error") or _parity_shortfall(parity)
+    if not parity.passed:
+        reason = parity.error or _parity_shortfall(parity)
         return Serving(
             runtime="sklearn",
             precision=precision,
             reason=f"the ONNX model ({precision} precision) failed the parity check: {reason}",
-            parity=parity,
+            parity=parity.as_stored(),
         )
     digest = conversion_result.onnx_sha256
     onnx_uri = layout.model_artifact(settings.artifacts_bucket, model_name, digest, "onnx")
@@ -411,8 +412,8 @@ def serving_record(
         precision=precision,
         reason=f"the ONNX model ({precision} precision) passed the parity check"
         + (f"; float32 because {why_float}" if why_float else ""),
-        parity=parity,
-        libraries={**conversion_result.libraries, **parity.get("libraries", {})},
+        parity=parity.as_stored(),
+        libraries={**conversion_result.libraries, **parity.libraries},
     )
 
 
@@ -426,7 +427,7 @@ def register(
     settings: Settings,
     registry: ModelRegistry,
     conversion_result: ConversionResult | None = None,
-    parity: dict[str, Any] | None = None,
+    parity: ParityReport | None = None,
 ) -> Registration:
     """Record the winner as a new version: Registered if the gate passed, Rejected (with the report) if not.
 
@@ -454,7 +455,10 @@ def register(
     objects.put_write_once(baseline_uri, baseline_bytes, baseline_sha256)
 
     serving = serving_record(
-        model_name, conversion_result or NoConversion(reason="conversion was not attempted"), parity or {}, settings
+        model_name,
+        conversion_result or NoConversion(reason="conversion was not attempted"),
+        parity or ParityReport(),
+        settings,
     )
     gate = evaluation_result.gate
     if not gate.passed:
