@@ -31,7 +31,9 @@ class StepEvent(BaseModel):
 
 
 class PrepareEvent(StepEvent):
-    request: dict[str, Any]  # validated by Prepare itself (InvalidTrainingRequest names the field)
+    # the user's request: parse_training_request makes it a TrainingRequest in the handler, so a bad request is
+    # InvalidTrainingRequest naming the field (the ASL routes it apart from a malformed event)
+    request: dict[str, Any]
 
 
 class TrainEvent(StepEvent):
