@@ -1,7 +1,7 @@
 """Command line of the embedded local AWS.
 
 python -m local demo
-python -m local run-pipeline --data PATH.csv --target COLUMN --model-name NAME [--task ...] [--json]
+python -m local run-pipeline --data PATH.csv --target COLUMN --model-name NAME [--task ...] [--exclude A,B] [--json]
 """
 
 from __future__ import annotations
@@ -118,6 +118,10 @@ def _upload(stack: LocalStack, key: str, payload: bytes) -> str:
     return f"s3://{stack.bucket}/{key}"
 
 
+def _column_list(value: str) -> list[str]:
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
 def run_pipeline_command(args: argparse.Namespace) -> int:
     payload = _read_dataset(args.data)
     candidates = _read_candidates(args.candidates)
@@ -126,6 +130,8 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
         gate["metric"] = args.gate_metric
     if args.min_score is not None:
         gate["min_score"] = args.min_score
+    if args.block_on_leakage:
+        gate["block_on_leakage"] = True
     out = sys.stderr if args.json else sys.stdout
     with LocalStack() as stack:
         request: dict[str, Any] = {
@@ -140,6 +146,11 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
             request["task"] = args.task
         if candidates is not None:
             request["candidates"] = candidates
+        for field in ("features", "exclude", "id_columns", "datetime_columns"):
+            if getattr(args, field):
+                request[field] = _column_list(getattr(args, field))
+        if args.class_weight:
+            request["class_weight"] = args.class_weight
         if not args.json:
             print(f"TrainingPipeline on {args.data} (target {args.target!r}, model {args.model_name!r})", file=out)
         result = run_training(stack, request, on_progress=None if args.json else _printer(out))
@@ -369,6 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--gate-metric", help="metric the gate compares (default f1 / r2)")
     run.add_argument("--min-score", type=float, help="absolute threshold the winner must meet")
     run.add_argument("--seed", type=int, default=42, help="split and estimator seed (default 42)")
+    run.add_argument("--features", metavar="A,B", help="the only columns to learn from")
+    run.add_argument("--exclude", metavar="A,B", help="columns never to learn from")
+    run.add_argument("--id-columns", metavar="A,B", help="identifier columns (excluded)")
+    run.add_argument("--datetime-columns", metavar="A,B", help="ISO date columns (turned into numeric parts)")
+    run.add_argument("--class-weight", choices=["balanced"], help="weight classes by their inverse frequency")
+    run.add_argument("--block-on-leakage", action="store_true", help="fail the gate when a feature leaks the target")
     run.add_argument("--json", action="store_true", help="print one JSON object with the result")
     check = commands.add_parser("drift", help="compare two CSV files with the drift check's statistics")
     check.add_argument("--reference", required=True, help="CSV of the reference data (e.g. the training data)")
