@@ -1,7 +1,10 @@
 """RecordFailure step: make the registry agree with the named failure state a training run ends in (a version
 the run registered is Abandoned if the state says nothing was registered; an alias the run moved goes back if the
 state says production did not move; see mlops.governance.failed_runs), then append the TrainingRunFailed audit
-event, so the model's trail shows failed runs too. The run ends in its named state either way."""
+event, so the model's trail shows failed runs too. The run ends in its named state either way.
+
+The state machine sends the run's state input; the Catch that ended the run wrote its error under
+``failure.<named end state>`` (``failed_runs.failure_of``). An event may also name its ``state`` itself."""
 
 from typing import Any
 
@@ -10,7 +13,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.contracts import RecordFailureEvent, parse_event
-from mlops.governance.failed_runs import reconcile_failed_run
+from mlops.governance.failed_runs import failure_of, reconcile_failed_run
 from mlops.governance.lineage import run_id_of
 from mlops.registry.records import MODEL_NAME_PATTERN_RE
 from mlops.registry.store import ModelRegistry
@@ -28,12 +31,22 @@ def _model_name(state_input: dict[str, Any]) -> str | None:
     return name if isinstance(name, str) and MODEL_NAME_PATTERN_RE.match(name) else None
 
 
+def _with_state(event: Any) -> Any:
+    """The event as RecordFailureEvent reads it: its ``state`` is the one its ``state_input.failure`` names."""
+    if isinstance(event, dict) and "state" not in event and isinstance(event.get("state_input"), dict):
+        failure = failure_of(event["state_input"])
+        if failure is not None:
+            return {**event, "state": failure[0]}
+    return event
+
+
 @logger.inject_lambda_context
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    step = parse_event(RecordFailureEvent, event)
-    error = step.state_input.get("error") or {}
+    step = parse_event(RecordFailureEvent, _with_state(event))
+    failure = failure_of(step.state_input)
+    error = failure[1] if failure is not None else step.state_input.get("error") or {}
     model_name = _model_name(step.state_input)
     metrics.add_metric(name="TrainingRunsFailed", unit=MetricUnit.Count, value=1)
     if model_name is None:

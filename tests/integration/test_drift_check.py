@@ -97,7 +97,13 @@ def test_normal_traffic_then_confirmed_drift_starts_a_gated_retraining_once(moni
     assert second.check["drift_confirmed"] is False
     assert set(third.check["drifted_features"]) >= {"mean radius", "mean texture"}
     assert (third.status, third.end_state) == ("SUCCEEDED", "RetrainingStarted"), third.cause
-    assert third.states[-4:] == ["StartRetraining", "RecordRetraining", "NotifyRetraining", "RetrainingStarted"]
+    assert third.states[-5:] == [
+        "StartRetraining",
+        "RecordRetraining",
+        "Notify",
+        "RetrainingUnderWay?",
+        "RetrainingStarted",
+    ]
     retraining = third.retraining_execution_arn
     assert retraining.rsplit(":", 1)[-1] == third.check["retrain"]["execution_name"]
     described, _ = follow(stack, retraining, timeout_s=300)

@@ -132,3 +132,22 @@ def test_a_lambda_service_error_is_retried_and_the_run_succeeds(stack):
     trail = [(e.event_type, (e.after or {}).get("version")) for e in registry.list_events("bc")]
     assert trail == [("VersionRegistered", 1), ("AliasMoved", 1)]  # registered once, deployed once
     assert_registry_consistent(stack)
+
+
+@pytest.mark.parametrize("step", ["RegisterFunction", "DeployFunction"])
+def test_a_failing_record_failure_step_still_ends_in_the_step_s_named_state_with_the_step_s_error(stack, step):
+    # Given a step that fails, and the RecordFailure step that would record it failing too
+    upload(stack, "datasets/bc.csv", breast_cancer_csv())
+    runtime.inject_fault(stack.function_names[step], "exception")
+    runtime.inject_fault(stack.function_names["RecordFailureFunction"], "exception")
+
+    # When a training run starts
+    result = _train(stack)
+
+    # Then the funnel's Choice still routes by what the step's Catch wrote: the step's named state (not the Choice's
+    # Default), reporting the step's error, not RecordFailure's
+    assert (result.status, result.end_state) == ("FAILED", EXPECTED_END[step])
+    assert result.states[-3:] == ["RecordFailure", "EndInNamedState", EXPECTED_END[step]]
+    assert result.error == "RuntimeError"
+    assert f"injected fault in {stack.function_names[step]}" in result.cause
+    assert stack.function_names["RecordFailureFunction"] not in result.cause

@@ -18,6 +18,7 @@ from local.datasets import breast_cancer_csv
 from local.training_runs import follow, run_training
 from mlops.api import admin
 from mlops.errors import DeploymentRefused, VersionConflict
+from mlops.governance import cards
 from mlops.registry.store import ModelRegistry
 from tests.conftest import upload
 from tests.integration.test_faults import assert_registry_consistent
@@ -102,7 +103,7 @@ def test_register_that_committed_and_then_failed_leaves_no_deployable_version(st
         def no_card(*args, **kwargs):
             raise OSError("card store unavailable")
 
-        monkeypatch.setattr(admin, "write_card", no_card)
+        monkeypatch.setattr(cards, "write_card", no_card)  # what Register calls after its transaction
     else:
         runtime.inject_fault(stack.function_names["RegisterFunction"], "timeout", after=True)
 
@@ -243,7 +244,7 @@ def test_an_approval_step_whose_response_was_lost_is_retried_and_the_run_waits(s
     )["executionArn"]
     registry = ModelRegistry(stack.table)
     deadline = time.monotonic() + 300
-    while not (registry.list_versions("bc")[1:] and registry.get_version("bc", 2).get("approval_task_token")):
+    while not (registry.list_versions("bc")[1:] and registry.get_version("bc", 2).approval_task_token):
         description = stack.client("stepfunctions").describe_execution(executionArn=arn)
         assert description["status"] == "RUNNING", description.get("error")
         assert time.monotonic() < deadline, "the run never waited for approval"

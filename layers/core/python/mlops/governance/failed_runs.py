@@ -33,7 +33,22 @@ from mlops.storage.codec import now_iso
 
 NOTHING_REGISTERED_STATES = ("InvalidInput", "NoCandidateTrained", "RegistrationFailed", "PipelineFailed")
 NOT_DEPLOYED_STATES = ("DeploymentFailed", "SmokeTestFailed")
+# The named end states a run reaches through RecordFailure. In statemachines/training_pipeline.asl.json each Catch
+# that ends the run writes its error to ``$.failure.<one of these>``, and the EndInNamedState Choice mirrors this
+# tuple (tests/contract/test_state_machine_contract.py checks that they agree).
+FUNNEL_STATES = NOTHING_REGISTERED_STATES + NOT_DEPLOYED_STATES
 _ABANDONABLE = (VERSION_REGISTERED, VERSION_PENDING_APPROVAL, VERSION_APPROVED)
+
+
+def failure_of(state_input: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+    """The named end state and the error of a failed run, from the one key its Catch wrote under ``$.failure``."""
+    failure = state_input.get("failure")
+    if not isinstance(failure, dict) or len(failure) != 1:
+        return None
+    ((state, error),) = failure.items()
+    if state not in FUNNEL_STATES:
+        return None
+    return state, error if isinstance(error, dict) else {}
 
 
 def abandon_version(
