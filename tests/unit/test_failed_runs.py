@@ -10,13 +10,14 @@ from functions.record_failure import app as record_failure_app
 from mlops.errors import DeploymentRefused
 from mlops.registry.records import VERSION_PENDING_APPROVAL, VERSION_REGISTERED
 from mlops.registry.store import ModelRegistry
+from tests.factories import version_content
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:mlops-local-TrainingPipeline:train-failed"
 RUN = "pipeline:train-failed"
 
 
 def _register(registry: ModelRegistry, run_id: str, status: str = VERSION_REGISTERED) -> int:
-    version, _ = registry.register_version("m", {"metrics": {}}, status=status, run_id=run_id, actor="t", reason="r")
+    version, _ = registry.register_version("m", version_content(), status=status, run_id=run_id, actor="t", reason="r")
     return version
 
 
