@@ -85,6 +85,20 @@ def test_a_blank_header_name_is_refused_with_its_position():
         dataset.parse_csv(b"size,colour,  ,label\n1,red,x,0\n")
 
 
+def test_a_pandas_index_column_is_named_as_pandas_reads_it_and_excluded_as_a_row_index():
+    # Given a CSV as DataFrame.to_csv() writes it: an unnamed first column holding the row index 0..n-1
+    rng = np.random.default_rng(3)
+    lines = [",size,colour,label"] + [
+        f"{i},{rng.normal():.3f},{rng.choice(['red', 'blue'])},{rng.choice(['0', '1'])}" for i in range(60)
+    ]
+    table = dataset.parse_csv(csv_payload(lines))
+    schema, _ = dataset.infer_schema(table, "label")
+
+    assert table.columns[0] == "Unnamed: 0"
+    assert [f.name for f in schema.features] == ["size", "colour"]
+    assert schema.columns["Unnamed: 0"]["role"] == "id"
+
+
 def test_duplicate_column_names_are_refused_and_listed():
     # the second "size" differs only by spaces, which the header loses
     with pytest.raises(InvalidDataset, match="duplicate column names: label, size$"):

@@ -70,6 +70,9 @@ def _parquet_table(payload: bytes) -> Table:
     return Table(_check_header(typed.names), [list(row) for row in zip(*cells, strict=True)])
 
 
+UNNAMED_INDEX = "Unnamed: 0"
+
+
 def _check_header(record: list[str]) -> list[str]:
     header = [name.strip() for name in record]
     if len(header) < 2:
@@ -77,6 +80,10 @@ def _check_header(record: list[str]) -> list[str]:
             "the dataset needs a header with at least two columns (features and a target); "
             f"found {len(header)} — is it comma-separated?"
         )
+    if not header[0] and UNNAMED_INDEX not in header:
+        # pandas' DataFrame.to_csv() writes the index as a first column without a name; name it as pandas reads it
+        # back, and let the column roles decide (a row index is excluded as an identifier).
+        header[0] = UNNAMED_INDEX
     if any(not name for name in header):
         raise InvalidDataset(f"column {header.index('') + 1} of the header has no name")
     duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
