@@ -5,6 +5,8 @@ it failed must not leave a retraining "started" (the cooldown held) that never s
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,6 +15,7 @@ from local.datasets import breast_cancer_csv
 from local.monitoring_runs import run_drift_check, serve
 from local.stack import LocalStack
 from local.training_runs import run_training
+from mlops.monitoring.check import UNRECORDED_START_GRACE_S
 from mlops.monitoring.store import MonitoringStore
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
@@ -58,11 +61,18 @@ def test_a_check_that_failed_after_writing_does_not_block_retraining(monitored):
     assert objects.exists(S3Uri.parse(state.last_report_uri))
     executions = stack.client("stepfunctions").list_executions(stateMachineArn=stack.training_pipeline_arn)
     assert len(executions["executions"]) == 1  # only the first training run
-    # the failed check's reservation is there, unconfirmed: no execution ARN, so it holds no cooldown
+    # the failed check's reservation is there, unrecorded: no execution ARN
     reserved = state.last_retraining
     assert reserved is not None and reserved.execution_arn is None, reserved
 
-    # And when drift persists, the next check starts the retraining the failed one did not
+    # And once the grace for recording a start has passed (aged here rather than waited for), it holds no cooldown:
+    store = MonitoringStore(stack.table)
+    stored = store.get(MODEL)
+    aged = datetime.now(UTC) - timedelta(seconds=UNRECORDED_START_GRACE_S + 60)
+    old_reservation = replace(reserved, at=aged.isoformat(timespec="seconds").replace("+00:00", "Z"))
+    store.save_state(MODEL, replace(stored.state, last_retraining=old_reservation), seen_revision=stored.revision)
+
+    # When drift persists, the next check starts the retraining the failed one did not
     serve(stack, MODEL, traffic(300, shifted=True, seed=4))
     later = run_drift_check(stack, MODEL)
     assert (later.status, later.end_state) == ("SUCCEEDED", "RetrainingStarted"), later.check.get("decision")

@@ -49,6 +49,7 @@ from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri
 from mlops.training.request import TrainingRequest
 
+UNRECORDED_START_GRACE_S = 15 * 60  # longer than a DriftCheck execution's StartRetraining + RecordRetraining
 MAX_FEATURE_METRICS = 100  # per-feature CloudWatch metrics per check (each metric costs money)
 
 
@@ -205,11 +206,11 @@ def _retraining(
         wanted.append(f"performance degraded: {performance['reason']}")
     decision: dict[str, Any] = {"start": False, "reason": "", "execution_name": None, "request": None}
     last = context.state.last_retraining
-    # Only a retraining that is known to have started holds the cooldown. A reservation without an execution ARN
-    # belongs to a check that failed between deciding and recording the start (StartRetraining or RecordRetraining
-    # did not complete): holding the cooldown for it would block retraining for hours with nothing running. The
-    # cost is one possible extra run when the start succeeded and only its recording failed.
-    if last is not None and not last.execution_arn:
+    # A reservation without an execution ARN is a start not yet recorded. Within the grace it holds the cooldown (the
+    # check that made it is between StartRetraining and RecordRetraining: a concurrent check must not start a second
+    # run); after it, that check failed before recording a start, and holding the cooldown would block retraining for
+    # hours with nothing running. The cost: one possible extra run if only the recording failed.
+    if last is not None and not last.execution_arn and now - epoch_seconds(last.at) > UNRECORDED_START_GRACE_S:
         last = None
     cooldown_until = (epoch_seconds(last.at) + config.cooldown_hours * 3600) if last else None
     decision["cooldown_until"] = iso_seconds(cooldown_until) if cooldown_until else None
