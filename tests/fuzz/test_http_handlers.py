@@ -25,7 +25,7 @@ from tests.stack_state import stack_state, wait_until_quiet
 
 pytestmark = pytest.mark.fuzz
 # `make fuzz` raises the number of examples; the test suite keeps it small enough for CI.
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "50"))
 DOCUMENTED_ROUTES = documented_routes()
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 STATUSES: Counter[str] = Counter()  # what the handlers answered, printed per test (pytest -s, make fuzz)

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.fuzz
 ROOT = Path(__file__).resolve().parent.parent.parent
 schema = schemathesis.openapi.from_path(ROOT / "openapi.json")
 # `make fuzz` raises this; the test suite keeps it small enough for CI.
-EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "15"))
+EXAMPLES = int(os.environ.get("SCHEMATHESIS_EXAMPLES", "5"))
 
 
 @pytest.fixture(scope="module")

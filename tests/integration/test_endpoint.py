@@ -191,8 +191,8 @@ def test_canary_split_promote_and_rollback(served):
     saved_state = random.getstate()
     random.seed(20261129)
     try:
-        requests = 200
-        counts = Counter(predict(served, [example(stack)])[1]["version"] for _ in range(requests))
+        requests, row = 200, example(stack)
+        counts = Counter(predict(served, [row])[1]["version"] for _ in range(requests))
         # The share served by the canary is what a fair 30% coin gives (two-sided binomial test)
         assert set(counts) == {1, 2}
         assert binomtest(counts[1], requests, 0.3).pvalue > 0.001, counts
@@ -200,7 +200,7 @@ def test_canary_split_promote_and_rollback(served):
         random.setstate(saved_state)
         status, body = call(gateway, "POST", f"/models/{MODEL}/rollback", {"reason": "end of test"})
     assert status == 200 and body["canary_version"] is None and body["version"] == 2
-    assert {predict(served, [example(stack)])[1]["version"] for _ in range(20)} == {2}
+    assert {predict(served, [row])[1]["version"] for _ in range(20)} == {2}
 
 
 def test_deploy_refusals_are_409_and_change_nothing(served):
