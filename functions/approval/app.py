@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlops.contracts import ApprovalTimedOutEvent, AwaitApprovalEvent, parse_event
 from mlops.errors import VersionConflict
 from mlops.governance.lineage import run_id_of
-from mlops.registry.records import VERSION_APPROVED, VERSION_PENDING_APPROVAL, VERSION_REJECTED
+from mlops.registry.records import VERSION_APPROVED, VERSION_PENDING_APPROVAL, VERSION_REJECTED, VersionRecord
 from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
 
@@ -17,7 +17,7 @@ tracer = Tracer()
 metrics = Metrics()
 
 
-def _already_done(record: dict, task_token: str) -> bool:
+def _already_done(record: VersionRecord, task_token: str) -> bool:
     if record.status == VERSION_PENDING_APPROVAL:
         return record.approval_task_token == task_token
     decision = record.approval_decision or {}

@@ -18,8 +18,8 @@ from mlops.monitoring.check import (
     run_check,
 )
 from mlops.monitoring.config import MonitoringConfig
-from mlops.monitoring.registry_view import ModelRegistry
 from mlops.monitoring.store import MonitoringStore
+from mlops.registry.store import ModelRegistry
 from mlops.settings import MonitoringSettings, Settings
 
 logger = Logger()

@@ -175,11 +175,6 @@ def card(registry: ModelRegistry, model_name: str, version: int) -> dict[str, An
     return cards.build_card(registry.get_version(model_name, version), registry.list_events(model_name))
 
 
-def write_card(registry: ModelRegistry, bucket: str, model_name: str, version: int) -> str:
-    """Snapshot the card as it is now (after an approval decision); return the JSON URI."""
-    return str(cards.write_card(bucket, registry.get_version(model_name, version), registry.list_events(model_name)))
-
-
 def decide(
     registry: ModelRegistry, bucket: str, model_name: str, version: int, *, approved: bool, actor: str, reason: str
 ) -> dict[str, Any]:
@@ -191,7 +186,7 @@ def decide(
         sfn.send_task_success(taskToken=token, output=json.dumps(decision))
     else:
         sfn.send_task_failure(taskToken=token, error="ApprovalRejected", cause=reason or "rejected by " + actor)
-    write_card(registry, bucket, model_name, version)
+    cards.write_card(bucket, record, registry.list_events(model_name))  # the decided record, with its decision
     return {"model_name": model_name, "version": version, "status": record.status, "decision": decision}
 
 

@@ -16,8 +16,9 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlops.errors import VersionConflict
-from mlops.storage import clients, layout
-from mlops.storage.codec import from_item, set_expression, to_item
+from mlops.storage import layout
+from mlops.storage.codec import set_expression, to_item
+from mlops.storage.table import ModelTable
 
 
 @dataclass(frozen=True)
@@ -106,23 +107,12 @@ class CheckSummary:
         return document
 
 
-class MonitoringStore:
+class MonitoringStore(ModelTable):
     """The MONITOR item (config overrides + state, with a revision for conditional writes) and check summaries."""
-
-    def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
-        self.table_name = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self) -> Any:
-        return self._dynamodb or clients.client("dynamodb")
 
     def get_document(self, model_name: str) -> dict[str, Any]:
         """The MONITOR item as a document ({} if there is none)."""
-        response = self.dynamodb.get_item(
-            TableName=self.table_name, Key=layout.item_key(model_name, layout.MONITOR_SK), ConsistentRead=True
-        )
-        return from_item(response["Item"]) if "Item" in response else {}
+        return self.get_item(model_name, layout.MONITOR_SK) or {}
 
     def get(self, model_name: str) -> StoredMonitor:
         document = self.get_document(model_name)
@@ -191,15 +181,8 @@ class MonitoringStore:
         )
 
     def list_checks(self, model_name: str, limit: int = 20) -> list[dict[str, Any]]:
-        page = self.dynamodb.query(
-            TableName=self.table_name,
-            KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
-            ExpressionAttributeValues=to_item({":pk": layout.model_pk(model_name), ":prefix": layout.CHECK_PREFIX}),
-            ScanIndexForward=False,
-            Limit=limit,
-            ConsistentRead=True,
-        )
-        return [{k: v for k, v in from_item(i).items() if k not in ("pk", "sk")} for i in page.get("Items", [])]
+        checks = self.query(model_name, layout.CHECK_PREFIX, newest_first=True, limit=limit)
+        return [{k: v for k, v in check.items() if k not in ("pk", "sk")} for check in checks]
 
 
 def monitoring_overview(model_name: str, *, store: MonitoringStore, limit: int = 10) -> dict[str, Any]:

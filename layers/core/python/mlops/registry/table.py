@@ -1,6 +1,7 @@
 """The registry's DynamoDB single table on the wire: keyed reads, paged queries, audited transactions.
 
-Keys come from ``mlops.storage.layout``, the item codec from ``mlops.storage.codec``. Every state change the
+Keyed reads and paged queries come from ``mlops.storage.table``, keys from ``mlops.storage.layout``, the item codec
+from ``mlops.storage.codec``. Every state change the
 registry makes is one ``TransactWriteItems`` that also puts its audit event, so the trail cannot miss a change;
 an event is only ever put with ``attribute_not_exists`` (append-only).
 """
@@ -13,7 +14,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlops.registry.records import AuditEvent
-from mlops.storage import clients, codec, layout
+from mlops.storage import codec, layout
+from mlops.storage.table import ModelTable
 
 MAX_WRITE_ATTEMPTS = 20
 
@@ -26,37 +28,7 @@ def is_cancelled(exc: ClientError) -> bool:
     return exc.response["Error"]["Code"] == "TransactionCanceledException"
 
 
-class RegistryTable:
-    def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
-        self.table_name = table_name
-        self._dynamodb = dynamodb
-
-    @property
-    def dynamodb(self) -> Any:
-        return self._dynamodb or clients.client("dynamodb")
-
-    def get_item(self, model_name: str, sort_key: str) -> dict[str, Any] | None:
-        response = self.dynamodb.get_item(
-            TableName=self.table_name, Key=layout.item_key(model_name, sort_key), ConsistentRead=True
-        )
-        return codec.from_item(response["Item"]) if "Item" in response else None
-
-    def query(self, model_name: str, prefix: str, newest_first: bool = False) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": layout.model_pk(model_name)}, ":prefix": {"S": prefix}},
-            "ConsistentRead": True,
-            "ScanIndexForward": not newest_first,
-        }
-        while True:
-            page = self.dynamodb.query(**kwargs)
-            items.extend(codec.from_item(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
+class RegistryTable(ModelTable):
     def scan_sort_key(self, sort_key: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {

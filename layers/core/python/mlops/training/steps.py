@@ -509,7 +509,8 @@ def register(
         model_name, content, status=status, run_id=run_id, actor=f"pipeline:{run_id}", reason="; ".join(gate.reasons)
     )
     record = registry.get_version(model_name, version)
-    card_uri = cards.write_card(settings.artifacts_bucket, record, registry.list_events(model_name))
+    # No approval event can exist yet (approval comes after Register), so the card needs none of the trail.
+    card_uri = cards.write_card(settings.artifacts_bucket, record, ())
     return Registration(
         model_name=model_name,
         version=version,

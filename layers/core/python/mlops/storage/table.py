@@ -1,0 +1,45 @@
+"""The project's one DynamoDB table on the wire, for every store that keeps items in it (the registry, the
+monitor): the client made late, keyed reads and paged queries under a model's partition, decoded by the codec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlops.storage import clients, codec, layout
+
+
+class ModelTable:
+    def __init__(self, table_name: str, dynamodb: Any | None = None) -> None:
+        self.table_name = table_name
+        self._dynamodb = dynamodb
+
+    @property
+    def dynamodb(self) -> Any:
+        return self._dynamodb or clients.client("dynamodb")
+
+    def get_item(self, model_name: str, sort_key: str) -> dict[str, Any] | None:
+        response = self.dynamodb.get_item(
+            TableName=self.table_name, Key=layout.item_key(model_name, sort_key), ConsistentRead=True
+        )
+        return codec.from_item(response["Item"]) if "Item" in response else None
+
+    def query(
+        self, model_name: str, prefix: str, *, newest_first: bool = False, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The items of a model whose sort key starts with ``prefix``, every page (or the first ``limit``)."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self.table_name,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": layout.model_pk(model_name)}, ":prefix": {"S": prefix}},
+            "ConsistentRead": True,
+            "ScanIndexForward": not newest_first,
+        }
+        if limit is not None:
+            kwargs["Limit"] = limit
+        while True:
+            page = self.dynamodb.query(**kwargs)
+            items.extend(codec.from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page or (limit is not None and len(items) >= limit):
+                return items[:limit] if limit is not None else items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
