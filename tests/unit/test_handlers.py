@@ -92,6 +92,14 @@ def test_every_handler_names_a_malformed_event(stack, handler, lambda_context):
         handler.lambda_handler({"execution_arn": 42}, lambda_context)
 
 
+@pytest.mark.parametrize("event", [{}, {"serve_version": {"model_name": "m", "version": 0, "columns": []}}])
+def test_the_scikit_learn_predict_function_names_a_malformed_event(stack, event, lambda_context):
+    from functions.predict_sklearn import app as predict_sklearn_app  # noqa: PLC0415 - imports scikit-learn
+
+    with pytest.raises(InvalidStepInput, match="serve_version"):
+        predict_sklearn_app.lambda_handler(event, lambda_context)
+
+
 def test_a_missing_setting_fails_fast(stack, monkeypatch, lambda_context):
     monkeypatch.delenv("REGISTRY_TABLE")
     with pytest.raises(MissingSetting, match="REGISTRY_TABLE"):
