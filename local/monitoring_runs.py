@@ -175,6 +175,16 @@ def _follow_retraining(stack: LocalStack, execution_arn: str, out: Any, on_progr
     return description["status"] == "SUCCEEDED"
 
 
+def _labelled_rows(table: Any) -> list[tuple[dict[str, float], str]]:
+    """The bundled data set's rows as (features, label); its columns are all numbers."""
+    from mlops.data import reader  # noqa: PLC0415
+
+    names = [c for c in table.names if c != "target"]
+    values = {n: table.column(n).values.tolist() for n in names}
+    labels = [reader.number_text(v) for v in table.column("target").values.tolist()]
+    return [({n: values[n][i] for n in names}, label) for i, label in enumerate(labels)]
+
+
 def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out: Any, on_progress: Any) -> bool:
     """Serve normal traffic → check (no drift); serve shifted traffic → checks (drift confirmed, report, retraining
     started and gated). Ground truth for the served rows goes through the feedback route."""
@@ -183,10 +193,9 @@ def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out:
     from mlops.data import dataset  # noqa: PLC0415
     from mlops.monitoring.store import MonitoringStore  # noqa: PLC0415
 
-    table = dataset.parse_csv(dataset_csv)
-    names = [c for c in table.columns if c != "target"]
-    target = table.columns.index("target")
-    rows = [({n: float(r[table.columns.index(n)]) for n in names}, r[target]) for r in table.rows]
+    table = dataset.read_table(dataset_csv)
+    rows = _labelled_rows(table)
+    names = [c for c in table.names if c != "target"]
     shifted = names[:DEMO_SHIFTED_FEATURES]
     rng = np.random.default_rng(7)
 
@@ -212,7 +221,7 @@ def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out:
         )
 
     print("Monitoring: the DriftCheck state machine on the production model", file=out)
-    refreshed_key = _refreshed_dataset(stack, dataset_csv, table.columns, traffic(shift=True))
+    refreshed_key = _refreshed_dataset(stack, dataset_csv, table.names, traffic(shift=True))
     MonitoringStore(stack.table).set_config(
         model_name, {"retraining_dataset_uri": f"s3://{stack.bucket}/{refreshed_key}", "min_labelled_rows": 100}
     )

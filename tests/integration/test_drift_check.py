@@ -56,7 +56,7 @@ def monitored():
 
 
 def traffic(count: int, *, shifted: bool, seed: int) -> list[dict]:
-    table = dataset.parse_csv(breast_cancer_csv())
+    table = dataset.read_table(breast_cancer_csv())
     names = [c for c in table.columns if c != "target"]
     rng = np.random.default_rng(seed)
     picked = [table.rows[i] for i in rng.integers(0, len(table.rows), count)]
@@ -170,11 +170,11 @@ def test_feedback_and_monitoring_routes(monitored):
 
 
 def test_local_drift_command_compares_two_csv_files(tmp_path):
-    table = dataset.parse_csv(breast_cancer_csv())
+    table = dataset.read_table(breast_cancer_csv())
     reference, current = tmp_path / "reference.csv", tmp_path / "current.csv"
     reference.write_bytes(breast_cancer_csv())
     shifted_rows = [[str(float(v) * 1.6) if i < 3 else v for i, v in enumerate(row)] for row in table.rows]
-    current.write_bytes(dataset.to_csv(dataset.Table(table.columns, shifted_rows)))
+    current.write_bytes(dataset.to_csv(dataset.table_from_rows(table.columns, shifted_rows)))
     command = [sys.executable, "-m", "local", "drift", "--reference", str(reference), "--current", str(current)]
 
     completed = subprocess.run(

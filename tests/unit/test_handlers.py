@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 
+import numpy as np
 import pytest
 
 from functions.approval import app as approval_app
@@ -15,6 +16,7 @@ from functions.record_failure import app as record_failure_app
 from functions.register import app as register_app
 from functions.reproduce import app as reproduce_app
 from functions.train import app as train_app
+from mlops.data import dataset as tables
 from mlops.errors import InvalidDataset, InvalidStepInput, InvalidTrainingRequest, NoCandidateTrained
 from mlops.registry.store import ModelRegistry
 from mlops.settings import MissingSetting
@@ -40,13 +42,19 @@ def trained(prepared, lambda_context) -> list[dict]:
     return results
 
 
-def test_prepare_stores_splits_and_baseline(stack, prepared):
+def test_prepare_stores_splits_and_baseline(stack, prepared, breast_cancer_uri):
     dataset = prepared["dataset"]
     sizes = dataset["split_sizes"]
     assert sum(sizes.values()) == dataset["rows"] == 569
-    for name, uri in dataset["splits"].items():
-        body = objects.get_bytes(S3Uri.parse(uri)).decode()
-        assert body.count("\n") == sizes[name] + 1  # header + rows
+    stored = {name: tables.from_npz(objects.get_bytes(S3Uri.parse(uri))) for name, uri in dataset["splits"].items()}
+    for name, table in stored.items():
+        assert table.rows == sizes[name]
+        assert table.names == stored["train"].names and "target" in table.names
+    # the splits partition the rows: every row of the data set is in exactly one split
+    first = "mean radius"
+    together = np.sort(np.concatenate([t.column(first).values for t in stored.values()]))
+    source = tables.read_table(objects.get_bytes(S3Uri.parse(breast_cancer_uri)))
+    np.testing.assert_array_equal(together, np.sort(source.column(first).values))
     baseline = objects.get_json(S3Uri.parse(dataset["baseline_uri"]))
     assert set(baseline["features"]) == {f["name"] for f in dataset["schema"]["features"]}
     assert baseline["rows"] == sizes["train"]

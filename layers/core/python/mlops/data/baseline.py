@@ -70,15 +70,16 @@ def categorical_baseline(values: np.ndarray) -> dict:
     }
 
 
-def compute_baseline(features: np.ndarray, schema: Schema, seed: int) -> dict:
+def compute_baseline(features: np.ndarray | list[np.ndarray], schema: Schema, seed: int) -> dict:
+    """Per-feature statistics of a feature matrix, or of its columns (dataset.feature_columns: no object matrix)."""
+    columns = [features[:, i] for i in range(features.shape[1])] if isinstance(features, np.ndarray) else features
     rng = np.random.default_rng(seed)
     statistics = {}
-    for position, feature in enumerate(schema.features):
-        column = features[:, position]
+    for feature, column in zip(schema.features, columns, strict=True):
         statistics[feature.name] = (
             numeric_baseline(column, rng) if feature.kind == "numeric" else categorical_baseline(column)
         )
-    return {"rows": int(features.shape[0]), "features": statistics}
+    return {"rows": int(len(columns[0])) if columns else 0, "features": statistics}
 
 
 def prediction_baseline(predictions: np.ndarray, task: str, rng_seed: int) -> dict:

@@ -21,9 +21,7 @@ Policy, when the request does not name the columns itself:
 
 from __future__ import annotations
 
-import math
 import re
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -146,46 +144,6 @@ def derived_name(column: str, part: str) -> str:
     return f"{column}__{part}"
 
 
-def profile_column(name: str, values: Sequence[str]) -> ColumnProfile:
-    present = [v.strip() for v in values if not is_missing(v)]
-    counts = Counter(present)
-    numbers: list[float] | None = []
-    for value in present:
-        try:
-            numbers.append(float(value))
-        except ValueError:
-            numbers = None
-            break
-    numeric = numbers is not None
-    integral = bool(numeric and numbers and all(math.isfinite(n) and n.is_integer() for n in numbers))
-    monotonic = False
-    if integral and len(numbers) >= 2:
-        steps = np.diff(np.asarray(numbers))
-        monotonic = bool(np.all(steps >= 0) or np.all(steps <= 0))
-    datetime_share, has_time = 0.0, False
-    if not numeric and present:
-        sample = present[:2000]
-        parsed = [parse_datetime(v) for v in sample]
-        datetime_share = sum(p is not None for p in parsed) / len(sample)
-        has_time = any(p is not None and (p.hour or p.minute or p.second) for p in parsed)
-    lengths = [len(v) for v in present]
-    top = tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0]))[: MAX_CATEGORIES + 1])
-    return ColumnProfile(
-        name=name,
-        rows=len(values),
-        present=len(present),
-        distinct=len(counts),
-        numeric=numeric,
-        integral=integral,
-        monotonic=monotonic,
-        datetime_share=datetime_share,
-        has_time=has_time,
-        mean_length=float(np.mean(lengths)) if lengths else 0.0,
-        space_share=(sum(" " in v for v in present) / len(present)) if present else 0.0,
-        top=top,
-    )
-
-
 def _datetime_decision(profile: ColumnProfile, reason: str, epoch: str) -> ColumnDecision:
     parts = DATETIME_PARTS_TIME if profile.has_time else DATETIME_PARTS_DATE
     return ColumnDecision(profile.name, "datetime", "datetime", reason, epoch=epoch, parts=parts)
@@ -257,28 +215,6 @@ def infer_role(profile: ColumnProfile, epoch: str | None) -> ColumnDecision:
             "constant: kept (carries no information) for a stable input width",
         )
     return _numeric_role(profile) if profile.numeric else _string_role(profile, epoch)
-
-
-def datetime_epoch(values: Sequence[str]) -> str | None:
-    """The earliest date of a column (as an ISO date): elapsed days count from it."""
-    dates = [parse_datetime(v) for v in values if not is_missing(v)]
-    present = [d for d in dates if d is not None]
-    return min(present).date().isoformat() if present else None
-
-
-def decide_roles(
-    columns: Sequence[str], cells: Sequence[Sequence[str]], target: str, requested: ColumnRoles
-) -> list[ColumnDecision]:
-    """One decision per input column, in file order. ``cells[i]`` are the values of ``columns[i]``."""
-    decisions = []
-    for name, values in zip(columns, cells, strict=True):
-
-        def profiled(name: str = name, values: Sequence[str] = values) -> tuple[ColumnProfile, str | None]:
-            profile = profile_column(name, values)
-            return profile, datetime_epoch(values) if profile.datetime_share > 0 else None
-
-        decisions.append(decide_column(name, profiled, target, requested))
-    return decisions
 
 
 def _settled_by_request(name: str, target: str, requested: ColumnRoles) -> ColumnDecision | None:

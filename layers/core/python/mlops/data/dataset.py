@@ -1,21 +1,23 @@
-"""Tabular datasets: CSV parsing, schema inference, fingerprints, seeded splits and model matrices.
+"""Tabular datasets: reading, schema inference, seeded splits and model matrices, on typed columns.
 
-Parsed with the standard library's csv module and numpy rather than pandas: pandas would add ~70 MiB to
-every Lambda package and nothing here needs it.
+A table is ``reader.TypedTable``: float64 columns and int32-coded categoricals, never a Python string per cell,
+so memory follows the typed size of the data. pandas would add ~70 MiB to every Lambda package and nothing here
+needs it.
 """
 
 from __future__ import annotations
 
 import csv
-import gzip
 import io
 import math
-from collections import Counter
-from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 
 from mlops.data import columns as column_roles
+from mlops.data import reader
+from mlops.data.reader import MISSING_CODE, CategoricalColumn, Column, NumericColumn
 from mlops.data.schema import Feature, FeatureKind, Schema, Task
 from mlops.errors import InvalidDataset, InvalidTrainingRequest
 
@@ -23,26 +25,11 @@ MISSING_TOKENS = column_roles.MISSING_TOKENS
 # Missing categories become a category of their own: a string the encoder and ONNX converters accept.
 MISSING_CATEGORY = "__missing__"
 MIN_ROWS = 20
-GZIP_MAGIC = b"\x1f\x8b"
-PARQUET_MAGIC = b"PAR1"
 MIN_ROWS_PER_CLASS = 5
 # A numeric target with at most this many distinct integer values is taken as class labels.
 MAX_CLASSES_FOR_INFERRED_CLASSIFICATION = 20
 
-
-@dataclass(frozen=True)
-class Table:
-    columns: list[str]
-    rows: list[list[str]]
-
-    def column(self, name: str) -> list[str]:
-        if name not in self.columns:  # a schema from another dataset than this table's: a wiring bug, named
-            raise InvalidDataset(f"the table has no column {name!r}; it has {len(self.columns)} others")
-        index = self.columns.index(name)
-        return [row[index] for row in self.rows]
-
-    def take(self, indices: np.ndarray) -> Table:
-        return Table(self.columns, [self.rows[i] for i in indices])
+Table = reader.TypedTable
 
 
 def is_missing(value: str) -> bool:
@@ -57,81 +44,18 @@ def parse_float(value: str) -> float:
     return number if math.isfinite(number) else math.nan
 
 
-def _parquet_table(payload: bytes) -> Table:
-    from mlops.data import reader  # noqa: PLC0415 - Parquet only
-
-    typed = reader.read_dataset(payload)
-    cells = []
-    for column in typed.columns:
-        if isinstance(column, reader.NumericColumn):
-            cells.append(["" if np.isnan(v) else repr(v) for v in column.values.tolist()])
-        else:
-            cells.append(column.strings("").tolist())
-    return Table(_check_header(typed.names), [list(row) for row in zip(*cells, strict=True)])
+def read_table(source: bytes | str | Path | BinaryIO) -> Table:
+    """A dataset (CSV, gzip CSV, or Parquet where pyarrow is installed; detected by content) as typed columns."""
+    return reader.read_dataset(source)
 
 
-UNNAMED_INDEX = "Unnamed: 0"
-
-
-def _check_header(record: list[str]) -> list[str]:
-    header = [name.strip() for name in record]
-    if len(header) < 2:
-        raise InvalidDataset(
-            "the dataset needs a header with at least two columns (features and a target); "
-            f"found {len(header)} — is it comma-separated?"
-        )
-    if not header[0] and UNNAMED_INDEX not in header:
-        # pandas' DataFrame.to_csv() writes the index as a first column without a name; name it as pandas reads it
-        # back, and let the column roles decide (a row index is excluded as an identifier).
-        header[0] = UNNAMED_INDEX
-    if any(not name for name in header):
-        raise InvalidDataset(f"column {header.index('') + 1} of the header has no name")
-    duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
-    if duplicates:
-        raise InvalidDataset(f"duplicate column names: {', '.join(duplicates)}")
-    return header
-
-
-def _decompressed(payload: bytes) -> bytes:
-    if payload[:2] != GZIP_MAGIC:
-        return payload
-    try:
-        return gzip.decompress(payload)
-    except (OSError, EOFError) as exc:
-        raise InvalidDataset(f"the dataset looks gzip-compressed but cannot be decompressed: {exc}") from exc
-
-
-def parse_csv(payload: bytes) -> Table:
-    """A CSV object (plain, or gzip detected by its magic bytes; Parquet where pyarrow is installed) as a Table."""
-    payload = _decompressed(payload)
-    if payload[:4] == PARQUET_MAGIC:
-        return _parquet_table(payload)
-    if not payload.strip():
-        raise InvalidDataset("the dataset is empty")
-    if b"\x00" in payload:  # anywhere: a NUL kept in a cell would break the splits written from it
-        raise InvalidDataset("the dataset is not a text CSV file (it contains NUL bytes)")
-    try:
-        text = payload.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise InvalidDataset(f"the dataset is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    numbered: list[tuple[int, list[str]]] = []  # (line of the file where the record ends, record)
-    try:
-        for record in reader:
-            if record and any(cell.strip() for cell in record):
-                numbered.append((reader.line_num, record))
-    except csv.Error as exc:
-        raise InvalidDataset(f"the dataset is not valid CSV: {exc}") from exc
-    if not numbered:
-        raise InvalidDataset("the dataset is empty")
-    header = _check_header(numbered[0][1])
-    rows = [record for _, record in numbered[1:]]
-    for line_number, row in numbered[1:]:
-        if len(row) != len(header):
-            raise InvalidDataset(f"line {line_number} has {len(row)} fields; the header has {len(header)}")
-    if not rows:
-        raise InvalidDataset("the dataset has a header but no rows")
-    return Table(header, rows)
+def table_from_rows(header: list[str], rows: list[list[Any]]) -> Table:
+    """A table from rows of cells (as a CSV with these rows would read)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return read_table(buffer.getvalue().encode())
 
 
 def infer_schema(
@@ -141,43 +65,40 @@ def infer_schema(
     positive_class: str | None = None,
     roles: column_roles.ColumnRoles | None = None,
 ) -> tuple[Schema, Table]:
-    """Infer column roles, feature kinds and the task; return the schema and the table without
-    missing-target rows."""
-    if target not in table.columns:
-        raise InvalidDataset(f"target column {target!r} is not in the dataset; columns: {', '.join(table.columns)}")
+    """Infer column roles, feature kinds and the task; return the schema and the table without missing-target
+    rows, its target column canonical (class labels as categories, a regression target as numbers)."""
+    if target not in table.names:
+        raise InvalidDataset(f"target column {target!r} is not in the dataset; columns: {', '.join(table.names)}")
     roles = roles or column_roles.ColumnRoles()
-    check_roles(roles, table.columns, target)
-    target_index = table.columns.index(target)
-    kept = [row for row in table.rows if not is_missing(row[target_index])]
-    dropped = len(table.rows) - len(kept)
-    if len(kept) < MIN_ROWS:
-        raise InvalidDataset(f"the dataset has {len(kept)} rows with a target value; at least {MIN_ROWS} are needed")
-    table = Table(table.columns, kept)
-    labels = [row[target_index].strip() for row in kept]
+    check_roles(roles, table.names, target)
+    column = table.column(target)
+    present = ~np.isnan(column.values) if isinstance(column, NumericColumn) else column.codes != MISSING_CODE
+    kept = int(np.count_nonzero(present))
+    dropped = table.rows - kept
+    if kept < MIN_ROWS:
+        raise InvalidDataset(f"the dataset has {kept} rows with a target value; at least {MIN_ROWS} are needed")
+    if dropped:
+        table = table.take(np.flatnonzero(present))
+        column = table.column(target)
 
     if task is None:
-        task = _infer_task(labels)
+        task = _infer_task(column)
     notes: list[str] = []
     if dropped:
         notes.append(f"{dropped} rows without a target value were dropped")
 
     classes = None
     if task == "classification":
-        labels = _normalise_labels(labels)
+        labels = _label_column(column)
         if positive_class is not None:
-            positive_class = _normalise_labels([positive_class])[0]
+            positive_class = _normalise_label(positive_class.strip())
         classes, positive_class = _check_classes(labels, target, positive_class)
-        table = Table(
-            table.columns,
-            [[*row[:target_index], label, *row[target_index + 1 :]] for row, label in zip(kept, labels, strict=True)],
-        )
     else:
-        _check_regression_target(labels, target)
+        labels = _regression_column(column, target)
+    table = Table([labels if c.name == target else c for c in table.columns], table.rows)
 
     try:
-        decisions = column_roles.decide_roles(
-            table.columns, [table.column(name) for name in table.columns], target, roles
-        )
+        decisions = reader.decide_roles(table, target, roles)
     except ValueError as exc:
         raise InvalidDataset(str(exc)) from exc
     features, columns = _features_of(decisions, task)
@@ -230,8 +151,9 @@ def check_roles(roles: column_roles.ColumnRoles, header: list[str], target: str)
         raise InvalidTrainingRequest(f"invalid training request: {'; '.join(problems)}")
 
 
-def _check_classes(labels: list[str], target: str, positive_class: str | None) -> tuple[list[str], str | None]:
-    counts = Counter(labels)
+def _check_classes(labels: CategoricalColumn, target: str, positive_class: str | None) -> tuple[list[str], str | None]:
+    frequencies = np.bincount(labels.codes, minlength=len(labels.categories)).tolist()
+    counts = dict(zip(labels.categories, frequencies, strict=True))
     if len(counts) < 2:
         raise InvalidDataset(f"target {target!r} has a single class ({next(iter(counts))!r}); nothing to learn")
     rare = {label: n for label, n in sorted(counts.items()) if n < MIN_ROWS_PER_CLASS}
@@ -249,69 +171,124 @@ def _check_classes(labels: list[str], target: str, positive_class: str | None) -
     return classes, positive_class
 
 
-def _check_regression_target(labels: list[str], target: str) -> None:
-    try:
-        values = np.array([float(v) for v in labels])
-    except ValueError as exc:
-        raise InvalidDataset(f"target {target!r} is not numeric, so it cannot be regressed on: {exc}") from exc
-    if not np.all(np.isfinite(values)):
-        raise InvalidDataset(f"target {target!r} has non-finite values")
-    if np.ptp(values) == 0:
+def _regression_column(column: Column, target: str) -> NumericColumn:
+    if isinstance(column, CategoricalColumn):
+        text = next(c for c in column.categories if _as_float(c) is None)
+        raise InvalidDataset(f"target {target!r} is not numeric, so it cannot be regressed on: a value is {text!r}")
+    if np.ptp(column.values) == 0:
         raise InvalidDataset(f"target {target!r} is constant; nothing to learn")
+    return column
 
 
-def _infer_task(labels: list[str]) -> Task:
+def _as_float(text: str) -> float | None:
     try:
-        values = [float(v) for v in labels]
+        return float(text)
     except ValueError:
+        return None
+
+
+def _infer_task(column: Column) -> Task:
+    if isinstance(column, CategoricalColumn):
         return "classification"
-    distinct = set(values)
-    integral = all(v.is_integer() for v in distinct)
-    return "classification" if integral and len(distinct) <= MAX_CLASSES_FOR_INFERRED_CLASSIFICATION else "regression"
+    distinct = np.unique(column.values)
+    integral = bool(np.all(distinct == np.floor(distinct)))
+    return "classification" if integral and distinct.size <= MAX_CLASSES_FOR_INFERRED_CLASSIFICATION else "regression"
 
 
-def _normalise_labels(labels: list[str]) -> list[str]:
+def _normalise_label(label: str) -> str:
     """'1', '1.0' and ' 1' are one class: integral numeric labels are written without a fraction."""
-    try:
-        values = [float(v) for v in labels]
-    except ValueError:
-        return labels
-    if all(v.is_integer() for v in values):
-        return [str(int(v)) for v in values]
-    return labels
+    number = _as_float(label)
+    if number is not None and math.isfinite(number) and number.is_integer():
+        return str(int(number))
+    return label
 
 
-def feature_matrix(table: Table, schema: Schema) -> np.ndarray:
-    """An object matrix in schema order: floats (NaN for missing) and strings (MISSING_CATEGORY; pooled
-    categories as columns.OTHER_CATEGORY); datetime parts derived from their source column."""
-    matrix = np.empty((len(table.rows), len(schema.features)), dtype=object)
+def _label_column(column: Column) -> CategoricalColumn:
+    """Class labels as a categorical column of normalised label strings (numbers read as labels: '1', not '1.0')."""
+    if isinstance(column, NumericColumn):
+        distinct, codes = np.unique(column.values, return_inverse=True)
+        texts = [reader.number_text(v) for v in distinct.tolist()]
+        return CategoricalColumn(column.name, codes.astype(np.int32), texts)
+    normalised = [_normalise_label(c) for c in column.categories]
+    all_numeric_integral = all(_as_float(c) is not None and _as_float(c).is_integer() for c in column.categories)
+    labels = normalised if all_numeric_integral else column.categories
+    merged: dict[str, int] = {}
+    remap = np.array([merged.setdefault(label, len(merged)) for label in labels], dtype=np.int32)
+    return CategoricalColumn(column.name, remap[column.codes], list(merged))
+
+
+# ---- model matrices -------------------------------------------------------------------------------------------
+def _category_lookup(column: Column, feature: Feature) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, lookup): a categorical feature's value per row is lookup[codes], the last entry being missing.
+    Pooled categories become OTHER_CATEGORY; a column read as numbers gives their text."""
+    if isinstance(column, NumericColumn):
+        distinct, codes = np.unique(column.values, return_inverse=True)
+        texts = [reader.number_text(v) for v in distinct.tolist()]
+        codes = np.where(np.isnan(column.values), len(texts), codes)
+    else:
+        texts, codes = column.categories, column.codes
+    kept = frozenset(feature.categories) if feature.categories is not None else None
+    lookup = np.array(
+        [column_roles.pool_category(t or MISSING_CATEGORY, kept, MISSING_CATEGORY) for t in texts] + [MISSING_CATEGORY],
+        dtype=object,
+    )
+    return codes, lookup
+
+
+def _numbers_of(column: Column) -> np.ndarray:
+    if isinstance(column, NumericColumn):
+        return column.values
+    parsed = np.array([_as_float(c) if _as_float(c) is not None else np.nan for c in column.categories] + [np.nan])
+    return parsed[column.codes]
+
+
+def _datetime_parts(column: Column, parts: list[str], epoch: str) -> np.ndarray:
+    """(rows, parts) float64: each distinct value parsed once, then spread to its rows; missing rows NaN."""
+    if isinstance(column, NumericColumn):
+        return np.full((column.values.size, len(parts)), np.nan)
+    per_category = column_roles.datetime_parts([*column.categories, None], parts, epoch)
+    return per_category[column.codes]
+
+
+def feature_columns(table: Table, schema: Schema) -> list[np.ndarray]:
+    """Each feature's values in schema order: float64 for numeric features (NaN for missing), an object array of
+    strings for categorical ones (MISSING_CATEGORY; pooled categories as columns.OTHER_CATEGORY); datetime parts
+    derived from their source column."""
+    if missing := [name for name in schema.input_columns if name not in table.names]:
+        raise InvalidDataset(f"the table has no column {missing[0]!r}; it has {len(table.names)} others")
+    values: list[np.ndarray] = []
     derived: dict[str, np.ndarray] = {}
-    for position, feature in enumerate(schema.features):
+    for feature in schema.features:
+        column = table.column(feature.input_column)
         if feature.source is not None:
             source = schema.columns[feature.source]
             if feature.source not in derived:
-                derived[feature.source] = column_roles.datetime_parts(
-                    table.column(feature.source), source["parts"], source["epoch"]
-                )
-            matrix[:, position] = derived[feature.source][:, source["parts"].index(feature.part)]
-            continue
-        column = table.column(feature.name)
-        if feature.kind == "numeric":
-            matrix[:, position] = [parse_float(v) for v in column]
+                derived[feature.source] = _datetime_parts(column, source["parts"], source["epoch"])
+            values.append(derived[feature.source][:, source["parts"].index(feature.part)])
+        elif feature.kind == "numeric":
+            values.append(_numbers_of(column))
         else:
-            kept = frozenset(feature.categories) if feature.categories is not None else None
-            matrix[:, position] = [
-                column_roles.pool_category(MISSING_CATEGORY if is_missing(v) else v.strip(), kept, MISSING_CATEGORY)
-                for v in column
-            ]
+            codes, lookup = _category_lookup(column, feature)
+            values.append(lookup[codes])
+    return values
+
+
+def feature_matrix(table: Table, schema: Schema) -> np.ndarray:
+    """An object matrix in schema order (what the model pipelines take): see feature_columns."""
+    matrix = np.empty((table.rows, len(schema.features)), dtype=object)
+    for position, values in enumerate(feature_columns(table, schema)):
+        matrix[:, position] = values
     return matrix
 
 
 def target_vector(table: Table, schema: Schema) -> np.ndarray:
+    """Class labels as an object array of strings, or a regression target as float64 (of a table infer_schema
+    returned)."""
     column = table.column(schema.target)
     if schema.task == "classification":
-        return np.array([v.strip() for v in column], dtype=object)
-    return np.array([float(v) for v in column], dtype=float)
+        labels = column if isinstance(column, CategoricalColumn) else _label_column(column)
+        return labels.strings()
+    return _numbers_of(column)
 
 
 def split(
@@ -320,8 +297,8 @@ def split(
     """Deterministic seeded split into train/validation/test, stratified on the class for classification."""
     from sklearn.model_selection import train_test_split  # noqa: PLC0415 - schema code must not need scikit-learn
 
-    indices = np.arange(len(table.rows))
-    labels = target_vector(table, schema) if schema.task == "classification" else None
+    indices = np.arange(table.rows)
+    labels = table.column(schema.target).codes if schema.task == "classification" else None  # type: ignore[union-attr]
     holdout_fraction = validation_fraction + test_fraction
     try:
         train, holdout = train_test_split(indices, test_size=holdout_fraction, random_state=seed, stratify=labels)
@@ -338,35 +315,41 @@ def split(
     }
 
 
+def input_record(table: Table, schema: Schema, row: int) -> dict[str, Any]:
+    """One row as a caller would send it: every input column but the target (excluded ones too: the predict route
+    ignores them), numbers for numeric columns, strings otherwise, null for missing."""
+    kinds = {f.name: f.kind for f in schema.features}
+    record: dict[str, Any] = {}
+    for column in table.columns:
+        if column.name == schema.target or (column.name not in schema.columns and column.name not in kinds):
+            continue
+        if isinstance(column, NumericColumn):
+            value = float(column.values[row])
+            record[column.name] = None if math.isnan(value) else value
+        else:
+            code = int(column.codes[row])
+            record[column.name] = None if code == MISSING_CODE else column.categories[code]
+    return record
+
+
 def to_csv(table: Table) -> bytes:
+    """A table as CSV (numbers as read back identically, missing as empty cells)."""
+    cells = [
+        ["" if math.isnan(v) else reader.number_text(v) for v in c.values.tolist()]
+        if isinstance(c, NumericColumn)
+        else c.strings("").tolist()
+        for c in table.columns
+    ]
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(table.columns)
-    writer.writerows(table.rows)
+    writer.writerow(table.names)
+    writer.writerows(zip(*cells, strict=True))
     return buffer.getvalue().encode()
 
 
-def matrices_npz(table: Table, schema: Schema) -> bytes:
-    """A split as typed arrays (features f<i> in schema order, then the target), so the steps after Prepare load
-    it without parsing CSV. No pickles: numbers are float64, categories and labels unicode arrays."""
-    features = feature_matrix(table, schema)
-    arrays = {
-        f"f{i}": features[:, i].astype(np.float64 if feature.kind == "numeric" else np.str_)
-        for i, feature in enumerate(schema.features)
-    }
-    target = target_vector(table, schema)
-    arrays["target"] = target.astype(np.str_) if schema.task == "classification" else target
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
+def to_npz(table: Table) -> bytes:
+    return reader.to_npz(table)
 
 
-def load_matrices(payload: bytes, schema: Schema) -> tuple[np.ndarray, np.ndarray]:
-    """The (object feature matrix, target) matrices_npz wrote: the same values feature_matrix gives."""
-    with np.load(io.BytesIO(payload), allow_pickle=False) as arrays:
-        target = arrays["target"]
-        matrix = np.empty((len(target), len(schema.features)), dtype=object)
-        for i in range(len(schema.features)):
-            matrix[:, i] = arrays[f"f{i}"].tolist()
-        labels = np.array(target.tolist(), dtype=object) if schema.task == "classification" else target
-    return matrix, labels
+def from_npz(payload: bytes) -> Table:
+    return reader.from_npz(payload)

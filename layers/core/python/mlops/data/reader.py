@@ -13,10 +13,12 @@ import gzip
 import io
 import itertools
 import math
+import zlib
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -30,20 +32,39 @@ CHUNK_ROWS = 1024  # small chunks: measured both faster (cache) and lighter than
 MISSING_CODE = -1
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class NumericColumn:
     name: str
     values: np.ndarray  # float64, NaN for missing
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, NumericColumn)
+            and other.name == self.name
+            and np.array_equal(other.values, self.values, equal_nan=True)
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
     def take(self, indices: np.ndarray) -> NumericColumn:
         return NumericColumn(self.name, self.values[indices])
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class CategoricalColumn:
     name: str
     codes: np.ndarray  # int32 into categories, MISSING_CODE for missing
     categories: list[str]  # stripped, distinct, in order of first appearance
+
+    def __eq__(self, other: object) -> bool:
+        """Equal values, row by row (however the categories are numbered)."""
+        return (
+            isinstance(other, CategoricalColumn)
+            and other.name == self.name
+            and np.array_equal(other.strings(), self.strings())
+        )
+
+    __hash__ = None  # type: ignore[assignment]
 
     def take(self, indices: np.ndarray) -> CategoricalColumn:
         return CategoricalColumn(self.name, self.codes[indices], self.categories)
@@ -91,7 +112,11 @@ def open_binary(source: bytes | str | Path | BinaryIO) -> BinaryIO:
 def read_dataset(source: bytes | str | Path | BinaryIO, chunk_rows: int = CHUNK_ROWS) -> TypedTable:
     """CSV (plain or gzip) or Parquet, by content, into typed columns."""
     stream = open_binary(source)
-    if stream.peek(4)[:4] == PARQUET_MAGIC:  # type: ignore[attr-defined]
+    try:
+        head = stream.peek(4)[:4]  # type: ignore[attr-defined]
+    except (OSError, EOFError, zlib.error) as exc:
+        raise InvalidDataset(f"the dataset looks gzip-compressed but cannot be decompressed: {exc}") from exc
+    if head == PARQUET_MAGIC:
         return read_parquet(stream)
     return read_csv(stream, chunk_rows)
 
@@ -112,25 +137,45 @@ def read_parquet(stream: BinaryIO) -> TypedTable:
         else:
             text = [None if v is None else str(v) for v in values.tolist()]
             columns.append(_encode(name, text))
+    check_header([c.name for c in columns])
     return TypedTable(columns, table.num_rows)
 
 
-def _chunks(stream: BinaryIO, chunk_rows: int) -> Iterator[list[list[str]]]:
-    """Records in lists of up to ``chunk_rows``, blank lines dropped; the first chunk starts with the header."""
+def _chunks(stream: BinaryIO, chunk_rows: int) -> Iterator[tuple[int, list[list[str]]]]:
+    """Records in lists of up to ``chunk_rows``, each list with the file line its first record starts on."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
     reader = csv.reader(text, strict=True)
     try:
         while True:
+            first_line = reader.line_num + 1
             chunk = list(itertools.islice(reader, chunk_rows))
             if not chunk:
                 return
-            if [] in chunk:
-                chunk = [record for record in chunk if record]
-            yield chunk
+            yield first_line, chunk
     except csv.Error as exc:
         raise InvalidDataset(f"the dataset is not valid CSV (line {reader.line_num}): {exc}") from exc
     except UnicodeDecodeError as exc:
-        raise InvalidDataset(f"the dataset is not UTF-8 text: {exc.reason}") from exc
+        raise InvalidDataset(f"the dataset is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise InvalidDataset(f"the dataset looks gzip-compressed but cannot be decompressed: {exc}") from exc
+
+
+def _is_blank(record: list[str]) -> bool:
+    return not any(cell.strip() for cell in record)
+
+
+def _complete_records(first_line: int, chunk: list[list[str]], width: int) -> list[list[str]]:
+    """A chunk without its blank records; a record of another width is refused, named by its file line.
+    Only chunks that are not all full records come here (the fast path checks their widths at once)."""
+    line, kept = first_line, []
+    for record in chunk:
+        if not _is_blank(record):
+            if len(record) != width:
+                line += _lines(record) - 1  # the line the record ends on
+                raise InvalidDataset(f"line {line} has {len(record)} fields; the header has {width}")
+            kept.append(record)
+        line += _lines(record)
+    return kept
 
 
 class _ColumnBuilder:
@@ -159,7 +204,7 @@ class _ColumnBuilder:
         for chunk in earlier:  # numbers seen before the first text: written back as text, integers without ".0"
             self.codes.append(
                 np.fromiter(
-                    (self.lookup.setdefault(_number_text(v), len(self.lookup)) for v in chunk.tolist()),
+                    (self.lookup.setdefault(number_text(v), len(self.lookup)) for v in chunk.tolist()),
                     dtype=np.int32,
                     count=len(chunk),
                 )
@@ -175,7 +220,7 @@ class _ColumnBuilder:
         return _canonical(self.name, codes, list(self.lookup))
 
 
-def _number_text(value: float) -> str:
+def number_text(value: float) -> str:
     if math.isnan(value):  # was a missing token
         return ""
     return str(int(value)) if value.is_integer() else repr(value)
@@ -222,34 +267,132 @@ def _encode(name: str, values: list[str | None]) -> CategoricalColumn:
     return _canonical(name, codes, categories)
 
 
-def read_csv(stream: BinaryIO, chunk_rows: int = CHUNK_ROWS) -> TypedTable:
-    chunks = _chunks(stream, chunk_rows)
-    first = next(chunks, None)
-    if not first:
-        raise InvalidDataset("the dataset is empty")
-    header = [name.strip() for name in first[0]]
+UNNAMED_INDEX = "Unnamed: 0"
+
+
+def check_header(record: list[str]) -> list[str]:
+    """The column names, stripped; pandas' unnamed index column named as pandas reads it back."""
+    header = [name.strip() for name in record]
     if len(header) < 2:
-        raise InvalidDataset(f"the dataset needs a header with at least two columns; found {len(header)}")
-    if len(set(header)) != len(header) or not all(header):
-        raise InvalidDataset("the header has empty or duplicate column names")
-    builders = [_ColumnBuilder(name) for name in header]
+        raise InvalidDataset(
+            "the dataset needs a header with at least two columns (features and a target); "
+            f"found {len(header)} — is it comma-separated?"
+        )
+    if not header[0] and UNNAMED_INDEX not in header:
+        # DataFrame.to_csv() writes the index as a first column without a name; the column roles then decide
+        # (a row index is excluded as an identifier).
+        header[0] = UNNAMED_INDEX
+    if any(not name for name in header):
+        raise InvalidDataset(f"column {header.index('') + 1} of the header has no name")
+    duplicates = sorted(name for name, count in Counter(header).items() if count > 1)
+    if duplicates:
+        raise InvalidDataset(f"duplicate column names: {', '.join(duplicates)}")
+    return header
+
+
+class _TextOnly(io.RawIOBase):
+    """Refuses a NUL byte anywhere in the stream (csv accepts them since Python 3.11; a binary file is not data)."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._stream.read(len(buffer))
+        if b"\x00" in data:
+            raise InvalidDataset("the dataset is not a text CSV file (it contains NUL bytes)")
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def read_csv(stream: BinaryIO, chunk_rows: int = CHUNK_ROWS) -> TypedTable:
+    stream = io.BufferedReader(_TextOnly(stream), buffer_size=1 << 16)  # type: ignore[assignment]
+    header: list[str] | None = None
+    builders: list[_ColumnBuilder] = []
     rows = 0
-    for chunk in itertools.chain([first[1:]], chunks):
-        if not chunk:
-            continue
-        if set(map(len, chunk)) != {len(header)}:
-            bad = next(i for i, record in enumerate(chunk) if len(record) != len(header))
-            raise InvalidDataset(f"row {rows + bad + 1} has {len(chunk[bad])} fields; the header has {len(header)}")
-        _add_chunk(builders, chunk)
-        rows += len(chunk)
+    for header, records in _record_chunks(stream, chunk_rows):
+        if not builders:
+            builders = [_ColumnBuilder(name) for name in header]
+        if records:
+            _add_chunk(builders, records)
+            rows += len(records)
+    if header is None:
+        raise InvalidDataset("the dataset is empty")
     if rows == 0:
         raise InvalidDataset("the dataset has a header but no rows")
-    return TypedTable([builder.build() for builder in builders], rows)
+    return _without_empty_rows(TypedTable([builder.build() for builder in builders], rows))
+
+
+def _lines(record: list[str]) -> int:
+    """The file lines a record spans (quoted cells may hold newlines)."""
+    return 1 + sum(cell.count("\n") for cell in record)
+
+
+def _record_chunks(stream: BinaryIO, chunk_rows: int) -> Iterator[tuple[list[str], list[list[str]]]]:
+    """(header, complete records) per chunk: blank lines and records skipped, other widths refused."""
+    header: list[str] | None = None
+    for first_line, chunk in _chunks(stream, chunk_rows):
+        records, line = chunk, first_line
+        if header is None:
+            skipped = 0
+            while skipped < len(records) and _is_blank(records[skipped]):
+                line += _lines(records[skipped])
+                skipped += 1
+            if skipped == len(records):
+                continue
+            header = check_header(records[skipped])
+            line += _lines(records[skipped])
+            records = records[skipped + 1 :]
+        if set(map(len, records)) - {len(header)}:
+            records = _complete_records(line, records, len(header))
+        yield header, records
+
+
+def _without_empty_rows(table: TypedTable) -> TypedTable:
+    """Rows whose every cell is blank or missing (",,,") are not data: dropped, like blank lines."""
+    empty = np.ones(table.rows, dtype=bool)
+    for column in table.columns:
+        empty &= np.isnan(column.values) if isinstance(column, NumericColumn) else column.codes == MISSING_CODE
+    if not empty.any():
+        return table
+    if empty.all():
+        raise InvalidDataset("the dataset has a header but no rows")
+    return table.take(np.flatnonzero(~empty))
 
 
 def _add_chunk(builders: list[_ColumnBuilder], chunk: list[list[str]]) -> None:
     for builder, cells in zip(builders, zip(*chunk, strict=True), strict=True):
         builder.add(cells)
+
+
+# ---- typed tables as .npz (the splits Prepare stores) ----------------------------------------------------
+def to_npz(table: TypedTable) -> bytes:
+    """A typed table as an uncompressed .npz: no pickles (numbers float64, codes int32, names and categories
+    unicode arrays), loaded back without parsing."""
+    arrays: dict[str, np.ndarray] = {"names": np.array(table.names, dtype=np.str_)}
+    for i, column in enumerate(table.columns):
+        if isinstance(column, NumericColumn):
+            arrays[f"v{i}"] = column.values
+        else:
+            arrays[f"c{i}"] = column.codes
+            arrays[f"k{i}"] = np.array(column.categories, dtype=np.str_)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def from_npz(payload: bytes) -> TypedTable:
+    with np.load(io.BytesIO(payload), allow_pickle=False) as arrays:
+        columns: list[Column] = []
+        for i, name in enumerate(arrays["names"].tolist()):
+            if f"v{i}" in arrays:
+                columns.append(NumericColumn(name, arrays[f"v{i}"]))
+            else:
+                columns.append(CategoricalColumn(name, arrays[f"c{i}"], arrays[f"k{i}"].tolist()))
+    rows = columns[0].values.size if isinstance(columns[0], NumericColumn) else columns[0].codes.size
+    return TypedTable(columns, rows)
 
 
 # ---- column roles on typed columns ---------------------------------------------------------------------------
@@ -287,8 +430,10 @@ def profile(column: Column) -> tuple[column_roles.ColumnProfile, str | None]:
     lengths = np.array([len(c) for c in column.categories], dtype=np.float64)
     spaced = np.array([" " in c for c in column.categories], dtype=bool)
     order = np.lexsort((categories, -counts))[: column_roles.MAX_CATEGORIES + 1] if len(categories) else []
-    dates = [column_roles.parse_datetime(c) for c, used in zip(column.categories, seen, strict=True) if used]
-    present_dates = [d for d in dates if d is not None]
+    present_dates = []
+    if any(p is not None for p in parsed):  # every distinct value parsed only when the sample has dates
+        dates = (column_roles.parse_datetime(c) for c, used in zip(column.categories, seen, strict=True) if used)
+        present_dates = [d for d in dates if d is not None]
     described = column_roles.ColumnProfile(
         name=column.name,
         rows=column.codes.size,
@@ -310,7 +455,7 @@ def profile(column: Column) -> tuple[column_roles.ColumnProfile, str | None]:
 def decide_roles(
     table: TypedTable, target: str, requested: column_roles.ColumnRoles
 ) -> list[column_roles.ColumnDecision]:
-    """The column roles of a typed table, with the same rules as columns.decide_roles on strings."""
+    """One decision per column of a typed table, in file order (columns.decide_column's rules)."""
     return [
         column_roles.decide_column(column.name, lambda column=column: profile(column), target, requested)
         for column in table.columns

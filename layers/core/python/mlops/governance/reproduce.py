@@ -32,16 +32,18 @@ def reproduce_version(record: VersionRecord) -> dict[str, Any]:
         "libraries_now": library_versions(),
         "libraries_then": lineage.libraries,
     }
-    payload = objects.get_dataset_bytes(lineage.dataset_uri)
-    report["data_matches"] = objects.sha256_hex(payload) == lineage.data_sha256
+    stream = objects.open_dataset(lineage.dataset_uri)
+    table = dataset.read_table(stream)
+    report["data_matches"] = stream.hexdigest() == lineage.data_sha256
     if not report["data_matches"]:
         report.update(reproduced=False, reason="the dataset at the recorded URI has changed since training")
         return report
     schema_then = dataset.Schema.from_dict(record.schema_document)
-    table = dataset.parse_csv(payload)
-    schema, table = dataset.infer_schema(table, schema_then.target, schema_then.task, schema_then.positive_class)
+    # the target as training read it (missing rows dropped, labels normalised); the features as the version recorded
+    _, table = dataset.infer_schema(table, schema_then.target, schema_then.task, schema_then.positive_class)
+    schema = schema_then
     parts = dataset.split(table, schema, split["seed"], split["validation_fraction"], split["test_fraction"])
-    report["split_matches"] = {name: len(part.rows) for name, part in parts.items()} == split["sizes"]
+    report["split_matches"] = {name: part.rows for name, part in parts.items()} == split["sizes"]
     train_x, train_y = dataset.feature_matrix(parts["train"], schema), dataset.target_vector(parts["train"], schema)
     test_x, test_y = dataset.feature_matrix(parts["test"], schema), dataset.target_vector(parts["test"], schema)
     refit, _ = estimators.fit_candidate(

@@ -200,7 +200,7 @@ def smoke_test(cache: ModelCache, model_name: str, version: int) -> dict[str, An
 def parity_check(onnx_uri: str, onnx_sha256: str, schema: Schema, test_uri: str, reference_uri: str) -> dict[str, Any]:
     """Run the converted model with the serving runtime on the holdout and compare with scikit-learn's outputs."""
     model = OnnxModel(_verified_bytes(onnx_uri, onnx_sha256), schema)
-    table = dataset.parse_csv(objects.get_bytes(S3Uri.parse(test_uri)))
+    table = dataset.from_npz(objects.get_bytes(S3Uri.parse(test_uri)))
     columns = holdout_columns(dataset.feature_matrix(table, schema), schema)
     import onnxruntime  # noqa: PLC0415 - already imported by OnnxModel; only its version is read here
 

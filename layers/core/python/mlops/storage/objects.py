@@ -54,22 +54,53 @@ def get_bytes(uri: S3Uri) -> bytes:
         raise
 
 
-def get_dataset_bytes(uri: str) -> bytes:
-    """Read a dataset object, turning 'no such bucket/key' into a named, explained error."""
+class DigestingStream(io.RawIOBase):
+    """A readable stream over an object's body that hashes what passes through it, so a dataset is fingerprinted
+    while it is parsed, without holding its bytes."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+        self._sha256 = hashlib.sha256()
+        self.size = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._body.read(len(buffer))
+        buffer[: len(data)] = data
+        self._sha256.update(data)
+        self.size += len(data)
+        return len(data)
+
+    def hexdigest(self) -> str:
+        """The sha256 of the whole object (whatever the reader left unread is read and hashed first)."""
+        for chunk in iter(lambda: self._body.read(1 << 20), b""):
+            self._sha256.update(chunk)
+            self.size += len(chunk)
+        return self._sha256.hexdigest()
+
+
+def open_dataset(uri: str) -> DigestingStream:
+    """Open a dataset object for streaming, turning 'no such bucket/key' into a named, explained error."""
     try:
         location = S3Uri.parse(uri)
     except ValueError as exc:
         raise InvalidDataset(str(exc)) from exc
     try:
-        return get_bytes(location)
-    except ArtifactMissing as exc:
-        code = exc.__cause__.response["Error"]["Code"] if isinstance(exc.__cause__, ClientError) else "missing"
-        raise InvalidDataset(f"dataset {uri} cannot be read: {code}") from exc
+        body = clients.client("s3").get_object(Bucket=location.bucket, Key=location.key)["Body"]
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
-        if code in {"404", "AccessDenied"}:
+        if code in {"404", "NoSuchKey", "NoSuchBucket", "AccessDenied"}:
             raise InvalidDataset(f"dataset {uri} cannot be read: {code}") from exc
         raise
+    return DigestingStream(body)
+
+
+def get_dataset_bytes(uri: str) -> bytes:
+    """A dataset object's bytes, with open_dataset's errors."""
+    stream = open_dataset(uri)
+    return stream.read()
 
 
 def json_bytes(document: Any) -> bytes:

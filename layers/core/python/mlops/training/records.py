@@ -67,9 +67,8 @@ class PreparedDataset(StepRecord):
     rows: int = Field(ge=1)
     columns: int | None = Field(default=None, ge=1, description="the table's column count")
     schema_document: SchemaDocument = Field(alias="schema")
-    splits: Splits
-    matrices: Splits | None = Field(default=None, description="typed .npz splits (None: a run from before them)")
-    input_example: dict[str, Any] | None = Field(default=None, description="one raw test row, by column name")
+    splits: Splits = Field(description="each split as a typed table (.npz: every column, no pickles)")
+    input_example: dict[str, Any] = Field(description="one raw test row, by column name")
     split_sizes: dict[str, int]
     baseline_uri: str = Field(pattern=S3_URI)
 

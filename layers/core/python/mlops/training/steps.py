@@ -8,7 +8,6 @@ run and tested without Lambda. Large things (splits, models, baselines) go to S3
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import numpy as np
 
@@ -58,35 +57,15 @@ def _run_prefix(settings: Settings, run_id: str) -> str:
     return str(layout.run_prefix(settings.artifacts_bucket, run_id))
 
 
-def _load_split(split_uri: str, schema: dataset.Schema) -> tuple[np.ndarray, np.ndarray]:
-    table = dataset.parse_csv(objects.get_bytes(S3Uri.parse(split_uri)))
-    return dataset.feature_matrix(table, schema), dataset.target_vector(table, schema)
+def _load_table(split_uri: str) -> dataset.Table:
+    return dataset.from_npz(objects.get_bytes(S3Uri.parse(split_uri)))
 
 
 def _load_matrices(prepared: PreparedDataset, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """A split's typed matrices as Prepare wrote them (a run started before Prepare wrote them: its CSV)."""
+    """A split's (feature matrix, target) from the typed table Prepare stored."""
     schema = prepared.schema_document
-    if prepared.matrices is None:
-        return _load_split(prepared.splits.uri(name), schema)
-    return dataset.load_matrices(objects.get_bytes(S3Uri.parse(prepared.matrices.uri(name))), schema)
-
-
-def _raw_record(table: dataset.Table, schema: dataset.Schema, row: int) -> dict[str, Any]:
-    """One row as a caller would send it: every input column but the target, typed as serving expects
-    (numbers for numeric features, strings otherwise, null for missing)."""
-    kinds = {f.name: f.kind for f in schema.features}
-    record: dict[str, Any] = {}
-    for name, value in zip(table.columns, table.rows[row], strict=True):
-        if name == schema.target or (name not in schema.columns and name not in kinds):
-            continue
-        if dataset.is_missing(value):
-            record[name] = None
-        elif kinds.get(name) == "numeric":
-            number = dataset.parse_float(value)
-            record[name] = None if np.isnan(number) else number
-        else:
-            record[name] = value.strip()
-    return record
+    table = _load_table(prepared.splits.uri(name))
+    return dataset.feature_matrix(table, schema), dataset.target_vector(table, schema)
 
 
 def _with_class_weight(candidates: list[Candidate], task: str, class_weight: str | None) -> list[Candidate]:
@@ -109,9 +88,9 @@ def prepare(
 ) -> PreparedRun:
     """Validate the data against the request, infer the schema, split, store splits and baseline, and settle the
     request (task, candidates, gate, approval) for the rest of the run."""
-    payload = objects.get_dataset_bytes(request.dataset_uri)
-    data_sha256 = objects.sha256_hex(payload)
-    table = dataset.parse_csv(payload)
+    stream = objects.open_dataset(request.dataset_uri)
+    table = dataset.read_table(stream)
+    data_sha256 = stream.hexdigest()
     schema, table = dataset.infer_schema(
         table, request.target, request.task, request.positive_class, roles=request.column_roles()
     )
@@ -133,19 +112,18 @@ def prepare(
 
     seed = request.split.seed
     splits = dataset.split(table, schema, seed, request.split.validation_fraction, request.split.test_fraction)
+    input_columns = len(table.columns)
+    rows = table.rows
+    del table  # the splits are copies: the whole table need not outlive them
     prefix = _run_prefix(settings, run_id_of(execution_arn))
     split_uris: dict[str, str] = {}
-    matrix_uris: dict[str, str] = {}
     for name, part in splits.items():
-        uri = S3Uri.parse(f"{prefix}/data/{name}.csv")
-        objects.put_bytes(uri, dataset.to_csv(part), "text/csv")
+        uri = S3Uri.parse(f"{prefix}/data/{name}.npz")
+        objects.put_bytes(uri, dataset.to_npz(part), "application/octet-stream")
         split_uris[name] = str(uri)
-        matrix_uri = S3Uri.parse(f"{prefix}/data/{name}.npz")
-        objects.put_bytes(matrix_uri, dataset.matrices_npz(part, schema), "application/octet-stream")
-        matrix_uris[name] = str(matrix_uri)
-    train_features = dataset.feature_matrix(splits["train"], schema)
     baseline_uri = S3Uri.parse(f"{prefix}/baseline.json")
-    objects.put_json(baseline_uri, baseline.compute_baseline(train_features, schema, seed))
+    train_columns = dataset.feature_columns(splits["train"], schema)
+    objects.put_json(baseline_uri, baseline.compute_baseline(train_columns, schema, seed))
 
     defaults = defaults or PipelineSettings(
         require_approval=False, approval_timeout_s=7 * 24 * 3600, code_version="unversioned"
@@ -174,13 +152,12 @@ def prepare(
     prepared = PreparedDataset(
         uri=request.dataset_uri,
         sha256=data_sha256,
-        rows=len(table.rows),
-        columns=len(table.columns),
+        rows=rows,
+        columns=input_columns,
         schema_document=schema,
         splits=Splits.model_validate(split_uris),
-        matrices=Splits.model_validate(matrix_uris),
-        input_example=_raw_record(splits["test"], schema, 0),
-        split_sizes={name: len(part.rows) for name, part in splits.items()},
+        input_example=dataset.input_record(splits["test"], schema, 0),
+        split_sizes={name: part.rows for name, part in splits.items()},
         baseline_uri=str(baseline_uri),
     )
     return PreparedRun(request=normalised, dataset=prepared)
@@ -233,8 +210,7 @@ def _champion_matrix(
     """The holdout as the champion's own schema encodes it (its kept categories, its datetime epoch)."""
     if champion_schema.features == schema.features and champion_schema.columns == schema.columns:
         return test_x
-    test_table = dataset.parse_csv(objects.get_bytes(S3Uri.parse(prepared.splits.test)))
-    return dataset.feature_matrix(test_table, champion_schema)
+    return dataset.feature_matrix(_load_table(prepared.splits.test), champion_schema)
 
 
 def _same_problem(champion_schema: dataset.Schema, schema: dataset.Schema) -> str | None:
@@ -313,11 +289,6 @@ def evaluate(
     objects.put_json(
         prediction_baseline_uri, baseline.prediction_baseline(predictions, schema.task, request.split.seed)
     )
-    raw_example = prepared.input_example
-    if raw_example is None:  # a run started before Prepare recorded it
-        test_table = dataset.parse_csv(objects.get_bytes(S3Uri.parse(prepared.splits.test)))
-        raw_example = _raw_record(test_table, schema, 0)
-    input_example = {name: (None if isinstance(v, float) and np.isnan(v) else v) for name, v in raw_example.items()}
     return EvaluationResult(
         winner=winner.as_winner(),
         metrics=holdout_metrics,
@@ -325,7 +296,7 @@ def evaluate(
         gate=decision,
         leaderboard=[LeaderboardEntry.of(c) for c in sorted(candidates, key=lambda c: c.index)],
         prediction_baseline_uri=str(prediction_baseline_uri),
-        input_example=input_example,
+        input_example=prepared.input_example,
     )
 
 
@@ -350,7 +321,7 @@ def convert(
     prefix = _run_prefix(settings, run_id_of(execution_arn))
     onnx_uri = S3Uri.parse(f"{prefix}/model.onnx")
     onnx_sha256 = objects.put_bytes(onnx_uri, onnx_bytes)
-    test_x, _ = _load_split(prepared.splits.test, schema)
+    test_x, _ = _load_matrices(prepared, "test")
     reference_uri = S3Uri.parse(f"{prefix}/onnx_reference.json")
     objects.put_json(reference_uri, conversion.reference_outputs(model, test_x, schema))
     return Conversion(
