@@ -19,6 +19,7 @@ from local.stack import LocalStack
 from local.template import ROOT
 from local.training_runs import run_training
 from mlops.data import dataset
+from mlops.data.reader import NumericColumn
 from mlops.monitoring.store import MonitoringStore
 from mlops.registry.store import ModelRegistry
 from mlops.storage import objects
@@ -57,10 +58,10 @@ def monitored():
 
 def traffic(count: int, *, shifted: bool, seed: int) -> list[dict]:
     table = dataset.read_table(breast_cancer_csv())
-    names = [c for c in table.columns if c != "target"]
+    names = [c for c in table.names if c != "target"]
     rng = np.random.default_rng(seed)
-    picked = [table.rows[i] for i in rng.integers(0, len(table.rows), count)]
-    rows = [{n: float(row[table.columns.index(n)]) for n in names} for row in picked]
+    picked = rng.integers(0, table.rows, count)
+    rows = [{n: float(table.column(n).values[i]) for n in names} for i in picked]
     if shifted:
         rows = [{**row, **{n: row[n] * 1.6 for n in names[:SHIFTED]}} for row in rows]
     return rows
@@ -173,8 +174,8 @@ def test_local_drift_command_compares_two_csv_files(tmp_path):
     table = dataset.read_table(breast_cancer_csv())
     reference, current = tmp_path / "reference.csv", tmp_path / "current.csv"
     reference.write_bytes(breast_cancer_csv())
-    shifted_rows = [[str(float(v) * 1.6) if i < 3 else v for i, v in enumerate(row)] for row in table.rows]
-    current.write_bytes(dataset.to_csv(dataset.table_from_rows(table.columns, shifted_rows)))
+    shifted = [NumericColumn(c.name, c.values * 1.6) if i < 3 else c for i, c in enumerate(table.columns)]
+    current.write_bytes(dataset.to_csv(dataset.Table(shifted, table.rows)))
     command = [sys.executable, "-m", "local", "drift", "--reference", str(reference), "--current", str(current)]
 
     completed = subprocess.run(
@@ -189,11 +190,11 @@ def test_local_drift_command_compares_two_csv_files(tmp_path):
     assert completed.returncode == 0, completed.stderr
     result = json.loads(completed.stdout)
     assert result["status"] in ("ok", "drift") and isinstance(result["dataset_drift"], bool)
-    assert set(result["features"]) == set(table.columns)
+    assert set(result["features"]) == set(table.names)
     for feature in result["features"].values():
         assert isinstance(feature["drifted"], bool) and feature["method"] == "psi"
         assert isinstance(feature["score"], float) and isinstance(feature["threshold"], float)
-    assert set(result["drifted_features"]) == set(table.columns[:3])
+    assert set(result["drifted_features"]) == set(table.names[:3])
     assert (tmp_path / "r.html").read_text().startswith("<!doctype html>")
     failing = subprocess.run(
         [*command, "--fail-on-drift", "--config", '{"drift_share": 0.05}'],
