@@ -282,3 +282,36 @@ def test_a_retrain_whose_kept_categories_or_epoch_moved_is_still_comparable_with
     assert steps._same_problem(champion, challenger) is None
     narrower, _ = dataset.infer_schema(_table(600), "label", roles=ColumnRoles(exclude=("colour",)))
     assert steps._same_problem(champion, narrower) == "its features differ from this dataset's"
+
+
+def test_the_drift_check_sees_captured_requests_as_the_model_features_training_saw():
+    from mlops.monitoring.capture import model_features  # noqa: PLC0415
+
+    schema, kept = dataset.infer_schema(_table(600), "label")
+    requests = [dataset.input_record(kept, schema, row) for row in range(50)]  # raw: dates, every city, ids, text
+
+    mapped = model_features(schema)(requests)
+
+    trained = dataset.feature_columns(kept, schema)
+    for feature, values in zip(schema.features, trained, strict=True):
+        seen = [record.get(feature.name) for record in mapped]
+        if feature.kind == "numeric":
+            np.testing.assert_allclose(np.array(seen, dtype=float), values[:50].astype(float), equal_nan=True)
+        else:
+            assert [columns_missing(v) for v in seen] == values[:50].tolist(), feature.name
+    assert not {"name", "row", "comment", "signed_up"} & set(mapped[0])  # ignored or replaced by their parts
+    city = next(f for f in schema.features if f.name == "city")
+    assert model_features(schema)([{"city": "a city never seen"}])[0]["city"] == OTHER_CATEGORY != city.categories[0]
+
+
+def test_a_schema_without_dates_or_pooled_categories_needs_no_mapping():
+    schema, _ = dataset.infer_schema(_table(600), "label", roles=ColumnRoles(features=("x", "colour")))
+
+    from mlops.monitoring.capture import model_features  # noqa: PLC0415
+
+    assert model_features(schema) is None
+
+
+def columns_missing(value: object) -> object:
+    """A captured missing category as training encodes it."""
+    return dataset.MISSING_CATEGORY if value is None else value

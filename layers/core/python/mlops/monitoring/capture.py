@@ -4,10 +4,12 @@ to the windows in chunks through the one feeder, and the labelled ones are joine
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from mlops.data import columns as column_roles
+from mlops.data.schema import Schema
 from mlops.monitoring.partitions import json_lines, partition_keys
 from mlops.monitoring.window import Window, WindowFeeder
 from mlops.storage import layout
@@ -25,10 +27,46 @@ class CaptureScan:
     joined: list[tuple[Any, Any]] = field(default_factory=list)  # (prediction, actual) within the performance window
 
 
-class CaptureBatcher:
-    """Collects capture records into chunks and feeds each chunk's features (and predictions) to the windows."""
+RecordMapper = Callable[[list[dict[str, Any]]], list[dict[str, Any]]]
 
-    def __init__(self, window: Window, prediction_window: Window | None, chunk_rows: int) -> None:
+
+def model_features(schema: Schema) -> RecordMapper | None:
+    """What turns captured request records into the model's features as training saw them (and as the baseline
+    holds them): datetime columns into their parts, categories outside the kept ones into OTHER_CATEGORY, columns
+    the model ignores (identifiers, free text) dropped. None when the schema derives and pools nothing."""
+    if not any(f.source is not None or f.categories is not None for f in schema.features):
+        return None
+    ignored = {name for name, column in schema.columns.items() if column.get("role") not in (None, "feature")}
+    sources = {f.source: schema.columns[f.source] for f in schema.features if f.source is not None}
+    kept = {f.name: frozenset(f.categories) for f in schema.features if f.categories is not None}
+
+    def mapped(record: dict[str, Any]) -> dict[str, Any]:
+        row = {name: value for name, value in record.items() if name not in ignored and name not in sources}
+        for name, value in row.items():
+            if name in kept and isinstance(value, str) and value.strip():
+                row[name] = column_roles.pool_category(value.strip(), kept[name], "")
+        for source, column in sources.items():
+            if source not in record:
+                continue  # absent: the derived features are absent too (counted as such)
+            value = record[source]
+            moment = column_roles.parse_datetime(value) if isinstance(value, str) else None
+            for part in column["parts"]:
+                row[column_roles.derived_name(source, part)] = (
+                    None if moment is None else column_roles.datetime_part(moment, part, column["epoch"])
+                )
+        return row
+
+    return lambda records: [mapped(record) for record in records]
+
+
+class CaptureBatcher:
+    """Collects capture records into chunks and feeds each chunk's features (and predictions) to the windows;
+    ``to_features`` maps the captured request records to the model's features first (see model_features)."""
+
+    def __init__(
+        self, window: Window, prediction_window: Window | None, chunk_rows: int, to_features: RecordMapper | None = None
+    ) -> None:
+        self.to_features = to_features
         self.features = WindowFeeder(window)
         self.predictions = WindowFeeder(prediction_window) if prediction_window is not None else None
         self.chunk_rows = chunk_rows
@@ -43,7 +81,8 @@ class CaptureBatcher:
         records, self.records = self.records, []
         if not records:
             return
-        self.features.add_records([r["features"] if isinstance(r.get("features"), dict) else {} for r in records])
+        rows = [r["features"] if isinstance(r.get("features"), dict) else {} for r in records]
+        self.features.add_records(self.to_features(rows) if self.to_features is not None else rows)
         if self.predictions is not None:
             (name,) = self.predictions.window.reference.features
             self.predictions.add_columns({name: [r.get("prediction") for r in records]}, len(records))

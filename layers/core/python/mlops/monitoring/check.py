@@ -33,9 +33,10 @@ from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlops.contracts import StepEvent
+from mlops.data.schema import Schema
 from mlops.errors import ArtifactMissing, BaselineUnavailable, ModelNotFound, NothingToMonitor, VersionConflict
 from mlops.monitoring import reports
-from mlops.monitoring.capture import PREDICTION, CaptureBatcher, CaptureScan, scan_capture
+from mlops.monitoring.capture import PREDICTION, CaptureBatcher, CaptureScan, model_features, scan_capture
 from mlops.monitoring.config import MonitoringConfig
 from mlops.monitoring.decision import STATUS_INSUFFICIENT, evaluate
 from mlops.monitoring.feedback import read_labels
@@ -176,7 +177,10 @@ def _measure(context: _Context, bucket: str, now: float) -> tuple[dict[str, Any]
     if isinstance(prediction_baseline, dict) and prediction_baseline.get("kind"):
         prediction_reference = Reference.from_baseline({PREDICTION: prediction_baseline})
         prediction_pair = (prediction_reference, Window(prediction_reference))
-    batcher = CaptureBatcher(window, prediction_pair[1] if prediction_pair else None, config.drift.chunk_rows)
+    schema = Schema.from_dict(context.record["schema"])
+    batcher = CaptureBatcher(
+        window, prediction_pair[1] if prediction_pair else None, config.drift.chunk_rows, model_features(schema)
+    )
     labels_start = now - config.performance_window_hours * 3600
     labels = read_labels(bucket, context.model_name, labels_start, now)
     scan = scan_capture(
