@@ -165,7 +165,8 @@ def _follow(ctx: Context, execution_id: str, max_wait_s: float) -> dict[str, Any
             for step in steps[seen:]:
                 if show:
                     mark = "→" if step["event"] == "entered" else "✓"
-                    click.echo(f"  {time.monotonic() - start:7.1f}s  {mark} {step['state']}", err=True)
+                    elapsed_s = _seconds_between(run["started_at"], step["at"])
+                    click.echo(f"  {elapsed_s:7.2f}s  {mark} {step['state']}", err=True)
             seen = len(steps)
             if run["status"] in TERMINAL_STATUSES:
                 return run
@@ -182,6 +183,12 @@ def _follow(ctx: Context, execution_id: str, max_wait_s: float) -> dict[str, Any
     finally:
         if status_line is not None:
             status_line.stop()
+
+
+def _seconds_between(start: str, end: str) -> float:
+    from datetime import datetime  # noqa: PLC0415
+
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
 def _print_run(run: dict[str, Any]) -> None:
