@@ -323,7 +323,6 @@ def up_command(args: argparse.Namespace) -> int:
 Local API on {gateway.url} (Ctrl-C to stop)
   predict (API key)   POST {gateway.url}/models/{example}/predict   header x-api-key: {stack.api_key}
   admin (IAM on AWS)  GET  {gateway.url}/models   ·   POST {gateway.url}/pipelines/training   ·   ...
-  dashboard           {gateway.url}/dashboard
   models              {", ".join(served) or "none yet (--seed trains one, or mlops --url " + gateway.url + " train)"}
   bucket {stack.bucket}, table {stack.table}, serving runtime {args.serving_runtime}
 try:
