@@ -57,6 +57,39 @@ class EndpointSettings:
 
 
 @dataclass(frozen=True)
+class ModelCacheSettings:
+    """How many bytes of model artifacts a predict function's execution environment keeps loaded."""
+
+    max_bytes: int
+
+    ENVIRONMENT_VARIABLES = ("MODEL_CACHE_MB",)
+
+    @classmethod
+    def from_environment(cls) -> ModelCacheSettings:
+        try:
+            megabytes = int(_required("MODEL_CACHE_MB"))
+        except ValueError as exc:
+            raise MissingSetting(f"MODEL_CACHE_MB must be a whole number of MiB: {exc}") from exc
+        if megabytes < 1:
+            raise MissingSetting(f"MODEL_CACHE_MB must be at least 1, not {megabytes}")
+        return cls(megabytes * 1024 * 1024)
+
+
+@dataclass(frozen=True)
+class RequestMetricsSettings:
+    """Where the predict function's per-model metrics go (the Powertools variables the template's Globals set)."""
+
+    namespace: str
+    service: str
+
+    ENVIRONMENT_VARIABLES = ("POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_SERVICE_NAME")
+
+    @classmethod
+    def from_environment(cls) -> RequestMetricsSettings:
+        return cls(_required("POWERTOOLS_METRICS_NAMESPACE"), _required("POWERTOOLS_SERVICE_NAME"))
+
+
+@dataclass(frozen=True)
 class ApiSettings:
     """The admin API function's settings on top of the common ones."""
 
