@@ -13,14 +13,14 @@ import os
 import sys
 from functools import cache
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.contracts import ParityCheckEvent, SmokeTestEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.serving.cache import ModelCache, parity_check, smoke_test
 from mlops.serving.http import RequestMetrics, handle_predict
-from mlops.settings import EndpointSettings, ModelCacheSettings, RequestMetricsSettings, Settings
+from mlops.settings import EndpointSettings, ModelCacheSettings, Settings
 
 if os.environ.get("SERVING_RUNTIME") == "onnx":
     import onnxruntime  # noqa: F401 - imported at init, inside the SnapStart snapshot, not on the first request
@@ -37,8 +37,9 @@ def _endpoint_settings() -> EndpointSettings:
 
 @cache
 def _request_metrics() -> RequestMetrics:
-    settings = RequestMetricsSettings.from_environment()
-    return RequestMetrics(settings.namespace, settings.service)
+    """The per-model metrics go where Powertools puts the stack's (POWERTOOLS_METRICS_NAMESPACE and _SERVICE_NAME)."""
+    powertools = Metrics()
+    return RequestMetrics(powertools.namespace, powertools.service)
 
 
 def _model_cache() -> tuple[ModelCache, EndpointSettings]:

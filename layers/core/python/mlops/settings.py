@@ -76,20 +76,6 @@ class ModelCacheSettings:
 
 
 @dataclass(frozen=True)
-class RequestMetricsSettings:
-    """Where the predict function's per-model metrics go (the Powertools variables the template's Globals set)."""
-
-    namespace: str
-    service: str
-
-    ENVIRONMENT_VARIABLES = ("POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_SERVICE_NAME")
-
-    @classmethod
-    def from_environment(cls) -> RequestMetricsSettings:
-        return cls(_required("POWERTOOLS_METRICS_NAMESPACE"), _required("POWERTOOLS_SERVICE_NAME"))
-
-
-@dataclass(frozen=True)
 class ApiSettings:
     """The admin API function's settings on top of the common ones."""
 
