@@ -334,5 +334,7 @@ class LocalStack:
             self.refs[logical_id] = name
         for logical_id, resource in resources_of_type(template, "AWS::CloudWatch::Alarm").items():
             properties = resolve(resource["Properties"])
+            # CloudFormation turns a Number parameter into the alarm's Double; the resolver yields its text.
+            properties["Threshold"] = float(properties["Threshold"])
             self.client("cloudwatch").put_metric_alarm(AlarmName=f"{STACK_NAME}-{logical_id}", **properties)
             self.refs[logical_id] = f"{STACK_NAME}-{logical_id}"

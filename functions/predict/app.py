@@ -13,14 +13,14 @@ import os
 import sys
 from functools import cache
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.contracts import ParityCheckEvent, SmokeTestEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.serving.cache import ModelCache, parity_check, smoke_test
-from mlops.serving.http import handle_predict
-from mlops.settings import EndpointSettings, Settings
+from mlops.serving.http import RequestMetrics, handle_predict
+from mlops.settings import EndpointSettings, ModelCacheSettings, Settings
 
 if os.environ.get("SERVING_RUNTIME") == "onnx":
     import onnxruntime  # noqa: F401 - imported at init, inside the SnapStart snapshot, not on the first request
@@ -35,6 +35,13 @@ def _endpoint_settings() -> EndpointSettings:
     return EndpointSettings.from_environment()
 
 
+@cache
+def _request_metrics() -> RequestMetrics:
+    """The per-model metrics go where Powertools puts the stack's (POWERTOOLS_METRICS_NAMESPACE and _SERVICE_NAME)."""
+    powertools = Metrics()
+    return RequestMetrics(powertools.namespace, powertools.service)
+
+
 def _model_cache() -> tuple[ModelCache, EndpointSettings]:
     global _cache  # noqa: PLW0603 - one cache per execution environment is the point
     endpoint = _endpoint_settings()
@@ -46,6 +53,7 @@ def _model_cache() -> tuple[ModelCache, EndpointSettings]:
             endpoint.alias_refresh_s,
             settings.artifacts_bucket,
             sklearn_function=endpoint.sklearn_function if endpoint.serving_runtime == "onnx" else None,
+            max_bytes=ModelCacheSettings.from_environment().max_bytes,
         )
     return _cache, endpoint
 
@@ -68,5 +76,10 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     context_id = (event.get("requestContext") or {}).get("requestId") if isinstance(event, dict) else None
     request_id = context_id if isinstance(context_id, str) else context.aws_request_id
     return handle_predict(
-        event, request_id, cache, capture_sample_rate=endpoint.capture_sample_rate, write_line=sys.stdout.write
+        event,
+        request_id,
+        cache,
+        capture_sample_rate=endpoint.capture_sample_rate,
+        write_line=sys.stdout.write,
+        metrics=_request_metrics(),
     )

@@ -15,7 +15,7 @@ from mlops.contracts import ServeVersionEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.serving.cache import ModelCache
 from mlops.serving.fallback import serve_version
-from mlops.settings import Settings
+from mlops.settings import ModelCacheSettings, Settings
 
 logger = Logger()
 
@@ -25,7 +25,13 @@ def _model_cache() -> ModelCache:
     """One cache per execution environment: a version's model is loaded once. The alias is never read here
     (the predict function chooses the version), so the refresh interval does not matter."""
     settings = Settings.from_environment()
-    return ModelCache(ModelRegistry(settings.registry_table), "sklearn", 0.0, settings.artifacts_bucket)
+    return ModelCache(
+        ModelRegistry(settings.registry_table),
+        "sklearn",
+        0.0,
+        settings.artifacts_bucket,
+        max_bytes=ModelCacheSettings.from_environment().max_bytes,
+    )
 
 
 @logger.inject_lambda_context

@@ -57,6 +57,25 @@ class EndpointSettings:
 
 
 @dataclass(frozen=True)
+class ModelCacheSettings:
+    """How many bytes of model artifacts a predict function's execution environment keeps loaded."""
+
+    max_bytes: int
+
+    ENVIRONMENT_VARIABLES = ("MODEL_CACHE_MB",)
+
+    @classmethod
+    def from_environment(cls) -> ModelCacheSettings:
+        try:
+            megabytes = int(_required("MODEL_CACHE_MB"))
+        except ValueError as exc:
+            raise MissingSetting(f"MODEL_CACHE_MB must be a whole number of MiB: {exc}") from exc
+        if megabytes < 1:
+            raise MissingSetting(f"MODEL_CACHE_MB must be at least 1, not {megabytes}")
+        return cls(megabytes * 1024 * 1024)
+
+
+@dataclass(frozen=True)
 class ApiSettings:
     """The admin API function's settings on top of the common ones."""
 

@@ -4,6 +4,10 @@ A model is loaded once per execution environment and cached by artifact sha256 (
 registry before use); the alias is re-read at most every ``refresh_s`` seconds, so a deployment reaches warm
 instances without a cold start and a half-written model is never served (artifacts are write-once and
 content-addressed; the alias moves only after they exist).
+
+The cache is bounded: loaded models are kept while their artifacts' bytes add up to ``max_bytes`` at most, and
+the least recently served is dropped first (with the versions and routes that hold it), so an instance serving
+many models does not grow without bound. A model larger than the bound alone is still served, and kept alone.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -34,6 +39,7 @@ from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 
 RUNTIMES = SERVING_RUNTIMES
+DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 ServedModel = OnnxModel | SklearnModel | SklearnFunctionModel
 
 
@@ -53,6 +59,9 @@ class Routing:
     canary: LoadedVersion | None
     canary_weight: float
     resolved_at: float
+
+    def digests(self) -> set[str]:
+        return {self.production.artifact_sha256} | ({self.canary.artifact_sha256} if self.canary else set())
 
     def choose(self, draw: float) -> LoadedVersion:
         """Pick the version for one request: the canary with probability canary_weight."""
@@ -83,19 +92,26 @@ class ModelCache:
         *,
         clock: Callable[[], float] = time.monotonic,
         sklearn_function: str | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
     ) -> None:
         if runtime not in RUNTIMES:
             raise ValueError(f"serving runtime must be one of {RUNTIMES}, not {runtime!r}")
+        if max_bytes < 1:
+            raise ValueError(f"the model cache needs a positive size in bytes, not {max_bytes}")
         self.registry = registry
         self.runtime = runtime
         self.refresh_s = refresh_s
         self.artifacts_bucket = artifacts_bucket
         self.clock = clock
         self.sklearn_function = sklearn_function
-        self._models: dict[str, ServedModel] = {}  # artifact sha256 -> loaded model
+        self.max_bytes = max_bytes
+        # artifact sha256 -> (loaded model, artifact bytes), the least recently served first
+        self._models: OrderedDict[str, tuple[ServedModel, int]] = OrderedDict()
+        self.cached_bytes = 0
         self._routes: dict[str, Routing] = {}
         self._versions: dict[tuple[str, int], LoadedVersion] = {}
         self.loads = 0  # artifacts fetched and verified (tests and metrics read it)
+        self.evictions = 0  # models dropped to stay within max_bytes
 
     def _artifact_of(self, record: dict[str, Any]) -> tuple[str, str]:
         serving = record.serving
@@ -126,21 +142,25 @@ class ModelCache:
             # Not loaded here: the scikit-learn function verifies and loads the artifact itself.
             model: ServedModel = self._hand_over(record, schema)
         else:
-            model = self._models.get(digest)
-            if model is None:
-                model = self._load(record, uri, digest, schema)
-                self._models[digest] = model
+            cached = self._models.get(digest)
+            if cached is None:
+                model, size_bytes = self._load(record, uri, digest, schema)
                 self.loads += 1
+            else:
+                model, size_bytes = cached
         loaded = LoadedVersion(model_name, version, schema, model, digest, record.input_example)
         self._versions[(model_name, version)] = loaded
+        if not isinstance(model, SklearnFunctionModel):
+            self._admit(digest, model, size_bytes)
         return loaded
 
-    def _load(self, record: VersionRecord, uri: str, digest: str, schema: Schema) -> ServedModel:
+    def _load(self, record: VersionRecord, uri: str, digest: str, schema: Schema) -> tuple[ServedModel, int]:
         # Artifacts come only from the registry's bucket, and only after their digest matches the record.
         if S3Uri.parse(uri).bucket != self.artifacts_bucket:
             raise ArtifactIntegrityError(f"{uri} is outside the registry's bucket {self.artifacts_bucket}")
         if self.runtime == "onnx":
-            return OnnxModel(_verified_bytes(uri, digest), schema)
+            payload = _verified_bytes(uri, digest)
+            return OnnxModel(payload, schema), len(payload)
         import sklearn  # noqa: PLC0415 - the fallback runtime only
 
         trained_with = record.sklearn_version
@@ -149,7 +169,35 @@ class ModelCache:
                 f"{record.model_name} v{record.version} was trained with scikit-learn {trained_with}; "
                 f"this runtime has {sklearn.__version__}"
             )
-        return SklearnModel(_verified_bytes(uri, digest), schema)
+        payload = _verified_bytes(uri, digest)
+        return SklearnModel(payload, schema), len(payload)
+
+    # ---- the bound: least recently served first, by artifact bytes ------------------------------------------
+    def _admit(self, digest: str, model: ServedModel, size_bytes: int) -> None:
+        """Mark the model as just served (adding it if new), then drop the least recently served models until
+        the cache is within max_bytes again; the model just admitted is never dropped."""
+        if digest in self._models:
+            self._models.move_to_end(digest)
+            return
+        self._models[digest] = (model, size_bytes)
+        self.cached_bytes += size_bytes
+        while self.cached_bytes > self.max_bytes and len(self._models) > 1:
+            oldest = next(iter(self._models))
+            self._evict(oldest)
+
+    def _evict(self, digest: str) -> None:
+        _, size_bytes = self._models.pop(digest)
+        self.cached_bytes -= size_bytes
+        self.evictions += 1
+        # Nothing may keep the dropped model alive: versions and routes that hold it are resolved again on use.
+        for key in [key for key, loaded in self._versions.items() if loaded.artifact_sha256 == digest]:
+            del self._versions[key]
+        for name in [name for name, route in self._routes.items() if digest in route.digests()]:
+            del self._routes[name]
+
+    def cached_digests(self) -> list[str]:
+        """The artifacts held, the least recently served first."""
+        return list(self._models)
 
     def routing(self, model_name: str) -> Routing:
         now = self.clock()
@@ -164,11 +212,20 @@ class ModelCache:
         if alias.canary_version:
             canary = self.load_version(model_name, alias.canary_version)
         routing = Routing(production, canary, float(alias.canary_weight or 0.0), now)
-        self._routes[model_name] = routing
+        held = (
+            isinstance(loaded.model, SklearnFunctionModel) or loaded.artifact_sha256 in self._models
+            for loaded in (production, canary)
+            if loaded is not None
+        )
+        if all(held):  # not when loading the canary dropped production (a bound smaller than both)
+            self._routes[model_name] = routing
         return routing
 
     def choose(self, model_name: str, draw: Callable[[], float] = random.random) -> LoadedVersion:
-        return self.routing(model_name).choose(draw())
+        chosen = self.routing(model_name).choose(draw())
+        if chosen.artifact_sha256 in self._models:
+            self._models.move_to_end(chosen.artifact_sha256)  # served now: the last to be dropped
+        return chosen
 
 
 def smoke_test(cache: ModelCache, model_name: str, version: int) -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""One prediction request, from an API Gateway proxy event to a JSON response, plus data capture.
+"""One prediction request, from an API Gateway proxy event to a JSON response, plus data capture and metrics.
 
 Hand-written rather than Powertools' event_handler resolver: on this path the resolver's routing and
-validation cost ~190 µs per request, several times what onnxruntime spends on the model itself.
+validation cost ~190 µs per request, several times what onnxruntime spends on the model itself. JSON is read and
+written by orjson where the layer ships it (3-15x the standard library on these documents); whatever orjson
+refuses is handed to the standard library, so the answers and their messages are the standard library's.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import json
 import random
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from mlops.errors import ArtifactIntegrityError, LibraryVersionMismatch, ModelNotFound
@@ -20,9 +23,19 @@ from mlops.serving.fallback import FallbackFailed
 from mlops.serving.runtime import InvalidInstances, ModelNotServable, validate_instances
 from mlops.storage import layout
 
+try:
+    import orjson
+except ImportError:  # the ML layer (ServingRuntime=sklearn) does not ship it: the standard library serves
+    orjson = None
+
 MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 CAPTURE_ROWS_PER_LINE = 100  # keeps each captured log line far below CloudWatch Logs' 256 KB event limit
 JSON_HEADERS = {"Content-Type": "application/json"}
+# The predict route's per-model metrics (template.yaml's PredictErrorsAlarm and PredictLatencyAlarm query them).
+PREDICT_LATENCY_METRIC = "PredictLatency"
+PREDICT_ERRORS_METRIC = "PredictErrors"
+METRIC_DIMENSION_SERVICE = "service"
+METRIC_DIMENSION_MODEL = "model_name"
 
 
 class HttpError(Exception):
@@ -32,8 +45,30 @@ class HttpError(Exception):
         self.message = message
 
 
+def loads(text: str) -> Any:
+    """json.loads, by orjson when it accepts the text. orjson is stricter (no NaN literals, integers within 64
+    bits, no lone surrogates, nesting below 1,024): what it refuses, the standard library decides and words."""
+    if orjson is not None:
+        try:
+            return orjson.loads(text)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text)
+
+
+def dumps(document: Any, *, allow_nan: bool = True) -> str:
+    """JSON text of a document of plain values (NaN and infinities, which a validated request cannot carry into
+    the answer, are written as null by orjson; the standard library refuses them)."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(document).decode()
+        except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits in an ignored column of the capture
+            pass
+    return json.dumps(document, allow_nan=allow_nan)
+
+
 def response(status: int, document: Any) -> dict[str, Any]:
-    return {"statusCode": status, "headers": JSON_HEADERS, "body": json.dumps(document)}
+    return {"statusCode": status, "headers": JSON_HEADERS, "body": dumps(document)}
 
 
 def error_response(status: int, message: str) -> dict[str, Any]:
@@ -61,7 +96,7 @@ def parse_request(event: Any) -> tuple[str, list[Any]]:
     if len(body) > MAX_BODY_BYTES:
         raise HttpError(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
     try:
-        document = json.loads(body)
+        document = loads(body)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise HttpError(400, f"the body is not valid JSON: {exc}") from None
     if not isinstance(document, dict) or "instances" not in document:
@@ -75,22 +110,23 @@ def parse_request(event: Any) -> tuple[str, list[Any]]:
 def predict_rows(served: LoadedVersion, instances: list[Any], request_id: str) -> list[dict[str, Any]]:
     columns = validate_instances(instances, served.schema)
     predicted = served.model.predict(columns)
-    rows = []
+    version = served.version
+    ids = [f"{request_id}:{index}" for index in range(len(predicted.labels))]
     if predicted.probabilities is not None:
         classes = predicted.classes
-        for index, (label, probabilities) in enumerate(zip(predicted.labels, predicted.probabilities, strict=True)):
-            rows.append(
-                {
-                    "inference_id": f"{request_id}:{index}",
-                    "version": served.version,
-                    "prediction": label,
-                    "probabilities": dict(zip(classes, probabilities, strict=True)),
-                }
-            )
-    else:
-        for index, value in enumerate(predicted.labels):
-            rows.append({"inference_id": f"{request_id}:{index}", "version": served.version, "prediction": value})
-    return rows
+        return [
+            {
+                "inference_id": inference_id,
+                "version": version,
+                "prediction": label,
+                "probabilities": dict(zip(classes, probabilities, strict=True)),
+            }
+            for inference_id, label, probabilities in zip(ids, predicted.labels, predicted.probabilities, strict=True)
+        ]
+    return [
+        {"inference_id": inference_id, "version": version, "prediction": value}
+        for inference_id, value in zip(ids, predicted.labels, strict=True)
+    ]
 
 
 def capture_lines(model_name: str, version: int, instances: list[Any], rows: list[dict[str, Any]]) -> list[str]:
@@ -108,7 +144,7 @@ def capture_lines(model_name: str, version: int, instances: list[Any], rows: lis
             )
         ]
         lines.append(
-            json.dumps(
+            dumps(
                 {
                     "capture": layout.CAPTURE_MARKER,
                     "model_name": model_name,
@@ -122,6 +158,40 @@ def capture_lines(model_name: str, version: int, instances: list[Any], rows: lis
     return lines
 
 
+@dataclass(frozen=True)
+class RequestMetrics:
+    """Per-model metrics of the predict route as CloudWatch embedded metric format (one log line a request):
+    ``PredictLatency`` (milliseconds, from the event to the answer) and ``PredictErrors`` (1 for an answer the
+    caller is not to blame for: 502 and 503), dimensions ``service`` and ``model_name``. Written only for a model
+    the registry knows (an unknown name gets no series of its own), for the alarms of the template."""
+
+    namespace: str
+    service: str
+
+    def line(self, model_name: str, latency_ms: float, errors: int) -> str:
+        return dumps(
+            {
+                "_aws": {
+                    "Timestamp": int(time.time() * 1000),
+                    "CloudWatchMetrics": [
+                        {
+                            "Namespace": self.namespace,
+                            "Dimensions": [[METRIC_DIMENSION_SERVICE, METRIC_DIMENSION_MODEL]],
+                            "Metrics": [
+                                {"Name": PREDICT_LATENCY_METRIC, "Unit": "Milliseconds"},
+                                {"Name": PREDICT_ERRORS_METRIC, "Unit": "Count"},
+                            ],
+                        }
+                    ],
+                },
+                METRIC_DIMENSION_SERVICE: self.service,
+                METRIC_DIMENSION_MODEL: model_name,
+                PREDICT_LATENCY_METRIC: round(latency_ms, 3),
+                PREDICT_ERRORS_METRIC: errors,
+            }
+        )
+
+
 def handle_predict(
     event: Any,
     request_id: str,
@@ -130,26 +200,43 @@ def handle_predict(
     capture_sample_rate: float,
     write_line: Callable[[str], Any],
     draw: Callable[[], float] = random.random,
+    metrics: RequestMetrics | None = None,
 ) -> dict[str, Any]:
+    started = time.perf_counter()
+    model_name = None
+    known_model = False  # the registry resolved the name: the request may have a metric series of its own
     try:
         model_name, instances = parse_request(event)
-        served = cache.choose(model_name, draw)
+        try:
+            served = cache.choose(model_name, draw)
+        except ModelNotFound:
+            raise
+        except Exception:
+            known_model = True  # an alias exists, but its version could not be loaded or served
+            raise
+        known_model = True
         rows = predict_rows(served, instances, request_id)
     except HttpError as exc:
-        return error_response(exc.status, exc.message)
+        answer = error_response(exc.status, exc.message)
     except InvalidInstances as exc:
-        return error_response(422, str(exc))
+        answer = error_response(422, str(exc))
     except ModelNotFound as exc:
-        return error_response(404, str(exc))
+        answer = error_response(404, str(exc))
     except (ModelNotServable, ArtifactIntegrityError, LibraryVersionMismatch) as exc:
         # Not the caller's fault and not retryable by them: the deployed version cannot be served.
-        return error_response(503, str(exc))
+        answer = error_response(503, str(exc))
     except FallbackFailed as exc:
         # The scikit-learn function that serves this version failed: an upstream error, retryable by the caller.
-        return error_response(502, str(exc))
-    if capture_sample_rate > 0 and draw() < capture_sample_rate:
-        for line in capture_lines(model_name, served.version, instances, rows):
-            write_line(line + "\n")
-    return response(
-        200, {"model_name": model_name, "version": served.version, "runtime": served.model.runtime, "predictions": rows}
-    )
+        answer = error_response(502, str(exc))
+    else:
+        if capture_sample_rate > 0 and draw() < capture_sample_rate:
+            for line in capture_lines(model_name, served.version, instances, rows):
+                write_line(line + "\n")
+        answer = response(
+            200,
+            {"model_name": model_name, "version": served.version, "runtime": served.model.runtime, "predictions": rows},
+        )
+    if metrics is not None and known_model and model_name is not None:
+        latency_ms = (time.perf_counter() - started) * 1000
+        write_line(metrics.line(model_name, latency_ms, int(answer["statusCode"] >= 500)) + "\n")
+    return answer

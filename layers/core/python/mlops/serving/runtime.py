@@ -11,6 +11,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -71,7 +73,11 @@ def _numeric_value(row_number: int, name: str, value: Any) -> float:
         raise InvalidInstances(
             f"row {row_number}: feature {name!r} must be a number or null, not {type(value).__name__}"
         )
-    if not math.isfinite(value):
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer beyond float64's range
+        finite = False
+    if not finite:
         raise InvalidInstances(f"row {row_number}: feature {name!r} must be finite")
     return value
 
@@ -125,8 +131,20 @@ def validate_instances(instances: Any, schema: Schema, max_rows: int = MAX_INSTA
     strings (their parts are derived here, as at training); null means missing. A row may carry the columns
     the model does not use (identifiers, excluded columns, the target): they are ignored. Errors name the row
     and the feature, so a caller can fix the request.
+
+    The work is column-wise: each feature's values are taken from the rows at once, typed by numpy and checked
+    as whole columns. Only a request the column-wise pass does not accept goes through the rows one by one
+    (``_validate_rows``), which names the first offending row and feature exactly as it always has.
     """
     _check_shape(instances, max_rows)
+    columns = _validate_columns(instances, schema)
+    if columns is None:
+        columns = _validate_rows(instances, schema)
+    return columns
+
+
+def _validate_rows(instances: list[Any], schema: Schema) -> list[np.ndarray]:
+    """Value by value, row by row: the reference behaviour, and the one that words the error."""
     expected = set(schema.input_columns)
     ignored = frozenset(schema.columns) - expected
     readers = [_feature_reader(f, schema) for f in schema.features]
@@ -139,6 +157,100 @@ def validate_instances(instances: Any, schema: Schema, max_rows: int = MAX_INSTA
         np.array(values, dtype=np.float64 if f.kind == "numeric" else object).reshape(-1, 1)
         for f, values in zip(schema.features, columns, strict=True)
     ]
+
+
+_NUMBER_TYPES = frozenset({int, float})
+_NUMBER_OR_NULL_TYPES = frozenset({int, float, type(None)})
+_TEXT_OR_NULL_TYPES = frozenset({str, type(None)})
+
+
+def _rows_have_the_schema_keys(instances: list[Any], expected: frozenset[str], allowed: frozenset[str]) -> bool:
+    """Every row a dict whose keys may be the schema's: as many keys as the schema's input columns (each taken
+    by name below: a missing one raises KeyError there), or the input columns plus ignored ones."""
+    if set(map(type, instances)) != {dict}:
+        return False
+    width = len(expected)
+    if set(map(len, instances)) == {width}:
+        return True
+    return all(len(row) == width or expected <= row.keys() <= allowed for row in instances)
+
+
+def _numeric_block(instances: list[Any], names: list[str]) -> np.ndarray | None:
+    """The named numeric features of every row as one float64 (n, k) matrix, or None when a value is not a
+    finite JSON number or null (the row-wise pass then names it)."""
+    take = itemgetter(*names)
+    table = list(map(take, instances))
+    values = list(chain.from_iterable(table)) if len(names) > 1 else table
+    kinds = set(map(type, values))
+    if not kinds <= _NUMBER_OR_NULL_TYPES:
+        return None
+    try:  # a flat list converts several times faster than the list of row tuples
+        matrix = np.array(values, dtype=np.float64).reshape(len(instances), len(names))
+    except OverflowError:  # an integer beyond float64
+        return None
+    finite = np.isfinite(matrix)
+    if not finite.all():
+        if not kinds - _NUMBER_TYPES:  # no null at all: a NaN or an infinity was sent
+            return None
+        flat = finite.ravel()
+        if any(values[position] is not None for position in np.flatnonzero(~flat).tolist()):
+            return None
+    return matrix
+
+
+def _categorical_column(instances: list[Any], feature: Feature) -> np.ndarray | None:
+    values = list(map(itemgetter(feature.name), instances))
+    kinds = set(map(type, values))
+    if not kinds <= _TEXT_OR_NULL_TYPES:
+        return None
+    column = np.array(values, dtype=object)
+    if type(None) in kinds:
+        column[np.equal(column, None)] = MISSING_CATEGORY
+    if feature.categories is not None:
+        known = np.isin(column, np.array([*feature.categories, MISSING_CATEGORY], dtype=object))
+        if not known.all():
+            column[~known] = column_roles.OTHER_CATEGORY
+    return column.reshape(-1, 1)
+
+
+def _validate_columns(instances: list[Any], schema: Schema) -> list[np.ndarray] | None:
+    """The column-wise pass; None when anything in the request needs the row-wise pass to be named."""
+    expected = frozenset(schema.input_columns)
+    if not _rows_have_the_schema_keys(instances, expected, expected | frozenset(schema.columns)):
+        return None
+    try:
+        return _columns_of(instances, schema)
+    except KeyError:  # a row lacks one of the schema's input columns
+        return None
+
+
+def _columns_of(instances: list[Any], schema: Schema) -> list[np.ndarray] | None:
+    features = schema.features
+    plain_numeric = [i for i, f in enumerate(features) if f.kind == "numeric" and f.source is None]
+    columns: list[np.ndarray | None] = [None] * len(features)
+    if plain_numeric:
+        block = _numeric_block(instances, [features[i].name for i in plain_numeric])
+        if block is None:
+            return None
+        by_feature = np.ascontiguousarray(block.T)  # one contiguous row per feature: each column is a view of it
+        for offset, position in enumerate(plain_numeric):
+            columns[position] = by_feature[offset].reshape(-1, 1)
+    for position, feature in enumerate(features):
+        if columns[position] is not None:
+            continue
+        if feature.source is not None:  # a part of a date: parsed value by value, as at training
+            read = _feature_reader(feature, schema)
+            try:
+                derived = [read(row_number, row) for row_number, row in enumerate(instances)]
+            except InvalidInstances:
+                return None
+            columns[position] = np.array(derived, dtype=np.float64).reshape(-1, 1)
+            continue
+        column = _categorical_column(instances, feature)
+        if column is None:
+            return None
+        columns[position] = column
+    return columns  # type: ignore[return-value] - every position is filled above
 
 
 @dataclass
