@@ -16,7 +16,6 @@ from local.datasets import breast_cancer_csv
 from local.gateway import LOCAL_CALLER_ARN, LocalGateway
 from local.stack import LocalStack
 from local.template import ROOT
-from mlops.registry.store import ModelRegistry
 
 DEADLINE_S = 180
 MODEL = "bc"
@@ -103,7 +102,7 @@ def finish(api: Api, started: dict[str, Any]) -> dict[str, Any]:
 
 
 def pending_version(stack: LocalStack, version: int) -> dict[str, Any]:
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
 
     def waiting() -> dict[str, Any] | None:
         versions = {v.version: v.to_document() for v in registry.list_versions(MODEL)}
@@ -129,7 +128,7 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     """From an empty registry: train and deploy v1 (through the API), predict, give feedback, train a challenger
     that the gate rejects, train v3 and v4 behind approval (approve one, reject the other), canary v3, promote,
     roll back, reproduce v1. Returns what later checks need."""
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
 
     # Given an empty registry; When a run is started through the API; Then v1 is registered and deployed.
     first = finish(api, start_training(api, "story-v1"))

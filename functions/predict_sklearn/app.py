@@ -25,7 +25,7 @@ def _model_cache() -> ModelCache:
     """One cache per execution environment: a version's model is loaded once. The alias is never read here
     (the predict function chooses the version), so the refresh interval does not matter."""
     settings = Settings.from_environment()
-    return ModelCache(ModelRegistry(settings.registry_table), "sklearn", 0.0, settings.artifacts_bucket)
+    return ModelCache(ModelRegistry.from_settings(settings), "sklearn", 0.0, settings.artifacts_bucket)
 
 
 @logger.inject_lambda_context

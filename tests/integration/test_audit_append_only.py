@@ -30,7 +30,6 @@ from local.stack import LocalStack
 from local.template import ROOT, load_template
 from mlops.errors import VersionConflict
 from mlops.registry import table
-from mlops.registry.store import ModelRegistry
 from mlops.storage import codec, layout
 from tests.api_story import MODEL, Api, run_story
 from tools.check_template import translate
@@ -190,13 +189,13 @@ def test_every_status_change_and_alias_move_is_written_with_its_event(stack, rec
     assert state_changes >= 12, state_changes  # registrations, approvals, deployments, canary, promote, rollback
 
     # And each stored event names a change the story made, with who made it.
-    events = ModelRegistry(stack.table).list_events(MODEL)
+    events = stack.registry().list_events(MODEL)
     assert all(event.actor and event.event_type for event in events), events
 
 
 def test_the_registry_cannot_overwrite_an_event_even_through_its_own_code(stack, recorder, monkeypatch):
     # Given a stored event, and the registry made to mint that event's own sort key (same time, same id);
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     target = registry.list_events(MODEL)[-1]
     alias_before = registry.get_alias(MODEL)
     monkeypatch.setattr(codec, "now_iso", lambda: target.at)
