@@ -16,6 +16,7 @@ from local.datasets import breast_cancer_csv
 from local.gateway import LOCAL_CALLER_ARN, LocalGateway
 from local.stack import LocalStack
 from local.template import ROOT
+from tests.stack_state import stack_state
 
 DEADLINE_S = 180
 MODEL = "bc"
@@ -23,9 +24,12 @@ REQUEST = {
     "model_name": MODEL,
     "target": "target",
     "candidates": [{"estimator": "logistic_regression", "params": {"max_iter": 2000}}],
-    "requested_by": "tests",
     "description": "benign or malignant",
 }
+# The story's stack: the gate accepts an equal challenger (GateMinImprovement 0), so the approval runs pass it. A
+# request may not lower the stack's margin: a stack with the default 0.001 would refuse `min_improvement: 0` (403).
+STORY_PARAMETERS = {"GateMinImprovement": "0"}
+APPROVER = "approver"  # another IAM identity than the requester's (x-local-caller): nobody approves their own run
 # Every route the story calls, as (method, resource): the HTTP tests check it is all of openapi.json.
 STORY_ROUTES: set[tuple[str, str]] = set()
 
@@ -54,10 +58,14 @@ class Api:
     def close(self) -> None:
         self.gateway.server.server_close()
 
-    def call(self, method: str, path: str, body: Any = None, *, api_key: bool = False) -> tuple[int, Any]:
+    def call(
+        self, method: str, path: str, body: Any = None, *, api_key: bool = False, caller: str | None = None
+    ) -> tuple[int, Any]:
         headers = {"content-type": "application/json"}
         if api_key:
             headers["x-api-key"] = self.stack.api_key
+        if caller is not None:  # the local stand-in for another signer's IAM identity
+            headers["x-local-caller"] = caller
         payload = json.dumps(body).encode() if body is not None else b""
         route = next(
             (r for r in self.gateway.routes if r.method == method and r.pattern.match(path.split("?", maxsplit=1)[0])),
@@ -185,7 +193,13 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     # When two runs wait for approval; Then approving one and rejecting the other records both decisions.
     approved_run = start_training(api, "story-v3", approval={"required": True}, gate={"min_improvement": 0})
     pending_version(stack, 3)
-    status, decision = api.call("POST", f"/models/{MODEL}/versions/3/approve", {"reason": "card reviewed"})
+    before = stack_state(stack)
+    status, refused = api.call("POST", f"/models/{MODEL}/versions/3/approve", {"reason": "my own run"})
+    assert (status, refused["error"]) == (403, "SelfApprovalRefused"), refused
+    assert stack_state(stack).changes_since(before) == {}
+    status, decision = api.call(
+        "POST", f"/models/{MODEL}/versions/3/approve", {"reason": "card reviewed"}, caller=APPROVER
+    )
     assert status == 200 and (decision["version"], decision["status"]) == (3, "Approved"), decision
     finish(api, approved_run)
     status, model = api.call("GET", f"/models/{MODEL}")
