@@ -18,7 +18,6 @@ import local  # noqa: F401 - puts the core layer on sys.path, as Lambda does
 from local.datasets import breast_cancer_csv
 from local.stack import LocalStack
 from local.training_runs import run_training
-from mlops.registry.store import ModelRegistry
 from mlops.serving import deploy
 from mlops.settings import Settings
 from mlops.training import steps
@@ -34,7 +33,7 @@ CANDIDATES = [
 def direct_run(stack: LocalStack, request: dict) -> float:
     """The baseline: the same steps as plain function calls, no state machine, no Lambda invoke."""
     settings = Settings(artifacts_bucket=stack.bucket, registry_table=stack.table)
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     arn = f"arn:aws:states:us-east-1:123456789012:execution:direct:{uuid.uuid4().hex[:12]}"
     started = time.perf_counter()
     prepared = steps.prepare(parse_training_request(request), arn, settings)

@@ -36,7 +36,6 @@ import local  # noqa: F401 - puts the core layer on sys.path, as Lambda does
 from local.datasets import breast_cancer_csv
 from local.stack import LocalStack
 from local.training_runs import run_training
-from mlops.registry.store import ModelRegistry
 from mlops.serving import http
 from mlops.serving.cache import ModelCache
 from mlops.serving.runtime import validate_instances
@@ -186,7 +185,7 @@ def main() -> None:
             raise SystemExit(f"the pipeline did not deploy: {result.error}: {result.cause}")
         from functions.predict import app  # noqa: PLC0415 - after the stack's settings are in the environment
 
-        registry = ModelRegistry(stack.table)
+        registry = stack.registry()
         record = registry.get_version(MODEL, 1)
         row = record.input_example
         caches = {runtime: ModelCache(registry, runtime, 30.0, stack.bucket) for runtime in ("onnx", "sklearn")}

@@ -32,7 +32,6 @@ from local.monitoring_runs import demo_monitoring
 from local.stack import LocalStack
 from local.template import ROOT
 from local.training_runs import PipelineResult, ProgressEvent, run_training
-from mlops.registry.store import ModelRegistry
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -224,7 +223,7 @@ def demo_command(args: argparse.Namespace) -> int:
 
 
 def _print_registry(stack: LocalStack, model_name: str, out: Any) -> None:
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     print(f"Registry of {model_name}", file=out)
     for record in registry.list_versions(model_name):
         metrics = record.metrics

@@ -102,7 +102,7 @@ def proxy_event(
                 "sourceIp": "127.0.0.1",
                 "userAgent": headers.get("user-agent"),
                 "apiKey": api_key,
-                "userArn": None if route.api_key_required else LOCAL_CALLER_ARN,
+                "userArn": None if route.api_key_required else _local_caller(headers),
                 "caller": None,
                 "accountId": None,
             },
@@ -110,6 +110,16 @@ def proxy_event(
         "body": text if body else None,
         "isBase64Encoded": is_base64,
     }
+
+
+def _local_caller(headers: dict[str, str]) -> str:
+    """The IAM identity of an admin request. Locally nothing signs requests: the ``x-local-caller`` header (a
+    name) stands for another IAM user, so two people (a requester and an approver) can be played; API Gateway
+    puts the signer's ARN here and ignores the header."""
+    name = next((v for k, v in headers.items() if k.lower() == "x-local-caller"), None)
+    if name and re.fullmatch(r"[A-Za-z0-9+=,.@_-]{1,64}", name):
+        return f"arn:aws:iam::{ACCOUNT_ID}:user/{name}"
+    return LOCAL_CALLER_ARN
 
 
 class LocalGateway:

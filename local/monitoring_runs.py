@@ -222,7 +222,7 @@ def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out:
 
     print("Monitoring: the DriftCheck state machine on the production model", file=out)
     refreshed_key = _refreshed_dataset(stack, dataset_csv, table.names, traffic(shift=True))
-    MonitoringStore(stack.table).set_config(
+    MonitoringStore(stack.monitor_table).set_config(
         model_name, {"retraining_dataset_uri": f"s3://{stack.bucket}/{refreshed_key}", "min_labelled_rows": 100}
     )
     print(

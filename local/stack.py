@@ -21,6 +21,7 @@ from moto import mock_aws
 
 from local import atomicity, firehose, runtime, sfn_integrations, state
 from local.template import ROOT, Resolver, function_environment, function_property, load_template, resources_of_type
+from mlops.registry.store import ModelRegistry
 from mlops.storage import clients
 
 ACCOUNT_ID = "123456789012"
@@ -138,6 +139,22 @@ class LocalStack:
 
     def table_names(self) -> list[str]:
         return [self.refs[logical_id] for logical_id in resources_of_type(self.template, "AWS::DynamoDB::Table")]
+
+    @property
+    def alias_table(self) -> str:
+        return self.refs["AliasTable"]
+
+    @property
+    def audit_table(self) -> str:
+        return self.refs["AuditTable"]
+
+    @property
+    def monitor_table(self) -> str:
+        return self.refs["MonitorTable"]
+
+    def registry(self) -> ModelRegistry:
+        """The registry over this stack's tables (versions, aliases, audit)."""
+        return ModelRegistry(self.table, alias_table=self.alias_table, audit_table=self.audit_table)
 
     @property
     def training_pipeline_arn(self) -> str:

@@ -17,7 +17,7 @@ from local.gateway import LOCAL_CALLER_ARN, LocalGateway
 from local.stack import LocalStack
 from local.template import ROOT
 from mlops.monitoring.store import MonitoringStore
-from mlops.registry.store import ModelRegistry
+from tests.stack_state import stack_state
 
 DEADLINE_S = 180
 MODEL = "bc"
@@ -25,9 +25,12 @@ REQUEST = {
     "model_name": MODEL,
     "target": "target",
     "candidates": [{"estimator": "logistic_regression", "params": {"max_iter": 2000}}],
-    "requested_by": "tests",
     "description": "benign or malignant",
 }
+# The story's stack: the gate accepts an equal challenger (GateMinImprovement 0), so the approval runs pass it. A
+# request may not lower the stack's margin: a stack with the default 0.001 would refuse `min_improvement: 0` (403).
+STORY_PARAMETERS = {"GateMinImprovement": "0"}
+APPROVER = "approver"  # another IAM identity than the requester's (x-local-caller): nobody approves their own run
 # Every route the story calls, as (method, resource): the HTTP tests check it is all of openapi.json.
 STORY_ROUTES: set[tuple[str, str]] = set()
 
@@ -56,10 +59,14 @@ class Api:
     def close(self) -> None:
         self.gateway.server.server_close()
 
-    def call(self, method: str, path: str, body: Any = None, *, api_key: bool = False) -> tuple[int, Any]:
+    def call(
+        self, method: str, path: str, body: Any = None, *, api_key: bool = False, caller: str | None = None
+    ) -> tuple[int, Any]:
         headers = {"content-type": "application/json"}
         if api_key:
             headers["x-api-key"] = self.stack.api_key
+        if caller is not None:  # the local stand-in for another signer's IAM identity
+            headers["x-local-caller"] = caller
         payload = json.dumps(body).encode() if body is not None else b""
         route = next(
             (r for r in self.gateway.routes if r.method == method and r.pattern.match(path.split("?", maxsplit=1)[0])),
@@ -104,7 +111,7 @@ def finish(api: Api, started: dict[str, Any]) -> dict[str, Any]:
 
 
 def pending_version(stack: LocalStack, version: int) -> dict[str, Any]:
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
 
     def waiting() -> dict[str, Any] | None:
         versions = {v.version: v.to_document() for v in registry.list_versions(MODEL)}
@@ -130,7 +137,7 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     """From an empty registry: train and deploy v1 (through the API), predict, give feedback, train a challenger
     that the gate rejects, train v3 and v4 behind approval (approve one, reject the other), canary v3, promote,
     roll back, reproduce v1. Returns what later checks need."""
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
 
     # Given an empty registry; When a run is started through the API; Then v1 is registered and deployed.
     first = finish(api, start_training(api, "story-v1"))
@@ -181,7 +188,7 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     # When the monitoring settings are replaced; Then the MONITOR item holds them, and {} returns to the stack's.
     status, configured = api.call("PUT", f"/models/{MODEL}/monitoring", {"drift": {"psi_threshold": 0.2}})
     assert status == 200 and configured["config"] == {"drift": {"psi_threshold": 0.2}}, configured
-    monitors = MonitoringStore(stack.table)
+    monitors = MonitoringStore(stack.monitor_table)
     assert monitors.get(MODEL).config == {"drift": {"psi_threshold": 0.2}}
     assert api.call("PUT", f"/models/{MODEL}/monitoring", {"drift": {"no_such": 1}})[0] == 422
     assert api.call("PUT", f"/models/{MODEL}/monitoring", {})[1]["config"] == {}
@@ -191,7 +198,7 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     html_key = f"monitoring/{MODEL}/story/report.html"
     stack.client("s3").put_object(Bucket=stack.bucket, Key=html_key, Body=b"<html>story report</html>")
     stack.client("dynamodb").put_item(
-        TableName=stack.table,
+        TableName=stack.monitor_table,
         Item={
             "pk": {"S": f"MODEL#{MODEL}"},
             "sk": {"S": "CHECK#2026-01-01T00:00:00Z#story"},
@@ -203,7 +210,7 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     assert api.call("GET", f"/models/{MODEL}/monitoring/report") == (200, "<html>story report</html>")
     assert api.call("GET", f"/models/{MODEL}/monitoring/report?check_id=other")[0] == 404
     stack.client("dynamodb").delete_item(
-        TableName=stack.table,
+        TableName=stack.monitor_table,
         Key={"pk": {"S": f"MODEL#{MODEL}"}, "sk": {"S": "CHECK#2026-01-01T00:00:00Z#story"}},
     )
     # When runs are listed; Then v1's run is there, and its steps end with the deployment.
@@ -224,7 +231,13 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     # When two runs wait for approval; Then approving one and rejecting the other records both decisions.
     approved_run = start_training(api, "story-v3", approval={"required": True}, gate={"min_improvement": 0})
     pending_version(stack, 3)
-    status, decision = api.call("POST", f"/models/{MODEL}/versions/3/approve", {"reason": "card reviewed"})
+    before = stack_state(stack)
+    status, refused = api.call("POST", f"/models/{MODEL}/versions/3/approve", {"reason": "my own run"})
+    assert (status, refused["error"]) == (403, "SelfApprovalRefused"), refused
+    assert stack_state(stack).changes_since(before) == {}
+    status, decision = api.call(
+        "POST", f"/models/{MODEL}/versions/3/approve", {"reason": "card reviewed"}, caller=APPROVER
+    )
     assert status == 200 and (decision["version"], decision["status"]) == (3, "Approved"), decision
     finish(api, approved_run)
     status, model = api.call("GET", f"/models/{MODEL}")

@@ -1,8 +1,8 @@
 """What a local stack holds, by content: to show that a request changed nothing, or exactly what it changed.
 
 Counting items and keys misses an overwrite, an alias moved in place and a started execution; this compares
-every DynamoDB item attribute by attribute, every S3 object version by key, version id and ETag, and every Step
-Functions execution by ARN and status.
+every DynamoDB item of every table attribute by attribute, every S3 object version by key, version id and ETag,
+and every Step Functions execution by ARN and status.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from local.stack import LocalStack
 
 @dataclass(frozen=True)
 class StackState:
-    items: dict[tuple[str, str], dict[str, Any]]  # (pk, sk) -> the item as DynamoDB returns it
+    items: dict[tuple[str, str, str], dict[str, Any]]  # (table, pk, sk) -> the item as DynamoDB returns it
     objects: dict[tuple[str, str], str]  # (key, version id) -> ETag, every version of every object
     executions: dict[str, str]  # execution ARN -> status, over every state machine
 
@@ -40,8 +40,9 @@ class StackState:
 def stack_state(stack: LocalStack) -> StackState:
     dynamodb, s3, sfn = stack.client("dynamodb"), stack.client("s3"), stack.client("stepfunctions")
     items = {
-        (item["pk"]["S"], item["sk"]["S"]): item
-        for page in dynamodb.get_paginator("scan").paginate(TableName=stack.table, ConsistentRead=True)
+        (table, item["pk"]["S"], item["sk"]["S"]): item
+        for table in (stack.table, stack.alias_table, stack.audit_table, stack.monitor_table)
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True)
         for item in page["Items"]
     }
     objects = {

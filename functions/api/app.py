@@ -24,16 +24,18 @@ from mlops.errors import (
     InvalidMonitoringConfig,
     InvalidTrainingRequest,
     ModelNotFound,
+    PolicyViolation,
     SmokeTestFailed,
     VersionConflict,
 )
 from mlops.governance import cards
+from mlops.governance import policy as governance
 from mlops.monitoring import store
 from mlops.monitoring.config import MonitoringConfig
 from mlops.monitoring.feedback import accept_feedback
 from mlops.registry.records import MODEL_NAME_PATTERN
 from mlops.registry.store import ModelRegistry
-from mlops.settings import ApiSettings, Settings
+from mlops.settings import ApiSettings, GovernanceSettings, Settings
 from mlops.storage import objects
 from mlops.training.request import TrainingRequest
 
@@ -52,6 +54,8 @@ def _responses(*codes: int) -> dict[int, dict[str, Any]]:
     """The documented answers of a route: 200 and its errors (all JSON with a message); 400 is any malformed body."""
     descriptions = {
         400: "malformed request",
+        403: "refused by the stack's governance (a looser rule than the stack's, a dataset outside the allowed "
+        "locations, approving one's own run)",
         404: "no such model, version or run",
         409: "conflict with the registry's state (e.g. not deployable, nothing to roll back, token reused)",
         422: "invalid input",
@@ -67,6 +71,9 @@ VersionNumber = Annotated[int, Path(ge=1, description="registered version number
 
 
 class StartTraining(TrainingRequest):
+    requested_by: None = Field(  # type: ignore[assignment]
+        default=None, description="not accepted: the run records the caller's IAM identity as its requester"
+    )
     client_token: str = Field(
         min_length=1,
         max_length=128,
@@ -93,10 +100,12 @@ class Rejection(BaseModel):
 
 
 def _registry() -> ModelRegistry:
-    return ModelRegistry(Settings.from_environment().registry_table)
+    return ModelRegistry.from_settings(Settings.from_environment())
 
 
 def _actor() -> str:
+    """The caller's IAM identity, as API Gateway's IAM authoriser put it in the request context (never a body
+    field): the requester of the runs it starts and the actor of every change it makes."""
     identity = app.current_event.request_context.identity
     return identity.user_arn or identity.caller or "anonymous"
 
@@ -107,6 +116,11 @@ def _error(status: int, exc: Exception) -> Response:
         content_type=content_types.APPLICATION_JSON,
         body={"message": str(exc), "error": type(exc).__name__},
     )
+
+
+@app.exception_handler(PolicyViolation)
+def forbidden(exc: PolicyViolation) -> Response:
+    return _error(403, exc)
 
 
 @app.exception_handler(ModelNotFound)
@@ -148,12 +162,13 @@ def invalid(exc: InvalidTrainingRequest) -> Response:
 @app.post(
     "/pipelines/training",
     summary="Start a training run (idempotent on client_token)",
-    responses={202: {"description": "started"}, **_responses(409, 422)},
+    responses={202: {"description": "started"}, **_responses(403, 409, 422)},
 )
 def start_training(request: StartTraining) -> Response[dict[str, Any]]:
-    body = TrainingRequest.model_validate(request.model_dump(exclude={"client_token"}))
-    if body.requested_by == "unknown":
-        body.requested_by = f"api:{_actor()}"
+    body = TrainingRequest.model_validate(
+        {**request.model_dump(exclude={"client_token", "requested_by"}), "requested_by": _actor()}
+    )
+    governance.enforce(body, GovernanceSettings.from_environment())  # 403 before anything starts
     execution, started = admin.start_training(
         ApiSettings.from_environment().training_pipeline_arn, body, request.client_token
     )
@@ -247,8 +262,8 @@ def rollback(name: ModelName, body: Annotated[Reason | None, Body()] = None) -> 
 
 @app.post(
     "/models/<name>/versions/<version>/approve",
-    summary="Approve a PendingApproval version (resumes its run)",
-    responses={**_responses(404, 409, 422)},
+    summary="Approve a PendingApproval version (resumes its run); not by the identity that requested the run",
+    responses={**_responses(403, 404, 409, 422)},
 )
 def approve(name: ModelName, version: VersionNumber, body: Annotated[Reason | None, Body()] = None) -> dict[str, Any]:
     reason = (body.reason if body else "") or "approved through the admin API"
@@ -345,7 +360,7 @@ def feedback(name: ModelName, body: Feedback) -> Response[dict[str, Any]]:
 def monitoring_status(name: ModelName) -> dict[str, Any]:
     registry = _registry()
     registry.get_model(name)
-    return store.monitoring_overview(name, store=store.MonitoringStore(registry.table_name))
+    return store.monitoring_overview(name, store=store.MonitoringStore(Settings.from_environment().monitor_table))
 
 
 @app.put(
@@ -357,7 +372,7 @@ def set_monitoring(name: ModelName, settings: Annotated[dict[str, Any], Body()])
     registry = _registry()
     registry.get_model(name)
     MonitoringConfig.merged(MonitoringConfig(), settings)  # refused with InvalidMonitoringConfig (422)
-    monitors = store.MonitoringStore(registry.table_name)
+    monitors = store.MonitoringStore(Settings.from_environment().monitor_table)
     monitors.set_config(name, settings)
     return store.monitoring_overview(name, store=monitors)
 
@@ -371,7 +386,7 @@ def monitoring_report(name: ModelName) -> Response[str]:
     registry = _registry()
     registry.get_model(name)
     wanted = app.current_event.get_query_string_value("check_id")
-    checks = store.MonitoringStore(registry.table_name).list_checks(name, limit=100)
+    checks = store.MonitoringStore(Settings.from_environment().monitor_table).list_checks(name, limit=100)
     check = next((c for c in checks if wanted in (None, c.get("check_id"))), None)
     if check is None or not check.get("html_uri"):
         raise ModelNotFound(f"no drift report for {name}" + (f" with check_id {wanted!r}" if wanted else ""))

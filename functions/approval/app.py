@@ -28,7 +28,7 @@ def _already_done(record: VersionRecord, task_token: str) -> bool:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    registry = ModelRegistry(Settings.from_environment().registry_table)
+    registry = ModelRegistry.from_settings(Settings.from_environment())
     if isinstance(event, dict) and "approval_timed_out" in event:
         step = parse_event(ApprovalTimedOutEvent, event)
         record = registry.expire_approval(

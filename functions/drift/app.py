@@ -71,8 +71,8 @@ def publish_metrics(report: dict[str, Any]) -> None:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = Settings.from_environment()
-    registry = ModelRegistry(settings.registry_table)
-    store = MonitoringStore(settings.registry_table)
+    registry = ModelRegistry.from_settings(settings)
+    store = MonitoringStore(settings.monitor_table)
     if isinstance(event, dict) and "retraining_execution_arn" in event:
         step = parse_event(RecordRetrainingEvent, event)
         metrics.add_metric(name="RetrainingStarted", unit=MetricUnit.Count, value=1)

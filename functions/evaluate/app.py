@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.contracts import EvaluateEvent, parse_event
 from mlops.registry.store import ModelRegistry
-from mlops.settings import Settings
+from mlops.settings import EvaluateSettings, Settings
 from mlops.training.steps import evaluate
 
 logger = Logger()
@@ -26,7 +26,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         step.candidates,
         execution_arn=step.execution_arn,
         settings=settings,
-        registry=ModelRegistry(settings.registry_table),
+        registry=ModelRegistry.from_settings(settings),
+        predict_function=EvaluateSettings.from_environment().predict_function,
     )
     document = result.to_document()
     metrics.add_metric(name="GatePassed", unit=MetricUnit.Count, value=int(result.gate.passed))

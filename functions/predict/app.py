@@ -1,4 +1,5 @@
-"""Predict function: POST /models/{name}/predict, plus the pipeline's smoke-test and ONNX parity checks.
+"""Predict function: POST /models/{name}/predict, plus the pipeline's smoke-test and ONNX parity checks, and a
+version's outputs on a holdout (``score_holdout``: the gate's way to a champion trained by another scikit-learn).
 
 Under ServingRuntime=onnx a version whose ONNX model did not pass the parity check (recorded in the registry as
 ``serving.runtime = "sklearn"``) is served by handing its validated rows to the scikit-learn predict function
@@ -16,9 +17,9 @@ from functools import cache
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import ParityCheckEvent, SmokeTestEvent, parse_event
+from mlops.contracts import ParityCheckEvent, ScoreHoldoutEvent, SmokeTestEvent, parse_event
 from mlops.registry.store import ModelRegistry
-from mlops.serving.cache import ModelCache, parity_check, smoke_test
+from mlops.serving.cache import ModelCache, parity_check, score_holdout, smoke_test
 from mlops.serving.http import RequestMetrics, handle_predict
 from mlops.settings import EndpointSettings, ModelCacheSettings, Settings
 
@@ -48,7 +49,7 @@ def _model_cache() -> tuple[ModelCache, EndpointSettings]:
     if _cache is None:
         settings = Settings.from_environment()
         _cache = ModelCache(
-            ModelRegistry(settings.registry_table),
+            ModelRegistry.from_settings(settings),
             endpoint.serving_runtime,
             endpoint.alias_refresh_s,
             settings.artifacts_bucket,
@@ -73,6 +74,11 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         )
         logger.info("parity checked", extra={"parity": report})
         return report
+    if isinstance(event, dict) and "score_holdout" in event:
+        check = parse_event(ScoreHoldoutEvent, event).score_holdout
+        scored = score_holdout(cache, check.model_name, check.version, check.test_uri)
+        logger.info("holdout scored", extra={"model_name": check.model_name, "version": check.version})
+        return scored
     context_id = (event.get("requestContext") or {}).get("requestId") if isinstance(event, dict) else None
     request_id = context_id if isinstance(context_id, str) else context.aws_request_id
     return handle_predict(

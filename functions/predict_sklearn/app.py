@@ -26,7 +26,7 @@ def _model_cache() -> ModelCache:
     (the predict function chooses the version), so the refresh interval does not matter."""
     settings = Settings.from_environment()
     return ModelCache(
-        ModelRegistry(settings.registry_table),
+        ModelRegistry.from_settings(settings),
         "sklearn",
         0.0,
         settings.artifacts_bucket,

@@ -5,7 +5,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.contracts import PrepareEvent, parse_event
-from mlops.settings import PipelineSettings, Settings
+from mlops.settings import GovernanceSettings, PipelineSettings, Settings
 from mlops.training.request import parse_training_request
 from mlops.training.steps import prepare
 
@@ -20,7 +20,13 @@ metrics = Metrics()
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     step = parse_event(PrepareEvent, event)
     request = parse_training_request(step.request)  # InvalidTrainingRequest names the field
-    result = prepare(request, step.execution_arn, Settings.from_environment(), PipelineSettings.from_environment())
+    result = prepare(
+        request,
+        step.execution_arn,
+        Settings.from_environment(),
+        PipelineSettings.from_environment(),
+        policy=GovernanceSettings.from_environment(),
+    )
     metrics.add_metric(name="DatasetRows", unit=MetricUnit.Count, value=result.dataset.rows)
     logger.info("dataset prepared", extra={"dataset": result.dataset.uri, "rows": result.dataset.rows})
     return result.to_document()

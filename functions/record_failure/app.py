@@ -1,7 +1,8 @@
 """RecordFailure step: make the registry agree with the named failure state a training run ends in (a version
-the run registered is Abandoned if the state says nothing was registered; an alias the run moved goes back if the
-state says production did not move; see mlops.governance.failed_runs), then append the TrainingRunFailed audit
-event, so the model's trail shows failed runs too. The run ends in its named state either way.
+the run registered is Abandoned if the state says nothing was registered; see mlops.governance.failed_runs), then
+append the TrainingRunFailed audit event, so the model's trail shows failed runs too. The run ends in its named state
+either way. An alias the run moved was put back before, by the Deploy function (UndoDeployment): this role may not
+write aliases.
 
 The state machine sends the run's state input; the Catch that ended the run wrote its error under
 ``failure.<named end state>`` (``failed_runs.failure_of``). An event may also name its ``state`` itself."""
@@ -52,8 +53,18 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if model_name is None:
         logger.warning("failed run without a valid model name; no audit event", extra={"state": step.state})
         return {"recorded": False, "state": step.state}
-    registry = ModelRegistry(Settings.from_environment().registry_table)
-    reconciled = reconcile_failed_run(registry, model_name, execution_arn=step.execution_arn, state=step.state)
+    registry = ModelRegistry.from_settings(Settings.from_environment())
+    undo = step.state_input.get("undo_deployment")
+    alias_reverted = undo.get("reverted") if isinstance(undo, dict) else None  # None: UndoDeployment failed
+    reconciled = reconcile_failed_run(
+        registry,
+        model_name,
+        execution_arn=step.execution_arn,
+        state=step.state,
+        alias_reverted=alias_reverted if isinstance(alias_reverted, bool) else None,
+    )
+    # The error's name only: its cause can quote the data, and the audit trail is an API answer. The execution's
+    # history keeps the cause (states:GetExecutionHistory).
     registry.record_event(
         model_name,
         "TrainingRunFailed",
@@ -62,7 +73,6 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         after={
             "state": step.state,
             "error": error.get("Error"),
-            "cause": str(error.get("Cause", ""))[:2000],
             "execution_arn": step.execution_arn,
             **reconciled,
         },

@@ -26,7 +26,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         step.evaluation,
         execution_arn=step.execution_arn,
         settings=settings,
-        registry=ModelRegistry(settings.registry_table),
+        registry=ModelRegistry.from_settings(settings),
         conversion_result=step.conversion,
         parity=step.parity,
     )

@@ -23,7 +23,7 @@ metrics = Metrics()
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     request = parse_event(ReproduceEvent, event)
     settings = Settings.from_environment()
-    registry = ModelRegistry(settings.registry_table)
+    registry = ModelRegistry.from_settings(settings)
     report = reproduce_version(registry.get_version(request.model_name, request.version))
     at = now_iso()
     uri = S3Uri(settings.artifacts_bucket, f"models/{request.model_name}/v{request.version}/reproductions/{at}.json")

@@ -44,7 +44,6 @@ from mlops.errors import (
     SmokeTestFailed,
     VersionConflict,
 )
-from mlops.registry.store import ModelRegistry
 from tests.conftest import FakeLambdaContext
 
 pytestmark = pytest.mark.fuzz
@@ -142,7 +141,7 @@ def _assert_state_dependent_parts(stack: LocalStack, function: str, replayed: di
         assert hashlib.sha256(stored).hexdigest() == replayed["onnx_sha256"]
     elif function == "register":
         assert replayed["created"] is False, replayed
-        assert [v.version for v in ModelRegistry(stack.table).list_versions("breast-cancer")] == [1]
+        assert [v.version for v in stack.registry().list_versions("breast-cancer")] == [1]
     elif function == "deploy":
         assert replayed["changed"] is False, replayed  # idempotent: a retried Deploy moves nothing
 

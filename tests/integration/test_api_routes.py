@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api_story import STORY_ROUTES, Api, documented_routes, run_story
+from local.stack import LocalStack
+from tests.api_story import STORY_PARAMETERS, STORY_ROUTES, Api, documented_routes, run_story
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def stack(monkeypatch: pytest.MonkeyPatch):
+    with LocalStack(parameters=STORY_PARAMETERS) as local_stack:
+        for name, value in local_stack.environment().items():
+            monkeypatch.setenv(name, value)
+        yield local_stack
 
 
 def test_every_route_answers_a_valid_request_with_its_result(stack):

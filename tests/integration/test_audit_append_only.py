@@ -10,7 +10,8 @@ canary, a promotion and a rollback, predictions, feedback, a reproduction and a 
 - the events stored at the end are exactly the ones put, unchanged;
 - an attempt to overwrite an event through the registry's own code path fails and changes nothing.
 
-And, from the template as SAM translates it, which function roles may write (and delete) registry items today.
+And, from the template as SAM translates it: the roles that record events hold only PutItem on the audit table (no
+role may update or delete an event), and no role may delete a version.
 """
 
 from __future__ import annotations
@@ -30,9 +31,8 @@ from local.stack import LocalStack
 from local.template import ROOT, load_template
 from mlops.errors import VersionConflict
 from mlops.registry import table
-from mlops.registry.store import ModelRegistry
 from mlops.storage import codec, layout
-from tests.api_story import MODEL, Api, run_story
+from tests.api_story import MODEL, STORY_PARAMETERS, Api, run_story
 from tools.check_template import translate
 
 pytestmark = pytest.mark.integration
@@ -126,7 +126,7 @@ def _is_event(write: Write) -> bool:
 @pytest.fixture(scope="module")
 def told():
     """One story for the module's checks (it trains four versions): the stack, and every write it made."""
-    with pytest.MonkeyPatch.context() as patch, LocalStack() as local_stack:
+    with pytest.MonkeyPatch.context() as patch, LocalStack(parameters=STORY_PARAMETERS) as local_stack:
         for name, value in local_stack.environment().items():
             patch.setenv(name, value)
         recording = WriteRecorder()
@@ -152,23 +152,26 @@ def recorder(told):
 
 
 def test_no_write_in_a_whole_story_touches_an_existing_event(stack, recorder):
-    registry_writes = [(r, w) for r in recorder.requests for w in r.writes if w.table == stack.table]
+    tables = {stack.table, stack.alias_table, stack.audit_table}
+    registry_writes = [(r, w) for r in recorder.requests for w in r.writes if w.table in tables]
     event_writes = [(r, w) for r, w in registry_writes if _is_event(w)]
     kinds = {w.item["event_type"]["S"] for r, w in event_writes if r.succeeded}
     assert kinds >= STORY_EVENT_TYPES, kinds  # the story made every kind of change the registry records
     for request, write in event_writes:
+        assert write.table == stack.audit_table, write  # events live in the insert-only audit table
         assert (write.kind, write.condition) == ("Put", "attribute_not_exists(pk)"), (request.operation, write)
         assert request.operation == "transact_write_items", request.operation
         assert not (request.succeeded and write.existed_before), write  # no successful write over an event
-    assert not [w for _, w in registry_writes if w.kind == "Delete"], "the story deleted registry items"
+    assert not [w for _, w in registry_writes if w.kind == "Delete" and w.table != stack.alias_table], (
+        "the story deleted registry items"
+    )
 
     # Then the events stored are exactly the ones put, attribute for attribute.
     put = {w.key: w.item for r, w in event_writes if r.succeeded}
     stored = {
         (item["pk"]["S"], item["sk"]["S"]): item
-        for page in stack.client("dynamodb").get_paginator("scan").paginate(TableName=stack.table)
+        for page in stack.client("dynamodb").get_paginator("scan").paginate(TableName=stack.audit_table)
         for item in page["Items"]
-        if item["sk"]["S"].startswith("EVENT#")
     }
     assert stored == put
 
@@ -177,7 +180,7 @@ def test_every_status_change_and_alias_move_is_written_with_its_event(stack, rec
     state_changes = 0
     for request in recorder.requests:
         for write in request.writes:
-            if write.table != stack.table or write.kind == "ConditionCheck":
+            if write.table not in (stack.table, stack.alias_table) or write.kind == "ConditionCheck":
                 continue
             sort_key = write.key[1]
             if not sort_key.startswith(("VERSION#", "ALIAS#")):
@@ -190,13 +193,13 @@ def test_every_status_change_and_alias_move_is_written_with_its_event(stack, rec
     assert state_changes >= 12, state_changes  # registrations, approvals, deployments, canary, promote, rollback
 
     # And each stored event names a change the story made, with who made it.
-    events = ModelRegistry(stack.table).list_events(MODEL)
+    events = stack.registry().list_events(MODEL)
     assert all(event.actor and event.event_type for event in events), events
 
 
 def test_the_registry_cannot_overwrite_an_event_even_through_its_own_code(stack, recorder, monkeypatch):
     # Given a stored event, and the registry made to mint that event's own sort key (same time, same id);
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     target = registry.list_events(MODEL)[-1]
     alias_before = registry.get_alias(MODEL)
     monkeypatch.setattr(codec, "now_iso", lambda: target.at)
@@ -220,7 +223,7 @@ def test_the_registry_cannot_overwrite_an_event_even_through_its_own_code(stack,
     assert len(forged) >= 2 and not any(r.succeeded for r in forged[-2:]), forged
 
 
-# ---- IAM: who may write the registry table (the current fact; least privilege is another issue's) -------------
+# ---- IAM: who may write the audit trail and the versions (the whole matrix: tests/contract/test_iam_matrix.py) -----
 def _statements(value: Any):
     if isinstance(value, dict):
         if "Action" in value and "Effect" in value:
@@ -233,8 +236,8 @@ def _statements(value: Any):
             yield from _statements(inner)
 
 
-def _registry_actions(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
-    """Role -> the dynamodb actions its policies allow on the registry table (SAM policy templates expanded)."""
+def _table_actions(monkeypatch: pytest.MonkeyPatch, table_logical_id: str) -> dict[str, set[str]]:
+    """Role -> the dynamodb actions its policies allow on a table (SAM policy templates expanded)."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     translated = translate(load_template(), ROOT)
     actions: dict[str, set[str]] = {}
@@ -243,7 +246,7 @@ def _registry_actions(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
             continue
         allowed: set[str] = set()
         for statement in _statements(resource["Properties"].get("Policies", [])):
-            if statement["Effect"] != "Allow" or "RegistryTable" not in json.dumps(statement.get("Resource")):
+            if statement["Effect"] != "Allow" or f'"{table_logical_id}"' not in json.dumps(statement.get("Resource")):
                 continue
             listed = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             allowed |= {a.removeprefix("dynamodb:") for a in listed if a.startswith("dynamodb:")}
@@ -251,26 +254,29 @@ def _registry_actions(monkeypatch: pytest.MonkeyPatch) -> dict[str, set[str]]:
     return actions
 
 
-def test_seven_function_roles_may_delete_registry_items_so_append_only_rests_on_the_code(monkeypatch):
-    actions = _registry_actions(monkeypatch)
-    writers = {role for role, allowed in actions.items() if allowed & {"PutItem", "UpdateItem", "DeleteItem"}}
-    deleters = {role for role, allowed in actions.items() if "DeleteItem" in allowed}
-    # Today every role that writes the registry holds DynamoDBCrudPolicy, DeleteItem included: IAM does not keep
-    # the EVENT# items append-only; the conditional Puts above do.
-    expected = {
-        "ApiFunction",
-        "ApprovalFunction",
-        "DeployFunction",
-        "DriftFunction",
-        "RecordFailureFunction",
-        "RegisterFunction",
-        "ReproduceFunction",
-    }
-    assert writers == deleters == expected
+def test_iam_keeps_the_trail_insert_only_and_no_role_deletes_a_version(monkeypatch):
+    audit = _table_actions(monkeypatch, "AuditTable")
+    registry = _table_actions(monkeypatch, "RegistryTable")
+    readers = {"GetItem", "BatchGetItem", "Query", "Scan", "DescribeTable", "ConditionCheckItem"}
+    # Every role that records events may only add them: no UpdateItem, DeleteItem or BatchWriteItem on the trail
+    assert {role: allowed - readers for role, allowed in audit.items() if allowed - readers} == dict.fromkeys(
+        (
+            "ApiFunction",
+            "ApprovalFunction",
+            "DeployFunction",
+            "DriftFunction",
+            "RecordFailureFunction",
+            "RegisterFunction",
+            "ReproduceFunction",
+        ),
+        {"PutItem"},
+    )
+    # and no role may delete (or batch-write) a version, a run marker or the model's counter
+    assert not {role for role, allowed in registry.items() if allowed & {"DeleteItem", "BatchWriteItem"}}
 
 
 def test_the_predict_and_evaluate_roles_only_read_the_registry(monkeypatch):
-    actions = _registry_actions(monkeypatch)
+    actions = _table_actions(monkeypatch, "RegistryTable")
     for role in ("PredictFunction", "EvaluateFunction"):
         assert actions[role], role  # they do read it
         assert actions[role] <= {"GetItem", "BatchGetItem", "Query", "Scan", "DescribeTable"}, actions[role]

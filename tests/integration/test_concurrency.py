@@ -12,7 +12,6 @@ from local.datasets import breast_cancer_csv
 from mlops.api import admin
 from mlops.errors import DeploymentRefused, NothingToRollBack, VersionConflict
 from mlops.registry.records import VERSION_REGISTERED
-from mlops.registry.store import ModelRegistry
 from mlops.training.request import parse_training_request
 from tests.conftest import upload
 from tests.factories import version_content
@@ -40,7 +39,7 @@ def _race(workers: int, work) -> tuple[list, list]:
 
 
 def test_simultaneous_deploys_and_rollbacks_leave_one_consistent_history(stack):
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     for run in range(6):
         registry.register_version(
             "m", version_content(), status=VERSION_REGISTERED, run_id=f"r{run}", actor="t", reason="r"

@@ -127,11 +127,11 @@ def test_pipelines_racing_through_deploy_one_wins_and_every_loser_is_a_conflict(
 
     # Then each registered its own version, exactly one moved production, and every other one lost the conditional
     # write: DeploymentFailed with VersionConflict, its version registered and not serving
-    by_state = assert_accounted_for(ModelRegistry(stack.table), runs)
+    by_state = assert_accounted_for(stack.registry(), runs)
     assert sorted(by_state) == ["Deployed", "DeploymentFailed"]
     (winner,) = by_state["Deployed"]
     assert [run["error"] for run in by_state["DeploymentFailed"]] == ["VersionConflict"] * (runs_count - 1)
-    alias = ModelRegistry(stack.table).get_alias(MODEL)
+    alias = stack.registry().get_alias(MODEL)
     assert (alias.version, alias.previous_version, alias.revision) == (winner["version"], None, 1)
 
 
@@ -148,5 +148,5 @@ def test_pipelines_racing_unsynchronised_leave_one_consistent_history(parallel_s
     # The runs overlapped in time (else this is not a race), and whatever the interleaving, all is accounted for
     latest_start = max(run["started"] for run in runs)
     assert all(run["stopped"] > latest_start for run in runs)
-    by_state = assert_accounted_for(ModelRegistry(stack.table), runs)
+    by_state = assert_accounted_for(stack.registry(), runs)
     assert by_state.get("Deployed"), by_state  # the first to reach Deploy with no champion in the way deploys

@@ -21,7 +21,6 @@ from local.training_runs import run_training
 from mlops.data import dataset
 from mlops.data.reader import NumericColumn
 from mlops.monitoring.store import MonitoringStore
-from mlops.registry.store import ModelRegistry
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 
@@ -114,9 +113,9 @@ def test_normal_traffic_then_confirmed_drift_starts_a_gated_retraining_once(moni
     assert "passed" in output["evaluation"]["gate"]  # the same gate decided about the champion
     (alert,) = alerts(stack, queue)
     assert "retraining started" in alert["Subject"] and third.check["html_uri"] in alert["Message"]
-    state = MonitoringStore(stack.table).get(MODEL).state
+    state = MonitoringStore(stack.monitor_table).get(MODEL).state
     assert state.last_retraining.execution_arn == retraining
-    events = [e.event_type for e in ModelRegistry(stack.table).list_events(MODEL)]
+    events = [e.event_type for e in stack.registry().list_events(MODEL)]
     assert "DriftConfirmed" in events and "RetrainingStarted" in events
 
     # When drift persists (or the new champion drifts) within the cooldown

@@ -57,7 +57,7 @@ def test_a_check_that_failed_after_writing_does_not_block_retraining(monitored):
     # Then the execution says the check failed, and the state agrees: its report exists, but no retraining is
     # recorded as started (nor its cooldown reserved) without a TrainingPipeline execution behind it
     assert (failed.status, failed.end_state) == ("FAILED", "DriftCheckFailed")
-    state = MonitoringStore(stack.table).get(MODEL).state
+    state = MonitoringStore(stack.monitor_table).get(MODEL).state
     assert objects.exists(S3Uri.parse(state.last_report_uri))
     executions = stack.client("stepfunctions").list_executions(stateMachineArn=stack.training_pipeline_arn)
     assert len(executions["executions"]) == 1  # only the first training run
@@ -66,7 +66,7 @@ def test_a_check_that_failed_after_writing_does_not_block_retraining(monitored):
     assert reserved is not None and reserved.execution_arn is None, reserved
 
     # And once the grace for recording a start has passed (aged here rather than waited for), it holds no cooldown:
-    store = MonitoringStore(stack.table)
+    store = MonitoringStore(stack.monitor_table)
     stored = store.get(MODEL)
     aged = datetime.now(UTC) - timedelta(seconds=UNRECORDED_START_GRACE_S + 60)
     old_reservation = replace(reserved, at=aged.isoformat(timespec="seconds").replace("+00:00", "Z"))

@@ -17,7 +17,6 @@ from local.datasets import breast_cancer_csv
 from local.gateway import LocalGateway
 from local.stack import LocalStack
 from local.training_runs import run_training
-from mlops.registry.store import ModelRegistry
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 
@@ -60,7 +59,7 @@ def call(gateway, method: str, path: str, body=None, *, api_key: str | None = No
 
 
 def example(stack, version: int = 2) -> dict:
-    return ModelRegistry(stack.table).get_version(MODEL, version).input_example
+    return stack.registry().get_version(MODEL, version).input_example
 
 
 def predict(served, instances, **kwargs):
@@ -76,7 +75,7 @@ def test_predict_returns_versioned_rows_that_match_the_registered_model(served):
     assert status == 200, body
     assert (body["model_name"], body["version"], body["runtime"]) == (MODEL, 2, "onnx")
     assert len({p["inference_id"] for p in body["predictions"]}) == 3
-    record = ModelRegistry(stack.table).get_version(MODEL, 2)
+    record = stack.registry().get_version(MODEL, 2)
     model = objects.load_model(S3Uri.parse(record.artifact_uri), record.artifact_sha256, record.sklearn_version)
     from mlops.data.dataset import Schema  # noqa: PLC0415
     from mlops.serving.runtime import validate_instances  # noqa: PLC0415
@@ -205,14 +204,14 @@ def test_canary_split_promote_and_rollback(served):
 
 def test_deploy_refusals_are_409_and_change_nothing(served):
     stack, gateway = served
-    before = ModelRegistry(stack.table).get_alias(MODEL)
+    before = stack.registry().get_alias(MODEL)
     status, body = call(gateway, "POST", f"/models/{MODEL}/deployments", {"version": 2, "canary_weight": 0.5})
     assert status == 409 and "already serves" in body["message"]
     assert call(gateway, "POST", f"/models/{MODEL}/promote")[0] == 409  # no canary
     assert call(gateway, "POST", f"/models/{MODEL}/deployments", {"version": 7})[0] == 404
     status, body = call(gateway, "POST", f"/models/{MODEL}/deployments", {"version": 1, "canary_weight": 2})
     assert status == 422
-    assert ModelRegistry(stack.table).get_alias(MODEL).revision == before.revision
+    assert stack.registry().get_alias(MODEL).revision == before.revision
 
 
 def test_training_start_is_idempotent_on_the_client_token(served):

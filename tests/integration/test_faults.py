@@ -12,7 +12,6 @@ import pytest
 from local import runtime
 from local.datasets import breast_cancer_csv
 from local.training_runs import run_training
-from mlops.registry.store import ModelRegistry
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 from tests.conftest import upload
@@ -52,7 +51,7 @@ def run_id(result) -> str:
 
 
 def assert_registry_consistent(stack) -> None:
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     for model in registry.list_models():
         for record in registry.list_versions(model.model_name):
             referenced = [
@@ -70,7 +69,7 @@ def champion(stack):
     """A first, healthy run: v1 serves production before the faulty run starts."""
     upload(stack, "datasets/bc.csv", breast_cancer_csv())
     assert _train(stack).end_state == "Deployed"
-    return ModelRegistry(stack.table).get_alias("bc")
+    return stack.registry().get_alias("bc")
 
 
 BEFORE_THE_GATE = ["PrepareFunction", "TrainFunction", "EvaluateFunction", "ConvertFunction", "RegisterFunction"]
@@ -80,7 +79,7 @@ BEFORE_THE_GATE = ["PrepareFunction", "TrainFunction", "EvaluateFunction", "Conv
 @pytest.mark.parametrize("step", BEFORE_THE_GATE)
 def test_a_failing_step_ends_in_its_named_state_and_loses_nothing(stack, champion, step, kind):
     # Given a champion in production, and a step that fails on every invocation
-    events_before = len(ModelRegistry(stack.table).list_events("bc"))
+    events_before = len(stack.registry().list_events("bc"))
     runtime.inject_fault(stack.function_names[step], kind)
 
     # When another training run starts
@@ -88,7 +87,7 @@ def test_a_failing_step_ends_in_its_named_state_and_loses_nothing(stack, champio
 
     # Then the run ends in the step's named state, production did not move, nothing dangles, the trail says so
     assert (result.status, result.end_state) == ("FAILED", EXPECTED_END[step])
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     assert registry.get_alias("bc") == champion
     assert [(v.version, v.status) for v in registry.list_versions("bc")] == [(1, "Registered")]
     assert_registry_consistent(stack)
@@ -112,7 +111,7 @@ def test_a_failing_first_deployment_leaves_no_alias(stack, step, kind):
     result = _train(stack)
 
     assert (result.status, result.end_state) == ("FAILED", EXPECTED_END[step])
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     assert registry.get_alias("bc") is None
     assert [(v.version, v.status) for v in registry.list_versions("bc")] == [(1, "Registered")]  # never served
     assert_registry_consistent(stack)
@@ -127,7 +126,7 @@ def test_a_lambda_service_error_is_retried_and_the_run_succeeds(stack):
     result = _train(stack)
 
     assert result.end_state == "Deployed", result.cause
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     assert [(v.version, v.run_id) for v in registry.list_versions("bc")] == [(1, run_id(result))]
     trail = [(e.event_type, (e.after or {}).get("version")) for e in registry.list_events("bc")]
     assert trail == [("VersionRegistered", 1), ("AliasMoved", 1)]  # registered once, deployed once

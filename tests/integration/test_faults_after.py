@@ -70,7 +70,7 @@ def champion(stack):
     upload(stack, "datasets/bc.csv", breast_cancer_csv())
     first = _train(stack, candidates=WEAK)
     assert first.end_state == "Deployed", first.cause
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     return first, registry.get_alias("bc"), len(registry.list_events("bc"))
 
 
@@ -87,7 +87,7 @@ def test_register_that_times_out_after_committing_is_retried_and_registers_once(
     # Then the retry found the run's version instead of registering a second one, and the run deployed it
     assert result.end_state == "Deployed", result.cause
     assert result.states.count("Register") == 1  # one state, two attempts (the retry is inside the state)
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     assert versions(registry) == [(1, "Registered", run_id(first)), (2, "Registered", run_id(result))]
     assert trail(registry, events_before) == [("VersionRegistered", 2, "Registered"), ("AliasMoved", 1, 2)]
     assert registry.get_alias("bc").version == 2
@@ -115,7 +115,7 @@ def test_register_that_committed_and_then_failed_leaves_no_deployable_version(st
     # Then the run says RegistrationFailed, and the registry agrees: the version it committed is Abandoned (kept for
     # the audit, refused for deployment), production still serves the champion, and the trail tells it in order
     assert (result.status, result.end_state) == ("FAILED", "RegistrationFailed")
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     assert versions(registry) == [(1, "Registered", run_id(first)), (2, "Abandoned", run_id(result))]
     assert registry.get_alias("bc") == alias_before
     assert trail(registry, events_before) == [
@@ -138,7 +138,7 @@ def test_deploy_that_times_out_after_moving_the_alias_is_retried_and_moves_it_on
 
     assert result.end_state == "Deployed", result.cause
     assert result.output["deployment"]["changed"] is False  # the retry found the alias already moved
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     assert trail(registry, events_before) == [("VersionRegistered", 2, "Registered"), ("AliasMoved", 1, 2)]
     alias = registry.get_alias("bc")
     assert (alias.version, alias.previous_version, alias.revision) == (2, 1, alias_before.revision + 1)
@@ -155,7 +155,7 @@ def test_deploy_that_moved_the_alias_and_then_kept_timing_out_moves_it_back(stac
 
     # Then the run says DeploymentFailed and production serves what it served before the run
     assert (result.status, result.end_state) == ("FAILED", "DeploymentFailed")
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     alias = registry.get_alias("bc")
     assert (alias.version, alias.canary_version) == (alias_before.version, None)
     assert versions(registry) == [(1, "Registered", run_id(first)), (2, "Registered", run_id(result))]
@@ -175,7 +175,7 @@ def test_a_first_deployment_that_kept_timing_out_leaves_no_alias(stack):
     result = _train(stack)
 
     assert (result.status, result.end_state) == ("FAILED", "DeploymentFailed")
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     assert registry.get_alias("bc") is None
     assert versions(registry) == [(1, "Registered", run_id(result))]
     assert trail(registry) == [
@@ -195,7 +195,7 @@ def test_an_approval_step_that_stored_its_token_and_then_failed_abandons_the_pen
 
     # Then the run ends, and nobody can approve (or deploy) a version whose run is over
     assert (result.status, result.end_state) == ("FAILED", "PipelineFailed")
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     record = registry.get_version("bc", 2)
     assert record.status == "Abandoned"
     assert "approval_task_token" not in record
@@ -219,7 +219,7 @@ def test_a_failing_record_failure_step_still_ends_in_the_named_state(stack, afte
     result = _train(stack)
 
     assert (result.status, result.end_state) == ("FAILED", "PipelineFailed")
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     # The audit event is written before the step fails (after=True) or never (after=False): best effort, no more
     assert trail(registry) == ([("TrainingRunFailed", "PipelineFailed", None, None)] if after else [])
 
@@ -242,7 +242,7 @@ def test_an_approval_step_whose_response_was_lost_is_retried_and_the_run_waits(s
             }
         ),
     )["executionArn"]
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     deadline = time.monotonic() + 300
     while not (registry.list_versions("bc")[1:] and registry.get_version("bc", 2).approval_task_token):
         description = stack.client("stepfunctions").describe_execution(executionArn=arn)

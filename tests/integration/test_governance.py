@@ -10,7 +10,6 @@ import pytest
 from local.datasets import breast_cancer_csv
 from local.gateway import LocalGateway
 from mlops.governance import cards
-from mlops.registry.store import ModelRegistry
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 from tests.conftest import upload
@@ -57,7 +56,7 @@ def _finished(stack, arn: str) -> dict:
 
 
 def _pending(stack) -> dict:
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
 
     def waiting():
         try:
@@ -86,7 +85,7 @@ def test_an_approved_version_is_deployed_and_the_decision_recorded(stack):
     record = _pending(stack)
     assert record.status == "PendingApproval"
     gateway = LocalGateway(stack, port=0)
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
 
     # While pending, nobody can deploy it, and the API never shows the resume token
     status, body = _post(gateway, "/models/bc/deployments", {"version": 1})
@@ -119,7 +118,7 @@ def test_a_rejected_version_ends_the_run_in_its_named_state(stack):
     assert status == 200 and body["status"] == "Rejected"
     finished = _finished(stack, arn)
     assert (finished["status"], _end_state(stack, arn)) == ("FAILED", "ApprovalRejected")
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     assert registry.get_alias("bc") is None
     assert registry.list_events("bc")[-1].event_type == "VersionRejectedByApprover"
     assert _post(gateway, "/models/bc/deployments", {"version": 1})[0] == 409
@@ -133,7 +132,7 @@ def test_an_undecided_approval_times_out_in_its_named_state(stack):
     finished = _finished(stack, arn)
 
     assert (finished["status"], _end_state(stack, arn)) == ("FAILED", "ApprovalTimedOut")
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     assert registry.get_version("bc", 1).status == "ApprovalExpired"
     trail = [(e.event_type, (e.after or {}).get("status")) for e in registry.list_events("bc")]
     assert trail == [
@@ -147,7 +146,7 @@ def test_an_undecided_approval_times_out_in_its_named_state(stack):
 def test_lineage_and_the_model_card_match_the_registry(stack):
     arn = _start(stack)  # the stack's default: no approval
     assert _finished(stack, arn)["status"] == "SUCCEEDED"
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     record = registry.get_version("bc", 1)
     lineage = record.lineage
     assert lineage.code_version == "unversioned"  # the template's CodeVersion default
@@ -189,7 +188,7 @@ def test_a_version_reproduces_from_its_lineage_and_a_changed_dataset_is_detected
         assert report["reproduced"] is True
         assert report["data_matches"] and report["split_matches"] and report["predictions_match"]
         assert max(report["metric_differences"].values()) <= 1e-9
-        assert ModelRegistry(stack.table).list_events("bc")[-1].event_type == "VersionReproduced"
+        assert stack.registry().list_events("bc")[-1].event_type == "VersionReproduced"
         # The CLI is a client of the running API
         assert main(["reproduce", "--model-name", "bc", "--version", "1", "--url", gateway.url]) == 0
 

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from local.training_runs import error_message, run_training
-from mlops.registry.store import ModelRegistry
 from tests.conftest import upload
 
 pytestmark = pytest.mark.integration
@@ -49,7 +48,7 @@ def test_a_wide_csv_with_unicode_names_constant_and_empty_columns_trains(stack):
     result, seconds = _run(stack, _csv(header, rows), "y")
 
     assert result.end_state == "Deployed", error_message(result.cause)
-    record = ModelRegistry(stack.table).get_version("odd", 1)
+    record = stack.registry().get_version("odd", 1)
     kinds = {f["name"]: f["kind"] for f in record.schema_document["features"]}
     assert len(kinds) == numeric_columns + 3
     assert kinds['région, "quoted"'] == "categorical" and kinds["constant"] == "numeric"
@@ -72,7 +71,7 @@ def test_a_tall_csv_of_tens_of_thousands_of_rows_trains(stack):
     )
 
     assert result.end_state == "Deployed", error_message(result.cause)
-    assert ModelRegistry(stack.table).get_version("odd", 1).metrics["r2"] > 0.99
+    assert stack.registry().get_version("odd", 1).metrics["r2"] > 0.99
     print(f"tall csv {rows_count} x 7: {seconds:.1f} s")
 
 

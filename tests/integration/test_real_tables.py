@@ -13,7 +13,6 @@ import numpy as np
 import pytest
 
 from local.training_runs import error_message, run_training
-from mlops.registry.store import ModelRegistry
 from tests.conftest import upload
 
 pytestmark = pytest.mark.integration
@@ -109,7 +108,7 @@ def test_a_customer_table_trains_on_the_right_columns_and_serves_whole_records(s
     }
     assert all(column["reason"] for column in summary["columns"].values())
     assert "signed_up__hour" in summary["features"] and "full_name" not in summary["features"]
-    record = ModelRegistry(stack.table).get_version("churn", 1)
+    record = stack.registry().get_version("churn", 1)
     city = next(f for f in record.schema_document["features"] if f["name"] == "city")
     assert len(city["categories"]) <= 50
     # the imbalance is handled and reported
@@ -166,14 +165,14 @@ def test_a_retrain_on_new_rows_is_compared_with_its_champion_despite_other_kept_
         "class_weight": "balanced",
         "gate": {"metric": "balanced_accuracy"},
     }
-    first = run_training(stack, {**request, "dataset_uri": upload(stack, "d/a.csv", _csv(header, rows[:800]))})
+    first = run_training(stack, {**request, "dataset_uri": upload(stack, "datasets/a.csv", _csv(header, rows[:800]))})
     assert first.end_state == "Deployed", error_message(first.cause)
 
     # When the next sample keeps other cities and starts at another date
-    second = run_training(stack, {**request, "dataset_uri": upload(stack, "d/b.csv", _csv(header, rows[800:]))})
+    second = run_training(stack, {**request, "dataset_uri": upload(stack, "datasets/b.csv", _csv(header, rows[800:]))})
 
     # Then the champion is scored on the new holdout, not refused as another problem
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     first_city = next(f for f in registry.get_version("churn2", 1).schema_document["features"] if f["name"] == "city")
     second_city = next(f for f in registry.get_version("churn2", 2).schema_document["features"] if f["name"] == "city")
     assert first_city["categories"] != second_city["categories"]

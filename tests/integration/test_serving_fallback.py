@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from local.training_runs import run_training
-from mlops.registry.store import ModelRegistry
 from mlops.serving.runtime import PARITY_MAX_RELATIVE_MEAN_DIFF
 from mlops.training import conversion
 from tests.conftest import upload
@@ -97,7 +96,7 @@ def test_a_model_onnx_cannot_convert_is_deployed_and_served_by_scikit_learn(stac
 
     # Then the run deploys it, and the version says which runtime serves it and why
     assert result.end_state == "Deployed", result.cause
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     record = registry.get_version("diamonds", 1).to_document()
     assert record["serving"]["runtime"] == "sklearn"
     assert record["serving"]["reason"].startswith("skl2onnx could not convert hist_gradient_boosting")
@@ -131,7 +130,7 @@ def test_a_model_that_fails_the_parity_check_is_served_by_scikit_learn(stack, mo
 
     # Then the parity check refuses the ONNX model, the version records why, and it still deploys
     assert result.end_state == "Deployed", result.cause
-    record = ModelRegistry(stack.table).get_version("diamonds", 1).to_document()
+    record = stack.registry().get_version("diamonds", 1).to_document()
     serving = record["serving"]
     assert serving["runtime"] == "sklearn"
     assert serving["parity"]["passed"] is False
@@ -152,7 +151,7 @@ def test_onnx_in_double_precision_serves_a_regressor_exactly(stack, estimator, p
     result = _train(stack, [{"estimator": estimator, "params": params}])
 
     assert result.end_state == "Deployed", result.cause
-    record = ModelRegistry(stack.table).get_version("diamonds", 1).to_document()
+    record = stack.registry().get_version("diamonds", 1).to_document()
     serving = record["serving"]
     assert (serving["runtime"], serving["precision"]) == ("onnx", "double")
     assert serving["reason"] == "the ONNX model (double precision) passed the parity check"

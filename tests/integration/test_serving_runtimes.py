@@ -11,7 +11,6 @@ from local.datasets import breast_cancer_csv
 from local.stack import LocalStack
 from local.training_runs import error_message, run_training
 from mlops.errors import LibraryVersionMismatch
-from mlops.registry.store import ModelRegistry
 from mlops.training import conversion
 from tests.conftest import upload
 
@@ -57,7 +56,7 @@ def test_an_unconvertible_model_is_served_by_scikit_learn_under_onnx(stack, monk
     result = _train(stack)
 
     assert result.end_state == "Deployed", result.cause
-    record = ModelRegistry(stack.table).get_version("bc", 1)
+    record = stack.registry().get_version("bc", 1)
     assert (record.serving.runtime, record.serving.onnx_uri) == ("sklearn", None)
     assert "no converter" in record.serving.reason
     body = _predict(stack, record.input_example)
@@ -72,7 +71,7 @@ def test_a_version_neither_runtime_can_serve_is_registered_but_not_deployed(stac
     assert (result.status, result.end_state, result.error) == ("FAILED", "SmokeTestFailed", "SmokeTestFailed")
     assert "the scikit-learn runtime cannot serve it" in error_message(result.cause)
     assert "trained with scikit-learn 0.0" in error_message(result.cause)
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     record = registry.get_version("bc", 1)
     assert record.status == "Registered"
     assert record.serving.runtime == "sklearn"
@@ -90,7 +89,7 @@ def test_the_admin_api_refuses_to_deploy_an_unservable_version(stack, monkeypatc
     )
     document = json.loads(body)
     assert status == 409 and document["error"] == "SmokeTestFailed"
-    assert ModelRegistry(stack.table).get_alias("bc") is None
+    assert stack.registry().get_alias("bc") is None
 
 
 def test_the_sklearn_runtime_serves_what_onnx_cannot(monkeypatch):
@@ -100,7 +99,7 @@ def test_the_sklearn_runtime_serves_what_onnx_cannot(monkeypatch):
             monkeypatch.setenv(name, value)
         result = _train(stack)
         assert result.end_state == "Deployed", result.cause
-        row = ModelRegistry(stack.table).get_version("bc", 1).input_example
+        row = stack.registry().get_version("bc", 1).input_example
         body = _predict(stack, row)
     assert body["runtime"] == "sklearn"
     assert body["version"] == 1
@@ -112,7 +111,7 @@ def test_the_serving_cache_refuses_bytes_that_do_not_match_the_registry(stack):
     from mlops.serving.cache import ModelCache  # noqa: PLC0415
 
     assert _train(stack).end_state == "Deployed"
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     record = registry.get_version("bc", 1)
     onnx_key = record.serving.onnx_uri.split("/", 3)[3]
     stack.client("s3").put_object(Bucket=stack.bucket, Key=onnx_key, Body=b"not the registered model")

@@ -44,7 +44,7 @@ def test_happy_path_registers_and_deploys(stack, breast_cancer_uri):
     assert result.status == "SUCCEEDED", result.cause
     assert result.end_state == "Deployed"
     assert result.states[:2] == ["Prepare", "TrainCandidates"]
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     record = registry.get_version("bc", 1)
     assert record.status == "Registered"
     assert registry.get_alias("bc").version == 1
@@ -90,7 +90,7 @@ def test_an_identical_second_run_is_recorded_as_rejected_and_not_promoted(stack,
     assert gate["passed"] is False
     assert gate["champion_version"] == 1
     assert gate["challenger_score"] == gate["champion_score"]  # same data, seed and candidates: same model
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     assert [(v.version, v.status) for v in registry.list_versions("bc")] == [(1, "Registered"), (2, "Rejected")]
     assert registry.get_alias("bc").version == 1
     assert registry.get_version("bc", 2).gate["reasons"]  # the rejection explains itself
@@ -112,7 +112,7 @@ def test_a_failing_register_step_ends_in_its_named_state_with_nothing_registered
     assert result.end_state == "RegistrationFailed"
     assert result.error == "RuntimeError"
     assert error_message(result.cause) == "DynamoDB is down"
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     with pytest.raises(ModelNotFound):
         registry.get_model("bc")
     assert registry.list_versions("bc") == []
@@ -130,7 +130,7 @@ def test_a_failing_evaluate_step_ends_in_pipeline_failed(stack, breast_cancer_ur
     result = run_training(stack, _request(breast_cancer_uri))
 
     assert (result.status, result.end_state, result.error) == ("FAILED", "PipelineFailed", "ZeroDivisionError")
-    assert ModelRegistry(stack.table).list_versions("bc") == []
+    assert stack.registry().list_versions("bc") == []
 
 
 def test_a_failing_deploy_leaves_the_version_registered_and_the_alias_unmoved(stack, breast_cancer_uri, monkeypatch):
@@ -141,7 +141,7 @@ def test_a_failing_deploy_leaves_the_version_registered_and_the_alias_unmoved(st
     result = run_training(stack, _request(breast_cancer_uri))
 
     assert (result.status, result.end_state) == ("FAILED", "DeploymentFailed")
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     assert registry.get_version("bc", 1).status == "Registered"
     assert registry.get_alias("bc") is None
 
@@ -172,7 +172,7 @@ def test_no_trained_candidate_ends_in_its_named_state(stack, breast_cancer_uri):
     result = run_training(stack, _request(breast_cancer_uri, candidates=candidates))
 
     assert (result.status, result.end_state, result.error) == ("FAILED", "NoCandidateTrained", "NoCandidateTrained")
-    assert ModelRegistry(stack.table).list_versions("bc") == []
+    assert stack.registry().list_versions("bc") == []
 
 
 def test_a_regression_model_on_a_dataset_it_has_never_seen(stack):
@@ -192,7 +192,7 @@ def test_a_regression_model_on_a_dataset_it_has_never_seen(stack):
     )
 
     assert result.end_state == "Deployed", result.cause
-    record = ModelRegistry(stack.table).get_version("diabetes", 1)
+    record = stack.registry().get_version("diabetes", 1)
     assert record.task == "regression"
     assert set(record.metrics) == {"rmse", "mae", "r2"}
     assert record.metrics["r2"] >= 0.2

@@ -51,7 +51,7 @@ def csv_payload(lines: list[str]) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
-# ---- parse_csv: refusals ----------------------------------------------------------------------------------
+# ---- read_table: refusals ----------------------------------------------------------------------------------
 @pytest.mark.parametrize("payload", [b"", b"   \n\t\r\n  ", b"\xef\xbb\xbf", b"\n\n,,\n , \n"], ids=repr)
 def test_empty_or_blank_files_are_refused(payload):
     with pytest.raises(InvalidDataset, match="the dataset is empty"):
@@ -143,7 +143,7 @@ def test_a_header_without_rows_is_refused():
         dataset.read_table(b"size,colour,label\n\n")
 
 
-# ---- parse_csv: what it accepts ---------------------------------------------------------------------------
+# ---- read_table: what it accepts ---------------------------------------------------------------------------
 def test_quoted_fields_keep_their_commas_quotes_and_newlines():
     payload = b'name,note,label\n"Smith, J","said ""hi""\nthen left",1\nplain,"",0\n'
 
@@ -539,7 +539,7 @@ def test_a_split_that_cannot_be_stratified_is_an_invalid_dataset():
 
 
 # ---- to_csv -----------------------------------------------------------------------------------------------
-def test_to_csv_then_parse_csv_gives_back_the_table():
+def test_to_csv_then_read_table_gives_back_the_table():
     table = dataset.table_from_rows(
         ["naïve name", "note", "label"],
         [

@@ -23,7 +23,6 @@ from mlops.monitoring.feedback import accept_feedback
 from mlops.monitoring.reference import Reference, baseline_of_columns
 from mlops.monitoring.store import MonitoringStore
 from mlops.monitoring.window import Window, WindowFeeder, add_columns
-from mlops.registry.store import ModelRegistry
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 from tests.conftest import load_event
@@ -77,7 +76,7 @@ def register(stack: LocalStack, *, version_note: str = "v", features_baseline: d
     baseline = {"features": {"rows": 2_000, "features": statistics}, "predictions": predictions}
     uri = S3Uri(stack.bucket, f"baselines/{MODEL}/{uuid.uuid4().hex}.json")
     objects.put_json(uri, {**baseline, "schema": schema})
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     record = version_content(
         schema=schema, metrics={"accuracy": 0.9, "f1": 0.8}, baseline_uri=str(uri), training_request=TRAINING_REQUEST
     )
@@ -138,8 +137,8 @@ def check(stack: LocalStack, **overrides) -> tuple[dict, dict]:
         MODEL,
         check_id=f"check-{uuid.uuid4().hex[:8]}",
         bucket=stack.bucket,
-        registry=ModelRegistry(stack.table),
-        store=MonitoringStore(stack.table),
+        registry=stack.registry(),
+        store=MonitoringStore(stack.monitor_table),
         defaults=DEFAULTS,
         overrides=overrides or None,
         now=CLOCK.tick(),  # every record captured so far is strictly before "now"
@@ -188,9 +187,9 @@ def test_drift_is_confirmed_after_consecutive_windows_and_starts_one_retraining(
     assert request["dataset_uri"] == TRAINING_REQUEST["dataset_uri"] and "code_version" not in request
     assert request["requested_by"] == f"drift-check:{output['check_id']}"
     assert output["notify"] is True and "retraining started" in output["notification"]["subject"]
-    state = MonitoringStore(stack.table).get(MODEL).state
+    state = MonitoringStore(stack.monitor_table).get(MODEL).state
     assert state.last_retraining.check_id == output["check_id"]
-    events = [e.event_type for e in ModelRegistry(stack.table).list_events(MODEL)]
+    events = [e.event_type for e in stack.registry().list_events(MODEL)]
     assert "DriftConfirmed" in events
 
 
@@ -211,7 +210,7 @@ def test_no_second_retraining_within_the_cooldown_nor_a_repeated_alert(stack, de
     assert output["notify"] is False
 
     # When the cooldown has passed (the last retraining is 25 hours old)
-    store = MonitoringStore(stack.table)
+    store = MonitoringStore(stack.monitor_table)
     stored = store.get(MODEL)
     state = replace(stored.state, last_retraining=replace(stored.state.last_retraining, at="2000-01-01T00:00:00Z"))
     store.save_state(MODEL, state, seen_revision=stored.revision)
@@ -265,7 +264,7 @@ def test_ground_truth_degradation_is_reported_and_triggers_retraining(stack, dep
     ids = capture(stack, deployed, rows(rng, 300), predictions=["1"] * 300)
     actual = ["0"] * 200 + ["1"] * 100  # accuracy 1/3 against a holdout of 0.9
     accept_feedback(
-        ModelRegistry(stack.table),
+        stack.registry(),
         stack.bucket,
         MODEL,
         [{"inference_id": i, "label": a} for i, a in zip(ids, actual, strict=True)],
@@ -283,9 +282,7 @@ def test_ground_truth_degradation_is_reported_and_triggers_retraining(stack, dep
 
 def test_too_few_labels_are_not_judged(stack, deployed):
     ids = capture(stack, deployed, rows(np.random.default_rng(9), 150), predictions=["1"] * 150)
-    accept_feedback(
-        ModelRegistry(stack.table), stack.bucket, MODEL, [{"inference_id": i, "label": 0} for i in ids[:20]]
-    )
+    accept_feedback(stack.registry(), stack.bucket, MODEL, [{"inference_id": i, "label": 0} for i in ids[:20]])
 
     report, _ = check(stack)
 
@@ -294,7 +291,7 @@ def test_too_few_labels_are_not_judged(stack, deployed):
 
 
 def test_feedback_is_validated_against_the_production_version(stack, deployed):
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     with pytest.raises(InvalidFeedback, match="not a class"):
         accept_feedback(registry, stack.bucket, MODEL, [{"inference_id": "a:0", "label": "maybe"}])
     accepted = accept_feedback(registry, stack.bucket, MODEL, [{"inference_id": "a:0", "label": 1.0}])
@@ -307,14 +304,14 @@ def test_nothing_to_monitor_and_unreadable_baselines_are_named_errors(stack):
     with pytest.raises(NothingToMonitor):
         check(stack)
     register(stack)
-    record = ModelRegistry(stack.table).get_version(MODEL, 1)
+    record = stack.registry().get_version(MODEL, 1)
     stack.client("s3").delete_object(Bucket=stack.bucket, Key=S3Uri.parse(record.baseline_uri).key)
     with pytest.raises(BaselineUnavailable):
         check(stack)
 
 
 def test_a_concurrent_check_loses_the_conditional_write(stack, deployed):
-    store = MonitoringStore(stack.table)
+    store = MonitoringStore(stack.monitor_table)
     capture(stack, deployed, rows(np.random.default_rng(10), 200))
     check(stack)
     stored = store.get(MODEL)
@@ -325,7 +322,7 @@ def test_a_concurrent_check_loses_the_conditional_write(stack, deployed):
 
 
 def test_stored_and_per_check_settings_override_the_stack_defaults(stack, deployed):
-    MonitoringStore(stack.table).set_config(MODEL, {"consecutive_windows": 1, "drift": {"psi_threshold": 0.05}})
+    MonitoringStore(stack.monitor_table).set_config(MODEL, {"consecutive_windows": 1, "drift": {"psi_threshold": 0.05}})
     capture(stack, deployed, rows(np.random.default_rng(11), 300, shifted=True))
 
     report, output = check(stack, drift={"alpha": 0.01})
@@ -360,7 +357,7 @@ def test_drift_handler_runs_a_check_and_publishes_metrics(stack, deployed, lambd
         lambda_context,
     )
     assert recorded["execution_arn"].startswith("arn:aws:states:")
-    state = MonitoringStore(stack.table).get(MODEL).state
+    state = MonitoringStore(stack.monitor_table).get(MODEL).state
     assert state.last_retraining.execution_arn == recorded["execution_arn"]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from functions.approval import app as approval_app
+from functions.deploy import app as deploy_app
 from functions.record_failure import app as record_failure_app
 from mlops.errors import DeploymentRefused
 from mlops.registry.records import VERSION_PENDING_APPROVAL, VERSION_REGISTERED
@@ -22,11 +23,10 @@ def _register(registry: ModelRegistry, run_id: str, status: str = VERSION_REGIST
 
 
 def _record_failure(lambda_context, state: str) -> dict:
-    event = {
-        "state": state,
-        "state_input": {"request": {"model_name": "m"}, "error": {"Error": "E"}},
-        "execution_arn": ARN,
-    }
+    """What the state machine does after a Catch: UndoDeployment (the Deploy function), then RecordFailure."""
+    state_input = {"request": {"model_name": "m"}, "failure": {state: {"Error": "E"}}}
+    undone = deploy_app.lambda_handler({"undo": {"state_input": state_input, "execution_arn": ARN}}, lambda_context)
+    event = {"state_input": {**state_input, "undo_deployment": undone}, "execution_arn": ARN}
     return record_failure_app.lambda_handler(event, lambda_context)
 
 
@@ -39,7 +39,7 @@ def _trail(registry: ModelRegistry, since: int) -> list[tuple]:
 
 @pytest.mark.parametrize("state", ["RegistrationFailed", "PipelineFailed"])
 def test_a_version_registered_by_a_run_that_says_nothing_was_registered_is_abandoned(stack, lambda_context, state):
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     _register(registry, "other-run")
     registry.set_alias("m", 1, actor="t", reason="champion")
     version = _register(registry, "train-failed")
@@ -59,7 +59,7 @@ def test_a_version_registered_by_a_run_that_says_nothing_was_registered_is_aband
 
 
 def test_a_pending_approval_of_a_failed_run_loses_its_token(stack, lambda_context):
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     version = _register(registry, "train-failed", status=VERSION_PENDING_APPROVAL)
     approval_app.lambda_handler(
         {"model_name": "m", "version": version, "task_token": "token-1", "execution_arn": ARN}, lambda_context
@@ -72,7 +72,7 @@ def test_a_pending_approval_of_a_failed_run_loses_its_token(stack, lambda_contex
 
 
 def test_the_approval_step_retried_with_the_same_token_succeeds_once(stack, lambda_context):
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     version = _register(registry, "train-failed", status=VERSION_PENDING_APPROVAL)
     event = {"model_name": "m", "version": version, "task_token": "token-1", "execution_arn": ARN}
 
@@ -86,7 +86,7 @@ def test_the_approval_step_retried_with_the_same_token_succeeds_once(stack, lamb
 
 
 def test_an_alias_the_failed_run_moved_goes_back(stack, lambda_context):
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     _register(registry, "other-run")
     registry.set_alias("m", 1, actor="t", reason="champion")
     version = _register(registry, "train-failed")
@@ -102,7 +102,7 @@ def test_an_alias_the_failed_run_moved_goes_back(stack, lambda_context):
 
 
 def test_an_alias_someone_else_moved_to_the_version_is_left_alone(stack, lambda_context):
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     version = _register(registry, "train-failed")
     registry.set_alias("m", version, actor="person", reason="deployed by hand")
     before = registry.get_alias("m")
@@ -114,7 +114,7 @@ def test_an_alias_someone_else_moved_to_the_version_is_left_alone(stack, lambda_
 
 
 def test_a_run_that_registered_nothing_changes_nothing(stack, lambda_context):
-    registry = ModelRegistry(stack.table)
+    registry = stack.registry()
     _register(registry, "other-run")
 
     result = _record_failure(lambda_context, "RegistrationFailed")

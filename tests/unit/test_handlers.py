@@ -18,7 +18,6 @@ from functions.reproduce import app as reproduce_app
 from functions.train import app as train_app
 from mlops.data import dataset as tables
 from mlops.errors import InvalidDataset, InvalidStepInput, InvalidTrainingRequest, NoCandidateTrained
-from mlops.registry.store import ModelRegistry
 from mlops.settings import MissingSetting
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
@@ -160,7 +159,7 @@ def test_evaluate_register_and_deploy_chain(stack, prepared, trained, lambda_con
     assert deployment == {"alias": "production", "version": 1, "previous_version": None, "changed": True}
     again = deploy_app.lambda_handler(load_event("deploy", "breast_cancer"), lambda_context)
     assert again["changed"] is False  # a retried deploy is a no-op
-    assert ModelRegistry(stack.table).get_alias("breast-cancer").version == 1
+    assert stack.registry().get_alias("breast-cancer").version == 1
 
 
 def test_stored_events_follow_the_step_contracts():

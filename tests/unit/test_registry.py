@@ -15,7 +15,7 @@ from tests.factories import version_content
 
 @pytest.fixture
 def registry(stack) -> ModelRegistry:
-    return ModelRegistry(stack.table)
+    return stack.registry()
 
 
 def _record(score: float = 0.9) -> VersionContent:

@@ -34,7 +34,11 @@ def test_a_minimal_request_is_accepted_with_the_documented_defaults():
     assert request.task is None
     assert request.positive_class is None
     assert request.candidates is None
-    assert (request.gate.metric, request.gate.min_score, request.gate.min_improvement) == (None, None, 0.001)
+    assert (request.gate.metric, request.gate.min_score, request.gate.min_improvement) == (
+        None,
+        None,
+        None,
+    )  # the stack's GateMinImprovement
     assert (request.split.seed, request.split.validation_fraction, request.split.test_fraction) == (42, 0.2, 0.2)
     assert (request.requested_by, request.description) == ("unknown", "")
 

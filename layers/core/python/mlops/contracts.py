@@ -87,6 +87,21 @@ class ParityCheckEvent(BaseModel):
     parity_check: ParityCheckRequest
 
 
+class ScoreHoldoutRequest(BaseModel):
+    """Evaluate asks the predict function for a version's outputs on a holdout (a champion its own scikit-learn
+    can no longer load: the serving runtime runs its ONNX copy)."""
+
+    model_config = ConfigDict(extra="forbid")
+    model_name: str
+    version: int = Field(ge=1)
+    test_uri: str = Field(pattern=S3_URI)
+
+
+class ScoreHoldoutEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    score_holdout: ScoreHoldoutRequest
+
+
 class ServeVersionRequest(BaseModel):
     """The onnx predict function hands a version's validated feature columns to the scikit-learn function."""
 
@@ -134,6 +149,12 @@ class ReproduceEvent(BaseModel):
     model_name: str
     version: int = Field(ge=1)
     requested_by: str = "unknown"
+
+
+class UndoDeploymentEvent(StepEvent):
+    """What the Deploy function gets, under ``undo``, when a run ends in a failure state: the run's state input."""
+
+    state_input: dict[str, Any]
 
 
 class RecordFailureEvent(StepEvent):

@@ -79,3 +79,12 @@ class InvalidFeedback(MlopsError):
 
 class ArtifactMissing(MlopsError):
     """An object the state or the registry refers to is not in S3 (a wiring bug, or a deleted artifact)."""
+
+
+class PolicyViolation(MlopsError):
+    """A request would loosen the stack's governance (approval, gate margin, dataset locations) or a person would
+    decide on their own run: refused (403) before anything is written."""
+
+
+class SelfApprovalRefused(PolicyViolation):
+    """An approver tried to approve a run they requested."""

@@ -10,6 +10,13 @@ class MissingSetting(RuntimeError):
     """An environment variable the template must set is absent."""
 
 
+def _present(name: str) -> str:
+    """A variable the template must set, which may be empty (an optional parameter left blank)."""
+    if name not in os.environ:
+        raise MissingSetting(f"environment variable {name} is not set; the template must set it")
+    return os.environ[name]
+
+
 def _required(name: str) -> str:
     value = os.environ.get(name)
     if not value:
@@ -19,15 +26,28 @@ def _required(name: str) -> str:
 
 @dataclass(frozen=True)
 class Settings:
+    """The stack's storage. Four tables so IAM can tell writers apart (it cannot scope a table by sort key):
+    versions (``registry_table``), aliases (``alias_table``: only Deploy and the API write it), the insert-only
+    audit trail (``audit_table``: PutItem only) and the monitor's items (``monitor_table``: the drift check)."""
+
     artifacts_bucket: str
     registry_table: str
+    alias_table: str
+    audit_table: str
+    monitor_table: str
 
     # Every variable the code reads; a contract test checks the template sets each one for each function.
-    ENVIRONMENT_VARIABLES = ("ARTIFACTS_BUCKET", "REGISTRY_TABLE")
+    ENVIRONMENT_VARIABLES = ("ARTIFACTS_BUCKET", "REGISTRY_TABLE", "ALIAS_TABLE", "AUDIT_TABLE", "MONITOR_TABLE")
 
     @classmethod
     def from_environment(cls) -> Settings:
-        return cls(artifacts_bucket=_required("ARTIFACTS_BUCKET"), registry_table=_required("REGISTRY_TABLE"))
+        return cls(
+            artifacts_bucket=_required("ARTIFACTS_BUCKET"),
+            registry_table=_required("REGISTRY_TABLE"),
+            alias_table=_required("ALIAS_TABLE"),
+            audit_table=_required("AUDIT_TABLE"),
+            monitor_table=_required("MONITOR_TABLE"),
+        )
 
 
 @dataclass(frozen=True)
@@ -91,6 +111,19 @@ class ApiSettings:
 
 
 @dataclass(frozen=True)
+class EvaluateSettings:
+    """The Evaluate step's: the predict function, which scores a champion the step's scikit-learn cannot load."""
+
+    predict_function: str
+
+    ENVIRONMENT_VARIABLES = ("PREDICT_FUNCTION",)
+
+    @classmethod
+    def from_environment(cls) -> EvaluateSettings:
+        return cls(_required("PREDICT_FUNCTION"))
+
+
+@dataclass(frozen=True)
 class PipelineSettings:
     """Defaults the Prepare step applies to a training request (the stack's parameters)."""
 
@@ -142,3 +175,31 @@ class MonitoringSettings:
         if windows < 1 or cooldown < 0 or settle < 0:
             raise MissingSetting("DRIFT_CONSECUTIVE_WINDOWS must be >= 1, the cooldown and settle time >= 0")
         return cls(windows, cooldown, flag == "true", settle)
+
+
+@dataclass(frozen=True)
+class GovernanceSettings:
+    """The stack's rules a training request may tighten but never loosen (read by the API and Prepare)."""
+
+    require_approval: bool
+    min_improvement: float
+    dataset_locations: tuple[str, ...]  # ``s3://bucket/prefix/`` a dataset_uri must start with
+
+    ENVIRONMENT_VARIABLES = ("REQUIRE_APPROVAL", "GATE_MIN_IMPROVEMENT", "DATA_BUCKET", "ARTIFACTS_BUCKET")
+
+    @classmethod
+    def from_environment(cls) -> GovernanceSettings:
+        flag = _required("REQUIRE_APPROVAL").lower()
+        if flag not in ("true", "false"):
+            raise MissingSetting(f"REQUIRE_APPROVAL must be true or false, not {flag!r}")
+        try:
+            margin = float(_required("GATE_MIN_IMPROVEMENT"))
+        except ValueError as exc:
+            raise MissingSetting(f"GATE_MIN_IMPROVEMENT must be a number: {exc}") from exc
+        if margin < 0:
+            raise MissingSetting("GATE_MIN_IMPROVEMENT must be >= 0")
+        data_bucket = _present("DATA_BUCKET")
+        locations = (f"s3://{_required('ARTIFACTS_BUCKET')}/datasets/",)
+        if data_bucket:
+            locations += (f"s3://{data_bucket}/",)
+        return cls(flag == "true", margin, locations)

@@ -124,10 +124,20 @@ def describe_training(state_machine_arn: str, execution_id: str, *, with_steps: 
             deployment=output.get("deployment"),
         )
     if described["status"] == "FAILED":
-        result.update(error=described.get("error"), cause=described.get("cause"))
+        result.update(error=described.get("error"), cause=public_cause(described.get("error")))
     if with_steps:
         result["steps"] = _steps(sfn, described["executionArn"])
     return result
+
+
+def public_cause(error: str | None) -> str:
+    """What an API answer says about a failure: its name, never its message. A step's message can quote the data
+    (a cell that did not parse, a label, an input example); the execution's history keeps it for those allowed to
+    read it (states:GetExecutionHistory)."""
+    return (
+        f"the run failed with {error or 'an error'}; the details are in the execution's history "
+        "(states:GetExecutionHistory), not in API answers, because they can quote the data"
+    )
 
 
 def list_training(state_machine_arn: str, limit: int) -> list[dict[str, Any]]:
@@ -188,7 +198,10 @@ def smoke_test_via(predict_function: str, model_name: str, version: int) -> dict
     )
     payload = json.loads(response["Payload"].read() or b"{}")
     if response.get("FunctionError"):
-        raise SmokeTestFailed(payload.get("errorMessage", "the smoke test failed"))
+        raise SmokeTestFailed(
+            f"{model_name} v{version} failed its smoke test ({payload.get('errorType', 'error')}); the predict "
+            "function's log has the details (they can quote the input example)"
+        )
     return payload
 
 
@@ -245,7 +258,10 @@ def reproduce_via(
     )
     payload = json.loads(response["Payload"].read() or b"{}")
     if response.get("FunctionError"):
-        raise ReproductionFailed(payload.get("errorMessage", "the reproduction failed"))
+        raise ReproductionFailed(
+            f"{model_name} v{version} could not be reproduced ({payload.get('errorType', 'error')}); the reproduce "
+            "function's log has the details (they can quote the data)"
+        )
     return payload
 
 

@@ -12,6 +12,10 @@ step reconciles before it does, so the state and the registry say the same thing
   the append-only trail and reuse a version number; calling the run a success would hide a step that failed.
 * DeploymentFailed and SmokeTestFailed ("registered, production did not move"): if production serves this run's
   version because this run moved it, the move is undone (``mlops.serving.deploy.revert_deployment``).
+
+Only the Deploy function and the admin API may write aliases (template.yaml's IAM), so the undo is the Deploy
+function's (``undo_deployment``, the ASL's UndoDeployment state, before RecordFailure); RecordFailure abandons the
+version and records the failure, and reports what UndoDeployment did.
 """
 
 from __future__ import annotations
@@ -77,18 +81,29 @@ def abandon_version(
     raise VersionConflict(f"{model_name} v{version} kept changing while it was being abandoned")
 
 
-def reconcile_failed_run(registry: ModelRegistry, model_name: str, *, execution_arn: str, state: str) -> dict[str, Any]:
-    """Make the registry agree with the failure state the run ends in; return what was found and done."""
+def undo_deployment(registry: ModelRegistry, model_name: str, *, execution_arn: str, state: str) -> bool:
+    """The Deploy function's part: undo a production move this run made, whichever named state the run ends in
+    (none of them says production moved). Return whether the alias was reverted."""
+    if state not in FUNNEL_STATES:
+        return False
     version = registry.version_for_run(model_name, run_id_of(execution_arn))
-    outcome: dict[str, Any] = {"version": version, "version_status": None, "alias_reverted": False}
+    if version is None:
+        return False
+    reason = f"the run that deployed v{version} ended {state}"
+    reverted = revert_deployment(model_name, version, execution_arn=execution_arn, reason=reason, registry=registry)
+    return bool(reverted["reverted"])
+
+
+def reconcile_failed_run(
+    registry: ModelRegistry, model_name: str, *, execution_arn: str, state: str, alias_reverted: bool | None = False
+) -> dict[str, Any]:
+    """Make the versions agree with the failure state the run ends in; return what was found and done
+    (``alias_reverted``: what UndoDeployment reported; None when it failed)."""
+    version = registry.version_for_run(model_name, run_id_of(execution_arn))
+    outcome: dict[str, Any] = {"version": version, "version_status": None, "alias_reverted": alias_reverted}
     if version is None:
         return outcome
-    reason = f"the run that deployed v{version} ended {state}"
-    if state in NOT_DEPLOYED_STATES:
-        reverted = revert_deployment(model_name, version, execution_arn=execution_arn, reason=reason, registry=registry)
-        outcome["alias_reverted"] = reverted["reverted"]
-    elif state in NOTHING_REGISTERED_STATES:
-        revert_deployment(model_name, version, execution_arn=execution_arn, reason=reason, registry=registry)
+    if state in NOTHING_REGISTERED_STATES:
         abandon_version(registry, model_name, version, execution_arn=execution_arn, state=state)
     outcome["version_status"] = registry.get_version(model_name, version).status
     return outcome

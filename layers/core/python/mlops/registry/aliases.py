@@ -73,7 +73,7 @@ class AliasOperations(VersionStore):
         before = {k: getattr(current, k) if current else None for k in MOVED_FIELDS}
         after = {k: getattr(record, k) for k in MOVED_FIELDS}
         items += [
-            self.put(model_name, layout.alias_sk(alias), record.to_stored(), **condition),
+            self.put(model_name, layout.alias_sk(alias), record.to_stored(), table=self.alias_table, **condition),
             self.event_put(
                 model_name,
                 event_type,
@@ -222,7 +222,7 @@ class AliasOperations(VersionStore):
             raise ModelNotFound(f"model {model_name!r} has no {alias} alias")
         delete = {
             "Delete": {
-                "TableName": self.table_name,
+                "TableName": self.alias_table,
                 "Key": layout.item_key(model_name, layout.alias_sk(alias)),
                 "ConditionExpression": "revision = :seen",
                 "ExpressionAttributeValues": {":seen": codec.to_value(current.revision)},

@@ -6,7 +6,7 @@ that resumes the paused execution is stored on the version and removed when it i
 
 from __future__ import annotations
 
-from mlops.errors import VersionConflict
+from mlops.errors import SelfApprovalRefused, VersionConflict
 from mlops.registry.records import (
     VERSION_APPROVAL_EXPIRED,
     VERSION_APPROVED,
@@ -37,8 +37,15 @@ class ApprovalOperations(VersionStore):
     def decide_approval(
         self, model_name: str, version: int, *, approved: bool, actor: str, reason: str
     ) -> tuple[VersionRecord, str]:
-        """Approve or reject a PendingApproval version; return the record and the task token to resume with."""
+        """Approve or reject a PendingApproval version; return the record and the task token to resume with.
+
+        Nobody approves a run they requested (``lineage.requested_by``, the caller's IAM identity when the API
+        started it): SelfApprovalRefused, nothing written. Rejecting one's own run stays allowed (it is stricter)."""
         record = self.get_version(model_name, version)
+        if approved and record.lineage.requested_by == actor:
+            raise SelfApprovalRefused(
+                f"{model_name} v{version} was requested by {actor}: another identity must approve it"
+            )
         token = record.approval_task_token
         if record.status != VERSION_PENDING_APPROVAL or not token:
             raise VersionConflict(f"{model_name} v{version} is {record.status}, not waiting for approval")

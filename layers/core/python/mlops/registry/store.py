@@ -1,4 +1,4 @@
-"""The model registry: one interface over the DynamoDB single table, as MLflow's abstract store is one interface.
+"""The model registry: one interface over the DynamoDB tables, as MLflow's abstract store is one interface.
 
 Artifacts live in S3 (``mlops.storage.objects``); the registry records their URIs and sha256 digests. The rooms:
 ``table`` (the wire), ``versions`` (reads as typed records, atomic registration), ``aliases`` (deployment
@@ -7,9 +7,21 @@ policy), ``approvals`` (the approval state machine); ``records`` holds the shape
 
 from __future__ import annotations
 
+from typing import Any
+
 from mlops.registry.aliases import AliasOperations
 from mlops.registry.approvals import ApprovalOperations
+from mlops.settings import Settings
 
 
 class ModelRegistry(AliasOperations, ApprovalOperations):
-    """Versions, aliases, approvals and the audit trail of every model in one table."""
+    """Versions, aliases, approvals and the audit trail of every model (registry, alias and audit tables)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings, dynamodb: Any | None = None) -> ModelRegistry:
+        return cls(
+            settings.registry_table,
+            alias_table=settings.alias_table,
+            audit_table=settings.audit_table,
+            dynamodb=dynamodb,
+        )

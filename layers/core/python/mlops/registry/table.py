@@ -1,4 +1,9 @@
-"""The registry's DynamoDB single table on the wire: keyed reads, paged queries, audited transactions.
+"""The registry's DynamoDB tables on the wire: keyed reads, paged queries, audited transactions.
+
+Three tables, one key scheme (``mlops.storage.layout``): versions, run markers and the model counter in the registry
+table; aliases in the alias table (only Deploy and the admin API may write it); audit events in the audit table
+(insert-only: roles get PutItem on it and nothing else). A transaction may span them, so a change and its event
+stay atomic.
 
 Keyed reads and paged queries come from ``mlops.storage.table``, keys from ``mlops.storage.layout``, the item codec
 from ``mlops.storage.codec``. Every state change the
@@ -29,6 +34,11 @@ def is_cancelled(exc: ClientError) -> bool:
 
 
 class RegistryTable(ModelTable):
+    def __init__(self, table_name: str, *, alias_table: str, audit_table: str, dynamodb: Any | None = None) -> None:
+        super().__init__(table_name, dynamodb)
+        self.alias_table = alias_table
+        self.audit_table = audit_table
+
     def scan_sort_key(self, sort_key: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
@@ -44,10 +54,13 @@ class RegistryTable(ModelTable):
                 return items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def put(self, model_name: str, sort_key: str, document: dict[str, Any], **condition: Any) -> dict[str, Any]:
-        """A transaction's Put of ``document`` at the key (``condition``: ConditionExpression and friends)."""
+    def put(
+        self, model_name: str, sort_key: str, document: dict[str, Any], *, table: str | None = None, **condition: Any
+    ) -> dict[str, Any]:
+        """A transaction's Put of ``document`` at the key (``condition``: ConditionExpression and friends) in
+        ``table`` (default: the registry table)."""
         item = {"pk": layout.model_pk(model_name), "sk": sort_key, **document}
-        return {"Put": {"TableName": self.table_name, "Item": codec.to_item(item), **condition}}
+        return {"Put": {"TableName": table or self.table_name, "Item": codec.to_item(item), **condition}}
 
     def event_put(
         self, model_name: str, event_type: str, *, actor: str, reason: str, before: Any, after: Any, at: str
@@ -67,6 +80,7 @@ class RegistryTable(ModelTable):
             model_name,
             layout.event_sk(at, event.event_id),
             event.to_stored(),
+            table=self.audit_table,
             ConditionExpression="attribute_not_exists(pk)",
         )
 

@@ -43,14 +43,16 @@ class VersionStore(RegistryTable):
         return [VersionRecord.from_item(item) for item in self.query(model_name, layout.VERSION_PREFIX)]
 
     def get_alias(self, model_name: str, alias: str = PRODUCTION) -> AliasRecord | None:
-        item = self.get_item(model_name, layout.alias_sk(alias))
+        item = self.get_item(model_name, layout.alias_sk(alias), table=self.alias_table)
         return AliasRecord.from_item(item) if item else None
 
     def list_aliases(self, model_name: str) -> list[AliasRecord]:
-        return [AliasRecord.from_item(item) for item in self.query(model_name, layout.ALIAS_PREFIX)]
+        items = self.query(model_name, layout.ALIAS_PREFIX, table=self.alias_table)
+        return [AliasRecord.from_item(item) for item in items]
 
     def list_events(self, model_name: str) -> list[AuditEvent]:
-        return [AuditEvent.from_item(item) for item in self.query(model_name, layout.EVENT_PREFIX)]
+        items = self.query(model_name, layout.EVENT_PREFIX, table=self.audit_table)
+        return [AuditEvent.from_item(item) for item in items]
 
     def version_for_run(self, model_name: str, run_id: str) -> int | None:
         item = self.get_item(model_name, layout.run_sk(run_id))

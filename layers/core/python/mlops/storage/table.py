@@ -1,4 +1,4 @@
-"""The project's one DynamoDB table on the wire, for every store that keeps items in it (the registry, the
+"""The project's DynamoDB tables on the wire, for every store that keeps items in them (the registry, the
 monitor): the client made late, keyed reads and paged queries under a model's partition, decoded by the codec."""
 
 from __future__ import annotations
@@ -17,19 +17,25 @@ class ModelTable:
     def dynamodb(self) -> Any:
         return self._dynamodb or clients.client("dynamodb")
 
-    def get_item(self, model_name: str, sort_key: str) -> dict[str, Any] | None:
+    def get_item(self, model_name: str, sort_key: str, *, table: str | None = None) -> dict[str, Any] | None:
         response = self.dynamodb.get_item(
-            TableName=self.table_name, Key=layout.item_key(model_name, sort_key), ConsistentRead=True
+            TableName=table or self.table_name, Key=layout.item_key(model_name, sort_key), ConsistentRead=True
         )
         return codec.from_item(response["Item"]) if "Item" in response else None
 
     def query(
-        self, model_name: str, prefix: str, *, newest_first: bool = False, limit: int | None = None
+        self,
+        model_name: str,
+        prefix: str,
+        *,
+        newest_first: bool = False,
+        limit: int | None = None,
+        table: str | None = None,
     ) -> list[dict[str, Any]]:
         """The items of a model whose sort key starts with ``prefix``, every page (or the first ``limit``)."""
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
+            "TableName": table or self.table_name,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
             "ExpressionAttributeValues": {":pk": {"S": layout.model_pk(model_name)}, ":prefix": {"S": prefix}},
             "ConsistentRead": True,

@@ -89,6 +89,7 @@ def gate(
     champion_problem: str | None = None,
     *,
     warnings: list[str] | None = None,
+    champion_note: str | None = None,
 ) -> GateDecision:
     """Promote only if the challenger clears the absolute threshold and beats the champion by the margin,
     both measured on the same holdout. Warnings (e.g. leakage) are recorded, and block only when configured."""
@@ -119,6 +120,8 @@ def gate(
             f"{improvement:+.4f} {'meets' if beats else 'is below'} the minimum {config.min_improvement}"
         )
         passed &= beats
+        if champion_note:
+            reasons.append(champion_note)
     warnings = list(warnings or [])
     if warnings and config.block_on_leakage:
         reasons.append(f"possible target leakage blocks promotion (gate.block_on_leakage): {'; '.join(warnings)}")

@@ -141,6 +141,11 @@ class ChampionSummary(StepRecord):
     holdout_metrics: dict[str, float] | None = None
     recorded_metrics: dict[str, float] = Field(default_factory=dict)
     problem: str | None = None
+    # how the champion was measured: "scikit-learn" (its pipeline, on this holdout), "onnx" (its ONNX copy through
+    # the predict function, on this holdout: it was trained with another scikit-learn), "recorded" (neither could
+    # run it: its metrics on its own holdout, as registered)
+    compared_by: str | None = None
+    note: str | None = None
 
 
 class LeaderboardEntry(StepRecord):

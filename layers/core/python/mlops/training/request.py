@@ -23,7 +23,9 @@ class Gate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
     metric: str | None = None
     min_score: float | None = None
-    min_improvement: float = Field(default=0.001, ge=0)
+    min_improvement: float | None = Field(
+        default=None, ge=0, description="default and minimum: the stack's GateMinImprovement parameter"
+    )
     block_on_leakage: bool = Field(
         default=False, description="fail the gate when one feature alone predicts the target almost perfectly"
     )
@@ -62,7 +64,9 @@ class TrainingRequest(BaseModel):
     gate: Gate = Field(default_factory=Gate)
     split: Split = Field(default_factory=Split)
     approval: Approval = Field(default_factory=Approval)
-    requested_by: str = "unknown"
+    requested_by: str = Field(
+        default="unknown", description="who asked; the API sets it to the caller's IAM identity (never from the body)"
+    )
     description: str = Field(default="", max_length=2000, description="what the model does (model card)")
     intended_use: str = Field(default="", max_length=2000, description="who should use it, for what (model card)")
     limitations: str = Field(default="", max_length=2000, description="known limits and risks (model card)")
@@ -95,6 +99,7 @@ GateMetric = Literal[
 
 class SettledGate(Gate):
     metric: GateMetric  # Prepare settles the task's default metric
+    min_improvement: float = Field(ge=0)  # and the stack's margin, unless the request asked for more
 
 
 class SettledApproval(Approval):

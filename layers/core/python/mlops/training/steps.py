@@ -7,6 +7,7 @@ run and tested without Lambda. Large things (splits, models, baselines) go to S3
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -18,8 +19,10 @@ from mlops.errors import (
     InvalidTrainingRequest,
     LibraryVersionMismatch,
     NoCandidateTrained,
+    PolicyViolation,
 )
 from mlops.governance import cards
+from mlops.governance import policy as governance
 from mlops.governance.lineage import CONVERSION_LIBRARIES, library_versions, run_id_of
 from mlops.registry.records import (
     PRODUCTION,
@@ -31,8 +34,8 @@ from mlops.registry.records import (
     VersionContent,
 )
 from mlops.registry.store import ModelRegistry
-from mlops.settings import PipelineSettings, Settings
-from mlops.storage import layout, objects
+from mlops.settings import GovernanceSettings, PipelineSettings, Settings
+from mlops.storage import clients, layout, objects
 from mlops.storage.objects import S3Uri
 from mlops.training import conversion, estimators, evaluation
 from mlops.training.records import (
@@ -84,10 +87,23 @@ def _with_class_weight(candidates: list[Candidate], task: str, class_weight: str
 
 # ---- Prepare ----------------------------------------------------------------------------------------------
 def prepare(
-    request: TrainingRequest, execution_arn: str, settings: Settings, defaults: PipelineSettings | None = None
+    request: TrainingRequest,
+    execution_arn: str,
+    settings: Settings,
+    defaults: PipelineSettings | None = None,
+    *,
+    policy: GovernanceSettings | None = None,
 ) -> PreparedRun:
     """Validate the data against the request, infer the schema, split, store splits and baseline, and settle the
-    request (task, candidates, gate, approval) for the rest of the run."""
+    request (task, candidates, gate, approval) for the rest of the run. With ``policy`` (the stack's rules), a
+    request that would loosen them is refused before anything is read or written."""
+    gate_request = request.gate.model_dump(exclude_none=True)
+    if policy is not None:
+        try:
+            governance.enforce(request, policy)
+        except PolicyViolation as exc:
+            raise InvalidTrainingRequest(str(exc)) from exc
+        gate_request["min_improvement"] = governance.settled_min_improvement(request, policy)
     stream = objects.open_dataset(request.dataset_uri)
     table = dataset.read_table(stream)
     data_sha256 = stream.hexdigest()
@@ -106,7 +122,7 @@ def prepare(
     for candidate in candidates:
         estimators.check_candidate(schema.task, candidate.estimator, candidate.params)
     try:
-        gate = evaluation.GateConfig.from_request(schema.task, request.gate.model_dump(exclude_none=True))
+        gate = evaluation.GateConfig.from_request(schema.task, gate_request)
     except (ValueError, TypeError) as exc:
         raise InvalidTrainingRequest(f"invalid gate: {exc}") from exc
 
@@ -231,8 +247,13 @@ def evaluate(
     execution_arn: str,
     settings: Settings,
     registry: ModelRegistry,
+    predict_function: str | None = None,
 ) -> EvaluationResult:
-    """Pick the best candidate on validation, score it and the champion on the same holdout, and gate."""
+    """Pick the best candidate on validation, score it and the champion on the same holdout, and gate.
+
+    A champion trained with another scikit-learn (the pins were upgraded since) cannot be unpickled here; it is
+    scored on the same holdout through its ONNX copy by ``predict_function``, or, if it has none, compared by the
+    metrics it was registered with (noted in the gate's reasons), so an upgrade never rejects every challenger."""
     schema = prepared.schema_document
     gate_config = evaluation.GateConfig.from_request(schema.task, request.gate.model_dump())
     trained = [c for c in candidates if isinstance(c, TrainedCandidate)]
@@ -255,11 +276,14 @@ def evaluate(
     champion_summary = None
     champion_metrics = None
     champion_problem = None
+    gate_champion = None
     alias = registry.get_alias(request.model_name, PRODUCTION)
     if alias is not None:
         record = registry.get_version(request.model_name, alias.version)
         champion_schema = dataset.Schema.from_dict(record.schema_document)
         champion_problem = _same_problem(champion_schema, schema)
+        compared_by = None
+        champion_note = None
         if champion_problem is None:
             try:
                 champion = objects.load_model(
@@ -267,21 +291,31 @@ def evaluate(
                 )
                 champion_x = _champion_matrix(prepared, champion_schema, schema, test_x)
                 champion_metrics = evaluation.score(champion, champion_x, test_y, schema)
-            except (LibraryVersionMismatch, ArtifactIntegrityError) as exc:
+                compared_by = "scikit-learn"
+            except LibraryVersionMismatch as exc:
+                # An upgrade must not dead-end promotion: measure the champion another way (docs/deploy.md#upgrades)
+                champion_metrics, compared_by, champion_note = _champion_after_upgrade(
+                    record, prepared, schema, test_y, predict_function=predict_function, problem=str(exc)
+                )
+            except ArtifactIntegrityError as exc:
                 champion_problem = str(exc)
+        gate_champion = champion_metrics if compared_by != "recorded" else record.metrics
         champion_summary = ChampionSummary(
             version=alias.version,
-            holdout_metrics=champion_metrics,
+            holdout_metrics=champion_metrics if compared_by != "recorded" else None,
             recorded_metrics=record.metrics,
             problem=champion_problem,
+            compared_by=compared_by,
+            note=champion_note,
         )
     decision = evaluation.gate(
         gate_config,
         holdout_metrics,
-        champion_metrics,
+        gate_champion,
         alias.version if alias else None,
         champion_problem,
         warnings=leakage,
+        champion_note=champion_summary.note if champion_summary else None,
     )
 
     predictions = model.predict(test_x)
@@ -297,6 +331,58 @@ def evaluate(
         leaderboard=[LeaderboardEntry.of(c) for c in sorted(candidates, key=lambda c: c.index)],
         prediction_baseline_uri=str(prediction_baseline_uri),
         input_example=prepared.input_example,
+    )
+
+
+class _ServedOutputs:
+    """A champion's outputs on the holdout as the serving runtime returned them, shaped as ``evaluation.score``
+    reads a model (it ignores the features: the outputs are for exactly this holdout's rows)."""
+
+    def __init__(self, scored: dict[str, Any]) -> None:
+        self.labels = np.asarray(scored["labels"], dtype=object if scored.get("classes") else float)
+        self.probabilities = np.asarray(scored["probabilities"]) if scored.get("probabilities") is not None else None
+        self.classes_ = np.asarray(scored.get("classes") or [], dtype=object)
+
+    def predict(self, _features: Any) -> np.ndarray:
+        return self.labels
+
+    def predict_proba(self, _features: Any) -> np.ndarray:
+        return self.probabilities
+
+
+def _champion_after_upgrade(
+    record: Any, prepared: PreparedDataset, schema: dataset.Schema, test_y: np.ndarray, *,
+    predict_function: str | None, problem: str,
+) -> tuple[dict[str, float], str, str]:  # fmt: skip
+    """(metrics, how they were measured, a note for the gate) of a champion this scikit-learn cannot load."""
+    why_not_onnx = "it has no ONNX copy" if not record.serving.onnx_uri else "no predict function to run its ONNX copy"
+    if record.serving.onnx_uri and predict_function:
+        response = clients.client("lambda").invoke(
+            FunctionName=predict_function,
+            Payload=json.dumps(
+                {
+                    "score_holdout": {
+                        "model_name": record.model_name,
+                        "version": record.version,
+                        "test_uri": prepared.splits.test,
+                    }
+                }
+            ).encode(),
+        )
+        scored = json.loads(response["Payload"].read() or b"{}")
+        if not response.get("FunctionError") and scored.get("runtime") == "onnx":
+            metrics = evaluation.score(_ServedOutputs(scored), None, test_y, schema)
+            return (
+                metrics,
+                "onnx",
+                f"champion v{record.version} measured on this holdout through its ONNX copy ({problem})",
+            )
+        why_not_onnx = f"the predict function could not run its ONNX copy ({scored.get('errorType', 'not onnx')})"
+    return (
+        dict(record.metrics),
+        "recorded",
+        f"champion v{record.version} compared by its registered metrics, measured on its own holdout: {problem}; "
+        f"{why_not_onnx}",
     )
 
 

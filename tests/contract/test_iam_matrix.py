@@ -1,0 +1,245 @@
+"""Who can write what: the registry is the trust anchor, so the template's IAM is compared, role by role, with the
+intended matrix written out below. Computed from the SAM translation (what CloudFormation deploys: policy templates
+expanded into statements), every conditional branch included; nothing is copied from the template.
+
+- DynamoDB: the write actions each role holds on each table. Only DeployFunction and ApiFunction write aliases; the
+  audit table is insert-only (PutItem, and no role holds UpdateItem, DeleteItem or BatchWriteItem on it).
+- S3: the object actions each role holds on each prefix of a bucket (reads too: each function reads only the
+  prefixes it needs), and bucket-level actions (ListBucket) with the prefixes they are limited to.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from local.template import ROOT, load_template
+from tests.contract.resolution import branches
+from tools.check_template import translate
+
+ARN_PREFIXES = (
+    "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/",
+    "arn:${AWS::Partition}:s3:::",
+    "arn:aws:s3:::",
+)
+DYNAMODB_WRITES = {
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+    "dynamodb:ConditionCheckItem",
+    "dynamodb:DeleteTable",
+    "dynamodb:UpdateTable",
+    "dynamodb:RestoreTableFromBackup",
+}
+TABLES = ("RegistryTable", "AliasTable", "AuditTable", "MonitorTable")
+AUDIT_APPEND = {"AuditTable": ["dynamodb:PutItem"]}
+
+# role -> table -> the write actions it holds (absent: none).
+INTENDED_TABLE_WRITES: dict[str, dict[str, list[str]]] = {
+    "RegisterFunctionRole": {
+        "RegistryTable": ["dynamodb:ConditionCheckItem", "dynamodb:PutItem", "dynamodb:UpdateItem"],
+        **AUDIT_APPEND,
+    },
+    "ApprovalFunctionRole": {"RegistryTable": ["dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"], **AUDIT_APPEND},
+    "RecordFailureFunctionRole": {
+        "RegistryTable": ["dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"],
+        **AUDIT_APPEND,
+    },
+    "DeployFunctionRole": {
+        "RegistryTable": ["dynamodb:ConditionCheckItem"],
+        "AliasTable": ["dynamodb:DeleteItem", "dynamodb:PutItem"],
+        **AUDIT_APPEND,
+    },
+    "ApiFunctionRole": {
+        "RegistryTable": ["dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"],
+        "AliasTable": ["dynamodb:DeleteItem", "dynamodb:PutItem"],
+        **AUDIT_APPEND,
+    },
+    "ReproduceFunctionRole": dict(AUDIT_APPEND),
+    "DriftFunctionRole": {"MonitorTable": ["dynamodb:PutItem", "dynamodb:UpdateItem"], **AUDIT_APPEND},
+}
+
+GET, PUT, LIST = "s3:GetObject", "s3:PutObject", "s3:ListBucket"
+# SAM's S3ReadPolicy: one statement over the bucket and its objects (read-only either way)
+_READ = ["s3:GetBucketLocation", "s3:GetLifecycleConfiguration", "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket"]
+DATA_BUCKET_READ = {"DataBucketName": _READ, "DataBucketName/*": _READ}
+FIREHOSE = ["s3:AbortMultipartUpload", "s3:GetBucketLocation", LIST, "s3:ListBucketMultipartUploads", PUT]
+# role -> "<bucket>/<prefix>" (or "<bucket>" for bucket-level actions, with their s3:prefix limits) -> actions.
+INTENDED_S3: dict[str, dict[str, list[str]]] = {
+    "PrepareFunctionRole": {"ArtifactsBucket/datasets/*": [GET], "ArtifactsBucket/runs/*": [PUT], **DATA_BUCKET_READ},
+    "TrainFunctionRole": {"ArtifactsBucket/runs/*": [GET, PUT]},
+    "EvaluateFunctionRole": {"ArtifactsBucket/runs/*": [GET, PUT], "ArtifactsBucket/models/*": [GET]},
+    "ConvertFunctionRole": {"ArtifactsBucket/runs/*": [GET, PUT]},
+    "RegisterFunctionRole": {
+        "ArtifactsBucket/runs/*": [GET],
+        "ArtifactsBucket/models/*": [GET, PUT],
+        "ArtifactsBucket/baselines/*": [GET, PUT],
+        "ArtifactsBucket[s3:prefix=baselines/*,models/*]": [LIST],
+    },
+    "PredictFunctionRole": {"ArtifactsBucket/models/*": [GET], "ArtifactsBucket/runs/*": [GET]},
+    "PredictSklearnFunctionRole": {"ArtifactsBucket/models/*": [GET]},
+    "ReproduceFunctionRole": {
+        "ArtifactsBucket/datasets/*": [GET],
+        "ArtifactsBucket/models/*": [GET],
+        "ArtifactsBucket/models/*/reproductions/*": [PUT],
+        **DATA_BUCKET_READ,
+    },
+    "DriftFunctionRole": {
+        "ArtifactsBucket/capture/*": [GET],
+        "ArtifactsBucket/feedback/*": [GET],
+        "ArtifactsBucket/baselines/*": [GET],
+        "ArtifactsBucket/monitoring/*": [PUT],
+        "ArtifactsBucket[s3:prefix=capture/*,feedback/*]": [LIST],
+    },
+    "ApiFunctionRole": {
+        "ArtifactsBucket/models/*/card.json": [PUT],
+        "ArtifactsBucket/models/*/card.md": [PUT],
+        "ArtifactsBucket/feedback/*": [PUT],
+    },
+    "CaptureDeliveryRole": dict.fromkeys(
+        ("ArtifactsBucket", "ArtifactsBucket/capture/*", "ArtifactsBucket/capture-errors/*"), FIREHOSE
+    ),
+}  # fmt: skip
+
+
+def _name(node: Any) -> str:
+    """A Resource element as `<logical id>[/<suffix>]`: `!GetAtt T.Arn` -> T; `${B.Arn}/runs/*` -> B/runs/*; a
+    policy template's `Fn::Sub [arn...:table/${tableName}, {tableName: !Ref T}]` -> T."""
+    if isinstance(node, dict) and "Fn::GetAtt" in node:
+        target = node["Fn::GetAtt"]
+        logical_id, attribute = target if isinstance(target, list) else target.split(".", 1)
+        return logical_id if attribute == "Arn" else f"{logical_id}.{attribute}"
+    if isinstance(node, dict) and "Ref" in node:
+        return node["Ref"]
+    if isinstance(node, dict) and "Fn::Sub" in node:
+        argument = node["Fn::Sub"]
+        text, variables = (argument, {}) if isinstance(argument, str) else argument
+        for key, value in variables.items():
+            text = text.replace("${" + key + "}", _name(value))
+        for prefix in ARN_PREFIXES:
+            text = text.removeprefix(prefix)
+        return re.sub(r"\$\{([A-Za-z0-9]+)\.Arn\}", r"\1", text)
+    if isinstance(node, str):
+        return node
+    raise AssertionError(f"a Resource the matrix cannot name: {node}")
+
+
+def _condition_suffix(statement: dict[str, Any]) -> str:
+    prefixes = statement.get("Condition", {}).get("StringLike", {}).get("s3:prefix")
+    return f"[s3:prefix={','.join(sorted(prefixes))}]" if prefixes else ""
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def role_statements(template: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    """Every Allow statement of every role, each conditional branch included."""
+    found: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            for branch in branches(policy):
+                for statement in _as_list(branch["PolicyDocument"]["Statement"]):
+                    for inner in branches(statement):
+                        assert inner.get("Effect") == "Allow", f"{logical_id}: the matrix reads Allow statements only"
+                        found[logical_id].append(inner)
+    return found
+
+
+def matrix(template: dict[str, Any]) -> tuple[dict[str, dict[str, list[str]]], dict[str, dict[str, list[str]]]]:
+    """(role -> table -> DynamoDB write actions, role -> bucket/prefix -> S3 actions), as the template grants."""
+    tables: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    buckets: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
+    for role, statements in role_statements(template).items():
+        for statement in statements:
+            actions = set(_as_list(statement["Action"]))
+            assert not {a for a in actions if a in ("*", "s3:*", "dynamodb:*")}, f"{role}: a wildcard action"
+            for resource in _as_list(statement["Resource"]):
+                for branch in branches(resource):
+                    name = _name(branch)
+                    table = name.split("/", 1)[0]
+                    writes = {a for a in actions if a in DYNAMODB_WRITES}
+                    if table in TABLES and writes:  # a table or its indexes (`T/index/*`): the table's row
+                        tables[role][table] |= writes
+                    s3_actions = {a for a in actions if a.startswith("s3:")}
+                    if s3_actions and name.split("/", 1)[0] in ("ArtifactsBucket", "DataBucketName"):
+                        key = name if "/" in name else name + _condition_suffix(statement)
+                        buckets[role][key] |= s3_actions
+    as_lists = lambda grid: {r: {k: sorted(v) for k, v in cells.items()} for r, cells in grid.items()}  # noqa: E731
+    return as_lists(tables), as_lists(buckets)
+
+
+@pytest.fixture(scope="module")
+def granted() -> Iterator[tuple[dict[str, dict[str, list[str]]], dict[str, dict[str, list[str]]]]]:
+    with pytest.MonkeyPatch.context() as patch:  # the translation resolves pseudo parameters: it needs a region
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        yield matrix(translate(load_template(), ROOT))
+
+
+def test_each_role_writes_exactly_the_tables_it_is_meant_to(granted) -> None:
+    tables, _ = granted
+    assert tables == INTENDED_TABLE_WRITES
+
+
+def test_only_deploy_and_the_api_can_move_an_alias(granted) -> None:
+    tables, _ = granted
+    assert sorted(role for role, cells in tables.items() if "AliasTable" in cells) == [
+        "ApiFunctionRole",
+        "DeployFunctionRole",
+    ]
+
+
+def test_no_role_can_update_or_delete_an_audit_event(granted) -> None:
+    tables, _ = granted
+    audit_writers = {role: cells["AuditTable"] for role, cells in tables.items() if "AuditTable" in cells}
+    assert audit_writers, "nobody records audit events: the walk is broken"
+    assert all(actions == ["dynamodb:PutItem"] for actions in audit_writers.values()), audit_writers
+
+
+def test_each_role_reaches_exactly_the_s3_prefixes_it_is_meant_to(granted) -> None:
+    _, buckets = granted
+    assert buckets == INTENDED_S3
+
+
+def test_no_role_may_delete_objects_or_change_bucket_settings(granted) -> None:
+    _, buckets = granted
+    allowed = {GET, PUT, LIST, "s3:GetObjectVersion", "s3:GetBucketLocation", "s3:GetLifecycleConfiguration",
+               "s3:AbortMultipartUpload", "s3:ListBucketMultipartUploads"}  # fmt: skip
+    extra = {role: {k: sorted(set(v) - allowed)} for role, cells in buckets.items() for k, v in cells.items()
+             if set(v) - allowed}  # fmt: skip
+    assert not extra, extra
+
+
+@pytest.mark.parametrize(
+    "logical_id", ["ArtifactsBucket", "AccessLogsBucket", "ArtifactsKey", *TABLES], ids=lambda name: name
+)
+def test_stateful_resources_are_retained_on_deletion_and_replacement(logical_id: str) -> None:
+    resource = load_template()["Resources"][logical_id]
+    assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == ("Retain", "Retain")
+
+
+def test_the_matrix_would_see_a_broader_grant() -> None:
+    # Given the template with the old grant put back on one role (SAM's DynamoDBCrudPolicy on the registry)
+    template = load_template()
+    template["Resources"]["TrainFunction"]["Properties"]["Policies"].append(
+        {"DynamoDBCrudPolicy": {"TableName": {"Ref": "AuditTable"}}}
+    )
+    # Then the computed matrix differs from the intended one on that role, naming what it may now do
+    tables, _ = matrix(translate(template, ROOT))
+    assert tables["TrainFunctionRole"]["AuditTable"] == [
+        "dynamodb:BatchWriteItem",
+        "dynamodb:ConditionCheckItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+    ]
