@@ -342,7 +342,7 @@ try:
 
 
 def _models(stack: LocalStack) -> list[dict[str, Any]]:
-    return [model.to_document() for model in ModelRegistry(stack.table).list_models()]
+    return [model.to_document() for model in stack.registry().list_models()]
 
 
 def reset_command(args: argparse.Namespace) -> int:

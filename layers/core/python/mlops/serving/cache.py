@@ -266,8 +266,9 @@ def parity_check(onnx_uri: str, onnx_sha256: str, schema: Schema, test_uri: str,
 
 
 def score_holdout(cache: ModelCache, model_name: str, version: int, test_uri: str) -> dict[str, Any]:
-    """A version's outputs on a holdout split (Prepare's typed .npz table), by the serving runtime (its ONNX copy under ``onnx``), encoded with the
-    version's own schema. The gate uses it for a champion that the training steps' scikit-learn cannot load."""
+    """A version's outputs on a holdout split (Prepare's typed .npz table), by the serving runtime (its ONNX copy
+    under ``onnx``), encoded with the version's own schema. The gate uses it for a champion that the training
+    steps' scikit-learn cannot load."""
     loaded = cache.load_version(model_name, version)
     table = dataset.from_npz(objects.get_bytes(S3Uri.parse(test_uri)))
     predicted = loaded.model.predict(holdout_columns(dataset.feature_matrix(table, loaded.schema), loaded.schema))
