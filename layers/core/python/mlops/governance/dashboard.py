@@ -25,7 +25,6 @@ from mlops.errors import ArtifactMissing
 from mlops.governance import cards
 from mlops.monitoring.store import MonitoringStore, StoredMonitor
 from mlops.registry.records import (
-    DEPLOYABLE_STATUSES,
     PRODUCTION,
     VERSION_PENDING_APPROVAL,
     VERSION_REJECTED,
@@ -263,7 +262,8 @@ def metric_chart(name: str, versions: Sequence[VersionRecord], production: int |
     high = max((value for _, value in points), default=1.0)
     spread = max(high - low, 0.02 * max(abs(high), abs(low)), 1e-3)
     low, high = low - 0.15 * spread, high + 0.15 * spread
-    if 0.0 <= min(v for _, v in points or [(None, 0.0)]) and max(v for _, v in points or [(None, 1.0)]) <= 1.0:
+    values = [value for _, value in points]
+    if values and min(values) >= 0.0 and max(values) <= 1.0:
         low, high = max(low, 0.0), min(high, 1.0)  # a score between 0 and 1 stays within its range
 
     def x_of(index: int) -> float:
@@ -505,7 +505,8 @@ def _model_section(panel: ModelPanel) -> str:
         else ""
     )
     return (
-        f'<section id="{_anchor(panel.name)}" data-model="{_e(panel.name)}"><h2>{_e(panel.name)} {" ".join(badges)}</h2>'
+        f'<section id="{_anchor(panel.name)}" data-model="{_e(panel.name)}">'
+        f"<h2>{_e(panel.name)} {' '.join(badges)}</h2>"
         f'<div class="muted">{description} · {len(panel.versions)} version(s) · '
         f'<a href="#top">back to the overview</a></div>'
         f"<h3>Metrics over versions (holdout)</h3>"
