@@ -34,7 +34,7 @@ from mlops.registry.records import (
     VersionRecord,
 )
 from mlops.registry.store import ModelRegistry
-from mlops.storage import clients, layout, objects
+from mlops.storage import layout, objects
 from mlops.storage.codec import now_iso
 from mlops.storage.objects import S3Uri
 
@@ -203,11 +203,7 @@ def publish(bucket: str, page: str, *, expires_s: int = PRESIGNED_URL_EXPIRES_S)
     at = now_iso()
     uri = layout.dashboard(bucket, at, uuid.uuid4().hex[:8])
     objects.put_bytes(uri, page.encode("utf-8"), "text/html; charset=utf-8")
-    url = clients.client("s3").generate_presigned_url(
-        "get_object",
-        Params={"Bucket": uri.bucket, "Key": uri.key, "ResponseContentType": "text/html; charset=utf-8"},
-        ExpiresIn=expires_s,
-    )
+    url = objects.presigned_get(uri, expires_s, "text/html; charset=utf-8")
     return {"uri": str(uri), "url": url, "expires_in_s": expires_s, "generated_at": at}
 
 
