@@ -78,7 +78,7 @@ a{color:#1f5fa8}
 .muted{color:#5f6b7a;font-size:13px}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px;margin:14px 0}
 .stat{background:#fff;border-radius:8px;padding:10px 12px;box-shadow:0 1px 2px rgba(0,0,0,.06)}
-.stat b{display:block;font-size:20px}
+.stat b{display:block;font-size:20px} .stat b.small{font-size:14px;font-weight:600}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(350px,1fr));gap:10px}
 .chart{background:#fff;border-radius:8px;padding:8px 10px;box-shadow:0 1px 2px rgba(0,0,0,.06)}
 .panel{background:#fff;border-radius:8px;padding:10px 14px;box-shadow:0 1px 2px rgba(0,0,0,.06);overflow-x:auto}
@@ -259,8 +259,10 @@ def metric_chart(name: str, versions: Sequence[VersionRecord], production: int |
     spread = max(high - low, 0.02 * max(abs(high), abs(low)), 1e-3)
     low, high = low - 0.15 * spread, high + 0.15 * spread
     values = [value for _, value in points]
-    if values and min(values) >= 0.0 and max(values) <= 1.0:
-        low, high = max(low, 0.0), min(high, 1.0)  # a score between 0 and 1 stays within its range
+    if values and min(values) >= 0.0:
+        low = max(low, 0.0)  # a score or a loss never goes below 0
+        if max(values) <= 1.0:
+            high = min(high, 1.0)  # a score between 0 and 1 stays within its range
 
     def x_of(index: int) -> float:
         return left + (plot_w / 2 if len(points) == 1 else plot_w * index / (len(points) - 1))
@@ -455,7 +457,7 @@ def _monitoring(panel: ModelPanel) -> str:
         ]
         if state.last_retraining:
             facts.append(("last retraining", _e(f"{state.last_retraining.at}: {state.last_retraining.reason}")))
-    cells = "".join(f'<div class="stat"><span class="muted">{k}</span><b>{v}</b></div>' for k, v in facts)
+    cells = "".join(f'<div class="stat"><span class="muted">{k}</span><b class="small">{v}</b></div>' for k, v in facts)
     rows = "".join(
         f"<tr><td>{_e(c.get('created_at', ''))}</td><td>v{_e(c.get('version', ''))}</td>"
         f"<td>{_pill(str(c.get('status', '–')), MONITOR_COLOURS.get(str(c.get('status'))))}</td>"
