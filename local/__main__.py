@@ -4,6 +4,7 @@ python -m local demo
 python -m local run-pipeline --data PATH.csv --target COLUMN --model-name NAME [--task ...] [--exclude A,B] [--json]
 python -m local up [--seed] [--port 3000]
 python -m local reset
+python -m local aws-server [--port 5000] [--example] [--env-vars FILE]   (the embedded AWS for `sam local invoke`)
 
 run-pipeline and up keep the local AWS's data in a state directory (.local-aws/ at the repository's root, or
 $MLOPS_LOCAL_STATE_DIR, or --state-dir) between commands; --ephemeral starts an empty one that is not saved.
@@ -416,6 +417,49 @@ def drift_command(args: argparse.Namespace) -> int:
     return EXIT_FAILED if args.fail_on_drift and result["dataset_drift"] else 0
 
 
+def aws_server_command(args: argparse.Namespace) -> int:
+    from local import aws_server, event_files  # noqa: PLC0415 - only this command needs moto's server
+
+    out = sys.stdout
+    _stop_on_sigterm()
+    with _stack(args) as stack:
+        _print_restored(stack, out)
+        if args.example:
+            print("running the executions events/ were captured from (example, example-failure, example-approval)")
+        try:
+            context = aws_server.serving(stack, host=args.host, port=args.port, example=args.example)
+            server = context.__enter__()
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+        try:
+            endpoint = server.endpoint
+            container_endpoint = f"http://{args.endpoint_host}:{server.port}" if args.endpoint_host else endpoint
+            if args.env_vars:
+                event_files.write_env_file(stack, Path(args.env_vars), container_endpoint)
+            env_file = args.env_vars or "events/env.json"
+            print(
+                f"""
+Embedded AWS on {endpoint} (moto server; Ctrl-C to stop{"; the state is saved" if stack.state_dir else ""})
+  bucket {stack.bucket}, tables {", ".join(stack.table_names())}
+  functions' AWS_ENDPOINT_URL in {env_file}: {container_endpoint}
+with Docker (the functions run in containers and reach this server on the host's network):
+  sam build && sam local invoke PrepareFunction -e events/prepare/breast_cancer.json \\
+      --env-vars {env_file} --docker-network host --region us-east-1
+without Docker (the same events and file, each handler in this machine's Python):
+  python -m tools.invoke_events --env-vars {env_file} --endpoint {endpoint}
+the AWS CLI:
+  aws --endpoint-url {endpoint} s3 ls s3://{stack.bucket}/models/""",
+                file=out,
+                flush=True,
+            )
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("stopping" + (f"; saving the state to {stack.state_dir}" if stack.state_dir else ""), file=out)
+        finally:
+            context.__exit__(None, None, None)
+    return 0
+
+
 def _write_events() -> int:
     for path in write_events():
         print(path.relative_to(ROOT))
@@ -440,6 +484,21 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--version", type=int, required=True)
     reproduce.add_argument("--url", default="http://127.0.0.1:3000", help="the running local API")
     reproduce.add_argument("--json", action="store_true")
+    server = commands.add_parser(
+        "aws-server", help="the embedded AWS as a moto server (for sam local invoke, the AWS CLI) until Ctrl-C"
+    )
+    _state_arguments(server)
+    server.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    server.add_argument("--port", type=int, default=5000, help="port (default 5000, the one events/env.json names)")
+    server.add_argument(
+        "--example", action="store_true", help="first run the executions events/ were captured from (same names)"
+    )
+    server.add_argument("--env-vars", metavar="FILE", help="write a sam local --env-vars file for this server there")
+    server.add_argument(
+        "--endpoint-host",
+        metavar="HOST",
+        help="the server's address as containers see it, for --env-vars (e.g. host.docker.internal on Docker Desktop)",
+    )
     reset = commands.add_parser("reset", help="clear the local state (.local-aws/) that run-pipeline and up keep")
     _state_arguments(reset, ephemeral=False)
     up = commands.add_parser("up", help="serve the API locally (embedded AWS + HTTP gateway) until Ctrl-C")
@@ -486,6 +545,7 @@ COMMANDS = {
     "reset": reset_command,
     "drift": drift_command,
     "write-events": lambda args: _write_events(),
+    "aws-server": aws_server_command,
     "run-pipeline": run_pipeline_command,
 }
 

@@ -1,22 +1,40 @@
-"""Write events/<function>/<case>.json from a real execution: the exact payloads Step Functions sent.
+"""Write events/<function>/<case>.json from real executions (the payloads Step Functions sent) and events/env.json,
+the `sam local invoke --env-vars` file naming the local resources those events refer to.
 
-The files serve `sam local invoke <Function> -e events/...` and the tests; regenerate them with
-`python -m local write-events` whenever a step's contract changes.
+Three executions on one ephemeral stack give every function an event:
+- ``example``: the breast-cancer pipeline, deployed (prepare, train, evaluate, convert, predict, register, deploy);
+- ``example-approval``: a model whose request requires approval, followed until it waits (approval);
+- ``example-failure``: a request whose target column does not exist, ended in its named failure state
+  (record_failure, and deploy's ``undo`` form).
+The reproduce function is not a state-machine step: its event is what the API sends it (``admin.reproduce_via``).
+API Gateway events are `sam local generate-event` shapes (tools/write_api_events.py).
+
+`python -m local aws-server --example` runs the same executions under the same names, so the objects these events
+name (runs, artifacts, versions) exist in that server. Regenerate with `python -m local write-events` (make events)
+whenever a step's contract changes.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from local.datasets import breast_cancer_csv
 from local.stack import LocalStack
-from local.template import ROOT
-from local.training_runs import execution_history, run_training
+from local.template import ROOT, function_environment, function_property, resources_of_type
+from local.training_runs import PipelineResult, execution_history, run_training
+from mlops.contracts import ReproduceEvent
 
 EVENTS_DIR = ROOT / "events"
+ENV_FILE = EVENTS_DIR / "env.json"
+DATASET_KEY = "datasets/breast-cancer.csv"
 EXAMPLE_EXECUTION = "example"
+APPROVAL_EXECUTION = "example-approval"
+FAILURE_EXECUTION = "example-failure"
+AWS_SERVER_PORT = 5000  # python -m local aws-server's default port: the endpoint events/env.json names
+ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL"
 EXAMPLE_REQUEST = {
     "model_name": "breast-cancer",
     "target": "target",
@@ -24,11 +42,25 @@ EXAMPLE_REQUEST = {
     "gate": {"metric": "f1", "min_score": 0.9},
     "requested_by": "events-generator",
 }
+APPROVAL_REQUEST = {
+    **EXAMPLE_REQUEST,
+    "model_name": "breast-cancer-approved",
+    "candidates": [{"estimator": "logistic_regression", "params": {"C": 1.0, "max_iter": 2000}}],
+    "approval": {"required": True},
+}
+FAILURE_REQUEST = {**EXAMPLE_REQUEST, "model_name": "breast-cancer-failing", "target": "no_such_column"}
+WAIT_FOR_APPROVAL_S = 300.0
+
+
+def function_folder(stack_or_template: Any, logical_id: str) -> str:
+    """events/<folder>/ is the function's CodeUri folder (functions/record_failure/ -> record_failure)."""
+    template = getattr(stack_or_template, "template", stack_or_template)
+    return Path(function_property(template, logical_id, "CodeUri")).name
 
 
 def _function_folder(stack: LocalStack, function_arn: str) -> str:
     logical_id = next(k for k, name in stack.function_names.items() if function_arn.endswith(f":{name}"))
-    return logical_id.removesuffix("Function").lower()
+    return function_folder(stack, logical_id)
 
 
 def captured_payloads(stack: LocalStack, execution_arn: str) -> list[tuple[str, dict[str, Any]]]:
@@ -43,23 +75,101 @@ def captured_payloads(stack: LocalStack, execution_arn: str) -> list[tuple[str, 
     return payloads
 
 
+def _case(folder: str, payload: dict[str, Any]) -> str:
+    if folder == "train":
+        return payload["candidate"]["estimator"]
+    if folder == "predict":
+        return next(iter(payload))  # smoke_test or parity_check
+    if folder == "deploy" and "undo" in payload:
+        return "undo_deployment"
+    if folder == "approval":
+        return "approval_timed_out" if "approval_timed_out" in payload else "await_approval"
+    if folder == "record_failure":
+        return "prepare_failed"
+    return "breast_cancer"
+
+
+def upload_dataset(stack: LocalStack) -> str:
+    stack.client("s3").put_object(Bucket=stack.bucket, Key=DATASET_KEY, Body=breast_cancer_csv())
+    return f"s3://{stack.bucket}/{DATASET_KEY}"
+
+
+def _wait_for_approval(stack: LocalStack, execution_arn: str) -> None:
+    """Follow an execution until Step Functions has sent the approval function its task token."""
+    deadline = time.monotonic() + WAIT_FOR_APPROVAL_S
+    approval = stack.function_names["ApprovalFunction"]
+    sfn = stack.client("stepfunctions")
+    while time.monotonic() < deadline:
+        if any(folder == "approval" for folder, _ in captured_payloads(stack, execution_arn)):
+            return
+        if sfn.describe_execution(executionArn=execution_arn)["status"] != "RUNNING":
+            break
+        time.sleep(0.2)
+    raise RuntimeError(f"{execution_arn} never invoked {approval} (does the request still require approval?)")
+
+
+def run_example_executions(stack: LocalStack) -> dict[str, str]:
+    """The executions the events are captured from, under fixed names; returns name -> execution ARN. The approval
+    execution is left waiting for its decision, as Step Functions would leave it."""
+    dataset_uri = upload_dataset(stack)
+    example = run_training(stack, {**EXAMPLE_REQUEST, "dataset_uri": dataset_uri}, execution_name=EXAMPLE_EXECUTION)
+    _require(example, "SUCCEEDED")
+    failure = run_training(stack, {**FAILURE_REQUEST, "dataset_uri": dataset_uri}, execution_name=FAILURE_EXECUTION)
+    _require(failure, "FAILED")
+    approval_arn = stack.client("stepfunctions").start_execution(
+        stateMachineArn=stack.training_pipeline_arn,
+        name=APPROVAL_EXECUTION,
+        input=json.dumps({**APPROVAL_REQUEST, "dataset_uri": dataset_uri}),
+    )["executionArn"]
+    _wait_for_approval(stack, approval_arn)
+    return {
+        EXAMPLE_EXECUTION: example.execution_arn,
+        FAILURE_EXECUTION: failure.execution_arn,
+        APPROVAL_EXECUTION: approval_arn,
+    }
+
+
+def _require(result: PipelineResult, status: str) -> None:
+    if result.status != status:
+        raise RuntimeError(f"the example execution ended {result.status}, not {status}: {result.error}: {result.cause}")
+
+
+def env_file(stack: LocalStack, endpoint: str) -> dict[str, dict[str, str]]:
+    """`sam local invoke --env-vars` content: per function, every variable the template declares for it (SAM CLI
+    sets only declared ones), resolved to the local stack's names, with boto3's endpoint set to ``endpoint``."""
+    document = {}
+    for logical_id in sorted(resources_of_type(stack.template, "AWS::Serverless::Function")):
+        declared = function_environment(stack.template, logical_id)
+        variables = {name: stack.function_environments[logical_id][name] for name in sorted(declared)}
+        variables[ENDPOINT_VARIABLE] = endpoint
+        document[logical_id] = variables
+    return document
+
+
+def write_env_file(stack: LocalStack, path: Path, endpoint: str) -> Path:
+    path.write_text(json.dumps(env_file(stack, endpoint), indent=2, sort_keys=True) + "\n")
+    return path
+
+
 def write_events(directory: Path = EVENTS_DIR) -> list[Path]:
     written = []
     with LocalStack() as stack:
-        stack.client("s3").put_object(Bucket=stack.bucket, Key="datasets/breast-cancer.csv", Body=breast_cancer_csv())
-        request = {**EXAMPLE_REQUEST, "dataset_uri": f"s3://{stack.bucket}/datasets/breast-cancer.csv"}
-        result = run_training(stack, request, execution_name=EXAMPLE_EXECUTION)
-        if result.status != "SUCCEEDED":
-            raise RuntimeError(f"the example execution failed: {result.error}: {result.cause}")
-        for folder, payload in captured_payloads(stack, result.execution_arn):
-            if folder == "train":
-                case = payload["candidate"]["estimator"]
-            elif folder == "predict":
-                case = next(iter(payload))  # smoke_test or parity_check
-            else:
-                case = "breast_cancer"
-            path = directory / folder / f"{case}.json"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
-            written.append(path)
+        executions = run_example_executions(stack)
+        seen: set[tuple[str, str]] = set()
+        for name in (EXAMPLE_EXECUTION, FAILURE_EXECUTION, APPROVAL_EXECUTION):
+            for folder, payload in captured_payloads(stack, executions[name]):
+                case = _case(folder, payload)
+                if (folder, case) in seen:  # the first execution's payload of a step is the one kept
+                    continue
+                seen.add((folder, case))
+                written.append(_write(directory / folder / f"{case}.json", payload))
+        reproduce = ReproduceEvent(model_name=EXAMPLE_REQUEST["model_name"], version=1, requested_by="events-generator")
+        written.append(_write(directory / "reproduce" / "breast_cancer.json", reproduce.model_dump()))
+        written.append(write_env_file(stack, directory / ENV_FILE.name, f"http://127.0.0.1:{AWS_SERVER_PORT}"))
     return written
+
+
+def _write(path: Path, payload: dict[str, Any]) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    return path

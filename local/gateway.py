@@ -21,9 +21,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 from local.stack import ACCOUNT_ID, LocalStack
 from local.template import resources_of_type
+from mlops.governance import dashboard
+from mlops.monitoring.store import MonitoringStore
 
 LOCAL_CALLER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:user/local-admin"
 STAGE = "v1"
+DASHBOARD_PATH = "/dashboard"  # served by the gateway itself (on AWS: POST /dashboard renders it to S3)
 
 
 @dataclass(frozen=True)
@@ -174,6 +177,8 @@ class LocalGateway:
     def dispatch(self, method: str, raw_path: str, headers: dict[str, str], body: bytes):
         parts = urlsplit(raw_path)
         path = parts.path
+        if path.rstrip("/") == DASHBOARD_PATH and method == "GET":
+            return self.dashboard()
         matches = [(r, m) for r in self.routes if (m := r.pattern.match(path))]
         if not matches:
             return _json(404, {"message": "Not Found"})
@@ -208,6 +213,13 @@ class LocalGateway:
         text = payload.get("body") or ""
         content = base64.b64decode(text) if payload.get("isBase64Encoded") else text.encode()
         return int(payload["statusCode"]), out_headers, content
+
+    def dashboard(self) -> tuple[int, dict[str, str], bytes]:
+        """The registry dashboard of this stack, rendered now from its tables and bucket (the same renderer as the
+        API's POST /dashboard on AWS)."""
+        page = dashboard.render(self.stack.registry(), MonitoringStore(self.stack.monitor_table))
+        headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
+        return 200, headers, page.encode("utf-8")
 
 
 def _json(status: int, document: Any) -> tuple[int, dict[str, str], bytes]:

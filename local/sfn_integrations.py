@@ -7,11 +7,20 @@ one onto the other; moto's copy of the interpreter keeps the hooks for it (``_no
 ``_normalise_response``) but leaves them empty for this service, so botocore refuses ``StateMachineArn``. This
 module fills those two hooks from botocore's own service model (SNS and Lambda need nothing: their API names are
 the ASL's already).
+
+It also makes callback task tokens reproducible: moto draws each from a random generator; here a token is derived
+from the execution, the state and how many tokens that state already had in it (uuid5). Tokens stay unique and
+opaque, and the same executions run again (python -m local aws-server --example) hand out the tokens events/ holds,
+so a replayed approval event names the token its version is waiting with.
 """
 
 from __future__ import annotations
 
 import datetime
+import itertools
+import threading
+import uuid
+from collections import defaultdict
 from functools import cache
 from typing import Any
 
@@ -19,9 +28,24 @@ import boto3
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
     StateTaskServiceSfn,
 )
+from moto.stepfunctions.parser.asl.eval.states import ContextObject, TaskData
 
 _original_parameters = StateTaskServiceSfn._normalise_parameters
 _original_response = StateTaskServiceSfn._normalise_response
+_TOKENS = uuid.UUID("5f0c3d5e-7f43-4d1e-9a54-6d1f2b7c0a11")  # the uuid5 namespace of local task tokens
+_token_counts: defaultdict[tuple[str, str], itertools.count] = defaultdict(itertools.count)
+_token_lock = threading.Lock()
+
+
+def _task_token(self: ContextObject) -> str:
+    """A token per (execution, state, n-th token of that state in that execution), like moto's a fresh one each time."""
+    context = self.context_object_data
+    execution, state = context["Execution"]["Id"], context["State"]["Name"]
+    with _token_lock:
+        count = next(_token_counts[(execution, state)])
+    token = str(uuid.uuid5(_TOKENS, f"{execution}|{state}|{count}"))
+    context["Task"] = TaskData(Token=token)
+    return token
 
 
 @cache
@@ -69,6 +93,13 @@ def _response(
 def install() -> None:
     StateTaskServiceSfn._normalise_parameters = _parameters
     StateTaskServiceSfn._normalise_response = _response
+    ContextObject.update_task_token = _task_token
+
+
+def forget_tokens() -> None:
+    """A new local stack starts its executions' token counts afresh (its executions are new)."""
+    with _token_lock:
+        _token_counts.clear()
 
 
 def installed() -> bool:

@@ -96,6 +96,7 @@ class LocalStack:
         atomicity.install()
         firehose.install()
         sfn_integrations.install()
+        sfn_integrations.forget_tokens()
         self.template = load_template(self.template_path)
         self._provision()
         if self.state_dir is not None:

@@ -273,4 +273,13 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     for kind in ("VersionRegistered", "AliasMoved", "VersionRejected", "ApprovalRequested", "VersionApproved",
                  "VersionRejectedByApprover", "CanaryChanged", "CanaryPromoted", "RolledBack"):  # fmt: skip
         assert kind in kinds, (kind, kinds)
+
+    # When the dashboard is published; Then the page in S3 shows every version with the registry's metrics.
+    status, published = api.call("POST", "/dashboard")
+    assert status == 200 and published["uri"].startswith(f"s3://{stack.bucket}/dashboards/"), published
+    key = published["uri"].removeprefix(f"s3://{stack.bucket}/")
+    page = stack.client("s3").get_object(Bucket=stack.bucket, Key=key)["Body"].read().decode()
+    for version in registry.list_versions(MODEL):
+        f1 = version.metrics["f1"]
+        assert f'data-version="{version.version}" data-metric="f1" data-value="{f1}"' in page, version.version
     return {"inference_id": row["inference_id"], "input_example": example}

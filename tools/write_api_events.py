@@ -37,6 +37,7 @@ CASES = [
     ("api", "get_version", "GET", "/models/{name}/versions/{version}", {"name": "breast-cancer", "version": "1"}, None),
     ("api", "deploy", "POST", "/models/{name}/deployments", {"name": "breast-cancer"}, {"version": 1}),
     ("api", "rollback", "POST", "/models/{name}/rollback", {"name": "breast-cancer"}, {"reason": "example"}),
+    ("api", "publish_dashboard", "POST", "/dashboard", {}, None),
 ]
 
 

@@ -28,7 +28,7 @@ from mlops.errors import (
     SmokeTestFailed,
     VersionConflict,
 )
-from mlops.governance import cards
+from mlops.governance import cards, dashboard
 from mlops.governance import policy as governance
 from mlops.monitoring import store
 from mlops.monitoring.config import MonitoringConfig
@@ -392,6 +392,18 @@ def monitoring_report(name: ModelName) -> Response[str]:
         raise ModelNotFound(f"no drift report for {name}" + (f" with check_id {wanted!r}" if wanted else ""))
     html = objects.get_bytes(objects.S3Uri.parse(check["html_uri"])).decode("utf-8")
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=html)
+
+
+# ---- the registry dashboard ----------------------------------------------------------------------------------------
+@app.post(
+    "/dashboard",
+    summary="Render the registry dashboard (one self-contained HTML page) to S3 and answer a presigned URL to open it",
+    responses={**_responses()},
+)
+def publish_dashboard() -> dict[str, Any]:
+    settings = Settings.from_environment()
+    page = dashboard.render(_registry(), store.MonitoringStore(settings.monitor_table))
+    return dashboard.publish(settings.artifacts_bucket, page)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

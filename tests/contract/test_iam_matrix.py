@@ -104,7 +104,8 @@ INTENDED_S3: dict[str, dict[str, list[str]]] = {
         "ArtifactsBucket/models/*/card.json": [PUT],
         "ArtifactsBucket/models/*/card.md": [PUT],
         "ArtifactsBucket/feedback/*": [PUT],
-        "ArtifactsBucket/monitoring/*": [GET],  # GET /models/{name}/monitoring/report
+        "ArtifactsBucket/monitoring/*": [GET],  # GET /models/{name}/monitoring/report; the dashboard's drift report
+        "ArtifactsBucket/dashboards/*": [GET, PUT],  # POST /dashboard: the page, and the presigned URL's GET
     },
     "CaptureDeliveryRole": dict.fromkeys(
         ("ArtifactsBucket", "ArtifactsBucket/capture/*", "ArtifactsBucket/capture-errors/*"), FIREHOSE

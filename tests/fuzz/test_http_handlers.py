@@ -153,6 +153,7 @@ ADMIN_ROUTES = [
     ("GET", "/models/{name}/monitoring/report", "/models/{p}/monitoring/report"),
     ("GET", "/pipelines/training", "/pipelines/training"),
     ("POST", "/models/{name}/versions/{version}/reproduce", "/models/bc/versions/{p}/reproduce"),
+    ("POST", "/dashboard", "/dashboard"),
 ]
 
 

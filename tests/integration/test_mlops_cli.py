@@ -404,3 +404,15 @@ def test_state_survives_a_restart_of_local_up(server, capsys):
     predictions = as_json(server, capsys, "predict", MODEL, "--data", str(rows))
     production = before_models[[m["model_name"] for m in before_models].index(MODEL)]["production_version"]
     assert [p["version"] for p in predictions] == [production, production]
+
+
+# ---- the registry dashboard ---------------------------------------------------------------------------------------
+def test_dashboard_saves_the_page_local_up_serves(server, capsys, tmp_path):
+    output = tmp_path / "dashboard.html"
+    document = as_json(server, capsys, "dashboard", "--output", str(output))
+    assert document["url"] == server["server"].url + "/dashboard"
+    page = output.read_text()
+    assert page.startswith("<!doctype html>") and f'data-model="{MODEL}"' in page
+    versions = server["server"].get(f"/models/{MODEL}/versions")
+    for version in versions:
+        assert f'data-version="{version["version"]}" data-metric="f1" data-value="{version["metrics"]["f1"]}"' in page

@@ -6,6 +6,7 @@ from functools import cache
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 
 @cache
@@ -13,6 +14,14 @@ def client(service: str) -> Any:
     return boto3.session.Session().client(service)
 
 
+@cache
+def s3_presigner() -> Any:
+    """An S3 client that presigns with SigV4 (boto3's default for S3 can still be SigV2 in us-east-1, which buckets
+    encrypted with KMS refuse)."""
+    return boto3.session.Session().client("s3", config=Config(signature_version="s3v4"))
+
+
 def reset_clients() -> None:
     """Forget cached clients (the local stack calls this when it starts a fresh embedded AWS)."""
     client.cache_clear()
+    s3_presigner.cache_clear()

@@ -20,6 +20,7 @@ S3, one bucket:
   ``capture/<name>/dt=YYYY-MM-DD/...``         inference capture (Firehose, partitioned by model and day)
   ``feedback/<name>/dt=YYYY-MM-DD/...jsonl``   ground-truth labels posted to the API
   ``monitoring/<name>/<ts>/report.json|html``  drift reports
+  ``dashboards/<ts>-<id>.html``                the registry dashboard, rendered on request (presigned URL)
 """
 
 from __future__ import annotations
@@ -120,3 +121,13 @@ def feedback_object(bucket: str, model_name: str, day: str, name: str) -> S3Uri:
 
 def report_prefix(bucket: str, model_name: str, created: datetime) -> S3Uri:
     return S3Uri(bucket, f"monitoring/{model_name}/{created.strftime('%Y%m%dT%H%M%S.%fZ')}")
+
+
+# ---- S3 keys: dashboards -----------------------------------------------------------------------------------
+DASHBOARDS_PREFIX = "dashboards/"
+
+
+def dashboard(bucket: str, at: str, render_id: str) -> S3Uri:
+    """One rendering of the registry dashboard; ``at`` is an ISO timestamp (its punctuation is dropped)."""
+    stamp = "".join(c for c in at if c.isalnum())
+    return S3Uri(bucket, f"{DASHBOARDS_PREFIX}{stamp}-{render_id}.html")

@@ -108,6 +108,14 @@ def json_bytes(document: Any) -> bytes:
     return json.dumps(document, indent=2, sort_keys=True, allow_nan=False).encode()
 
 
+def presigned_get(uri: S3Uri, expires_s: int, content_type: str | None = None) -> str:
+    """A SigV4 URL that lets whoever holds it GET the object for ``expires_s`` (or until the signer's session ends)."""
+    params = {"Bucket": uri.bucket, "Key": uri.key}
+    if content_type:
+        params["ResponseContentType"] = content_type
+    return clients.s3_presigner().generate_presigned_url("get_object", Params=params, ExpiresIn=expires_s)
+
+
 def put_json(uri: S3Uri, document: Any) -> str:
     return put_bytes(uri, json_bytes(document), "application/json")
 

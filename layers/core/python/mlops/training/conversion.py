@@ -83,7 +83,10 @@ def _convert(model: Any, schema: Schema, numeric_type: Any, target_opset: Any, e
         for i, f in enumerate(schema.features)
     ]
     options = {id(model): {"zipmap": False}} if schema.task == "classification" else None
-    return convert_sklearn(model, initial_types=inputs, options=options, target_opset=target_opset, **extra)
+    # a fixed graph name (skl2onnx's default is a random uuid): the same model converts to the same bytes, so a
+    # retried or replayed step finds the digest the registry and events/ recorded
+    name = f"mlops-{type(model).__name__}"
+    return convert_sklearn(model, name=name, initial_types=inputs, options=options, target_opset=target_opset, **extra)
 
 
 def _float_only_operators(onnx_model: Any) -> set[str]:

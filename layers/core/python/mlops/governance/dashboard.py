@@ -1,0 +1,540 @@
+"""The registry dashboard a person reads: one self-contained HTML page (inline CSS and SVG, no script, no font, no
+network), rendered from the registry's typed records and the monitor's store.
+
+An overview of every model (versions, production and canary, the last run, the monitor's status), then one section per
+model: its metrics over its versions (inline SVG charts), the versions, their lineage, approvals, the audit timeline,
+the monitor with its latest drift report (embedded, sandboxed) and the model card. ``local up`` serves it at
+``/dashboard``; on AWS the API renders it to ``s3://<bucket>/dashboards/`` and answers a presigned URL (``mlops
+dashboard --open``), so there is no public endpoint to secure. Every string from users (model names, reasons,
+parameters, actors) is escaped; numbers carry their exact value in ``data-value`` so a test can compare them with
+the registry.
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from mlops.errors import ArtifactMissing
+from mlops.governance import cards
+from mlops.monitoring.store import MonitoringStore, StoredMonitor
+from mlops.registry.records import (
+    PRODUCTION,
+    VERSION_PENDING_APPROVAL,
+    VERSION_REJECTED,
+    AliasRecord,
+    AuditEvent,
+    ModelEntry,
+    VersionRecord,
+)
+from mlops.registry.store import ModelRegistry
+from mlops.storage import layout, objects
+from mlops.storage.codec import now_iso
+from mlops.storage.objects import S3Uri
+
+CHART_WIDTH = 340
+CHART_HEIGHT = 150
+MAX_CHARTS = 6
+MAX_EVENTS = 200
+CHECKS_SHOWN = 10
+PRESIGNED_URL_EXPIRES_S = 900
+# Metrics worth a chart first, in this order; any other metric the versions hold follows alphabetically.
+PREFERRED_METRICS = ("f1", "accuracy", "roc_auc", "pr_auc", "balanced_accuracy", "r2", "rmse", "mae")
+RUN_EVENTS = ("VersionRegistered", "VersionRejected", "ApprovalRequested", "TrainingRunFailed")
+STATUS_COLOURS = {
+    "Registered": "#2e7d32",
+    "Approved": "#2e7d32",
+    "PendingApproval": "#b26a00",
+    "Rejected": "#c0392b",
+    "ApprovalExpired": "#7f8c8d",
+    "Abandoned": "#7f8c8d",
+}
+MONITOR_COLOURS = {"drift": "#c0392b", "ok": "#2e7d32", "insufficient_data": "#7f8c8d"}
+EVENT_COLOURS = {
+    "TrainingRunFailed": "#c0392b",
+    "VersionRejected": "#c0392b",
+    "VersionRejectedByApprover": "#c0392b",
+    "DriftConfirmed": "#c0392b",
+    "AliasMoved": "#1f5fa8",
+    "CanaryChanged": "#1f5fa8",
+    "CanaryPromoted": "#1f5fa8",
+    "RolledBack": "#b26a00",
+    "CanaryRolledBack": "#b26a00",
+    "RetrainingStarted": "#b26a00",
+}
+
+STYLE = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
+main{max-width:1200px;margin:0 auto;padding:24px}
+h1{font-size:24px;margin:0 0 4px} h2{font-size:20px;margin:36px 0 6px;padding-top:10px;border-top:2px solid #dfe3e8}
+h3{font-size:15px;margin:22px 0 8px}
+a{color:#1f5fa8}
+.muted{color:#5f6b7a;font-size:13px}
+.grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px;margin:14px 0}
+.stat{background:#fff;border-radius:8px;padding:10px 12px;box-shadow:0 1px 2px rgba(0,0,0,.06)}
+.stat b{display:block;font-size:20px} .stat b.small{font-size:14px;font-weight:600}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(350px,1fr));gap:10px}
+.chart{background:#fff;border-radius:8px;padding:8px 10px;box-shadow:0 1px 2px rgba(0,0,0,.06)}
+.panel{background:#fff;border-radius:8px;padding:10px 14px;box-shadow:0 1px 2px rgba(0,0,0,.06);overflow-x:auto}
+table{border-collapse:collapse;font-size:13px;width:100%}
+th,td{text-align:left;padding:4px 10px 4px 0;vertical-align:top;border-bottom:1px solid #eef0f3}
+th{color:#5f6b7a;font-weight:500}
+td.num{font-variant-numeric:tabular-nums;text-align:right}
+.pill{display:inline-block;border-radius:10px;padding:1px 8px;font-size:12px;font-weight:600;color:#fff;
+ background:#5f6b7a;white-space:nowrap}
+.alias{background:#1f5fa8} .canary{background:#6a3fa0}
+ol.timeline{list-style:none;margin:0;padding:0}
+ol.timeline li{border-left:3px solid #c8ced6;margin:0 0 0 6px;padding:2px 0 8px 12px;font-size:13px}
+code{font-size:12px;background:#f0f2f5;border-radius:4px;padding:0 4px;word-break:break-all}
+pre{white-space:pre-wrap;font-size:12px;background:#f6f7f9;border-radius:6px;padding:10px;max-height:480px;overflow:auto}
+iframe{width:100%;height:640px;border:1px solid #dfe3e8;border-radius:6px;background:#fff}
+details>summary{cursor:pointer;font-weight:600;margin:6px 0}
+nav a{margin-right:12px}
+"""
+
+
+@dataclass(frozen=True)
+class LastRun:
+    at: str
+    outcome: str  # e.g. "v3 Registered", "failed: PrepareFailed: InvalidDataset"
+    run: str
+
+
+@dataclass(frozen=True)
+class ModelPanel:
+    """Everything the dashboard shows of one model, read once."""
+
+    model: ModelEntry
+    versions: tuple[VersionRecord, ...]
+    aliases: tuple[AliasRecord, ...]
+    events: tuple[AuditEvent, ...]
+    monitor: StoredMonitor
+    checks: tuple[dict[str, Any], ...]
+    card: dict[str, Any] | None
+    drift_report_html: str | None
+
+    @property
+    def name(self) -> str:
+        return self.model.model_name
+
+    @property
+    def production(self) -> AliasRecord | None:
+        return next((alias for alias in self.aliases if alias.alias == PRODUCTION), None)
+
+    @property
+    def last_run(self) -> LastRun | None:
+        """The newest run the registry knows of: a version it registered (or rejected), or a failure it recorded."""
+        runs = [
+            LastRun(event.at, _run_outcome(event), str((event.after or {}).get("execution_arn") or event.actor))
+            for event in self.events
+            if event.event_type in RUN_EVENTS
+        ]
+        runs += [LastRun(v.created_at, f"v{v.version} {v.status}", v.run_id) for v in self.versions]
+        return max(runs, key=lambda run: run.at, default=None)
+
+
+def _run_outcome(event: AuditEvent) -> str:
+    after = event.after if isinstance(event.after, dict) else {}
+    if event.event_type == "TrainingRunFailed":
+        return f"failed: {event.reason}"
+    version = after.get("version")
+    return f"v{version} {event.event_type}" if version else event.event_type
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    generated_at: str
+    panels: tuple[ModelPanel, ...]
+
+
+# ---- reading --------------------------------------------------------------------------------------------------------
+def collect(
+    registry: ModelRegistry,
+    monitors: MonitoringStore,
+    *,
+    read_object: Callable[[S3Uri], bytes] = objects.get_bytes,
+) -> Dashboard:
+    """Read every model's records, monitor, latest drift report and the card of its production (or latest) version."""
+    panels = []
+    for model in sorted(registry.list_models(), key=lambda m: m.model_name):
+        name = model.model_name
+        versions = tuple(sorted(registry.list_versions(name), key=lambda v: v.version))
+        aliases = tuple(registry.list_aliases(name))
+        events = tuple(registry.list_events(name))
+        production = next((a for a in aliases if a.alias == PRODUCTION), None)
+        shown = next((v for v in versions if production and v.version == production.version), None)
+        shown = shown or (versions[-1] if versions else None)
+        checks = tuple(monitors.list_checks(name, CHECKS_SHOWN))
+        panels.append(
+            ModelPanel(
+                model=model,
+                versions=versions,
+                aliases=aliases,
+                events=events,
+                monitor=monitors.get(name),
+                checks=checks,
+                card=cards.build_card(shown, events) if shown else None,
+                drift_report_html=_latest_report(checks, read_object),
+            )
+        )
+    return Dashboard(generated_at=now_iso(), panels=tuple(panels))
+
+
+def _latest_report(checks: Sequence[Mapping[str, Any]], read_object: Callable[[S3Uri], bytes]) -> str | None:
+    uri = next((c.get("html_uri") for c in checks if c.get("html_uri")), None)
+    if not uri:
+        return None
+    try:
+        return read_object(S3Uri.parse(uri)).decode("utf-8", errors="replace")
+    except (ArtifactMissing, ClientError, ValueError):
+        return None
+
+
+# ---- publishing (AWS: the API renders to S3 and answers a presigned URL) ---------------------------------------------
+def publish(bucket: str, page: str, *, expires_s: int = PRESIGNED_URL_EXPIRES_S) -> dict[str, Any]:
+    """Write the page to ``dashboards/`` and return its URI and a presigned GET URL (valid ``expires_s``, or until the
+    signer's session ends if sooner)."""
+    at = now_iso()
+    uri = layout.dashboard(bucket, at, uuid.uuid4().hex[:8])
+    objects.put_bytes(uri, page.encode("utf-8"), "text/html; charset=utf-8")
+    url = objects.presigned_get(uri, expires_s, "text/html; charset=utf-8")
+    return {"uri": str(uri), "url": url, "expires_in_s": expires_s, "generated_at": at}
+
+
+# ---- rendering ------------------------------------------------------------------------------------------------------
+def _e(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, bool) or value is None:
+        return "–" if value is None else ("yes" if value else "no")
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return "–"
+        return f"{value:.4f}" if abs(value) < 1e5 else f"{value:.4g}"
+    return _e(value)
+
+
+def _metric_cell(version: int, name: str, value: Any) -> str:
+    return (
+        f'<td class="num" data-version="{version}" data-metric="{_e(name)}" data-value="{_e(value)}">'
+        f"{_number(value)}</td>"
+    )
+
+
+def _pill(text: str, colour: str | None = None, css: str = "") -> str:
+    style = f' style="background:{colour}"' if colour else ""
+    return f'<span class="pill {css}"{style}>{_e(text)}</span>'
+
+
+def _anchor(name: str) -> str:
+    return "model-" + "".join(c if c.isalnum() or c in "-_" else f"_{ord(c):x}" for c in name)
+
+
+def chart_metrics(versions: Sequence[VersionRecord]) -> list[str]:
+    present = {name for v in versions for name, value in v.metrics.items() if isinstance(value, int | float)}
+    ordered = [name for name in PREFERRED_METRICS if name in present]
+    ordered += sorted(present - set(ordered))
+    return ordered[:MAX_CHARTS]
+
+
+def metric_chart(name: str, versions: Sequence[VersionRecord], production: int | None) -> str:
+    """One metric over the versions (in registration order): a line through the points, production marked."""
+    points = [(v, float(v.metrics[name])) for v in versions if isinstance(v.metrics.get(name), int | float)]
+    points = [(v, value) for v, value in points if math.isfinite(value)]
+    left, right, top, bottom = 46, 10, 10, 28
+    width, height = CHART_WIDTH, CHART_HEIGHT
+    plot_w, plot_h = width - left - right, height - top - bottom
+    low = min((value for _, value in points), default=0.0)
+    high = max((value for _, value in points), default=1.0)
+    spread = max(high - low, 0.02 * max(abs(high), abs(low)), 1e-3)
+    low, high = low - 0.15 * spread, high + 0.15 * spread
+    values = [value for _, value in points]
+    if values and min(values) >= 0.0:
+        low = max(low, 0.0)  # a score or a loss never goes below 0
+        if max(values) <= 1.0:
+            high = min(high, 1.0)  # a score between 0 and 1 stays within its range
+
+    def x_of(index: int) -> float:
+        return left + (plot_w / 2 if len(points) == 1 else plot_w * index / (len(points) - 1))
+
+    def y_of(value: float) -> float:
+        return top + plot_h * (1 - (value - low) / (high - low))
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
+        f'role="img" aria-label="{_e(name)} by version" data-chart="{_e(name)}">',
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#999"/>',
+    ]
+    for fraction in (0.0, 0.5, 1.0):
+        value = low + (high - low) * fraction
+        y = y_of(value)
+        parts.append(
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#eee"/>'
+            f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end" fill="#666">{value:.3g}</text>'
+        )
+    if len(points) > 1:
+        path = " ".join(f"{x_of(i):.1f},{y_of(value):.1f}" for i, (_, value) in enumerate(points))
+        parts.append(f'<polyline points="{path}" fill="none" stroke="#8aa4c8" stroke-width="1.5"/>')
+    step = max(1, math.ceil(len(points) / 12))
+    for index, (version, value) in enumerate(points):
+        x, y = x_of(index), y_of(value)
+        is_production = version.version == production
+        rejected = version.status == VERSION_REJECTED
+        colour = "#2e7d32" if is_production else ("#c0392b" if rejected else "#1f5fa8")
+        fill = "#fff" if rejected else colour
+        radius = 6 if is_production else 4
+        parts.append(
+            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{fill}" stroke="{colour}" stroke-width="2" '
+            f'data-version="{version.version}" data-value="{_e(value)}"><title>v{version.version} · {_e(name)} '
+            f"{value:.4f} · {_e(version.status)}{' · production' if is_production else ''} · "
+            f"{_e(version.created_at)}</title></circle>"
+        )
+        if index % step == 0 or index == len(points) - 1:
+            parts.append(
+                f'<text x="{x:.1f}" y="{height - 10}" font-size="10" text-anchor="middle" fill="#444">'
+                f"v{version.version}</text>"
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _overview(dashboard: Dashboard) -> str:
+    panels = dashboard.panels
+    versions = sum(len(p.versions) for p in panels)
+    deployed = sum(1 for p in panels if p.production)
+    drifting = sum(1 for p in panels if p.monitor.state and p.monitor.state.last_status == "drift")
+    pending = sum(1 for p in panels for v in p.versions if v.status == VERSION_PENDING_APPROVAL)
+    stats = [
+        ("models", len(panels), "models"),
+        ("versions", versions, "versions"),
+        ("in production", deployed, "deployed"),
+        ("awaiting approval", pending, "pending"),
+        ("drifting now", drifting, "drifting"),
+    ]
+    cells = "".join(
+        f'<div class="stat"><span class="muted">{label}</span><b data-stat="{key}">{value}</b></div>'
+        for label, value, key in stats
+    )
+    rows = []
+    for panel in panels:
+        production = panel.production
+        canary = (
+            f"v{production.canary_version} at {production.canary_weight:.0%}"
+            if production and production.canary_version
+            else "–"
+        )
+        run = panel.last_run
+        state = panel.monitor.state
+        monitor = (
+            _pill(state.last_status or "–", MONITOR_COLOURS.get(state.last_status or ""))
+            + f' <span class="muted">{_e(state.last_check_at or "")}</span>'
+            if state
+            else '<span class="muted">not checked yet</span>'
+        )
+        rows.append(
+            f'<tr data-model="{_e(panel.name)}"><td><a href="#{_anchor(panel.name)}">{_e(panel.name)}</a></td>'
+            f'<td class="num" data-field="latest_version">{panel.model.latest_version}</td>'
+            f'<td data-field="production_version">{"v" + str(production.version) if production else "–"}</td>'
+            f'<td data-field="canary">{_e(canary)}</td>'
+            f'<td>{_e(run.outcome) if run else "–"}<br><span class="muted">{_e(run.at) if run else ""}</span></td>'
+            f'<td data-field="monitoring">{monitor}</td></tr>'
+        )
+    table = (
+        '<table id="registry-overview"><tr><th>model</th><th>latest</th><th>production</th><th>canary</th>'
+        f"<th>last run</th><th>monitoring</th></tr>{''.join(rows)}</table>"
+        if rows
+        else '<p class="muted">No model is registered yet: train one (mlops train, or python -m local up --seed).</p>'
+    )
+    return f'<div class="grid">{cells}</div><div class="panel">{table}</div>'
+
+
+def _versions_table(panel: ModelPanel, metric_names: Sequence[str]) -> str:
+    production = panel.production
+    head = "".join(f"<th>{_e(name)}</th>" for name in metric_names)
+    rows = []
+    for version in reversed(panel.versions):
+        badges = []
+        if production and version.version == production.version:
+            badges.append(_pill("production", css="alias"))
+        if production and version.version == production.canary_version:
+            badges.append(_pill(f"canary {production.canary_weight:.0%}", css="canary"))
+        if production and version.version == production.previous_version:
+            badges.append(_pill("previous", "#5f6b7a"))
+        gate = str((version.gate or {}).get("decision", "–"))
+        cells = "".join(_metric_cell(version.version, name, version.metrics.get(name)) for name in metric_names)
+        rows.append(
+            f'<tr data-version="{version.version}"><td>v{version.version} {" ".join(badges)}</td>'
+            f"<td>{_pill(version.status, STATUS_COLOURS.get(version.status))}</td>"
+            f"<td>{_e(version.estimator)}</td><td>{_e(gate)}</td>{cells}"
+            f"<td>{_e(version.serving.served_by)}</td>"
+            f'<td><span class="muted">{_e(version.created_at)}</span><br>{_e(version.created_by)}</td></tr>'
+        )
+    return (
+        f'<div class="panel"><table class="versions"><tr><th>version</th><th>status</th><th>estimator</th>'
+        f"<th>gate</th>{head}<th>served by</th><th>registered</th></tr>{''.join(rows)}</table></div>"
+    )
+
+
+def _lineage_table(panel: ModelPanel) -> str:
+    rows = []
+    for version in reversed(panel.versions):
+        lineage = version.lineage
+        split = lineage.split or {}
+        libraries = ", ".join(
+            f"{k} {v}" for k, v in sorted(lineage.libraries.items()) if k in ("scikit-learn", "python")
+        )
+        rows.append(
+            f"<tr><td>v{version.version}</td><td><code>{_e(lineage.dataset_uri)}</code></td>"
+            f'<td><code title="{_e(lineage.data_sha256)}">{_e(lineage.data_sha256[:12])}</code></td>'
+            f'<td class="num">{_number(lineage.rows)}</td><td>{_e(split.get("seed", "–"))}</td>'
+            f"<td>{_e(lineage.requested_by)}</td><td>{_e(lineage.code_version)}</td><td>{_e(libraries)}</td>"
+            f'<td><code title="{_e(lineage.execution_arn)}">{_e(lineage.run_id)}</code></td></tr>'
+        )
+    return (
+        '<div class="panel"><table class="lineage"><tr><th>version</th><th>dataset</th><th>data sha256</th>'
+        "<th>rows</th><th>split seed</th><th>requested by</th><th>code</th><th>libraries</th><th>run</th></tr>"
+        f"{''.join(rows)}</table></div>"
+    )
+
+
+def _approvals(panel: ModelPanel) -> str:
+    rows = []
+    for version in reversed(panel.versions):
+        required = bool((version.approval or {}).get("required"))
+        if not (required or version.approval_decision or version.approval_requested_at):
+            continue
+        decision = version.approval_decision or {}
+        verdict = "approved" if decision.get("approved") else ("rejected" if decision else "–")
+        rows.append(
+            f"<tr><td>v{version.version}</td><td>{_pill(version.status, STATUS_COLOURS.get(version.status))}</td>"
+            f"<td>{_e(version.approval_requested_at or '–')}</td><td>{_e(verdict)}</td>"
+            f"<td>{_e(decision.get('by', '–'))}</td><td>{_e(decision.get('at', '–'))}</td>"
+            f"<td>{_e(decision.get('reason', ''))}</td></tr>"
+        )
+    if not rows:
+        return '<p class="muted">No version of this model required approval.</p>'
+    return (
+        '<div class="panel"><table class="approvals"><tr><th>version</th><th>status</th><th>requested</th>'
+        f"<th>decision</th><th>by</th><th>at</th><th>reason</th></tr>{''.join(rows)}</table></div>"
+    )
+
+
+def _timeline(panel: ModelPanel) -> str:
+    events = sorted(panel.events, key=lambda e: e.at, reverse=True)
+    items = "".join(
+        f'<li style="border-left-color:{EVENT_COLOURS.get(event.event_type, "#c8ced6")}" '
+        f'data-event="{_e(event.event_type)}"><b>{_e(event.event_type)}</b> '
+        f'<span class="muted">{_e(event.at)} · {_e(event.actor)}</span><br>{_e(event.reason)}</li>'
+        for event in events[:MAX_EVENTS]
+    )
+    more = (
+        f'<p class="muted">{len(events) - MAX_EVENTS} older events not shown.</p>' if len(events) > MAX_EVENTS else ""
+    )
+    return f'<div class="panel"><ol class="timeline">{items}</ol>{more}</div>' if items else ""
+
+
+def _monitoring(panel: ModelPanel) -> str:
+    state = panel.monitor.state
+    if state is None and not panel.checks:
+        return '<p class="muted">No drift check has run for this model yet.</p>'
+    facts = []
+    if state:
+        facts = [
+            ("last status", _pill(state.last_status or "–", MONITOR_COLOURS.get(state.last_status or ""))),
+            ("last check", _e(state.last_check_at or "–")),
+            ("consecutive drifted windows", _e(state.consecutive_drifted)),
+            ("version watched", _e(f"v{state.version}" if state.version else "–")),
+        ]
+        if state.last_retraining:
+            facts.append(("last retraining", _e(f"{state.last_retraining.at}: {state.last_retraining.reason}")))
+    cells = "".join(f'<div class="stat"><span class="muted">{k}</span><b class="small">{v}</b></div>' for k, v in facts)
+    rows = "".join(
+        f"<tr><td>{_e(c.get('created_at', ''))}</td><td>v{_e(c.get('version', ''))}</td>"
+        f"<td>{_pill(str(c.get('status', '–')), MONITOR_COLOURS.get(str(c.get('status'))))}</td>"
+        f'<td class="num">{_number(c.get("rows"))}</td><td class="num">{_number(c.get("drift_share"))}</td>'
+        f"<td>{_e(', '.join(c.get('drifted_features') or []) or '–')}</td><td>{_e(c.get('performance', '–'))}</td>"
+        f"<td>{_e(c.get('decision', ''))}</td></tr>"
+        for c in panel.checks
+    )
+    table = (
+        '<div class="panel"><table class="checks"><tr><th>checked</th><th>version</th><th>status</th><th>rows</th>'
+        f"<th>drift share</th><th>drifted features</th><th>performance</th><th>decision</th></tr>{rows}</table></div>"
+        if rows
+        else ""
+    )
+    report = (
+        "<details><summary>Latest drift report</summary>"
+        f'<iframe title="latest drift report" sandbox srcdoc="{_e(panel.drift_report_html)}"></iframe></details>'
+        if panel.drift_report_html
+        else ""
+    )
+    return f'<div class="grid">{cells}</div>{table}{report}'
+
+
+def _model_section(panel: ModelPanel) -> str:
+    production = panel.production
+    metric_names = chart_metrics(panel.versions)
+    production_version = production.version if production else None
+    charts = "".join(
+        f'<div class="chart"><div class="muted">{_e(name)} by version</div>'
+        f"{metric_chart(name, panel.versions, production_version)}</div>"
+        for name in metric_names
+    )
+    badges = [_pill(f"production v{production.version}", css="alias")] if production else [_pill("not deployed")]
+    if production and production.canary_version:
+        badges.append(_pill(f"canary v{production.canary_version} at {production.canary_weight:.0%}", css="canary"))
+    latest = panel.versions[-1] if panel.versions else None
+    description = _e(latest.description) if latest and latest.description else ""
+    card = panel.card
+    card_block = (
+        f"<details><summary>Model card of v{_e(card['model_overview']['version'])}</summary>"
+        f"<pre>{_e(cards.render_markdown(card))}</pre></details>"
+        if card
+        else ""
+    )
+    return (
+        f'<section id="{_anchor(panel.name)}" data-model="{_e(panel.name)}">'
+        f"<h2>{_e(panel.name)} {' '.join(badges)}</h2>"
+        f'<div class="muted">{description} · {len(panel.versions)} version(s) · '
+        f'<a href="#top">back to the overview</a></div>'
+        f"<h3>Metrics over versions (holdout)</h3>"
+        f'<div class="charts">{charts}</div>'
+        '<p class="muted">Green: production; red ring: rejected by the gate; blue: other versions.</p>'
+        f"<h3>Versions</h3>{_versions_table(panel, metric_names)}"
+        f"<h3>Lineage</h3>{_lineage_table(panel)}"
+        f"<h3>Approvals</h3>{_approvals(panel)}"
+        f"<h3>Monitoring</h3>{_monitoring(panel)}"
+        f"<h3>Model card</h3>{card_block or '<p class=muted>No version yet.</p>'}"
+        f"<h3>Audit timeline</h3>{_timeline(panel)}</section>"
+    )
+
+
+def render_html(dashboard: Dashboard, *, title: str = "Model registry") -> str:
+    """The whole page: overview, then one section per model."""
+    nav = "".join(f'<a href="#{_anchor(p.name)}">{_e(p.name)}</a>' for p in dashboard.panels)
+    body = (
+        f'<h1 id="top">{_e(title)}</h1><div class="muted">generated {_e(dashboard.generated_at)} from the registry '
+        f"and the drift monitor</div><nav>{nav}</nav>{_overview(dashboard)}"
+        + "".join(_model_section(panel) for panel in dashboard.panels)
+    )
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
+        'img-src data:">'
+        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>"
+    )
+
+
+def render(registry: ModelRegistry, monitors: MonitoringStore, **kwargs: Any) -> str:
+    return render_html(collect(registry, monitors, **kwargs))

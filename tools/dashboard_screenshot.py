@@ -1,0 +1,67 @@
+"""docs/dashboard.png: the registry dashboard after `make demo`'s story (two trainings, monitored traffic, drift
+confirmed, a drift-triggered retraining), rendered by headless Chromium from the local gateway.
+
+    python -m tools.dashboard_screenshot [--output docs/dashboard.png] [--height 2400]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from local.datasets import breast_cancer_csv
+from local.gateway import LocalGateway
+from local.monitoring_runs import demo_monitoring
+from local.stack import LocalStack
+from local.template import ROOT
+from local.training_runs import run_training
+
+CANDIDATES = (
+    [{"estimator": "logistic_regression", "params": {"C": 1.0, "max_iter": 2000}}],
+    [{"estimator": "decision_tree", "params": {"max_depth": 3}}],
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.dashboard_screenshot", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "dashboard.png")
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=2400)
+    arguments = parser.parse_args(argv)
+    browser = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
+    if browser is None:
+        print("no Chromium: apt-get install -y chromium", file=sys.stderr)
+        return 2
+    with LocalStack(parameters={"CaptureSettleSeconds": "0", "AliasRefreshSeconds": "0"}) as stack:
+        stack.client("s3").put_object(Bucket=stack.bucket, Key="datasets/breast-cancer.csv", Body=breast_cancer_csv())
+        base = {
+            "model_name": "breast-cancer",
+            "dataset_uri": f"s3://{stack.bucket}/datasets/breast-cancer.csv",
+            "target": "target",
+            "description": "Classify a breast mass as benign (1) or malignant (0) from digitised FNA features.",
+            "gate": {"metric": "f1", "min_score": 0.9},
+            "requested_by": "make demo",
+        }
+        for candidates in CANDIDATES:
+            run_training(stack, {**base, "candidates": candidates})
+        demo_monitoring(stack, "breast-cancer", breast_cancer_csv(), io.StringIO(), None)
+        gateway = LocalGateway(stack, port=0).start()
+        try:
+            with tempfile.TemporaryDirectory() as profile:
+                command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
+                command += [f"--user-data-dir={profile}", f"--window-size={arguments.width},{arguments.height}"]
+                command += [f"--screenshot={arguments.output}", gateway.url + "/dashboard"]
+                subprocess.run(command, check=True, capture_output=True, timeout=120)
+        finally:
+            gateway.stop()
+    print(arguments.output)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
