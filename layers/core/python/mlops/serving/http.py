@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops.errors import ArtifactIntegrityError, LibraryVersionMismatch, ModelNotFound
-from mlops.registry.records import MODEL_NAME_PATTERN_RE
+from mlops.registry.records import ALIAS_NAME_PATTERN, MODEL_NAME_PATTERN_RE, PRODUCTION, is_alias_name
 from mlops.serving.cache import LoadedVersion, ModelCache
 from mlops.serving.fallback import FallbackFailed
 from mlops.serving.runtime import InvalidInstances, ModelNotServable, validate_instances
@@ -75,6 +75,17 @@ def error_response(status: int, message: str) -> dict[str, Any]:
     return response(status, {"message": message})
 
 
+def requested_alias(event: dict[str, Any]) -> str:
+    """The ``alias`` query parameter (``production`` without one); HttpError(400) for a name no alias can have."""
+    query = event.get("queryStringParameters")
+    alias = query.get("alias") if isinstance(query, dict) else None
+    if alias is None:
+        return PRODUCTION
+    if not is_alias_name(alias):
+        raise HttpError(400, f"alias must match {ALIAS_NAME_PATTERN}")
+    return alias
+
+
 def parse_request(event: Any) -> tuple[str, list[Any]]:
     """The model name from the path and the instances from the JSON body; HttpError(4xx) when malformed."""
     if not isinstance(event, dict):
@@ -129,7 +140,9 @@ def predict_rows(served: LoadedVersion, instances: list[Any], request_id: str) -
     ]
 
 
-def capture_lines(model_name: str, version: int, instances: list[Any], rows: list[dict[str, Any]]) -> list[str]:
+def capture_lines(
+    model_name: str, version: int, instances: list[Any], rows: list[dict[str, Any]], alias: str = PRODUCTION
+) -> list[str]:
     """Capture records as log lines: a subscription filter sends them to Firehose, which writes them to S3
     partitioned by model and date. Writing a line costs microseconds; the response never waits on a network."""
     timestamp = time.time()
@@ -149,6 +162,7 @@ def capture_lines(model_name: str, version: int, instances: list[Any], rows: lis
                     "capture": layout.CAPTURE_MARKER,
                     "model_name": model_name,
                     "version": version,
+                    "alias": alias,
                     "timestamp": timestamp,
                     "records": records,
                 },
@@ -207,8 +221,9 @@ def handle_predict(
     known_model = False  # the registry resolved the name: the request may have a metric series of its own
     try:
         model_name, instances = parse_request(event)
+        alias = requested_alias(event)
         try:
-            served = cache.choose(model_name, draw)
+            served = cache.choose(model_name, draw, alias)
         except ModelNotFound:
             raise
         except Exception:
@@ -230,11 +245,17 @@ def handle_predict(
         answer = error_response(502, str(exc))
     else:
         if capture_sample_rate > 0 and draw() < capture_sample_rate:
-            for line in capture_lines(model_name, served.version, instances, rows):
+            for line in capture_lines(model_name, served.version, instances, rows, alias):
                 write_line(line + "\n")
         answer = response(
             200,
-            {"model_name": model_name, "version": served.version, "runtime": served.model.runtime, "predictions": rows},
+            {
+                "model_name": model_name,
+                "alias": alias,
+                "version": served.version,
+                "runtime": served.model.runtime,
+                "predictions": rows,
+            },
         )
     if metrics is not None and known_model and model_name is not None:
         latency_ms = (time.perf_counter() - started) * 1000
