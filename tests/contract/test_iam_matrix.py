@@ -59,8 +59,10 @@ INTENDED_TABLE_WRITES: dict[str, dict[str, list[str]]] = {
         **AUDIT_APPEND,
     },
     "ApiFunctionRole": {
+        # UpdateItem: approval decisions (status) and version tags (`tags`, `tags_revision`)
         "RegistryTable": ["dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"],
-        "AliasTable": ["dynamodb:DeleteItem", "dynamodb:PutItem"],
+        "AliasTable": ["dynamodb:DeleteItem", "dynamodb:PutItem"],  # production and every named alias
+        "MonitorTable": ["dynamodb:UpdateItem"],  # PUT /models/{name}/monitoring: the MONITOR item's config
         **AUDIT_APPEND,
     },
     "ReproduceFunctionRole": dict(AUDIT_APPEND),
@@ -103,6 +105,7 @@ INTENDED_S3: dict[str, dict[str, list[str]]] = {
         "ArtifactsBucket/models/*/card.json": [PUT],
         "ArtifactsBucket/models/*/card.md": [PUT],
         "ArtifactsBucket/feedback/*": [PUT],
+        "ArtifactsBucket/monitoring/*": [GET],  # GET /models/{name}/monitoring/report: the drift check's HTML
     },
     "CaptureDeliveryRole": dict.fromkeys(
         ("ArtifactsBucket", "ArtifactsBucket/capture/*", "ArtifactsBucket/capture-errors/*"), FIREHOSE
