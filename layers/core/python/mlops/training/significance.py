@@ -2,7 +2,8 @@
 
 Both models are scored on the same resamples of the same holdout rows, so the interval measures how much the
 improvement depends on which rows happened to be in the holdout (the pairing cancels what both models get right or
-wrong together). One ``(resamples, rows)`` index matrix is drawn with ``numpy.random.default_rng(seed)``; each metric
+wrong together). One ``(resamples, rows)`` index matrix is drawn with ``numpy.random.default_rng(seed)`` (in chunks of
+whole resamples, so a large holdout never holds it all at once); each metric
 is computed for every resample at once from per-row terms (accuracy, balanced accuracy, F1, log loss, RMSE, MAE, R²
 by sums over the index matrix; ROC AUC by rank sums, ties averaged, as scikit-learn's). Average precision has no
 such form: scikit-learn is called once per resample.
@@ -10,6 +11,7 @@ such form: scikit-learn is called once per resample.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,9 +33,21 @@ class Outputs:
     classes: tuple[Any, ...] = ()
 
 
+MAX_INDICES_PER_CHUNK = 4_000_000  # resamples are drawn and scored in chunks of at most this many row indices
+
+
+def resample_chunks(rows: int, resamples: int, seed: int) -> Iterator[np.ndarray]:
+    """The ``(resamples, rows)`` matrix of row indices, drawn with replacement from ``default_rng(seed)``, in chunks
+    of whole resamples (a large holdout never holds every index at once); the same seed gives the same chunks."""
+    generator = np.random.default_rng(seed)
+    per_chunk = max(1, MAX_INDICES_PER_CHUNK // rows)
+    for start in range(0, resamples, per_chunk):
+        yield generator.integers(0, rows, size=(min(per_chunk, resamples - start), rows))
+
+
 def resample_indices(rows: int, resamples: int, seed: int) -> np.ndarray:
-    """The ``(resamples, rows)`` matrix of row indices, drawn with replacement; the same seed gives the same matrix."""
-    return np.random.default_rng(seed).integers(0, rows, size=(resamples, rows))
+    """Every resample's row indices as one matrix (the chunks of ``resample_chunks`` stacked)."""
+    return np.vstack(list(resample_chunks(rows, resamples, seed)))
 
 
 def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
@@ -174,7 +188,6 @@ def improvement_interval(
     target = np.asarray(target)
     rows = len(target)
     identity = np.arange(rows)[None, :]
-    index = resample_indices(rows, resamples, seed)
     sign = 1.0 if higher_is_better else -1.0
 
     def improvement(rows_index: np.ndarray) -> np.ndarray:
@@ -183,7 +196,7 @@ def improvement_interval(
         ours = metric_per_resample(metric, task, target, champion, rows_index, **kwargs)
         return sign * (theirs - ours)
 
-    differences = improvement(index)
+    differences = np.concatenate([improvement(chunk) for chunk in resample_chunks(rows, resamples, seed)])
     usable = differences[np.isfinite(differences)]  # e.g. an AUC of a resample that drew one class only
     if len(usable) == 0:
         raise ValueError(f"no resample of the {rows}-row holdout gives a finite {metric}")
