@@ -36,6 +36,7 @@ PREDICT_LATENCY_METRIC = "PredictLatency"
 PREDICT_ERRORS_METRIC = "PredictErrors"
 METRIC_DIMENSION_SERVICE = "service"
 METRIC_DIMENSION_MODEL = "model_name"
+METRIC_DIMENSION_VERSION = "version"  # the per-version series: what a canary's or a shadow's bake is judged on
 
 
 class HttpError(Exception):
@@ -177,12 +178,19 @@ class RequestMetrics:
     """Per-model metrics of the predict route as CloudWatch embedded metric format (one log line a request):
     ``PredictLatency`` (milliseconds, from the event to the answer) and ``PredictErrors`` (1 for an answer the
     caller is not to blame for: 502 and 503), dimensions ``service`` and ``model_name``. Written only for a model
-    the registry knows (an unknown name gets no series of its own), for the alarms of the template."""
+    the registry knows (an unknown name gets no series of its own), for the alarms of the template. When the request
+    reached a version, the same values are also published per version (a second dimension set, ``version`` added:
+    one log line, no network call), so a canary's error rate and latency can be told from production's."""
 
     namespace: str
     service: str
 
-    def line(self, model_name: str, latency_ms: float, errors: int) -> str:
+    def line(self, model_name: str, latency_ms: float, errors: int, version: int | None = None) -> str:
+        dimensions = [[METRIC_DIMENSION_SERVICE, METRIC_DIMENSION_MODEL]]
+        per_version: dict[str, str] = {}
+        if version is not None:
+            dimensions.append([METRIC_DIMENSION_SERVICE, METRIC_DIMENSION_MODEL, METRIC_DIMENSION_VERSION])
+            per_version[METRIC_DIMENSION_VERSION] = str(version)  # dimension values are strings
         return dumps(
             {
                 "_aws": {
@@ -190,7 +198,7 @@ class RequestMetrics:
                     "CloudWatchMetrics": [
                         {
                             "Namespace": self.namespace,
-                            "Dimensions": [[METRIC_DIMENSION_SERVICE, METRIC_DIMENSION_MODEL]],
+                            "Dimensions": dimensions,
                             "Metrics": [
                                 {"Name": PREDICT_LATENCY_METRIC, "Unit": "Milliseconds"},
                                 {"Name": PREDICT_ERRORS_METRIC, "Unit": "Count"},
@@ -200,6 +208,7 @@ class RequestMetrics:
                 },
                 METRIC_DIMENSION_SERVICE: self.service,
                 METRIC_DIMENSION_MODEL: model_name,
+                **per_version,
                 PREDICT_LATENCY_METRIC: round(latency_ms, 3),
                 PREDICT_ERRORS_METRIC: errors,
             }
@@ -218,6 +227,7 @@ def handle_predict(
 ) -> dict[str, Any]:
     started = time.perf_counter()
     model_name = None
+    served_version = None  # the version chosen for the request, once there is one: its per-version series
     known_model = False  # the registry resolved the name: the request may have a metric series of its own
     try:
         model_name, instances = parse_request(event)
@@ -230,6 +240,7 @@ def handle_predict(
             known_model = True  # an alias exists, but its version could not be loaded or served
             raise
         known_model = True
+        served_version = served.version
         rows = predict_rows(served, instances, request_id)
     except HttpError as exc:
         answer = error_response(exc.status, exc.message)
@@ -259,5 +270,5 @@ def handle_predict(
         )
     if metrics is not None and known_model and model_name is not None:
         latency_ms = (time.perf_counter() - started) * 1000
-        write_line(metrics.line(model_name, latency_ms, int(answer["statusCode"] >= 500)) + "\n")
+        write_line(metrics.line(model_name, latency_ms, int(answer["statusCode"] >= 500), served_version) + "\n")
     return answer
