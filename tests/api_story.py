@@ -261,6 +261,20 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     assert status == 200 and (alias["version"], alias["previous_version"]) == (3, 1), alias
     assert alias["updated_by"] == LOCAL_CALLER_ARN, alias
 
+    # When staging is pointed at v1 and v1 is tagged; Then predict serves staging from v1, the listing filters by both.
+    status, staged = api.call("PUT", f"/models/{MODEL}/aliases/staging", {"version": 1, "reason": "compare"})
+    assert status == 200 and staged["alias"] == registry.get_alias(MODEL, "staging").to_document(), staged
+    status, answer = api.call("POST", f"/models/{MODEL}/predict?alias=staging", {"instances": [example]}, api_key=True)
+    assert status == 200 and (answer["alias"], answer["version"]) == ("staging", 1), answer
+    status, tagged = api.call("PUT", f"/models/{MODEL}/versions/1/tags/tier", {"value": "gold"})
+    assert status == 200 and tagged["tags"] == registry.get_version(MODEL, 1).tags == {"tier": "gold"}, tagged
+    status, listed = api.call("GET", f"/models/{MODEL}/versions?tag=tier=gold&alias=staging")
+    assert status == 200 and [(v["version"], v["aliases"]) for v in listed] == [(1, ["staging"])], listed
+    status, untagged = api.call("DELETE", f"/models/{MODEL}/versions/1/tags/tier")
+    assert status == 200 and untagged["tags"] == registry.get_version(MODEL, 1).tags == {}, untagged
+    status, removed = api.call("DELETE", f"/models/{MODEL}/aliases/staging")
+    assert status == 200 and removed["removed_version"] == 1 and registry.get_alias(MODEL, "staging") is None
+
     # When v1 is reproduced from its lineage; Then the retrained model matches the registered one.
     status, report = api.call("POST", f"/models/{MODEL}/versions/1/reproduce")
     assert status == 200 and report["reproduced"] is True and report["data_matches"] is True, report
@@ -271,7 +285,8 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     assert [e["event_id"] for e in trail] == [e.event_id for e in registry.list_events(MODEL)]
     kinds = [e["event_type"] for e in trail]
     for kind in ("VersionRegistered", "AliasMoved", "VersionRejected", "ApprovalRequested", "VersionApproved",
-                 "VersionRejectedByApprover", "CanaryChanged", "CanaryPromoted", "RolledBack"):  # fmt: skip
+                 "VersionRejectedByApprover", "CanaryChanged", "CanaryPromoted", "RolledBack", "AliasRemoved",
+                 "VersionTagSet", "VersionTagDeleted"):  # fmt: skip
         assert kind in kinds, (kind, kinds)
 
     # When the dashboard is published; Then the page in S3 shows every version with the registry's metrics.

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 import local  # noqa: F401 - puts the core layer on sys.path, as Lambda does
+from mlops.registry.records import ALIAS_NAME_PATTERN, MODEL_NAME_PATTERN
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_PATH = ROOT / "openapi.json"
@@ -36,6 +37,7 @@ class Prediction(BaseModel):
 
 class PredictResponse(BaseModel):
     model_name: str
+    alias: str = Field(description="the alias that served the request (production unless ?alias= named another)")
     version: int
     runtime: str = Field(description="onnx or sklearn")
     predictions: list[Prediction]
@@ -76,15 +78,22 @@ def build() -> dict[str, Any]:
     error = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorResponse"}}}}
     document["paths"]["/models/{name}/predict"] = {
         "post": {
-            "summary": "Predict with the production version (and its canary)",
+            "summary": "Predict with the production version (and its canary), or with another alias",
             "operationId": "predict_models__name__predict_post",
             "parameters": [
                 {
                     "name": "name",
                     "in": "path",
                     "required": True,
-                    "schema": {"type": "string", "pattern": r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"},
-                }
+                    "schema": {"type": "string", "pattern": MODEL_NAME_PATTERN},
+                },
+                {
+                    "name": "alias",
+                    "in": "query",
+                    "required": False,
+                    "description": "the alias to serve (default production), e.g. staging",
+                    "schema": {"type": "string", "pattern": ALIAS_NAME_PATTERN},
+                },
             ],
             "requestBody": {
                 "required": True,
@@ -95,9 +104,9 @@ def build() -> dict[str, Any]:
                     "description": "predictions",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictResponse"}}},
                 },
-                "400": {"description": "the body is not JSON or not {instances: [...]}", **error},
+                "400": {"description": "the body is not JSON or not {instances: [...]}, or a bad alias name", **error},
                 "403": {"description": "missing or wrong API key", **error},
-                "404": {"description": "no such model or no production version", **error},
+                "404": {"description": "no such model, or no version behind the alias", **error},
                 "413": {"description": "body too large", **error},
                 "422": {"description": "instances do not match the model's schema", **error},
                 "503": {"description": "the deployed version cannot be served by this runtime", **error},

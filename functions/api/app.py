@@ -7,7 +7,7 @@ document (`openapi.json`, written by `python -m tools.write_openapi`).
 import base64
 import binascii
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -20,8 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, Stric
 from mlops.api import admin
 from mlops.errors import (
     DeploymentRefused,
+    InvalidAliasName,
     InvalidFeedback,
     InvalidMonitoringConfig,
+    InvalidTag,
     InvalidTrainingRequest,
     ModelNotFound,
     PolicyViolation,
@@ -33,7 +35,13 @@ from mlops.governance import policy as governance
 from mlops.monitoring import store
 from mlops.monitoring.config import MonitoringConfig
 from mlops.monitoring.feedback import accept_feedback
-from mlops.registry.records import MODEL_NAME_PATTERN
+from mlops.registry.records import (
+    ALIAS_NAME_PATTERN,
+    MODEL_NAME_PATTERN,
+    TAG_KEY_PATTERN,
+    TAG_VALUE_MAX_CHARS,
+    VERSION_STATUSES,
+)
 from mlops.registry.store import ModelRegistry
 from mlops.settings import ApiSettings, GovernanceSettings, Settings
 from mlops.storage import objects
@@ -68,6 +76,9 @@ def _responses(*codes: int) -> dict[int, dict[str, Any]]:
 
 ModelName = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, description="registry name of the model")]
 VersionNumber = Annotated[int, Path(ge=1, description="registered version number")]
+AliasName = Annotated[str, Path(pattern=ALIAS_NAME_PATTERN, description="alias name, e.g. production or staging")]
+TagKey = Annotated[str, Path(pattern=TAG_KEY_PATTERN, description="tag key")]
+VersionStatus = Literal[VERSION_STATUSES]  # type: ignore[valid-type]
 
 
 class StartTraining(TrainingRequest):
@@ -86,6 +97,18 @@ class Deployment(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     version: int = Field(ge=1)
     canary_weight: float | None = Field(default=None, ge=0, le=1, description="omit or 1 for production")
+    reason: str = Field(default="", max_length=500)
+
+
+class AliasAssignment(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    version: int = Field(ge=1)
+    reason: str = Field(default="", max_length=500)
+
+
+class TagValue(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    value: str = Field(max_length=TAG_VALUE_MAX_CHARS)
     reason: str = Field(default="", max_length=500)
 
 
@@ -154,8 +177,8 @@ def jsonable(errors: Any) -> Any:
     return json.loads(json.dumps(errors, default=str))
 
 
-@app.exception_handler(InvalidTrainingRequest)
-def invalid(exc: InvalidTrainingRequest) -> Response:
+@app.exception_handler([InvalidTrainingRequest, InvalidAliasName, InvalidTag])
+def invalid(exc: Exception) -> Response:
     return _error(422, exc)
 
 
@@ -210,9 +233,23 @@ def get_model(name: ModelName) -> dict[str, Any]:
     return admin.get_model(_registry(), name)
 
 
-@app.get("/models/<name>/versions", summary="Versions of a model", responses={**_responses(404, 422)})
-def list_versions(name: ModelName) -> list[dict[str, Any]]:
-    return admin.list_versions(_registry(), name)
+@app.get(
+    "/models/<name>/versions",
+    summary="Versions of a model, with their tags and aliases; filtered by tag, status and alias",
+    responses={**_responses(404, 422)},
+)
+def list_versions(
+    name: ModelName,
+    tag: Annotated[
+        list[str] | None, Query(description="key=value (that value) or key (any value); repeat to require several")
+    ] = None,
+    status: Annotated[VersionStatus | None, Query(description="only versions with this status")] = None,
+    alias: Annotated[
+        str | None, Query(pattern=ALIAS_NAME_PATTERN, description="only the version this alias points at")
+    ] = None,
+) -> list[dict[str, Any]]:
+    tags = admin.parse_tag_filters(tag or [])
+    return admin.list_versions(_registry(), name, tags=tags, status=status, alias=alias)
 
 
 @app.get(
@@ -258,6 +295,55 @@ def promote(name: ModelName, body: Annotated[Reason | None, Body()] = None) -> d
 def rollback(name: ModelName, body: Annotated[Reason | None, Body()] = None) -> dict[str, Any]:
     reason = (body.reason if body else "") or "rolled back through the admin API"
     return admin.public_alias(_registry().rollback(name, actor=_actor(), reason=reason))
+
+
+@app.put(
+    "/models/<name>/aliases/<alias>",
+    summary="Smoke-test a version, then point a named alias at it (production: a deployment without canary)",
+    responses={**_responses(404, 409, 422)},
+)
+def set_alias(name: ModelName, alias: AliasName, body: AliasAssignment) -> dict[str, Any]:
+    return admin.set_alias(
+        _registry(),
+        ApiSettings.from_environment().predict_function,
+        name,
+        alias,
+        version=body.version,
+        actor=_actor(),
+        reason=body.reason or "alias set through the admin API",
+    )
+
+
+@app.delete(
+    "/models/<name>/aliases/<alias>",
+    summary="Remove a named alias (not production: deploy or roll back instead)",
+    responses={**_responses(404, 409, 422)},
+)
+def delete_alias(name: ModelName, alias: AliasName, body: Annotated[Reason | None, Body()] = None) -> dict[str, Any]:
+    reason = (body.reason if body else "") or "alias removed through the admin API"
+    return admin.delete_alias(_registry(), name, alias, actor=_actor(), reason=reason)
+
+
+@app.put(
+    "/models/<name>/versions/<version>/tags/<key>",
+    summary="Set a tag of a version (audited)",
+    responses={**_responses(404, 409, 422)},
+)
+def set_tag(name: ModelName, version: VersionNumber, key: TagKey, body: TagValue) -> dict[str, Any]:
+    reason = body.reason or "tag set through the admin API"
+    return admin.set_tag(_registry(), name, version, key, body.value, actor=_actor(), reason=reason)
+
+
+@app.delete(
+    "/models/<name>/versions/<version>/tags/<key>",
+    summary="Delete a tag of a version (audited)",
+    responses={**_responses(404, 409, 422)},
+)
+def delete_tag(
+    name: ModelName, version: VersionNumber, key: TagKey, body: Annotated[Reason | None, Body()] = None
+) -> dict[str, Any]:
+    reason = (body.reason if body else "") or "tag deleted through the admin API"
+    return admin.delete_tag(_registry(), name, version, key, actor=_actor(), reason=reason)
 
 
 @app.post(

@@ -189,6 +189,24 @@ def test_predict_alarms_have_one_contributor_per_model_on_what_the_handler_write
     assert line[metric] == (1 if metric == PREDICT_ERRORS_METRIC else 12.5)
 
 
+def test_a_served_request_is_also_published_per_version_on_the_same_line():
+    # Given a request that v3 served; Then the model's series (the alarms') and v3's own come from one line
+    line = json.loads(RequestMetrics(NAMESPACE, SERVICE).line("churn", 8.25, 0, 3))
+    (directive,) = line["_aws"]["CloudWatchMetrics"]
+    assert directive["Dimensions"] == [
+        [METRIC_DIMENSION_SERVICE, METRIC_DIMENSION_MODEL],
+        [METRIC_DIMENSION_SERVICE, METRIC_DIMENSION_MODEL, "version"],
+    ]
+    keys = ("service", "model_name", "version", PREDICT_LATENCY_METRIC, PREDICT_ERRORS_METRIC)
+    assert [line[k] for k in keys] == [SERVICE, "churn", "3", 8.25, 0]
+    # And a request no version served (e.g. its artifact failed to load) has the model's series only
+    unserved = json.loads(RequestMetrics(NAMESPACE, SERVICE).line("churn", 1.0, 1))
+    assert unserved["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [
+        [METRIC_DIMENSION_SERVICE, METRIC_DIMENSION_MODEL]
+    ]
+    assert "version" not in unserved
+
+
 def test_predict_latency_alarm_threshold_is_the_stack_parameter():
     properties = ALARMS["PredictLatencyAlarm"]["Properties"]
     assert properties["Threshold"] == {"Ref": "PredictLatencyAlarmMilliseconds"}

@@ -59,9 +59,10 @@ INTENDED_TABLE_WRITES: dict[str, dict[str, list[str]]] = {
         **AUDIT_APPEND,
     },
     "ApiFunctionRole": {
+        # UpdateItem: approval decisions (status) and version tags (`tags`, `tags_revision`)
         "RegistryTable": ["dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"],
-        "AliasTable": ["dynamodb:DeleteItem", "dynamodb:PutItem"],
-        "MonitorTable": ["dynamodb:PutItem", "dynamodb:UpdateItem"],  # PUT /models/{name}/monitoring
+        "AliasTable": ["dynamodb:DeleteItem", "dynamodb:PutItem"],  # production and every named alias
+        "MonitorTable": ["dynamodb:UpdateItem"],  # PUT /models/{name}/monitoring: the MONITOR item's config
         **AUDIT_APPEND,
     },
     "ReproduceFunctionRole": dict(AUDIT_APPEND),

@@ -154,6 +154,10 @@ ADMIN_ROUTES = [
     ("GET", "/pipelines/training", "/pipelines/training"),
     ("POST", "/models/{name}/versions/{version}/reproduce", "/models/bc/versions/{p}/reproduce"),
     ("POST", "/dashboard", "/dashboard"),
+    ("PUT", "/models/{name}/aliases/{alias}", "/models/bc/aliases/{p}"),
+    ("DELETE", "/models/{name}/aliases/{alias}", "/models/bc/aliases/{p}"),
+    ("PUT", "/models/{name}/versions/{version}/tags/{key}", "/models/bc/versions/1/tags/{p}"),
+    ("DELETE", "/models/{name}/versions/{version}/tags/{key}", "/models/bc/versions/1/tags/{p}"),
 ]
 
 
@@ -171,6 +175,7 @@ near_valid_bodies = st.one_of(
             )
         }
     ),
+    st.fixed_dictionaries({"value": st.text(max_size=600) | json_values}, optional={"reason": st.text(max_size=10)}),
     st.fixed_dictionaries(
         {"version": st.integers(-1, 4) | json_values},
         optional={"canary_weight": st.floats(-1, 2) | json_values, "reason": st.text(max_size=10)},

@@ -65,6 +65,7 @@ def test_prepare_stores_splits_and_baseline(stack, prepared, breast_cancer_uri):
         "min_score": 0.9,
         "min_improvement": 0.001,
         "block_on_leakage": False,
+        "bootstrap": None,
     }
 
 

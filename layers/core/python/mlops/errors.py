@@ -88,3 +88,11 @@ class PolicyViolation(MlopsError):
 
 class SelfApprovalRefused(PolicyViolation):
     """An approver tried to approve a run they requested."""
+
+
+class InvalidAliasName(MlopsError):
+    """An alias name that is not lower-case letters, digits and dashes (1-32, starting with a letter)."""
+
+
+class InvalidTag(MlopsError):
+    """A version tag whose key or value is malformed, or one tag too many on a version."""

@@ -13,12 +13,14 @@ from botocore.exceptions import ClientError
 
 from mlops.errors import DeploymentRefused, ModelNotFound, SmokeTestFailed, VersionConflict
 from mlops.governance import cards
+from mlops.registry.aliases import checked_alias
 from mlops.registry.records import PRODUCTION, AliasRecord
 from mlops.registry.store import ModelRegistry
+from mlops.registry.tags import checked_tag
 from mlops.storage import clients
 from mlops.training.request import TrainingRequest
 
-VERSION_SUMMARY_KEYS = ("version", "status", "estimator", "metrics", "created_at", "created_by", "run_id")
+VERSION_SUMMARY_KEYS = ("version", "status", "estimator", "metrics", "created_at", "created_by", "run_id", "tags")
 
 
 class ExecutionNotFound(ModelNotFound):
@@ -176,9 +178,35 @@ def get_model(registry: ModelRegistry, model_name: str) -> dict[str, Any]:
     return model
 
 
-def list_versions(registry: ModelRegistry, model_name: str) -> list[dict[str, Any]]:
+def parse_tag_filters(filters: list[str]) -> dict[str, str | None]:
+    """``key=value`` (that value) or ``key`` (any value), as the ``tag`` query parameter spells them."""
+    parsed: dict[str, str | None] = {}
+    for item in filters:
+        key, separator, value = item.partition("=")
+        checked_tag(key, value if separator else None)
+        parsed[key] = value if separator else None
+    return parsed
+
+
+def list_versions(
+    registry: ModelRegistry,
+    model_name: str,
+    *,
+    tags: dict[str, str | None] | None = None,
+    status: str | None = None,
+    alias: str | None = None,
+) -> list[dict[str, Any]]:
+    """Version summaries (with their tags and the aliases pointing at them), filtered by tags, status and alias."""
     registry.get_model(model_name)  # 404 for an unknown model rather than an empty list
-    return [{k: getattr(v, k) for k in VERSION_SUMMARY_KEYS} for v in registry.list_versions(model_name)]
+    if alias is not None:
+        checked_alias(alias)
+    pointing: dict[int, list[str]] = {}
+    for record in registry.list_aliases(model_name):
+        pointing.setdefault(record.version, []).append(record.alias)
+    return [
+        {**{k: getattr(v, k) for k in VERSION_SUMMARY_KEYS}, "aliases": sorted(pointing.get(v.version, []))}
+        for v in registry.find_versions(model_name, tags=tags, status=status, alias=alias)
+    ]
 
 
 def get_version(registry: ModelRegistry, model_name: str, version: int) -> dict[str, Any]:
@@ -225,6 +253,50 @@ def deploy(
     else:
         alias = registry.set_canary(model_name, version, canary_weight, actor=actor, reason=reason)
     return {"alias": alias.to_document(), "smoke_test": smoke}
+
+
+def set_alias(
+    registry: ModelRegistry,
+    predict_function: str,
+    model_name: str,
+    alias: str,
+    *,
+    version: int,
+    actor: str,
+    reason: str,
+) -> dict[str, Any]:
+    """Smoke-test the version, then point the named alias at it (audited, as a deployment is): every alias serves
+    ``POST /models/{name}/predict?alias=<alias>``. ``production`` this way is a deployment without a canary."""
+    checked_alias(alias)
+    registry.get_version(model_name, version)
+    smoke = smoke_test_via(predict_function, model_name, version)
+    record = registry.set_alias(model_name, version, actor=actor, reason=reason, alias=alias)
+    return {"alias": record.to_document(), "smoke_test": smoke}
+
+
+def delete_alias(registry: ModelRegistry, model_name: str, alias: str, *, actor: str, reason: str) -> dict[str, Any]:
+    """Remove a named alias (audited); the version stays. ``production`` is moved by deployments and rollbacks,
+    never deleted here: the endpoint would stop serving."""
+    checked_alias(alias)
+    if alias == PRODUCTION:
+        raise DeploymentRefused("production is not deleted: deploy another version or roll back")
+    registry.get_model(model_name)
+    removed = registry.remove_alias(model_name, actor=actor, reason=reason, alias=alias)
+    return {"model_name": model_name, "alias": alias, "removed_version": removed.version}
+
+
+def set_tag(
+    registry: ModelRegistry, model_name: str, version: int, key: str, value: str, *, actor: str, reason: str
+) -> dict[str, Any]:
+    record = registry.set_tag(model_name, version, key, value, actor=actor, reason=reason)
+    return {"model_name": model_name, "version": version, "tags": record.tags}
+
+
+def delete_tag(
+    registry: ModelRegistry, model_name: str, version: int, key: str, *, actor: str, reason: str
+) -> dict[str, Any]:
+    record = registry.delete_tag(model_name, version, key, actor=actor, reason=reason)
+    return {"model_name": model_name, "version": version, "tags": record.tags}
 
 
 def card(registry: ModelRegistry, model_name: str, version: int) -> dict[str, Any]:

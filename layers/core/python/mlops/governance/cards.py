@@ -71,7 +71,7 @@ def build_card(record: VersionRecord, events: Sequence[AuditEvent]) -> dict[str,
             "holdout_metrics": record.metrics,
             "validation_metrics": record.validation_metrics,
             "champion": record.champion,
-            "gate": {k: record.gate.get(k) for k in ("decision", "metric", "reasons")},
+            "gate": {k: record.gate.get(k) for k in ("decision", "metric", "reasons", "bootstrap")},
         },
         "additional_information": {
             "drift_baseline": baseline_summary,
@@ -100,6 +100,18 @@ def write_card(bucket: str, record: VersionRecord, events: Sequence[AuditEvent])
     markdown_uri = layout.card(bucket, record.model_name, record.version, "md")
     objects.put_bytes(markdown_uri, render_markdown(document).encode(), "text/markdown")
     return json_uri
+
+
+def _interval_text(interval: dict[str, Any] | None) -> str | None:
+    """The paired bootstrap of the improvement over the champion, as one line of the card (None: not measured)."""
+    if not interval:
+        return None
+    required = {True: "required, passed", False: "required, not passed"}.get(interval.get("passed"), "recorded")
+    return (
+        f"{interval['metric']} {interval['observed_improvement']:+.4f}, {interval['confidence']:.0%} interval "
+        f"[{interval['low']:+.4f}, {interval['high']:+.4f}] ({interval['usable_resamples']} paired resamples of "
+        f"{interval['rows']} holdout rows, seed {interval['seed']}; {required})"
+    )
 
 
 def _table(rows: list[tuple[str, Any]]) -> list[str]:
@@ -167,6 +179,7 @@ def render_markdown(card: dict[str, Any]) -> str:
                 ("Champion", f"v{champion.get('version')}" if champion else "none"),
                 ("Gate", (evaluation["gate"].get("decision") or "").upper()),
                 ("Reasons", "; ".join(evaluation["gate"].get("reasons") or [])),
+                ("Improvement interval", _interval_text(evaluation["gate"].get("bootstrap"))),
             ]
         ),
         "",

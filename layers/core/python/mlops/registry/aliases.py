@@ -1,5 +1,9 @@
 """Deployment policy: what may serve an alias, and how it moves — deploy, canary, promote, rollback.
 
+Any named alias (``ALIAS_NAME_PATTERN``: ``production``, ``staging``, ``challenger``...) points at one version and
+serves ``POST /models/{name}/predict?alias=<alias>``; ``production`` is the default the predict route serves, and
+the one the pipeline's Deploy step, canaries and rollbacks move.
+
 An alias changes in one transaction with its audit event, only if nobody changed it since it was read (its
 revision) and only while the target version exists and is deployable (a ConditionCheck in the same transaction).
 """
@@ -10,19 +14,28 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mlops.errors import DeploymentRefused, ModelNotFound, NothingToRollBack, VersionConflict
+from mlops.errors import DeploymentRefused, InvalidAliasName, ModelNotFound, NothingToRollBack, VersionConflict
 from mlops.registry.records import (
+    ALIAS_NAME_PATTERN,
     DEPLOYABLE_STATUSES,
     PRODUCTION,
     VERSION_REJECTED,
     AliasRecord,
     VersionRecord,
+    is_alias_name,
 )
 from mlops.registry.table import cancellation_codes, is_cancelled
 from mlops.registry.versions import VersionStore
 from mlops.storage import codec, layout
 
 MOVED_FIELDS = ("version", "canary_version", "canary_weight")
+
+
+def checked_alias(alias: str) -> str:
+    """The alias name, if it is one (InvalidAliasName otherwise): it becomes a key and a URL segment."""
+    if not is_alias_name(alias):
+        raise InvalidAliasName(f"{alias!r} is not an alias name ({ALIAS_NAME_PATTERN})")
+    return alias
 
 
 class AliasOperations(VersionStore):
@@ -38,6 +51,7 @@ class AliasOperations(VersionStore):
         reason: str,
         check_version: int | None,
     ) -> AliasRecord:
+        checked_alias(alias)
         at = codec.now_iso()
         record = AliasRecord(
             alias=alias,
@@ -122,6 +136,7 @@ class AliasOperations(VersionStore):
         Any canary is cleared. With ``check_expected`` the move only happens if the alias still points at
         ``expected_version`` (``None``: the alias must not exist yet); otherwise VersionConflict.
         """
+        checked_alias(alias)
         self.deployable(model_name, version)
         current = self.get_alias(model_name, alias)
         current_version = current.version if current else None
@@ -217,7 +232,7 @@ class AliasOperations(VersionStore):
     def remove_alias(self, model_name: str, *, actor: str, reason: str, alias: str = PRODUCTION) -> AliasRecord:
         """Delete the alias (only at the revision read) with its audit event, in one transaction; the version it
         pointed at stays. Used to undo a first deployment whose run failed."""
-        current = self.get_alias(model_name, alias)
+        current = self.get_alias(model_name, checked_alias(alias))
         if current is None:
             raise ModelNotFound(f"model {model_name!r} has no {alias} alias")
         delete = {

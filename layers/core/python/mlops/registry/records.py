@@ -15,6 +15,14 @@ from pydantic import BaseModel, ConfigDict, Field
 PRODUCTION = "production"
 MODEL_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 MODEL_NAME_PATTERN_RE = re.compile(MODEL_NAME_PATTERN)
+# Any named alias (``production``, ``staging``, ``shadow-b``...): lower case, so a URL and a key spell it one way.
+ALIAS_NAME_PATTERN = r"^[a-z][a-z0-9-]{0,31}$"
+ALIAS_NAME_PATTERN_RE = re.compile(ALIAS_NAME_PATTERN)
+# Version tags (a map on the version record, like MLflow's model version tags).
+TAG_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+TAG_KEY_PATTERN_RE = re.compile(TAG_KEY_PATTERN)
+TAG_VALUE_MAX_CHARS = 500
+MAX_TAGS_PER_VERSION = 50
 
 VERSION_REGISTERED = "Registered"
 VERSION_REJECTED = "Rejected"
@@ -23,6 +31,19 @@ VERSION_APPROVED = "Approved"
 VERSION_APPROVAL_EXPIRED = "ApprovalExpired"
 VERSION_ABANDONED = "Abandoned"  # registered by a run that then failed: kept for the audit, never deployable
 DEPLOYABLE_STATUSES = (VERSION_REGISTERED, VERSION_APPROVED)  # only these can serve an alias
+VERSION_STATUSES = (
+    VERSION_REGISTERED,
+    VERSION_REJECTED,
+    VERSION_PENDING_APPROVAL,
+    VERSION_APPROVED,
+    VERSION_APPROVAL_EXPIRED,
+    VERSION_ABANDONED,
+)
+
+
+def is_alias_name(alias: object) -> bool:
+    return isinstance(alias, str) and ALIAS_NAME_PATTERN_RE.match(alias) is not None
+
 
 KEY_FIELDS = ("pk", "sk")
 
@@ -128,6 +149,8 @@ class VersionRecord(VersionContent):
     approval_requested_at: str | None = None
     approval_decision: dict[str, Any] | None = None
     approval_expired_at: str | None = None
+    tags: dict[str, str] = Field(default_factory=dict)
+    tags_revision: int = 0  # bumped by every tag change: tag writes are conditional on the revision read
 
     @property
     def sklearn_version(self) -> str:

@@ -42,6 +42,34 @@ class VersionStore(RegistryTable):
     def list_versions(self, model_name: str) -> list[VersionRecord]:
         return [VersionRecord.from_item(item) for item in self.query(model_name, layout.VERSION_PREFIX)]
 
+    def find_versions(
+        self,
+        model_name: str,
+        *,
+        tags: dict[str, str | None] | None = None,
+        status: str | None = None,
+        alias: str | None = None,
+    ) -> list[VersionRecord]:
+        """The versions that match every filter given: each tag (a value, or ``None`` for any value), the status,
+        and the alias (the version it points at; an alias that does not exist matches nothing)."""
+        wanted: set[int] | None = None
+        if alias is not None:
+            record = self.get_alias(model_name, alias)
+            wanted = {record.version} if record else set()
+        found = []
+        for version in self.list_versions(model_name):
+            if wanted is not None and version.version not in wanted:
+                continue
+            if status is not None and version.status != status:
+                continue
+            if any(
+                key not in version.tags or (value is not None and version.tags[key] != value)
+                for key, value in (tags or {}).items()
+            ):
+                continue
+            found.append(version)
+        return found
+
     def get_alias(self, model_name: str, alias: str = PRODUCTION) -> AliasRecord | None:
         item = self.get_item(model_name, layout.alias_sk(alias), table=self.alias_table)
         return AliasRecord.from_item(item) if item else None

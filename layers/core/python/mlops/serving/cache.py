@@ -108,7 +108,7 @@ class ModelCache:
         # artifact sha256 -> (loaded model, artifact bytes), the least recently served first
         self._models: OrderedDict[str, tuple[ServedModel, int]] = OrderedDict()
         self.cached_bytes = 0
-        self._routes: dict[str, Routing] = {}
+        self._routes: dict[tuple[str, str], Routing] = {}  # (model name, alias) -> its routing
         self._versions: dict[tuple[str, int], LoadedVersion] = {}
         self.loads = 0  # artifacts fetched and verified (tests and metrics read it)
         self.evictions = 0  # models dropped to stay within max_bytes
@@ -192,21 +192,23 @@ class ModelCache:
         # Nothing may keep the dropped model alive: versions and routes that hold it are resolved again on use.
         for key in [key for key, loaded in self._versions.items() if loaded.artifact_sha256 == digest]:
             del self._versions[key]
-        for name in [name for name, route in self._routes.items() if digest in route.digests()]:
-            del self._routes[name]
+        for route_key in [route_key for route_key, route in self._routes.items() if digest in route.digests()]:
+            del self._routes[route_key]
 
     def cached_digests(self) -> list[str]:
         """The artifacts held, the least recently served first."""
         return list(self._models)
 
-    def routing(self, model_name: str) -> Routing:
+    def routing(self, model_name: str, alias_name: str = PRODUCTION) -> Routing:
+        """What serves ``alias_name`` of the model (production by default), re-read at most every refresh_s."""
         now = self.clock()
-        cached = self._routes.get(model_name)
+        route_key = (model_name, alias_name)
+        cached = self._routes.get(route_key)
         if cached is not None and now - cached.resolved_at < self.refresh_s:
             return cached
-        alias = self.registry.get_alias(model_name, PRODUCTION)
+        alias = self.registry.get_alias(model_name, alias_name)
         if alias is None:
-            raise ModelNotFound(f"model {model_name!r} has no production version")
+            raise ModelNotFound(f"model {model_name!r} has no {alias_name} version")
         production = self.load_version(model_name, alias.version)
         canary = None
         if alias.canary_version:
@@ -218,11 +220,13 @@ class ModelCache:
             if loaded is not None
         )
         if all(held):  # not when loading the canary dropped production (a bound smaller than both)
-            self._routes[model_name] = routing
+            self._routes[route_key] = routing
         return routing
 
-    def choose(self, model_name: str, draw: Callable[[], float] = random.random) -> LoadedVersion:
-        chosen = self.routing(model_name).choose(draw())
+    def choose(
+        self, model_name: str, draw: Callable[[], float] = random.random, alias: str = PRODUCTION
+    ) -> LoadedVersion:
+        chosen = self.routing(model_name, alias).choose(draw())
         if chosen.artifact_sha256 in self._models:
             self._models.move_to_end(chosen.artifact_sha256)  # served now: the last to be dropped
         return chosen

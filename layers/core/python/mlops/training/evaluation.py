@@ -11,7 +11,7 @@ import numpy as np
 from sklearn import metrics as skm
 
 from mlops.data.dataset import Schema
-from mlops.training.records import FailedCandidate, GateDecision, TrainedCandidate
+from mlops.training.records import BootstrapInterval, FailedCandidate, GateDecision, TrainedCandidate
 
 CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "average_precision", "log_loss")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
@@ -68,6 +68,7 @@ class GateConfig:
     min_score: float | None = None
     min_improvement: float = 0.001
     block_on_leakage: bool = False
+    bootstrap: dict[str, Any] | None = None  # request.GateBootstrap's fields: resamples, seed, confidence, require
 
     @classmethod
     def from_request(cls, task: str, gate: dict[str, Any] | None) -> GateConfig:
@@ -90,9 +91,14 @@ def gate(
     *,
     warnings: list[str] | None = None,
     champion_note: str | None = None,
+    interval: BootstrapInterval | None = None,
+    interval_problem: str | None = None,
 ) -> GateDecision:
     """Promote only if the challenger clears the absolute threshold and beats the champion by the margin,
-    both measured on the same holdout. Warnings (e.g. leakage) are recorded, and block only when configured."""
+    both measured on the same holdout. Warnings (e.g. leakage) are recorded, and block only when configured.
+
+    With ``config.bootstrap``, ``interval`` is the paired bootstrap of the improvement (``interval_problem`` says
+    why there is none); it is recorded, and with ``require`` its lower bound must be above the margin too."""
     metric = config.metric
     value = challenger[metric]
     better = higher_is_better(metric)
@@ -122,6 +128,10 @@ def gate(
         passed &= beats
         if champion_note:
             reasons.append(champion_note)
+        if config.bootstrap is not None:
+            interval, noise_passes, reason = _noise_check(config, interval, interval_problem)
+            reasons.append(reason)
+            passed &= noise_passes
     warnings = list(warnings or [])
     if warnings and config.block_on_leakage:
         reasons.append(f"possible target leakage blocks promotion (gate.block_on_leakage): {'; '.join(warnings)}")
@@ -137,7 +147,36 @@ def gate(
         reasons=reasons,
         warnings=warnings,
         decision="promote" if passed else "reject",
+        bootstrap=interval if config.bootstrap is not None and champion_score is not None else None,
     )
+
+
+def _noise_check(
+    config: GateConfig, interval: BootstrapInterval | None, problem: str | None
+) -> tuple[BootstrapInterval | None, bool, str]:
+    """(the interval with its verdict, whether the gate may pass on it, the reason) for a gate with a bootstrap."""
+    required = bool((config.bootstrap or {}).get("require", True))
+    if interval is None:
+        why = problem or "the champion's per-row outputs on this holdout are not available"
+        if required:
+            return None, False, f"the improvement's confidence interval could not be measured ({why}): held"
+        return None, True, f"the improvement's confidence interval could not be measured ({why})"
+    level = f"{interval.confidence:.0%}"
+    bounds = f"[{interval.low:+.4f}, {interval.high:+.4f}]"
+    described = (
+        f"paired bootstrap ({interval.usable_resamples} resamples of {interval.rows} rows, seed {interval.seed}): "
+        f"{level} interval of the {interval.metric} improvement {bounds}"
+    )
+    if not required:
+        return interval.model_copy(update={"required": False, "passed": None}), True, described + " (recorded only)"
+    above = interval.low > config.min_improvement
+    verdict = (
+        f"its lower bound is above the minimum {config.min_improvement}"
+        if above
+        else f"its lower bound is not above the minimum {config.min_improvement}: the gain is within the "
+        "holdout's sampling noise"
+    )
+    return interval.model_copy(update={"required": True, "passed": above}), above, f"{described}; {verdict}"
 
 
 def select_best(candidates: Sequence[TrainedCandidate | FailedCandidate], metric: str) -> TrainedCandidate:

@@ -112,6 +112,24 @@ CandidateResult = Annotated[TrainedCandidate | FailedCandidate, Field(discrimina
 
 
 # ---- Evaluate ---------------------------------------------------------------------------------------------
+class BootstrapInterval(StepRecord):
+    """The paired bootstrap of the challenger's improvement over the champion on the same holdout rows
+    (``mlops.training.significance``): positive means better, whichever way the metric points."""
+
+    metric: str
+    resamples: int = Field(ge=1)
+    usable_resamples: int = Field(ge=1)  # resamples with a finite metric (an AUC needs both classes)
+    seed: int = Field(ge=0)
+    confidence: float = Field(gt=0, lt=1)
+    rows: int = Field(ge=1)
+    observed_improvement: float
+    mean_improvement: float
+    low: float
+    high: float
+    required: bool = False  # the gate required ``low`` above the minimum improvement
+    passed: bool | None = None  # whether it was; None when not required
+
+
 class GateDecision(StepRecord):
     """The promotion gate's verdict (``$.evaluation.gate``; the ASL branches on ``passed``)."""
 
@@ -125,6 +143,7 @@ class GateDecision(StepRecord):
     reasons: list[str] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
     decision: Literal["promote", "reject"]
+    bootstrap: BootstrapInterval | None = None
 
     @model_validator(mode="after")
     def _decision_follows_passed(self) -> GateDecision:

@@ -19,6 +19,19 @@ class Candidate(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
+class GateBootstrap(BaseModel):
+    """The paired bootstrap of the improvement over the champion (the holdout's sampling noise)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    resamples: int = Field(default=1000, ge=100, le=10_000, description="resamples of the holdout rows")
+    seed: int = Field(default=0, ge=0, le=2**32 - 1, description="the same seed draws the same resamples")
+    confidence: float = Field(default=0.95, ge=0.5, le=0.999, description="the interval's confidence level")
+    require: bool = Field(
+        default=True,
+        description="hold a challenger unless the interval's lower bound is above min_improvement (false: record it)",
+    )
+
+
 class Gate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
     metric: str | None = None
@@ -28,6 +41,10 @@ class Gate(BaseModel):
     )
     block_on_leakage: bool = Field(
         default=False, description="fail the gate when one feature alone predicts the target almost perfectly"
+    )
+    bootstrap: GateBootstrap | None = Field(
+        default=None,
+        description="measure the improvement's confidence interval by a paired bootstrap over the holdout rows",
     )
 
 

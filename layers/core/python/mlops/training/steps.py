@@ -38,8 +38,9 @@ from mlops.registry.store import ModelRegistry
 from mlops.settings import GovernanceSettings, PipelineSettings, Settings
 from mlops.storage import clients, layout, objects
 from mlops.storage.objects import S3Uri
-from mlops.training import conversion, estimators, evaluation
+from mlops.training import conversion, estimators, evaluation, significance
 from mlops.training.records import (
+    BootstrapInterval,
     ChampionSummary,
     Conversion,
     ConversionResult,
@@ -156,6 +157,7 @@ def prepare(
                 "min_score": gate.min_score,
                 "min_improvement": gate.min_improvement,
                 "block_on_leakage": gate.block_on_leakage,
+                "bootstrap": gate.bootstrap,
             },
             "approval": {
                 "required": defaults.require_approval
@@ -278,6 +280,7 @@ def evaluate(
     champion_metrics = None
     champion_problem = None
     gate_champion = None
+    champion_outputs = None  # the champion's per-row outputs on this holdout, for the paired bootstrap
     alias = registry.get_alias(request.model_name, PRODUCTION)
     if alias is not None:
         record = registry.get_version(request.model_name, alias.version)
@@ -293,9 +296,11 @@ def evaluate(
                 champion_x = _champion_matrix(prepared, champion_schema, schema, test_x)
                 champion_metrics = evaluation.score(champion, champion_x, test_y, schema)
                 compared_by = "scikit-learn"
+                if gate_config.bootstrap is not None:
+                    champion_outputs = _outputs(champion, champion_x, schema)
             except LibraryVersionMismatch as exc:
                 # An upgrade must not dead-end promotion: measure the champion another way (docs/deploy.md#upgrades)
-                champion_metrics, compared_by, champion_note = _champion_after_upgrade(
+                champion_metrics, compared_by, champion_note, champion_outputs = _champion_after_upgrade(
                     record, prepared, schema, test_y, predict_function=predict_function, problem=str(exc)
                 )
             except ArtifactIntegrityError as exc:
@@ -309,6 +314,9 @@ def evaluate(
             compared_by=compared_by,
             note=champion_note,
         )
+    interval, interval_problem = _gate_interval(
+        gate_config, schema, test_y, challenger=(model, test_x), champion=champion_outputs
+    )
     decision = evaluation.gate(
         gate_config,
         holdout_metrics,
@@ -317,6 +325,8 @@ def evaluate(
         champion_problem,
         warnings=leakage,
         champion_note=champion_summary.note if champion_summary else None,
+        interval=interval,
+        interval_problem=interval_problem,
     )
 
     predictions = model.predict(test_x)
@@ -333,6 +343,50 @@ def evaluate(
         prediction_baseline_uri=str(prediction_baseline_uri),
         input_example=prepared.input_example,
     )
+
+
+def _outputs(model: Any, features: Any, schema: dataset.Schema) -> significance.Outputs:
+    """A model's per-row outputs on the holdout, as the paired bootstrap reads them."""
+    labels = np.asarray(model.predict(features))
+    if schema.task == "regression":
+        return significance.Outputs(labels=labels.astype(np.float64))
+    return significance.Outputs(
+        labels=labels.astype(object),
+        probabilities=np.asarray(model.predict_proba(features), dtype=np.float64),
+        classes=tuple(model.classes_),
+    )
+
+
+def _gate_interval(
+    config: evaluation.GateConfig,
+    schema: dataset.Schema,
+    test_y: np.ndarray,
+    *,
+    challenger: tuple[Any, Any],
+    champion: significance.Outputs | None,
+) -> tuple[BootstrapInterval | None, str | None]:
+    """(the paired bootstrap of the improvement, or why there is none) when the gate asks for one; ``challenger`` is
+    (the winner's model, the holdout features)."""
+    if config.bootstrap is None or champion is None:
+        return None, None
+    options = config.bootstrap
+    try:
+        interval = significance.improvement_interval(
+            config.metric,
+            schema.task,
+            test_y,
+            _outputs(*challenger, schema),
+            champion,
+            higher_is_better=evaluation.higher_is_better(config.metric),
+            resamples=int(options.get("resamples", 1000)),
+            seed=int(options.get("seed", 0)),
+            confidence=float(options.get("confidence", 0.95)),
+            classes=list(schema.classes or []),
+            positive=schema.positive_class,
+        )
+    except ValueError as exc:
+        return None, str(exc)
+    return interval, None
 
 
 class _ServedOutputs:
@@ -354,8 +408,9 @@ class _ServedOutputs:
 def _champion_after_upgrade(
     record: Any, prepared: PreparedDataset, schema: dataset.Schema, test_y: np.ndarray, *,
     predict_function: str | None, problem: str,
-) -> tuple[dict[str, float], str, str]:  # fmt: skip
-    """(metrics, how they were measured, a note for the gate) of a champion this scikit-learn cannot load."""
+) -> tuple[dict[str, float], str, str, significance.Outputs | None]:  # fmt: skip
+    """(metrics, how they were measured, a note for the gate, its per-row outputs on this holdout if measured there)
+    of a champion this scikit-learn cannot load."""
     why_not_onnx = "it has no ONNX copy" if not record.serving.onnx_uri else "no predict function to run its ONNX copy"
     if record.serving.onnx_uri and predict_function:
         response = clients.client("lambda").invoke(
@@ -372,11 +427,13 @@ def _champion_after_upgrade(
         )
         scored = json.loads(response["Payload"].read() or b"{}")
         if not response.get("FunctionError") and scored.get("runtime") == "onnx":
-            metrics = evaluation.score(_ServedOutputs(scored), None, test_y, schema)
+            served = _ServedOutputs(scored)
+            metrics = evaluation.score(served, None, test_y, schema)
             return (
                 metrics,
                 "onnx",
                 f"champion v{record.version} measured on this holdout through its ONNX copy ({problem})",
+                _outputs(served, None, schema),
             )
         why_not_onnx = f"the predict function could not run its ONNX copy ({scored.get('errorType', 'not onnx')})"
     return (
@@ -384,6 +441,7 @@ def _champion_after_upgrade(
         "recorded",
         f"champion v{record.version} compared by its registered metrics, measured on its own holdout: {problem}; "
         f"{why_not_onnx}",
+        None,  # no per-row outputs on this holdout: no paired bootstrap
     )
 
 
