@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 import sys
 import time
 import uuid
@@ -43,7 +42,7 @@ class Context:
                     stack, self.options["region"], self.options["profile"], self.options["api_key"], timeout_s
                 )
             elif url:
-                self._api = local_api(url, self.options["api_key"], timeout_s)
+                self._api = local_api(url, self.options["api_key"], timeout_s, self.options["as_user"])
             else:
                 raise CliError(
                     "no API: pass --stack NAME (deployed) or --url http://127.0.0.1:3000 (python -m local up), "
@@ -62,6 +61,12 @@ pass_context = click.make_pass_decorator(Context)
 @click.option("--region", envvar="AWS_REGION", help="the stack's region (default: botocore's configuration)")
 @click.option("--profile", envvar="AWS_PROFILE", help="AWS profile for the credentials")
 @click.option("--api-key", envvar="MLOPS_API_KEY", help="predict route key (a stack's is read from ApiKeyId)")
+@click.option(
+    "--as-user",
+    envvar="MLOPS_AS_USER",
+    help="with --url only: act as this IAM user name (e.g. an approver other than the requester); "
+    "on AWS your credentials are the identity [MLOPS_AS_USER]",
+)
 @click.option("--json", "as_json", is_flag=True, help="print JSON documents instead of tables")
 @click.option("--timeout-s", type=click.FloatRange(min=1), default=60.0, show_default=True, help="per request")
 @click.pass_context
@@ -134,7 +139,7 @@ def _training_request(request_file: str | None, candidates_file: str | None, fla
 def train(ctx: Context, request_file: str | None, candidates_file: str | None, **flags: Any) -> None:
     """Start a TrainingPipeline run and follow it state by state (exit 0: succeeded, 1: failed)."""
     request = _training_request(request_file, candidates_file, flags)
-    request.setdefault("requested_by", f"cli:{os.environ.get('USER', 'unknown')}")
+    # no requested_by: the API records the caller's IAM identity as the requester (a body field cannot name another)
     token = flags["client_token"] or request.pop("client_token", None) or f"cli-{uuid.uuid4().hex}"
     started = ctx.api.json("POST", "/pipelines/training", body={**request, "client_token": token})
     if not ctx.as_json:

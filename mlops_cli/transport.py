@@ -65,6 +65,7 @@ class Api:
     api_key: str | None = None
     timeout_s: float = 60.0
     api_key_source: Any = None  # a callable that fetches the key on first use (a stack's ApiKeyId)
+    local_caller: str | None = None  # `local up` only: the IAM user name to act as (x-local-caller)
 
     def url(self, path: str, query: dict[str, Any] | None = None) -> str:
         quoted = urllib.parse.quote(path, safe="/")
@@ -86,6 +87,8 @@ class Api:
         url = self.url(path, query)
         payload = None if body is None else json.dumps(body).encode()
         headers = {"Accept": "application/json, text/html, text/markdown"}
+        if self.local_caller:
+            headers["x-local-caller"] = self.local_caller
         if payload is not None:
             headers["Content-Type"] = "application/json"
         if with_api_key:
@@ -139,11 +142,11 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())[:500]
 
 
-def local_api(url: str, api_key: str | None, timeout_s: float) -> Api:
+def local_api(url: str, api_key: str | None, timeout_s: float, local_caller: str | None = None) -> Api:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise CliError(f"--url must be an http(s) URL such as http://127.0.0.1:3000, not {url!r}", EXIT_USAGE)
-    return Api(url.rstrip("/"), api_key=api_key, timeout_s=timeout_s)
+    return Api(url.rstrip("/"), api_key=api_key, timeout_s=timeout_s, local_caller=local_caller)
 
 
 def stack_api(stack_name: str, region: str | None, profile: str | None, api_key: str | None, timeout_s: float) -> Api:

@@ -204,14 +204,20 @@ def test_versions_compare_puts_both_records_side_by_side(server, capsys):
 
 
 def test_deploy_canary_promote_and_rollback(server, capsys, tmp_path):
-    # Given two deployable versions: the second, trained from a request file, passes a gate that accepts a tie
+    # Given two deployable versions: a heavily regularised first one, then the default candidates from a request
+    # file, which beat it by more than the stack's minimum improvement (a request may not lower that minimum)
     name = "bc-deploy"
-    as_json(server, capsys, "train", "--model-name", name, "--dataset-uri", DATASET_URI, "--target", "target")
+    weak = tmp_path / "weak.json"
+    weak.write_text(json.dumps([{"estimator": "logistic_regression", "params": {"C": 0.001, "max_iter": 200}}]))
+    first = as_json(
+        server, capsys, "train", "--model-name", name, "--dataset-uri", DATASET_URI, "--target", "target",
+        "--candidates", str(weak),
+    )  # fmt: skip
+    assert first["registration"]["version"] == 1, first
     request = tmp_path / "request.json"
-    request.write_text(
-        json.dumps({"model_name": name, "dataset_uri": DATASET_URI, "target": "target", "gate": {"min_improvement": 0}})
-    )
-    assert as_json(server, capsys, "train", str(request))["registration"]["version"] == 2
+    request.write_text(json.dumps({"model_name": name, "dataset_uri": DATASET_URI, "target": "target"}))
+    second = as_json(server, capsys, "train", str(request))
+    assert (second["registration"]["version"], second["registration"]["status"]) == (2, "Registered"), second
     api = server["server"]
     production = api.get(f"/models/{name}")["aliases"]["production"]["version"]
     other = 1 if production == 2 else 2
@@ -260,7 +266,7 @@ def test_approval_reject_and_approve(server, capsys):
     assert server["server"].get("/models/bc-approval/versions/1")["status"] == "Rejected"
     run_document = _wait_for_run(server, capsys, started["execution_id"])
     assert run_document["status"] == "FAILED" and run_document["error"] == "ApprovalRejected"
-    code, _, err = run(server, capsys, "approve", "bc-approval", "1")
+    code, _, err = run(server, capsys, "--as-user", "approver", "approve", "bc-approval", "1")
     assert code == 1
     assert_one_line_error(err, "409")
 
