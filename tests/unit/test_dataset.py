@@ -586,3 +586,30 @@ def test_messages_quote_column_names_readably():
 
     with pytest.raises(InvalidDataset, match=re.escape("columns: température, ціль")):
         dataset.infer_schema(table, "target")
+
+
+def test_the_split_does_not_depend_on_the_processs_string_hashing():
+    # A text target and text features read in two processes with other hash seeds: the same rows in every split
+    # (reproduction re-splits in another process, and it must find the registered split).
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    script = (
+        "import json;from mlops.data import dataset;"
+        "rows=[[f'r{i}',['red','green','blue','teal'][i*7%4],['yes','no','maybe'][i*5%3]] for i in range(90)];"
+        "s,t=dataset.infer_schema(dataset.table_from_rows(['id','colour','label'],rows),'label');"
+        "parts=dataset.split(t,s,seed=3,validation_fraction=0.2,test_fraction=0.2);"
+        "print(json.dumps({n:p.column('id').strings().tolist() for n,p in parts.items()}))"
+    )
+    splits = [
+        subprocess.run(
+            [sys.executable, "-c", script],
+            env={"PYTHONHASHSEED": str(seed), "PYTHONPATH": "layers/core/python"},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3)
+    ]
+    assert splits[0] == splits[1] == splits[2]
+    assert len(json.loads(splits[0])["test"]) == 18

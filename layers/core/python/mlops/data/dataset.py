@@ -298,7 +298,8 @@ def split(
     from sklearn.model_selection import train_test_split  # noqa: PLC0415 - schema code must not need scikit-learn
 
     indices = np.arange(table.rows)
-    labels = table.column(schema.target).codes if schema.task == "classification" else None  # type: ignore[union-attr]
+    # stratified on the label strings (classes in sorted order, as scikit-learn sees them), not on their codes
+    labels = target_vector(table, schema) if schema.task == "classification" else None
     holdout_fraction = validation_fraction + test_fraction
     try:
         train, holdout = train_test_split(indices, test_size=holdout_fraction, random_state=seed, stratify=labels)

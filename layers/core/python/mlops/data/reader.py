@@ -195,8 +195,9 @@ class _ColumnBuilder:
                 return
             self._become_categorical()
         lookup = self.lookup
-        for value in set(cells).difference(lookup):
-            lookup[value] = len(lookup)
+        for value in dict.fromkeys(cells):  # new values coded in order of first appearance, never hash order
+            if value not in lookup:
+                lookup[value] = len(lookup)
         self.codes.append(np.fromiter(map(lookup.__getitem__, cells), dtype=np.int32, count=len(cells)))
 
     def _become_categorical(self) -> None:
