@@ -93,7 +93,7 @@ def test_a_customer_table_trains_on_the_right_columns_and_serves_whole_records(s
     )
 
     # Then the roles are the ones a person would choose, each with its reason
-    assert result.end_state == "Deployed", error_message(result.cause)
+    assert result.end_state == "Deployed", (error_message(result.cause), result.summary().get("gate"))
     summary = result.summary()
     roles = {name: column["role"] for name, column in summary["columns"].items()}
     assert roles == {
