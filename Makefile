@@ -16,10 +16,11 @@ CONFIG_ENV ?= default
 .PHONY: fuzz demo test lint template-check checkov unit integration events bench build size-check smoke clean \
 	venv sam-venv checkov-venv
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	@python=$$(tools/find_python.sh) && echo "using $$python" && "$$python" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .    # the `mlops` command (.venv/bin/mlops); its deps are pinned above
 	@touch $@
 
 # aws-sam-cli pins its own boto3 and pydantic ranges: it gets a virtual environment of its own.

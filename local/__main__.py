@@ -2,6 +2,12 @@
 
 python -m local demo
 python -m local run-pipeline --data PATH.csv --target COLUMN --model-name NAME [--task ...] [--exclude A,B] [--json]
+python -m local up [--seed] [--port 3000]
+python -m local reset
+
+run-pipeline and up keep the local AWS's data in a state directory (.local-aws/ at the repository's root, or
+$MLOPS_LOCAL_STATE_DIR, or --state-dir) between commands; --ephemeral starts an empty one that is not saved.
+demo, write-events and the tests always use an ephemeral stack.
 """
 
 from __future__ import annotations
@@ -9,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 import threading
 import urllib.error
@@ -17,6 +24,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from local import state
 from local.datasets import breast_cancer_csv
 from local.event_files import write_events
 from local.gateway import LocalGateway
@@ -133,7 +141,8 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
     if args.block_on_leakage:
         gate["block_on_leakage"] = True
     out = sys.stderr if args.json else sys.stdout
-    with LocalStack() as stack:
+    with _stack(args) as stack:
+        _print_restored(stack, out)
         request: dict[str, Any] = {
             "model_name": args.model_name,
             "dataset_uri": _upload(stack, f"datasets/{Path(args.data).name}", payload),
@@ -239,9 +248,57 @@ def _print_registry(stack: LocalStack, model_name: str, out: Any) -> None:
     )
 
 
+def _state_dir(args: argparse.Namespace) -> Path | None:
+    if getattr(args, "ephemeral", False):
+        return None
+    return Path(args.state_dir) if getattr(args, "state_dir", None) else state.default_state_dir()
+
+
+def _stack(args: argparse.Namespace, parameters: dict[str, str] | None = None) -> LocalStack:
+    """A stack on the command's state directory, started; a state another process owns is a usage error."""
+    stack = LocalStack(parameters=parameters or {}, state_dir=_state_dir(args))
+    try:
+        stack.start()
+    except state.StateInUse as exc:
+        raise UsageError(str(exc)) from None
+    except (ValueError, KeyError, OSError) as exc:
+        if stack.state_dir is None:
+            raise
+        raise UsageError(
+            f"cannot restore the local state in {stack.state_dir}: {exc}; `python -m local reset` clears it"
+        ) from None
+    return stack
+
+
+def _print_restored(stack: LocalStack, out: Any) -> None:
+    if stack.state_dir is None:
+        print("state       ephemeral (nothing is kept)", file=out)
+    elif stack.restored is None:
+        print(f"state       {stack.state_dir} (new)", file=out)
+    else:
+        restored = stack.restored
+        print(
+            f"state       {stack.state_dir}: restored {restored.objects} objects, {restored.items} items, "
+            f"{restored.executions} executions saved at {restored.saved_at}",
+            file=out,
+        )
+
+
+def _stop_on_sigterm() -> None:
+    """`kill PID` stops `up` as Ctrl-C does, so the state is saved."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def up_command(args: argparse.Namespace) -> int:
     out = sys.stdout
-    with LocalStack(parameters={"ServingRuntime": args.serving_runtime}) as stack:
+    _stop_on_sigterm()
+    with _stack(args, parameters={"ServingRuntime": args.serving_runtime}) as stack:
+        _print_restored(stack, out)
+        served = sorted(model["model_name"] for model in _models(stack))
         if args.seed:
             dataset_uri = _upload(stack, "datasets/breast-cancer.csv", breast_cancer_csv())
             print(f"seeding: TrainingPipeline on {dataset_uri}", file=out, flush=True)
@@ -260,14 +317,16 @@ def up_command(args: argparse.Namespace) -> int:
             gateway = LocalGateway(stack, port=args.port).start()
         except OSError as exc:
             raise UsageError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}") from None
-        example = "breast-cancer" if args.seed else "NAME"
+        example = "breast-cancer" if args.seed else (served[0] if served else "NAME")
         print(
             f"""
 Local API on {gateway.url} (Ctrl-C to stop)
   predict (API key)   POST {gateway.url}/models/{example}/predict   header x-api-key: {stack.api_key}
   admin (IAM on AWS)  GET  {gateway.url}/models   ·   POST {gateway.url}/pipelines/training   ·   ...
+  models              {", ".join(served) or "none yet (--seed trains one, or mlops --url " + gateway.url + " train)"}
   bucket {stack.bucket}, table {stack.table}, serving runtime {args.serving_runtime}
 try:
+  mlops --url {gateway.url} versions list {example}
   curl -s {gateway.url}/models/{example}
   curl -s -X POST {gateway.url}/models/{example}/predict -H 'x-api-key: {stack.api_key}' \\
        -H 'content-type: application/json' -d @examples/predict_breast_cancer.json""",
@@ -277,9 +336,23 @@ try:
         try:
             threading.Event().wait()
         except KeyboardInterrupt:
-            print("stopping", file=out)
+            print("stopping" + (f"; saving the state to {stack.state_dir}" if stack.state_dir else ""), file=out)
         finally:
             gateway.stop()
+    return 0
+
+
+def _models(stack: LocalStack) -> list[dict[str, Any]]:
+    return [model.to_document() for model in ModelRegistry(stack.table).list_models()]
+
+
+def reset_command(args: argparse.Namespace) -> int:
+    directory = _state_dir(args) or state.default_state_dir()
+    try:
+        removed = state.reset(directory)
+    except state.StateInUse as exc:
+        raise UsageError(str(exc)) from None
+    print(f"{'cleared' if removed else 'nothing to clear in'} {directory}")
     return 0
 
 
@@ -350,6 +423,12 @@ def _write_events() -> int:
     return 0
 
 
+def _state_arguments(parser: argparse.ArgumentParser, *, ephemeral: bool = True) -> None:
+    parser.add_argument("--state-dir", metavar="DIR", help="where the local AWS keeps its data (default .local-aws)")
+    if ephemeral:
+        parser.add_argument("--ephemeral", action="store_true", help="start empty and keep nothing")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m local", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -362,7 +441,10 @@ def build_parser() -> argparse.ArgumentParser:
     reproduce.add_argument("--version", type=int, required=True)
     reproduce.add_argument("--url", default="http://127.0.0.1:3000", help="the running local API")
     reproduce.add_argument("--json", action="store_true")
+    reset = commands.add_parser("reset", help="clear the local state (.local-aws/) that run-pipeline and up keep")
+    _state_arguments(reset, ephemeral=False)
     up = commands.add_parser("up", help="serve the API locally (embedded AWS + HTTP gateway) until Ctrl-C")
+    _state_arguments(up)
     up.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (default 3000; 0 picks a free one)")
     up.add_argument("--seed", action="store_true", help="train and deploy the breast-cancer model first")
     up.add_argument(
@@ -387,6 +469,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--class-weight", choices=["balanced"], help="weight classes by their inverse frequency")
     run.add_argument("--block-on-leakage", action="store_true", help="fail the gate when a feature leaks the target")
     run.add_argument("--json", action="store_true", help="print one JSON object with the result")
+    _state_arguments(run)
     check = commands.add_parser("drift", help="compare two CSV files with the drift check's statistics")
     check.add_argument("--reference", required=True, help="CSV of the reference data (e.g. the training data)")
     check.add_argument("--current", required=True, help="CSV of the current data (read in chunks)")
@@ -397,19 +480,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+COMMANDS = {
+    "demo": demo_command,
+    "reproduce": reproduce_command,
+    "up": up_command,
+    "reset": reset_command,
+    "drift": drift_command,
+    "write-events": lambda args: _write_events(),
+    "run-pipeline": run_pipeline_command,
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_libraries()
     try:
-        if args.command == "demo":
-            return demo_command(args)
-        if args.command == "reproduce":
-            return reproduce_command(args)
-        if args.command == "up":
-            return up_command(args)
-        if args.command in ("drift", "write-events"):
-            return drift_command(args) if args.command == "drift" else _write_events()
-        return run_pipeline_command(args)
+        return COMMANDS[args.command](args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE

@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from local import atomicity, firehose, runtime, sfn_integrations
+from local import atomicity, firehose, runtime, sfn_integrations, state
 from local.template import ROOT, Resolver, function_environment, function_property, load_template, resources_of_type
 from mlops.storage import clients
 
@@ -68,10 +68,15 @@ class LocalStack:
     state_machine_arns: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
     function_environments: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> variables
     api_key: str = field(default_factory=lambda: "local-" + uuid.uuid4().hex)  # the predict route's key
+    # Where the stack keeps its data between runs (local/state.py); None: an ephemeral stack (tests, demo).
+    state_dir: Path | None = None
+    restored: state.Restored | None = None
     _mock: Any = None
+    _lock: state.StateLock | None = None
 
     def __enter__(self) -> LocalStack:
-        self.start()
+        if self._mock is None:  # a stack may be started before its `with` block
+            self.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -79,6 +84,9 @@ class LocalStack:
 
     # ---- lifecycle --------------------------------------------------------------------------------------------
     def start(self) -> None:
+        if self.state_dir is not None:  # refuse a state another process owns before doing any work
+            self._lock = state.StateLock(self.state_dir)
+            self._lock.acquire()
         _fake_credentials()
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
@@ -89,8 +97,23 @@ class LocalStack:
         sfn_integrations.install()
         self.template = load_template(self.template_path)
         self._provision()
+        if self.state_dir is not None:
+            self.restored = state.restore(self, self.state_dir)
+
+    def save(self) -> Path | None:
+        """Write the stack's data to its state directory (nothing for an ephemeral stack)."""
+        return state.save(self, self.state_dir) if self.state_dir is not None and self._mock is not None else None
 
     def stop(self) -> None:
+        try:
+            self.save()
+        finally:
+            self._stop()
+
+    def _stop(self) -> None:
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         runtime.forget_handlers()
         firehose.forget()
         clients.reset_clients()
@@ -109,6 +132,12 @@ class LocalStack:
     @property
     def table(self) -> str:
         return self.refs["RegistryTable"]
+
+    def bucket_names(self) -> list[str]:
+        return [self.refs[logical_id] for logical_id in resources_of_type(self.template, "AWS::S3::Bucket")]
+
+    def table_names(self) -> list[str]:
+        return [self.refs[logical_id] for logical_id in resources_of_type(self.template, "AWS::DynamoDB::Table")]
 
     @property
     def training_pipeline_arn(self) -> str:

@@ -16,6 +16,7 @@ from local.datasets import breast_cancer_csv
 from local.gateway import LOCAL_CALLER_ARN, LocalGateway
 from local.stack import LocalStack
 from local.template import ROOT
+from mlops.monitoring.store import MonitoringStore
 from mlops.registry.store import ModelRegistry
 
 DEADLINE_S = 180
@@ -176,6 +177,43 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     assert row["inference_id"] in stack.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode()
     status, monitoring = api.call("GET", f"/models/{MODEL}/monitoring")
     assert status == 200 and monitoring["model_name"] == MODEL and isinstance(monitoring["checks"], list), monitoring
+
+    # When the monitoring settings are replaced; Then the MONITOR item holds them, and {} returns to the stack's.
+    status, configured = api.call("PUT", f"/models/{MODEL}/monitoring", {"drift": {"psi_threshold": 0.2}})
+    assert status == 200 and configured["config"] == {"drift": {"psi_threshold": 0.2}}, configured
+    monitors = MonitoringStore(stack.table)
+    assert monitors.get(MODEL).config == {"drift": {"psi_threshold": 0.2}}
+    assert api.call("PUT", f"/models/{MODEL}/monitoring", {"drift": {"no_such": 1}})[0] == 422
+    assert api.call("PUT", f"/models/{MODEL}/monitoring", {})[1]["config"] == {}
+    assert monitors.get(MODEL).config == {}
+    # When a check has written its report; Then the report route answers that HTML (and 404 for an unknown check).
+    assert api.call("GET", f"/models/{MODEL}/monitoring/report")[0] == 404
+    html_key = f"monitoring/{MODEL}/story/report.html"
+    stack.client("s3").put_object(Bucket=stack.bucket, Key=html_key, Body=b"<html>story report</html>")
+    stack.client("dynamodb").put_item(
+        TableName=stack.table,
+        Item={
+            "pk": {"S": f"MODEL#{MODEL}"},
+            "sk": {"S": "CHECK#2026-01-01T00:00:00Z#story"},
+            "check_id": {"S": "story"},
+            "created_at": {"S": "2026-01-01T00:00:00Z"},
+            "html_uri": {"S": f"s3://{stack.bucket}/{html_key}"},
+        },
+    )
+    assert api.call("GET", f"/models/{MODEL}/monitoring/report") == (200, "<html>story report</html>")
+    assert api.call("GET", f"/models/{MODEL}/monitoring/report?check_id=other")[0] == 404
+    stack.client("dynamodb").delete_item(
+        TableName=stack.table,
+        Key={"pk": {"S": f"MODEL#{MODEL}"}, "sk": {"S": "CHECK#2026-01-01T00:00:00Z#story"}},
+    )
+    # When runs are listed; Then v1's run is there, and its steps end with the deployment.
+    status, runs = api.call("GET", "/pipelines/training?limit=5")
+    assert status == 200 and [(r["execution_id"], r["model_name"]) for r in runs] == [(first["execution_id"], MODEL)], (
+        runs
+    )
+    status, stepped = api.call("GET", f"/pipelines/training/{first['execution_id']}?steps=true")
+    exited = [s["state"] for s in stepped["steps"] if s["event"] == "exited"]
+    assert status == 200 and exited[0] == "Prepare" and exited[-3:] == ["SmokeTest", "Deploy", "Deployed"], stepped
 
     # When the same data trains a challenger with a gate it cannot pass; Then v2 is registered Rejected.
     challenger = finish(api, start_training(api, "story-v2", gate={"metric": "f1", "min_improvement": 0.5}))

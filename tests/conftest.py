@@ -28,8 +28,10 @@ os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 
 
 @pytest.fixture(autouse=True)
-def aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Fake credentials and region, tracing off: no test can reach a real AWS account."""
+def aws_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Fake credentials and region, tracing off: no test can reach a real AWS account. A `python -m local` command
+    run by a test keeps its state in the test's own directory, never in the repository's .local-aws/."""
+    monkeypatch.setenv("MLOPS_LOCAL_STATE_DIR", str(tmp_path / "local-aws"))
     for name, value in {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Body, Path
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
@@ -29,10 +29,12 @@ from mlops.errors import (
 )
 from mlops.governance import cards
 from mlops.monitoring import store
+from mlops.monitoring.config import MonitoringConfig
 from mlops.monitoring.feedback import accept_feedback
 from mlops.registry.records import MODEL_NAME_PATTERN
 from mlops.registry.store import ModelRegistry
 from mlops.settings import ApiSettings, Settings
+from mlops.storage import objects
 from mlops.training.request import TrainingRequest
 
 logger = Logger()
@@ -167,8 +169,20 @@ def start_training(request: StartTraining) -> Response[dict[str, Any]]:
     summary="Status and result of a training run",
     responses={**_responses(404, 422)},
 )
-def get_training(execution_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,80}$")]) -> dict[str, Any]:
-    return admin.describe_training(ApiSettings.from_environment().training_pipeline_arn, execution_id)
+def get_training(
+    execution_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,80}$")],
+    steps: Annotated[bool, Query(description="also list the states entered and exited so far")] = False,
+) -> dict[str, Any]:
+    return admin.describe_training(ApiSettings.from_environment().training_pipeline_arn, execution_id, with_steps=steps)
+
+
+@app.get(
+    "/pipelines/training",
+    summary="The newest training runs (newest first), with their status and model",
+    responses={**_responses(422)},
+)
+def list_training(limit: Annotated[int, Query(ge=1, le=100, description="how many runs")] = 20) -> list[dict[str, Any]]:
+    return admin.list_training(ApiSettings.from_environment().training_pipeline_arn, limit)
 
 
 @app.get("/models", summary="Registered models with their production version", responses={**_responses()})
@@ -332,6 +346,37 @@ def monitoring_status(name: ModelName) -> dict[str, Any]:
     registry = _registry()
     registry.get_model(name)
     return store.monitoring_overview(name, store=store.MonitoringStore(registry.table_name))
+
+
+@app.put(
+    "/models/<name>/monitoring",
+    summary="Replace a model's monitoring settings (overrides of the stack's; {} returns to the stack's)",
+    responses={**_responses(404, 422)},
+)
+def set_monitoring(name: ModelName, settings: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    registry = _registry()
+    registry.get_model(name)
+    MonitoringConfig.merged(MonitoringConfig(), settings)  # refused with InvalidMonitoringConfig (422)
+    monitors = store.MonitoringStore(registry.table_name)
+    monitors.set_config(name, settings)
+    return store.monitoring_overview(name, store=monitors)
+
+
+@app.get(
+    "/models/<name>/monitoring/report",
+    summary="The latest drift check's HTML report (or the check's with ?check_id=)",
+    responses={**_responses(404, 422)},
+)
+def monitoring_report(name: ModelName) -> Response[str]:
+    registry = _registry()
+    registry.get_model(name)
+    wanted = app.current_event.get_query_string_value("check_id")
+    checks = store.MonitoringStore(registry.table_name).list_checks(name, limit=100)
+    check = next((c for c in checks if wanted in (None, c.get("check_id"))), None)
+    if check is None or not check.get("html_uri"):
+        raise ModelNotFound(f"no drift report for {name}" + (f" with check_id {wanted!r}" if wanted else ""))
+    html = objects.get_bytes(objects.S3Uri.parse(check["html_uri"])).decode("utf-8")
+    return Response(status_code=200, content_type="text/html; charset=utf-8", body=html)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -77,7 +77,27 @@ def _describe(sfn: Any, arn: str) -> dict[str, Any] | None:
         raise
 
 
-def describe_training(state_machine_arn: str, execution_id: str) -> dict[str, Any]:
+def _steps(sfn: Any, execution_arn: str) -> list[dict[str, Any]]:
+    """The states a run entered and left so far, in order (Map iterations included), from its history."""
+    steps = []
+    kwargs: dict[str, Any] = {"executionArn": execution_arn, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        for event in page["events"]:
+            kind = event["type"]
+            if kind.endswith("StateEntered"):
+                steps.append({"state": event["stateEnteredEventDetails"]["name"], "event": "entered"})
+            elif kind.endswith("StateExited"):
+                steps.append({"state": event["stateExitedEventDetails"]["name"], "event": "exited"})
+            else:
+                continue
+            steps[-1]["at"] = event["timestamp"].isoformat()
+        if not page.get("nextToken"):
+            return steps
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def describe_training(state_machine_arn: str, execution_id: str, *, with_steps: bool = False) -> dict[str, Any]:
     sfn = clients.client("stepfunctions")
     try:
         described = sfn.describe_execution(executionArn=execution_arn(state_machine_arn, execution_id))
@@ -105,7 +125,31 @@ def describe_training(state_machine_arn: str, execution_id: str) -> dict[str, An
         )
     if described["status"] == "FAILED":
         result.update(error=described.get("error"), cause=described.get("cause"))
+    if with_steps:
+        result["steps"] = _steps(sfn, described["executionArn"])
     return result
+
+
+def list_training(state_machine_arn: str, limit: int) -> list[dict[str, Any]]:
+    """The newest `limit` training runs, newest first, each with its status and the model it trains."""
+    sfn = clients.client("stepfunctions")
+    listed = sfn.list_executions(stateMachineArn=state_machine_arn, maxResults=limit)["executions"]
+    runs = []
+    for execution in sorted(listed, key=lambda e: e["startDate"], reverse=True)[:limit]:
+        described = _describe(sfn, execution["executionArn"]) or execution
+        try:
+            model_name = json.loads(described.get("input") or "{}").get("model_name")
+        except (json.JSONDecodeError, AttributeError):
+            model_name = None
+        run = {
+            "execution_id": execution["name"],
+            "status": execution["status"],
+            "model_name": model_name,
+            "started_at": execution["startDate"].isoformat(),
+            "stopped_at": execution["stopDate"].isoformat() if execution.get("stopDate") else None,
+        }
+        runs.append(run)
+    return runs
 
 
 def list_models(registry: ModelRegistry) -> list[dict[str, Any]]:

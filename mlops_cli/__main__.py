@@ -1,0 +1,5 @@
+import sys
+
+from mlops_cli.app import main
+
+sys.exit(main())
