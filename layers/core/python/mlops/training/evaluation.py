@@ -185,6 +185,9 @@ def _single_feature_score(
     return float(skm.r2_score(validation_y, predicted))
 
 
+MAX_LEAKAGE_WARNINGS = 20
+
+
 def leakage_warnings(
     train_x: np.ndarray, train_y: np.ndarray, validation_x: np.ndarray, validation_y: np.ndarray, schema: Schema
 ) -> list[str]:
@@ -205,4 +208,8 @@ def leakage_warnings(
             warnings.append(
                 f"possible target leakage: feature {feature.name!r} alone reaches validation {measure} {single:.3f}"
             )
+    if len(warnings) > MAX_LEAKAGE_WARNINGS:
+        # the gate report travels in the state and the version item: it names the first ones and counts the rest
+        more = len(warnings) - MAX_LEAKAGE_WARNINGS
+        warnings = [*warnings[:MAX_LEAKAGE_WARNINGS], f"possible target leakage: {more} more features alike"]
     return warnings
