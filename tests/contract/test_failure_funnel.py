@@ -97,7 +97,10 @@ def test_every_catch_that_ends_a_run_reaches_its_named_fail_state_without_a_pass
         expected = written.removeprefix(FAILURE_KEY) if written.startswith(FAILURE_KEY) else None
         # a funnel state's Fail reads the error from `$.failure.<itself>`: only the Catch that wrote there may end in it
         if any(
-            end not in named or set(passed) - {FUNNEL_FALLBACK} or end != (expected or end) or (end in funnel and end != expected)
+            end not in named
+            or set(passed) - {FUNNEL_FALLBACK}
+            or end != (expected or end)
+            or (end in funnel and end != expected)
             for end, passed in ends
         ):
             wrong[f"{path} {catcher['ErrorEquals']} -> {written}"] = sorted(ends)
