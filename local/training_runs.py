@@ -51,6 +51,7 @@ class PipelineResult:
     def summary(self) -> dict[str, Any]:
         """The run-pipeline --json document."""
         evaluation = (self.output or {}).get("evaluation", {})
+        evaluation = evaluation if isinstance(evaluation, dict) else {}  # before Evaluate: the candidates' records
         registration = (self.output or {}).get("registration", {})
         schema = self.documents.get("schema") or {}
         step_error, step_cause = step_error_of(self.error, self.cause)
