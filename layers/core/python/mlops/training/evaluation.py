@@ -228,8 +228,7 @@ def leakage_warnings(
             if single >= LEAKAGE_MIN_SCORE:
                 measure = "balanced accuracy" if schema.task == "classification" else "R²"
                 warnings.append(
-                    f"possible target leakage: feature {feature.name!r} alone reaches validation {measure} "
-                    f"{single:.3f}"
+                    f"possible target leakage: feature {feature.name!r} alone reaches validation {measure} {single:.3f}"
                 )
     if len(warnings) > MAX_LEAKAGE_WARNINGS:
         # the gate report travels in the state and the version item: it names the first ones and counts the rest
