@@ -64,27 +64,17 @@ def _run_prefix(settings: Settings, run_id: str) -> str:
     return str(layout.run_prefix(settings.artifacts_bucket, run_id))
 
 
-_SCHEMAS: dict[str, dataset.Schema] = {}  # by sha256: a document never changes under its digest
-_SCHEMAS_KEPT = 8
-
-
 def _put_document(uri: S3Uri, document: object) -> DocumentRef:
     digest, size = objects.put_document(uri, document)
     return DocumentRef(uri=str(uri), sha256=digest, size_bytes=size)
 
 
 def load_schema(ref: DocumentRef) -> dataset.Schema:
-    """The run's schema, read from S3 once per execution environment and only if it hashes to the state's digest."""
-    known = _SCHEMAS.get(ref.sha256)
-    if known is None:
-        try:
-            known = validated_schema(objects.get_verified_json(ref.uri, ref.sha256))
-        except ValueError as exc:
-            raise InvalidStepInput(f"{ref.uri}: {exc}") from exc
-        if len(_SCHEMAS) >= _SCHEMAS_KEPT:
-            _SCHEMAS.pop(next(iter(_SCHEMAS)))
-        _SCHEMAS[ref.sha256] = known
-    return known
+    """The run's schema, read from S3 only if it hashes to the digest the state carries."""
+    try:
+        return validated_schema(objects.get_verified_json(ref.uri, ref.sha256))
+    except ValueError as exc:
+        raise InvalidStepInput(f"{ref.uri}: {exc}") from exc
 
 
 def _load_table(split_uri: str) -> dataset.Table:
