@@ -36,6 +36,7 @@ import local  # noqa: F401 - puts the core layer on sys.path, as Lambda does
 from local.datasets import breast_cancer_csv
 from local.stack import LocalStack
 from local.training_runs import run_training
+from mlops.registry import documents
 from mlops.serving import http
 from mlops.serving.cache import ModelCache
 from mlops.serving.runtime import validate_instances
@@ -187,7 +188,7 @@ def main() -> None:
 
         registry = stack.registry()
         record = registry.get_version(MODEL, 1)
-        row = record.input_example
+        row = documents.input_example_of(record)
         caches = {runtime: ModelCache(registry, runtime, 30.0, stack.bucket) for runtime in ("onnx", "sklearn")}
         served = {runtime: cache.choose(MODEL) for runtime, cache in caches.items()}
         sklearn_model = objects.load_model(
@@ -237,7 +238,7 @@ def main() -> None:
             "onnx": f"{scratch}/model.onnx",
             "sklearn": f"{scratch}/model.joblib",
         }
-        Path(files["schema"]).write_text(json.dumps(record.schema_document))
+        Path(files["schema"]).write_text(json.dumps(documents.schema_of(record)))
         Path(files["rows"]).write_text(json.dumps([row]))
         Path(files["onnx"]).write_bytes(objects.get_bytes(S3Uri.parse(record.serving.onnx_uri)))
         Path(files["sklearn"]).write_bytes(objects.get_bytes(S3Uri.parse(record.artifact_uri)))

@@ -98,11 +98,12 @@ def worker_ours(path: str) -> dict:
         request, "arn:aws:states:us-east-1:123456789012:execution:pipeline:bench", Settings("bench", "registry")
     )
     total_s, total_cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
-    schema = prepared.dataset.schema_document
+    schema_ref = prepared.dataset.schema_ref
+    schema = json.loads((out / schema_ref.uri.split("/", 3)[3].replace("/", "_")).read_text())
     return {
         "rows": prepared.dataset.rows,
         "inputs": prepared.dataset.columns - 1,
-        "features": len(schema.features),
+        "features": len(schema["features"]),
         "prepare_s": total_s,
         "prepare_cpu_s": total_cpu_s,
         "peak_rss_bytes": _peak_rss_bytes(),
@@ -110,7 +111,7 @@ def worker_ours(path: str) -> dict:
         "rss_before_prepare_bytes": baseline_rss,
         "written_bytes": written,
         "split_rows": prepared.dataset.split_sizes,
-        "roles": {name: column["role"] for name, column in schema.columns.items()},
+        "roles": {name: column["role"] for name, column in schema["columns"].items()},
     }
 
 

@@ -71,7 +71,8 @@ def _print_result(result: PipelineResult, stream: Any) -> None:
     summary = result.summary()
     print(f"\n  execution   {result.status} at state {result.end_state} in {result.duration_s:.1f} s", file=stream)
     if result.status != "SUCCEEDED":
-        print(f"  error       {summary['error']}: {summary['error_message']}", file=stream)
+        step = f" ({summary['step_error']})" if summary["step_error"] != summary["error"] else ""
+        print(f"  error       {summary['error']}{step}: {summary['error_message']}", file=stream)
         return
     for row in summary["leaderboard"] or []:
         if row["status"] == "trained":

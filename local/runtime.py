@@ -34,6 +34,8 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
+from local import quotas
+
 # Serial mode: one root invocation at a time. A handler may invoke another function (the admin API asks the
 # predict function for a smoke test); that nested invocation is part of the root one and takes no lock.
 _SERIAL_LOCK = threading.Lock()
@@ -309,6 +311,9 @@ def invoke_in_process(function: LambdaFunction, event: Any, *, throttled: bool =
             body, errored = timeout_body(function, request_id), True
         else:
             body, errored = outcome["body"], outcome["errored"]
+    too_large = quotas.response_too_large(body)
+    if too_large is not None:
+        body, errored = too_large, True
     output = logs.getvalue()
     function.logs_backend.ensure_log_group(function.logs_group_name)
     function.save_logs(output + body)
@@ -406,6 +411,7 @@ def _next_fault(function_name: str) -> tuple[str, bool] | None:
 
 
 def _patched_invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool, str]:
+    quotas.check_request_size(event)
     fault = _next_fault(self.function_name)
     if fault is not None:
         kind, after = fault

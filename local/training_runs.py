@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import uuid
@@ -10,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from local.stack import LocalStack
+from mlops.governance.failed_runs import step_error_of
+from mlops.storage.objects import S3Uri
 
 TERMINAL = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 POLL_INTERVAL_S = 0.1
@@ -34,6 +37,8 @@ class PipelineResult:
     cause: str | None = None
     end_state: str | None = None
     states: list[str] = field(default_factory=list)
+    # the run's documents that the state carries by reference (schema, leaderboard), read back from S3
+    documents: dict[str, Any] = field(default_factory=dict)
 
     @property
     def version(self) -> int | None:
@@ -46,8 +51,10 @@ class PipelineResult:
     def summary(self) -> dict[str, Any]:
         """The run-pipeline --json document."""
         evaluation = (self.output or {}).get("evaluation", {})
+        evaluation = evaluation if isinstance(evaluation, dict) else {}  # before Evaluate: the candidates' records
         registration = (self.output or {}).get("registration", {})
-        schema = (self.output or {}).get("dataset", {}).get("schema", {})
+        schema = self.documents.get("schema") or {}
+        step_error, step_cause = step_error_of(self.error, self.cause)
         return {
             "status": self.status,
             "model_name": self.model_name,
@@ -61,14 +68,15 @@ class PipelineResult:
             "deployed": self.deployed,
             "end_state": self.end_state,
             "winner": evaluation.get("winner", {}).get("estimator"),
-            "leaderboard": evaluation.get("leaderboard"),
+            "leaderboard": self.documents.get("leaderboard"),
             "artifact_uri": registration.get("artifact_uri"),
             "artifact_sha256": registration.get("artifact_sha256"),
             "baseline_uri": registration.get("baseline_uri"),
             "execution_arn": self.execution_arn,
             "duration_s": round(self.duration_s, 3),
             "error": self.error,
-            "error_message": error_message(self.cause),
+            "error_message": error_message(step_cause),
+            "step_error": step_error,
         }
 
 
@@ -80,6 +88,37 @@ def error_message(cause: str | None) -> str | None:
         return json.loads(cause).get("errorMessage", cause)
     except (ValueError, AttributeError):
         return cause
+
+
+def _read_document(stack: LocalStack, reference: Any) -> Any:
+    """A document the state carries by reference ({uri, sha256, size_bytes}), read if it hashes to its digest."""
+    if not isinstance(reference, dict) or not isinstance(reference.get("uri"), str):
+        return None
+    location = S3Uri.parse(reference["uri"])
+    payload = stack.client("s3").get_object(Bucket=location.bucket, Key=location.key)["Body"].read()
+    if hashlib.sha256(payload).hexdigest() != reference.get("sha256"):
+        raise ValueError(f"{location} does not hash to the sha256 the state carries")
+    return json.loads(payload)
+
+
+def run_documents(stack: LocalStack, output: dict[str, Any] | None) -> dict[str, Any]:
+    """The schema and the leaderboard of a finished run, from the references in its output."""
+    output = output or {}
+    return {
+        "schema": _read_document(stack, output.get("dataset", {}).get("schema")),
+        "leaderboard": _read_document(stack, output.get("evaluation", {}).get("leaderboard")),
+    }
+
+
+def largest_state_payload(events: list[dict[str, Any]]) -> tuple[int, str]:
+    """The largest state input or output of an execution (UTF-8 bytes, as Step Functions counts them) and the state."""
+    largest = (0, "")
+    for event in events:
+        details = event.get("stateEnteredEventDetails") or event.get("stateExitedEventDetails")
+        if details:
+            payload = details.get("input") if "input" in details else details.get("output")
+            largest = max(largest, (len((payload or "").encode()), details["name"]))
+    return largest
 
 
 def execution_history(stack: LocalStack, execution_arn: str) -> list[dict[str, Any]]:
@@ -184,4 +223,5 @@ def run_training(
         cause=cause,
         end_state=entered[-1] if entered else None,
         states=entered,
+        documents=run_documents(stack, output),
     )

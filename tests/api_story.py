@@ -159,13 +159,13 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     assert status == 200 and isinstance(markdown, str) and MODEL in markdown, markdown
 
     # When the production version is asked for a prediction; Then it answers with v1's classes, and captures it.
-    example = stored["input_example"]
+    example = record["input_example"]  # the API serves the version's documents from S3
     status, answer = api.call("POST", f"/models/{MODEL}/predict", {"instances": [example]}, api_key=True)
     assert status == 200, answer
     (row,) = answer["predictions"]
     assert (answer["model_name"], answer["version"], row["version"]) == (MODEL, 1, 1), answer
     probabilities = row["probabilities"]
-    assert set(probabilities) == set(stored["schema"]["classes"]), row
+    assert set(probabilities) == set(record["schema"]["classes"]), row
     assert abs(sum(probabilities.values()) - 1) < 1e-6 and row["prediction"] == max(
         probabilities, key=probabilities.get
     )

@@ -19,7 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.contracts import ParityCheckEvent, ScoreHoldoutEvent, SmokeTestEvent, parse_event
 from mlops.registry.store import ModelRegistry
-from mlops.serving.cache import ModelCache, parity_check, score_holdout, smoke_test
+from mlops.serving.cache import ModelCache, load_schema_document, parity_check, score_holdout, smoke_test
 from mlops.serving.http import RequestMetrics, handle_predict
 from mlops.settings import EndpointSettings, ModelCacheSettings, Settings
 
@@ -69,9 +69,8 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         return result
     if isinstance(event, dict) and "parity_check" in event:
         check = parse_event(ParityCheckEvent, event).parity_check
-        report = parity_check(
-            check.onnx_uri, check.onnx_sha256, check.schema_document, check.test_uri, check.reference_uri
-        )
+        schema = load_schema_document(check.schema_ref.uri, check.schema_ref.sha256)
+        report = parity_check(check.onnx_uri, check.onnx_sha256, schema, check.test_uri, check.reference_uri)
         logger.info("parity checked", extra={"parity": report})
         return report
     if isinstance(event, dict) and "score_holdout" in event:

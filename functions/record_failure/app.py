@@ -14,7 +14,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.contracts import RecordFailureEvent, parse_event
-from mlops.governance.failed_runs import failure_of, reconcile_failed_run
+from mlops.governance.failed_runs import failure_of, reconcile_failed_run, run_outcome
 from mlops.governance.lineage import run_id_of
 from mlops.registry.records import MODEL_NAME_PATTERN_RE
 from mlops.registry.store import ModelRegistry
@@ -49,10 +49,11 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     failure = failure_of(step.state_input)
     error = failure[1] if failure is not None else step.state_input.get("error") or {}
     model_name = _model_name(step.state_input)
+    outcome = run_outcome(error)  # what the named Fail state reports ($.outcome)
     metrics.add_metric(name="TrainingRunsFailed", unit=MetricUnit.Count, value=1)
     if model_name is None:
         logger.warning("failed run without a valid model name; no audit event", extra={"state": step.state})
-        return {"recorded": False, "state": step.state}
+        return {"recorded": False, "state": step.state, **outcome}
     registry = ModelRegistry.from_settings(Settings.from_environment())
     undo = step.state_input.get("undo_deployment")
     alias_reverted = undo.get("reverted") if isinstance(undo, dict) else None  # None: UndoDeployment failed
@@ -63,8 +64,9 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         state=step.state,
         alias_reverted=alias_reverted if isinstance(alias_reverted, bool) else None,
     )
-    # The error's name only: its cause can quote the data, and the audit trail is an API answer. The execution's
-    # history keeps the cause (states:GetExecutionHistory).
+    # A step's error by name only: its cause can quote the data, and the audit trail is an API answer (the
+    # execution's history keeps it, states:GetExecutionHistory). A States.* cause is the service's own words about
+    # a limit or the runtime, never data: kept, so a limit failure reads well.
     registry.record_event(
         model_name,
         "TrainingRunFailed",
@@ -73,8 +75,10 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         after={
             "state": step.state,
             "error": error.get("Error"),
+            "cause": str(error.get("Cause", ""))[:2000] if str(error.get("Error", "")).startswith("States.") else None,
+            "ended_with": outcome["error"],
             "execution_arn": step.execution_arn,
             **reconciled,
         },
     )
-    return {"recorded": True, "state": step.state, "model_name": model_name, **reconciled}
+    return {"recorded": True, "state": step.state, "model_name": model_name, **reconciled, **outcome}

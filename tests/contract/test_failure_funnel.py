@@ -21,6 +21,9 @@ FUNNEL_STEP = "RecordFailure"
 # UndoDeployment (the Deploy function, the pipeline's one writer of aliases) comes first; its Catch leads on
 FUNNEL_STEPS = ("UndoDeployment", FUNNEL_STEP)
 FUNNEL_CHOICE = "EndInNamedState"
+# RecordFailure's own Catch: the run still ends in its named state, with a fallback outcome (no States.* name)
+FUNNEL_FALLBACK = "RecordFailureErrored"
+OUTCOME = "$.outcome"
 CONTINUES = "(the run goes on)"
 # Catches that do not end the run, by design: what they catch is recorded and the run goes on.
 NOT_FATAL = {
@@ -31,7 +34,7 @@ NOT_FATAL = {
     "DriftCheck": {"RecordRetraining"},  # the run was started; the notification must still go out
 }
 # The Pass states TrainingPipeline keeps; before the funnel it also had six Note<state> Pass states.
-TRAINING_PASS_STATES = {"CandidateFailed", "SkipParityCheck", "ParityCheckErrored"}
+TRAINING_PASS_STATES = {"CandidateFailed", "SkipParityCheck", "ParityCheckErrored", FUNNEL_FALLBACK}
 
 
 def _is_present(variable: str, written: str) -> bool:
@@ -96,7 +99,10 @@ def test_every_catch_that_ends_a_run_reaches_its_named_fail_state_without_a_pass
         expected = written.removeprefix(FAILURE_KEY) if written.startswith(FAILURE_KEY) else None
         # a funnel state's Fail reads the error from `$.failure.<itself>`: only the Catch that wrote there may end in it
         if any(
-            end not in named or passed or end != (expected or end) or (end in funnel and end != expected)
+            end not in named
+            or set(passed) - {FUNNEL_FALLBACK}
+            or end != (expected or end)
+            or (end in funnel and end != expected)
             for end, passed in ends
         ):
             wrong[f"{path} {catcher['ErrorEquals']} -> {written}"] = sorted(ends)
@@ -133,15 +139,19 @@ def test_the_funnel_choice_mirrors_the_states_record_failure_derives():
     assert choice["Default"] in FUNNEL_STATES
     # Every funnel state is written by some Catch, and no Catch writes a key the Python side does not know
     assert written == set(FUNNEL_STATES)
-    # Each Fail state reports the error its Catch caught (the step's own error name, not the funnel's)
+    # Each Fail state reports the outcome RecordFailure derived from the error its Catch caught (the step's own error
+    # name, or PipelineStepFailed for a States.* error, which a Fail state may not report), or the fallback's
     assert {state: (states[state]["ErrorPath"], states[state]["CausePath"]) for state in FUNNEL_STATES} == {
-        state: (f"{FAILURE_KEY}{state}.Error", f"{FAILURE_KEY}{state}.Cause") for state in FUNNEL_STATES
+        state: (f"{OUTCOME}.Error", f"{OUTCOME}.Cause") for state in FUNNEL_STATES
     }
+    assert states[FUNNEL_STEP]["ResultPath"] == OUTCOME == states[FUNNEL_FALLBACK]["ResultPath"]
+    assert states[FUNNEL_FALLBACK]["Parameters"]["Error"] == "PipelineStepFailed"
     # RecordFailure reads the state from the run's state input, where the Catch wrote it, and the funnel's Choice
     # is where both its success and its own failure go
     record = states[FUNNEL_STEP]
     assert record["Parameters"]["Payload"]["state_input.$"] == "$"
-    assert {record["Next"], *(catcher["Next"] for catcher in record["Catch"])} == {FUNNEL_CHOICE}
+    assert record["Next"] == FUNNEL_CHOICE == states[FUNNEL_FALLBACK]["Next"]
+    assert {catcher["Next"] for catcher in record["Catch"]} == {FUNNEL_FALLBACK}
     assert not any(catcher["ResultPath"].startswith(FAILURE_KEY) for catcher in record["Catch"])
 
 

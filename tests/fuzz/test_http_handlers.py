@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mlops.registry import documents
 from mlops.storage.layout import CAPTURE_MARKER
 from tests.api_story import documented_routes
 from tests.conftest import FakeLambdaContext
@@ -71,7 +72,7 @@ def _capture_lines(printed: str) -> list[dict]:
 def test_predict_handler_answers_every_hostile_event(deployed):
     from functions.predict import app  # noqa: PLC0415 - after the stack's settings are in the environment
 
-    example = deployed.registry().get_version("bc", 1).input_example
+    example = documents.input_example_of(deployed.registry().get_version("bc", 1))
     feature = next(iter(example))
     instance_bodies = st.lists(
         st.fixed_dictionaries({}, optional={feature: json_values, "extra": json_values})

@@ -15,6 +15,7 @@ from local.gateway import LOCAL_CALLER_ARN
 from local.stack import LocalStack
 from local.training_runs import run_training
 from mlops.data.dataset import Schema
+from mlops.registry import documents
 from mlops.serving.runtime import validate_instances
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
@@ -58,7 +59,7 @@ def expected_probabilities(api: Api, version: int, rows: list[dict]) -> np.ndarr
     """What the version's own scikit-learn artifact gives for the rows (its ONNX copy serves them)."""
     record = api.stack.registry().get_version(MODEL, version)
     model = objects.load_model(S3Uri.parse(record.artifact_uri), record.artifact_sha256, record.sklearn_version)
-    columns = validate_instances(rows, Schema.from_dict(record.schema_document))
+    columns = validate_instances(rows, Schema.from_dict(documents.schema_of(record)))
     return model.predict_proba(np.hstack(columns).astype(object))
 
 
@@ -68,7 +69,7 @@ def predict(api: Api, rows: list[dict], query: str = "") -> tuple[int, dict]:
 
 def test_a_named_alias_is_set_served_and_removed_with_its_audit_events(api):
     registry = api.stack.registry()
-    rows = [registry.get_version(MODEL, 1).input_example, registry.get_version(MODEL, 2).input_example]
+    rows = [documents.input_example_of(registry.get_version(MODEL, v)) for v in (1, 2)]
 
     # When staging is pointed at v1 through the API
     status, answer = api.call("PUT", f"/models/{MODEL}/aliases/staging", {"version": 1, "reason": "review the stump"})
@@ -111,13 +112,13 @@ def test_a_named_alias_is_set_served_and_removed_with_its_audit_events(api):
 
 @pytest.mark.parametrize("query", ["?alias=Staging", "?alias=", "?alias=a_b", "?alias=" + "a" * 33, "?alias=%2F"])
 def test_the_predict_route_refuses_a_bad_alias_name_with_a_4xx(api, query):
-    row = api.stack.registry().get_version(MODEL, 2).input_example
+    row = documents.input_example_of(api.stack.registry().get_version(MODEL, 2))
     status, answer = predict(api, [row], query)
     assert status == 400 and "alias must match" in answer["message"], answer
 
 
 def test_an_unknown_alias_is_404_on_the_predict_route(api):
-    row = api.stack.registry().get_version(MODEL, 2).input_example
+    row = documents.input_example_of(api.stack.registry().get_version(MODEL, 2))
     status, answer = predict(api, [row], "?alias=nowhere")
     assert status == 404 and answer == {"message": "model 'bc' has no nowhere version"}
 

@@ -17,6 +17,7 @@ from local.datasets import breast_cancer_csv
 from local.gateway import LocalGateway
 from local.stack import LocalStack
 from local.training_runs import run_training
+from mlops.registry import documents
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 
@@ -59,7 +60,7 @@ def call(gateway, method: str, path: str, body=None, *, api_key: str | None = No
 
 
 def example(stack, version: int = 2) -> dict:
-    return stack.registry().get_version(MODEL, version).input_example
+    return documents.input_example_of(stack.registry().get_version(MODEL, version))
 
 
 def predict(served, instances, **kwargs):
@@ -80,7 +81,7 @@ def test_predict_returns_versioned_rows_that_match_the_registered_model(served):
     from mlops.data.dataset import Schema  # noqa: PLC0415
     from mlops.serving.runtime import validate_instances  # noqa: PLC0415
 
-    schema = Schema.from_dict(record.schema_document)
+    schema = Schema.from_dict(documents.schema_of(record))
     columns = validate_instances(rows, schema)
     import numpy as np  # noqa: PLC0415
 

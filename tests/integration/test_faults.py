@@ -7,6 +7,8 @@ failed run.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from local import runtime
@@ -144,9 +146,12 @@ def test_a_failing_record_failure_step_still_ends_in_the_step_s_named_state_with
     result = _train(stack)
 
     # Then the funnel's Choice still routes by what the step's Catch wrote: the step's named state (not the Choice's
-    # Default), reporting the step's error, not RecordFailure's
+    # Default); with no outcome from RecordFailure it reports PipelineStepFailed with the step's own failure (error
+    # and cause, as its Catch wrote them) as the cause, not RecordFailure's
     assert (result.status, result.end_state) == ("FAILED", EXPECTED_END[step])
-    assert result.states[-3:] == ["RecordFailure", "EndInNamedState", EXPECTED_END[step]]
-    assert result.error == "RuntimeError"
-    assert f"injected fault in {stack.function_names[step]}" in result.cause
+    assert result.states[-4:] == ["RecordFailure", "RecordFailureErrored", "EndInNamedState", EXPECTED_END[step]]
+    assert result.error == "PipelineStepFailed"
+    failure = json.loads(result.cause)[EXPECTED_END[step]]
+    assert failure["Error"] == "RuntimeError"
+    assert f"injected fault in {stack.function_names[step]}" in failure["Cause"]
     assert stack.function_names["RecordFailureFunction"] not in result.cause

@@ -10,6 +10,7 @@ import pytest
 from local.datasets import breast_cancer_csv
 from local.gateway import LocalGateway
 from mlops.governance import cards
+from mlops.registry import documents
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 from tests.conftest import upload
@@ -151,7 +152,8 @@ def test_lineage_and_the_model_card_match_the_registry(stack):
     lineage = record.lineage
     assert lineage.code_version == "unversioned"  # the template's CodeVersion default
     assert lineage.requested_by == "tests" and lineage.execution_arn == arn
-    assert [c["estimator"] for c in lineage.candidates] == ["logistic_regression"]
+    assert [c["estimator"] for c in documents.leaderboard_of(record)] == ["logistic_regression"]
+    assert record.leaderboard_uri.endswith(f"/leaderboard/{record.leaderboard_sha256}.json")
     assert record.serving.libraries["onnxruntime"] and record.serving.libraries["skl2onnx"]
 
     # The snapshot written at registration, and the live card from the API, agree with the record

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from local.training_runs import error_message, run_training
+from mlops.registry import documents
 from tests.conftest import upload
 
 pytestmark = pytest.mark.integration
@@ -49,7 +50,7 @@ def test_a_wide_csv_with_unicode_names_constant_and_empty_columns_trains(stack):
 
     assert result.end_state == "Deployed", error_message(result.cause)
     record = stack.registry().get_version("odd", 1)
-    kinds = {f["name"]: f["kind"] for f in record.schema_document["features"]}
+    kinds = {f["name"]: f["kind"] for f in documents.schema_of(record)["features"]}
     assert len(kinds) == numeric_columns + 3
     assert kinds['région, "quoted"'] == "categorical" and kinds["constant"] == "numeric"
     assert record.metrics["accuracy"] > 0.7

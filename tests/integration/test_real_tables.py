@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from local.training_runs import error_message, run_training
+from mlops.registry import documents
 from tests.conftest import upload
 
 pytestmark = pytest.mark.integration
@@ -109,7 +110,7 @@ def test_a_customer_table_trains_on_the_right_columns_and_serves_whole_records(s
     assert all(column["reason"] for column in summary["columns"].values())
     assert "signed_up__hour" in summary["features"] and "full_name" not in summary["features"]
     record = stack.registry().get_version("churn", 1)
-    city = next(f for f in record.schema_document["features"] if f["name"] == "city")
+    city = next(f for f in documents.schema_of(record)["features"] if f["name"] == "city")
     assert len(city["categories"]) <= 50
     # the imbalance is handled and reported
     assert summary["positive_class"] == "yes"
@@ -173,8 +174,12 @@ def test_a_retrain_on_new_rows_is_compared_with_its_champion_despite_other_kept_
 
     # Then the champion is scored on the new holdout, not refused as another problem
     registry = stack.registry()
-    first_city = next(f for f in registry.get_version("churn2", 1).schema_document["features"] if f["name"] == "city")
-    second_city = next(f for f in registry.get_version("churn2", 2).schema_document["features"] if f["name"] == "city")
+    first_city = next(
+        f for f in documents.schema_of(registry.get_version("churn2", 1))["features"] if f["name"] == "city"
+    )
+    second_city = next(
+        f for f in documents.schema_of(registry.get_version("churn2", 2))["features"] if f["name"] == "city"
+    )
     assert first_city["categories"] != second_city["categories"]
     champion = registry.get_version("churn2", 2).champion
     assert champion["problem"] is None

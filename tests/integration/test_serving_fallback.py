@@ -16,6 +16,7 @@ import pytest
 
 from local.training_runs import run_training
 from mlops.serving.runtime import PARITY_MAX_RELATIVE_MEAN_DIFF
+from mlops.storage import objects
 from mlops.training import conversion
 from tests.conftest import upload
 
@@ -85,7 +86,8 @@ def _sklearn_predictions(stack, record: dict, rows: list[dict]) -> list[float]:
     """The registered pipeline's own predictions, loaded straight from the registry's artifact."""
     key = record["artifact_uri"].split("/", 3)[3]
     model = joblib.load(io.BytesIO(stack.client("s3").get_object(Bucket=stack.bucket, Key=key)["Body"].read()))
-    names = [f["name"] for f in record["schema"]["features"]]
+    schema = objects.get_verified_json(record["schema_uri"], record["schema_sha256"])
+    names = [f["name"] for f in schema["features"]]
     matrix = np.array([[np.nan if row[n] is None else row[n] for n in names] for row in rows], dtype=object)
     return model.predict(matrix).astype(float).tolist()
 

@@ -11,6 +11,7 @@ from local.datasets import breast_cancer_csv
 from local.stack import LocalStack
 from local.training_runs import error_message, run_training
 from mlops.errors import LibraryVersionMismatch
+from mlops.registry import documents
 from mlops.training import conversion
 from tests.conftest import upload
 
@@ -59,7 +60,7 @@ def test_an_unconvertible_model_is_served_by_scikit_learn_under_onnx(stack, monk
     record = stack.registry().get_version("bc", 1)
     assert (record.serving.runtime, record.serving.onnx_uri) == ("sklearn", None)
     assert "no converter" in record.serving.reason
-    body = _predict(stack, record.input_example)
+    body = _predict(stack, documents.input_example_of(record))
     assert (body["runtime"], body["version"]) == ("sklearn", 1)
     assert set(body["predictions"][0]["probabilities"]) == {"0", "1"}
 
@@ -99,7 +100,7 @@ def test_the_sklearn_runtime_serves_what_onnx_cannot(monkeypatch):
             monkeypatch.setenv(name, value)
         result = _train(stack)
         assert result.end_state == "Deployed", result.cause
-        row = stack.registry().get_version("bc", 1).input_example
+        row = documents.input_example_of(stack.registry().get_version("bc", 1))
         body = _predict(stack, row)
     assert body["runtime"] == "sklearn"
     assert body["version"] == 1
@@ -120,7 +121,7 @@ def test_the_serving_cache_refuses_bytes_that_do_not_match_the_registry(stack):
     with pytest.raises(ArtifactIntegrityError, match="the registry recorded"):
         cold.choose("bc")
     # A warm instance keeps serving the bytes it verified at load; a new execution environment refuses
-    assert _predict(stack, record.input_example)["version"] == 1
+    assert _predict(stack, documents.input_example_of(record))["version"] == 1
     sys.modules.pop("functions.predict.app")  # the next invocation starts cold
-    body = _predict(stack, record.input_example)
+    body = _predict(stack, documents.input_example_of(record))
     assert "the registry recorded" in body["message"]

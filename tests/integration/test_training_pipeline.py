@@ -7,6 +7,7 @@ import pytest
 from local.datasets import diabetes_csv
 from local.training_runs import error_message, run_training
 from mlops.errors import ModelNotFound
+from mlops.registry import documents
 from mlops.registry.store import ModelRegistry
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
@@ -53,7 +54,7 @@ def test_happy_path_registers_and_deploys(stack, breast_cancer_uri):
     assert record.artifact_uri == f"s3://{stack.bucket}/models/bc/{digest}.joblib"
     assert objects.sha256_hex(objects.get_bytes(S3Uri.parse(record.artifact_uri))) == digest
     baseline = objects.get_json(S3Uri.parse(record.baseline_uri))
-    assert set(baseline["features"]["features"]) == {f["name"] for f in record.schema_document["features"]}
+    assert set(baseline["features"]["features"]) == {f["name"] for f in documents.schema_of(record)["features"]}
     # lineage: the data, the split, the run and the libraries
     lineage = record.lineage
     assert lineage.data_sha256 == objects.sha256_hex(objects.get_bytes(S3Uri.parse(breast_cancer_uri)))

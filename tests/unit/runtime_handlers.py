@@ -33,3 +33,9 @@ def environment_handler(event, context):
         "registry_table": os.environ.get("REGISTRY_TABLE"),
         "overlapped": overlapped,
     }
+
+
+def sized_handler(event, context):
+    """Returns a document of the size the event asks for (its JSON is ``size_bytes`` long)."""
+    overhead = len('{"padding": ""}')
+    return {"padding": "x" * (event["size_bytes"] - overhead)}

@@ -9,6 +9,7 @@ from functions.approval import app as approval_app
 from functions.deploy import app as deploy_app
 from functions.record_failure import app as record_failure_app
 from mlops.errors import DeploymentRefused
+from mlops.governance import failed_runs
 from mlops.registry.records import VERSION_PENDING_APPROVAL, VERSION_REGISTERED
 from mlops.registry.store import ModelRegistry
 from tests.factories import version_content
@@ -122,3 +123,32 @@ def test_a_run_that_registered_nothing_changes_nothing(stack, lambda_context):
     assert (result["version"], result["version_status"]) == (None, None)
     assert [(v.version, v.status) for v in registry.list_versions("m")] == [(1, "Registered")]
     assert [e.event_type for e in registry.list_events("m")] == ["VersionRegistered", "TrainingRunFailed"]
+
+
+# ---- the error a run's named Fail state reports ------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "states_error",
+    ["States.DataLimitExceeded", "States.Timeout", "States.TaskFailed", "States.Runtime", "States.Permissions"],
+)
+def test_a_step_functions_error_ends_the_run_as_pipeline_step_failed_with_the_original_error_in_the_cause(
+    states_error: str,
+):
+    outcome = failed_runs.run_outcome({"Error": states_error, "Cause": "the original cause"})
+
+    assert outcome == {"error": "PipelineStepFailed", "cause": f"{states_error}: the original cause"}
+    assert failed_runs.step_error_of(outcome["error"], outcome["cause"]) == (states_error, "the original cause")
+
+
+def test_a_step_s_own_error_is_reported_as_it_is():
+    outcome = failed_runs.run_outcome({"Error": "InvalidDataset", "Cause": '{"errorMessage": "no rows"}'})
+
+    assert outcome == {"error": "InvalidDataset", "cause": '{"errorMessage": "no rows"}'}
+    assert failed_runs.step_error_of("InvalidDataset", "x") == ("InvalidDataset", "x")
+
+
+def test_the_outcome_keeps_within_step_functions_error_and_cause_limits():
+    outcome = failed_runs.run_outcome({"Error": "E" * 300, "Cause": "c" * 40_000})
+
+    assert len(outcome["error"]) == failed_runs.MAX_ERROR_CHARS == 256
+    assert len(outcome["cause"]) <= failed_runs.MAX_CAUSE_CHARS == 32_768
+    assert outcome["cause"].endswith("(40,000 characters in all)")

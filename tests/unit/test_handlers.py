@@ -55,7 +55,9 @@ def test_prepare_stores_splits_and_baseline(stack, prepared, breast_cancer_uri):
     source = tables.read_table(objects.get_bytes(S3Uri.parse(breast_cancer_uri)))
     np.testing.assert_array_equal(together, np.sort(source.column(first).values))
     baseline = objects.get_json(S3Uri.parse(dataset["baseline_uri"]))
-    assert set(baseline["features"]) == {f["name"] for f in dataset["schema"]["features"]}
+    schema = objects.get_verified_json(dataset["schema"]["uri"], dataset["schema"]["sha256"])
+    assert set(baseline["features"]) == {f["name"] for f in schema["features"]}
+    assert dataset["schema_summary"]["features"] == len(schema["features"]) == 30
     assert baseline["rows"] == sizes["train"]
     # the request comes back normalised: task inferred, default candidates and gate filled in
     assert prepared["request"]["task"] == "classification"

@@ -17,10 +17,10 @@ from mlops.training.records import (
     SHA256,
     CandidateResult,
     ConversionResult,
+    DocumentRef,
     EvaluationResult,
     ParityReport,
     PreparedDataset,
-    SchemaDocument,
 )
 from mlops.training.request import Candidate, NormalisedRequest
 
@@ -77,7 +77,7 @@ class ParityCheckRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     onnx_uri: str = Field(pattern=S3_URI)
     onnx_sha256: str = Field(pattern=SHA256)
-    schema_document: SchemaDocument = Field(alias="schema")
+    schema_ref: DocumentRef = Field(alias="schema")
     test_uri: str = Field(pattern=S3_URI)
     reference_uri: str = Field(pattern=S3_URI)
 

@@ -13,6 +13,8 @@ from botocore.exceptions import ClientError
 
 from mlops.errors import DeploymentRefused, ModelNotFound, SmokeTestFailed, VersionConflict
 from mlops.governance import cards
+from mlops.governance.failed_runs import step_error_of
+from mlops.registry import documents
 from mlops.registry.aliases import checked_alias
 from mlops.registry.records import PRODUCTION, AliasRecord
 from mlops.registry.store import ModelRegistry
@@ -126,7 +128,15 @@ def describe_training(state_machine_arn: str, execution_id: str, *, with_steps: 
             deployment=output.get("deployment"),
         )
     if described["status"] == "FAILED":
-        result.update(error=described.get("error"), cause=public_cause(described.get("error")))
+        error, cause = described.get("error"), described.get("cause")
+        step_error, step_cause = step_error_of(error, cause)
+        result.update(
+            error=error,
+            cause=public_cause(error),
+            step_error=step_error,
+            # a States.* cause is the service's words about a limit or the runtime, never data: shown
+            step_cause=step_cause if (step_error or "").startswith("States.") else public_cause(step_error),
+        )
     if with_steps:
         result["steps"] = _steps(sfn, described["executionArn"])
     return result
@@ -210,7 +220,8 @@ def list_versions(
 
 
 def get_version(registry: ModelRegistry, model_name: str, version: int) -> dict[str, Any]:
-    return registry.get_version(model_name, version).public()
+    # the schema, leaderboard and input example live in S3 (the item holds their URIs): put back for the reader
+    return documents.expanded(registry.get_version(model_name, version))
 
 
 def audit(registry: ModelRegistry, model_name: str) -> list[dict[str, Any]]:

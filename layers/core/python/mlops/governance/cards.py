@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from mlops.registry import documents
 from mlops.registry.records import AuditEvent, VersionRecord
 from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri
@@ -21,7 +22,7 @@ APPROVAL_EVENTS = ("ApprovalRequested", "VersionApproved", "VersionRejectedByApp
 def build_card(record: VersionRecord, events: Sequence[AuditEvent]) -> dict[str, Any]:
     """The card of a version, from its record and the model's audit trail (for the approval history)."""
     lineage = record.lineage
-    features = record.schema_document.get("features", [])
+    features = documents.schema_of(record).get("features", [])
     baseline_summary = {
         "features": len(features),
         "numeric": sum(f["kind"] == "numeric" for f in features),
@@ -62,7 +63,7 @@ def build_card(record: VersionRecord, events: Sequence[AuditEvent]) -> dict[str,
             "rows": lineage.rows,
             "split": lineage.split,
             "features": features,
-            "candidates": lineage.candidates or record.leaderboard,
+            "candidates": lineage.candidates or documents.leaderboard_of(record),
             "execution_arn": lineage.execution_arn,
             "code_version": lineage.code_version,
             "libraries": lineage.libraries,

@@ -44,6 +44,35 @@ FUNNEL_STATES = NOTHING_REGISTERED_STATES + NOT_DEPLOYED_STATES
 _ABANDONABLE = (VERSION_REGISTERED, VERSION_PENDING_APPROVAL, VERSION_APPROVED)
 
 
+# Step Functions' own errors (States.DataLimitExceeded, States.Timeout, States.TaskFailed, States.Runtime,
+# States.Permissions, ...) may not be reported by a Fail state (custom error names must not begin with "States."):
+# the run ends in its named state with this error instead, the original name leading the cause. A Fail state's
+# error is at most 256 characters and its cause 32,768 (Step Functions' limits); the outcome keeps within both.
+STATES_ERROR_PREFIX = "States."
+STEP_FAILED = "PipelineStepFailed"
+MAX_ERROR_CHARS = 256
+MAX_CAUSE_CHARS = 32_768
+
+
+def run_outcome(error: dict[str, Any]) -> dict[str, str]:
+    """The error and cause the run's named Fail state reports for the error a step's Catch recorded."""
+    name = str(error.get("Error") or "UnknownError")
+    cause = str(error.get("Cause") or "")
+    if name.startswith(STATES_ERROR_PREFIX):
+        name, cause = STEP_FAILED, f"{name}: {cause}" if cause else name
+    if len(cause) > MAX_CAUSE_CHARS:
+        cause = cause[: MAX_CAUSE_CHARS - 40] + f" ... ({len(cause):,} characters in all)"
+    return {"error": name[:MAX_ERROR_CHARS], "cause": cause}
+
+
+def step_error_of(error: str | None, cause: str | None) -> tuple[str | None, str | None]:
+    """The step's own error and cause behind a run's end (a PipelineStepFailed cause begins with the States.* name)."""
+    if error == STEP_FAILED and cause and cause.startswith(STATES_ERROR_PREFIX):
+        name, _, rest = cause.partition(": ")
+        return name, rest
+    return error, cause
+
+
 def failure_of(state_input: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
     """The named end state and the error of a failed run, from the one key its Catch wrote under ``$.failure``."""
     failure = state_input.get("failure")

@@ -13,6 +13,7 @@ import numpy as np
 
 from mlops.data import dataset
 from mlops.governance.lineage import library_versions
+from mlops.registry import documents
 from mlops.registry.records import VersionRecord
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
@@ -38,7 +39,7 @@ def reproduce_version(record: VersionRecord) -> dict[str, Any]:
     if not report["data_matches"]:
         report.update(reproduced=False, reason="the dataset at the recorded URI has changed since training")
         return report
-    schema_then = dataset.Schema.from_dict(record.schema_document)
+    schema_then = dataset.Schema.from_dict(documents.schema_of(record))
     # the target as training read it (missing rows dropped, labels normalised); the features as the version recorded
     _, table = dataset.infer_schema(table, schema_then.target, schema_then.task, schema_then.positive_class)
     schema = schema_then

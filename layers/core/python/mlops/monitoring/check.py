@@ -177,7 +177,8 @@ def _measure(context: _Context, bucket: str, now: float) -> tuple[dict[str, Any]
     if isinstance(prediction_baseline, dict) and prediction_baseline.get("kind"):
         prediction_reference = Reference.from_baseline({PREDICTION: prediction_baseline})
         prediction_pair = (prediction_reference, Window(prediction_reference))
-    schema = Schema.from_dict(context.record["schema"])
+    # the baseline holds the schema it was computed with (sha256-verified with it); old records also hold it inline
+    schema = Schema.from_dict(context.baseline.get("schema") or context.record["schema"])
     batcher = CaptureBatcher(
         window, prediction_pair[1] if prediction_pair else None, config.drift.chunk_rows, model_features(schema)
     )

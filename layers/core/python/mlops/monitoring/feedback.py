@@ -13,7 +13,7 @@ from typing import Any
 
 from mlops.errors import InvalidFeedback, ModelNotFound
 from mlops.monitoring.partitions import iso_seconds, json_lines, partition_keys
-from mlops.monitoring.registry_view import PRODUCTION, ModelRegistry
+from mlops.monitoring.registry_view import PRODUCTION, ModelRegistry, schema_of
 from mlops.storage import layout, objects
 
 
@@ -78,7 +78,7 @@ def accept_feedback(
     if alias is None:
         raise ModelNotFound(f"model {model_name!r} has no production version to give feedback on")
     record = registry.get_version(model_name, alias.version)
-    schema = record.schema_document
+    schema = schema_of(record)
     task = record.task
     normalised = []
     for position, item in enumerate(labels):

@@ -114,7 +114,14 @@ class VersionContent(Record):
     task: str
     target: str
     description: str = ""
-    schema_document: dict[str, Any] = Field(alias="schema")
+    # The schema, the leaderboard and the input example grow with the table's width and the number of candidates:
+    # they live in S3 (content-addressed, mlops.registry.documents) and the item holds their URIs and digests, far
+    # from DynamoDB's 400 KB. Versions registered before that hold them inline (``schema``, ``leaderboard``,
+    # ``input_example``); documents.schema_of(record) and its siblings read either.
+    schema_document: dict[str, Any] | None = Field(default=None, alias="schema")
+    schema_uri: str | None = None
+    schema_sha256: str | None = None
+    schema_summary: dict[str, Any] = Field(default_factory=dict)
     estimator: str
     params: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, float]
@@ -122,12 +129,16 @@ class VersionContent(Record):
     gate: dict[str, Any]
     champion: dict[str, Any] | None = None
     leaderboard: list[dict[str, Any]] = Field(default_factory=list)
+    leaderboard_uri: str | None = None
+    leaderboard_sha256: str | None = None
     artifact_uri: str
     artifact_sha256: str
     artifact_size_bytes: int | None = None
     baseline_uri: str
     baseline_sha256: str | None = None
     input_example: dict[str, Any] = Field(default_factory=dict)
+    input_example_uri: str | None = None
+    input_example_sha256: str | None = None
     serving: Serving = Field(default_factory=Serving)
     training_request: dict[str, Any] = Field(default_factory=dict)
     lineage: Lineage

@@ -22,7 +22,15 @@ from typing import Any
 
 from mlops.data import dataset
 from mlops.data.dataset import Schema
-from mlops.errors import ArtifactIntegrityError, LibraryVersionMismatch, ModelNotFound, SmokeTestFailed
+from mlops.errors import (
+    ArtifactIntegrityError,
+    ArtifactMissing,
+    InvalidStepInput,
+    LibraryVersionMismatch,
+    ModelNotFound,
+    SmokeTestFailed,
+)
+from mlops.registry import documents
 from mlops.registry.records import PRODUCTION, SERVING_RUNTIMES, VERSION_REJECTED, VersionRecord
 from mlops.registry.store import ModelRegistry
 from mlops.serving.fallback import FallbackFailed, SklearnFunctionModel
@@ -37,6 +45,7 @@ from mlops.serving.runtime import (
 )
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
+from mlops.training.records import validated_schema
 
 RUNTIMES = SERVING_RUNTIMES
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
@@ -50,7 +59,6 @@ class LoadedVersion:
     schema: Schema
     model: ServedModel
     artifact_sha256: str
-    input_example: dict[str, Any] | None
 
 
 @dataclass
@@ -137,7 +145,7 @@ class ModelCache:
         if record.status == VERSION_REJECTED:
             raise ModelNotServable(f"{model_name} v{version} was rejected by its gate")
         uri, digest = self._artifact_of(record)
-        schema = Schema.from_dict(record.schema_document)
+        schema = Schema.from_dict(documents.schema_of(record))
         if self.runtime == "onnx" and record.serving.served_by == "sklearn":
             # Not loaded here: the scikit-learn function verifies and loads the artifact itself.
             model: ServedModel = self._hand_over(record, schema)
@@ -148,7 +156,7 @@ class ModelCache:
                 self.loads += 1
             else:
                 model, size_bytes = cached
-        loaded = LoadedVersion(model_name, version, schema, model, digest, record.input_example)
+        loaded = LoadedVersion(model_name, version, schema, model, digest)
         self._versions[(model_name, version)] = loaded
         if not isinstance(model, SklearnFunctionModel):
             self._admit(digest, model, size_bytes)
@@ -238,10 +246,15 @@ def smoke_test(cache: ModelCache, model_name: str, version: int) -> dict[str, An
         loaded = cache.load_version(model_name, version)
     except (ModelNotServable, ArtifactIntegrityError, LibraryVersionMismatch) as exc:
         raise SmokeTestFailed(f"{model_name} v{version} cannot be loaded for serving: {exc}") from exc
-    if not loaded.input_example:
+    try:
+        # read here, not when a version is loaded: only the smoke test needs it (one S3 read, sha256-verified)
+        input_example = documents.input_example_of(cache.registry.get_version(model_name, version))
+    except (ArtifactMissing, ArtifactIntegrityError) as exc:
+        raise SmokeTestFailed(f"{model_name} v{version} has no readable input example: {exc}") from exc
+    if not input_example:
         raise SmokeTestFailed(f"{model_name} v{version} has no recorded input example to test with")
     try:
-        predicted = loaded.model.predict(validate_instances([loaded.input_example], loaded.schema))
+        predicted = loaded.model.predict(validate_instances([input_example], loaded.schema))
     except (ModelNotServable, FallbackFailed) as exc:
         raise SmokeTestFailed(f"{model_name} v{version} cannot be served: {exc}") from exc
     except (InvalidInstances, ValueError, RuntimeError) as exc:
@@ -256,6 +269,14 @@ def smoke_test(cache: ModelCache, model_name: str, version: int) -> dict[str, An
         "runtime": loaded.model.runtime,
         "prediction": prediction,
     }
+
+
+def load_schema_document(uri: str, sha256: str) -> Schema:
+    """A run's schema, passed by reference in the state: read only if it hashes to the digest, then checked."""
+    try:
+        return validated_schema(objects.get_verified_json(uri, sha256))
+    except ValueError as exc:
+        raise InvalidStepInput(f"{uri}: {exc}") from exc
 
 
 def parity_check(onnx_uri: str, onnx_sha256: str, schema: Schema, test_uri: str, reference_uri: str) -> dict[str, Any]:

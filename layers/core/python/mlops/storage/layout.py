@@ -16,6 +16,8 @@ S3, one bucket:
   ``runs/<run id>/...``                        a pipeline run's working files (splits, candidates, ONNX, baselines)
   ``models/<name>/<sha256>.joblib|.onnx``      content-addressed, write-once model artifacts
   ``models/<name>/v<n>/card.json|card.md``     model card snapshots
+  ``models/<name>/<kind>/<sha256>.json``       content-addressed version documents (schema, leaderboard,
+                                               input example): the version item holds their URIs and digests
   ``baselines/<name>/<sha256>.json``           content-addressed drift baselines
   ``capture/<name>/dt=YYYY-MM-DD/...``         inference capture (Firehose, partitioned by model and day)
   ``feedback/<name>/dt=YYYY-MM-DD/...jsonl``   ground-truth labels posted to the API
@@ -78,6 +80,18 @@ def run_file(bucket: str, run_id: str, name: str) -> S3Uri:
     return S3Uri(bucket, f"runs/{run_id}/{name}")
 
 
+# The documents that grow with the table's width or the number of candidates: a run writes each once and the
+# state carries its URI, sha256 and a small summary (the claim check), never the document.
+RUN_SCHEMA = "schema.json"
+RUN_INPUT_EXAMPLE = "input_example.json"
+RUN_LEADERBOARD = "leaderboard.json"
+
+
+def run_document(bucket: str, run_id: str, name: str) -> S3Uri:
+    """A run's schema, input example or leaderboard (``RUN_SCHEMA``, ...)."""
+    return run_file(bucket, run_id, name)
+
+
 def candidate_artifact(bucket: str, run_id: str, index: int, estimator: str) -> S3Uri:
     return run_file(bucket, run_id, f"candidates/{index:02d}-{estimator}.joblib")
 
@@ -91,6 +105,16 @@ def model_artifact(bucket: str, model_name: str, sha256: str, suffix: str = "job
 def baseline(bucket: str, model_name: str, sha256: str) -> S3Uri:
     """Content-addressed, so a version never references an object written after it."""
     return S3Uri(bucket, f"baselines/{model_name}/{sha256}.json")
+
+
+VERSION_DOCUMENT_KINDS = ("schema", "leaderboard", "input_example")
+
+
+def version_document(bucket: str, model_name: str, kind: str, sha256: str) -> S3Uri:
+    """A version's schema, leaderboard or input example, content-addressed and write-once like the artifacts."""
+    if kind not in VERSION_DOCUMENT_KINDS:
+        raise ValueError(f"unknown version document {kind!r}; one of {VERSION_DOCUMENT_KINDS}")
+    return S3Uri(bucket, f"models/{model_name}/{kind}/{sha256}.json")
 
 
 def card(bucket: str, model_name: str, version: int, suffix: str = "json") -> S3Uri:

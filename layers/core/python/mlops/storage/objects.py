@@ -124,6 +124,23 @@ def get_json(uri: S3Uri) -> Any:
     return json.loads(get_bytes(uri))
 
 
+def put_document(uri: S3Uri, document: Any) -> tuple[str, int]:
+    """Store a JSON document and return its sha256 and size: what a state or a registry item carries instead of
+    the document itself (the claim check)."""
+    payload = json_bytes(document)
+    return put_bytes(uri, payload, "application/json"), len(payload)
+
+
+def get_verified_json(uri: S3Uri | str, expected_sha256: str) -> Any:
+    """A JSON document read back only if its bytes hash to the digest the state or the record carries."""
+    location = uri if isinstance(uri, S3Uri) else S3Uri.parse(uri)
+    payload = get_bytes(location)
+    actual = sha256_hex(payload)
+    if actual != expected_sha256:
+        raise ArtifactIntegrityError(f"{location} has sha256 {actual}, expected {expected_sha256}")
+    return json.loads(payload)
+
+
 def exists(uri: S3Uri) -> bool:
     try:
         clients.client("s3").head_object(Bucket=uri.bucket, Key=uri.key)

@@ -6,6 +6,10 @@ edge. Pydantic and the standard library only, so the API and predict functions c
 without numpy or scikit-learn. The JSON each record dumps is what the state machine's paths read
 (``$.dataset.splits``, ``$.evaluation.gate.passed``, ``$.conversion.converted``, ``$.registration.version``).
 
+Whatever grows with the table's width or the number of candidates (the schema, an input row, the leaderboard)
+is written to S3 once and the records carry a ``DocumentRef`` to it (URI, sha256, size) and a small summary: the
+claim-check pattern, so every state stays far below Step Functions' 256 KiB whatever the data.
+
 Dicts are left where the keys are data, not fields: metrics by name, estimator hyper-parameters, a raw input
 row by column name, library versions by package.
 """
@@ -14,7 +18,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlops.data.schema import Schema
 from mlops.training.request import NormalisedRequest
@@ -33,12 +37,6 @@ def _as_prepare_infers_it(schema: Schema) -> Schema:
     return schema
 
 
-# The schema the state carries, as ``Schema.to_dict()`` writes it, validated into the Schema the steps use.
-SchemaDocument = Annotated[
-    Schema, AfterValidator(_as_prepare_infers_it), PlainSerializer(lambda schema: schema.to_dict(), return_type=dict)
-]
-
-
 class StepRecord(BaseModel):
     """A record a step writes in full: a key it does not declare is an error, not silently carried."""
 
@@ -47,6 +45,48 @@ class StepRecord(BaseModel):
     def to_document(self) -> dict[str, Any]:
         """The JSON form the state machine carries (field aliases applied, so ``schema`` is spelled as stored)."""
         return self.model_dump(mode="json", by_alias=True)
+
+
+class DocumentRef(StepRecord):
+    """A JSON document in S3 that a state carries by reference; read back only if it hashes to ``sha256``."""
+
+    uri: str = Field(pattern=S3_URI)
+    sha256: str = Field(pattern=SHA256)
+    size_bytes: int = Field(ge=0)
+
+
+def validated_schema(document: dict[str, Any]) -> Schema:
+    """A schema document read back from S3, checked as the contracts check everything else."""
+    try:
+        return _as_prepare_infers_it(Schema.from_dict(document))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"the schema document is invalid: {exc}") from exc
+
+
+class SchemaSummary(StepRecord):
+    """What a person (and the state) needs to know of a schema at a glance; its size does not grow with the table."""
+
+    task: Literal["classification", "regression"]
+    target: str
+    positive_class: str | None = None
+    classes: int | None = Field(default=None, ge=0, description="how many classes (classification)")
+    features: int = Field(ge=1, description="the model's inputs")
+    roles: dict[str, int] = Field(default_factory=dict, description="input columns per role (feature, id, ...)")
+
+    @classmethod
+    def of(cls, schema: Schema) -> SchemaSummary:
+        roles: dict[str, int] = {}
+        for column in schema.columns.values():
+            role = str(column.get("role", "feature"))
+            roles[role] = roles.get(role, 0) + 1
+        return cls(
+            task=schema.task,
+            target=schema.target,
+            positive_class=schema.positive_class,
+            classes=len(schema.classes) if schema.classes is not None else None,
+            features=len(schema.features),
+            roles=roles,
+        )
 
 
 # ---- Prepare ----------------------------------------------------------------------------------------------
@@ -66,9 +106,10 @@ class PreparedDataset(StepRecord):
     sha256: str = Field(pattern=SHA256)
     rows: int = Field(ge=1)
     columns: int | None = Field(default=None, ge=1, description="the table's column count")
-    schema_document: SchemaDocument = Field(alias="schema")
+    schema_ref: DocumentRef = Field(alias="schema", description="the schema document (Schema.to_dict()) in S3")
+    schema_summary: SchemaSummary
     splits: Splits = Field(description="each split as a typed table (.npz: every column, no pickles)")
-    input_example: dict[str, Any] = Field(description="one raw test row, by column name")
+    input_example: DocumentRef = Field(description="one raw test row, by column name, in S3")
     split_sizes: dict[str, int]
     baseline_uri: str = Field(pattern=S3_URI)
 
@@ -181,6 +222,11 @@ class LeaderboardEntry(StepRecord):
         return cls.model_validate(candidate.model_dump(include=set(cls.model_fields)))
 
 
+class LeaderboardSummary(StepRecord):
+    trained: int = Field(ge=0)
+    failed: int = Field(ge=0)
+
+
 class EvaluationResult(StepRecord):
     """What Evaluate returns (the ASL keeps exactly these keys as ``$.evaluation``)."""
 
@@ -188,9 +234,9 @@ class EvaluationResult(StepRecord):
     metrics: dict[str, float]
     champion: ChampionSummary | None  # null when there is none; Register copies it into the version record
     gate: GateDecision
-    leaderboard: list[LeaderboardEntry]
+    leaderboard: DocumentRef = Field(description="every candidate (LeaderboardEntry documents, by index) in S3")
+    leaderboard_summary: LeaderboardSummary
     prediction_baseline_uri: str = Field(pattern=S3_URI)
-    input_example: dict[str, Any] = Field(description="one raw test row, by column name")
 
 
 # ---- Convert ----------------------------------------------------------------------------------------------

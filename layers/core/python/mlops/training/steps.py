@@ -2,7 +2,9 @@
 
 Each takes and returns the typed records of ``mlops.training.records`` (the request as ``mlops.training.request``
 defines it), so a handler parses its event, makes one call and dumps the result to JSON, and the steps can be
-run and tested without Lambda. Large things (splits, models, baselines) go to S3; the state carries URIs.
+run and tested without Lambda. Large things (splits, models, baselines) go to S3; the state carries URIs, and
+whatever grows with the table's width or the number of candidates (the schema, an input row, the leaderboard) is
+a ``DocumentRef`` (URI + sha256) with a small summary beside it, so no state grows with the data.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from mlops.errors import (
 from mlops.governance import cards
 from mlops.governance import policy as governance
 from mlops.governance.lineage import CONVERSION_LIBRARIES, library_versions, run_id_of
+from mlops.registry import documents
 from mlops.registry.records import (
     PRODUCTION,
     VERSION_PENDING_APPROVAL,
@@ -44,16 +47,20 @@ from mlops.training.records import (
     ChampionSummary,
     Conversion,
     ConversionResult,
+    DocumentRef,
     EvaluationResult,
     FailedCandidate,
     LeaderboardEntry,
+    LeaderboardSummary,
     NoConversion,
     ParityReport,
     PreparedDataset,
     PreparedRun,
     Registration,
+    SchemaSummary,
     Splits,
     TrainedCandidate,
+    validated_schema,
 )
 from mlops.training.request import Candidate, NormalisedRequest, TrainingRequest
 
@@ -62,13 +69,26 @@ def _run_prefix(settings: Settings, run_id: str) -> str:
     return str(layout.run_prefix(settings.artifacts_bucket, run_id))
 
 
+def _put_document(uri: S3Uri, document: object) -> DocumentRef:
+    digest, size = objects.put_document(uri, document)
+    return DocumentRef(uri=str(uri), sha256=digest, size_bytes=size)
+
+
+def load_schema(ref: DocumentRef) -> dataset.Schema:
+    """The run's schema, read from S3 only if it hashes to the digest the state carries."""
+    try:
+        return validated_schema(objects.get_verified_json(ref.uri, ref.sha256))
+    except ValueError as exc:
+        raise InvalidStepInput(f"{ref.uri}: {exc}") from exc
+
+
 def _load_table(split_uri: str) -> dataset.Table:
     return dataset.from_npz(objects.get_bytes(S3Uri.parse(split_uri)))
 
 
 def _load_matrices(prepared: PreparedDataset, name: str) -> tuple[np.ndarray, np.ndarray]:
     """A split's (feature matrix, target) from the typed table Prepare stored."""
-    schema = prepared.schema_document
+    schema = load_schema(prepared.schema_ref)
     table = _load_table(prepared.splits.uri(name))
     return dataset.feature_matrix(table, schema), dataset.target_vector(table, schema)
 
@@ -133,7 +153,8 @@ def prepare(
     input_columns = len(table.columns)
     rows = table.rows
     del table  # the splits are copies: the whole table need not outlive them
-    prefix = _run_prefix(settings, run_id_of(execution_arn))
+    run_id = run_id_of(execution_arn)
+    prefix = _run_prefix(settings, run_id)
     split_uris: dict[str, str] = {}
     for name, part in splits.items():
         uri = S3Uri.parse(f"{prefix}/data/{name}.npz")
@@ -168,14 +189,19 @@ def prepare(
             "code_version": defaults.code_version,
         }
     )
+    bucket = settings.artifacts_bucket
     prepared = PreparedDataset(
         uri=request.dataset_uri,
         sha256=data_sha256,
         rows=rows,
         columns=input_columns,
-        schema_document=schema,
+        schema_ref=_put_document(layout.run_document(bucket, run_id, layout.RUN_SCHEMA), schema.to_dict()),
+        schema_summary=SchemaSummary.of(schema),
         splits=Splits.model_validate(split_uris),
-        input_example=dataset.input_record(splits["test"], schema, 0),
+        input_example=_put_document(
+            layout.run_document(bucket, run_id, layout.RUN_INPUT_EXAMPLE),
+            dataset.input_record(splits["test"], schema, 0),
+        ),
         split_sizes={name: part.rows for name, part in splits.items()},
         baseline_uri=str(baseline_uri),
     )
@@ -192,7 +218,7 @@ def train(
     execution_arn: str,
     settings: Settings,
 ) -> TrainedCandidate:
-    schema = prepared.schema_document
+    schema = load_schema(prepared.schema_ref)
     estimator, params = candidate.estimator, candidate.params
     train_x, train_y = _load_matrices(prepared, "train")
     validation_x, validation_y = _load_matrices(prepared, "validation")
@@ -242,6 +268,19 @@ def _same_problem(champion_schema: dataset.Schema, schema: dataset.Schema) -> st
     return None
 
 
+def _winner(
+    candidates: list[TrainedCandidate | FailedCandidate], trained: list[TrainedCandidate], metric: str
+) -> TrainedCandidate:
+    """The best trained candidate on validation (a named error if none trained or one was not scored)."""
+    if not trained:
+        errors = "; ".join(f"{c.estimator}: {c.error}" for c in candidates if isinstance(c, FailedCandidate))
+        raise NoCandidateTrained(f"none of the {len(candidates)} candidates trained: {errors}")
+    unscored = [c.index for c in trained if metric not in c.validation_metrics]
+    if unscored:
+        raise InvalidStepInput(f"candidates {unscored} have no validation {metric}: not from Train")
+    return evaluation.select_best(trained, metric)
+
+
 def evaluate(
     request: NormalisedRequest,
     prepared: PreparedDataset,
@@ -257,16 +296,10 @@ def evaluate(
     A champion trained with another scikit-learn (the pins were upgraded since) cannot be unpickled here; it is
     scored on the same holdout through its ONNX copy by ``predict_function``, or, if it has none, compared by the
     metrics it was registered with (noted in the gate's reasons), so an upgrade never rejects every challenger."""
-    schema = prepared.schema_document
+    schema = load_schema(prepared.schema_ref)
     gate_config = evaluation.GateConfig.from_request(schema.task, request.gate.model_dump())
     trained = [c for c in candidates if isinstance(c, TrainedCandidate)]
-    if not trained:
-        errors = "; ".join(f"{c.estimator}: {c.error}" for c in candidates if isinstance(c, FailedCandidate))
-        raise NoCandidateTrained(f"none of the {len(candidates)} candidates trained: {errors}")
-    unscored = [c.index for c in trained if gate_config.metric not in c.validation_metrics]
-    if unscored:
-        raise InvalidStepInput(f"candidates {unscored} have no validation {gate_config.metric}: not from Train")
-    winner = evaluation.select_best(trained, gate_config.metric)
+    winner = _winner(candidates, trained, gate_config.metric)
     model = objects.load_model(
         S3Uri.parse(winner.artifact_uri), winner.artifact_sha256, library_versions()["scikit-learn"]
     )
@@ -284,7 +317,7 @@ def evaluate(
     alias = registry.get_alias(request.model_name, PRODUCTION)
     if alias is not None:
         record = registry.get_version(request.model_name, alias.version)
-        champion_schema = dataset.Schema.from_dict(record.schema_document)
+        champion_schema = dataset.Schema.from_dict(documents.schema_of(record))
         champion_problem = _same_problem(champion_schema, schema)
         compared_by = None
         champion_note = None
@@ -330,18 +363,22 @@ def evaluate(
     )
 
     predictions = model.predict(test_x)
-    prediction_baseline_uri = S3Uri.parse(f"{_run_prefix(settings, run_id_of(execution_arn))}/prediction_baseline.json")
+    run_id = run_id_of(execution_arn)
+    prediction_baseline_uri = S3Uri.parse(f"{_run_prefix(settings, run_id)}/prediction_baseline.json")
     objects.put_json(
         prediction_baseline_uri, baseline.prediction_baseline(predictions, schema.task, request.split.seed)
     )
+    leaderboard = [LeaderboardEntry.of(c).to_document() for c in sorted(candidates, key=lambda c: c.index)]
     return EvaluationResult(
         winner=winner.as_winner(),
         metrics=holdout_metrics,
         champion=champion_summary,
         gate=decision,
-        leaderboard=[LeaderboardEntry.of(c) for c in sorted(candidates, key=lambda c: c.index)],
+        leaderboard=_put_document(
+            layout.run_document(settings.artifacts_bucket, run_id, layout.RUN_LEADERBOARD), leaderboard
+        ),
+        leaderboard_summary=LeaderboardSummary(trained=len(trained), failed=len(candidates) - len(trained)),
         prediction_baseline_uri=str(prediction_baseline_uri),
-        input_example=prepared.input_example,
     )
 
 
@@ -454,7 +491,7 @@ def convert(
     A pipeline skl2onnx cannot convert is not an error: it is recorded, and the version can still be served
     by the scikit-learn runtime.
     """
-    schema = prepared.schema_document
+    schema = load_schema(prepared.schema_ref)
     winner = evaluation_result.winner
     model = objects.load_model(
         S3Uri.parse(winner.artifact_uri), winner.artifact_sha256, library_versions()["scikit-learn"]
@@ -559,7 +596,9 @@ def register(
     model_uri = layout.model_artifact(settings.artifacts_bucket, model_name, digest)
     objects.put_write_once(model_uri, model_bytes, digest)
 
-    schema_document = prepared.schema_document.to_dict()
+    bucket = settings.artifacts_bucket
+    schema = load_schema(prepared.schema_ref)
+    schema_document = schema.to_dict()
     baseline_document = {
         "features": objects.get_json(S3Uri.parse(prepared.baseline_uri)),
         "predictions": objects.get_json(S3Uri.parse(evaluation_result.prediction_baseline_uri)),
@@ -567,8 +606,14 @@ def register(
     }
     baseline_bytes = objects.json_bytes(baseline_document)
     baseline_sha256 = objects.sha256_hex(baseline_bytes)
-    baseline_uri = layout.baseline(settings.artifacts_bucket, model_name, baseline_sha256)
+    baseline_uri = layout.baseline(bucket, model_name, baseline_sha256)
     objects.put_write_once(baseline_uri, baseline_bytes, baseline_sha256)
+    # The documents that grow with the data go to content-addressed keys; the version item holds URI + sha256.
+    leaderboard = objects.get_verified_json(evaluation_result.leaderboard.uri, evaluation_result.leaderboard.sha256)
+    input_example = objects.get_verified_json(prepared.input_example.uri, prepared.input_example.sha256)
+    schema_uri, schema_sha256 = documents.store(bucket, model_name, "schema", schema_document)
+    leaderboard_uri, leaderboard_sha256 = documents.store(bucket, model_name, "leaderboard", leaderboard)
+    example_uri, example_sha256 = documents.store(bucket, model_name, "input_example", input_example)
 
     serving = serving_record(
         model_name,
@@ -583,26 +628,28 @@ def register(
         status = VERSION_PENDING_APPROVAL
     else:
         status = VERSION_REGISTERED
-    # The version record stores documents (the registry reads items written by every release): dumped here.
-    leaderboard = [entry.to_document() for entry in evaluation_result.leaderboard]
     content = VersionContent(
         task=request.task,
         target=request.target,
         description=request.description,
-        schema=schema_document,
+        schema_uri=schema_uri,
+        schema_sha256=schema_sha256,
+        schema_summary=prepared.schema_summary.to_document(),
         estimator=winner.estimator,
         params=winner.params,
         metrics=evaluation_result.metrics,
         validation_metrics=winner.validation_metrics,
         gate=gate.to_document(),
         champion=evaluation_result.champion.to_document() if evaluation_result.champion else None,
-        leaderboard=leaderboard,
+        leaderboard_uri=leaderboard_uri,
+        leaderboard_sha256=leaderboard_sha256,
         artifact_uri=str(model_uri),
         artifact_sha256=digest,
         artifact_size_bytes=len(model_bytes),
         baseline_uri=str(baseline_uri),
         baseline_sha256=baseline_sha256,
-        input_example=evaluation_result.input_example,
+        input_example_uri=example_uri,
+        input_example_sha256=example_sha256,
         serving=serving,
         training_request=request.model_dump(mode="json"),
         lineage=Lineage(
@@ -615,7 +662,6 @@ def register(
             requested_by=request.requested_by,
             code_version=request.code_version,
             libraries=library_versions(),
-            candidates=leaderboard,
         ),
         approval=request.approval.model_dump(mode="json"),
         intended_use=request.intended_use,
