@@ -105,6 +105,7 @@ INTENDED_S3: dict[str, dict[str, list[str]]] = {
         "ArtifactsBucket/models/*/card.json": [PUT],
         "ArtifactsBucket/models/*/card.md": [PUT],
         "ArtifactsBucket/feedback/*": [PUT],
+        "ArtifactsBucket/models/*": [GET],  # a version's schema, leaderboard and input example (GET .../versions/{v})
         "ArtifactsBucket/monitoring/*": [GET],  # GET /models/{name}/monitoring/report; the dashboard's drift report
         "ArtifactsBucket/dashboards/*": [GET, PUT],  # POST /dashboard: the page, and the presigned URL's GET
     },

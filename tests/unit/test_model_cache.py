@@ -37,7 +37,9 @@ class Registry:
             serving=SimpleNamespace(served_by="onnx", onnx_uri=f"s3://bucket/{digest}.onnx", onnx_sha256=digest),
             artifact_uri=f"s3://bucket/{digest}.joblib",
             artifact_sha256=digest + "-joblib",
-            schema_document=SCHEMA,
+            schema_document=SCHEMA,  # inline, as a version registered before the documents moved to S3
+            schema_uri=None,
+            schema_sha256=None,
             input_example={"x": 1.0},
         )
 

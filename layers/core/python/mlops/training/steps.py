@@ -268,13 +268,8 @@ def _same_problem(champion_schema: dataset.Schema, schema: dataset.Schema) -> st
     return None
 
 
-def _winner(
-    candidates: list[TrainedCandidate | FailedCandidate], trained: list[TrainedCandidate], metric: str
-) -> TrainedCandidate:
-    """The best trained candidate on validation (a named error if none trained or one was not scored)."""
-    if not trained:
-        errors = "; ".join(f"{c.estimator}: {c.error}" for c in candidates if isinstance(c, FailedCandidate))
-        raise NoCandidateTrained(f"none of the {len(candidates)} candidates trained: {errors}")
+def _winner(trained: list[TrainedCandidate], metric: str) -> TrainedCandidate:
+    """The best trained candidate on validation (a named error if one was not scored by Train)."""
     unscored = [c.index for c in trained if metric not in c.validation_metrics]
     if unscored:
         raise InvalidStepInput(f"candidates {unscored} have no validation {metric}: not from Train")
@@ -296,10 +291,13 @@ def evaluate(
     A champion trained with another scikit-learn (the pins were upgraded since) cannot be unpickled here; it is
     scored on the same holdout through its ONNX copy by ``predict_function``, or, if it has none, compared by the
     metrics it was registered with (noted in the gate's reasons), so an upgrade never rejects every challenger."""
+    trained = [c for c in candidates if isinstance(c, TrainedCandidate)]
+    if not trained:  # named before anything is read
+        errors = "; ".join(f"{c.estimator}: {c.error}" for c in candidates if isinstance(c, FailedCandidate))
+        raise NoCandidateTrained(f"none of the {len(candidates)} candidates trained: {errors}")
     schema = load_schema(prepared.schema_ref)
     gate_config = evaluation.GateConfig.from_request(schema.task, request.gate.model_dump())
-    trained = [c for c in candidates if isinstance(c, TrainedCandidate)]
-    winner = _winner(candidates, trained, gate_config.metric)
+    winner = _winner(trained, gate_config.metric)
     model = objects.load_model(
         S3Uri.parse(winner.artifact_uri), winner.artifact_sha256, library_versions()["scikit-learn"]
     )
