@@ -32,7 +32,13 @@ CANDIDATES = [
 
 def direct_run(stack: LocalStack, request: dict) -> float:
     """The baseline: the same steps as plain function calls, no state machine, no Lambda invoke."""
-    settings = Settings(artifacts_bucket=stack.bucket, registry_table=stack.table)
+    settings = Settings(
+        artifacts_bucket=stack.bucket,
+        registry_table=stack.table,
+        alias_table=stack.alias_table,
+        audit_table=stack.audit_table,
+        monitor_table=stack.monitor_table,
+    )
     registry = stack.registry()
     arn = f"arn:aws:states:us-east-1:123456789012:execution:direct:{uuid.uuid4().hex[:12]}"
     started = time.perf_counter()

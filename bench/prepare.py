@@ -95,7 +95,9 @@ def worker_ours(path: str) -> dict:
     baseline_rss = _peak_rss_bytes()
     started, cpu_started = time.perf_counter(), time.process_time()
     prepared = steps.prepare(
-        request, "arn:aws:states:us-east-1:123456789012:execution:pipeline:bench", Settings("bench", "registry")
+        request,
+        "arn:aws:states:us-east-1:123456789012:execution:pipeline:bench",
+        Settings("bench", "registry", "aliases", "audit", "monitor"),
     )
     total_s, total_cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
     schema_ref = prepared.dataset.schema_ref

@@ -71,7 +71,7 @@ def worker(step: str, directory: str, argument: str) -> dict:
 
     folder = Path(directory)
     _storage_on(folder)
-    settings = Settings("bench", "registry")
+    settings = Settings("bench", "registry", "aliases", "audit", "monitor")
     started = time.perf_counter()
     if step == "prepare":
         request = TrainingRequest.model_validate(
