@@ -26,6 +26,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -87,7 +88,12 @@ def worker_ours(path: str) -> dict:
         written[uri.key.rsplit("/", 1)[-1]] = len(payload)
         return objects.sha256_hex(payload)
 
+    def put_buffer(uri: objects.S3Uri, buffer: Any, content_type: str = "") -> str:
+        with buffer.getbuffer() as view:
+            return put_bytes(uri, view)
+
     objects.put_bytes = put_bytes  # type: ignore[assignment]
+    objects.put_buffer = put_buffer  # type: ignore[assignment]
     objects.open_dataset = lambda uri: objects.DigestingStream(open(path, "rb"))  # type: ignore[assignment]  # noqa: SIM115
     request = TrainingRequest.model_validate(
         {"model_name": "bench", "dataset_uri": "s3://bench/table.csv", "target": "label"}

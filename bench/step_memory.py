@@ -20,6 +20,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -52,7 +53,12 @@ def _storage_on(directory: Path) -> None:
         path_of(uri).write_bytes(payload)
         return objects.sha256_hex(payload)
 
+    def put_buffer(uri: objects.S3Uri, buffer: Any, content_type: str = "") -> str:
+        with buffer.getbuffer() as view:
+            return put_bytes(uri, view)
+
     objects.put_bytes = put_bytes  # type: ignore[assignment]
+    objects.put_buffer = put_buffer  # type: ignore[assignment]
     objects.get_bytes = lambda uri: path_of(uri).read_bytes()  # type: ignore[assignment]
     objects.open_dataset = lambda uri: objects.DigestingStream(path_of(objects.S3Uri.parse(uri)).open("rb"))  # type: ignore[assignment]
 

@@ -291,10 +291,11 @@ def target_vector(table: Table, schema: Schema) -> np.ndarray:
     return _numbers_of(column)
 
 
-def split(
+def split_rows(
     table: Table, schema: Schema, seed: int, validation_fraction: float, test_fraction: float
-) -> dict[str, Table]:
-    """Deterministic seeded split into train/validation/test, stratified on the class for classification."""
+) -> dict[str, np.ndarray]:
+    """The rows of a deterministic seeded train/validation/test split (sorted), stratified on the class for
+    classification."""
     from sklearn.model_selection import train_test_split  # noqa: PLC0415 - schema code must not need scikit-learn
 
     indices = np.arange(table.rows)
@@ -309,11 +310,15 @@ def split(
         )
     except ValueError as exc:
         raise InvalidDataset(f"cannot split {len(indices)} rows into train/validation/test: {exc}") from exc
-    return {
-        "train": table.take(np.sort(train)),
-        "validation": table.take(np.sort(validation)),
-        "test": table.take(np.sort(test)),
-    }
+    return {"train": np.sort(train), "validation": np.sort(validation), "test": np.sort(test)}
+
+
+def split(
+    table: Table, schema: Schema, seed: int, validation_fraction: float, test_fraction: float
+) -> dict[str, Table]:
+    """The split_rows split as tables."""
+    rows = split_rows(table, schema, seed, validation_fraction, test_fraction)
+    return {name: table.take(indices) for name, indices in rows.items()}
 
 
 def input_record(table: Table, schema: Schema, row: int) -> dict[str, Any]:
@@ -350,6 +355,10 @@ def to_csv(table: Table) -> bytes:
 
 def to_npz(table: Table) -> bytes:
     return reader.to_npz(table)
+
+
+def write_npz(table: Table, stream: BinaryIO, rows: np.ndarray | None = None) -> None:
+    reader.write_npz(table, stream, rows)
 
 
 def from_npz(payload: bytes) -> Table:

@@ -8,11 +8,13 @@ table, not the ~50 bytes a Python string costs per cell. numpy and the standard 
 
 from __future__ import annotations
 
+import array
 import csv
 import gzip
 import io
 import itertools
 import math
+import zipfile
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -130,8 +132,8 @@ def read_parquet(stream: BinaryIO) -> TypedTable:
         ) from exc
     table = parquet.read_table(io.BytesIO(stream.read()))
     columns: list[Column] = []
-    for name, array in zip(table.column_names, table.columns, strict=True):
-        values = array.to_numpy(zero_copy_only=False)
+    for name, values_of in zip(table.column_names, table.columns, strict=True):
+        values = values_of.to_numpy(zero_copy_only=False)
         if values.dtype.kind in "biuf":
             columns.append(NumericColumn(name, values.astype(np.float64)))
         else:
@@ -179,45 +181,42 @@ def _complete_records(first_line: int, chunk: list[list[str]], width: int) -> li
 
 
 class _ColumnBuilder:
-    """One column's chunks: float64 while every value parses as a number, codes from the first that does not."""
+    """One column's values: float64 while every value parses as a number, codes from the first that does not.
+
+    Each chunk is appended to one growing ``array.array`` (grown in place by realloc, a big one by mremap), not
+    kept as a list of small arrays to concatenate at the end: thousands of freed 8 KiB chunks fragment the heap,
+    and the process kept ~2x the table's size resident after reading (measured: 389 vs 249 MiB at 1M x 20)."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.numbers: list[np.ndarray] | None = []
-        self.codes: list[np.ndarray] = []
+        self.numbers: array.array | None = array.array("d")
+        self.codes = array.array("i")
         self.lookup: dict[str, int] = {}
 
     def add(self, cells: tuple[str, ...]) -> None:
         if self.numbers is not None:
             parsed = _as_numbers(cells)
             if parsed is not None:
-                self.numbers.append(parsed)
+                self.numbers.frombytes(parsed.data.cast("B"))
                 return
             self._become_categorical()
         lookup = self.lookup
         for value in dict.fromkeys(cells):  # new values coded in order of first appearance, never hash order
             if value not in lookup:
                 lookup[value] = len(lookup)
-        self.codes.append(np.fromiter(map(lookup.__getitem__, cells), dtype=np.int32, count=len(cells)))
+        self.codes.frombytes(np.fromiter(map(lookup.__getitem__, cells), dtype=np.int32, count=len(cells)).tobytes())
 
     def _become_categorical(self) -> None:
-        earlier, self.numbers = self.numbers or [], None
-        for chunk in earlier:  # numbers seen before the first text: written back as text, integers without ".0"
-            self.codes.append(
-                np.fromiter(
-                    (self.lookup.setdefault(number_text(v), len(self.lookup)) for v in chunk.tolist()),
-                    dtype=np.int32,
-                    count=len(chunk),
-                )
-            )
+        earlier, self.numbers = self.numbers or array.array("d"), None
+        # numbers seen before the first text: written back as text, integers without ".0"
+        codes = (self.lookup.setdefault(number_text(v), len(self.lookup)) for v in earlier)
+        self.codes.frombytes(np.fromiter(codes, dtype=np.int32, count=len(earlier)).tobytes())
 
     def build(self) -> Column:
         if self.numbers is not None:
-            values = np.concatenate(self.numbers) if self.numbers else np.empty(0)
-            self.numbers = []
+            values = np.frombuffer(self.numbers, dtype=np.float64) if self.numbers else np.empty(0)
             return NumericColumn(self.name, values)
-        codes = np.concatenate(self.codes)
-        self.codes = []
+        codes = np.frombuffer(self.codes, dtype=np.int32) if self.codes else np.empty(0, dtype=np.int32)
         return _canonical(self.name, codes, list(self.lookup))
 
 
@@ -370,18 +369,28 @@ def _add_chunk(builders: list[_ColumnBuilder], chunk: list[list[str]]) -> None:
 
 # ---- typed tables as .npz (the splits Prepare stores) ----------------------------------------------------
 def to_npz(table: TypedTable) -> bytes:
-    """A typed table as an uncompressed .npz: no pickles (numbers float64, codes int32, names and categories
-    unicode arrays), loaded back without parsing."""
-    arrays: dict[str, np.ndarray] = {"names": np.array(table.names, dtype=np.str_)}
-    for i, column in enumerate(table.columns):
-        if isinstance(column, NumericColumn):
-            arrays[f"v{i}"] = column.values
-        else:
-            arrays[f"c{i}"] = column.codes
-            arrays[f"k{i}"] = np.array(column.categories, dtype=np.str_)
     buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
+    write_npz(table, buffer)
     return buffer.getvalue()
+
+
+def write_npz(table: TypedTable, stream: BinaryIO, rows: np.ndarray | None = None) -> None:
+    """A typed table (or the given ``rows`` of it) as an uncompressed .npz: no pickles (numbers float64, codes
+    int32, names and categories unicode arrays), loaded back without parsing. The members are written one column at
+    a time, so a split is never held as a whole copy beside the table it comes from (what numpy.savez would need)."""
+    with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+
+        def member(name: str, values: np.ndarray) -> None:
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as handle:
+                np.lib.format.write_array(handle, np.ascontiguousarray(values), allow_pickle=False)
+
+        member("names", np.array(table.names, dtype=np.str_))
+        for i, column in enumerate(table.columns):
+            if isinstance(column, NumericColumn):
+                member(f"v{i}", column.values if rows is None else column.values[rows])
+            else:
+                member(f"c{i}", column.codes if rows is None else column.codes[rows])
+                member(f"k{i}", np.array(column.categories, dtype=np.str_))
 
 
 def from_npz(payload: bytes) -> TypedTable:

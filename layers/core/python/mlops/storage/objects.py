@@ -45,6 +45,18 @@ def put_bytes(uri: S3Uri, payload: bytes, content_type: str = "application/octet
     return digest
 
 
+def put_buffer(uri: S3Uri, buffer: io.BytesIO, content_type: str = "application/octet-stream") -> str:
+    """Store a buffer's bytes without copying them out of it (a split of hundreds of MiB is held once); return
+    their sha256."""
+    with buffer.getbuffer() as view:
+        digest = hashlib.sha256(view).hexdigest()
+    buffer.seek(0)
+    clients.client("s3").put_object(
+        Bucket=uri.bucket, Key=uri.key, Body=buffer, ContentType=content_type, Metadata={"sha256": digest}
+    )
+    return digest
+
+
 def get_bytes(uri: S3Uri) -> bytes:
     try:
         return clients.client("s3").get_object(Bucket=uri.bucket, Key=uri.key)["Body"].read()

@@ -9,6 +9,7 @@ a ``DocumentRef`` (URI + sha256) with a small summary beside it, so no state gro
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from typing import Any
@@ -149,20 +150,24 @@ def prepare(
         raise InvalidTrainingRequest(f"invalid gate: {exc}") from exc
 
     seed = request.split.seed
-    splits = dataset.split(table, schema, seed, request.split.validation_fraction, request.split.test_fraction)
-    input_columns = len(table.columns)
-    rows = table.rows
-    del table  # the splits are copies: the whole table need not outlive them
+    split_rows = dataset.split_rows(table, schema, seed, request.split.validation_fraction, request.split.test_fraction)
+    input_columns, rows = len(table.columns), table.rows
+    example = dataset.input_record(table, schema, int(split_rows["test"][0]))
     run_id = run_id_of(execution_arn)
     prefix = _run_prefix(settings, run_id)
     split_uris: dict[str, str] = {}
-    for name, part in splits.items():
+    for name, indices in split_rows.items():  # written column by column from the table: no split held whole
         uri = S3Uri.parse(f"{prefix}/data/{name}.npz")
-        objects.put_bytes(uri, dataset.to_npz(part), "application/octet-stream")
+        buffer = io.BytesIO()
+        dataset.write_npz(table, buffer, rows=indices)
+        objects.put_buffer(uri, buffer)
+        del buffer
         split_uris[name] = str(uri)
+    train = table.take(split_rows["train"])
+    del table  # the baseline needs only the training rows
     baseline_uri = S3Uri.parse(f"{prefix}/baseline.json")
-    train_columns = dataset.feature_columns(splits["train"], schema)
-    objects.put_json(baseline_uri, baseline.compute_baseline(train_columns, schema, seed))
+    objects.put_json(baseline_uri, baseline.compute_baseline(dataset.feature_columns(train, schema), schema, seed))
+    del train
 
     defaults = defaults or PipelineSettings(
         require_approval=False, approval_timeout_s=7 * 24 * 3600, code_version="unversioned"
@@ -200,9 +205,9 @@ def prepare(
         splits=Splits.model_validate(split_uris),
         input_example=_put_document(
             layout.run_document(bucket, run_id, layout.RUN_INPUT_EXAMPLE),
-            dataset.input_record(splits["test"], schema, 0),
+            example,
         ),
-        split_sizes={name: part.rows for name, part in splits.items()},
+        split_sizes={name: len(indices) for name, indices in split_rows.items()},
         baseline_uri=str(baseline_uri),
     )
     return PreparedRun(request=normalised, dataset=prepared)
