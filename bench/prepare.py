@@ -26,7 +26,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -71,30 +70,17 @@ def _vm_hwm_bytes() -> int | None:
 
 
 def worker_ours(path: str) -> dict:
-    """The real Prepare step (mlops.training.steps.prepare) with its S3 edge on local files: the dataset streamed
-    from the file (through the same hashing stream as an S3 body), the splits and baseline written to a
-    directory. No moto: an emulated S3 would hold the objects in this process and blur the measure."""
-    sys.path.insert(0, str(ROOT / "layers" / "core" / "python"))
+    """The real Prepare step (mlops.training.steps.prepare) with its S3 edge on local files (bench.local_storage):
+    the dataset streamed from the file through the same hashing stream as an S3 body, the splits and baseline
+    written beside it."""
+    sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python")]
+    from bench.local_storage import storage_on  # noqa: PLC0415
     from mlops.settings import Settings  # noqa: PLC0415
     from mlops.storage import objects  # noqa: PLC0415
     from mlops.training import steps  # noqa: PLC0415
     from mlops.training.request import TrainingRequest  # noqa: PLC0415
 
-    out = Path(tempfile.mkdtemp())
-    written: dict[str, int] = {}
-
-    def put_bytes(uri: objects.S3Uri, payload: bytes, content_type: str = "") -> str:
-        (out / uri.key.replace("/", "_")).write_bytes(payload)
-        written[uri.key.rsplit("/", 1)[-1]] = len(payload)
-        return objects.sha256_hex(payload)
-
-    def put_buffer(uri: objects.S3Uri, buffer: Any, content_type: str = "") -> str:
-        with buffer.getbuffer() as view:
-            return put_bytes(uri, view)
-
-    objects.put_bytes = put_bytes  # type: ignore[assignment]
-    objects.put_buffer = put_buffer  # type: ignore[assignment]
-    objects.open_dataset = lambda uri: objects.DigestingStream(open(path, "rb"))  # type: ignore[assignment]  # noqa: SIM115
+    written = storage_on(Path(path).parent)  # the dataset is s3://bench/table.csv: <directory>/table.csv
     request = TrainingRequest.model_validate(
         {"model_name": "bench", "dataset_uri": "s3://bench/table.csv", "target": "label"}
     )
@@ -106,8 +92,7 @@ def worker_ours(path: str) -> dict:
         Settings("bench", "registry", "aliases", "audit", "monitor"),
     )
     total_s, total_cpu_s = time.perf_counter() - started, time.process_time() - cpu_started
-    schema_ref = prepared.dataset.schema_ref
-    schema = json.loads((out / schema_ref.uri.split("/", 3)[3].replace("/", "_")).read_text())
+    schema = objects.get_verified_json(prepared.dataset.schema_ref.uri, prepared.dataset.schema_ref.sha256)
     return {
         "rows": prepared.dataset.rows,
         "inputs": prepared.dataset.columns - 1,

@@ -20,10 +20,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import yaml
 
+from bench.local_storage import storage_on
 from bench.prepare import generate
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,27 +42,6 @@ def _memory_sizes() -> dict[str, int]:
     return {step: resources[name]["Properties"].get("MemorySize", default) for step, name in FUNCTIONS.items()}
 
 
-def _storage_on(directory: Path) -> None:
-    """Point mlops.storage.objects at a directory: keys are file names there."""
-    from mlops.storage import objects  # noqa: PLC0415
-
-    def path_of(uri: objects.S3Uri) -> Path:
-        return directory / uri.key.replace("/", "__")
-
-    def put_bytes(uri: objects.S3Uri, payload: bytes, content_type: str = "") -> str:
-        path_of(uri).write_bytes(payload)
-        return objects.sha256_hex(payload)
-
-    def put_buffer(uri: objects.S3Uri, buffer: Any, content_type: str = "") -> str:
-        with buffer.getbuffer() as view:
-            return put_bytes(uri, view)
-
-    objects.put_bytes = put_bytes  # type: ignore[assignment]
-    objects.put_buffer = put_buffer  # type: ignore[assignment]
-    objects.get_bytes = lambda uri: path_of(uri).read_bytes()  # type: ignore[assignment]
-    objects.open_dataset = lambda uri: objects.DigestingStream(path_of(objects.S3Uri.parse(uri)).open("rb"))  # type: ignore[assignment]
-
-
 class _NoChampion:
     def get_alias(self, model_name: str, alias: str) -> None:
         return None
@@ -76,7 +55,7 @@ def worker(step: str, directory: str, argument: str) -> dict:
     from mlops.training.request import TrainingRequest  # noqa: PLC0415
 
     folder = Path(directory)
-    _storage_on(folder)
+    storage_on(folder)
     settings = Settings("bench", "registry", "aliases", "audit", "monitor")
     started = time.perf_counter()
     if step == "prepare":
