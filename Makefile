@@ -61,8 +61,9 @@ unit: venv
 integration: venv
 	$(PY) -m pytest tests/integration -q
 
+# Two workers (the machines this runs on have two cores), a test file per worker so module fixtures start once.
 test: lint template-check  ## lint, template checks and the whole test suite
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: venv  ## benchmarks; each prints a ratio against a baseline measured in the same run
 	$(PY) -m bench

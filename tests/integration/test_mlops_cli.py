@@ -111,7 +111,8 @@ def test_models_and_versions_json_are_the_apis_documents(server, capsys):
     assert as_json(server, capsys, "versions", "show", MODEL, "1") == api.get(f"/models/{MODEL}/versions/1")
 
 
-def test_human_tables_show_the_registry_values(server, capsys):
+def test_human_tables_show_the_registry_values(server, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")  # as wide a terminal as the table needs, whatever runs the tests
     versions = server["server"].get(f"/models/{MODEL}/versions")
     code, out, _ = run(server, capsys, "versions", "list", MODEL)
     assert code == 0
