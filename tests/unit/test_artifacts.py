@@ -54,11 +54,11 @@ def test_a_model_loads_only_when_digest_and_library_version_match(stack):
 
 def test_missing_datasets_are_named_errors(stack):
     with pytest.raises(InvalidDataset, match="NoSuchKey"):
-        objects.get_dataset_bytes(f"s3://{stack.bucket}/datasets/absent.csv")
+        objects.open_dataset(f"s3://{stack.bucket}/datasets/absent.csv")
     with pytest.raises(InvalidDataset, match="NoSuchBucket"):
-        objects.get_dataset_bytes("s3://no-such-bucket-here/x.csv")
+        objects.open_dataset("s3://no-such-bucket-here/x.csv")
     with pytest.raises(InvalidDataset, match="s3://"):
-        objects.get_dataset_bytes("/local/path.csv")
+        objects.open_dataset("/local/path.csv")
 
 
 def test_json_documents_are_canonical(stack):
@@ -69,3 +69,15 @@ def test_json_documents_are_canonical(stack):
     assert objects.get_json(uri) == {"a": [1.5, "x"], "b": 1}
     with pytest.raises(ValueError):
         objects.put_json(uri, {"x": float("inf")})
+
+
+def test_a_dataset_stream_hashes_the_whole_object_however_much_was_read(stack):
+    payload = b"a,b\n" + b"1,2\n" * 300_000  # larger than one read
+    stack.client("s3").put_object(Bucket=stack.bucket, Key="datasets/big.csv", Body=payload)
+
+    stream = objects.open_dataset(f"s3://{stack.bucket}/datasets/big.csv")
+    head = stream.read(1000)
+
+    assert head == payload[:1000]
+    assert stream.hexdigest() == objects.sha256_hex(payload)
+    assert stream.size == len(payload)

@@ -188,7 +188,14 @@ def test_crlf_line_endings_parse_like_lf():
 )
 def test_missing_tokens_are_missing_whatever_their_case_and_padding(token):
     assert dataset.is_missing(token)
-    assert math.isnan(dataset.parse_float(token))
+    assert math.isnan(_read_number(token))
+
+
+def _read_number(cell: str) -> float:
+    """A cell as the reader parses it in a numeric column (the column's other value is a number)."""
+    column = dataset.read_table(f'x,y\n"{cell}",0\n1,1\n'.encode()).column("x")
+    assert isinstance(column, reader.NumericColumn), column
+    return float(column.values[0])
 
 
 @pytest.mark.parametrize("value", ["0", "none of these", "-", "N", "nil?"])
@@ -198,12 +205,12 @@ def test_ordinary_values_are_not_missing(value):
 
 @pytest.mark.parametrize("value", ["inf", "-inf", "Infinity", "-Infinity", "1e999"])
 def test_non_finite_numbers_parse_as_nan(value):
-    assert math.isnan(dataset.parse_float(value))
+    assert math.isnan(_read_number(value))
 
 
 @pytest.mark.parametrize(("text", "number"), [("1.5", 1.5), (" -2 ", -2.0), ("3e2", 300.0), ("0", 0.0)])
 def test_finite_numbers_parse_to_their_value(text, number):
-    assert dataset.parse_float(text) == number
+    assert _read_number(text) == number
 
 
 # ---- infer_schema: refusals -------------------------------------------------------------------------------

@@ -32,16 +32,7 @@ MAX_CLASSES_FOR_INFERRED_CLASSIFICATION = 20
 Table = reader.TypedTable
 
 
-def is_missing(value: str) -> bool:
-    return value.strip().lower() in MISSING_TOKENS
-
-
-def parse_float(value: str) -> float:
-    """Parse a cell as a finite float; missing or non-finite cells are NaN."""
-    if is_missing(value):
-        return math.nan
-    number = float(value)
-    return number if math.isfinite(number) else math.nan
+is_missing = column_roles.is_missing
 
 
 def read_table(source: bytes | str | Path | BinaryIO) -> Table:
@@ -210,7 +201,8 @@ def _label_column(column: Column) -> CategoricalColumn:
         texts = [reader.number_text(v) for v in distinct.tolist()]
         return CategoricalColumn(column.name, codes.astype(np.int32), texts)
     normalised = [_normalise_label(c) for c in column.categories]
-    all_numeric_integral = all(_as_float(c) is not None and _as_float(c).is_integer() for c in column.categories)
+    numbers = [_as_float(c) for c in column.categories]
+    all_numeric_integral = all(n is not None and n.is_integer() for n in numbers)
     labels = normalised if all_numeric_integral else column.categories
     merged: dict[str, int] = {}
     remap = np.array([merged.setdefault(label, len(merged)) for label in labels], dtype=np.int32)
@@ -238,7 +230,7 @@ def _category_lookup(column: Column, feature: Feature) -> tuple[np.ndarray, np.n
 def _numbers_of(column: Column) -> np.ndarray:
     if isinstance(column, NumericColumn):
         return column.values
-    parsed = np.array([_as_float(c) if _as_float(c) is not None else np.nan for c in column.categories] + [np.nan])
+    parsed = np.array([_as_float(c) for c in column.categories] + [None], dtype=np.float64)  # None → NaN
     return parsed[column.codes]
 
 

@@ -109,12 +109,6 @@ def open_dataset(uri: str) -> DigestingStream:
     return DigestingStream(body)
 
 
-def get_dataset_bytes(uri: str) -> bytes:
-    """A dataset object's bytes, with open_dataset's errors."""
-    stream = open_dataset(uri)
-    return stream.read()
-
-
 def json_bytes(document: Any) -> bytes:
     """Canonical JSON (sorted keys): the same document always has the same bytes and digest."""
     return json.dumps(document, indent=2, sort_keys=True, allow_nan=False).encode()
