@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -74,3 +75,16 @@ def printing_sleeper(event, context):
     """Prints, then runs past any timeout."""
     print("started, now sleeping")
     time.sleep(3600)
+
+
+def proxy_handler(event, context):
+    """An API Gateway proxy integration that takes ``sleep_s`` (from its JSON body) to answer."""
+    request = json.loads(event.get("body") or "{}")
+    time.sleep(request.get("sleep_s", 0.0))
+    return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps({"ok": True})}
+
+
+def printing_handler(event, context):
+    """Prints one line of ``line_bytes`` ASCII characters."""
+    print("x" * event["line_bytes"])
+    return {"printed": event["line_bytes"]}
