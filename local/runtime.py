@@ -1,17 +1,27 @@
-"""Run Lambda functions in-process instead of in Docker.
+"""Run Lambda functions locally instead of in Docker: in this process (the default) or in worker processes.
 
 moto runs a Lambda's code only in a Docker container, and there is no Docker engine here (nor on many CI
 runners). This replaces that single step, ``LambdaFunction._invoke_lambda``, with a call of the real handler
 module named by the template (CodeUri + Handler), under the function's environment, with a Lambda context,
-returning Lambda's error shape (``errorType``/``errorMessage``) so Step Functions routes on the error name.
-Everything else (the invoke API, Step Functions' lambda:invoke integration, retries, logs) stays moto's.
+returning Lambda's error shape (``errorType``/``errorMessage``/``stackTrace``) so Step Functions routes on the error
+name. Everything else (the invoke API, Step Functions' lambda:invoke integration, retries, logs) stays moto's. A
+response over Lambda's 6 MB fails the invocation (``local/quotas.py``); the output reaches CloudWatch Logs in events of
+at most 256 KiB, as Lambda writes it.
 
-Each invocation runs in its own thread with its own view of ``os.environ`` (the function's variables over the
-process's, in a context variable) and its own stdout, and is bounded by the function's ``Timeout``: a handler that
-runs longer fails as Lambda's does (``Sandbox.Timedout``, "Task timed out after N.00 seconds") and is stopped at
-its next Python instruction. By default invocations run one at a time (Map iterations one after another, as with
-a concurrency limit of 1), which keeps the default local run deterministic; ``set_parallel(True)`` (or
-``MLOPS_LOCAL_PARALLEL=1``) lets them overlap, as concurrent executions of a real stack do.
+Two ways to run the handler, chosen by ``MLOPS_LOCAL_WORKERS=1`` or ``set_workers``/``worker_processes()``:
+
+* **In process** (default). Each invocation runs in its own thread with its own view of ``os.environ`` (the function's
+  variables over the process's, in a context variable) and its own stdout, and is bounded by the function's
+  ``Timeout``: a handler that runs longer fails as Lambda's does (``Sandbox.Timedout``, "Task timed out after N.00
+  seconds") and is stopped at its next Python instruction. Invocations run one at a time (Map iterations one after
+  another, as with a concurrency limit of 1), which keeps the default run deterministic; ``set_parallel(True)`` (or
+  ``MLOPS_LOCAL_PARALLEL=1``) lets them overlap, on one core (the GIL). ``MemorySize`` is not enforced. Tests that
+  patch domain code in this process (``monkeypatch``) or watch a handler's module state need this mode.
+* **Worker processes** (``local/workers.py``). Each function gets warm execution environments, one process per
+  concurrent invocation, holding its variables and its imported handler; they call AWS through a moto server over the
+  same backends. Invocations overlap and use every core; ``Timeout`` and ``MemorySize`` are enforced by killing the
+  worker (``Sandbox.Timedout``; ``Runtime.ExitError`` "Runtime exited with error: signal: killed"), which is then
+  replaced. Fault injection works in both modes.
 """
 
 from __future__ import annotations
