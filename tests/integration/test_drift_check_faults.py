@@ -79,9 +79,7 @@ def test_a_check_that_failed_after_writing_does_not_block_retraining(monitored):
     assert (later.status, later.end_state) == ("SUCCEEDED", "RetrainingStarted"), later.check.get("decision")
 
 
-def test_a_check_result_over_the_state_limit_ends_in_drift_check_failed_with_the_original_error(
-    monitored, monkeypatch
-):
+def test_a_check_result_over_the_state_limit_ends_in_drift_check_failed_with_the_original_error(monitored, monkeypatch):
     # Given a check whose result is larger than Step Functions lets a state carry (States.ALL does not catch
     # States.DataLimitExceeded, and a Fail state may not report a States.* name)
     module = importlib.import_module("functions.drift.app")
