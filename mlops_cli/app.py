@@ -105,6 +105,18 @@ def _training_request(request_file: str | None, candidates_file: str | None, fla
     if candidates_file:
         candidates = _read_json_file(candidates_file, "candidates file")
         request["candidates"] = candidates.get("candidates") if isinstance(candidates, dict) else candidates
+    if flags["search_file"] or flags["max_trials"] is not None:
+        if candidates_file:
+            raise CliError("--candidates lists the models to train; --search/--max-trials samples them", EXIT_USAGE)
+        search = dict(request.get("search") or {})
+        if flags["search_file"]:
+            document = _read_json_file(flags["search_file"], "search file")
+            if not isinstance(document, dict):
+                raise CliError(f"search file {flags['search_file']} must hold a JSON object", EXIT_USAGE)
+            search = document.get("search", document)
+        if flags["max_trials"] is not None:
+            search["max_trials"] = flags["max_trials"]
+        request["search"] = search
     gate = dict(request.get("gate") or {})
     if flags["gate_metric"]:
         gate["metric"] = flags["gate_metric"]
@@ -128,6 +140,8 @@ def _training_request(request_file: str | None, candidates_file: str | None, fla
 @click.option("--target", help="column to predict")
 @click.option("--task", type=click.Choice(["classification", "regression"]))
 @click.option("--candidates", "candidates_file", metavar="FILE.json", help='[{"estimator": ..., "params": {...}}]')
+@click.option("--max-trials", type=click.IntRange(min=1), help="search N trials (default spaces unless --search)")
+@click.option("--search", "search_file", metavar="FILE.json", help="the search: spaces, max_trials, halving, ...")
 @click.option("--gate-metric", help="metric the gate compares")
 @click.option("--min-score", type=float, help="absolute threshold the winner must meet")
 @click.option("--approval", is_flag=True, help="wait for a human approval before deploying")
