@@ -110,7 +110,7 @@ def _read_candidates(path: str | None) -> list[dict[str, Any]] | None:
     return candidates
 
 
-def _read_search(path: str | None, max_trials: int | None) -> dict[str, Any] | None:
+def _read_search(path: str | None, max_trials: int | None, *, candidates_given: bool) -> dict[str, Any] | None:
     """The request's search: the file's (a search object, or {"search": {...}}), --max-trials over it."""
     search: dict[str, Any] | None = None
     if path is not None:
@@ -125,6 +125,8 @@ def _read_search(path: str | None, max_trials: int | None) -> dict[str, Any] | N
             raise UsageError(f"search file {path} must hold a JSON object (max_trials, spaces, halving, ...)")
     if max_trials is not None:
         search = {**(search or {}), "max_trials": max_trials}
+    if search is not None and candidates_given:
+        raise UsageError("--candidates lists the models to train; --search/--max-trials samples them: give one")
     return search
 
 
@@ -151,10 +153,10 @@ def _column_list(value: str) -> list[str]:
 
 def run_pipeline_command(args: argparse.Namespace) -> int:
     payload = _read_dataset(args.data)
-    candidates = _read_candidates(args.candidates)
-    search = _read_search(args.search, args.max_trials)
-    if search is not None and candidates is not None:
-        raise UsageError("--candidates lists the models to train; --search/--max-trials samples them: give one")
+    candidates, search = (
+        _read_candidates(args.candidates),
+        _read_search(args.search, args.max_trials, candidates_given=args.candidates is not None),
+    )
     gate: dict[str, Any] = {}
     if args.gate_metric:
         gate["metric"] = args.gate_metric
@@ -175,10 +177,9 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
         }
         if args.task:
             request["task"] = args.task
-        if candidates is not None:
-            request["candidates"] = candidates
-        if search is not None:
-            request["search"] = search
+        for field, value in (("candidates", candidates), ("search", search)):
+            if value is not None:
+                request[field] = value
         for field in ("features", "exclude", "id_columns", "datetime_columns"):
             if getattr(args, field):
                 request[field] = _column_list(getattr(args, field))

@@ -92,6 +92,23 @@ def _read_json_file(path: str, what: str) -> Any:
         raise CliError(f"{what} {path} is not valid JSON: {exc}", EXIT_USAGE) from None
 
 
+def _search(
+    request: dict[str, Any], search_file: str | None, max_trials: int | None, candidates_file: str | None
+) -> dict[str, Any]:
+    """The request's search: the file's (a search object, or {"search": {...}}), --max-trials over it."""
+    if candidates_file:
+        raise CliError("--candidates lists the models to train; --search/--max-trials samples them", EXIT_USAGE)
+    search = dict(request.get("search") or {})
+    if search_file:
+        document = _read_json_file(search_file, "search file")
+        if not isinstance(document, dict):
+            raise CliError(f"search file {search_file} must hold a JSON object", EXIT_USAGE)
+        search = document.get("search", document)
+    if max_trials is not None:
+        search["max_trials"] = max_trials
+    return search
+
+
 def _training_request(request_file: str | None, candidates_file: str | None, flags: dict[str, Any]) -> dict[str, Any]:
     """The request file's document with the flags applied over it."""
     request: dict[str, Any] = {}
@@ -106,17 +123,7 @@ def _training_request(request_file: str | None, candidates_file: str | None, fla
         candidates = _read_json_file(candidates_file, "candidates file")
         request["candidates"] = candidates.get("candidates") if isinstance(candidates, dict) else candidates
     if flags["search_file"] or flags["max_trials"] is not None:
-        if candidates_file:
-            raise CliError("--candidates lists the models to train; --search/--max-trials samples them", EXIT_USAGE)
-        search = dict(request.get("search") or {})
-        if flags["search_file"]:
-            document = _read_json_file(flags["search_file"], "search file")
-            if not isinstance(document, dict):
-                raise CliError(f"search file {flags['search_file']} must hold a JSON object", EXIT_USAGE)
-            search = document.get("search", document)
-        if flags["max_trials"] is not None:
-            search["max_trials"] = flags["max_trials"]
-        request["search"] = search
+        request["search"] = _search(request, flags["search_file"], flags["max_trials"], candidates_file)
     gate = dict(request.get("gate") or {})
     if flags["gate_metric"]:
         gate["metric"] = flags["gate_metric"]

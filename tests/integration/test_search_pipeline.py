@@ -53,7 +53,9 @@ def test_fifty_trials_fan_out_through_the_distributed_map(stack, breast_cancer_u
     leaderboard = result.documents["leaderboard"]
     assert [e["trial_id"] for e in leaderboard] == [t["trial_id"] for t in trial_list]
     assert [e["params"]["C"] for e in leaderboard] == [t["candidate"]["params"]["C"] for t in trial_list]
-    assert all(e["status"] == "trained" and e["fit_s"] is not None and "f1" in e["validation_metrics"] for e in leaderboard)
+    assert all(
+        e["status"] == "trained" and e["fit_s"] is not None and "f1" in e["validation_metrics"] for e in leaderboard
+    )
     # the winner is the best trial on validation, and its trial id is in the version's lineage
     best = max(leaderboard, key=lambda e: (e["validation_metrics"]["f1"], -e["index"]))
     record = stack.registry().get_version("bc", result.version)
@@ -115,9 +117,11 @@ def test_successive_halving_runs_fewer_trials_on_more_rows_per_rung(stack, breas
     for rung in (1, 2):
         before = sorted(per_rung[rung - 1], key=lambda e: -e["validation_metrics"]["f1"])
         cut = before[len(per_rung[rung]) - 1]["validation_metrics"]["f1"]
-        assert all(e["validation_metrics"]["f1"] >= cut for e in before if e["trial_id"] in {
-            p["trial_id"] for p in per_rung[rung]
-        })
+        assert all(
+            e["validation_metrics"]["f1"] >= cut
+            for e in before
+            if e["trial_id"] in {p["trial_id"] for p in per_rung[rung]}
+        )
         assert {e["trial_id"] for e in per_rung[rung]} <= {e["trial_id"] for e in per_rung[rung - 1]}
     # the winner fitted on every training row (the last rung)
     winner = result.output["evaluation"]["winner"]

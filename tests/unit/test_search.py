@@ -35,7 +35,11 @@ def _request(search_document: dict) -> dict:
             "low (2.0) must be below high (1.0)",
         ),
         (
-            {"spaces": [{"estimator": "ridge", "params": {"alpha": {"type": "float", "low": 0, "high": 1, "log": True}}}]},
+            {
+                "spaces": [
+                    {"estimator": "ridge", "params": {"alpha": {"type": "float", "low": 0, "high": 1, "log": True}}}
+                ]
+            },
             "search.spaces.0.params.alpha.float",
             "log-uniform range needs low > 0",
         ),
@@ -100,7 +104,13 @@ def test_a_space_the_allow_list_refuses_names_its_field(space, words):
 def _settled(seed: int, max_trials: int = 12, spaces=None) -> SettledSearch:
     spaces = spaces or [space.model_dump() for space in search.default_spaces("classification")]
     return SettledSearch.model_validate(
-        {"max_trials": max_trials, "spaces": spaces, "seed": seed, "max_concurrency": 4, "tolerated_failure_percentage": 0}
+        {
+            "max_trials": max_trials,
+            "spaces": spaces,
+            "seed": seed,
+            "max_concurrency": 4,
+            "tolerated_failure_percentage": 0,
+        }
     )
 
 
