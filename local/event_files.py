@@ -151,6 +151,22 @@ def write_env_file(stack: LocalStack, path: Path, endpoint: str) -> Path:
     return path
 
 
+MAP_RESULTS_DIR = "map_results"
+
+
+def map_results(stack: LocalStack, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The S3 objects a step's event names that a Distributed Map's ResultWriter wrote (no function writes them):
+    {"Bucket": ..., "Objects": {key: JSON document}}, or None."""
+    details = ((payload.get("trials") or {}).get("map_run") or {}).get("ResultWriterDetails")
+    if not details:
+        return None
+    s3 = stack.client("s3")
+    manifest = json.loads(s3.get_object(Bucket=details["Bucket"], Key=details["Key"])["Body"].read())
+    keys = [details["Key"]] + [f["Key"] for files in manifest["ResultFiles"].values() for f in files]
+    documents = {key: json.loads(s3.get_object(Bucket=details["Bucket"], Key=key)["Body"].read()) for key in keys}
+    return {"Bucket": details["Bucket"], "Objects": documents}
+
+
 def write_events(directory: Path = EVENTS_DIR) -> list[Path]:
     written = []
     with LocalStack() as stack:
@@ -163,6 +179,9 @@ def write_events(directory: Path = EVENTS_DIR) -> list[Path]:
                     continue
                 seen.add((folder, case))
                 written.append(_write(directory / folder / f"{case}.json", payload))
+                results = map_results(stack, payload)
+                if results:  # what the Distributed Map's ResultWriter wrote, which the replay puts back first
+                    written.append(_write(directory / folder / MAP_RESULTS_DIR / f"{case}.json", results))
         reproduce = ReproduceEvent(model_name=EXAMPLE_REQUEST["model_name"], version=1, requested_by="events-generator")
         written.append(_write(directory / "reproduce" / "breast_cancer.json", reproduce.model_dump()))
         written.append(write_env_file(stack, directory / ENV_FILE.name, f"http://127.0.0.1:{AWS_SERVER_PORT}"))
