@@ -71,7 +71,13 @@ def captured_payloads(stack: LocalStack, execution_arn: str) -> list[tuple[str, 
         parameters = json.loads(event["taskScheduledEventDetails"]["parameters"])
         payload = parameters["Payload"]
         payload = json.loads(payload) if isinstance(payload, str) else payload
-        payloads.append((_function_folder(stack, parameters["FunctionName"]), payload))
+        folder = _function_folder(stack, parameters["FunctionName"])
+        if folder == "evaluate":  # Train ran in the Distributed Map's child executions: their inputs are in S3
+            results = map_results(stack, payload) or {"Objects": {}}
+            for key, document in results["Objects"].items():
+                if key.endswith(("SUCCEEDED_0.json", "FAILED_0.json")):
+                    payloads += [("train", json.loads(execution["Input"])) for execution in document]
+        payloads.append((folder, payload))
     return payloads
 
 

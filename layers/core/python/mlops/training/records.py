@@ -132,11 +132,26 @@ class RungPlan(StepRecord):
     fraction: float = Field(gt=0, le=1)
 
 
+S3_BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+
+
 class ResultManifest(StepRecord):
     """Where a Distributed Map pass's ResultWriter put its manifest (``ResultWriterDetails``)."""
 
-    bucket: str
-    key: str
+    bucket: str = Field(pattern=S3_BUCKET)
+    key: str = Field(min_length=1, max_length=1024)
+
+
+class ResultWriterDetails(StepRecord):
+    bucket: str = Field(alias="Bucket", pattern=S3_BUCKET)
+    key: str = Field(alias="Key", min_length=1, max_length=1024)
+
+
+class MapRunOutput(StepRecord):
+    """A Distributed Map's output when it has a ResultWriter: where the manifest is (AWS's field names)."""
+
+    map_run_arn: str = Field(alias="MapRunArn", min_length=1)
+    result_writer_details: ResultWriterDetails = Field(alias="ResultWriterDetails")
 
 
 class TrialPlan(StepRecord):
@@ -144,10 +159,10 @@ class TrialPlan(StepRecord):
     where its results go (the ResultWriter's prefix), the fan-out's limits, and the manifests of earlier rungs.
     Bounded: it grows by one manifest per rung, never with the trials."""
 
-    trials_bucket: str
-    trials_key: str
-    results_bucket: str
-    results_prefix: str
+    trials_bucket: str = Field(pattern=S3_BUCKET)
+    trials_key: str = Field(max_length=1024)
+    results_bucket: str = Field(pattern=S3_BUCKET)
+    results_prefix: str = Field(max_length=1024)
     rung: int = Field(ge=0)
     rungs: list[RungPlan] = Field(min_length=1, max_length=32)
     sampled: int = Field(ge=1, description="trials in the first rung")
@@ -165,13 +180,13 @@ class TrialRun(StepRecord):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
     plan: TrialPlan
-    map_run: dict[str, Any] | None = None
+    map_run: MapRunOutput | None = None
 
     def all_manifests(self) -> list[ResultManifest]:
         manifests = list(self.plan.manifests)
-        details = (self.map_run or {}).get("ResultWriterDetails")
-        if details:
-            manifests.append(ResultManifest(bucket=details["Bucket"], key=details["Key"]))
+        if self.map_run is not None:
+            details = self.map_run.result_writer_details
+            manifests.append(ResultManifest(bucket=details.bucket, key=details.key))
         return manifests
 
 
