@@ -110,6 +110,26 @@ def _read_candidates(path: str | None) -> list[dict[str, Any]] | None:
     return candidates
 
 
+def _read_search(path: str | None, max_trials: int | None, *, candidates_given: bool) -> dict[str, Any] | None:
+    """The request's search: the file's (a search object, or {"search": {...}}), --max-trials over it."""
+    search: dict[str, Any] | None = None
+    if path is not None:
+        try:
+            document = json.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise UsageError(f"search file not found: {path}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise UsageError(f"search file {path} is not valid JSON: {exc}") from None
+        search = document.get("search", document) if isinstance(document, dict) else None
+        if not isinstance(search, dict):
+            raise UsageError(f"search file {path} must hold a JSON object (max_trials, spaces, halving, ...)")
+    if max_trials is not None:
+        search = {**(search or {}), "max_trials": max_trials}
+    if search is not None and candidates_given:
+        raise UsageError("--candidates lists the models to train; --search/--max-trials samples them: give one")
+    return search
+
+
 def _read_dataset(path: str) -> bytes:
     file = Path(path)
     if not file.exists():
@@ -133,7 +153,10 @@ def _column_list(value: str) -> list[str]:
 
 def run_pipeline_command(args: argparse.Namespace) -> int:
     payload = _read_dataset(args.data)
-    candidates = _read_candidates(args.candidates)
+    candidates, search = (
+        _read_candidates(args.candidates),
+        _read_search(args.search, args.max_trials, candidates_given=args.candidates is not None),
+    )
     gate: dict[str, Any] = {}
     if args.gate_metric:
         gate["metric"] = args.gate_metric
@@ -154,8 +177,9 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
         }
         if args.task:
             request["task"] = args.task
-        if candidates is not None:
-            request["candidates"] = candidates
+        for field, value in (("candidates", candidates), ("search", search)):
+            if value is not None:
+                request[field] = value
         for field in ("features", "exclude", "id_columns", "datetime_columns"):
             if getattr(args, field):
                 request[field] = _column_list(getattr(args, field))
@@ -518,6 +542,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--model-name", required=True, help="registry name of the model")
     run.add_argument("--task", choices=["classification", "regression"], help="inferred from the target if absent")
     run.add_argument("--candidates", help='JSON file: a list of {"estimator": ..., "params": {...}}')
+    run.add_argument(
+        "--max-trials", type=int, metavar="N", help="search N trials (the default spaces unless --search gives them)"
+    )
+    run.add_argument("--search", metavar="FILE.json", help="JSON file: the search (spaces, max_trials, halving, ...)")
     run.add_argument("--gate-metric", help="metric the gate compares (default f1 / r2)")
     run.add_argument("--min-score", type=float, help="absolute threshold the winner must meet")
     run.add_argument("--seed", type=int, default=42, help="split and estimator seed (default 42)")

@@ -74,7 +74,13 @@ def captured_payloads(stack: LocalStack, execution_arn: str) -> list[tuple[str, 
         parameters = json.loads(event["taskScheduledEventDetails"]["parameters"])
         payload = parameters["Payload"]
         payload = json.loads(payload) if isinstance(payload, str) else payload
-        payloads.append((_function_folder(stack, parameters["FunctionName"]), payload))
+        folder = _function_folder(stack, parameters["FunctionName"])
+        if folder == "evaluate":  # Train ran in the Distributed Map's child executions: their inputs are in S3
+            results = map_results(stack, payload) or {"Objects": {}}
+            for key, document in results["Objects"].items():
+                if key.endswith(("SUCCEEDED_0.json", "FAILED_0.json")):
+                    payloads += [("train", json.loads(execution["Input"])) for execution in document]
+        payloads.append((folder, payload))
     return payloads
 
 
@@ -181,6 +187,22 @@ def write_env_file(stack: LocalStack, path: Path, endpoint: str) -> Path:
     return path
 
 
+MAP_RESULTS_DIR = "map_results"
+
+
+def map_results(stack: LocalStack, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The S3 objects a step's event names that a Distributed Map's ResultWriter wrote (no function writes them):
+    {"Bucket": ..., "Objects": {key: JSON document}}, or None."""
+    details = ((payload.get("trials") or {}).get("map_run") or {}).get("ResultWriterDetails")
+    if not details:
+        return None
+    s3 = stack.client("s3")
+    manifest = json.loads(s3.get_object(Bucket=details["Bucket"], Key=details["Key"])["Body"].read())
+    keys = [details["Key"]] + [f["Key"] for files in manifest["ResultFiles"].values() for f in files]
+    documents = {key: json.loads(s3.get_object(Bucket=details["Bucket"], Key=key)["Body"].read()) for key in keys}
+    return {"Bucket": details["Bucket"], "Objects": documents}
+
+
 def write_events(directory: Path = EVENTS_DIR) -> list[Path]:
     with LocalStack() as stack:
         return capture_events(stack, run_example_executions(stack), directory)
@@ -197,6 +219,9 @@ def capture_events(stack: LocalStack, executions: dict[str, str], directory: Pat
                 continue
             seen.add((folder, case))
             written.append(_write(directory / folder / f"{case}.json", payload))
+            results = map_results(stack, payload)
+            if results:  # what the Distributed Map's ResultWriter wrote, which the replay puts back first
+                written.append(_write(directory / folder / MAP_RESULTS_DIR / f"{case}.json", results))
     score_chunk = _score_chunk_payload(stack, executions[BATCH_JOB_ID])
     written.append(_write(directory / "batch" / "score_chunk.json", score_chunk))
     reproduce = ReproduceEvent(model_name=EXAMPLE_REQUEST["model_name"], version=1, requested_by="events-generator")

@@ -48,6 +48,14 @@ class PipelineResult:
     def deployed(self) -> bool:
         return self.status == "SUCCEEDED" and self.end_state == "Deployed"
 
+    @property
+    def trials(self) -> int | None:
+        """The trials sampled (or candidates listed): the leaderboard's first rung, one entry each."""
+        leaderboard = self.documents.get("leaderboard")
+        if not isinstance(leaderboard, list):
+            return None
+        return sum(1 for entry in leaderboard if entry.get("rung", 0) == 0)
+
     def summary(self) -> dict[str, Any]:
         """The run-pipeline --json document."""
         evaluation = (self.output or {}).get("evaluation", {})
@@ -68,6 +76,9 @@ class PipelineResult:
             "deployed": self.deployed,
             "end_state": self.end_state,
             "winner": evaluation.get("winner", {}).get("estimator"),
+            "winner_trial_id": evaluation.get("winner", {}).get("trial_id"),
+            "trials": self.trials,
+            "compute": "lambda",  # the engine that trained the winner
             "leaderboard": self.documents.get("leaderboard"),
             "artifact_uri": registration.get("artifact_uri"),
             "artifact_sha256": registration.get("artifact_sha256"),

@@ -92,6 +92,23 @@ def _read_json_file(path: str, what: str) -> Any:
         raise CliError(f"{what} {path} is not valid JSON: {exc}", EXIT_USAGE) from None
 
 
+def _search(
+    request: dict[str, Any], search_file: str | None, max_trials: int | None, candidates_file: str | None
+) -> dict[str, Any]:
+    """The request's search: the file's (a search object, or {"search": {...}}), --max-trials over it."""
+    if candidates_file:
+        raise CliError("--candidates lists the models to train; --search/--max-trials samples them", EXIT_USAGE)
+    search = dict(request.get("search") or {})
+    if search_file:
+        document = _read_json_file(search_file, "search file")
+        if not isinstance(document, dict):
+            raise CliError(f"search file {search_file} must hold a JSON object", EXIT_USAGE)
+        search = document.get("search", document)
+    if max_trials is not None:
+        search["max_trials"] = max_trials
+    return search
+
+
 def _training_request(request_file: str | None, candidates_file: str | None, flags: dict[str, Any]) -> dict[str, Any]:
     """The request file's document with the flags applied over it."""
     request: dict[str, Any] = {}
@@ -105,6 +122,8 @@ def _training_request(request_file: str | None, candidates_file: str | None, fla
     if candidates_file:
         candidates = _read_json_file(candidates_file, "candidates file")
         request["candidates"] = candidates.get("candidates") if isinstance(candidates, dict) else candidates
+    if flags["search_file"] or flags["max_trials"] is not None:
+        request["search"] = _search(request, flags["search_file"], flags["max_trials"], candidates_file)
     gate = dict(request.get("gate") or {})
     if flags["gate_metric"]:
         gate["metric"] = flags["gate_metric"]
@@ -128,6 +147,8 @@ def _training_request(request_file: str | None, candidates_file: str | None, fla
 @click.option("--target", help="column to predict")
 @click.option("--task", type=click.Choice(["classification", "regression"]))
 @click.option("--candidates", "candidates_file", metavar="FILE.json", help='[{"estimator": ..., "params": {...}}]')
+@click.option("--max-trials", type=click.IntRange(min=1), help="search N trials (default spaces unless --search)")
+@click.option("--search", "search_file", metavar="FILE.json", help="the search: spaces, max_trials, halving, ...")
 @click.option("--gate-metric", help="metric the gate compares")
 @click.option("--min-score", type=float, help="absolute threshold the winner must meet")
 @click.option("--approval", is_flag=True, help="wait for a human approval before deploying")

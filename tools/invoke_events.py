@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import local  # noqa: F401 - puts the core layer on sys.path, as Lambda puts /opt/python
-from local.event_files import ENDPOINT_VARIABLE, ENV_FILE, EVENTS_DIR, function_folder
+from local.event_files import ENDPOINT_VARIABLE, ENV_FILE, EVENTS_DIR, MAP_RESULTS_DIR, function_folder
 from local.template import ROOT, function_property, load_template, resources_of_type
 from mlops.storage import clients
 
 # Pipeline order first (a step's event names what the one before it wrote), then the others by name.
 STEP_ORDER = [
-    "prepare", "train", "evaluate", "convert", "predict", "register", "approval", "deploy", "predict_sklearn", "batch",
+    "prepare", "plan_trials", "train", "evaluate", "convert", "predict", "register", "approval", "deploy",
+    "predict_sklearn", "batch",
     "record_failure", "reproduce", "drift", "api",
 ]  # fmt: skip
 # (folder, case) -> the error the event exists to show
@@ -94,6 +95,17 @@ def ordered_events(folders: dict[str, str], wanted: set[str], events_dir: Path =
     return result
 
 
+def _put_map_results(path: Path) -> None:
+    """What a Distributed Map's ResultWriter wrote for this event's run (no function writes it): put back as
+    recorded (``events/<folder>/map_results/<case>.json``, written by ``python -m local write-events``)."""
+    recorded = path.parent / MAP_RESULTS_DIR / path.name
+    if not recorded.exists():
+        return
+    document = json.loads(recorded.read_text())
+    for key, body in document["Objects"].items():
+        clients.client("s3").put_object(Bucket=document["Bucket"], Key=key, Body=json.dumps(body).encode())
+
+
 def invoke(logical_id: str, path: Path, template: dict[str, Any], variables: dict[str, str]) -> Outcome:
     folder = function_folder(template, logical_id)
     saved = dict(os.environ)
@@ -110,7 +122,9 @@ def invoke(logical_id: str, path: Path, template: dict[str, Any], variables: dic
             handler_module, handler_name = function_property(template, logical_id, "Handler").rsplit(".", 1)
             module = importlib.import_module(f"functions.{folder}.{handler_module}")
             context = Context(logical_id, int(os.environ["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]), 300)
-            result = getattr(module, handler_name)(json.loads(path.read_text()), context)
+            event = json.loads(path.read_text())
+            _put_map_results(path)
+            result = getattr(module, handler_name)(event, context)
         status = result.get("statusCode") if isinstance(result, dict) else None
         passed = status is None or int(status) < 500
         detail = f"HTTP {status}" if status is not None else "returned"

@@ -25,7 +25,12 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         seed=step.seed,
         execution_arn=step.execution_arn,
         settings=Settings.from_environment(),
+        trial_id=step.trial_id,
+        rung=step.rung,
+        fraction=step.fraction,
+        deadline_epoch_s=step.deadline_epoch_s,
     )
-    metrics.add_metric(name="FitSeconds", unit=MetricUnit.Seconds, value=result.fit_s or 0.0)
-    logger.info("candidate trained", extra={"estimator": result.estimator, "fit_s": result.fit_s})
+    fit_s = getattr(result, "fit_s", None)
+    metrics.add_metric(name="FitSeconds", unit=MetricUnit.Seconds, value=fit_s or 0.0)
+    logger.info("candidate trained", extra={"estimator": result.estimator, "status": result.status, "fit_s": fit_s})
     return result.to_document()

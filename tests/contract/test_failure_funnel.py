@@ -28,14 +28,13 @@ CONTINUES = "(the run goes on)"
 # Catches that do not end the run, by design: what they catch is recorded and the run goes on.
 NOT_FATAL = {
     "TrainingPipeline": {
-        "TrainCandidates/ItemProcessor/TrainCandidate",  # one failed candidate is recorded, not fatal
         "ParityCheck",  # the ONNX model is not trusted; scikit-learn serves the version
     },
     "DriftCheck": {"RecordRetraining"},  # the run was started; the notification must still go out
     "BatchTransform": set(),  # every failure ends the job (a partial output is never a result)
 }
 # The Pass states TrainingPipeline keeps; before the funnel it also had six Note<state> Pass states.
-TRAINING_PASS_STATES = {"CandidateFailed", "SkipParityCheck", "ParityCheckErrored", FUNNEL_FALLBACK}
+TRAINING_PASS_STATES = {"SkipParityCheck", "ParityCheckErrored", FUNNEL_FALLBACK}
 
 
 def _is_present(variable: str, written: str) -> bool:

@@ -77,7 +77,15 @@ FIREHOSE = ["s3:AbortMultipartUpload", "s3:GetBucketLocation", LIST, "s3:ListBuc
 # role -> "<bucket>/<prefix>" (or "<bucket>" for bucket-level actions, with their s3:prefix limits) -> actions.
 INTENDED_S3: dict[str, dict[str, list[str]]] = {
     "PrepareFunctionRole": {"ArtifactsBucket/datasets/*": [GET], "ArtifactsBucket/runs/*": [PUT], **DATA_BUCKET_READ},
+    "PlanTrialsFunctionRole": {"ArtifactsBucket/runs/*": [GET, PUT]},
     "TrainFunctionRole": {"ArtifactsBucket/runs/*": [GET, PUT]},
+    # the Distributed Map: its ItemReader reads the trial list, its ResultWriter writes the trials' results
+    "TrainingPipelineRole": {
+        "ArtifactsBucket/runs/*/trials/*": [GET],
+        "ArtifactsBucket/runs/*/trial-results/*": [
+            "s3:AbortMultipartUpload", GET, "s3:ListMultipartUploadParts", PUT
+        ],
+    },
     "EvaluateFunctionRole": {"ArtifactsBucket/runs/*": [GET, PUT], "ArtifactsBucket/models/*": [GET]},
     "ConvertFunctionRole": {"ArtifactsBucket/runs/*": [GET, PUT]},
     "RegisterFunctionRole": {
@@ -229,7 +237,7 @@ def test_each_role_reaches_exactly_the_s3_prefixes_it_is_meant_to(granted) -> No
 def test_no_role_may_delete_objects_or_change_bucket_settings(granted) -> None:
     _, buckets = granted
     allowed = {GET, PUT, LIST, "s3:GetObjectVersion", "s3:GetBucketLocation", "s3:GetLifecycleConfiguration",
-               "s3:AbortMultipartUpload", "s3:ListBucketMultipartUploads"}  # fmt: skip
+               "s3:AbortMultipartUpload", "s3:ListBucketMultipartUploads", "s3:ListMultipartUploadParts"}  # fmt: skip
     extra = {role: {k: sorted(set(v) - allowed)} for role, cells in buckets.items() for k, v in cells.items()
              if set(v) - allowed}  # fmt: skip
     assert not extra, extra

@@ -36,6 +36,7 @@ FAIL_STATES = {
     "TrainingPipeline": {
         "InvalidInput",
         "NoCandidateTrained",
+        "TooManyTrialsFailed",
         "RegistrationFailed",
         "SmokeTestFailed",
         "ApprovalRejected",
@@ -108,11 +109,16 @@ def test_every_lambda_task_has_the_standard_retry_block(source: StateMachineSour
     assert not without, f"without the standard Lambda retry (transient errors, back-off, FULL jitter): {without}"
 
 
+# A Distributed Map's item task fails its child execution on purpose: the Map counts it against
+# ToleratedFailurePercentage and its ResultWriter records it (FAILED_0.json); the Map itself catches the threshold.
+FAILS_ITS_ITEM = {"TrainTrials/ItemProcessor/TrainTrial"}
+
+
 @by_state_machine
 def test_every_task_catches_errors(source: StateMachineSource) -> None:
     tasks = [found for found in walk(source.definition()) if found.state["Type"] == "Task"]
 
-    assert not [found.path for found in tasks if not found.state.get("Catch")]
+    assert not [found.path for found in tasks if not found.state.get("Catch") and found.path not in FAILS_ITS_ITEM]
 
 
 @by_state_machine

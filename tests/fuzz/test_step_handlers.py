@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from local.datasets import breast_cancer_csv
-from local.event_files import EVENTS_DIR, EXAMPLE_EXECUTION, EXAMPLE_REQUEST, _function_folder
+from local.event_files import EVENTS_DIR, EXAMPLE_EXECUTION, EXAMPLE_REQUEST, _function_folder, map_results
 from local.stack import LocalStack
 from local.training_runs import execution_history, run_training
 from mlops import contracts
@@ -41,6 +41,7 @@ from mlops.errors import (
     LibraryVersionMismatch,
     MlopsError,
     ModelNotFound,
+    NoCandidateTrained,
     SmokeTestFailed,
     VersionConflict,
 )
@@ -58,7 +59,12 @@ STEPS = [
         contracts.TrainEvent,
         {InvalidTrainingRequest, InvalidDataset, CandidateTrainingFailed, ArtifactMissing},
     ),
-    ("evaluate", "breast_cancer", contracts.EvaluateEvent, {InvalidTrainingRequest, InvalidDataset, ArtifactMissing}),
+    (
+        "evaluate",
+        "breast_cancer",
+        contracts.EvaluateEvent,
+        {InvalidTrainingRequest, InvalidDataset, ArtifactMissing, NoCandidateTrained},  # (no trial results read)
+    ),
     ("convert", "breast_cancer", contracts.ConvertEvent, {ArtifactMissing, ArtifactIntegrityError}),
     ("register", "breast_cancer", contracts.RegisterEvent, {InvalidTrainingRequest, ArtifactMissing, VersionConflict}),
     ("deploy", "breast_cancer", contracts.DeployEvent, {ModelNotFound, DeploymentRefused, VersionConflict}),
@@ -109,6 +115,14 @@ def _step_io(stack: LocalStack, execution_arn: str) -> dict[tuple[str, str], tup
         folder = _function_folder(stack, parameters["FunctionName"])
         output = json.loads(event["taskSucceededEventDetails"]["output"])["Payload"]
         io[(folder, _case_of(folder, payload))] = (payload, output)
+    # Train runs in the Distributed Map's child executions: its inputs and outputs are in the ResultWriter's files
+    evaluate_payload, _ = io[("evaluate", "breast_cancer")]
+    results = map_results(stack, evaluate_payload) or {"Objects": {}}
+    for key, document in results["Objects"].items():
+        if key.endswith("SUCCEEDED_0.json"):
+            for execution in document:
+                payload = json.loads(execution["Input"])
+                io[("train", _case_of("train", payload))] = (payload, json.loads(execution["Output"]))
     return io
 
 

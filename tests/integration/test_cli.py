@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from local.__main__ import main
+from local.datasets import breast_cancer_csv
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
@@ -108,7 +109,7 @@ def test_run_pipeline_human_output_shows_progress_and_summary(tmp_path, capsys):
 
     out = capsys.readouterr().out
     assert code == 0  # a gate rejection is a successful execution that did not promote
-    for state in ("→ Prepare", "✓ TrainCandidates", "→ Evaluate", "→ Register", "→ NotPromoted"):
+    for state in ("→ Prepare", "✓ PlanTrials", "✓ TrainTrials", "→ Evaluate", "→ Register", "→ NotPromoted"):
         assert state in out
     assert "REJECT" in out
     assert "fails the threshold" in out
@@ -193,3 +194,38 @@ def test_the_module_runs_as_a_program_without_a_traceback(tmp_path):
     )
     assert completed.returncode == 2
     assert completed.stderr.strip() == f"error: dataset file not found: {tmp_path / 'absent.csv'}"
+
+
+def test_run_pipeline_max_trials_searches_the_default_spaces_and_reports_every_trial(tmp_path, capsys):
+    data = tmp_path / "bc.csv"
+    data.write_bytes(breast_cancer_csv())
+    search = tmp_path / "search.json"
+    logistic = {"estimator": "logistic_regression", "params": {"C": {"type": "float", "low": 0.01, "high": 10}}}
+    search.write_text(json.dumps({"search": {"max_trials": 50, "spaces": [logistic]}}))
+
+    code = main(
+        ["run-pipeline", "--data", str(data), "--target", "target", "--model-name", "bc"]
+        + ["--search", str(search), "--max-trials", "6", "--json"]
+    )
+
+    summary = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert (summary["trials"], summary["compute"]) == (6, "lambda")
+    assert len(summary["leaderboard"]) == 6
+    assert {e["estimator"] for e in summary["leaderboard"]} == {"logistic_regression"}
+    assert summary["winner_trial_id"] in {e["trial_id"] for e in summary["leaderboard"]}
+
+
+def test_run_pipeline_refuses_a_search_with_candidates(tmp_path, capsys):
+    data = tmp_path / "bc.csv"
+    data.write_bytes(breast_cancer_csv())
+    candidates = tmp_path / "candidates.json"
+    candidates.write_text(json.dumps([{"estimator": "logistic_regression"}]))
+
+    code = main(
+        ["run-pipeline", "--data", str(data), "--target", "target", "--model-name", "bc"]
+        + ["--candidates", str(candidates), "--max-trials", "6"]
+    )
+
+    assert code != 0
+    assert "give one" in capsys.readouterr().err

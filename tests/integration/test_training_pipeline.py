@@ -44,7 +44,7 @@ def test_happy_path_registers_and_deploys(stack, breast_cancer_uri):
 
     assert result.status == "SUCCEEDED", result.cause
     assert result.end_state == "Deployed"
-    assert result.states[:2] == ["Prepare", "TrainCandidates"]
+    assert result.states[:3] == ["Prepare", "PlanTrials", "TrainTrials"]
     registry = stack.registry()
     record = registry.get_version("bc", 1)
     assert record.status == "Registered"

@@ -3,9 +3,6 @@ the local Distributed Map failure rule."""
 
 from __future__ import annotations
 
-import pytest
-
-from local import sfn_distributed_map
 from mlops.data.schema import Feature, Schema
 from mlops.serving.batch import parse_chunk
 from mlops.serving.runtime import validate_each_row
@@ -43,22 +40,3 @@ def test_csv_lines_become_the_values_a_request_carries_and_short_lines_are_refus
     assert parsed.rows == 3 and parsed.blank_lines == 1
     (error,) = parsed.errors
     assert (error["chunk_row"], error["input_offset"]) == (2, 127) and "has 2 fields" in error["reason"]
-
-
-@pytest.mark.parametrize(
-    ("failed", "total", "count", "percentage", "expected"),
-    [(0, 10, 0, 0.0, False), (1, 10, 0, 0.0, True), (2, 10, 2, 0.0, False), (3, 10, 2, 0.0, True),
-     (1, 10, 0, 10.0, False), (2, 10, 0, 10.0, True), (2, 10, 5, 10.0, True)],
-)  # fmt: skip
-def test_the_local_map_fails_past_the_tolerated_failures(failed, total, count, percentage, expected):
-    assert sfn_distributed_map.exceeded(failed, total, count, percentage) is expected
-
-
-def test_the_distributed_map_hook_still_fits_moto():
-    from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration import (  # noqa: PLC0415
-        distributed_iteration_component as component,
-    )
-
-    assert callable(sfn_distributed_map._original_map_run)
-    assert sfn_distributed_map._original_map_run.__qualname__ == "DistributedIterationComponent._map_run"
-    assert hasattr(component.DistributedIterationComponent, "_map_run")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops.errors import InvalidStepInput
 from mlops.training.records import (
@@ -21,6 +21,7 @@ from mlops.training.records import (
     EvaluationResult,
     ParityReport,
     PreparedDataset,
+    TrialRun,
 )
 from mlops.training.request import Candidate, NormalisedRequest
 
@@ -36,17 +37,33 @@ class PrepareEvent(StepEvent):
     request: dict[str, Any]
 
 
+class PlanTrialsEvent(StepEvent):
+    request: NormalisedRequest
+    trials: TrialRun | None = Field(default=None, description="the rung that just ran; absent: plan the first")
+
+
 class TrainEvent(StepEvent):
     candidate: Candidate
     index: int = Field(ge=0)
     dataset: PreparedDataset
     seed: int = Field(ge=0)
+    trial_id: str | None = None
+    rung: int = Field(default=0, ge=0)
+    fraction: float = Field(default=1.0, gt=0, le=1)
+    deadline_epoch_s: float | None = None
 
 
 class EvaluateEvent(StepEvent):
     request: NormalisedRequest
     dataset: PreparedDataset
-    candidates: list[CandidateResult] = Field(min_length=1)
+    candidates: list[CandidateResult] | None = Field(default=None, min_length=1, description="inline results")
+    trials: TrialRun | None = Field(default=None, description="the search's results, in the ResultWriter's files")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> EvaluateEvent:
+        if (self.candidates is None) == (self.trials is None):
+            raise ValueError("give either candidates or trials")
+        return self
 
 
 class ConvertEvent(StepEvent):

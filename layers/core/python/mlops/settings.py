@@ -161,8 +161,16 @@ class PipelineSettings:
     require_approval: bool
     approval_timeout_s: int
     code_version: str
+    trial_max_concurrency: int = 10  # a search's trials at once, unless the request asks for fewer or more
+    trial_tolerated_failure_percentage: float = 10.0  # failed trials a search tolerates before the run fails
 
-    ENVIRONMENT_VARIABLES = ("REQUIRE_APPROVAL", "APPROVAL_TIMEOUT_S", "CODE_VERSION")
+    ENVIRONMENT_VARIABLES = (
+        "REQUIRE_APPROVAL",
+        "APPROVAL_TIMEOUT_S",
+        "CODE_VERSION",
+        "TRIAL_MAX_CONCURRENCY",
+        "TRIAL_TOLERATED_FAILURE_PERCENTAGE",
+    )
 
     @classmethod
     def from_environment(cls) -> PipelineSettings:
@@ -173,7 +181,12 @@ class PipelineSettings:
             timeout = int(_required("APPROVAL_TIMEOUT_S"))
         except ValueError as exc:
             raise MissingSetting(f"APPROVAL_TIMEOUT_S must be an integer: {exc}") from exc
-        return cls(flag == "true", timeout, _required("CODE_VERSION"))
+        try:
+            concurrency = int(_required("TRIAL_MAX_CONCURRENCY"))
+            tolerated = float(_required("TRIAL_TOLERATED_FAILURE_PERCENTAGE"))
+        except ValueError as exc:
+            raise MissingSetting(f"TRIAL_MAX_CONCURRENCY / TRIAL_TOLERATED_FAILURE_PERCENTAGE: {exc}") from exc
+        return cls(flag == "true", timeout, _required("CODE_VERSION"), concurrency, tolerated)
 
 
 @dataclass(frozen=True)

@@ -35,7 +35,13 @@ from mlops.registry.store import ModelRegistry
 from mlops.serving.deploy import revert_deployment
 from mlops.storage.codec import now_iso
 
-NOTHING_REGISTERED_STATES = ("InvalidInput", "NoCandidateTrained", "RegistrationFailed", "PipelineFailed")
+NOTHING_REGISTERED_STATES = (
+    "InvalidInput",
+    "NoCandidateTrained",
+    "TooManyTrialsFailed",
+    "RegistrationFailed",
+    "PipelineFailed",
+)
 NOT_DEPLOYED_STATES = ("DeploymentFailed", "SmokeTestFailed")
 # The named end states a run reaches through RecordFailure. In statemachines/training_pipeline.asl.json each Catch
 # that ends the run writes its error to ``$.failure.<one of these>``, and the EndInNamedState Choice mirrors this

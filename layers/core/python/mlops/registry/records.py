@@ -84,6 +84,8 @@ class Lineage(Record):
     code_version: str = "unversioned"
     libraries: dict[str, str] = Field(default_factory=dict)
     candidates: list[dict[str, Any]] = Field(default_factory=list)
+    trial_id: str | None = None  # the winning trial of a search (the leaderboard's trial_id)
+    trials: int | None = None  # trials the run fitted or tried (every rung)
 
 
 SERVING_RUNTIMES = ("onnx", "sklearn")

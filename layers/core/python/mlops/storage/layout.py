@@ -90,6 +90,16 @@ RUN_INPUT_EXAMPLE = "input_example.json"
 RUN_LEADERBOARD = "leaderboard.json"
 
 
+def run_trial_list(bucket: str, run_id: str, rung: int) -> S3Uri:
+    """A search rung's trial list (JSON), the Distributed Map's ItemReader object."""
+    return run_file(bucket, run_id, f"trials/rung-{rung}.json")
+
+
+def run_trial_results_prefix(bucket: str, run_id: str, rung: int) -> S3Uri:
+    """Where a rung's ResultWriter writes ``<map run id>/manifest.json`` and ``SUCCEEDED_0.json``/``FAILED_0.json``."""
+    return run_file(bucket, run_id, f"trial-results/rung-{rung}")
+
+
 def run_document(bucket: str, run_id: str, name: str) -> S3Uri:
     """A run's schema, input example or leaderboard (``RUN_SCHEMA``, ...)."""
     return run_file(bucket, run_id, name)

@@ -114,8 +114,92 @@ class PreparedDataset(StepRecord):
     baseline_uri: str = Field(pattern=S3_URI)
 
 
+# ---- PlanTrials ---------------------------------------------------------------------------------------------
+class Trial(StepRecord):
+    """One trial of the search, as the trial list in S3 holds it (one Distributed Map item)."""
+
+    trial_id: str = Field(pattern=r"^t[0-9]{4,}$")
+    index: int = Field(ge=0, description="the trial's place in the sampled list (its artifact's name)")
+    rung: int = Field(default=0, ge=0)
+    fraction: float = Field(default=1.0, gt=0, le=1, description="the share of training rows it fits on")
+    estimator: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class RungPlan(StepRecord):
+    rung: int = Field(ge=0)
+    trials: int = Field(ge=1)
+    fraction: float = Field(gt=0, le=1)
+
+
+S3_BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"
+
+
+class ResultManifest(StepRecord):
+    """Where a Distributed Map pass's ResultWriter put its manifest (``ResultWriterDetails``)."""
+
+    bucket: str = Field(pattern=S3_BUCKET)
+    key: str = Field(min_length=1, max_length=1024)
+
+
+class ResultWriterDetails(StepRecord):
+    bucket: str = Field(alias="Bucket", pattern=S3_BUCKET)
+    key: str = Field(alias="Key", min_length=1, max_length=1024)
+
+
+class MapRunOutput(StepRecord):
+    """A Distributed Map's output when it has a ResultWriter: where the manifest is (AWS's field names)."""
+
+    map_run_arn: str = Field(alias="MapRunArn", min_length=1)
+    result_writer_details: ResultWriterDetails = Field(alias="ResultWriterDetails")
+
+
+class TrialPlan(StepRecord):
+    """What PlanTrials returns (``$.trials.plan``): the current rung's trial list in S3 (the ItemReader's object),
+    where its results go (the ResultWriter's prefix), the fan-out's limits, and the manifests of earlier rungs.
+    Bounded: it grows by one manifest per rung, never with the trials."""
+
+    trials_bucket: str = Field(pattern=S3_BUCKET)
+    trials_key: str = Field(max_length=1024)
+    results_bucket: str = Field(pattern=S3_BUCKET)
+    results_prefix: str = Field(max_length=1024)
+    rung: int = Field(ge=0)
+    rungs: list[RungPlan] = Field(min_length=1, max_length=32)
+    sampled: int = Field(ge=1, description="trials in the first rung")
+    count: int = Field(ge=1, description="trials in this rung")
+    final: bool
+    max_concurrency: int = Field(ge=1)
+    tolerated_failure_percentage: float = Field(ge=0, le=100)
+    deadline_epoch_s: float | None = Field(default=None, description="no trial starts after this (time budget)")
+    manifests: list[ResultManifest] = Field(default_factory=list, max_length=32)
+
+
+class TrialRun(StepRecord):
+    """``$.trials`` after a Map pass: the plan, and the Map's own output (the ResultWriter's details)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    plan: TrialPlan
+    map_run: MapRunOutput | None = None
+
+    def all_manifests(self) -> list[ResultManifest]:
+        manifests = list(self.plan.manifests)
+        if self.map_run is not None:
+            details = self.map_run.result_writer_details
+            manifests.append(ResultManifest(bucket=details.bucket, key=details.key))
+        return manifests
+
+
 # ---- Train ------------------------------------------------------------------------------------------------
-class Winner(StepRecord):
+class TrialFields(StepRecord):
+    """Where a candidate sits in a search (absent for a run before searches: rung 0, all rows)."""
+
+    trial_id: str | None = None
+    rung: int = Field(default=0, ge=0)
+    fraction: float = Field(default=1.0, gt=0, le=1)
+
+
+class Winner(TrialFields):
     """A trained candidate as Evaluate names the winner (``$.evaluation.winner``)."""
 
     index: int = Field(ge=0)
@@ -138,10 +222,11 @@ class TrainedCandidate(Winner):
         return Winner.model_validate(self.model_dump(include=set(Winner.model_fields)))
 
 
-class FailedCandidate(StepRecord):
-    """What the Map's CandidateFailed state records for a candidate whose Train invocation failed."""
+class FailedCandidate(TrialFields):
+    """A trial whose Train invocation failed (read from the Map's FAILED results), or that the time budget
+    skipped (``skipped``: never fitted)."""
 
-    status: Literal["failed"]
+    status: Literal["failed", "skipped"]
     index: int = Field(ge=0)
     estimator: str
     params: dict[str, Any] = Field(default_factory=dict)
@@ -208,11 +293,11 @@ class ChampionSummary(StepRecord):
     note: str | None = None
 
 
-class LeaderboardEntry(StepRecord):
+class LeaderboardEntry(TrialFields):
     index: int = Field(ge=0)
     estimator: str
     params: dict[str, Any] = Field(default_factory=dict)
-    status: Literal["trained", "failed"]
+    status: Literal["trained", "failed", "skipped"]
     validation_metrics: dict[str, float] | None = None
     fit_s: float | None = None
     error: str | None = None
@@ -225,6 +310,8 @@ class LeaderboardEntry(StepRecord):
 class LeaderboardSummary(StepRecord):
     trained: int = Field(ge=0)
     failed: int = Field(ge=0)
+    skipped: int = Field(default=0, ge=0)
+    rungs: int = Field(default=1, ge=1)
 
 
 class EvaluationResult(StepRecord):

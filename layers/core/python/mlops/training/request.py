@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -17,6 +17,104 @@ class Candidate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
     estimator: str
     params: dict[str, Any] = Field(default_factory=dict)
+
+
+class IntRange(BaseModel):
+    """Integers from low to high, both included; log: uniform in log space (for counts spanning decades)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    type: Literal["int"]
+    low: int
+    high: int
+    log: bool = False
+
+    @model_validator(mode="after")
+    def _ordered(self) -> IntRange:
+        if self.low >= self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low < 1:
+            raise ValueError("a log-uniform integer range starts at 1 or more")
+        return self
+
+
+class FloatRange(BaseModel):
+    """Floats from low to high; log: log-uniform (for rates and penalties spanning decades)."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)  # 1 is a float here: JSON does not tell them apart
+    type: Literal["float"]
+    low: float = Field(allow_inf_nan=False)
+    high: float = Field(allow_inf_nan=False)
+    log: bool = Field(default=False, strict=True)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FloatRange:
+        if self.low >= self.high:
+            raise ValueError(f"low ({self.low}) must be below high ({self.high})")
+        if self.log and self.low <= 0:
+            raise ValueError("a log-uniform range needs low > 0")
+        return self
+
+
+class Choices(BaseModel):
+    """One of the listed values, equally likely."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    type: Literal["categorical"]
+    values: list[str | int | float | bool | None] = Field(min_length=1, max_length=100)
+
+
+ParamSpace = Annotated[IntRange | FloatRange | Choices, Field(discriminator="type")]
+
+
+class EstimatorSpace(BaseModel):
+    """Where to search one estimator: a space per searched parameter, and parameters held fixed."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    estimator: str
+    params: dict[str, ParamSpace] = Field(default_factory=dict, description="searched parameters")
+    fixed: dict[str, Any] = Field(default_factory=dict, description="parameters every trial of it gets")
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> EstimatorSpace:
+        both = sorted(set(self.params) & set(self.fixed))
+        if both:
+            raise ValueError(f"parameter(s) {', '.join(both)} are both searched and fixed")
+        return self
+
+
+class Halving(BaseModel):
+    """Successive halving: every trial fits on ``min_fraction`` of the training rows; the best 1/``factor`` go on
+    to ``factor`` times the rows, rung after rung, until the last rung fits on all of them."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+    factor: int = Field(default=3, ge=2, le=10, strict=True, description="rows grow, and trials shrink, by this")
+    min_fraction: float = Field(
+        default=1 / 9, gt=0, lt=1, description="the share of training rows the first rung fits on"
+    )
+
+
+MAX_TRIALS = 1000
+
+
+class Search(BaseModel):
+    """A hyper-parameter search: trials sampled from per-estimator spaces (or the defaults), fanned out together."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    max_trials: int = Field(default=20, ge=1, le=MAX_TRIALS, description="trials sampled (the first rung's count)")
+    time_budget_s: int | None = Field(
+        default=None, ge=60, le=24 * 3600, description="the trial fan-out's time limit (each Map pass)"
+    )
+    spaces: list[EstimatorSpace] | None = Field(
+        default=None, min_length=1, max_length=20, description="default: the task's default spaces"
+    )
+    seed: int | None = Field(default=None, ge=0, le=2**32 - 1, description="default: the split's seed")
+    halving: Halving | None = None
+    max_concurrency: int | None = Field(
+        default=None, ge=1, le=1000, description="trials at once; default: the stack's TrialMaxConcurrency"
+    )
+    tolerated_failure_percentage: float | None = Field(
+        default=None, ge=0, le=100, strict=False, description="default: the stack's TrialToleratedFailurePercentage"
+    )
 
 
 class GateBootstrap(BaseModel):
@@ -78,6 +176,7 @@ class TrainingRequest(BaseModel):
         default=None, description="weigh classes inversely to their frequency, for estimators that support it"
     )
     candidates: list[Candidate] | None = Field(default=None, min_length=1, max_length=20)
+    search: Search | None = Field(default=None, description="sample trials from search spaces (not with candidates)")
     gate: Gate = Field(default_factory=Gate)
     split: Split = Field(default_factory=Split)
     approval: Approval = Field(default_factory=Approval)
@@ -94,6 +193,8 @@ class TrainingRequest(BaseModel):
             raise ValueError("validation_fraction + test_fraction must leave at least 20% of rows to train on")
         if self.features is not None and self.exclude:
             raise ValueError("features and exclude are mutually exclusive: list the columns to use, or those not to")
+        if self.search is not None and self.candidates is not None:
+            raise ValueError("candidates and search are mutually exclusive: list candidates, or give a search")
         if self.class_weight is not None and self.task == "regression":
             raise ValueError("class_weight applies to classification only")
         return self
@@ -124,15 +225,30 @@ class SettledApproval(Approval):
     timeout_s: int = Field(ge=1, le=365 * 24 * 3600)
 
 
+class SettledSearch(Search):
+    spaces: list[EstimatorSpace] = Field(min_length=1, max_length=20)  # the request's, or the task's defaults
+    seed: int = Field(ge=0, le=2**32 - 1)
+    max_concurrency: int = Field(ge=1, le=1000)
+    tolerated_failure_percentage: float = Field(ge=0, le=100, strict=False)
+
+
 class NormalisedRequest(TrainingRequest):
     """The request as Prepare settles it, and as the state machine carries it (``$.request``) to the other
-    steps: the task inferred, the candidates, gate metric and approval resolved, the code version recorded."""
+    steps: the task inferred, the candidates (or the search), gate metric and approval resolved, the code
+    version recorded."""
 
     task: Literal["classification", "regression"]
-    candidates: list[Candidate] = Field(min_length=1, max_length=20)
+    candidates: list[Candidate] | None = Field(default=None, min_length=1, max_length=20)
+    search: SettledSearch | None = None
     gate: SettledGate
     approval: SettledApproval
     code_version: str = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _candidates_or_search(self) -> NormalisedRequest:
+        if (self.candidates is None) == (self.search is None):
+            raise ValueError("a settled request has either candidates or a search")
+        return self
 
 
 def parse_training_request(document: Any) -> TrainingRequest:

@@ -43,6 +43,7 @@ from mlops.settings import GovernanceSettings, PipelineSettings, Settings
 from mlops.storage import clients, layout, objects
 from mlops.storage.objects import S3Uri
 from mlops.training import conversion, estimators, evaluation, significance
+from mlops.training import search as trial_search
 from mlops.training.records import (
     BootstrapInterval,
     ChampionSummary,
@@ -58,12 +59,16 @@ from mlops.training.records import (
     PreparedDataset,
     PreparedRun,
     Registration,
+    ResultManifest,
     SchemaSummary,
     Splits,
     TrainedCandidate,
+    Trial,
+    TrialPlan,
+    TrialRun,
     validated_schema,
 )
-from mlops.training.request import Candidate, NormalisedRequest, TrainingRequest
+from mlops.training.request import Candidate, NormalisedRequest, SettledSearch, TrainingRequest
 
 
 def _run_prefix(settings: Settings, run_id: str) -> str:
@@ -108,6 +113,35 @@ def _with_class_weight(candidates: list[Candidate], task: str, class_weight: str
     return weighted
 
 
+def _settled_search(request: TrainingRequest, task: str, defaults: PipelineSettings) -> SettledSearch:
+    """The request's search with every default applied: the task's spaces, the split's seed, the stack's fan-out
+    limits; class_weight held fixed where an estimator takes it. A space the allow-list refuses names its field."""
+    search = request.search
+    assert search is not None
+    spaces = search.spaces if search.spaces is not None else trial_search.default_spaces(task)
+    trial_search.check_spaces(task, spaces)
+    if request.class_weight is not None:
+        spaces = [
+            space.model_copy(update={"fixed": {**space.fixed, "class_weight": request.class_weight}})
+            if "class_weight" in estimators.ESTIMATORS[task][space.estimator]().get_params()
+            and "class_weight" not in space.params
+            and "class_weight" not in space.fixed
+            else space
+            for space in spaces
+        ]
+    return SettledSearch.model_validate(
+        {
+            **search.model_dump(),
+            "spaces": [space.model_dump() for space in spaces],
+            "seed": search.seed if search.seed is not None else request.split.seed,
+            "max_concurrency": search.max_concurrency or defaults.trial_max_concurrency,
+            "tolerated_failure_percentage": search.tolerated_failure_percentage
+            if search.tolerated_failure_percentage is not None
+            else defaults.trial_tolerated_failure_percentage,
+        }
+    )
+
+
 # ---- Prepare ----------------------------------------------------------------------------------------------
 def prepare(
     request: TrainingRequest,
@@ -134,16 +168,24 @@ def prepare(
         table, request.target, request.task, request.positive_class, roles=request.column_roles()
     )
 
-    candidates = (
-        request.candidates
-        if request.candidates
-        else [Candidate.model_validate(c) for c in estimators.DEFAULT_CANDIDATES[schema.task]]
-    )
     if request.class_weight is not None and schema.task != "classification":
         raise InvalidTrainingRequest("invalid training request: class_weight applies to classification only")
-    candidates = _with_class_weight(candidates, schema.task, request.class_weight)
-    for candidate in candidates:
-        estimators.check_candidate(schema.task, candidate.estimator, candidate.params)
+    defaults = defaults or PipelineSettings(
+        require_approval=False, approval_timeout_s=7 * 24 * 3600, code_version="unversioned"
+    )
+    candidates: list[Candidate] | None = None
+    settled_search = None
+    if request.search is not None:
+        settled_search = _settled_search(request, schema.task, defaults)
+    else:
+        candidates = (
+            request.candidates
+            if request.candidates
+            else [Candidate.model_validate(c) for c in estimators.DEFAULT_CANDIDATES[schema.task]]
+        )
+        candidates = _with_class_weight(candidates, schema.task, request.class_weight)
+        for candidate in candidates:
+            estimators.check_candidate(schema.task, candidate.estimator, candidate.params)
     try:
         gate = evaluation.GateConfig.from_request(schema.task, gate_request)
     except (ValueError, TypeError) as exc:
@@ -169,15 +211,13 @@ def prepare(
     objects.put_json(baseline_uri, baseline.compute_baseline(dataset.feature_columns(train, schema), schema, seed))
     del train
 
-    defaults = defaults or PipelineSettings(
-        require_approval=False, approval_timeout_s=7 * 24 * 3600, code_version="unversioned"
-    )
     normalised = NormalisedRequest.model_validate(
         {
             **request.model_dump(),
             "task": schema.task,
             "positive_class": schema.positive_class,
-            "candidates": [c.model_dump() for c in candidates],
+            "candidates": [c.model_dump() for c in candidates] if candidates is not None else None,
+            "search": settled_search.model_dump() if settled_search is not None else None,
             "gate": {
                 "metric": gate.metric,
                 "min_score": gate.min_score,
@@ -213,7 +253,138 @@ def prepare(
     return PreparedRun(request=normalised, dataset=prepared)
 
 
+# ---- PlanTrials (the trial list of each rung, in S3) -------------------------------------------------------
+# Hand-listed candidates keep their old behaviour in the Distributed Map: a few at a time, a failure recorded and
+# never fatal (Evaluate ends the run in NoCandidateTrained if none trained).
+CANDIDATE_MAX_CONCURRENCY = 4
+CANDIDATE_TOLERATED_FAILURE_PERCENTAGE = 100.0
+
+
+def plan_trials(
+    request: NormalisedRequest,
+    execution_arn: str,
+    settings: Settings,
+    previous: TrialRun | None = None,
+    *,
+    now_epoch_s: float | None = None,
+) -> TrialPlan:
+    """Write the next rung's trial list to S3 and return where it is (the Distributed Map reads it there).
+
+    First call (``previous`` None): the sampled trials (or the hand-listed candidates) and the rung structure.
+    Later calls, with successive halving: the best of the rung that just ran go on to more rows."""
+    bucket, run_id = settings.artifacts_bucket, run_id_of(execution_arn)
+    if previous is None:
+        search = request.search
+        if search is not None:
+            sampled = trial_search.sample(search)
+            rungs = trial_search.rungs(len(sampled), search.halving)
+            concurrency, tolerated = search.max_concurrency, search.tolerated_failure_percentage
+            now = time.time() if now_epoch_s is None else now_epoch_s
+            deadline = now + search.time_budget_s if search.time_budget_s is not None else None
+        else:
+            sampled = [(c.estimator, c.params) for c in request.candidates or []]
+            rungs = trial_search.rungs(len(sampled), None)
+            concurrency, tolerated, deadline = CANDIDATE_MAX_CONCURRENCY, CANDIDATE_TOLERATED_FAILURE_PERCENTAGE, None
+        trials = trial_search.first_rung(sampled, rungs)
+        plan = TrialPlan(
+            trials_bucket=bucket,
+            trials_key="",
+            results_bucket=bucket,
+            results_prefix="",
+            rung=0,
+            rungs=rungs,
+            sampled=len(trials),
+            count=len(trials),
+            final=len(rungs) == 1,
+            max_concurrency=concurrency,
+            tolerated_failure_percentage=tolerated,
+            deadline_epoch_s=deadline,
+        )
+    else:
+        done = previous.plan
+        manifests = previous.all_manifests()
+        results = [r for r in read_trial_results(manifests[-1:]) if r.rung == done.rung]
+        rung = done.rungs[done.rung + 1]
+        trials = trial_search.promote(results, request.gate.metric, rung)
+        if not trials:
+            raise NoCandidateTrained(f"no trial of rung {done.rung} trained, so none can go on to rung {rung.rung}")
+        plan = done.model_copy(
+            update={
+                "rung": rung.rung,
+                "count": len(trials),
+                "final": rung.rung == len(done.rungs) - 1,
+                "manifests": manifests,
+            }
+        )
+    trial_list = layout.run_trial_list(bucket, run_id, plan.rung)
+    objects.put_json(trial_list, [_trial_item(trial) for trial in trials])
+    results_prefix = layout.run_trial_results_prefix(bucket, run_id, plan.rung)
+    return plan.model_copy(update={"trials_key": trial_list.key, "results_prefix": results_prefix.key})
+
+
+def _trial_item(trial: Trial) -> dict[str, Any]:
+    """One ItemReader item: what the Map's ItemSelector passes to Train (beside the dataset and seed)."""
+    return {
+        "trial_id": trial.trial_id,
+        "index": trial.index,
+        "rung": trial.rung,
+        "fraction": trial.fraction,
+        "candidate": {"estimator": trial.estimator, "params": trial.params},
+    }
+
+
+def read_trial_results(manifests: list[ResultManifest]) -> list[TrainedCandidate | FailedCandidate]:
+    """Every trial's record from the Distributed Map's ResultWriter files: Train's output for a trial that
+    succeeded, its input with the error and cause for one that failed."""
+    results: list[TrainedCandidate | FailedCandidate] = []
+    for manifest_ref in manifests:
+        manifest = objects.get_json(S3Uri(manifest_ref.bucket, manifest_ref.key))
+        files = manifest.get("ResultFiles", {})
+        for status in ("SUCCEEDED", "FAILED"):
+            for result_file in files.get(status, []):
+                for execution in objects.get_json(S3Uri(manifest["DestinationBucket"], result_file["Key"])):
+                    results.append(_trial_result(execution))
+    return sorted(results, key=lambda r: (r.rung, r.index))
+
+
+def _trial_result(execution: dict[str, Any]) -> TrainedCandidate | FailedCandidate:
+    try:
+        if execution["Status"] == "SUCCEEDED":
+            output = json.loads(execution["Output"])
+            if output.get("status") == "trained":
+                return TrainedCandidate.model_validate(output)
+            return FailedCandidate.model_validate(output)
+        item = json.loads(execution["Input"])
+        return FailedCandidate(
+            status="failed",
+            trial_id=item.get("trial_id"),
+            index=item["index"],
+            rung=item.get("rung", 0),
+            fraction=item.get("fraction", 1.0),
+            estimator=item["candidate"]["estimator"],
+            params=item["candidate"].get("params", {}),
+            error=execution.get("Error"),
+            cause=(execution.get("Cause") or "")[:2000],
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidStepInput(f"a trial result the ResultWriter wrote is not a Train record: {exc}") from exc
+
+
 # ---- Train (one candidate per Map iteration) --------------------------------------------------------------
+def _subsample(
+    features: np.ndarray, target: np.ndarray, fraction: float, seed: int, task: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded share of the training rows (stratified for classification, so every class is there)."""
+    if fraction >= 1.0:
+        return features, target
+    from sklearn.utils import resample  # noqa: PLC0415 - scikit-learn's, as the estimators are
+
+    classes = len(np.unique(target)) if task == "classification" else 1
+    rows = min(len(target), max(2 * classes, round(fraction * len(target))))
+    stratify = target if task == "classification" else None
+    return resample(features, target, n_samples=rows, replace=False, stratify=stratify, random_state=seed)
+
+
 def train(
     candidate: Candidate,
     index: int,
@@ -222,17 +393,28 @@ def train(
     seed: int,
     execution_arn: str,
     settings: Settings,
-) -> TrainedCandidate:
-    schema = load_schema(prepared.schema_ref)
+    trial_id: str | None = None,
+    rung: int = 0,
+    fraction: float = 1.0,
+    deadline_epoch_s: float | None = None,
+) -> TrainedCandidate | FailedCandidate:
     estimator, params = candidate.estimator, candidate.params
+    trial = {"trial_id": trial_id, "rung": rung, "fraction": fraction}
+    if deadline_epoch_s is not None and time.time() > deadline_epoch_s:  # the search's time budget is spent
+        return FailedCandidate(
+            status="skipped", index=index, estimator=estimator, params=params, error="TimeBudgetSpent", **trial
+        )
+    schema = load_schema(prepared.schema_ref)
     train_x, train_y = _load_matrices(prepared, "train")
+    train_x, train_y = _subsample(train_x, train_y, fraction, seed, schema.task)
     validation_x, validation_y = _load_matrices(prepared, "validation")
     started = time.perf_counter()
     model, warnings = estimators.fit_candidate(schema, estimator, params, seed=seed, features=train_x, target=train_y)
     fit_seconds = time.perf_counter() - started
     validation_metrics = evaluation.score(model, validation_x, validation_y, schema)
     payload = objects.dump_model(model)
-    uri = S3Uri.parse(f"{_run_prefix(settings, run_id_of(execution_arn))}/candidates/{index:02d}-{estimator}.joblib")
+    name = f"{index:02d}-{estimator}" if rung == 0 else f"r{rung}-{index:02d}-{estimator}"
+    uri = S3Uri.parse(f"{_run_prefix(settings, run_id_of(execution_arn))}/candidates/{name}.joblib")
     digest = objects.put_bytes(uri, payload)
     return TrainedCandidate(
         status="trained",
@@ -245,6 +427,7 @@ def train(
         validation_metrics=validation_metrics,
         fit_s=round(fit_seconds, 4),
         warnings=warnings,
+        **trial,
     )
 
 
@@ -290,16 +473,20 @@ def evaluate(
     settings: Settings,
     registry: ModelRegistry,
     predict_function: str | None = None,
+    final_rung: int = 0,
 ) -> EvaluationResult:
     """Pick the best candidate on validation, score it and the champion on the same holdout, and gate.
 
     A champion trained with another scikit-learn (the pins were upgraded since) cannot be unpickled here; it is
     scored on the same holdout through its ONNX copy by ``predict_function``, or, if it has none, compared by the
     metrics it was registered with (noted in the gate's reasons), so an upgrade never rejects every challenger."""
-    trained = [c for c in candidates if isinstance(c, TrainedCandidate)]
+    # With successive halving only the last rung's trials fitted on every training row: the winner is one of them.
+    trained = [c for c in candidates if isinstance(c, TrainedCandidate) and c.rung == final_rung]
     if not trained:  # named before anything is read
-        errors = "; ".join(f"{c.estimator}: {c.error}" for c in candidates if isinstance(c, FailedCandidate))
-        raise NoCandidateTrained(f"none of the {len(candidates)} candidates trained: {errors}")
+        errors = "; ".join(
+            f"{c.estimator}: {c.error}" for c in candidates[:20] if isinstance(c, FailedCandidate) and c.error
+        )
+        raise NoCandidateTrained(f"none of the {len(candidates)} candidates trained: {errors}"[:4000])
     schema = load_schema(prepared.schema_ref)
     gate_config = evaluation.GateConfig.from_request(schema.task, request.gate.model_dump())
     winner = _winner(trained, gate_config.metric)
@@ -371,7 +558,8 @@ def evaluate(
     objects.put_json(
         prediction_baseline_uri, baseline.prediction_baseline(predictions, schema.task, request.split.seed)
     )
-    leaderboard = [LeaderboardEntry.of(c).to_document() for c in sorted(candidates, key=lambda c: c.index)]
+    leaderboard = [LeaderboardEntry.of(c).to_document() for c in sorted(candidates, key=lambda c: (c.rung, c.index))]
+    counts = {status: sum(1 for c in candidates if c.status == status) for status in ("trained", "failed", "skipped")}
     return EvaluationResult(
         winner=winner.as_winner(),
         metrics=holdout_metrics,
@@ -380,7 +568,7 @@ def evaluate(
         leaderboard=_put_document(
             layout.run_document(settings.artifacts_bucket, run_id, layout.RUN_LEADERBOARD), leaderboard
         ),
-        leaderboard_summary=LeaderboardSummary(trained=len(trained), failed=len(candidates) - len(trained)),
+        leaderboard_summary=LeaderboardSummary(**counts, rungs=final_rung + 1),
         prediction_baseline_uri=str(prediction_baseline_uri),
     )
 
@@ -665,6 +853,8 @@ def register(
             requested_by=request.requested_by,
             code_version=request.code_version,
             libraries=library_versions(),
+            trial_id=winner.trial_id,
+            trials=evaluation_result.leaderboard_summary.trained + evaluation_result.leaderboard_summary.failed,
         ),
         approval=request.approval.model_dump(mode="json"),
         intended_use=request.intended_use,
