@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from local import atomicity, firehose, quotas, runtime, sfn_integrations, state
+from local import atomicity, emf, firehose, quotas, runtime, sfn_integrations, state
 from local.template import ROOT, Resolver, function_environment, function_property, load_template, resources_of_type
 from mlops.registry.store import ModelRegistry
 from mlops.storage import clients
@@ -98,6 +98,7 @@ class LocalStack:
         sfn_integrations.install()
         sfn_integrations.forget_tokens()
         quotas.install()
+        emf.install()
         self.template = load_template(self.template_path)
         self._provision()
         if self.state_dir is not None:

@@ -22,7 +22,8 @@ from mlops.training.records import (
     ParityReport,
     PreparedDataset,
 )
-from mlops.training.request import Candidate, NormalisedRequest
+from mlops.serving.rollout_records import RolloutState
+from mlops.training.request import Candidate, NormalisedRequest, SettledBakeThresholds, SettledDeployment
 
 
 class StepEvent(BaseModel):
@@ -60,6 +61,46 @@ class RegisterEvent(StepEvent):
     evaluation: EvaluationResult
     conversion: ConversionResult | None = None
     parity: ParityReport | None = None
+
+
+class StartRolloutRequest(StepEvent):
+    model_name: str
+    version: int = Field(ge=1)
+    deployment: SettledDeployment
+
+
+class StartRolloutEvent(BaseModel):
+    """The Deploy function's first step of a canary, linear or shadow rollout (the ASL's StartRollout)."""
+
+    model_config = ConfigDict(extra="forbid")
+    start_rollout: StartRolloutRequest
+
+
+class CheckBakeRequest(StepEvent):
+    rollout: RolloutState
+    thresholds: SettledBakeThresholds
+
+
+class CheckBakeEvent(BaseModel):
+    """The Deploy function's judgement of a bake (the ASL's CheckBake): advance, promote or roll back."""
+
+    model_config = ConfigDict(extra="forbid")
+    check_bake: CheckBakeRequest
+
+
+class ShadowReplayRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_name: str
+    version: int = Field(ge=1)
+    champion_version: int = Field(ge=1)
+    since: float = Field(ge=0, description="epoch seconds: production's requests from then on are replayed")
+
+
+class ShadowReplayEvent(BaseModel):
+    """The predict function replays production's captured requests against a shadow (the ASL's ReplayShadow)."""
+
+    model_config = ConfigDict(extra="forbid")
+    shadow_replay: ShadowReplayRequest
 
 
 class SmokeTestRequest(BaseModel):

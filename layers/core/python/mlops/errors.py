@@ -96,3 +96,7 @@ class InvalidAliasName(MlopsError):
 
 class InvalidTag(MlopsError):
     """A version tag whose key or value is malformed, or one tag too many on a version."""
+
+
+class RolloutInterrupted(MlopsError):
+    """A progressive rollout found the alias moved by someone else mid-bake: it stops and changes nothing."""

@@ -130,8 +130,16 @@ class PipelineSettings:
     require_approval: bool
     approval_timeout_s: int
     code_version: str
+    deployment_strategy: str = "all_at_once"
+    bake_s: int = 600
 
-    ENVIRONMENT_VARIABLES = ("REQUIRE_APPROVAL", "APPROVAL_TIMEOUT_S", "CODE_VERSION")
+    ENVIRONMENT_VARIABLES = (
+        "REQUIRE_APPROVAL",
+        "APPROVAL_TIMEOUT_S",
+        "CODE_VERSION",
+        "DEPLOYMENT_STRATEGY",
+        "DEPLOYMENT_BAKE_S",
+    )
 
     @classmethod
     def from_environment(cls) -> PipelineSettings:
@@ -142,7 +150,14 @@ class PipelineSettings:
             timeout = int(_required("APPROVAL_TIMEOUT_S"))
         except ValueError as exc:
             raise MissingSetting(f"APPROVAL_TIMEOUT_S must be an integer: {exc}") from exc
-        return cls(flag == "true", timeout, _required("CODE_VERSION"))
+        strategy = _required("DEPLOYMENT_STRATEGY")
+        if strategy not in ("all_at_once", "canary", "linear", "shadow"):
+            raise MissingSetting(f"DEPLOYMENT_STRATEGY must be all_at_once, canary, linear or shadow, not {strategy!r}")
+        try:
+            bake_s = int(_required("DEPLOYMENT_BAKE_S"))
+        except ValueError as exc:
+            raise MissingSetting(f"DEPLOYMENT_BAKE_S must be an integer: {exc}") from exc
+        return cls(flag == "true", timeout, _required("CODE_VERSION"), strategy, bake_s)
 
 
 @dataclass(frozen=True)
