@@ -31,7 +31,11 @@ def metric_data(document: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         return []
     timestamp = envelope.get("Timestamp")
     # naive UTC, as moto keeps its own datapoints and the times of its queries
-    at = datetime.fromtimestamp(timestamp / 1000, UTC).replace(tzinfo=None) if isinstance(timestamp, int | float) else None
+    at = (
+        datetime.fromtimestamp(timestamp / 1000, UTC).replace(tzinfo=None)
+        if isinstance(timestamp, int | float)
+        else None
+    )
     found = []
     for directive in envelope["CloudWatchMetrics"]:
         namespace = directive.get("Namespace")

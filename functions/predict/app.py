@@ -83,7 +83,11 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     if isinstance(event, dict) and "shadow_replay" in event:
         check = parse_event(ShadowReplayEvent, event).shadow_replay
         report = replay(
-            cache, cache.artifacts_bucket, check.model_name, check.champion_version, check.version, check.since
+            cache,
+            check.model_name,
+            champion_version=check.champion_version,
+            challenger_version=check.version,
+            start=check.since,
         )
         logger.info("shadow replayed", extra={"shadow": report})
         return report

@@ -79,7 +79,9 @@ def _wait_for(predicate, what: str) -> None:
 def _rows(stack, name: str = MODEL, count: int = 4) -> list[dict]:
     """Rows of the training table (a different slice each call), without the target."""
     global _cursor  # noqa: PLW0603 - a different slice per request, so a shadow sees varied rows
-    table = list(csv.DictReader(io.StringIO((diabetes_csv() if name == REGRESSION_MODEL else breast_cancer_csv()).decode())))
+    table = list(
+        csv.DictReader(io.StringIO((diabetes_csv() if name == REGRESSION_MODEL else breast_cancer_csv()).decode()))
+    )
     target = "progression" if name == REGRESSION_MODEL else "target"
     rows = []
     for offset in range(count):
@@ -123,7 +125,9 @@ def _audit(stack, name: str = MODEL) -> list:
 
 
 def _alias_content(alias) -> dict:
-    return alias.model_dump(include={"version", "previous_version", "canary_version", "canary_weight", "shadow_version"})
+    return alias.model_dump(
+        include={"version", "previous_version", "canary_version", "canary_weight", "shadow_version"}
+    )
 
 
 def test_a_canary_bakes_on_its_own_metrics_and_is_promoted(stack):
@@ -133,7 +137,7 @@ def test_a_canary_bakes_on_its_own_metrics_and_is_promoted(stack):
     # When v2 rolls out as a 50% canary baking 3 s, judged on at least 5 requests of its own
     deployment = {"strategy": "canary", "canary_weight": 0.5, "bake_s": 3, "thresholds": {"min_requests": 5}}
     execution = _start(stack, _request(stack, STRONG, deployment=deployment))
-    _wait_for(lambda: (_alias(stack).canary_version == 2), "canary of v2")
+    _wait_for(lambda: _alias(stack).canary_version == 2, "canary of v2")
     served = _drive_while(stack, lambda: _alias(stack).canary_version == 2)
     description, _ = follow(stack, execution, timeout_s=DEADLINE_S)
     # Then the canary served about half the requests, baked, and was promoted
@@ -162,10 +166,11 @@ def test_a_canary_whose_requests_fail_is_rolled_back_and_production_is_unchanged
     registry_before = [v.model_dump() for v in stack.registry().list_versions(REGRESSION_MODEL)]
     # When v2 rolls out as a canary and, once it serves, every hand-over to scikit-learn fails
     deployment = {"strategy": "canary", "canary_weight": 0.5, "bake_s": 3, "thresholds": {"max_error_rate": 0.05}}
-    execution = _start(stack, _request(
-        stack, strong, deployment=deployment, name=REGRESSION_MODEL, dataset=dataset, target="progression"
-    ))
-    _wait_for(lambda: (_alias(stack, REGRESSION_MODEL).canary_version == 2), "canary of v2")
+    execution = _start(
+        stack,
+        _request(stack, strong, deployment=deployment, name=REGRESSION_MODEL, dataset=dataset, target="progression"),
+    )
+    _wait_for(lambda: _alias(stack, REGRESSION_MODEL).canary_version == 2, "canary of v2")
     runtime.inject_fault(stack.function_names["PredictSklearnFunction"], "exception")
     served = _drive_while(stack, lambda: _alias(stack, REGRESSION_MODEL).canary_version == 2, REGRESSION_MODEL)
     description, events = follow(stack, execution, timeout_s=DEADLINE_S)
@@ -215,7 +220,7 @@ def test_a_shadow_answers_copies_of_production_requests_that_no_caller_sees(stac
     assert _run(stack, _request(stack, WEAK))["status"] == "SUCCEEDED"
     deployment = {"strategy": "shadow", "bake_s": 3, "thresholds": {"max_disagreement": 1.0, "min_requests": 3}}
     execution = _start(stack, _request(stack, STRONG, deployment=deployment))
-    _wait_for(lambda: (_alias(stack).shadow_version == 2), "shadow of v2")
+    _wait_for(lambda: _alias(stack).shadow_version == 2, "shadow of v2")
     served = _drive_while(stack, lambda: _alias(stack).shadow_version == 2)
     description, _ = follow(stack, execution, timeout_s=DEADLINE_S)
     # Every caller was answered by production's v1: the shadow's answers are never returned

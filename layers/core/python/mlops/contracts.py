@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from mlops.errors import InvalidStepInput
+from mlops.serving.rollout_records import RolloutState
 from mlops.training.records import (
     S3_URI,
     SHA256,
@@ -22,7 +23,6 @@ from mlops.training.records import (
     ParityReport,
     PreparedDataset,
 )
-from mlops.serving.rollout_records import RolloutState
 from mlops.training.request import Candidate, NormalisedRequest, SettledBakeThresholds, SettledDeployment
 
 

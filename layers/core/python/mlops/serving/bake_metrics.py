@@ -83,7 +83,10 @@ class CloudWatchServingMetrics:
             StartTime=datetime.fromtimestamp(start, UTC),
             EndTime=datetime.fromtimestamp(end + 1, UTC),
         )
-        values = {result["Id"]: [v for v in result.get("Values", []) if v is not None] for result in answer["MetricDataResults"]}
+        values = {
+            result["Id"]: [v for v in result.get("Values", []) if v is not None]
+            for result in answer["MetricDataResults"]
+        }
         requests = int(round(sum(values.get("requests", []))))
         errors = int(round(sum(values.get("errors", []))))
         latencies = values.get("latency", [])

@@ -49,7 +49,11 @@ def revert_deployment(
     """
     actor = f"pipeline:{run_id_of(execution_arn)}"
     current = registry.get_alias(model_name, PRODUCTION)
-    if current is not None and current.updated_by == actor and version in (current.canary_version, current.shadow_version):
+    if (
+        current is not None
+        and current.updated_by == actor
+        and version in (current.canary_version, current.shadow_version)
+    ):
         # A progressive rollout of this run was cut short: withdraw its canary or shadow, production stays.
         if current.shadow_version == version:
             registry.end_shadow(model_name, actor=actor, reason=reason)

@@ -11,6 +11,7 @@ observed, against which thresholds, which were breached).
 from __future__ import annotations
 
 import time
+
 from mlops.errors import RolloutInterrupted
 from mlops.governance.lineage import run_id_of
 from mlops.registry.records import PRODUCTION, AliasRecord
@@ -19,6 +20,7 @@ from mlops.serving.bake_metrics import ServingObservation
 from mlops.serving.deploy import deploy
 from mlops.serving.rollout_records import RolloutState
 from mlops.training.request import SettledBakeThresholds, SettledDeployment
+
 
 def traffic_steps(deployment: SettledDeployment) -> list[float]:
     """The new version's share of production's requests at each bake: canary one step; linear ``step``, ``2 step``
@@ -107,7 +109,11 @@ def breaches(observed: ServingObservation, thresholds: SettledBakeThresholds, st
         found.append(
             f"p99 latency {observed.p99_latency_ms:.1f} ms above max_p99_latency_ms {thresholds.max_p99_latency_ms}"
         )
-    if strategy == "shadow" and observed.disagreement is not None and observed.disagreement > thresholds.max_disagreement:
+    if (
+        strategy == "shadow"
+        and observed.disagreement is not None
+        and observed.disagreement > thresholds.max_disagreement
+    ):
         found.append(
             f"disagreement with the champion {observed.disagreement:.4f} above max_disagreement "
             f"{thresholds.max_disagreement}"

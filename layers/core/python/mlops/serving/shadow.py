@@ -56,7 +56,9 @@ def _disagrees(champion: Any, challenger: Any, task: str) -> bool:
     if task == "regression":
         try:
             scale = max(abs(float(champion)), 1e-9)
-            return not math.isclose(float(challenger), float(champion), abs_tol=REGRESSION_DISAGREEMENT_TOLERANCE * scale)
+            return not math.isclose(
+                float(challenger), float(champion), abs_tol=REGRESSION_DISAGREEMENT_TOLERANCE * scale
+            )
         except (TypeError, ValueError):
             return True
     return challenger != champion
@@ -64,8 +66,8 @@ def _disagrees(champion: Any, challenger: Any, task: str) -> bool:
 
 def replay(
     cache: ModelCache,
-    bucket: str,
     model_name: str,
+    *,
     champion_version: int,
     challenger_version: int,
     start: float,
@@ -73,6 +75,7 @@ def replay(
 ) -> dict[str, Any]:
     """Replay production's captured requests since ``start`` against the challenger and report what it did."""
     end = time.time() if end is None else end
+    bucket = cache.artifacts_bucket
     challenger = cache.load_version(model_name, challenger_version)
     task = challenger.schema.task
     requests = errors = rows_compared = disagreements = 0
