@@ -103,7 +103,9 @@ def test_cognito_without_a_user_pool_is_refused_before_deployment():
     conditions = Conditions(TEMPLATE, PredictAuthorizer="cognito")
     assert conditions(rule["RuleCondition"]) is True
     assert conditions(rule["Assertions"][0]["Assert"]) is False
-    assert Conditions(TEMPLATE, PredictAuthorizer="cognito", PredictUserPoolArn="arn:x")(rule["Assertions"][0]["Assert"])
+    assert Conditions(TEMPLATE, PredictAuthorizer="cognito", PredictUserPoolArn="arn:x")(
+        rule["Assertions"][0]["Assert"]
+    )
 
 
 def test_sams_default_iam_authorizer_stays_on_the_admin_routes_and_off_the_predict_route(monkeypatch):
@@ -149,7 +151,9 @@ def test_the_stage_writes_json_access_logs_to_a_log_group_with_retention():
     setting = api["AccessLogSetting"]
     assert setting["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
     fields = json.loads(setting["Format"])  # one JSON object per request
-    assert {"requestId", "status", "apiKeyId", "caller", "userArn", "cognitoSubject", "responseLatencyMs"} <= set(fields)
+    assert {"requestId", "status", "apiKeyId", "caller", "userArn", "cognitoSubject", "responseLatencyMs"} <= set(
+        fields
+    )
     group = TEMPLATE["Resources"]["ApiAccessLogGroup"]["Properties"]
     assert group["RetentionInDays"] == {"Ref": "ApiAccessLogRetentionDays"}
     # access logs need the region's API Gateway logs role: the template sets it unless told the account has one

@@ -402,7 +402,9 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_no_policy_grants_on_every_resource_but_log_delivery_and_unscopable_reads(translated_template: dict[str, Any]) -> None:
+def test_no_policy_grants_on_every_resource_but_log_delivery_and_unscopable_reads(
+    translated_template: dict[str, Any],
+) -> None:
     statements = list(allow_statements(translated_template))
     wildcard = {
         where: statement["Action"]
