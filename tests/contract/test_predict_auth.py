@@ -30,12 +30,15 @@ class Conditions:
     def holds(self, name: str) -> bool:
         return bool(self(self.template["Conditions"][name]))
 
-    def __call__(self, node: Any) -> Any:  # noqa: PLR0911 - one branch per intrinsic
+    def __call__(self, node: Any) -> Any:
         if isinstance(node, list):
             return [value for item in node if (value := self(item)) is not NO_VALUE]
         if not isinstance(node, dict) or len(node) != 1:
             return {k: self(v) for k, v in node.items()} if isinstance(node, dict) else node
         ((key, argument),) = node.items()
+        return self.intrinsic(key, argument)
+
+    def intrinsic(self, key: str, argument: Any) -> Any:  # noqa: PLR0911 - one branch per intrinsic
         if key == "Ref":
             if argument == "AWS::NoValue":
                 return NO_VALUE
