@@ -245,3 +245,26 @@ def test_a_shadow_answers_copies_of_production_requests_that_no_caller_sees(stac
     assert promoted.details["observed"]["disagreement"] == pytest.approx(disagreeing / len(lines))
     assert promoted.details["observed"]["requests"] == len({i.split(":")[0] for i in replayed})
     assert [e.event_type for e in _audit(stack) if "Shadow" in e.event_type] == ["ShadowStarted"]
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["before-its-writes", "after-its-writes"])
+def test_a_failing_bake_check_ends_deployment_failed_with_production_where_it_was(stack, after):
+    # Given production serves v1 and v2 rolls out as a canary
+    assert _run(stack, _request(stack, WEAK))["status"] == "SUCCEEDED"
+    before = _alias_content(_alias(stack))
+    deployment = {"strategy": "canary", "canary_weight": 0.5, "bake_s": 1}
+    execution = _start(stack, _request(stack, STRONG, deployment=deployment))
+    _wait_for(lambda: _alias(stack).canary_version == 2, "canary of v2")
+    # When the bake check fails (before its decision, or after promoting: the answer is lost)
+    runtime.inject_fault(stack.function_names["DeployFunction"], "exception", times=1, after=after)
+    description, events = follow(stack, execution, timeout_s=DEADLINE_S)
+    # Then the run ends DeploymentFailed and the failure funnel put production back as it was, by content
+    assert description["status"] == "FAILED"
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
+    assert entered[-4:] == ["UndoDeployment", "RecordFailure", "EndInNamedState", "DeploymentFailed"]
+    # (undoing a promotion is a move back, so the alias remembers v2 as the version it replaced)
+    assert _alias_content(_alias(stack)) == ({**before, "previous_version": 2} if after else before)
+    moves = [e for e in _audit(stack) if e.event_type.startswith("Canary") or e.after.get("version") == 1]
+    expected = ["CanaryChanged", "CanaryPromoted", "AliasMoved"] if after else ["CanaryChanged", "CanaryRolledBack"]
+    assert [e.event_type for e in moves][-len(expected) :] == expected
+    assert "ended DeploymentFailed" in moves[-1].reason
