@@ -347,6 +347,7 @@ def up_command(args: argparse.Namespace) -> int:
             f"""
 Local API on {gateway.url} (Ctrl-C to stop)
   predict (API key)   POST {gateway.url}/models/{example}/predict   header x-api-key: {stack.api_key}
+  client API keys     {", ".join(f"{client}: {key}" for client, key in stack.client_api_keys.items())}
   admin (IAM on AWS)  GET  {gateway.url}/models   ·   POST {gateway.url}/pipelines/training   ·   ...
   models              {", ".join(served) or "none yet (--seed trains one, or mlops --url " + gateway.url + " train)"}
   bucket {stack.bucket}, table {stack.table}, serving runtime {args.serving_runtime}

@@ -2,8 +2,11 @@
 
 This is what `sam local start-api` does, without Docker: routes come from the functions' `Api` events in
 template.yaml, the function is invoked through the (local) Lambda API, and its proxy response becomes the
-HTTP response. The predict route's API key is enforced (403 without it, as API Gateway answers); IAM
-authorisation of the admin routes is not verified locally: every caller acts as one local IAM user.
+HTTP response. The predict route (declared in the API's DefinitionBody, since its authorizer is a template
+parameter) takes any client's API key (``PredictClients``: 403 without one, as API Gateway answers) and counts it
+against the usage plan's daily quota (429 past it). Not evaluated locally: IAM (SigV4) and Cognito authorisation
+(the admin routes' and, with ``PredictAuthorizer`` iam or cognito, the predict route's) and throttling: every
+caller acts as one local IAM user.
 
 API Gateway's own limits hold here as on AWS: a request body over 10 MB is refused before any function runs (413,
 "HTTP content length exceeded 10485760 bytes."), an event over Lambda's 6 MB invoke quota is refused by the invoke
@@ -49,21 +52,56 @@ class Route:
     api_key_required: bool
 
 
-def routes_from_template(stack: LocalStack) -> list[Route]:
+def _integrated_function(uri: Any) -> str | None:
+    """The logical id of the function an integration URI names (``!Ref Function.Alias`` or ``!GetAtt
+    Function.Arn`` anywhere in it)."""
+    if isinstance(uri, dict):
+        reference = uri.get("Ref")
+        if isinstance(reference, str) and reference.endswith(".Alias"):
+            return reference.removesuffix(".Alias")
+        attribute = uri.get("Fn::GetAtt")
+        if isinstance(attribute, list) and attribute[1:] == ["Arn"]:
+            return attribute[0]
+        uri = list(uri.values())
+    if isinstance(uri, list):
+        return next((found for item in uri if (found := _integrated_function(item))), None)
+    return None
+
+
+def _route(method: str, path: str, function_name: str, api_key_required: bool) -> Route:
+    regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$"
+    return Route(method.upper(), path, re.compile(regex), function_name, api_key_required)
+
+
+def _definition_routes(stack: LocalStack) -> list[Route]:
+    """Routes the API's DefinitionBody declares (the predict route: its authorizer is a template parameter), each
+    integrated with a function of the template (``${Function.Alias}`` or ``${Function.Arn}`` in the URI)."""
     routes = []
+    for resource in resources_of_type(stack.template, "AWS::Serverless::Api").values():
+        paths = (resource["Properties"].get("DefinitionBody") or {}).get("paths", {})
+        for path, methods in paths.items():
+            for method, operation in methods.items():
+                found = _integrated_function(operation.get("x-amazon-apigateway-integration", {}).get("uri"))
+                if found is None:
+                    raise ValueError(f"{method} {path}: the local gateway knows only Lambda proxy integrations")
+                security = operation.get("security", [])
+                needs_key = any(isinstance(item, dict) and "api_key" in item for item in security)
+                routes.append(_route(method, path, stack.function_names[found], needs_key))
+    return routes
+
+
+def routes_from_template(stack: LocalStack) -> list[Route]:
+    routes = _definition_routes(stack)
     for logical_id, resource in resources_of_type(stack.template, "AWS::Serverless::Function").items():
         for event in resource["Properties"].get("Events", {}).values():
             if event["Type"] != "Api":
                 continue
             properties = event["Properties"]
-            path = properties["Path"]
-            regex = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", path) + "$"
             auth = properties.get("Auth", {})
             routes.append(
-                Route(
-                    properties["Method"].upper(),
-                    path,
-                    re.compile(regex),
+                _route(
+                    properties["Method"],
+                    properties["Path"],
                     stack.function_names[logical_id],
                     bool(auth.get("ApiKeyRequired")),
                 )
@@ -136,12 +174,31 @@ def _local_caller(headers: dict[str, str]) -> str:
     return LOCAL_CALLER_ARN
 
 
+class DailyQuota:
+    """The usage plan's quota: requests per API key per UTC day (throttling is not emulated)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._used: dict[tuple[str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def take(self, api_key: str) -> bool:
+        day = time.strftime("%Y-%m-%d", time.gmtime())
+        with self._lock:
+            used = self._used.get((api_key, day), 0)
+            if used >= self.limit:
+                return False
+            self._used[(api_key, day)] = used + 1
+            return True
+
+
 class LocalGateway:
     """Serves the template's API routes on 127.0.0.1:<port> until stopped."""
 
     def __init__(self, stack: LocalStack, port: int = 3000, host: str = "127.0.0.1") -> None:
         self.stack = stack
         self.routes = routes_from_template(stack)
+        self.quota = DailyQuota(int(stack.parameter("PredictQuotaPerDay")))
         gateway = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -190,6 +247,16 @@ class LocalGateway:
         self.server.shutdown()
         self.server.server_close()
 
+    def refused(self, route: Route, api_key: str | None) -> tuple[int, dict[str, str], bytes] | None:
+        """API Gateway's answer to a request the route's API key requirement or the usage plan refuses."""
+        if not route.api_key_required:
+            return None
+        if api_key not in self.stack.client_api_keys.values():
+            return _json(403, {"message": "Forbidden"})
+        if not self.quota.take(api_key):
+            return _json(429, {"message": "Limit Exceeded"})
+        return None
+
     def dispatch(self, method: str, raw_path: str, headers: dict[str, str], body: bytes):
         parts = urlsplit(raw_path)
         path = parts.path
@@ -205,8 +272,9 @@ class LocalGateway:
         route, match = allowed[0]
         lowered = {k.lower(): v for k, v in headers.items()}
         api_key = lowered.get("x-api-key")
-        if route.api_key_required and api_key != self.stack.api_key:
-            return _json(403, {"message": "Forbidden"})
+        refused = self.refused(route, api_key)
+        if refused is not None:
+            return refused
         event = proxy_event(
             route,
             method=method,

@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from local import atomicity, distributed_map, firehose, quotas, runtime, sfn_integrations, state
+from local import atomicity, distributed_map, emf, firehose, quotas, runtime, sfn_integrations, state
 from local.template import ROOT, Resolver, function_environment, function_property, load_template, resources_of_type
 from mlops.registry.store import ModelRegistry
 from mlops.storage import clients
@@ -68,7 +68,8 @@ class LocalStack:
     function_names: dict[str, str] = field(default_factory=dict)  # logical id -> function name
     state_machine_arns: dict[str, str] = field(default_factory=dict)  # logical id -> ARN
     function_environments: dict[str, dict[str, str]] = field(default_factory=dict)  # logical id -> variables
-    api_key: str = field(default_factory=lambda: "local-" + uuid.uuid4().hex)  # the predict route's key
+    api_key: str = field(default_factory=lambda: "local-" + uuid.uuid4().hex)  # the first predict client's key
+    client_api_keys: dict[str, str] = field(default_factory=dict)  # PredictClients: client name -> API key
     # Where the stack keeps its data between runs (local/state.py); None: an ephemeral stack (tests, demo).
     state_dir: Path | None = None
     restored: state.Restored | None = None
@@ -99,6 +100,7 @@ class LocalStack:
         sfn_integrations.forget_tokens()
         quotas.install()
         distributed_map.install()
+        emf.install()
         self.template = load_template(self.template_path)
         self._provision()
         if self.state_dir is not None:
@@ -167,6 +169,16 @@ class LocalStack:
     def drift_check_arn(self) -> str:
         return self.state_machine_arns["DriftCheck"]
 
+    def parameter(self, name: str) -> str:
+        """A template parameter's value in this stack (its override, or the template's default)."""
+        if name in self.parameters:
+            return self.parameters[name]
+        return str(self.template["Parameters"][name].get("Default", ""))
+
+    def predict_clients(self) -> list[str]:
+        """PredictClients: the client names the template makes API keys for (its first five)."""
+        return [name.strip() for name in self.parameter("PredictClients").split(",") if name.strip()][:5]
+
     def environment(self) -> dict[str, str]:
         """Every function's settings from the template, merged (they agree on shared names): for tests and code
         that call handlers or domain functions directly, outside a Lambda invocation."""
@@ -178,6 +190,11 @@ class LocalStack:
     # ---- provisioning -----------------------------------------------------------------------------------------
     def _provision(self) -> None:
         template = self.template
+        # One API key per predict client, as the template's usage plan keys (the first keeps ``api_key``).
+        self.client_api_keys = {
+            client: self.api_key if index == 0 else f"local-{client}-{uuid.uuid4().hex}"
+            for index, client in enumerate(self.predict_clients())
+        }
         for logical_id in resources_of_type(template, "AWS::S3::Bucket"):
             name = f"{STACK_NAME}-{logical_id}".lower()
             self.client("s3").create_bucket(Bucket=name)

@@ -124,6 +124,7 @@ def save(stack: Any, state_dir: Path) -> Path:
         "format": FORMAT_VERSION,
         "saved_at": dt.datetime.now(dt.UTC).isoformat(),
         "api_key": stack.api_key,
+        "client_api_keys": stack.client_api_keys,
         "objects": [],
         "tables": {},
         "executions": [],
@@ -233,6 +234,12 @@ def restore(stack: Any, state_dir: Path) -> Restored | None:
             items += 1
     executions = _restore_executions(stack, manifest["executions"])
     stack.api_key = manifest["api_key"]
+    saved_keys = manifest.get("client_api_keys") or {}  # snapshots before per-client keys hold only api_key
+    clients = list(stack.client_api_keys)
+    stack.client_api_keys = {
+        client: saved_keys.get(client) or (stack.api_key if index == 0 else stack.client_api_keys[client])
+        for index, client in enumerate(clients)
+    }
     return Restored(objects, items, executions, manifest["saved_at"])
 
 

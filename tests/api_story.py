@@ -220,7 +220,11 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     )
     status, stepped = api.call("GET", f"/pipelines/training/{first['execution_id']}?steps=true")
     exited = [s["state"] for s in stepped["steps"] if s["event"] == "exited"]
-    assert status == 200 and exited[0] == "Prepare" and exited[-3:] == ["SmokeTest", "Deploy", "Deployed"], stepped
+    assert (
+        status == 200
+        and exited[0] == "Prepare"
+        and exited[-4:] == ["SmokeTest", "RolloutStrategy?", "Deploy", "Deployed"]
+    ), stepped
 
     # When the same data trains a challenger with a gate it cannot pass; Then v2 is registered Rejected.
     challenger = finish(api, start_training(api, "story-v2", gate={"metric": "f1", "min_improvement": 0.5}))

@@ -1,23 +1,36 @@
 """Deploy step: move the production alias to the new version, keeping the previous one for rollback.
 
-With ``{"undo": {"state_input": ..., "execution_arn": ...}}`` (the ASL's UndoDeployment state, which every Catch that
-ends a run passes through) it undoes a production move the failed run made: with the admin API, this function is
-the only writer of aliases."""
+The same function runs the progressive strategies (``{"start_rollout": ...}``: the canary's first weight or the
+shadow; ``{"check_bake": ...}``: judge a finished bake on the version's serving metrics, then advance, promote or
+roll back). With ``{"undo": {"state_input": ..., "execution_arn": ...}}`` (the ASL's UndoDeployment state, which
+every Catch that ends a run passes through) it undoes a production move, canary or shadow the failed run made:
+with the admin API, this function is the only writer of aliases."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import DeployEvent, UndoDeploymentEvent, parse_event
+from mlops.contracts import (
+    CheckBakeEvent,
+    CheckBakeRequest,
+    DeployEvent,
+    StartRolloutEvent,
+    StartRolloutRequest,
+    UndoDeploymentEvent,
+    parse_event,
+)
 from mlops.governance.failed_runs import failure_of, undo_deployment
 from mlops.registry.records import MODEL_NAME_PATTERN_RE
 from mlops.registry.store import ModelRegistry
+from mlops.serving import rollout
+from mlops.serving.bake_metrics import CloudWatchServingMetrics, ServingObservation
 from mlops.serving.deploy import deploy
 from mlops.settings import Settings
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+DECISION_METRICS = {"baking": "RolloutAdvanced", "promoted": "RolloutPromoted", "rolled_back": "RolloutRolledBack"}
 
 
 @logger.inject_lambda_context
@@ -27,6 +40,10 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = Settings.from_environment()
     if isinstance(event, dict) and "undo" in event:
         return _undo(parse_event(UndoDeploymentEvent, event["undo"]), settings)
+    if isinstance(event, dict) and "start_rollout" in event:
+        return _start_rollout(parse_event(StartRolloutEvent, event).start_rollout, settings)
+    if isinstance(event, dict) and "check_bake" in event:
+        return _check_bake(parse_event(CheckBakeEvent, event).check_bake, settings)
     step = parse_event(DeployEvent, event)
     result = deploy(
         step.model_name,
@@ -38,6 +55,44 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     metrics.add_metric(name="Deployments", unit=MetricUnit.Count, value=int(result["changed"]))
     logger.info("alias moved", extra={"deployment": result})
     return result
+
+
+def _start_rollout(step: StartRolloutRequest, settings: Settings) -> dict:
+    state = rollout.start(
+        ModelRegistry.from_settings(settings),
+        step.model_name,
+        step.version,
+        step.deployment,
+        execution_arn=step.execution_arn,
+    )
+    logger.info("rollout started", extra={"rollout": state.document()})
+    return state.document()
+
+
+def _check_bake(step: CheckBakeRequest, settings: Settings) -> dict:
+    state = step.rollout
+    if state.strategy == "shadow":
+        report = state.shadow_report or {}
+        observed = ServingObservation(
+            requests=int(report.get("requests") or 0),
+            errors=int(report.get("errors") or 0),
+            p99_latency_ms=report.get("p99_latency_ms"),
+            disagreement=report.get("disagreement"),
+        )
+    else:
+        powertools = Metrics()  # the predict function's namespace and service: the same Globals
+        source = CloudWatchServingMetrics(powertools.namespace, powertools.service)
+        observed = source.observe(state.model_name, state.version, state.step_started_at, rollout.now())
+    decided = rollout.check(
+        ModelRegistry.from_settings(settings),
+        state.model_copy(update={"shadow_report": None}),
+        step.thresholds,
+        observed,
+        execution_arn=step.execution_arn,
+    )
+    metrics.add_metric(name=DECISION_METRICS[decided.outcome], unit=MetricUnit.Count, value=1)
+    logger.info("bake checked", extra={"rollout": decided.document(), "observed": observed.to_document()})
+    return decided.document()
 
 
 def _undo(step: UndoDeploymentEvent, settings: Settings) -> dict:

@@ -1,5 +1,6 @@
-"""Predict function: POST /models/{name}/predict, plus the pipeline's smoke-test and ONNX parity checks, and a
-version's outputs on a holdout (``score_holdout``: the gate's way to a champion trained by another scikit-learn).
+"""Predict function: POST /models/{name}/predict, plus the pipeline's smoke-test and ONNX parity checks, a
+version's outputs on a holdout (``score_holdout``: the gate's way to a champion trained by another scikit-learn),
+and a shadow's replay of production's captured requests (``shadow_replay``: a shadow rollout's bake).
 
 Under ServingRuntime=onnx a version whose ONNX model did not pass the parity check (recorded in the registry as
 ``serving.runtime = "sklearn"``) is served by handing its validated rows to the scikit-learn predict function
@@ -17,10 +18,11 @@ from functools import cache
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import ParityCheckEvent, ScoreHoldoutEvent, SmokeTestEvent, parse_event
+from mlops.contracts import ParityCheckEvent, ScoreHoldoutEvent, ShadowReplayEvent, SmokeTestEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.serving.cache import ModelCache, load_schema_document, parity_check, score_holdout, smoke_test
 from mlops.serving.http import RequestMetrics, handle_predict
+from mlops.serving.shadow import replay
 from mlops.settings import EndpointSettings, ModelCacheSettings, Settings
 
 if os.environ.get("SERVING_RUNTIME") == "onnx":
@@ -78,6 +80,17 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         scored = score_holdout(cache, check.model_name, check.version, check.test_uri)
         logger.info("holdout scored", extra={"model_name": check.model_name, "version": check.version})
         return scored
+    if isinstance(event, dict) and "shadow_replay" in event:
+        check = parse_event(ShadowReplayEvent, event).shadow_replay
+        report = replay(
+            cache,
+            check.model_name,
+            champion_version=check.champion_version,
+            challenger_version=check.version,
+            start=check.since,
+        )
+        logger.info("shadow replayed", extra={"shadow": report})
+        return report
     context_id = (event.get("requestContext") or {}).get("requestId") if isinstance(event, dict) else None
     request_id = context_id if isinstance(context_id, str) else context.aws_request_id
     return handle_predict(

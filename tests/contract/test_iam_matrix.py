@@ -94,7 +94,15 @@ INTENDED_S3: dict[str, dict[str, list[str]]] = {
         "ArtifactsBucket/baselines/*": [GET, PUT],
         "ArtifactsBucket[s3:prefix=baselines/*,models/*]": [LIST],
     },
-    "PredictFunctionRole": {"ArtifactsBucket/models/*": [GET], "ArtifactsBucket/runs/*": [GET]},
+    "PredictFunctionRole": {
+        "ArtifactsBucket/models/*": [GET],
+        "ArtifactsBucket/runs/*": [GET],
+        # a shadow rollout's bake: production's capture is replayed (listed by prefix, read) and the shadow's
+        # answers are written beside it, never anywhere else
+        "ArtifactsBucket/capture/*": [GET],
+        "ArtifactsBucket[s3:prefix=capture/*]": ["s3:ListBucket"],
+        "ArtifactsBucket/shadow/*": [PUT],
+    },
     "PredictSklearnFunctionRole": {"ArtifactsBucket/models/*": [GET]},
     "ReproduceFunctionRole": {
         "ArtifactsBucket/datasets/*": [GET],

@@ -43,6 +43,7 @@ FAIL_STATES = {
         "ApprovalTimedOut",
         "DeploymentFailed",
         "PipelineFailed",
+        "RolledBack",  # a bake breached its thresholds: the rollout withdrew the new version by itself
     },
     "DriftCheck": {
         "InvalidInput",

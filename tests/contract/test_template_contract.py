@@ -46,6 +46,8 @@ LOG_DELIVERY_ACTIONS = {
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
 }
+# Read-only actions IAM cannot scope to a resource (AWS documents Resource "*" for them).
+UNSCOPABLE_READS = {"cloudwatch:GetMetricData"}
 INTRINSICS = {"Ref", "Fn::GetAtt", "Fn::Sub", "Fn::If", "Fn::Join", "Fn::ImportValue"}
 
 
@@ -400,13 +402,15 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_no_policy_grants_on_every_resource_but_log_delivery(translated_template: dict[str, Any]) -> None:
+def test_no_policy_grants_on_every_resource_but_log_delivery_and_unscopable_reads(
+    translated_template: dict[str, Any],
+) -> None:
     statements = list(allow_statements(translated_template))
     wildcard = {
         where: statement["Action"]
         for where, statement in statements
         if "*" in as_list(statement.get("Resource", []))
-        and not set(as_list(statement["Action"])) <= LOG_DELIVERY_ACTIONS
+        and not set(as_list(statement["Action"])) <= LOG_DELIVERY_ACTIONS | UNSCOPABLE_READS
     }
 
     assert len(statements) > len(FUNCTIONS), "the walk found too few statements to mean anything"

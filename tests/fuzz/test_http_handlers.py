@@ -159,6 +159,8 @@ ADMIN_ROUTES = [
     ("DELETE", "/models/{name}/aliases/{alias}", "/models/bc/aliases/{p}"),
     ("PUT", "/models/{name}/versions/{version}/tags/{key}", "/models/bc/versions/1/tags/{p}"),
     ("DELETE", "/models/{name}/versions/{version}/tags/{key}", "/models/bc/versions/1/tags/{p}"),
+    ("POST", "/models/{name}/batch-jobs", "/models/{p}/batch-jobs"),
+    ("GET", "/models/{name}/batch-jobs/{job_id}", "/models/bc/batch-jobs/{p}"),
 ]
 
 

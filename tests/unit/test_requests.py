@@ -66,6 +66,19 @@ def test_a_full_request_keeps_every_field():
         intended_use="triage support",
         limitations="adults only",
         approval={"required": True, "timeout_s": 3600},
+        search=None,
+        deployment={
+            "strategy": "linear",
+            "canary_weight": None,
+            "linear_step": 0.2,
+            "bake_s": 300,
+            "thresholds": {
+                "max_error_rate": 0.02,
+                "max_p99_latency_ms": 250.0,
+                "max_disagreement": None,
+                "min_requests": 50,
+            },
+        },
     )
 
     request = parse_training_request(document)

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops.errors import InvalidStepInput
+from mlops.serving.rollout_records import RolloutState
 from mlops.training.records import (
     S3_URI,
     SHA256,
@@ -23,7 +24,7 @@ from mlops.training.records import (
     PreparedDataset,
     TrialRun,
 )
-from mlops.training.request import Candidate, NormalisedRequest
+from mlops.training.request import Candidate, NormalisedRequest, SettledBakeThresholds, SettledDeployment
 
 
 class StepEvent(BaseModel):
@@ -77,6 +78,46 @@ class RegisterEvent(StepEvent):
     evaluation: EvaluationResult
     conversion: ConversionResult | None = None
     parity: ParityReport | None = None
+
+
+class StartRolloutRequest(StepEvent):
+    model_name: str
+    version: int = Field(ge=1)
+    deployment: SettledDeployment
+
+
+class StartRolloutEvent(BaseModel):
+    """The Deploy function's first step of a canary, linear or shadow rollout (the ASL's StartRollout)."""
+
+    model_config = ConfigDict(extra="forbid")
+    start_rollout: StartRolloutRequest
+
+
+class CheckBakeRequest(StepEvent):
+    rollout: RolloutState
+    thresholds: SettledBakeThresholds
+
+
+class CheckBakeEvent(BaseModel):
+    """The Deploy function's judgement of a bake (the ASL's CheckBake): advance, promote or roll back."""
+
+    model_config = ConfigDict(extra="forbid")
+    check_bake: CheckBakeRequest
+
+
+class ShadowReplayRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_name: str
+    version: int = Field(ge=1)
+    champion_version: int = Field(ge=1)
+    since: float = Field(ge=0, description="epoch seconds: production's requests from then on are replayed")
+
+
+class ShadowReplayEvent(BaseModel):
+    """The predict function replays production's captured requests against a shadow (the ASL's ReplayShadow)."""
+
+    model_config = ConfigDict(extra="forbid")
+    shadow_replay: ShadowReplayRequest
 
 
 class SmokeTestRequest(BaseModel):

@@ -104,3 +104,7 @@ class InvalidBatchInput(MlopsError):
 
 class BatchChunkIncomplete(MlopsError):
     """A chunk of a batch job left no marker: the job's output cannot be reported as complete."""
+
+
+class RolloutInterrupted(MlopsError):
+    """A progressive rollout found the alias moved by someone else mid-bake: it stops and changes nothing."""

@@ -163,6 +163,8 @@ class PipelineSettings:
     code_version: str
     trial_max_concurrency: int = 10  # a search's trials at once, unless the request asks for fewer or more
     trial_tolerated_failure_percentage: float = 10.0  # failed trials a search tolerates before the run fails
+    deployment_strategy: str = "all_at_once"
+    bake_s: int = 600
 
     ENVIRONMENT_VARIABLES = (
         "REQUIRE_APPROVAL",
@@ -170,6 +172,8 @@ class PipelineSettings:
         "CODE_VERSION",
         "TRIAL_MAX_CONCURRENCY",
         "TRIAL_TOLERATED_FAILURE_PERCENTAGE",
+        "DEPLOYMENT_STRATEGY",
+        "DEPLOYMENT_BAKE_S",
     )
 
     @classmethod
@@ -186,7 +190,14 @@ class PipelineSettings:
             tolerated = float(_required("TRIAL_TOLERATED_FAILURE_PERCENTAGE"))
         except ValueError as exc:
             raise MissingSetting(f"TRIAL_MAX_CONCURRENCY / TRIAL_TOLERATED_FAILURE_PERCENTAGE: {exc}") from exc
-        return cls(flag == "true", timeout, _required("CODE_VERSION"), concurrency, tolerated)
+        strategy = _required("DEPLOYMENT_STRATEGY")
+        if strategy not in ("all_at_once", "canary", "linear", "shadow"):
+            raise MissingSetting(f"DEPLOYMENT_STRATEGY must be all_at_once, canary, linear or shadow, not {strategy!r}")
+        try:
+            bake_s = int(_required("DEPLOYMENT_BAKE_S"))
+        except ValueError as exc:
+            raise MissingSetting(f"DEPLOYMENT_BAKE_S must be an integer: {exc}") from exc
+        return cls(flag == "true", timeout, _required("CODE_VERSION"), concurrency, tolerated, strategy, bake_s)
 
 
 @dataclass(frozen=True)

@@ -50,13 +50,14 @@ class AliasOperations(VersionStore):
         actor: str,
         reason: str,
         check_version: int | None,
+        details: Any = None,
     ) -> AliasRecord:
         checked_alias(alias)
         at = codec.now_iso()
         record = AliasRecord(
             alias=alias,
             model_name=model_name,
-            **{"canary_version": None, "canary_weight": 0.0, **fields},
+            **{"canary_version": None, "canary_weight": 0.0, "shadow_version": None, **fields},
             revision=(current.revision if current else 0) + 1,
             updated_at=at,
             updated_by=actor,
@@ -86,6 +87,9 @@ class AliasOperations(VersionStore):
             )
         before = {k: getattr(current, k) if current else None for k in MOVED_FIELDS}
         after = {k: getattr(record, k) for k in MOVED_FIELDS}
+        if record.shadow_version is not None or (current is not None and current.shadow_version is not None):
+            before["shadow_version"] = current.shadow_version if current else None  # only where a shadow is involved
+            after["shadow_version"] = record.shadow_version
         items += [
             self.put(model_name, layout.alias_sk(alias), record.to_stored(), table=self.alias_table, **condition),
             self.event_put(
@@ -96,6 +100,7 @@ class AliasOperations(VersionStore):
                 before={"alias": alias, **before},
                 after={"alias": alias, **after},
                 at=at,
+                details=details,
             ),
         ]
         try:
@@ -130,6 +135,7 @@ class AliasOperations(VersionStore):
         alias: str = PRODUCTION,
         expected_version: int | None = None,
         check_expected: bool = False,
+        details: Any = None,
     ) -> AliasRecord:
         """Point an alias at a version, atomically, remembering the previous version for rollback.
 
@@ -153,10 +159,19 @@ class AliasOperations(VersionStore):
             actor=actor,
             reason=reason,
             check_version=version,
+            details=details,
         )
 
     def set_canary(
-        self, model_name: str, version: int, weight: float, *, actor: str, reason: str, alias: str = PRODUCTION
+        self,
+        model_name: str,
+        version: int,
+        weight: float,
+        *,
+        actor: str,
+        reason: str,
+        alias: str = PRODUCTION,
+        details: Any = None,
     ) -> AliasRecord:
         """Send a share ``weight`` (0 < weight < 1) of requests to ``version``; production stays as it is."""
         if not 0 < weight < 1:
@@ -182,9 +197,67 @@ class AliasOperations(VersionStore):
             actor=actor,
             reason=reason,
             check_version=version,
+            details=details,
         )
 
-    def promote(self, model_name: str, *, actor: str, reason: str, alias: str = PRODUCTION) -> AliasRecord:
+    def set_shadow(
+        self, model_name: str, version: int, *, actor: str, reason: str, alias: str = PRODUCTION, details: Any = None
+    ) -> AliasRecord:
+        """Mark ``version`` as the alias's shadow: it serves none of the alias's requests; a bake replays the
+        alias's captured requests against it. Production and any canary stay as they are."""
+        self.deployable(model_name, version)
+        current = self.get_alias(model_name, alias)
+        if current is None:
+            raise DeploymentRefused(f"{model_name} has no {alias} version yet: deploy one before a shadow")
+        if current.version == version:
+            raise DeploymentRefused(f"v{version} already serves {alias}; a shadow must be another version")
+        fields = {
+            "version": current.version,
+            "previous_version": current.previous_version,
+            "canary_version": current.canary_version,
+            "canary_weight": current.canary_weight,
+            "shadow_version": version,
+        }
+        return self._write_alias(
+            model_name,
+            alias,
+            current,
+            fields,
+            event_type="ShadowStarted",
+            actor=actor,
+            reason=reason,
+            check_version=version,
+            details=details,
+        )
+
+    def end_shadow(
+        self, model_name: str, *, actor: str, reason: str, alias: str = PRODUCTION, details: Any = None
+    ) -> AliasRecord:
+        """Drop the alias's shadow (the version stays registered); production and any canary are unchanged."""
+        current = self.get_alias(model_name, alias)
+        if current is None or current.shadow_version is None:
+            raise DeploymentRefused(f"{model_name} has no shadow on {alias}")
+        fields = {
+            "version": current.version,
+            "previous_version": current.previous_version,
+            "canary_version": current.canary_version,
+            "canary_weight": current.canary_weight,
+        }
+        return self._write_alias(
+            model_name,
+            alias,
+            current,
+            fields,
+            event_type="ShadowEnded",
+            actor=actor,
+            reason=reason,
+            check_version=None,
+            details=details,
+        )
+
+    def promote(
+        self, model_name: str, *, actor: str, reason: str, alias: str = PRODUCTION, details: Any = None
+    ) -> AliasRecord:
         """Make the canary the production version (the old one becomes the rollback target)."""
         current = self.get_alias(model_name, alias)
         if current is None or not current.canary_version:
@@ -198,9 +271,12 @@ class AliasOperations(VersionStore):
             actor=actor,
             reason=reason,
             check_version=current.canary_version,
+            details=details,
         )
 
-    def rollback(self, model_name: str, *, actor: str, reason: str, alias: str = PRODUCTION) -> AliasRecord:
+    def rollback(
+        self, model_name: str, *, actor: str, reason: str, alias: str = PRODUCTION, details: Any = None
+    ) -> AliasRecord:
         """Undo the last change: drop an active canary, or else move back to the previous version."""
         current = self.get_alias(model_name, alias)
         if current is None:
@@ -215,6 +291,7 @@ class AliasOperations(VersionStore):
                 actor=actor,
                 reason=reason,
                 check_version=None,
+                details=details,
             )
         if current.previous_version is None:
             raise NothingToRollBack(f"alias {alias} of {model_name!r} has no previous version to roll back to")

@@ -185,6 +185,8 @@ class AliasRecord(Record):
     previous_version: int | None = None
     canary_version: int | None = None
     canary_weight: float = 0.0
+    # A shadow takes none of the alias's traffic: the bake replays production's captured requests against it.
+    shadow_version: int | None = None
     revision: int = 0
     updated_at: str | None = None
     updated_by: str | None = None
@@ -208,4 +210,5 @@ class AuditEvent(Record):
     reason: str = ""
     before: Any = None
     after: Any = None
+    details: Any = None  # what a decision was based on (a bake's metrics and thresholds); unset for most events
     at: str

@@ -63,7 +63,16 @@ class RegistryTable(ModelTable):
         return {"Put": {"TableName": table or self.table_name, "Item": codec.to_item(item), **condition}}
 
     def event_put(
-        self, model_name: str, event_type: str, *, actor: str, reason: str, before: Any, after: Any, at: str
+        self,
+        model_name: str,
+        event_type: str,
+        *,
+        actor: str,
+        reason: str,
+        before: Any,
+        after: Any,
+        at: str,
+        details: Any = None,
     ) -> dict[str, Any]:
         """The audit event of a change, as a transaction item. Append-only: an event is only ever created."""
         event = AuditEvent(
@@ -74,6 +83,7 @@ class RegistryTable(ModelTable):
             reason=reason,
             before=before,
             after=after,
+            details=details,
             at=at,
         )
         return self.put(

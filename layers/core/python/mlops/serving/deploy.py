@@ -39,7 +39,8 @@ def deploy(
 def revert_deployment(
     model_name: str, version: int, *, execution_arn: str, reason: str, registry: ModelRegistry
 ) -> dict[str, Any]:
-    """Undo this run's move of the production alias to ``version``, if it is still the alias's last move.
+    """Undo this run's move of the production alias to ``version``, if it is still the alias's last move (a
+    canary or shadow of ``version`` this run set is withdrawn).
 
     A run that ends DeploymentFailed must leave production where it found it. If the Deploy step moved the alias
     and then failed (it timed out after the write, every retry included), the alias goes back to the version it
@@ -48,6 +49,17 @@ def revert_deployment(
     """
     actor = f"pipeline:{run_id_of(execution_arn)}"
     current = registry.get_alias(model_name, PRODUCTION)
+    if (
+        current is not None
+        and current.updated_by == actor
+        and version in (current.canary_version, current.shadow_version)
+    ):
+        # A progressive rollout of this run was cut short: withdraw its canary or shadow, production stays.
+        if current.shadow_version == version:
+            registry.end_shadow(model_name, actor=actor, reason=reason)
+        else:
+            registry.rollback(model_name, actor=actor, reason=reason)
+        return {"alias": PRODUCTION, "version": current.version, "reverted": True, "removed": False}
     if current is None or current.version != version or current.updated_by != actor:
         return {"alias": PRODUCTION, "version": version, "reverted": False}
     if current.previous_version is not None:

@@ -20,6 +20,7 @@ S3, one bucket:
                                                input example): the version item holds their URIs and digests
   ``baselines/<name>/<sha256>.json``           content-addressed drift baselines
   ``capture/<name>/dt=YYYY-MM-DD/...``         inference capture (Firehose, partitioned by model and day)
+  ``shadow/<name>/v<n>/<ts>-<id>.jsonl``        a shadow's answers to production's replayed requests (bake)
   ``feedback/<name>/dt=YYYY-MM-DD/...jsonl``   ground-truth labels posted to the API
   ``monitoring/<name>/<ts>/report.json|html``  drift reports
   ``dashboards/<ts>-<id>.html``                the registry dashboard, rendered on request (presigned URL)
@@ -142,6 +143,12 @@ FEEDBACK_MARKER = "mlops.feedback.v1"
 def capture_prefix(model_name: str) -> str:
     """Firehose writes ``capture/<model>/dt=<yyyy-MM-dd>/`` (template.yaml's dynamic partitioning prefix)."""
     return f"capture/{model_name}"
+
+
+def shadow_capture(bucket: str, model_name: str, version: int, stamp: str, replay_id: str) -> S3Uri:
+    """A shadow's answers to production's replayed requests: ``shadow/<model>/v<n>/<stamp>-<id>.jsonl``, never
+    returned to a caller."""
+    return S3Uri(bucket, f"shadow/{model_name}/v{version}/{stamp}-{replay_id}.jsonl")
 
 
 def feedback_prefix(model_name: str) -> str:

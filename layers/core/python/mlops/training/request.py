@@ -161,6 +161,45 @@ class Approval(BaseModel):
     )
 
 
+DeploymentStrategy = Literal["all_at_once", "canary", "linear", "shadow"]
+DEPLOYMENT_STRATEGIES: tuple[str, ...] = ("all_at_once", "canary", "linear", "shadow")
+MAX_BAKE_S = 7 * 24 * 3600
+# The bake's defaults, when neither the request nor the stack names one (docs/deploy.md#progressive-delivery).
+DEFAULT_CANARY_WEIGHT = 0.1
+DEFAULT_LINEAR_STEP = 0.25
+DEFAULT_MAX_ERROR_RATE = 0.01
+DEFAULT_MAX_P99_LATENCY_MS = 1000.0
+DEFAULT_MAX_DISAGREEMENT = 0.2
+DEFAULT_MIN_REQUESTS = 0
+
+
+class BakeThresholds(BaseModel):
+    """What a bake judges the new version's serving on; past any one of them it is rolled back."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    max_error_rate: float | None = Field(default=None, ge=0, le=1, description="share of 5xx answers it may give")
+    max_p99_latency_ms: float | None = Field(default=None, gt=0, description="its 99th percentile handler latency")
+    max_disagreement: float | None = Field(
+        default=None, ge=0, le=1, description="shadow: share of replayed rows on which it may answer otherwise"
+    )
+    min_requests: int | None = Field(
+        default=None, ge=0, description="requests it must have served in the bake to be judged (else rolled back)"
+    )
+
+
+class Deployment(BaseModel):
+    """How the Deploy part of the pipeline moves production to a version that passed the gate."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    strategy: DeploymentStrategy | None = Field(default=None, description="default: DeploymentStrategy parameter")
+    canary_weight: float | None = Field(default=None, gt=0, lt=1, description="canary: its share of requests")
+    linear_step: float | None = Field(default=None, gt=0, lt=1, description="linear: the share added each step")
+    bake_s: int | None = Field(
+        default=None, ge=0, le=MAX_BAKE_S, description="seconds each step bakes; default DeploymentBakeSeconds"
+    )
+    thresholds: BakeThresholds = Field(default_factory=BakeThresholds)
+
+
 class TrainingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
     model_name: str = Field(pattern=MODEL_NAME_PATTERN)
@@ -180,6 +219,7 @@ class TrainingRequest(BaseModel):
     gate: Gate = Field(default_factory=Gate)
     split: Split = Field(default_factory=Split)
     approval: Approval = Field(default_factory=Approval)
+    deployment: Deployment = Field(default_factory=Deployment)
     requested_by: str = Field(
         default="unknown", description="who asked; the API sets it to the caller's IAM identity (never from the body)"
     )
@@ -232,6 +272,43 @@ class SettledSearch(Search):
     tolerated_failure_percentage: float = Field(ge=0, le=100, strict=False)
 
 
+class SettledBakeThresholds(BakeThresholds):
+    max_error_rate: float = Field(ge=0, le=1)
+    max_p99_latency_ms: float = Field(gt=0)
+    max_disagreement: float = Field(ge=0, le=1)
+    min_requests: int = Field(ge=0)
+
+
+class SettledDeployment(Deployment):
+    """The deployment as Prepare settles it: every field decided, so the state machine reads them by path."""
+
+    strategy: DeploymentStrategy
+    canary_weight: float = Field(gt=0, lt=1)
+    linear_step: float = Field(gt=0, lt=1)
+    bake_s: int = Field(ge=0, le=MAX_BAKE_S)
+    thresholds: SettledBakeThresholds
+
+
+def settle_deployment(requested: Deployment, default_strategy: str, default_bake_s: int) -> SettledDeployment:
+    thresholds = requested.thresholds
+    return SettledDeployment(
+        strategy=requested.strategy or default_strategy,
+        canary_weight=requested.canary_weight or DEFAULT_CANARY_WEIGHT,
+        linear_step=requested.linear_step or DEFAULT_LINEAR_STEP,
+        bake_s=default_bake_s if requested.bake_s is None else requested.bake_s,
+        thresholds=SettledBakeThresholds(
+            max_error_rate=_given(thresholds.max_error_rate, DEFAULT_MAX_ERROR_RATE),
+            max_p99_latency_ms=_given(thresholds.max_p99_latency_ms, DEFAULT_MAX_P99_LATENCY_MS),
+            max_disagreement=_given(thresholds.max_disagreement, DEFAULT_MAX_DISAGREEMENT),
+            min_requests=_given(thresholds.min_requests, DEFAULT_MIN_REQUESTS),
+        ),
+    )
+
+
+def _given[Value](value: Value | None, default: Value) -> Value:
+    return default if value is None else value
+
+
 class NormalisedRequest(TrainingRequest):
     """The request as Prepare settles it, and as the state machine carries it (``$.request``) to the other
     steps: the task inferred, the candidates (or the search), gate metric and approval resolved, the code
@@ -242,6 +319,7 @@ class NormalisedRequest(TrainingRequest):
     search: SettledSearch | None = None
     gate: SettledGate
     approval: SettledApproval
+    deployment: SettledDeployment
     code_version: str = Field(min_length=1)
 
     @model_validator(mode="after")

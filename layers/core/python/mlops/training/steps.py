@@ -68,7 +68,7 @@ from mlops.training.records import (
     TrialRun,
     validated_schema,
 )
-from mlops.training.request import Candidate, NormalisedRequest, SettledSearch, TrainingRequest
+from mlops.training.request import Candidate, NormalisedRequest, SettledSearch, TrainingRequest, settle_deployment
 
 
 def _run_prefix(settings: Settings, run_id: str) -> str:
@@ -231,6 +231,9 @@ def prepare(
                 else request.approval.required,
                 "timeout_s": request.approval.timeout_s or defaults.approval_timeout_s,
             },
+            "deployment": settle_deployment(
+                request.deployment, defaults.deployment_strategy, defaults.bake_s
+            ).model_dump(),
             "code_version": defaults.code_version,
         }
     )
