@@ -1,5 +1,6 @@
-"""Monitoring on the local stack: serve traffic through the predict function, fire a drift-check schedule (what
-EventBridge Scheduler does on AWS) or start DriftCheck directly, and follow the execution."""
+"""Monitoring on the local stack: serve traffic through the predict function, fire the drift-check schedule (what
+EventBridge Scheduler does on AWS: the tick plans the due models and starts their checks) or start DriftCheck
+directly, and follow the executions."""
 
 from __future__ import annotations
 
@@ -74,14 +75,65 @@ def run_drift_check(
     return _result(stack, execution_arn, started, on_progress=on_progress, timeout_s=timeout_s)
 
 
-def fire_schedule(stack: LocalStack, schedule_name: str, **kwargs: Any) -> DriftCheckResult:
-    """Do what EventBridge Scheduler does when a schedule is due: start its target with its input."""
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"  # a context attribute the Scheduler fills into a target's input
+TICK_SCHEDULE = "DriftCheckTickSchedule"  # the template's one drift-check schedule
+
+
+@dataclass
+class TickResult:
+    """One tick of the drift-check schedule: the ScheduledDriftChecks execution and the checks it started."""
+
+    status: str
+    execution_arn: str
+    plan: dict[str, Any]
+    checks: list[DriftCheckResult]
+    error: str | None = None
+    cause: str | None = None
+
+    def check_of(self, model_name: str) -> DriftCheckResult:
+        (found,) = [c for c in self.checks if (c.output or {}).get("model_name") == model_name]
+        return found
+
+
+def day_boundary(now: float | None = None) -> float:
+    """The latest midnight UTC: a tick scheduled then is due for every model on a daily (or finer) rate."""
+    now = time.time() if now is None else now
+    return now - now % 86_400
+
+
+def fire_schedule(
+    stack: LocalStack, schedule_name: str, *, scheduled_time: float | None = None, timeout_s: float = 600.0
+) -> TickResult:
+    """Do what EventBridge Scheduler does when a schedule is due: start its target with its input (the scheduled
+    time filled in), then follow that execution and every DriftCheck execution it started."""
+    from mlops.monitoring.partitions import iso_seconds  # noqa: PLC0415
+
     target = stack.client("scheduler").get_schedule(Name=schedule_name)["Target"]
-    started = time.time()
+    due = iso_seconds(time.time() if scheduled_time is None else scheduled_time)
+    document = target.get("Input", "{}").replace(SCHEDULED_TIME, due)
     execution_arn = stack.client("stepfunctions").start_execution(
-        stateMachineArn=target["Arn"], name=f"scheduled-{uuid.uuid4().hex[:12]}", input=target.get("Input", "{}")
+        stateMachineArn=target["Arn"], name=f"tick-{uuid.uuid4().hex[:12]}", input=document
     )["executionArn"]
-    return _result(stack, execution_arn, started, **kwargs)
+    description, _ = follow(stack, execution_arn, timeout_s=timeout_s)
+    output = json.loads(description.get("output") or "{}")
+    checks = []
+    for started in output.get("started") or []:
+        if started.get("execution_arn"):
+            checks.append(_result(stack, started["execution_arn"], time.time(), timeout_s=timeout_s))
+    return TickResult(
+        status=description["status"],
+        execution_arn=execution_arn,
+        plan=output.get("plan") or {},
+        checks=checks,
+        error=description.get("error"),
+        cause=description.get("cause"),
+    )
+
+
+def fire_drift_schedule(stack: LocalStack, *, scheduled_time: float | None = None, **kwargs: Any) -> TickResult:
+    """Fire the template's drift-check schedule (by default as at the latest midnight UTC, when daily rates are due)."""
+    at = day_boundary() if scheduled_time is None else scheduled_time
+    return fire_schedule(stack, stack.refs[TICK_SCHEDULE], scheduled_time=at, **kwargs)
 
 
 def serve(stack: LocalStack, model_name: str, rows: list[dict[str, Any]], batch: int = 100) -> list[dict[str, Any]]:

@@ -62,7 +62,8 @@ INTENDED_TABLE_WRITES: dict[str, dict[str, list[str]]] = {
         # UpdateItem: approval decisions (status) and version tags (`tags`, `tags_revision`)
         "RegistryTable": ["dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"],
         "AliasTable": ["dynamodb:DeleteItem", "dynamodb:PutItem"],  # production and every named alias
-        "MonitorTable": ["dynamodb:UpdateItem"],  # PUT /models/{name}/monitoring: the MONITOR item's config
+        # PUT and DELETE /models/{name}/monitoring: the MONITOR item's config (DELETE: schedule disabled)
+        "MonitorTable": ["dynamodb:UpdateItem"],
         **AUDIT_APPEND,
     },
     "ReproduceFunctionRole": dict(AUDIT_APPEND),
@@ -76,7 +77,16 @@ DATA_BUCKET_READ = {"DataBucketName": _READ, "DataBucketName/*": _READ}
 FIREHOSE = ["s3:AbortMultipartUpload", "s3:GetBucketLocation", LIST, "s3:ListBucketMultipartUploads", PUT]
 # role -> "<bucket>/<prefix>" (or "<bucket>" for bucket-level actions, with their s3:prefix limits) -> actions.
 INTENDED_S3: dict[str, dict[str, list[str]]] = {
-    "PrepareFunctionRole": {"ArtifactsBucket/datasets/*": [GET], "ArtifactsBucket/runs/*": [PUT], **DATA_BUCKET_READ},
+    "PrepareFunctionRole": {
+        "ArtifactsBucket/datasets/*": [GET],
+        "ArtifactsBucket/runs/*": [PUT],
+        # a request with `feedback`: captured rows joined with their labels, written as a dataset of their own
+        "ArtifactsBucket/capture/*": [GET],
+        "ArtifactsBucket/feedback/*": [GET],
+        "ArtifactsBucket[s3:prefix=capture/*,feedback/*]": [LIST],
+        "ArtifactsBucket/datasets/feedback/*": [PUT],
+        **DATA_BUCKET_READ,
+    },
     "TrainFunctionRole": {"ArtifactsBucket/runs/*": [GET, PUT]},
     "EvaluateFunctionRole": {"ArtifactsBucket/runs/*": [GET, PUT], "ArtifactsBucket/models/*": [GET]},
     "ConvertFunctionRole": {"ArtifactsBucket/runs/*": [GET, PUT]},

@@ -45,6 +45,13 @@ def model_pk(model_name: str) -> str:
     return f"MODEL#{model_name}"
 
 
+def model_name_of(pk: str) -> str:
+    """The model a partition key belongs to (``MODEL#churn`` → ``churn``)."""
+    if not pk.startswith("MODEL#"):
+        raise ValueError(f"not a model partition key: {pk!r}")
+    return pk.removeprefix("MODEL#")
+
+
 def version_sk(version: int) -> str:
     return f"{VERSION_PREFIX}{version:06d}"
 

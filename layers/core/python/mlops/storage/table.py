@@ -49,3 +49,20 @@ class ModelTable:
             if "LastEvaluatedKey" not in page or (limit is not None and len(items) >= limit):
                 return items[:limit] if limit is not None else items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def scan_sort_key(self, sort_key: str, *, table: str | None = None) -> list[dict[str, Any]]:
+        """Every item with this sort key across all models (e.g. each model's ``ALIAS#production``), every page.
+        A scan reads the whole table: for the small, per-model items of the alias and monitor tables only."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": table or self.table_name,
+            "FilterExpression": "sk = :sk",
+            "ExpressionAttributeValues": {":sk": {"S": sort_key}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.dynamodb.scan(**kwargs)
+            items.extend(codec.from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
