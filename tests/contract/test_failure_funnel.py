@@ -32,6 +32,7 @@ NOT_FATAL = {
         "ParityCheck",  # the ONNX model is not trusted; scikit-learn serves the version
     },
     "DriftCheck": {"RecordRetraining"},  # the run was started; the notification must still go out
+    "ScheduledDriftChecks": {"StartChecks/Iterator/StartCheck"},  # already started by the same tick: done
 }
 # The Pass states TrainingPipeline keeps; before the funnel it also had six Note<state> Pass states.
 TRAINING_PASS_STATES = {"CandidateFailed", "SkipParityCheck", "ParityCheckErrored", FUNNEL_FALLBACK}
