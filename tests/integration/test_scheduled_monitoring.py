@@ -4,10 +4,13 @@ ScheduledDriftChecks and DriftCheck state machines; the monitoring routes set a 
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import logging
 import os
 
+import numpy as np
 import pytest
 
 from local.datasets import breast_cancer_csv, diabetes_csv
@@ -15,6 +18,8 @@ from local.gateway import LocalGateway
 from local.monitoring_runs import TICK_SCHEDULE, day_boundary, fire_drift_schedule, serve
 from local.stack import LocalStack
 from local.training_runs import run_training
+from mlops.data import dataset, reader
+from mlops.storage import objects
 from tests.integration.test_drift_check import traffic
 
 pytestmark = pytest.mark.integration
@@ -135,3 +140,72 @@ def test_monitoring_routes_set_a_rate_refuse_bad_settings_and_stop_checks(two_mo
     # And a PUT turns the classifier's checks back on
     status, body = call(stack, "PUT", f"/models/{CLASSIFIER}/monitoring", {})
     assert status == 200 and body["schedule"]["enabled"] is True
+
+
+def test_a_retraining_trains_on_the_data_plus_captured_rows_joined_with_their_labels(two_models):
+    stack = two_models
+    s3 = stack.client("s3")
+    table = dataset.read_table(breast_cancer_csv())
+    names = [c for c in table.names if c != "target"]
+    picked = np.random.default_rng(11).choice(table.rows, 120, replace=False)
+    sent = [{n: float(table.column(n).values[i]) for n in names} for i in picked]
+    truth = [reader.number_text(table.column("target").values[i]) for i in picked]
+    # Given 120 served requests, 100 of them labelled through /feedback, one of those labelled twice (the latest wins)
+    served = serve(stack, CLASSIFIER, sent)
+    labels = [{"inference_id": p["inference_id"], "label": y} for p, y in zip(served[:100], truth[:100], strict=True)]
+    assert call(stack, "POST", f"/models/{CLASSIFIER}/feedback", {"labels": labels})[0] == 202
+    relabelled = {"inference_id": served[0]["inference_id"], "label": "1" if truth[0] == "0" else "0"}
+    assert call(stack, "POST", f"/models/{CLASSIFIER}/feedback", {"labels": [relabelled]})[0] == 202
+    # and one capture object delivered twice (Firehose delivers at least once)
+    captures = [
+        item["Key"]
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket, Prefix=f"capture/{CLASSIFIER}/")
+        for item in page.get("Contents", [])
+    ]
+    holding = next(k for k in captures if served[5]["inference_id"].encode() in _body(stack, k))
+    s3.copy_object(Bucket=stack.bucket, Key=f"{holding}-redelivered", CopySource={"Bucket": stack.bucket, "Key": holding})
+    labelled_in_copy = sum(
+        1 for p in served[:100] if p["inference_id"].encode() in _body(stack, holding)
+    )
+
+    # When a retraining asks for the feedback rows (2× weight in training, the newest 40% into the holdout)
+    request = {
+        "model_name": CLASSIFIER,
+        "dataset_uri": f"s3://{stack.bucket}/datasets/bc.csv",
+        "target": "target",
+        "candidates": [{"estimator": "logistic_regression", "params": {"max_iter": 2000}}],
+        "feedback": {"window_hours": 2, "weight": 2, "holdout_share": 0.4},
+    }
+    run = run_training(stack, request)
+    assert run.end_state in ("Deployed", "NotPromoted"), run.error
+
+    # Then the lineage names the combined dataset, the captures and the rows used, each inference id once
+    version = max(v.version for v in stack.registry().list_versions(CLASSIFIER))
+    lineage = stack.registry().get_version(CLASSIFIER, version).lineage
+    added = lineage.feedback
+    assert added["labelled_rows"] == 100 and added["labels_received"] == 100
+    assert added["duplicate_captures_dropped"] == labelled_in_copy > 0
+    assert holding in added["captures"] and f"{holding}-redelivered" not in added["captures"]  # rows come once
+    assert set(added["captures"]) <= {*captures, f"{holding}-redelivered"}
+    assert (added["test_rows"], added["train_rows"]) == (40, 60)
+    assert lineage.dataset_uri == added["dataset_uri"] != request["dataset_uri"]
+    assert sum(lineage.split["sizes"].values()) == table.rows + 40 + 2 * 60
+
+    # And the new dataset is the original CSV plus one row per labelled inference, with the latest label
+    combined = _body(stack, lineage.dataset_uri.removeprefix(f"s3://{stack.bucket}/")).decode()
+    original = breast_cancer_csv().decode()
+    assert combined.startswith(original)
+    assert objects.sha256_hex(combined.encode()) == lineage.data_sha256
+    appended = list(csv.DictReader(io.StringIO(original.split("\n", 1)[0] + "\n" + combined[len(original) :])))
+    manifest = json.loads(_body(stack, added["manifest_uri"].removeprefix(f"s3://{stack.bucket}/")))
+    expected = {p["inference_id"]: (row, y) for p, row, y in zip(served, sent, truth, strict=True)}
+    expected[relabelled["inference_id"]] = (sent[0], relabelled["label"])
+    assert len(appended) == len(manifest["rows"]) == 100
+    for row, entry in zip(appended, manifest["rows"], strict=True):
+        features, label = expected[entry["inference_id"]]
+        assert row["target"] == label
+        assert {n: float(row[n]) for n in names} == features
+
+
+def _body(stack: LocalStack, key: str) -> bytes:
+    return stack.client("s3").get_object(Bucket=stack.bucket, Key=key)["Body"].read()

@@ -84,6 +84,9 @@ class Lineage(Record):
     code_version: str = "unversioned"
     libraries: dict[str, str] = Field(default_factory=dict)
     candidates: list[dict[str, Any]] = Field(default_factory=list)
+    # captured rows joined with their /feedback labels that were added to the data: which captures, how many rows,
+    # and where they went (the newest share to the holdout); dataset_uri/data_sha256 name the combined data
+    feedback: dict[str, Any] | None = None
 
 
 SERVING_RUNTIMES = ("onnx", "sklearn")

@@ -42,7 +42,7 @@ from mlops.registry.store import ModelRegistry
 from mlops.settings import GovernanceSettings, PipelineSettings, Settings
 from mlops.storage import clients, layout, objects
 from mlops.storage.objects import S3Uri
-from mlops.training import conversion, estimators, evaluation, significance
+from mlops.training import conversion, estimators, evaluation, feedback_rows, significance
 from mlops.training.records import (
     BootstrapInterval,
     ChampionSummary,
@@ -127,7 +127,21 @@ def prepare(
         except PolicyViolation as exc:
             raise InvalidTrainingRequest(str(exc)) from exc
         gate_request["min_improvement"] = governance.settled_min_improvement(request, policy)
-    stream = objects.open_dataset(request.dataset_uri)
+    run_id = run_id_of(execution_arn)
+    dataset_uri, added = request.dataset_uri, None
+    if request.feedback is not None:  # the data plus captured rows joined with their labels, as a dataset of its own
+        added = feedback_rows.write_dataset(
+            request.dataset_uri,
+            request.target,
+            feedback_rows.collect(settings.artifacts_bucket, request.model_name, request.feedback, now=time.time()),
+            request.feedback,
+            bucket=settings.artifacts_bucket,
+            model_name=request.model_name,
+            run_id=run_id,
+            now=time.time(),
+        )
+        dataset_uri = added.uri
+    stream = objects.open_dataset(dataset_uri)
     table = dataset.read_table(stream)
     data_sha256 = stream.hexdigest()
     schema, table = dataset.infer_schema(
@@ -151,9 +165,18 @@ def prepare(
 
     seed = request.split.seed
     split_rows = dataset.split_rows(table, schema, seed, request.split.validation_fraction, request.split.test_fraction)
+    feedback_summary = None
+    if added is not None:
+        split_rows, placed = feedback_rows.place_in_splits(
+            split_rows,
+            total_rows=table.rows,
+            labelled_rows=added.labelled_rows,
+            holdout_share=request.feedback.holdout_share,
+            weight=request.feedback.weight,
+        )
+        feedback_summary = {**added.summary, "test_rows": placed["test"], "train_rows": placed["train"]}
     input_columns, rows = len(table.columns), table.rows
     example = dataset.input_record(table, schema, int(split_rows["test"][0]))
-    run_id = run_id_of(execution_arn)
     prefix = _run_prefix(settings, run_id)
     split_uris: dict[str, str] = {}
     for name, indices in split_rows.items():  # written column by column from the table: no split held whole
@@ -196,7 +219,7 @@ def prepare(
     )
     bucket = settings.artifacts_bucket
     prepared = PreparedDataset(
-        uri=request.dataset_uri,
+        uri=dataset_uri,
         sha256=data_sha256,
         rows=rows,
         columns=input_columns,
@@ -209,6 +232,7 @@ def prepare(
         ),
         split_sizes={name: len(indices) for name, indices in split_rows.items()},
         baseline_uri=str(baseline_uri),
+        feedback=feedback_summary,
     )
     return PreparedRun(request=normalised, dataset=prepared)
 
@@ -665,6 +689,7 @@ def register(
             requested_by=request.requested_by,
             code_version=request.code_version,
             libraries=library_versions(),
+            feedback=prepared.feedback,
         ),
         approval=request.approval.model_dump(mode="json"),
         intended_use=request.intended_use,
