@@ -455,8 +455,8 @@ def monitoring_status(name: ModelName) -> dict[str, Any]:
 
 @app.put(
     "/models/<name>/monitoring",
-    summary="Replace a model's monitoring settings (overrides of the stack's, e.g. {\"schedule\": {\"rate\": "
-    "\"rate(6 hours)\"}, \"drift\": {\"psi_threshold\": 0.2}}; {} returns to the stack's), audited",
+    summary='Replace a model\'s monitoring settings (overrides of the stack\'s, e.g. {"schedule": {"rate": '
+    '"rate(6 hours)"}, "drift": {"psi_threshold": 0.2}}; {} returns to the stack\'s), audited',
     responses={**_responses(404, 422)},
 )
 def set_monitoring(name: ModelName, settings: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:

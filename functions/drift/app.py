@@ -1,6 +1,7 @@
-"""Drift function: one scheduled drift check of a model (report, metrics, decision), the record of the
-retraining run the DriftCheck state machine started, and the plan of a schedule tick (which models are due). The statistics live in mlops.monitoring (statistics, reference,
-window, decision), the check in mlops.monitoring.check; this handler parses the event and publishes the metrics."""
+"""Drift function: one scheduled drift check of a model (report, metrics, decision), the record of the retraining
+run the DriftCheck state machine started, and the plan of a schedule tick (which models are due). The statistics
+live in mlops.monitoring (statistics, reference, window, decision), the check in mlops.monitoring.check; this handler
+parses the event and publishes the metrics."""
 
 from typing import Any
 

@@ -163,10 +163,10 @@ def test_a_retraining_trains_on_the_data_plus_captured_rows_joined_with_their_la
         for item in page.get("Contents", [])
     ]
     holding = next(k for k in captures if served[5]["inference_id"].encode() in _body(stack, k))
-    s3.copy_object(Bucket=stack.bucket, Key=f"{holding}-redelivered", CopySource={"Bucket": stack.bucket, "Key": holding})
-    labelled_in_copy = sum(
-        1 for p in served[:100] if p["inference_id"].encode() in _body(stack, holding)
+    s3.copy_object(
+        Bucket=stack.bucket, Key=f"{holding}-redelivered", CopySource={"Bucket": stack.bucket, "Key": holding}
     )
+    labelled_in_copy = sum(1 for p in served[:100] if p["inference_id"].encode() in _body(stack, holding))
 
     # When a retraining asks for the feedback rows (2× weight in training, the newest 40% into the holdout)
     request = {

@@ -20,13 +20,13 @@ from mlops.errors import (
 )
 from mlops.governance import cards
 from mlops.governance.failed_runs import step_error_of
+from mlops.monitoring.config import MonitoringConfig, rate_seconds
+from mlops.monitoring.schedule import schedule_overview
+from mlops.monitoring.store import MonitoringStore, monitoring_overview
 from mlops.registry import documents
 from mlops.registry.aliases import checked_alias
 from mlops.registry.records import PRODUCTION, AliasRecord
 from mlops.registry.store import ModelRegistry
-from mlops.monitoring.config import MonitoringConfig, rate_seconds
-from mlops.monitoring.schedule import schedule_overview
-from mlops.monitoring.store import MonitoringStore, monitoring_overview
 from mlops.registry.tags import checked_tag
 from mlops.settings import ScheduleSettings
 from mlops.storage import clients, codec
@@ -418,7 +418,12 @@ def set_monitoring(
 
 
 def stop_monitoring(
-    registry: ModelRegistry, monitors: MonitoringStore, model_name: str, *, schedule: ScheduleSettings, actor: str,
+    registry: ModelRegistry,
+    monitors: MonitoringStore,
+    model_name: str,
+    *,
+    schedule: ScheduleSettings,
+    actor: str,
     now: float,
 ) -> dict[str, Any]:
     """No more scheduled checks of the model (its other settings are kept; a PUT turns monitoring back on)."""

@@ -51,7 +51,9 @@ class ScheduleConfig:
     @classmethod
     def from_dict(cls, document: Any) -> ScheduleConfig:
         if not isinstance(document, Mapping):
-            raise InvalidMonitoringConfig(f"schedule must be an object such as {{\"rate\": \"rate(6 hours)\"}}, not {document!r}")
+            raise InvalidMonitoringConfig(
+                f'schedule must be an object such as {{"rate": "rate(6 hours)"}}, not {document!r}'
+            )
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(document) - known)
         if unknown:
@@ -193,27 +195,7 @@ class MonitoringConfig:
             if not isinstance(schedule, Mapping):
                 ScheduleConfig.from_dict(schedule)  # raises, naming the field
             overrides["schedule"] = ScheduleConfig.from_dict({**asdict(base.schedule), **schedule})
-        for name in (
-            "cooldown_hours",
-            "max_metric_drop",
-            "max_error_increase",
-            "capture_settle_s",
-            "performance_window_hours",
-            "max_window_hours",
-        ):
-            if name not in overrides:
-                continue
-            if not isinstance(overrides[name], int | float) or isinstance(overrides[name], bool):
-                raise InvalidMonitoringConfig(f"{name} must be a number, not {overrides[name]!r}")
-            overrides[name] = float(overrides[name])
-        for name in ("retrain_on_drift", "retrain_on_performance"):
-            if name in overrides and not isinstance(overrides[name], bool):
-                raise InvalidMonitoringConfig(f"{name} must be true or false, not {overrides[name]!r}")
-        for name in ("consecutive_windows", "min_labelled_rows"):
-            if name in overrides and (not isinstance(overrides[name], int) or isinstance(overrides[name], bool)):
-                raise InvalidMonitoringConfig(f"{name} must be an integer, not {overrides[name]!r}")
-        if "retraining_dataset_uri" in overrides and not isinstance(overrides["retraining_dataset_uri"], str | None):
-            raise InvalidMonitoringConfig("retraining_dataset_uri must be an s3:// URI")
+        _check_types(overrides)
         try:
             return replace(base, drift=drift_config, **overrides)
         except TypeError as exc:
@@ -224,3 +206,28 @@ class MonitoringConfig:
         document["drift"] = self.drift.to_dict()
         document["schedule"] = asdict(self.schedule)
         return document
+
+
+def _check_types(overrides: dict[str, Any]) -> None:
+    """Refuse a value of the wrong JSON type naming its field (numbers become floats in place)."""
+    for name in (
+        "cooldown_hours",
+        "max_metric_drop",
+        "max_error_increase",
+        "capture_settle_s",
+        "performance_window_hours",
+        "max_window_hours",
+    ):
+        if name not in overrides:
+            continue
+        if not isinstance(overrides[name], int | float) or isinstance(overrides[name], bool):
+            raise InvalidMonitoringConfig(f"{name} must be a number, not {overrides[name]!r}")
+        overrides[name] = float(overrides[name])
+    for name in ("retrain_on_drift", "retrain_on_performance"):
+        if name in overrides and not isinstance(overrides[name], bool):
+            raise InvalidMonitoringConfig(f"{name} must be true or false, not {overrides[name]!r}")
+    for name in ("consecutive_windows", "min_labelled_rows"):
+        if name in overrides and (not isinstance(overrides[name], int) or isinstance(overrides[name], bool)):
+            raise InvalidMonitoringConfig(f"{name} must be an integer, not {overrides[name]!r}")
+    if "retraining_dataset_uri" in overrides and not isinstance(overrides["retraining_dataset_uri"], str | None):
+        raise InvalidMonitoringConfig("retraining_dataset_uri must be an s3:// URI")

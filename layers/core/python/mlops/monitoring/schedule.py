@@ -104,7 +104,9 @@ def plan_tick(
     """The models due at the tick scheduled for ``tick_at`` (epoch seconds), in name order."""
     tick_s = rate_seconds(tick_rate, field_name="DriftCheckTickRate")
     deployed = sorted(layout.model_name_of(item["pk"]) for item in aliases.scan_sort_key(PRODUCTION_SK))
-    configs = {layout.model_name_of(item["pk"]): item.get("config") for item in monitors.scan_sort_key(layout.MONITOR_SK)}
+    configs = {
+        layout.model_name_of(item["pk"]): item.get("config") for item in monitors.scan_sort_key(layout.MONITOR_SK)
+    }
     due: list[ScheduledCheck] = []
     disabled: list[str] = []
     invalid: list[str] = []
@@ -136,7 +138,9 @@ def plan_tick(
     )
 
 
-def schedule_overview(stored_config: Mapping[str, Any] | None, *, default_rate: str, tick_rate: str, now: float) -> dict:
+def schedule_overview(
+    stored_config: Mapping[str, Any] | None, *, default_rate: str, tick_rate: str, now: float
+) -> dict:
     """What ``GET /models/{name}/monitoring`` shows of a model's schedule."""
     schedule = effective_schedule(stored_config, default_rate)
     rate = schedule.rate or default_rate

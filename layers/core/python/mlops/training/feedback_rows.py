@@ -116,8 +116,15 @@ class FeedbackDataset:
 
 
 def write_dataset(
-    original_uri: str, target: str, collected: Collected, settings: FeedbackRows, *, bucket: str, model_name: str,
-    run_id: str, now: float,
+    original_uri: str,
+    target: str,
+    collected: Collected,
+    settings: FeedbackRows,
+    *,
+    bucket: str,
+    model_name: str,
+    run_id: str,
+    now: float,
 ) -> FeedbackDataset:
     """The original CSV plus one row per labelled inference (oldest first), and its manifest, in S3."""
     original = objects.get_bytes(S3Uri.parse(original_uri))
@@ -181,4 +188,3 @@ def place_in_splits(
     placed["test"] = np.concatenate([placed["test"], to_test])
     placed["train"] = np.sort(np.concatenate([placed["train"], np.repeat(to_train, weight)]))
     return placed, {"test": int(held), "train": int(len(to_train))}
-

@@ -76,7 +76,9 @@ class FeedbackRows(BaseModel):
     holdout_share: float = Field(
         default=0.3, ge=0, le=0.9, description="the most recent share of the labelled rows goes to the test split"
     )
-    max_rows: int = Field(default=100_000, ge=1, le=1_000_000, description="at most this many labelled rows, newest first")
+    max_rows: int = Field(
+        default=100_000, ge=1, le=1_000_000, description="at most this many labelled rows, newest first"
+    )
 
 
 class TrainingRequest(BaseModel):

@@ -63,7 +63,7 @@ from mlops.training.records import (
     TrainedCandidate,
     validated_schema,
 )
-from mlops.training.request import Candidate, NormalisedRequest, TrainingRequest
+from mlops.training.request import Candidate, FeedbackRows, NormalisedRequest, TrainingRequest
 
 
 def _run_prefix(settings: Settings, run_id: str) -> str:
@@ -109,6 +109,36 @@ def _with_class_weight(candidates: list[Candidate], task: str, class_weight: str
 
 
 # ---- Prepare ----------------------------------------------------------------------------------------------
+def _feedback_dataset(request: TrainingRequest, settings: Settings, run_id: str) -> feedback_rows.FeedbackDataset:
+    """The request's data plus the captured rows joined with their labels, as a dataset object of its own."""
+    assert request.feedback is not None
+    now = time.time()
+    bucket = settings.artifacts_bucket
+    return feedback_rows.write_dataset(
+        request.dataset_uri,
+        request.target,
+        feedback_rows.collect(bucket, request.model_name, request.feedback, now=now),
+        request.feedback,
+        bucket=bucket,
+        model_name=request.model_name,
+        run_id=run_id,
+        now=now,
+    )
+
+
+def _place_feedback_rows(
+    split_rows: dict[str, np.ndarray], total_rows: int, added: feedback_rows.FeedbackDataset, settings: FeedbackRows
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    placed_rows, placed = feedback_rows.place_in_splits(
+        split_rows,
+        total_rows=total_rows,
+        labelled_rows=added.labelled_rows,
+        holdout_share=settings.holdout_share,
+        weight=settings.weight,
+    )
+    return placed_rows, {**added.summary, "test_rows": placed["test"], "train_rows": placed["train"]}
+
+
 def prepare(
     request: TrainingRequest,
     execution_arn: str,
@@ -128,19 +158,8 @@ def prepare(
             raise InvalidTrainingRequest(str(exc)) from exc
         gate_request["min_improvement"] = governance.settled_min_improvement(request, policy)
     run_id = run_id_of(execution_arn)
-    dataset_uri, added = request.dataset_uri, None
-    if request.feedback is not None:  # the data plus captured rows joined with their labels, as a dataset of its own
-        added = feedback_rows.write_dataset(
-            request.dataset_uri,
-            request.target,
-            feedback_rows.collect(settings.artifacts_bucket, request.model_name, request.feedback, now=time.time()),
-            request.feedback,
-            bucket=settings.artifacts_bucket,
-            model_name=request.model_name,
-            run_id=run_id,
-            now=time.time(),
-        )
-        dataset_uri = added.uri
+    added = _feedback_dataset(request, settings, run_id) if request.feedback is not None else None
+    dataset_uri = added.uri if added is not None else request.dataset_uri
     stream = objects.open_dataset(dataset_uri)
     table = dataset.read_table(stream)
     data_sha256 = stream.hexdigest()
@@ -166,15 +185,8 @@ def prepare(
     seed = request.split.seed
     split_rows = dataset.split_rows(table, schema, seed, request.split.validation_fraction, request.split.test_fraction)
     feedback_summary = None
-    if added is not None:
-        split_rows, placed = feedback_rows.place_in_splits(
-            split_rows,
-            total_rows=table.rows,
-            labelled_rows=added.labelled_rows,
-            holdout_share=request.feedback.holdout_share,
-            weight=request.feedback.weight,
-        )
-        feedback_summary = {**added.summary, "test_rows": placed["test"], "train_rows": placed["train"]}
+    if added is not None and request.feedback is not None:
+        split_rows, feedback_summary = _place_feedback_rows(split_rows, table.rows, added, request.feedback)
     input_columns, rows = len(table.columns), table.rows
     example = dataset.input_record(table, schema, int(split_rows["test"][0]))
     prefix = _run_prefix(settings, run_id)
