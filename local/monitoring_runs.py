@@ -162,6 +162,7 @@ def serve(stack: LocalStack, model_name: str, rows: list[dict[str, Any]], batch:
 DEMO_SHIFTED_FEATURES = 12  # of the 30: enough to pass the default drift share (30%)
 DEMO_SHIFT = 1.6  # those features' values are multiplied by this (a recalibrated instrument, say)
 DEMO_BATCH_ROWS = 300
+DEMO_FEEDBACK = {"window_hours": 1, "weight": 2, "holdout_share": 0.3}  # the retraining's labelled traffic
 
 
 def _send_feedback(stack: LocalStack, model_name: str, labels: list[dict[str, Any]]) -> int:
@@ -201,16 +202,15 @@ def _print_check(title: str, result: DriftCheckResult, out: Any) -> None:
     print(f"              report {check['html_uri']}", file=out)
 
 
-def _refreshed_dataset(
-    stack: LocalStack, dataset_csv: bytes, columns: list[str], fresh: list[tuple[dict[str, Any], str]]
-) -> str:
-    """What a data pipeline would provide for retraining: the original rows plus newly labelled ones."""
-    key = "datasets/breast-cancer-refreshed.csv"
-    lines = dataset_csv.decode().rstrip("\n").split("\n")
-    for features, label in fresh:
-        lines.append(",".join(f"{features[n]!r}" if n in features else label for n in columns))
-    stack.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=("\n".join(lines) + "\n").encode())
-    return key
+def _print_tick(tick: TickResult, model_name: str, out: Any) -> None:
+    print(
+        f"  tick        the schedule fired (as at {tick.plan.get('tick_at')}): {tick.plan.get('due_count')} of "
+        f"{tick.plan.get('models')} deployed models due, one DriftCheck each",
+        file=out,
+    )
+    for check in tick.checks:
+        if (check.output or {}).get("model_name") != model_name:
+            _print_check(str((check.output or {}).get("model_name")), check, out)
 
 
 def _follow_retraining(stack: LocalStack, execution_arn: str, out: Any, on_progress: Any) -> bool:
@@ -219,6 +219,15 @@ def _follow_retraining(stack: LocalStack, execution_arn: str, out: Any, on_progr
     output = json.loads(description.get("output") or "{}")
     gate = (output.get("evaluation") or {}).get("gate") or {}
     registration = output.get("registration") or {}
+    added = (output.get("dataset") or {}).get("feedback")
+    if added:
+        print(
+            f"  data        the training data + {added['labelled_rows']} captured rows joined with their labels "
+            f"({added['capture_objects']} capture object(s), {added['duplicate_captures_dropped']} duplicate(s) "
+            f"dropped): {added['train_rows']} to training ×{added['weight']}, the newest {added['test_rows']} to the "
+            f"holdout both models are scored on → {added['dataset_uri']}",
+            file=out,
+        )
     print(
         f"  gate        {str(gate.get('decision', '-')).upper()}: v{registration.get('version')} "
         f"{registration.get('status')} ({'; '.join(gate.get('reasons', []))})",
@@ -272,18 +281,26 @@ def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out:
             file=out,
         )
 
-    print("Monitoring: the DriftCheck state machine on the production model", file=out)
-    refreshed_key = _refreshed_dataset(stack, dataset_csv, table.names, traffic(shift=True))
+    print("Monitoring: one schedule checks every deployed model; DriftCheck on each", file=out)
     MonitoringStore(stack.monitor_table).set_config(
-        model_name, {"retraining_dataset_uri": f"s3://{stack.bucket}/{refreshed_key}", "min_labelled_rows": 100}
+        model_name,
+        {
+            "min_labelled_rows": 100,
+            "retrain_on_performance": False,  # this story retrains on confirmed drift
+            "retraining_feedback": DEMO_FEEDBACK,
+        },
     )
     print(
-        f"  settings    consecutive windows 2, cooldown 24 h, retrain on s3://{stack.bucket}/{refreshed_key}", file=out
+        "  settings    consecutive windows 2, cooldown 24 h; a retraining adds the labelled traffic "
+        f"(weight {DEMO_FEEDBACK['weight']}, newest {DEMO_FEEDBACK['holdout_share']:.0%} into the holdout)",
+        file=out,
     )
 
     print(f"  traffic 1   {DEMO_BATCH_ROWS} requests like the training data", file=out)
     serve_traffic(traffic(shift=False), feedback=True)
-    first = run_drift_check(stack, model_name)
+    tick = fire_drift_schedule(stack)
+    _print_tick(tick, model_name, out)
+    first = tick.check_of(model_name)
     _print_check("check 1", first, out)
     results = [first]
     for number in (2, 3):
@@ -292,7 +309,7 @@ def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out:
             f"({', '.join(shifted[:3])}, ...)",
             file=out,
         )
-        serve_traffic(traffic(shift=True), feedback=False)
+        serve_traffic(traffic(shift=True), feedback=True)
         result = run_drift_check(stack, model_name)
         _print_check(f"check {number}", result, out)
         results.append(result)
@@ -305,6 +322,7 @@ def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out:
         print(f"  report      check 3's report, for a browser: {local_copy.relative_to(ROOT)}", file=out)
     retraining = results[-1].retraining_execution_arn
     ok = all(r.status == "SUCCEEDED" for r in results)
+    ok = ok and tick.status == "SUCCEEDED" and all(c.status == "SUCCEEDED" for c in tick.checks)
     ok = ok and retraining is not None and _follow_retraining(stack, retraining, out, on_progress)
     print(f"  traffic 4   {DEMO_BATCH_ROWS} more shifted requests, now with their labels", file=out)
     serve_traffic(traffic(shift=True), feedback=True)
@@ -313,7 +331,7 @@ def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out:
     if after.check.get("version") != confirmed.get("version"):
         print(
             f"              v{after.check.get('version')} now serves: its window and counters started afresh at its "
-            "deployment, against its own baseline (the refreshed data, mostly the original rows)",
+            "deployment, against its own baseline (the original rows plus the labelled traffic)",
             file=out,
         )
     return ok and after.status == "SUCCEEDED"
