@@ -292,11 +292,10 @@ def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out:
     )
     print(
         "  settings    consecutive windows 2, cooldown 24 h; a retraining adds the labelled traffic "
-        f"(weight {DEMO_FEEDBACK['weight']}, newest {DEMO_FEEDBACK['holdout_share']:.0%} into the holdout)",
+        f"(weight {DEMO_FEEDBACK['weight']}, newest {DEMO_FEEDBACK['holdout_share']:.0%} into the holdout)\n"
+        f"  traffic 1   {DEMO_BATCH_ROWS} requests like the training data",
         file=out,
     )
-
-    print(f"  traffic 1   {DEMO_BATCH_ROWS} requests like the training data", file=out)
     serve_traffic(traffic(shift=False), feedback=True)
     tick = fire_drift_schedule(stack)
     _print_tick(tick, model_name, out)
