@@ -258,3 +258,30 @@ def test_the_matrix_would_see_a_broader_grant() -> None:
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
     ]
+
+
+# Who may start which state machine (a schedule that could start anything would be a way around the API's checks).
+INTENDED_STARTS = {
+    "ApiFunctionRole": ["TrainingPipeline.Name"],
+    "DriftCheckRole": ["TrainingPipeline.Name"],  # drift-triggered retraining
+    "DriftScheduleRole": ["ScheduledDriftChecks"],  # the one schedule starts the tick, nothing else
+    "ScheduledDriftChecksRole": ["DriftCheck.Name"],  # the tick starts one DriftCheck per due model
+}
+
+
+def test_each_role_starts_exactly_the_state_machines_it_is_meant_to() -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        statements = role_statements(translate(load_template(), ROOT))
+    starts: dict[str, set[str]] = defaultdict(set)
+    for role, found in statements.items():
+        for statement in found:
+            actions = set(_as_list(statement["Action"]))
+            assert not {a for a in actions if a.startswith("scheduler:") or a == "iam:PassRole"}, (
+                f"{role}: no role manages schedules or passes roles (the schedule is static; the tick fans out)"
+            )
+            if "states:StartExecution" in actions:
+                for resource in _as_list(statement["Resource"]):
+                    for branch in branches(resource):
+                        starts[role].add(_name(branch).rsplit(":", 1)[-1])
+    assert {role: sorted(names) for role, names in starts.items()} == INTENDED_STARTS
