@@ -88,3 +88,42 @@ def test_feedback_settings_are_strict_json():
     assert FeedbackRows.model_validate({"window_hours": 24}).window_hours == 24.0
     with pytest.raises(ValueError, match="weight"):
         FeedbackRows.model_validate({"weight": "2"})
+
+
+def test_a_tick_plans_every_deployed_model_past_a_batch_of_reads(stack):
+    # Given 230 models with a production alias (more than one BatchGetItem of 100 keys), a few with settings
+    from mlops.monitoring.schedule import plan_tick  # noqa: PLC0415
+    from mlops.monitoring.store import MonitoringStore  # noqa: PLC0415
+    from mlops.storage.table import ModelTable  # noqa: PLC0415
+
+    dynamodb = stack.client("dynamodb")
+    names = [f"model-{i:03d}" for i in range(230)]
+    for name in names:
+        dynamodb.put_item(
+            TableName=stack.alias_table, Item={"pk": {"S": f"MODEL#{name}"}, "sk": {"S": "ALIAS#production"}}
+        )
+    dynamodb.put_item(  # a model with only a staging alias is not deployed: not planned
+        TableName=stack.alias_table, Item={"pk": {"S": "MODEL#staged"}, "sk": {"S": "ALIAS#staging"}}
+    )
+    monitors = MonitoringStore(stack.monitor_table)
+    monitors.set_config("model-007", {"schedule": {"enabled": False}})
+    monitors.set_config("model-150", {"schedule": {"rate": "rate(6 hours)"}})
+    monitors.set_config("model-222", {"schedule": {"rate": "sometimes"}})  # written around the API's validation
+    midnight, six = 1_800_000_000 - 1_800_000_000 % 86_400, 6 * 3600
+    # When the ticks at midnight and at 06:00 UTC are planned (hourly ticks, the stack's rate daily)
+    plans = [
+        plan_tick(
+            at,
+            default_rate="rate(1 day)",
+            tick_rate="rate(1 hour)",
+            aliases=ModelTable(stack.alias_table),
+            monitors=monitors,
+        )
+        for at in (midnight, midnight + six)
+    ]
+    # Then midnight checks every deployed model but the stopped one (the refused setting falls back to the stack's)
+    assert plans[0].models == 230
+    assert [c.model_name for c in plans[0].due] == [n for n in names if n != "model-007"]
+    assert plans[0].disabled == ["model-007"] and plans[0].invalid == ["model-222"]
+    # and 06:00 only the 6-hourly one
+    assert [c.model_name for c in plans[1].due] == ["model-150"] and plans[1].not_due == 228

@@ -104,9 +104,8 @@ def plan_tick(
     """The models due at the tick scheduled for ``tick_at`` (epoch seconds), in name order."""
     tick_s = rate_seconds(tick_rate, field_name="DriftCheckTickRate")
     deployed = sorted(layout.model_name_of(item["pk"]) for item in aliases.scan_sort_key(PRODUCTION_SK))
-    configs = {
-        layout.model_name_of(item["pk"]): item.get("config") for item in monitors.scan_sort_key(layout.MONITOR_SK)
-    }
+    # the MONITOR items of the deployed models only (the monitor table also holds every check's summary)
+    configs = {name: item.get("config") for name, item in monitors.batch_get(deployed, layout.MONITOR_SK).items()}
     due: list[ScheduledCheck] = []
     disabled: list[str] = []
     invalid: list[str] = []
