@@ -90,9 +90,10 @@ class TickResult:
     error: str | None = None
     cause: str | None = None
 
-    def check_of(self, model_name: str) -> DriftCheckResult:
-        (found,) = [c for c in self.checks if (c.output or {}).get("model_name") == model_name]
-        return found
+    def check_of(self, model_name: str) -> DriftCheckResult | None:
+        """The check this tick started for the model (None: not started, e.g. not due or the tick failed)."""
+        found = [c for c in self.checks if (c.output or {}).get("model_name") == model_name]
+        return found[0] if found else None
 
 
 def day_boundary(now: float | None = None) -> float:
@@ -202,7 +203,12 @@ def _print_check(title: str, result: DriftCheckResult, out: Any) -> None:
     print(f"              report {check['html_uri']}", file=out)
 
 
-def _print_tick(tick: TickResult, model_name: str, out: Any) -> None:
+def _scheduled_checks(stack: LocalStack, model_name: str, out: Any) -> tuple[TickResult, DriftCheckResult | None]:
+    """Fire the one schedule; print the tick and the other models' checks; return the tick and the model's check."""
+    tick = fire_drift_schedule(stack)
+    if tick.status != "SUCCEEDED":
+        print(f"  tick        ✗ ScheduledDriftChecks {tick.status}: {tick.error} {tick.cause or ''}", file=out)
+        return tick, None
     print(
         f"  tick        the schedule fired (as at {tick.plan.get('tick_at')}): {tick.plan.get('due_count')} of "
         f"{tick.plan.get('models')} deployed models due, one DriftCheck each",
@@ -211,6 +217,10 @@ def _print_tick(tick: TickResult, model_name: str, out: Any) -> None:
     for check in tick.checks:
         if (check.output or {}).get("model_name") != model_name:
             _print_check(str((check.output or {}).get("model_name")), check, out)
+    first = tick.check_of(model_name)
+    if first is None:
+        print(f"  check 1     ✗ the tick started no check of {model_name}", file=out)
+    return tick, first
 
 
 def _follow_retraining(stack: LocalStack, execution_arn: str, out: Any, on_progress: Any) -> bool:
@@ -297,9 +307,9 @@ def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out:
         file=out,
     )
     serve_traffic(traffic(shift=False), feedback=True)
-    tick = fire_drift_schedule(stack)
-    _print_tick(tick, model_name, out)
-    first = tick.check_of(model_name)
+    tick, first = _scheduled_checks(stack, model_name, out)
+    if first is None:
+        return False
     _print_check("check 1", first, out)
     results = [first]
     for number in (2, 3):

@@ -76,6 +76,7 @@ def test_one_schedule_checks_every_deployed_model_with_no_stack_change(two_model
     assert tick.plan["models"] == 2 and tick.plan["due_count"] == 2
     assert sorted(c.output["model_name"] for c in tick.checks) == [CLASSIFIER, REGRESSOR]
     classifier, regressor = tick.check_of(CLASSIFIER), tick.check_of(REGRESSOR)
+    assert classifier is not None and regressor is not None
     assert (classifier.status, classifier.end_state) == ("SUCCEEDED", "Checked"), classifier.cause
     assert classifier.check["rows"] == 150 and classifier.check["status"] == "ok"
     assert (regressor.status, regressor.end_state) == ("SUCCEEDED", "Checked"), regressor.cause
