@@ -210,3 +210,15 @@ def test_a_retraining_trains_on_the_data_plus_captured_rows_joined_with_their_la
 
 def _body(stack: LocalStack, key: str) -> bytes:
     return stack.client("s3").get_object(Bucket=stack.bucket, Key=key)["Body"].read()
+
+
+def test_a_version_trained_on_feedback_rows_reproduces_from_its_lineage(two_models):
+    # Given the version the feedback retraining registered (the test above)
+    stack = two_models
+    latest = max(stack.registry().list_versions(CLASSIFIER), key=lambda v: v.version)
+    assert latest.lineage.feedback, "run after the feedback retraining"
+    # When it is reproduced from its lineage (the combined dataset, the rows placed the same way)
+    status, report = call(stack, "POST", f"/models/{CLASSIFIER}/versions/{latest.version}/reproduce")
+    # Then the data, the split and the model are the same
+    assert status == 200, report
+    assert report["data_matches"] and report["split_matches"] and report["reproduced"] is True, report
