@@ -152,20 +152,24 @@ def write_env_file(stack: LocalStack, path: Path, endpoint: str) -> Path:
 
 
 def write_events(directory: Path = EVENTS_DIR) -> list[Path]:
-    written = []
     with LocalStack() as stack:
-        executions = run_example_executions(stack)
-        seen: set[tuple[str, str]] = set()
-        for name in (EXAMPLE_EXECUTION, FAILURE_EXECUTION, APPROVAL_EXECUTION):
-            for folder, payload in captured_payloads(stack, executions[name]):
-                case = _case(folder, payload)
-                if (folder, case) in seen:  # the first execution's payload of a step is the one kept
-                    continue
-                seen.add((folder, case))
-                written.append(_write(directory / folder / f"{case}.json", payload))
-        reproduce = ReproduceEvent(model_name=EXAMPLE_REQUEST["model_name"], version=1, requested_by="events-generator")
-        written.append(_write(directory / "reproduce" / "breast_cancer.json", reproduce.model_dump()))
-        written.append(write_env_file(stack, directory / ENV_FILE.name, f"http://127.0.0.1:{AWS_SERVER_PORT}"))
+        return capture_events(stack, run_example_executions(stack), directory)
+
+
+def capture_events(stack: LocalStack, executions: dict[str, str], directory: Path) -> list[Path]:
+    """Write the events and the env file from the example executions ``run_example_executions`` ran on ``stack``."""
+    written = []
+    seen: set[tuple[str, str]] = set()
+    for name in (EXAMPLE_EXECUTION, FAILURE_EXECUTION, APPROVAL_EXECUTION):
+        for folder, payload in captured_payloads(stack, executions[name]):
+            case = _case(folder, payload)
+            if (folder, case) in seen:  # the first execution's payload of a step is the one kept
+                continue
+            seen.add((folder, case))
+            written.append(_write(directory / folder / f"{case}.json", payload))
+    reproduce = ReproduceEvent(model_name=EXAMPLE_REQUEST["model_name"], version=1, requested_by="events-generator")
+    written.append(_write(directory / "reproduce" / "breast_cancer.json", reproduce.model_dump()))
+    written.append(write_env_file(stack, directory / ENV_FILE.name, f"http://127.0.0.1:{AWS_SERVER_PORT}"))
     return written
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from local import atomicity, firehose, quotas, runtime, sfn_integrations, state
+from local import atomicity, firehose, quotas, runtime, sfn_distributed_map, sfn_integrations, state
 from local.template import ROOT, Resolver, function_environment, function_property, load_template, resources_of_type
 from mlops.registry.store import ModelRegistry
 from mlops.storage import clients
@@ -97,6 +97,7 @@ class LocalStack:
         firehose.install()
         sfn_integrations.install()
         sfn_integrations.forget_tokens()
+        sfn_distributed_map.install()
         quotas.install()
         self.template = load_template(self.template_path)
         self._provision()

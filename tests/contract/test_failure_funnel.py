@@ -33,6 +33,7 @@ NOT_FATAL = {
     },
     "DriftCheck": {"RecordRetraining"},  # the run was started; the notification must still go out
     "ScheduledDriftChecks": {"StartChecks/Iterator/StartCheck"},  # already started by the same tick: done
+    "BatchTransform": set(),  # every failure ends the job (a partial output is never a result)
 }
 # The Pass states TrainingPipeline keeps; before the funnel it also had six Note<state> Pass states.
 TRAINING_PASS_STATES = {"CandidateFailed", "SkipParityCheck", "ParityCheckErrored", FUNNEL_FALLBACK}

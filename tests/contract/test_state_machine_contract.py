@@ -52,6 +52,7 @@ FAIL_STATES = {
         "NotificationFailed",
     },
     "ScheduledDriftChecks": {"InvalidInput", "PlanFailed", "ChecksNotStarted"},
+    "BatchTransform": {"InvalidInput", "ChunkFailed", "OutputIncomplete", "BatchJobFailed", "ChunkScoringFailed"},
 }
 TERMINAL_TYPES = {"Choice", "Succeed", "Fail"}  # states that take neither Next nor End
 # A service integration reports the service's errors under its prefix (SNS.ThrottledException, ...): those are not
