@@ -272,7 +272,8 @@ def test_the_matrix_would_see_a_broader_grant() -> None:
 
 # Who may start which state machine (a schedule that could start anything would be a way around the API's checks).
 INTENDED_STARTS = {
-    "ApiFunctionRole": ["TrainingPipeline.Name"],
+    "ApiFunctionRole": ["BatchTransform.Name", "TrainingPipeline.Name"],
+    "BatchTransformRole": ["StackName}-BatchTransform"],  # its Distributed Map's child executions (itself, by name)
     "DriftCheckRole": ["TrainingPipeline.Name"],  # drift-triggered retraining
     "DriftScheduleRole": ["ScheduledDriftChecks"],  # the one schedule starts the tick, nothing else
     "ScheduledDriftChecksRole": ["DriftCheck.Name"],  # the tick starts one DriftCheck per due model
