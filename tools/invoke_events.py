@@ -35,7 +35,7 @@ from mlops.storage import clients
 
 # Pipeline order first (a step's event names what the one before it wrote), then the others by name.
 STEP_ORDER = [
-    "prepare", "train", "evaluate", "convert", "predict", "register", "approval", "deploy", "predict_sklearn",
+    "prepare", "train", "evaluate", "convert", "predict", "register", "approval", "deploy", "predict_sklearn", "batch",
     "record_failure", "reproduce", "drift", "api",
 ]  # fmt: skip
 # (folder, case) -> the error the event exists to show
