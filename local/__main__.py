@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from local import state
-from local.datasets import breast_cancer_csv
+from local.datasets import breast_cancer_csv, diabetes_csv
 from local.event_files import write_events
 from local.gateway import LocalGateway
 from local.monitoring_runs import demo_monitoring
@@ -243,6 +243,24 @@ def demo_command(args: argparse.Namespace) -> int:
             print(file=out)
             results.append(result)
         _print_registry(stack, "breast-cancer", out)
+        print(file=out)
+        print(
+            "Run 3: a second model (diabetes progression, regression), deployed: monitored with no stack change",
+            file=out,
+        )
+        second = run_training(
+            stack,
+            {
+                "model_name": "diabetes",
+                "dataset_uri": _upload(stack, "datasets/diabetes.csv", diabetes_csv()),
+                "target": "progression",
+                "candidates": [{"estimator": "ridge", "params": {"alpha": 1.0}}],
+                "requested_by": "make demo",
+            },
+            on_progress=_printer(out),
+        )
+        _print_result(second, out)
+        results.append(second)
         print(file=out)
         monitored = demo_monitoring(stack, "breast-cancer", breast_cancer_csv(), out, _printer(out))
     return 0 if monitored and all(r.status == "SUCCEEDED" for r in results) else EXIT_FAILED

@@ -1,5 +1,6 @@
-"""Monitoring on the local stack: serve traffic through the predict function, fire a drift-check schedule (what
-EventBridge Scheduler does on AWS) or start DriftCheck directly, and follow the execution."""
+"""Monitoring on the local stack: serve traffic through the predict function, fire the drift-check schedule (what
+EventBridge Scheduler does on AWS: the tick plans the due models and starts their checks) or start DriftCheck
+directly, and follow the executions."""
 
 from __future__ import annotations
 
@@ -74,14 +75,66 @@ def run_drift_check(
     return _result(stack, execution_arn, started, on_progress=on_progress, timeout_s=timeout_s)
 
 
-def fire_schedule(stack: LocalStack, schedule_name: str, **kwargs: Any) -> DriftCheckResult:
-    """Do what EventBridge Scheduler does when a schedule is due: start its target with its input."""
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"  # a context attribute the Scheduler fills into a target's input
+TICK_SCHEDULE = "DriftCheckTickSchedule"  # the template's one drift-check schedule
+
+
+@dataclass
+class TickResult:
+    """One tick of the drift-check schedule: the ScheduledDriftChecks execution and the checks it started."""
+
+    status: str
+    execution_arn: str
+    plan: dict[str, Any]
+    checks: list[DriftCheckResult]
+    error: str | None = None
+    cause: str | None = None
+
+    def check_of(self, model_name: str) -> DriftCheckResult | None:
+        """The check this tick started for the model (None: not started, e.g. not due or the tick failed)."""
+        found = [c for c in self.checks if (c.output or {}).get("model_name") == model_name]
+        return found[0] if found else None
+
+
+def day_boundary(now: float | None = None) -> float:
+    """The latest midnight UTC: a tick scheduled then is due for every model on a daily (or finer) rate."""
+    now = time.time() if now is None else now
+    return now - now % 86_400
+
+
+def fire_schedule(
+    stack: LocalStack, schedule_name: str, *, scheduled_time: float | None = None, timeout_s: float = 600.0
+) -> TickResult:
+    """Do what EventBridge Scheduler does when a schedule is due: start its target with its input (the scheduled
+    time filled in), then follow that execution and every DriftCheck execution it started."""
+    from mlops.monitoring.partitions import iso_seconds  # noqa: PLC0415
+
     target = stack.client("scheduler").get_schedule(Name=schedule_name)["Target"]
-    started = time.time()
+    due = iso_seconds(time.time() if scheduled_time is None else scheduled_time)
+    document = target.get("Input", "{}").replace(SCHEDULED_TIME, due)
     execution_arn = stack.client("stepfunctions").start_execution(
-        stateMachineArn=target["Arn"], name=f"scheduled-{uuid.uuid4().hex[:12]}", input=target.get("Input", "{}")
+        stateMachineArn=target["Arn"], name=f"tick-{uuid.uuid4().hex[:12]}", input=document
     )["executionArn"]
-    return _result(stack, execution_arn, started, **kwargs)
+    description, _ = follow(stack, execution_arn, timeout_s=timeout_s)
+    output = json.loads(description.get("output") or "{}")
+    checks = []
+    for started in output.get("started") or []:
+        if started.get("execution_arn"):
+            checks.append(_result(stack, started["execution_arn"], time.time(), timeout_s=timeout_s))
+    return TickResult(
+        status=description["status"],
+        execution_arn=execution_arn,
+        plan=output.get("plan") or {},
+        checks=checks,
+        error=description.get("error"),
+        cause=description.get("cause"),
+    )
+
+
+def fire_drift_schedule(stack: LocalStack, *, scheduled_time: float | None = None, **kwargs: Any) -> TickResult:
+    """Fire the template's drift-check schedule (by default as at the latest midnight UTC, when daily rates are due)."""
+    at = day_boundary() if scheduled_time is None else scheduled_time
+    return fire_schedule(stack, stack.refs[TICK_SCHEDULE], scheduled_time=at, **kwargs)
 
 
 def serve(stack: LocalStack, model_name: str, rows: list[dict[str, Any]], batch: int = 100) -> list[dict[str, Any]]:
@@ -110,6 +163,7 @@ def serve(stack: LocalStack, model_name: str, rows: list[dict[str, Any]], batch:
 DEMO_SHIFTED_FEATURES = 12  # of the 30: enough to pass the default drift share (30%)
 DEMO_SHIFT = 1.6  # those features' values are multiplied by this (a recalibrated instrument, say)
 DEMO_BATCH_ROWS = 300
+DEMO_FEEDBACK = {"window_hours": 1, "weight": 2, "holdout_share": 0.3}  # the retraining's labelled traffic
 
 
 def _send_feedback(stack: LocalStack, model_name: str, labels: list[dict[str, Any]]) -> int:
@@ -149,16 +203,24 @@ def _print_check(title: str, result: DriftCheckResult, out: Any) -> None:
     print(f"              report {check['html_uri']}", file=out)
 
 
-def _refreshed_dataset(
-    stack: LocalStack, dataset_csv: bytes, columns: list[str], fresh: list[tuple[dict[str, Any], str]]
-) -> str:
-    """What a data pipeline would provide for retraining: the original rows plus newly labelled ones."""
-    key = "datasets/breast-cancer-refreshed.csv"
-    lines = dataset_csv.decode().rstrip("\n").split("\n")
-    for features, label in fresh:
-        lines.append(",".join(f"{features[n]!r}" if n in features else label for n in columns))
-    stack.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=("\n".join(lines) + "\n").encode())
-    return key
+def _scheduled_checks(stack: LocalStack, model_name: str, out: Any) -> tuple[TickResult, DriftCheckResult | None]:
+    """Fire the one schedule; print the tick and the other models' checks; return the tick and the model's check."""
+    tick = fire_drift_schedule(stack)
+    if tick.status != "SUCCEEDED":
+        print(f"  tick        ✗ ScheduledDriftChecks {tick.status}: {tick.error} {tick.cause or ''}", file=out)
+        return tick, None
+    print(
+        f"  tick        the schedule fired (as at {tick.plan.get('tick_at')}): {tick.plan.get('due_count')} of "
+        f"{tick.plan.get('models')} deployed models due, one DriftCheck each",
+        file=out,
+    )
+    for check in tick.checks:
+        if (check.output or {}).get("model_name") != model_name:
+            _print_check(str((check.output or {}).get("model_name")), check, out)
+    first = tick.check_of(model_name)
+    if first is None:
+        print(f"  check 1     ✗ the tick started no check of {model_name}", file=out)
+    return tick, first
 
 
 def _follow_retraining(stack: LocalStack, execution_arn: str, out: Any, on_progress: Any) -> bool:
@@ -167,6 +229,15 @@ def _follow_retraining(stack: LocalStack, execution_arn: str, out: Any, on_progr
     output = json.loads(description.get("output") or "{}")
     gate = (output.get("evaluation") or {}).get("gate") or {}
     registration = output.get("registration") or {}
+    added = (output.get("dataset") or {}).get("feedback")
+    if added:
+        print(
+            f"  data        the training data + {added['labelled_rows']} captured rows joined with their labels "
+            f"({added['capture_objects']} capture object(s), {added['duplicate_captures_dropped']} duplicate(s) "
+            f"dropped): {added['train_rows']} to training ×{added['weight']}, the newest {added['test_rows']} to the "
+            f"holdout both models are scored on → {added['dataset_uri']}",
+            file=out,
+        )
     print(
         f"  gate        {str(gate.get('decision', '-')).upper()}: v{registration.get('version')} "
         f"{registration.get('status')} ({'; '.join(gate.get('reasons', []))})",
@@ -220,18 +291,25 @@ def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out:
             file=out,
         )
 
-    print("Monitoring: the DriftCheck state machine on the production model", file=out)
-    refreshed_key = _refreshed_dataset(stack, dataset_csv, table.names, traffic(shift=True))
+    print("Monitoring: one schedule checks every deployed model; DriftCheck on each", file=out)
     MonitoringStore(stack.monitor_table).set_config(
-        model_name, {"retraining_dataset_uri": f"s3://{stack.bucket}/{refreshed_key}", "min_labelled_rows": 100}
+        model_name,
+        {
+            "min_labelled_rows": 100,
+            "retrain_on_performance": False,  # this story retrains on confirmed drift
+            "retraining_feedback": DEMO_FEEDBACK,
+        },
     )
     print(
-        f"  settings    consecutive windows 2, cooldown 24 h, retrain on s3://{stack.bucket}/{refreshed_key}", file=out
+        "  settings    consecutive windows 2, cooldown 24 h; a retraining adds the labelled traffic "
+        f"(weight {DEMO_FEEDBACK['weight']}, newest {DEMO_FEEDBACK['holdout_share']:.0%} into the holdout)\n"
+        f"  traffic 1   {DEMO_BATCH_ROWS} requests like the training data",
+        file=out,
     )
-
-    print(f"  traffic 1   {DEMO_BATCH_ROWS} requests like the training data", file=out)
     serve_traffic(traffic(shift=False), feedback=True)
-    first = run_drift_check(stack, model_name)
+    tick, first = _scheduled_checks(stack, model_name, out)
+    if first is None:
+        return False
     _print_check("check 1", first, out)
     results = [first]
     for number in (2, 3):
@@ -240,7 +318,7 @@ def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out:
             f"({', '.join(shifted[:3])}, ...)",
             file=out,
         )
-        serve_traffic(traffic(shift=True), feedback=False)
+        serve_traffic(traffic(shift=True), feedback=True)
         result = run_drift_check(stack, model_name)
         _print_check(f"check {number}", result, out)
         results.append(result)
@@ -253,6 +331,7 @@ def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out:
         print(f"  report      check 3's report, for a browser: {local_copy.relative_to(ROOT)}", file=out)
     retraining = results[-1].retraining_execution_arn
     ok = all(r.status == "SUCCEEDED" for r in results)
+    ok = ok and tick.status == "SUCCEEDED" and all(c.status == "SUCCEEDED" for c in tick.checks)
     ok = ok and retraining is not None and _follow_retraining(stack, retraining, out, on_progress)
     print(f"  traffic 4   {DEMO_BATCH_ROWS} more shifted requests, now with their labels", file=out)
     serve_traffic(traffic(shift=True), feedback=True)
@@ -261,7 +340,7 @@ def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out:
     if after.check.get("version") != confirmed.get("version"):
         print(
             f"              v{after.check.get('version')} now serves: its window and counters started afresh at its "
-            "deployment, against its own baseline (the refreshed data, mostly the original rows)",
+            "deployment, against its own baseline (the original rows plus the labelled traffic)",
             file=out,
         )
     return ok and after.status == "SUCCEEDED"

@@ -524,7 +524,7 @@ def audit(ctx: Context, name: str) -> None:
 # ---- monitoring ---------------------------------------------------------------------------------------------------
 @cli.group()
 def monitoring() -> None:
-    """Drift monitoring of a model: show, set."""
+    """Drift monitoring of a model: show, set, stop."""
 
 
 def _show_monitoring(ctx: Context, overview: dict[str, Any]) -> None:
@@ -533,6 +533,7 @@ def _show_monitoring(ctx: Context, overview: dict[str, Any]) -> None:
         config = {}
         _flatten("", overview.get("config") or {}, config)
         render.pairs(f"{name}: monitoring settings (overrides)", sorted(config.items()) or [("(none)", "stack's")])
+        render.pairs(f"{name}: schedule", sorted((overview.get("schedule") or {}).items()) or [("(none)", "")])
         render.pairs(f"{name}: monitor state", sorted((overview.get("state") or {}).items()) or [("(none)", "")])
         render.table(
             f"{name}: latest checks",
@@ -602,6 +603,14 @@ def monitoring_set(
                 raise CliError(f"{'.'.join(path)}: {part} is not a group of settings", EXIT_USAGE)
         target[path[-1]] = value
     _show_monitoring(ctx, ctx.api.json("PUT", f"/models/{name}/monitoring", body=config))
+
+
+@monitoring.command("stop")
+@click.argument("name")
+@pass_context
+def monitoring_stop(ctx: Context, name: str) -> None:
+    """Stop the model's scheduled drift checks (settings kept; `monitoring set` turns them back on)."""
+    _show_monitoring(ctx, ctx.api.json("DELETE", f"/models/{name}/monitoring"))
 
 
 @cli.group()

@@ -7,6 +7,7 @@ document (`openapi.json`, written by `python -m tools.write_openapi`).
 import base64
 import binascii
 import json
+import time
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -33,7 +34,6 @@ from mlops.errors import (
 from mlops.governance import cards, dashboard
 from mlops.governance import policy as governance
 from mlops.monitoring import store
-from mlops.monitoring.config import MonitoringConfig
 from mlops.monitoring.feedback import accept_feedback
 from mlops.registry.records import (
     ALIAS_NAME_PATTERN,
@@ -44,7 +44,7 @@ from mlops.registry.records import (
 )
 from mlops.registry.store import ModelRegistry
 from mlops.serving.batch_jobs import JOB_ID_PATTERN, BatchJobRequest
-from mlops.settings import ApiSettings, BatchApiSettings, GovernanceSettings, Settings
+from mlops.settings import ApiSettings, BatchApiSettings, GovernanceSettings, ScheduleSettings, Settings
 from mlops.storage import objects
 from mlops.training.request import TrainingRequest
 
@@ -439,29 +439,48 @@ def feedback(name: ModelName, body: Feedback) -> Response[dict[str, Any]]:
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted)
 
 
+def _monitors() -> store.MonitoringStore:
+    return store.MonitoringStore(Settings.from_environment().monitor_table)
+
+
 @app.get(
     "/models/<name>/monitoring",
-    summary="Drift monitoring of a model: its settings, the monitor's state and the latest checks with their reports",
+    summary="Drift monitoring of a model: its settings, its schedule, the monitor's state and the latest checks",
     responses={**_responses(404, 422)},
 )
 def monitoring_status(name: ModelName) -> dict[str, Any]:
-    registry = _registry()
-    registry.get_model(name)
-    return store.monitoring_overview(name, store=store.MonitoringStore(Settings.from_environment().monitor_table))
+    return admin.monitoring(
+        _registry(), _monitors(), name, schedule=ScheduleSettings.from_environment(), now=time.time()
+    )
 
 
 @app.put(
     "/models/<name>/monitoring",
-    summary="Replace a model's monitoring settings (overrides of the stack's; {} returns to the stack's)",
+    summary='Replace a model\'s monitoring settings (overrides of the stack\'s, e.g. {"schedule": {"rate": '
+    '"rate(6 hours)"}, "drift": {"psi_threshold": 0.2}}; {} returns to the stack\'s), audited',
     responses={**_responses(404, 422)},
 )
 def set_monitoring(name: ModelName, settings: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
-    registry = _registry()
-    registry.get_model(name)
-    MonitoringConfig.merged(MonitoringConfig(), settings)  # refused with InvalidMonitoringConfig (422)
-    monitors = store.MonitoringStore(Settings.from_environment().monitor_table)
-    monitors.set_config(name, settings)
-    return store.monitoring_overview(name, store=monitors)
+    return admin.set_monitoring(
+        _registry(),
+        _monitors(),
+        name,
+        settings,
+        schedule=ScheduleSettings.from_environment(),
+        actor=_actor(),
+        now=time.time(),
+    )
+
+
+@app.delete(
+    "/models/<name>/monitoring",
+    summary="Stop the model's scheduled drift checks (its settings are kept; a PUT turns them back on), audited",
+    responses={**_responses(404, 422)},
+)
+def stop_monitoring(name: ModelName) -> dict[str, Any]:
+    return admin.stop_monitoring(
+        _registry(), _monitors(), name, schedule=ScheduleSettings.from_environment(), actor=_actor(), now=time.time()
+    )
 
 
 @app.get(

@@ -1,6 +1,7 @@
-"""Drift function: one scheduled drift check of a model (report, metrics, decision), and the record of the
-retraining run the DriftCheck state machine started. The statistics live in mlops.monitoring (statistics, reference,
-window, decision), the check in mlops.monitoring.check; this handler parses the event and publishes the metrics."""
+"""Drift function: one scheduled drift check of a model (report, metrics, decision), the record of the retraining
+run the DriftCheck state machine started, and the plan of a schedule tick (which models are due). The statistics
+live in mlops.monitoring (statistics, reference, window, decision), the check in mlops.monitoring.check; this handler
+parses the event and publishes the metrics."""
 
 from typing import Any
 
@@ -18,9 +19,11 @@ from mlops.monitoring.check import (
     run_check,
 )
 from mlops.monitoring.config import MonitoringConfig
+from mlops.monitoring.schedule import PlanTickEvent, plan_tick
 from mlops.monitoring.store import MonitoringStore
 from mlops.registry.store import ModelRegistry
-from mlops.settings import MonitoringSettings, Settings
+from mlops.settings import MonitoringSettings, ScheduleSettings, Settings
+from mlops.storage.table import ModelTable
 
 logger = Logger()
 tracer = Tracer()
@@ -51,6 +54,9 @@ def publish_metrics(report: dict[str, Any]) -> None:
     metrics.add_metric(name="DatasetDrift", unit=MetricUnit.Count, value=int(report["dataset_drift"]))
     metrics.add_metric(name="DriftConfirmed", unit=MetricUnit.Count, value=int(monitoring["drift_confirmed"]))
     metrics.add_metric(name="PerformanceDegraded", unit=MetricUnit.Count, value=int(monitoring["performance_degraded"]))
+    # the per-model alarms (one contributor per model: Metrics Insights GROUP BY model_name) watch these two
+    _per_model_metric("DriftConfirmed", MetricUnit.Count, int(monitoring["drift_confirmed"]), model)
+    _per_model_metric("PerformanceDegraded", MetricUnit.Count, int(monitoring["performance_degraded"]), model)
     metrics.add_metric(
         name="DataQualityViolations", unit=MetricUnit.Count, value=len(report["data_quality"]["violations"])
     )
@@ -73,6 +79,22 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = Settings.from_environment()
     registry = ModelRegistry.from_settings(settings)
     store = MonitoringStore(settings.monitor_table)
+    if isinstance(event, dict) and "tick" in event:
+        tick = parse_event(PlanTickEvent, event)
+        schedule = ScheduleSettings.from_environment()
+        plan = plan_tick(
+            tick.tick_at(),
+            default_rate=schedule.default_rate,
+            tick_rate=schedule.tick_rate,
+            aliases=ModelTable(settings.alias_table),
+            monitors=store,
+        )
+        metrics.add_metric(name="ScheduledDriftChecks", unit=MetricUnit.Count, value=len(plan.due))
+        document = plan.to_document()
+        logger.info("tick planned", extra={k: document[k] for k in ("tick_at", "models", "due_count", "not_due")})
+        if plan.deferred:
+            logger.warning("more models due than one tick starts", extra={"deferred": document["deferred_count"]})
+        return document
     if isinstance(event, dict) and "retraining_execution_arn" in event:
         step = parse_event(RecordRetrainingEvent, event)
         metrics.add_metric(name="RetrainingStarted", unit=MetricUnit.Count, value=1)

@@ -211,3 +211,43 @@ def test_predict_latency_alarm_threshold_is_the_stack_parameter():
     properties = ALARMS["PredictLatencyAlarm"]["Properties"]
     assert properties["Threshold"] == {"Ref": "PredictLatencyAlarmMilliseconds"}
     assert TEMPLATE["Parameters"]["PredictLatencyAlarmMilliseconds"]["Type"] == "Number"
+
+
+@pytest.mark.parametrize(
+    ("logical_id", "metric"),
+    [("DriftConfirmedAlarm", "DriftConfirmed"), ("PerformanceDegradedAlarm", "PerformanceDegraded")],
+)
+def test_drift_alarms_have_one_contributor_per_model_on_what_the_drift_function_writes(
+    logical_id, metric, capsys, monkeypatch
+):
+    from functions.drift import app as drift_app  # noqa: PLC0415 - imports the drift handler's Powertools objects
+
+    query = insights_query(logical_id)
+    assert (query["function"], query["metric"], query["group"]) == ("MAX", metric, METRIC_DIMENSION_MODEL)
+    # When the drift function publishes a check's metrics (drift confirmed and performance degraded for churn)
+    report = {
+        "model_name": "churn",
+        "monitoring": {"drift_confirmed": True, "performance_degraded": True},
+        "dataset_drift": True,
+        "data_quality": {"violations": []},
+        "rows": 10,
+        "drift_share": 0.5,
+        "features": {},
+    }
+    monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", NAMESPACE)  # the template's, not the tests'
+    capsys.readouterr()
+    drift_app.publish_metrics(report)
+    drift_app.metrics.clear_metrics()
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith("{")]
+    # Then one line carries the metric with exactly the query's dimensions, for that model
+    carrying = [
+        line
+        for line in lines
+        if metric in {m["Name"] for d in line["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+        and line.get(METRIC_DIMENSION_MODEL) == "churn"
+    ]
+    (line,) = carrying
+    (directive,) = line["_aws"]["CloudWatchMetrics"]
+    assert query["namespace"] == directive["Namespace"] == NAMESPACE
+    assert set(query["dimensions"].split(", ")) == set(directive["Dimensions"][0])
+    assert line[metric] in (1, [1.0])  # Powertools writes a list of values

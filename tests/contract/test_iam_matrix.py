@@ -62,7 +62,8 @@ INTENDED_TABLE_WRITES: dict[str, dict[str, list[str]]] = {
         # UpdateItem: approval decisions (status) and version tags (`tags`, `tags_revision`)
         "RegistryTable": ["dynamodb:ConditionCheckItem", "dynamodb:UpdateItem"],
         "AliasTable": ["dynamodb:DeleteItem", "dynamodb:PutItem"],  # production and every named alias
-        "MonitorTable": ["dynamodb:UpdateItem"],  # PUT /models/{name}/monitoring: the MONITOR item's config
+        # PUT and DELETE /models/{name}/monitoring: the MONITOR item's config (DELETE: schedule disabled)
+        "MonitorTable": ["dynamodb:UpdateItem"],
         **AUDIT_APPEND,
     },
     "ReproduceFunctionRole": dict(AUDIT_APPEND),
@@ -76,7 +77,16 @@ DATA_BUCKET_READ = {"DataBucketName": _READ, "DataBucketName/*": _READ}
 FIREHOSE = ["s3:AbortMultipartUpload", "s3:GetBucketLocation", LIST, "s3:ListBucketMultipartUploads", PUT]
 # role -> "<bucket>/<prefix>" (or "<bucket>" for bucket-level actions, with their s3:prefix limits) -> actions.
 INTENDED_S3: dict[str, dict[str, list[str]]] = {
-    "PrepareFunctionRole": {"ArtifactsBucket/datasets/*": [GET], "ArtifactsBucket/runs/*": [PUT], **DATA_BUCKET_READ},
+    "PrepareFunctionRole": {
+        "ArtifactsBucket/datasets/*": [GET],
+        "ArtifactsBucket/runs/*": [PUT],
+        # a request with `feedback`: captured rows joined with their labels, written as a dataset of their own
+        "ArtifactsBucket/capture/*": [GET],
+        "ArtifactsBucket/feedback/*": [GET],
+        "ArtifactsBucket[s3:prefix=capture/*,feedback/*]": [LIST],
+        "ArtifactsBucket/datasets/feedback/*": [PUT],
+        **DATA_BUCKET_READ,
+    },
     "PlanTrialsFunctionRole": {"ArtifactsBucket/runs/*": [GET, PUT]},
     "TrainFunctionRole": {"ArtifactsBucket/runs/*": [GET, PUT]},
     # the Distributed Map: its ItemReader reads the trial list, its ResultWriter writes the trials' results
@@ -274,3 +284,32 @@ def test_the_matrix_would_see_a_broader_grant() -> None:
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
     ]
+
+
+# Who may start which state machine (a schedule that could start anything would be a way around the API's checks).
+INTENDED_STARTS = {
+    "ApiFunctionRole": ["BatchTransform.Name", "TrainingPipeline.Name"],
+    "BatchTransformRole": ["StackName}-BatchTransform"],  # its Distributed Map's child executions (itself, by name)
+    "DriftCheckRole": ["TrainingPipeline.Name"],  # drift-triggered retraining
+    "DriftScheduleRole": ["ScheduledDriftChecks"],  # the one schedule starts the tick, nothing else
+    "ScheduledDriftChecksRole": ["DriftCheck.Name"],  # the tick starts one DriftCheck per due model
+    "TrainingPipelineRole": ["StackName}-TrainingPipeline"],  # its Distributed Map's child executions (the trials)
+}
+
+
+def test_each_role_starts_exactly_the_state_machines_it_is_meant_to() -> None:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        statements = role_statements(translate(load_template(), ROOT))
+    starts: dict[str, set[str]] = defaultdict(set)
+    for role, found in statements.items():
+        for statement in found:
+            actions = set(_as_list(statement["Action"]))
+            assert not {a for a in actions if a.startswith("scheduler:") or a == "iam:PassRole"}, (
+                f"{role}: no role manages schedules or passes roles (the schedule is static; the tick fans out)"
+            )
+            if "states:StartExecution" in actions:
+                for resource in _as_list(statement["Resource"]):
+                    for branch in branches(resource):
+                        starts[role].add(_name(branch).rsplit(":", 1)[-1])
+    assert {role: sorted(names) for role, names in starts.items()} == INTENDED_STARTS

@@ -53,6 +53,7 @@ FAIL_STATES = {
         "RetrainingNotStarted",
         "NotificationFailed",
     },
+    "ScheduledDriftChecks": {"InvalidInput", "PlanFailed", "ChecksNotStarted"},
     "BatchTransform": {"InvalidInput", "ChunkFailed", "OutputIncomplete", "BatchJobFailed", "ChunkScoringFailed"},
 }
 TERMINAL_TYPES = {"Choice", "Succeed", "Fail"}  # states that take neither Next nor End

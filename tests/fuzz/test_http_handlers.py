@@ -151,6 +151,7 @@ ADMIN_ROUTES = [
     ("POST", "/models/{name}/feedback", "/models/{p}/feedback"),
     ("GET", "/models/{name}/monitoring", "/models/{p}/monitoring"),
     ("PUT", "/models/{name}/monitoring", "/models/{p}/monitoring"),
+    ("DELETE", "/models/{name}/monitoring", "/models/{p}/monitoring"),
     ("GET", "/models/{name}/monitoring/report", "/models/{p}/monitoring/report"),
     ("GET", "/pipelines/training", "/pipelines/training"),
     ("POST", "/models/{name}/versions/{version}/reproduce", "/models/bc/versions/{p}/reproduce"),

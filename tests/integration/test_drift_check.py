@@ -14,7 +14,7 @@ import pytest
 
 from local.datasets import breast_cancer_csv
 from local.gateway import LocalGateway
-from local.monitoring_runs import fire_schedule, follow, run_drift_check, serve
+from local.monitoring_runs import fire_drift_schedule, follow, run_drift_check, serve
 from local.stack import LocalStack
 from local.template import ROOT
 from local.training_runs import run_training
@@ -31,10 +31,11 @@ SHIFTED = 12
 
 @pytest.fixture(scope="module")
 def monitored():
-    """A deployed breast-cancer model whose drift the template's schedule checks; an SQS inbox on the alert topic."""
+    """A deployed breast-cancer model (which the template's one schedule checks, as every deployed model); an SQS
+    inbox on the alert topic."""
     logging.getLogger("moto").setLevel(logging.CRITICAL)
     saved = dict(os.environ)
-    parameters = {"CaptureSettleSeconds": "0", "AliasRefreshSeconds": "0", "MonitoredModel": MODEL}
+    parameters = {"CaptureSettleSeconds": "0", "AliasRefreshSeconds": "0"}
     with LocalStack(parameters=parameters) as stack:
         os.environ.update(stack.environment())
         stack.client("s3").put_object(Bucket=stack.bucket, Key="datasets/bc.csv", Body=breast_cancer_csv())
@@ -75,8 +76,9 @@ def test_normal_traffic_then_confirmed_drift_starts_a_gated_retraining_once(moni
     stack, queue = monitored
     # Given traffic like the training data, and the schedule firing
     serve(stack, MODEL, traffic(300, shifted=False, seed=1))
-    (schedule,) = stack.client("scheduler").list_schedules()["Schedules"]
-    first = fire_schedule(stack, schedule["Name"])
+    tick = fire_drift_schedule(stack)
+    assert tick.status == "SUCCEEDED", tick.cause
+    (first,) = tick.checks
 
     # Then the check finds no drift, writes its reports and notifies nobody
     assert (first.status, first.end_state) == ("SUCCEEDED", "Checked"), first.cause

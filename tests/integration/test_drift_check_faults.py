@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def monitored(monkeypatch):
     logging.getLogger("moto").setLevel(logging.CRITICAL)
-    parameters = {"CaptureSettleSeconds": "0", "AliasRefreshSeconds": "0", "MonitoredModel": MODEL}
+    parameters = {"CaptureSettleSeconds": "0", "AliasRefreshSeconds": "0"}
     with LocalStack(parameters=parameters) as stack:
         for name, value in stack.environment().items():
             monkeypatch.setenv(name, value)

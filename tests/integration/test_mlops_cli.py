@@ -309,7 +309,10 @@ def test_monitoring_set_merges_and_show_reads_it_back(server, capsys):
     code, _, err = run(server, capsys, "monitoring", "set", MODEL, "justaword")
     assert code == 2
     assert_one_line_error(err, "KEY=VALUE")
-    assert as_json(server, capsys, "monitoring", "set", MODEL, "--replace")["config"] == {}
+    stopped = as_json(server, capsys, "monitoring", "stop", MODEL)
+    assert stopped["schedule"]["enabled"] is False and stopped["config"]["cooldown_hours"] == 6  # settings kept
+    restarted = as_json(server, capsys, "monitoring", "set", MODEL, "--replace")
+    assert restarted["config"] == {} and restarted["schedule"]["enabled"] is True
 
 
 def test_drift_report_without_a_check_is_a_clear_error(server, capsys):

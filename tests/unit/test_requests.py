@@ -67,6 +67,7 @@ def test_a_full_request_keeps_every_field():
         limitations="adults only",
         approval={"required": True, "timeout_s": 3600},
         search=None,
+        feedback=None,
         deployment={
             "strategy": "linear",
             "canary_weight": None,

@@ -258,3 +258,19 @@ class GovernanceSettings:
         if data_bucket:
             locations += (f"s3://{data_bucket}/",)
         return cls(flag == "true", margin, locations)
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """The scheduled drift checks: one EventBridge Scheduler schedule ticks at ``tick_rate`` and starts a check of
+    every monitored model whose own rate (``default_rate``, the stack's, unless its monitoring config sets one) has
+    come round. Rate expressions, checked by ``mlops.monitoring.config.rate_seconds``."""
+
+    default_rate: str
+    tick_rate: str
+
+    ENVIRONMENT_VARIABLES = ("DRIFT_CHECK_RATE", "DRIFT_CHECK_TICK_RATE")
+
+    @classmethod
+    def from_environment(cls) -> ScheduleSettings:
+        return cls(_required("DRIFT_CHECK_RATE"), _required("DRIFT_CHECK_TICK_RATE"))

@@ -11,16 +11,26 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mlops.errors import DeploymentRefused, ModelNotFound, SmokeTestFailed, VersionConflict
+from mlops.errors import (
+    DeploymentRefused,
+    InvalidMonitoringConfig,
+    ModelNotFound,
+    SmokeTestFailed,
+    VersionConflict,
+)
 from mlops.governance import cards
 from mlops.governance.failed_runs import step_error_of
+from mlops.monitoring.config import MonitoringConfig, rate_seconds
+from mlops.monitoring.schedule import schedule_overview
+from mlops.monitoring.store import MonitoringStore, monitoring_overview
 from mlops.registry import documents
 from mlops.registry.aliases import checked_alias
 from mlops.registry.records import PRODUCTION, AliasRecord
 from mlops.registry.store import ModelRegistry
 from mlops.registry.tags import checked_tag
 from mlops.serving import batch_jobs as batch
-from mlops.storage import clients
+from mlops.settings import ScheduleSettings
+from mlops.storage import clients, codec
 from mlops.training.request import TrainingRequest
 
 VERSION_SUMMARY_KEYS = ("version", "status", "estimator", "metrics", "created_at", "created_by", "run_id", "tags")
@@ -351,6 +361,91 @@ def reproduce_via(
 
 class ReproductionFailed(VersionConflict):
     """The version could not be retrained (e.g. its dataset is gone)."""
+
+
+# ---- monitoring settings: GET/PUT/DELETE /models/{name}/monitoring --------------------------------------------
+def monitoring(
+    registry: ModelRegistry, monitors: MonitoringStore, model_name: str, *, schedule: ScheduleSettings, now: float
+) -> dict[str, Any]:
+    """The model's settings, its schedule (effective rate, next check), the monitor's state and latest checks."""
+    registry.get_model(model_name)
+    overview = monitoring_overview(model_name, store=monitors)
+    overview["schedule"] = schedule_overview(
+        overview["config"], default_rate=schedule.default_rate, tick_rate=schedule.tick_rate, now=now
+    )
+    return overview
+
+
+def _checked_settings(overrides: dict[str, Any], schedule: ScheduleSettings) -> None:
+    """Refuse settings a check would refuse (InvalidMonitoringConfig, naming the field), and a rate the stack's
+    schedule cannot keep (finer than its tick)."""
+    config = MonitoringConfig.merged(MonitoringConfig(), overrides)
+    if config.schedule.rate and rate_seconds(config.schedule.rate) < rate_seconds(schedule.tick_rate):
+        raise InvalidMonitoringConfig(
+            f"schedule.rate {config.schedule.rate!r} is finer than the stack's schedule, which ticks every "
+            f"{schedule.tick_rate} (DriftCheckTickRate): choose a rate of at least that"
+        )
+
+
+def set_monitoring(
+    registry: ModelRegistry,
+    monitors: MonitoringStore,
+    model_name: str,
+    overrides: dict[str, Any],
+    *,
+    schedule: ScheduleSettings,
+    actor: str,
+    now: float,
+) -> dict[str, Any]:
+    """Replace a model's monitoring overrides ({} returns to the stack's settings, monitoring on), audited."""
+    registry.get_model(model_name)
+    _checked_settings(overrides, schedule)
+    before = monitors.get(model_name).config
+    registry.transact(
+        [
+            monitors.config_update(model_name, overrides),
+            registry.event_put(
+                model_name,
+                "MonitoringConfigured",
+                actor=actor,
+                reason="monitoring settings replaced",
+                before=before,
+                after=overrides,
+                at=codec.now_iso(),
+            ),
+        ]
+    )
+    return monitoring(registry, monitors, model_name, schedule=schedule, now=now)
+
+
+def stop_monitoring(
+    registry: ModelRegistry,
+    monitors: MonitoringStore,
+    model_name: str,
+    *,
+    schedule: ScheduleSettings,
+    actor: str,
+    now: float,
+) -> dict[str, Any]:
+    """No more scheduled checks of the model (its other settings are kept; a PUT turns monitoring back on)."""
+    registry.get_model(model_name)
+    before = monitors.get(model_name).config
+    after = {**before, "schedule": {**(before.get("schedule") or {}), "enabled": False}}
+    registry.transact(
+        [
+            monitors.config_update(model_name, after),
+            registry.event_put(
+                model_name,
+                "MonitoringStopped",
+                actor=actor,
+                reason="scheduled drift checks stopped",
+                before=before,
+                after=after,
+                at=codec.now_iso(),
+            ),
+        ]
+    )
+    return monitoring(registry, monitors, model_name, schedule=schedule, now=now)
 
 
 # ---- batch jobs (BatchTransform) ---------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from mlops.registry import documents
 from mlops.registry.records import VersionRecord
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
-from mlops.training import estimators, evaluation
+from mlops.training import estimators, evaluation, feedback_rows
 
 METRIC_TOLERANCE = 1e-9
 PROBABILITY_TOLERANCE = 1e-9
@@ -43,7 +43,16 @@ def reproduce_version(record: VersionRecord) -> dict[str, Any]:
     # the target as training read it (missing rows dropped, labels normalised); the features as the version recorded
     _, table = dataset.infer_schema(table, schema_then.target, schema_then.task, schema_then.positive_class)
     schema = schema_then
-    parts = dataset.split(table, schema, split["seed"], split["validation_fraction"], split["test_fraction"])
+    rows = dataset.split_rows(table, schema, split["seed"], split["validation_fraction"], split["test_fraction"])
+    if lineage.feedback:  # labelled captured rows were placed by time, as Prepare placed them
+        rows, _ = feedback_rows.place_in_splits(
+            rows,
+            total_rows=table.rows,
+            labelled_rows=lineage.feedback["labelled_rows"],
+            holdout_share=lineage.feedback["holdout_share"],
+            weight=lineage.feedback["weight"],
+        )
+    parts = {name: table.take(indices) for name, indices in rows.items()}
     report["split_matches"] = {name: part.rows for name, part in parts.items()} == split["sizes"]
     train_x, train_y = dataset.feature_matrix(parts["train"], schema), dataset.target_vector(parts["train"], schema)
     test_x, test_y = dataset.feature_matrix(parts["test"], schema), dataset.target_vector(parts["test"], schema)

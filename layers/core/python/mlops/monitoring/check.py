@@ -63,6 +63,8 @@ def retraining_request(record: Mapping[str, Any], config: MonitoringConfig, chec
     request = {k: v for k, v in spec.items() if k in TrainingRequest.model_fields}
     if config.retraining_dataset_uri:
         request["dataset_uri"] = config.retraining_dataset_uri
+    if config.retraining_feedback is not None:  # the data plus the captured rows labelled since (feedback_rows)
+        request["feedback"] = dict(config.retraining_feedback)
     request["requested_by"] = f"drift-check:{check_id}"
     note = f"Retrained by drift check {check_id}: {why}"
     request["description"] = (f"{request.get('description', '')}\n{note}".strip())[:2000]

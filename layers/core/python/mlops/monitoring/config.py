@@ -14,6 +14,67 @@ from typing import Any
 from mlops.errors import InvalidMonitoringConfig
 
 CORRECTIONS = ("holm", "bh", "bonferroni", "none")
+RATE_PATTERN = re.compile(r"^rate\((?P<count>[1-9][0-9]{0,5}) (?P<unit>minute|minutes|hour|hours|day|days)\)$")
+RATE_UNIT_S = {"minute": 60, "hour": 3600, "day": 86_400}
+MAX_RATE_S = 30 * 86_400  # a model checked less than monthly is not monitored in any useful sense
+
+
+def rate_seconds(expression: str, *, field_name: str = "schedule.rate") -> int:
+    """The interval of an EventBridge Scheduler rate expression, ``rate(6 hours)`` → 21600 (cron is refused: the
+    scheduled checks fan out from one schedule whose ticks are counted in whole intervals)."""
+    match = RATE_PATTERN.match(expression) if isinstance(expression, str) else None
+    if match is None:
+        raise InvalidMonitoringConfig(
+            f"{field_name} must be an EventBridge rate expression such as 'rate(6 hours)' "
+            f"(minute(s), hour(s) or day(s)), not {expression!r}"
+        )
+    seconds = int(match["count"]) * RATE_UNIT_S[match["unit"].rstrip("s")]
+    if seconds > MAX_RATE_S:
+        raise InvalidMonitoringConfig(f"{field_name} must be at most 30 days, not {expression!r}")
+    return seconds
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """When a model's scheduled check runs. Every model with a production version is checked unless ``enabled`` is
+    false (``DELETE /models/{name}/monitoring``); ``rate`` None means the stack's ``DriftCheckRate``."""
+
+    enabled: bool = True
+    rate: str | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.enabled, bool):
+            raise InvalidMonitoringConfig(f"schedule.enabled must be true or false, not {self.enabled!r}")
+        if self.rate is not None:
+            rate_seconds(self.rate)
+
+    @classmethod
+    def from_dict(cls, document: Any) -> ScheduleConfig:
+        if not isinstance(document, Mapping):
+            raise InvalidMonitoringConfig(
+                f'schedule must be an object such as {{"rate": "rate(6 hours)"}}, not {document!r}'
+            )
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(document) - known)
+        if unknown:
+            raise InvalidMonitoringConfig(f"unknown schedule setting(s): {', '.join(unknown)}; known: {sorted(known)}")
+        return cls(**document)
+
+
+def feedback_rows_problem(document: Any) -> str | None:
+    """Why ``retraining_feedback`` is not a valid training request ``feedback`` section (None if it is)."""
+    from pydantic import ValidationError  # noqa: PLC0415 - only a config that sets it pays for the import
+
+    from mlops.training.request import FeedbackRows  # noqa: PLC0415
+
+    try:
+        FeedbackRows.model_validate(document)
+    except ValidationError as exc:
+        return "; ".join(
+            f"retraining_feedback.{'.'.join(str(p) for p in error['loc']) or '(object)'}: {error['msg']}"
+            for error in exc.errors()
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -90,6 +151,9 @@ class MonitoringConfig:
     capture_settle_s: float = 300.0  # capture younger than this may still be in Firehose's buffer: next check
     max_window_hours: float = 168.0  # a window never reaches further back than this
     retraining_dataset_uri: str | None = None  # retrain on this data instead of the version's training data
+    # retrain on the training data plus captured rows joined with their labels (the training request's `feedback`)
+    retraining_feedback: dict[str, Any] | None = None
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
     def __post_init__(self) -> None:
         problems = []
@@ -106,6 +170,10 @@ class MonitoringConfig:
         uri = self.retraining_dataset_uri
         if uri is not None and not re.match(r"^s3://[^/]+/.+", str(uri)):
             problems.append("retraining_dataset_uri must be an s3:// URI")
+        if self.retraining_feedback is not None:
+            problem = feedback_rows_problem(self.retraining_feedback)
+            if problem:
+                problems.append(problem)
         if problems:
             raise InvalidMonitoringConfig("invalid monitoring settings: " + "; ".join(problems))
 
@@ -122,16 +190,12 @@ class MonitoringConfig:
         if not isinstance(drift_overrides, Mapping):
             raise InvalidMonitoringConfig("drift settings must be an object")
         drift_config = DriftConfig.from_dict({**base.drift.to_dict(), **drift_overrides})
-        for name in (
-            "cooldown_hours",
-            "max_metric_drop",
-            "max_error_increase",
-            "capture_settle_s",
-            "performance_window_hours",
-            "max_window_hours",
-        ):
-            if name in overrides and isinstance(overrides[name], int | float) and not isinstance(overrides[name], bool):
-                overrides[name] = float(overrides[name])
+        if "schedule" in overrides:
+            schedule = overrides.pop("schedule")
+            if not isinstance(schedule, Mapping):
+                ScheduleConfig.from_dict(schedule)  # raises, naming the field
+            overrides["schedule"] = ScheduleConfig.from_dict({**asdict(base.schedule), **schedule})
+        _check_types(overrides)
         try:
             return replace(base, drift=drift_config, **overrides)
         except TypeError as exc:
@@ -140,4 +204,30 @@ class MonitoringConfig:
     def to_dict(self) -> dict[str, Any]:
         document = asdict(self)
         document["drift"] = self.drift.to_dict()
+        document["schedule"] = asdict(self.schedule)
         return document
+
+
+def _check_types(overrides: dict[str, Any]) -> None:
+    """Refuse a value of the wrong JSON type naming its field (numbers become floats in place)."""
+    for name in (
+        "cooldown_hours",
+        "max_metric_drop",
+        "max_error_increase",
+        "capture_settle_s",
+        "performance_window_hours",
+        "max_window_hours",
+    ):
+        if name not in overrides:
+            continue
+        if not isinstance(overrides[name], int | float) or isinstance(overrides[name], bool):
+            raise InvalidMonitoringConfig(f"{name} must be a number, not {overrides[name]!r}")
+        overrides[name] = float(overrides[name])
+    for name in ("retrain_on_drift", "retrain_on_performance"):
+        if name in overrides and not isinstance(overrides[name], bool):
+            raise InvalidMonitoringConfig(f"{name} must be true or false, not {overrides[name]!r}")
+    for name in ("consecutive_windows", "min_labelled_rows"):
+        if name in overrides and (not isinstance(overrides[name], int) or isinstance(overrides[name], bool)):
+            raise InvalidMonitoringConfig(f"{name} must be an integer, not {overrides[name]!r}")
+    if "retraining_dataset_uri" in overrides and not isinstance(overrides["retraining_dataset_uri"], str | None):
+        raise InvalidMonitoringConfig("retraining_dataset_uri must be an s3:// URI")

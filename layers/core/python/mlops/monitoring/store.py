@@ -162,6 +162,21 @@ class MonitoringStore(ModelTable):
             ),
         )
 
+    def config_update(self, model_name: str, overrides: Mapping[str, Any]) -> dict[str, Any]:
+        """``set_config`` as a transaction item, so a change of settings and its audit event are one write."""
+        return {
+            "Update": {
+                "TableName": self.table_name,
+                "Key": layout.item_key(model_name, layout.MONITOR_SK),
+                "UpdateExpression": "SET #config = :config, #model = :model, "
+                "#revision = if_not_exists(#revision, :zero) + :one",
+                "ExpressionAttributeNames": {"#config": "config", "#model": "model_name", "#revision": "revision"},
+                "ExpressionAttributeValues": to_item(
+                    {":config": dict(overrides), ":model": model_name, ":zero": 0, ":one": 1}
+                ),
+            }
+        }
+
     def put_check(self, summary: CheckSummary) -> None:
         item = {
             "pk": layout.model_pk(summary.model_name),

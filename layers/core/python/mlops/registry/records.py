@@ -86,6 +86,9 @@ class Lineage(Record):
     candidates: list[dict[str, Any]] = Field(default_factory=list)
     trial_id: str | None = None  # the winning trial of a search (the leaderboard's trial_id)
     trials: int | None = None  # trials the run fitted or tried (every rung)
+    # captured rows joined with their /feedback labels that were added to the data: which captures, how many rows,
+    # and where they went (the newest share to the holdout); dataset_uri/data_sha256 name the combined data
+    feedback: dict[str, Any] | None = None
 
 
 SERVING_RUNTIMES = ("onnx", "sklearn")

@@ -24,6 +24,7 @@ S3, one bucket:
   ``feedback/<name>/dt=YYYY-MM-DD/...jsonl``   ground-truth labels posted to the API
   ``monitoring/<name>/<ts>/report.json|html``  drift reports
   ``dashboards/<ts>-<id>.html``                the registry dashboard, rendered on request (presigned URL)
+  ``datasets/feedback/<name>/<run id>.csv``    a run's data plus captured rows joined with their labels (+ manifest)
   ``predictions/<name>/<job>/...``             a batch job: its plan, each chunk's output, errors and commit
                                                marker, and its summary
   ``capture/<name>/dt=YYYY-MM-DD/batch-...``   a batch job's scored rows, in the capture's own line format
@@ -47,6 +48,13 @@ CHECK_PREFIX = "CHECK#"
 
 def model_pk(model_name: str) -> str:
     return f"MODEL#{model_name}"
+
+
+def model_name_of(pk: str) -> str:
+    """The model a partition key belongs to (``MODEL#churn`` → ``churn``)."""
+    if not pk.startswith("MODEL#"):
+        raise ValueError(f"not a model partition key: {pk!r}")
+    return pk.removeprefix("MODEL#")
 
 
 def version_sk(version: int) -> str:
@@ -165,6 +173,18 @@ def feedback_object(bucket: str, model_name: str, day: str, name: str) -> S3Uri:
 
 def report_prefix(bucket: str, model_name: str, created: datetime) -> S3Uri:
     return S3Uri(bucket, f"monitoring/{model_name}/{created.strftime('%Y%m%dT%H%M%S.%fZ')}")
+
+
+# ---- S3 keys: datasets built by the project ---------------------------------------------------------------------
+def feedback_dataset(bucket: str, model_name: str, run_id: str) -> S3Uri:
+    """A training run's dataset: the request's data plus captured rows joined with their labels (under
+    ``datasets/``, where a training request's data may live, and never expired like ``runs/``)."""
+    return S3Uri(bucket, f"datasets/feedback/{model_name}/{run_id}.csv")
+
+
+def feedback_dataset_manifest(bucket: str, model_name: str, run_id: str) -> S3Uri:
+    """Which capture objects and inference ids gave the rows of ``feedback_dataset``."""
+    return S3Uri(bucket, f"datasets/feedback/{model_name}/{run_id}.manifest.json")
 
 
 # ---- S3 keys: dashboards -----------------------------------------------------------------------------------

@@ -49,3 +49,41 @@ class ModelTable:
             if "LastEvaluatedKey" not in page or (limit is not None and len(items) >= limit):
                 return items[:limit] if limit is not None else items
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def scan_sort_key(self, sort_key: str, *, table: str | None = None) -> list[dict[str, Any]]:
+        """Every item with this sort key across all models (e.g. each model's ``ALIAS#production``), every page.
+        A scan reads the whole table: for the small, per-model items of the alias and monitor tables only."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": table or self.table_name,
+            "FilterExpression": "sk = :sk",
+            "ExpressionAttributeValues": {":sk": {"S": sort_key}},
+            "ConsistentRead": True,
+        }
+        while True:
+            page = self.dynamodb.scan(**kwargs)
+            items.extend(codec.from_item(item) for item in page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def batch_get(
+        self, model_names: list[str], sort_key: str, *, table: str | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """model name -> its item with this sort key (absent models are left out), 100 keys per BatchGetItem; keys
+        DynamoDB leaves unprocessed are asked again (a bounded number of times, then it is an error)."""
+        name = table or self.table_name
+        found: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(model_names), 100):
+            request = {name: {"Keys": [layout.item_key(m, sort_key) for m in model_names[start : start + 100]]}}
+            for _ in range(8):
+                page = self.dynamodb.batch_get_item(RequestItems=request)
+                for item in page.get("Responses", {}).get(name, []):
+                    decoded = codec.from_item(item)
+                    found[layout.model_name_of(decoded["pk"])] = decoded
+                request = page.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+            else:
+                raise RuntimeError(f"DynamoDB left keys of {name} unprocessed after 8 attempts")
+        return found

@@ -112,6 +112,9 @@ class PreparedDataset(StepRecord):
     input_example: DocumentRef = Field(description="one raw test row, by column name, in S3")
     split_sizes: dict[str, int]
     baseline_uri: str = Field(pattern=S3_URI)
+    feedback: dict[str, Any] | None = Field(
+        default=None, description="the labelled captured rows added to the data (a request with `feedback`)"
+    )
 
 
 # ---- PlanTrials ---------------------------------------------------------------------------------------------

@@ -200,6 +200,24 @@ class Deployment(BaseModel):
     thresholds: BakeThresholds = Field(default_factory=BakeThresholds)
 
 
+class FeedbackRows(BaseModel):
+    """Train on the dataset plus the model's captured predictions joined with their /feedback labels."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    window_hours: float = Field(
+        default=168.0, gt=0, le=90 * 24, description="labels received (and predictions captured) this far back"
+    )
+    weight: int = Field(
+        default=1, ge=1, le=10, description="each labelled row counts this many times in the training split"
+    )
+    holdout_share: float = Field(
+        default=0.3, ge=0, le=0.9, description="the most recent share of the labelled rows goes to the test split"
+    )
+    max_rows: int = Field(
+        default=100_000, ge=1, le=1_000_000, description="at most this many labelled rows, newest first"
+    )
+
+
 class TrainingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
     model_name: str = Field(pattern=MODEL_NAME_PATTERN)
@@ -218,6 +236,9 @@ class TrainingRequest(BaseModel):
     search: Search | None = Field(default=None, description="sample trials from search spaces (not with candidates)")
     gate: Gate = Field(default_factory=Gate)
     split: Split = Field(default_factory=Split)
+    feedback: FeedbackRows | None = Field(
+        default=None, description="add captured rows joined with their /feedback labels to the training data"
+    )
     approval: Approval = Field(default_factory=Approval)
     deployment: Deployment = Field(default_factory=Deployment)
     requested_by: str = Field(

@@ -42,7 +42,7 @@ from mlops.registry.store import ModelRegistry
 from mlops.settings import GovernanceSettings, PipelineSettings, Settings
 from mlops.storage import clients, layout, objects
 from mlops.storage.objects import S3Uri
-from mlops.training import conversion, estimators, evaluation, significance
+from mlops.training import conversion, estimators, evaluation, feedback_rows, significance
 from mlops.training import search as trial_search
 from mlops.training.records import (
     BootstrapInterval,
@@ -68,7 +68,14 @@ from mlops.training.records import (
     TrialRun,
     validated_schema,
 )
-from mlops.training.request import Candidate, NormalisedRequest, SettledSearch, TrainingRequest, settle_deployment
+from mlops.training.request import (
+    Candidate,
+    FeedbackRows,
+    NormalisedRequest,
+    SettledSearch,
+    TrainingRequest,
+    settle_deployment,
+)
 
 
 def _run_prefix(settings: Settings, run_id: str) -> str:
@@ -143,6 +150,54 @@ def _settled_search(request: TrainingRequest, task: str, defaults: PipelineSetti
 
 
 # ---- Prepare ----------------------------------------------------------------------------------------------
+def _feedback_dataset(request: TrainingRequest, settings: Settings, run_id: str) -> feedback_rows.FeedbackDataset:
+    """The request's data plus the captured rows joined with their labels, as a dataset object of its own."""
+    assert request.feedback is not None
+    now = time.time()
+    bucket = settings.artifacts_bucket
+    return feedback_rows.write_dataset(
+        request.dataset_uri,
+        request.target,
+        feedback_rows.collect(bucket, request.model_name, request.feedback, now=now),
+        request.feedback,
+        bucket=bucket,
+        model_name=request.model_name,
+        run_id=run_id,
+        now=now,
+    )
+
+
+def _place_feedback_rows(
+    split_rows: dict[str, np.ndarray], total_rows: int, added: feedback_rows.FeedbackDataset, settings: FeedbackRows
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    placed_rows, placed = feedback_rows.place_in_splits(
+        split_rows,
+        total_rows=total_rows,
+        labelled_rows=added.labelled_rows,
+        holdout_share=settings.holdout_share,
+        weight=settings.weight,
+    )
+    return placed_rows, {**added.summary, "test_rows": placed["test"], "train_rows": placed["train"]}
+
+
+def _settled_trials(
+    request: TrainingRequest, task: str, defaults: PipelineSettings
+) -> tuple[list[Candidate] | None, SettledSearch | None]:
+    """What the run trains: the request's search settled, or its candidates (the task's defaults when it lists none),
+    each checked against the allow-list."""
+    if request.search is not None:
+        return None, _settled_search(request, task, defaults)
+    candidates = (
+        request.candidates
+        if request.candidates
+        else [Candidate.model_validate(c) for c in estimators.DEFAULT_CANDIDATES[task]]
+    )
+    candidates = _with_class_weight(candidates, task, request.class_weight)
+    for candidate in candidates:
+        estimators.check_candidate(task, candidate.estimator, candidate.params)
+    return candidates, None
+
+
 def prepare(
     request: TrainingRequest,
     execution_arn: str,
@@ -161,7 +216,10 @@ def prepare(
         except PolicyViolation as exc:
             raise InvalidTrainingRequest(str(exc)) from exc
         gate_request["min_improvement"] = governance.settled_min_improvement(request, policy)
-    stream = objects.open_dataset(request.dataset_uri)
+    run_id = run_id_of(execution_arn)
+    added = _feedback_dataset(request, settings, run_id) if request.feedback is not None else None
+    dataset_uri = added.uri if added is not None else request.dataset_uri
+    stream = objects.open_dataset(dataset_uri)
     table = dataset.read_table(stream)
     data_sha256 = stream.hexdigest()
     schema, table = dataset.infer_schema(
@@ -173,19 +231,7 @@ def prepare(
     defaults = defaults or PipelineSettings(
         require_approval=False, approval_timeout_s=7 * 24 * 3600, code_version="unversioned"
     )
-    candidates: list[Candidate] | None = None
-    settled_search = None
-    if request.search is not None:
-        settled_search = _settled_search(request, schema.task, defaults)
-    else:
-        candidates = (
-            request.candidates
-            if request.candidates
-            else [Candidate.model_validate(c) for c in estimators.DEFAULT_CANDIDATES[schema.task]]
-        )
-        candidates = _with_class_weight(candidates, schema.task, request.class_weight)
-        for candidate in candidates:
-            estimators.check_candidate(schema.task, candidate.estimator, candidate.params)
+    candidates, settled_search = _settled_trials(request, schema.task, defaults)
     try:
         gate = evaluation.GateConfig.from_request(schema.task, gate_request)
     except (ValueError, TypeError) as exc:
@@ -193,9 +239,11 @@ def prepare(
 
     seed = request.split.seed
     split_rows = dataset.split_rows(table, schema, seed, request.split.validation_fraction, request.split.test_fraction)
+    feedback_summary = None
+    if added is not None and request.feedback is not None:
+        split_rows, feedback_summary = _place_feedback_rows(split_rows, table.rows, added, request.feedback)
     input_columns, rows = len(table.columns), table.rows
     example = dataset.input_record(table, schema, int(split_rows["test"][0]))
-    run_id = run_id_of(execution_arn)
     prefix = _run_prefix(settings, run_id)
     split_uris: dict[str, str] = {}
     for name, indices in split_rows.items():  # written column by column from the table: no split held whole
@@ -239,7 +287,7 @@ def prepare(
     )
     bucket = settings.artifacts_bucket
     prepared = PreparedDataset(
-        uri=request.dataset_uri,
+        uri=dataset_uri,
         sha256=data_sha256,
         rows=rows,
         columns=input_columns,
@@ -252,6 +300,7 @@ def prepare(
         ),
         split_sizes={name: len(indices) for name, indices in split_rows.items()},
         baseline_uri=str(baseline_uri),
+        feedback=feedback_summary,
     )
     return PreparedRun(request=normalised, dataset=prepared)
 
@@ -858,6 +907,7 @@ def register(
             libraries=library_versions(),
             trial_id=winner.trial_id,
             trials=evaluation_result.leaderboard_summary.trained + evaluation_result.leaderboard_summary.failed,
+            feedback=prepared.feedback,
         ),
         approval=request.approval.model_dump(mode="json"),
         intended_use=request.intended_use,
