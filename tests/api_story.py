@@ -191,6 +191,12 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     monitors = MonitoringStore(stack.monitor_table)
     assert monitors.get(MODEL).config == {"drift": {"psi_threshold": 0.2}}
     assert api.call("PUT", f"/models/{MODEL}/monitoring", {"drift": {"no_such": 1}})[0] == 422
+    # When monitoring is stopped; Then its scheduled checks are off and the other settings kept, and a PUT resumes it
+    status, stopped = api.call("DELETE", f"/models/{MODEL}/monitoring")
+    assert status == 200 and monitors.get(MODEL).config == {
+        "drift": {"psi_threshold": 0.2},
+        "schedule": {"enabled": False},
+    }
     assert api.call("PUT", f"/models/{MODEL}/monitoring", {})[1]["config"] == {}
     assert monitors.get(MODEL).config == {}
     # When a check has written its report; Then the report route answers that HTML (and 404 for an unknown check).
