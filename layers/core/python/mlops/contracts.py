@@ -21,8 +21,9 @@ from mlops.training.records import (
     EvaluationResult,
     ParityReport,
     PreparedDataset,
+    TrainingJobRef,
 )
-from mlops.training.request import Candidate, NormalisedRequest
+from mlops.training.request import Candidate, ComputeEngine, NormalisedRequest
 
 
 class StepEvent(BaseModel):
@@ -41,6 +42,9 @@ class TrainEvent(StepEvent):
     index: int = Field(ge=0)
     dataset: PreparedDataset
     seed: int = Field(ge=0)
+    compute: ComputeEngine = "lambda"  # the Map's Choice routes on it; the Train function only trains on lambda
+    # set by the Map after a SageMaker training job finished: the Train function then collects what it trained
+    training_job: TrainingJobRef | None = None
 
 
 class EvaluateEvent(StepEvent):

@@ -84,6 +84,8 @@ class Lineage(Record):
     code_version: str = "unversioned"
     libraries: dict[str, str] = Field(default_factory=dict)
     candidates: list[dict[str, Any]] = Field(default_factory=list)
+    compute: str = "lambda"  # the engine that trained the version: lambda (Train function) or sagemaker
+    training_job: str | None = None  # the SageMaker training job, when one trained it
 
 
 SERVING_RUNTIMES = ("onnx", "sklearn")

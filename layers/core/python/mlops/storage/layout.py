@@ -96,6 +96,20 @@ def candidate_artifact(bucket: str, run_id: str, index: int, estimator: str) -> 
     return run_file(bucket, run_id, f"candidates/{index:02d}-{estimator}.joblib")
 
 
+def candidate_result(bucket: str, run_id: str, index: int, estimator: str) -> S3Uri:
+    """What a SageMaker training job writes beside the candidate's artifact: the candidate's record and the job's
+    libraries (the Train function returns the record instead)."""
+    return run_file(bucket, run_id, f"candidates/{index:02d}-{estimator}.json")
+
+
+TRAINING_JOBS = "training-jobs"  # a run's SageMaker OutputDataConfig.S3OutputPath: runs/<run>/training-jobs/
+
+
+def training_job_output(bucket: str, run_id: str) -> S3Uri:
+    """Where SageMaker uploads a job's /opt/ml/model (``<path>/<job name>/output/model.tar.gz``)."""
+    return run_file(bucket, run_id, TRAINING_JOBS)
+
+
 # ---- S3 keys: the registry's immutable objects --------------------------------------------------------------
 def model_artifact(bucket: str, model_name: str, sha256: str, suffix: str = "joblib") -> S3Uri:
     """Content-addressed and write-once: the key is the digest of the bytes."""

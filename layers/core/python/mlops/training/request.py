@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from mlops.data.columns import ColumnRoles
 
 
+ComputeEngine = Literal["lambda", "sagemaker"]
+COMPUTE_ENGINES: tuple[ComputeEngine, ...] = ("lambda", "sagemaker")
+
+
 class Candidate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
     estimator: str
@@ -78,6 +82,11 @@ class TrainingRequest(BaseModel):
         default=None, description="weigh classes inversely to their frequency, for estimators that support it"
     )
     candidates: list[Candidate] | None = Field(default=None, min_length=1, max_length=20)
+    compute: ComputeEngine | None = Field(
+        default=None,
+        description="where candidates train: lambda (the Train function) or sagemaker (a training job); "
+        "default: lambda, or sagemaker when the data is above what the Train function's memory holds",
+    )
     gate: Gate = Field(default_factory=Gate)
     split: Split = Field(default_factory=Split)
     approval: Approval = Field(default_factory=Approval)
@@ -133,6 +142,8 @@ class NormalisedRequest(TrainingRequest):
     gate: SettledGate
     approval: SettledApproval
     code_version: str = Field(min_length=1)
+    compute: ComputeEngine  # Prepare settles the engine (mlops.training.compute)
+    compute_reason: str = Field(default="", max_length=500, description="why this engine (requested or by size)")
 
 
 def parse_training_request(document: Any) -> TrainingRequest:

@@ -39,10 +39,10 @@ from mlops.registry.records import (
     VersionContent,
 )
 from mlops.registry.store import ModelRegistry
-from mlops.settings import GovernanceSettings, PipelineSettings, Settings
+from mlops.settings import ComputeSettings, GovernanceSettings, PipelineSettings, Settings, TrainingJobSettings
 from mlops.storage import clients, layout, objects
 from mlops.storage.objects import S3Uri
-from mlops.training import conversion, estimators, evaluation, significance
+from mlops.training import compute, conversion, estimators, evaluation, significance
 from mlops.training.records import (
     BootstrapInterval,
     ChampionSummary,
@@ -61,12 +61,14 @@ from mlops.training.records import (
     SchemaSummary,
     Splits,
     TrainedCandidate,
+    TrainingJobRef,
+    TrainingJobResult,
     validated_schema,
 )
-from mlops.training.request import Candidate, NormalisedRequest, TrainingRequest
+from mlops.training.request import Candidate, ComputeEngine, NormalisedRequest, TrainingRequest
 
 
-def _run_prefix(settings: Settings, run_id: str) -> str:
+def _run_prefix(settings: Settings | TrainingJobSettings, run_id: str) -> str:
     return str(layout.run_prefix(settings.artifacts_bucket, run_id))
 
 
@@ -116,10 +118,12 @@ def prepare(
     defaults: PipelineSettings | None = None,
     *,
     policy: GovernanceSettings | None = None,
+    compute_settings: ComputeSettings | None = None,
 ) -> PreparedRun:
     """Validate the data against the request, infer the schema, split, store splits and baseline, and settle the
-    request (task, candidates, gate, approval) for the rest of the run. With ``policy`` (the stack's rules), a
-    request that would loosen them is refused before anything is read or written."""
+    request (task, candidates, gate, approval, compute engine) for the rest of the run. With ``policy`` (the
+    stack's rules), a request that would loosen them is refused before anything is read or written. Without
+    ``compute_settings`` the request's engine is kept (Lambda by default) and nothing is switched by size."""
     gate_request = request.gate.model_dump(exclude_none=True)
     if policy is not None:
         try:
@@ -152,6 +156,11 @@ def prepare(
     seed = request.split.seed
     split_rows = dataset.split_rows(table, schema, seed, request.split.validation_fraction, request.split.test_fraction)
     input_columns, rows = len(table.columns), table.rows
+    if compute_settings is not None:
+        engine = compute.choose(request.compute, rows, input_columns, compute_settings)
+        compute_engine, compute_reason = engine.engine, engine.reason
+    else:
+        compute_engine, compute_reason = request.compute or "lambda", "requested" if request.compute else "default"
     example = dataset.input_record(table, schema, int(split_rows["test"][0]))
     run_id = run_id_of(execution_arn)
     prefix = _run_prefix(settings, run_id)
@@ -192,6 +201,8 @@ def prepare(
                 "timeout_s": request.approval.timeout_s or defaults.approval_timeout_s,
             },
             "code_version": defaults.code_version,
+            "compute": compute_engine,
+            "compute_reason": compute_reason,
         }
     )
     bucket = settings.artifacts_bucket
@@ -221,8 +232,12 @@ def train(
     *,
     seed: int,
     execution_arn: str,
-    settings: Settings,
+    settings: Settings | TrainingJobSettings,
+    compute_engine: ComputeEngine = "lambda",
+    training_job: str | None = None,
 ) -> TrainedCandidate:
+    """Fit one candidate and store it at its run key with its sha256: the Train function and a SageMaker training
+    job (mlops.training.job) both run this, so what follows never knows which engine trained."""
     schema = load_schema(prepared.schema_ref)
     estimator, params = candidate.estimator, candidate.params
     train_x, train_y = _load_matrices(prepared, "train")
@@ -232,7 +247,7 @@ def train(
     fit_seconds = time.perf_counter() - started
     validation_metrics = evaluation.score(model, validation_x, validation_y, schema)
     payload = objects.dump_model(model)
-    uri = S3Uri.parse(f"{_run_prefix(settings, run_id_of(execution_arn))}/candidates/{index:02d}-{estimator}.joblib")
+    uri = layout.candidate_artifact(settings.artifacts_bucket, run_id_of(execution_arn), index, estimator)
     digest = objects.put_bytes(uri, payload)
     return TrainedCandidate(
         status="trained",
@@ -245,7 +260,39 @@ def train(
         validation_metrics=validation_metrics,
         fit_s=round(fit_seconds, 4),
         warnings=warnings,
+        compute=compute_engine,
+        training_job=training_job,
     )
+
+
+def collect_training_job(
+    job: TrainingJobRef, candidate: Candidate, index: int, *, execution_arn: str, settings: Settings
+) -> TrainedCandidate:
+    """The candidate a finished SageMaker training job trained, read from the result it wrote beside the artifact.
+
+    Refused (a failed candidate, like any failed fit) if the result is another job's or another candidate's, or if
+    the job trained with other library versions than this function's: its artifact would be loaded by a
+    scikit-learn that did not make it (the version-skew guard; Evaluate's loader trusts the run's own candidates)."""
+    uri = layout.candidate_result(settings.artifacts_bucket, run_id_of(execution_arn), index, candidate.estimator)
+    try:
+        result = TrainingJobResult.model_validate(objects.get_json(uri))
+    except ValueError as exc:
+        raise InvalidStepInput(f"{uri}: not a training job result: {exc}") from exc
+    trained = result.candidate
+    if result.training_job != job.name or trained.training_job != job.name:
+        raise InvalidStepInput(f"{uri} was written by training job {result.training_job!r}, not {job.name!r}")
+    expected_artifact = layout.candidate_artifact(
+        settings.artifacts_bucket, run_id_of(execution_arn), index, candidate.estimator
+    )
+    if (trained.index, trained.estimator, trained.artifact_uri) != (index, candidate.estimator, str(expected_artifact)):
+        raise InvalidStepInput(f"{uri} describes another candidate ({trained.index}, {trained.estimator})")
+    ours = library_versions()
+    skewed = {name: (version, ours.get(name)) for name, version in result.libraries.items() if ours.get(name) != version}
+    if skewed or "scikit-learn" not in result.libraries:
+        raise LibraryVersionMismatch(
+            f"training job {job.name} trained with {result.libraries}; the pipeline runs {ours} (differences: {skewed})"
+        )
+    return trained.model_copy(update={"compute": "sagemaker"})
 
 
 # ---- Evaluate ---------------------------------------------------------------------------------------------
@@ -665,6 +712,8 @@ def register(
             requested_by=request.requested_by,
             code_version=request.code_version,
             libraries=library_versions(),
+            compute=winner.compute,
+            training_job=winner.training_job,
         ),
         approval=request.approval.model_dump(mode="json"),
         intended_use=request.intended_use,
