@@ -82,7 +82,9 @@ def run(ml_root: Path = ML_ROOT, environ: Mapping[str, str] | None = None) -> Tr
     result = TrainingJobResult(training_job=training_job, libraries=library_versions(), candidate=trained)
     document = result.to_document()
     run_id = run_id_of(event.execution_arn)
-    objects.put_json(layout.candidate_result(settings.artifacts_bucket, run_id, event.index, trained.estimator), document)
+    objects.put_json(
+        layout.candidate_result(settings.artifacts_bucket, run_id, event.index, trained.estimator), document
+    )
     model_dir = ml_root / MODEL_DIR
     model_dir.mkdir(parents=True, exist_ok=True)
     (model_dir / "candidate.json").write_text(json.dumps(document, indent=2))  # what model.tar.gz holds
@@ -93,13 +95,15 @@ def failure_reason(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:FAILURE_REASON_LIMIT]
 
 
-def main(argv: list[str] | None = None, ml_root: Path = ML_ROOT) -> int:
+def main(argv: list[str] | None = None, ml_root: Path = ML_ROOT, environ: Mapping[str, str] | None = None) -> int:
+    """The container's command (SageMaker runs the image with ``train``): 0 when the candidate is stored, 1 with
+    ``/opt/ml/output/failure`` written when anything failed (the job then ends Failed with that reason)."""
     arguments = sys.argv[1:] if argv is None else argv
     if arguments[:1] != ["train"]:
         print("usage: python -m mlops.training.job train", file=sys.stderr)
         return 2
     try:
-        trained = run(ml_root, os.environ)
+        trained = run(ml_root, os.environ if environ is None else environ)
     except Exception as exc:  # noqa: BLE001 - any failure ends the job, with its reason where SageMaker reads it
         traceback.print_exc()
         failure = ml_root / FAILURE_FILE

@@ -287,7 +287,9 @@ def collect_training_job(
     if (trained.index, trained.estimator, trained.artifact_uri) != (index, candidate.estimator, str(expected_artifact)):
         raise InvalidStepInput(f"{uri} describes another candidate ({trained.index}, {trained.estimator})")
     ours = library_versions()
-    skewed = {name: (version, ours.get(name)) for name, version in result.libraries.items() if ours.get(name) != version}
+    skewed = {
+        name: (version, ours.get(name)) for name, version in result.libraries.items() if ours.get(name) != version
+    }
     if skewed or "scikit-learn" not in result.libraries:
         raise LibraryVersionMismatch(
             f"training job {job.name} trained with {result.libraries}; the pipeline runs {ours} (differences: {skewed})"
