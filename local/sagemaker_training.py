@@ -27,6 +27,7 @@ import tempfile
 import threading
 import time
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, Final
 
@@ -80,12 +81,17 @@ def _epoch_ms(moment: datetime) -> int:
     return int(moment.timestamp() * 1000)
 
 
+@cache
+def _create_training_job_shape() -> Any:
+    model = boto3.session.Session().client("sagemaker", region_name="us-east-1").meta.service_model
+    return model.operation_model("CreateTrainingJob").input_shape
+
+
 def check_request(parameters: dict[str, Any]) -> None:
     """What CreateTrainingJob checks before a job exists: botocore's model of the request, then SageMaker's own
     limits botocore does not model (hyperparameter values and count), and a unique name."""
-    model = boto3.session.Session().client("sagemaker", region_name="us-east-1").meta.service_model
     try:
-        validate_parameters(parameters, model.operation_model("CreateTrainingJob").input_shape)
+        validate_parameters(parameters, _create_training_job_shape())
     except ParamValidationError as exc:
         raise TrainingJobRefused(f"ValidationException: {exc}") from exc
     hyperparameters = parameters.get("HyperParameters") or {}
@@ -179,7 +185,11 @@ class StateTaskServiceLocalTrainingJob(StateTaskServiceCallback):
         super().__init__(supported_integration_patterns={ResourceCondition.Sync})
 
     def _get_supported_parameters(self) -> set[str] | None:
-        return None  # botocore's model checks them (check_request)
+        """CreateTrainingJob's request members (botocore's model); None for any other action: not emulated, so the
+        definition is refused when the state machine is created, as moto refuses an unknown resource."""
+        if self.resource.api_action.lower() != "createtrainingjob" or self.resource.condition != ResourceCondition.Sync:
+            return None
+        return set(_create_training_job_shape().members)
 
     def _from_error(self, env: Any, ex: Exception) -> FailureEvent:
         if isinstance(ex, TrainingJobRefused):
@@ -201,9 +211,6 @@ class StateTaskServiceLocalTrainingJob(StateTaskServiceCallback):
     def _eval_service_task(
         self, env: Any, resource_runtime_part: Any, normalised_parameters: dict, state_credentials: Any
     ) -> None:
-        action = self._get_boto_service_action()
-        if action != "create_training_job" or self.resource.condition != ResourceCondition.Sync:
-            raise TrainingJobRefused(f"the local stack emulates createTrainingJob.sync only, not {action}")
         check_request(normalised_parameters)
         name = normalised_parameters["TrainingJobName"]
         env.stack.append(
