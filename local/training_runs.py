@@ -68,6 +68,9 @@ class PipelineResult:
             "deployed": self.deployed,
             "end_state": self.end_state,
             "winner": evaluation.get("winner", {}).get("estimator"),
+            # the engine that trained the winner (lambda or sagemaker), and why the run used it
+            "compute": evaluation.get("winner", {}).get("compute"),
+            "compute_reason": (self.output or {}).get("request", {}).get("compute_reason"),
             "leaderboard": self.documents.get("leaderboard"),
             "artifact_uri": registration.get("artifact_uri"),
             "artifact_sha256": registration.get("artifact_sha256"),
