@@ -29,12 +29,21 @@ CONTINUES = "(the run goes on)"
 NOT_FATAL = {
     "TrainingPipeline": {
         "TrainCandidates/ItemProcessor/TrainCandidate",  # one failed candidate is recorded, not fatal
+        "TrainCandidates/ItemProcessor/TrainingJob",  # nor is a failed SageMaker training job
+        "TrainCandidates/ItemProcessor/CollectTrainingJob",  # nor a job result the pipeline refuses
         "ParityCheck",  # the ONNX model is not trusted; scikit-learn serves the version
     },
     "DriftCheck": {"RecordRetraining"},  # the run was started; the notification must still go out
 }
 # The Pass states TrainingPipeline keeps; before the funnel it also had six Note<state> Pass states.
-TRAINING_PASS_STATES = {"CandidateFailed", "SkipParityCheck", "ParityCheckErrored", FUNNEL_FALLBACK}
+TRAINING_PASS_STATES = {
+    "CandidateFailed",
+    "TrainingJobFailed",
+    "NameTrainingJob",
+    "SkipParityCheck",
+    "ParityCheckErrored",
+    FUNNEL_FALLBACK,
+}
 
 
 def _is_present(variable: str, written: str) -> bool:

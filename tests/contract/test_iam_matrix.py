@@ -78,6 +78,12 @@ FIREHOSE = ["s3:AbortMultipartUpload", "s3:GetBucketLocation", LIST, "s3:ListBuc
 INTENDED_S3: dict[str, dict[str, list[str]]] = {
     "PrepareFunctionRole": {"ArtifactsBucket/datasets/*": [GET], "ArtifactsBucket/runs/*": [PUT], **DATA_BUCKET_READ},
     "TrainFunctionRole": {"ArtifactsBucket/runs/*": [GET, PUT]},
+    # a SageMaker training job: the run's splits and schema; one candidate's artifact and result, SageMaker's upload
+    "TrainingJobRole": {
+        "ArtifactsBucket/runs/*": [GET],
+        "ArtifactsBucket/runs/*/candidates/*": [PUT],
+        "ArtifactsBucket/runs/*/training-jobs/*": [PUT],
+    },
     "EvaluateFunctionRole": {"ArtifactsBucket/runs/*": [GET, PUT], "ArtifactsBucket/models/*": [GET]},
     "ConvertFunctionRole": {"ArtifactsBucket/runs/*": [GET, PUT]},
     "RegisterFunctionRole": {
@@ -247,4 +253,59 @@ def test_the_matrix_would_see_a_broader_grant() -> None:
         "dynamodb:DeleteItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
+    ]
+
+
+SAGEMAKER_JOB_ACTIONS = {"sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"}
+SYNC_RULE_ACTIONS = {"events:DescribeRule", "events:PutRule", "events:PutTargets"}
+
+
+@pytest.fixture(scope="module")
+def translated() -> Iterator[dict[str, Any]]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        yield translate(load_template(), ROOT)
+
+
+def _grants(statements: list[dict[str, Any]], prefixes: tuple[str, ...]) -> dict[str, list[Any]]:
+    """action -> [(resource name, condition)] for the actions starting with one of ``prefixes``."""
+    found: dict[str, list[Any]] = defaultdict(list)
+    for statement in statements:
+        for action in _as_list(statement["Action"]):
+            if action.startswith(prefixes):
+                for resource in _as_list(statement["Resource"]):
+                    found[action].append((_name(resource), statement.get("Condition")))
+    return dict(found)
+
+
+def test_the_pipeline_runs_only_its_own_training_jobs_as_the_one_training_role(translated) -> None:
+    # createTrainingJob.sync as AWS documents it (step-functions/latest/dg/sagemaker-iam.html), scoped
+    grants = _grants(role_statements(translated)["TrainingPipelineRole"], ("sagemaker:", "iam:", "events:"))
+    jobs = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:training-job/mlops-train-*"
+    rule = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"  # noqa: E501
+    assert grants == {
+        **{action: [(jobs, None)] for action in SAGEMAKER_JOB_ACTIONS},
+        "iam:PassRole": [("TrainingJobRole", {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}})],
+        **{action: [(rule, None)] for action in SYNC_RULE_ACTIONS},
+    }
+
+
+def test_no_other_role_can_start_training_jobs_or_pass_a_role(translated) -> None:
+    holders = {
+        role
+        for role, statements in role_statements(translated).items()
+        if _grants(statements, ("sagemaker:", "iam:PassRole"))
+    }
+    assert holders == {"TrainingPipelineRole"}
+
+
+def test_only_sagemaker_in_this_account_can_assume_the_training_role(translated) -> None:
+    trust = translated["Resources"]["TrainingJobRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+        }
     ]
