@@ -155,7 +155,7 @@ def main() -> None:
         "benchmark": "sagemaker_path",
         "baseline": "the same request and file on the Lambda path (compute: lambda), in the same run",
         "candidate": json.dumps(CANDIDATE),
-        "runs": {f"{size}MB": figures for size, figures in runs.items()},
+        "sagemaker_path_runs": {f"{size}MB": figures for size, figures in runs.items()},
         # the largest size's figures, flat, for make bench's combined JSON
         **{f"sagemaker_path_{key}": value for key, value in largest.items()},
     }
