@@ -179,3 +179,19 @@ def test_create_training_job_refuses_what_botocore_refuses():
     del request["RoleArn"]
     with pytest.raises(sagemaker_training.TrainingJobRefused, match=r"(?s)ValidationException: .*RoleArn"):
         sagemaker_training.check_request(request)
+
+
+# ---- a drift-triggered retraining asks for what the user asked, not what size settled -----------------------
+@pytest.mark.parametrize(("requested", "expected"), [(None, None), ("sagemaker", "sagemaker"), ("lambda", "lambda")])
+def test_a_retraining_request_keeps_the_users_engine_not_the_settled_one(requested, expected):
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from mlops.monitoring.check import retraining_request  # noqa: PLC0415
+
+    settled = {**MINIMAL, "compute": "sagemaker", "compute_reason": "by size (...)", "requested_compute": requested}
+    request = retraining_request(
+        {"training_request": settled}, SimpleNamespace(retraining_dataset_uri=None), "check-1", "drift"
+    )
+
+    assert request.get("compute") == expected
+    assert "compute_reason" not in request and "requested_compute" not in request

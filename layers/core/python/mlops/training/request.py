@@ -143,6 +143,7 @@ class NormalisedRequest(TrainingRequest):
     approval: SettledApproval
     code_version: str = Field(min_length=1)
     compute: ComputeEngine  # Prepare settles the engine (mlops.training.compute)
+    requested_compute: ComputeEngine | None = None  # what the request asked for (a retraining asks the same)
     compute_reason: str = Field(default="", max_length=500, description="why this engine (requested or by size)")
 
 

@@ -203,6 +203,7 @@ def prepare(
             "code_version": defaults.code_version,
             "compute": compute_engine,
             "compute_reason": compute_reason,
+            "requested_compute": request.compute,
         }
     )
     bucket = settings.artifacts_bucket
