@@ -66,6 +66,7 @@ def test_a_full_request_keeps_every_field():
         intended_use="triage support",
         limitations="adults only",
         approval={"required": True, "timeout_s": 3600},
+        compute="sagemaker",
     )
 
     request = parse_training_request(document)
