@@ -14,10 +14,12 @@ import sys
 BENCHMARKS = (
     ["bench.pipeline_overhead"],
     ["bench.predict_latency"],
+    ["bench.batch_transform"],  # batch_rows_per_s_ratio_vs_onnxruntime: the BatchTransform chunk path
     ["bench.drift_vs_evidently"],
     ["bench.prepare"],  # prepare_peak_memory_ratio_vs_matrix, prepare_speed_ratio_vs_pandas
     ["bench.step_memory"],  # each training step's memory per CSV MiB and the largest CSV its MemorySize holds
     ["bench.sagemaker_path"],  # a 1 GB CSV through the SageMaker path locally: wall time, peak memory, vs Lambda
+    ["bench.local_parallel"],  # local_parallel_speedup: 8 Train invocations in worker processes vs serially
 )
 
 

@@ -5,9 +5,9 @@ for 1 row and 100 rows, against (a) the same handler serving the scikit-learn pi
 scikit-learn), (b) raw scikit-learn ``predict_proba`` and (c) raw onnxruntime ``run`` on the same rows.
 The model is a 100-tree random forest trained on the breast-cancer set by the real pipeline (embedded AWS).
 Batch: the same handler on requests of 1,000 rows (the most a request takes), rows per second against raw
-onnxruntime ``run`` on the same 1,000 rows. Both ratios against raw onnxruntime are the headline figures:
-``predict_100_rows_ratio_vs_onnxruntime`` (handler time over onnxruntime's, 100 rows; target <= 3) and
-``batch_rows_per_s_ratio_vs_onnxruntime`` (handler rows/s over onnxruntime's; target >= 0.5).
+onnxruntime ``run`` on the same 1,000 rows: ``predict_100_rows_ratio_vs_onnxruntime`` (handler time over onnxruntime's,
+100 rows; target <= 3) and ``handler_1000_rows_per_s_ratio_vs_onnxruntime`` (handler rows/s over onnxruntime's).
+Batch scoring's own figure, ``batch_rows_per_s_ratio_vs_onnxruntime``, is bench.batch_transform's.
 Cold start: a fresh interpreter imports the handler module and serves its first prediction, ONNX runtime
 versus scikit-learn runtime (median of several processes).
 
@@ -98,7 +98,7 @@ def batch_figures(app, cache: ModelCache, served, row: dict, *, repeats: int, si
     return {
         "handler_onnx_rows_per_s_1000_rows": len(batch) / handler_s,
         "raw_onnxruntime_rows_per_s_1000_rows": len(batch) / raw_s,
-        "batch_rows_per_s_ratio_vs_onnxruntime": raw_s / handler_s,
+        "handler_1000_rows_per_s_ratio_vs_onnxruntime": raw_s / handler_s,
     }
 
 

@@ -1,11 +1,12 @@
 """Write events/<function>/<case>.json from real executions (the payloads Step Functions sent) and events/env.json,
 the `sam local invoke --env-vars` file naming the local resources those events refer to.
 
-Three executions on one ephemeral stack give every function an event:
+Four executions on one ephemeral stack give every function an event:
 - ``example``: the breast-cancer pipeline, deployed (prepare, train, evaluate, convert, predict, register, deploy);
 - ``example-approval``: a model whose request requires approval, followed until it waits (approval);
 - ``example-failure``: a request whose target column does not exist, ended in its named failure state
-  (record_failure, and deploy's ``undo`` form).
+  (record_failure, and deploy's ``undo`` form);
+- a BatchTransform job of the deployed example model over its dataset (batch: plan, score a chunk, finish).
 The reproduce function is not a state-machine step: its event is what the API sends it (``admin.reproduce_via``).
 API Gateway events are `sam local generate-event` shapes (tools/write_api_events.py).
 
@@ -26,6 +27,7 @@ from local.stack import LocalStack
 from local.template import ROOT, function_environment, function_property, resources_of_type
 from local.training_runs import PipelineResult, execution_history, run_training
 from mlops.contracts import ReproduceEvent
+from mlops.serving.batch_jobs import BatchJobRequest, BatchJobStart
 
 EVENTS_DIR = ROOT / "events"
 ENV_FILE = EVENTS_DIR / "env.json"
@@ -33,6 +35,7 @@ DATASET_KEY = "datasets/breast-cancer.csv"
 EXAMPLE_EXECUTION = "example"
 APPROVAL_EXECUTION = "example-approval"
 FAILURE_EXECUTION = "example-failure"
+BATCH_JOB_ID = "20260101T000000Z-0e8a3b1e"  # the example batch job (BatchTransform executions are named by job id)
 AWS_SERVER_PORT = 5000  # python -m local aws-server's default port: the endpoint events/env.json names
 ENDPOINT_VARIABLE = "AWS_ENDPOINT_URL"
 EXAMPLE_REQUEST = {
@@ -76,17 +79,17 @@ def captured_payloads(stack: LocalStack, execution_arn: str) -> list[tuple[str, 
 
 
 def _case(folder: str, payload: dict[str, Any]) -> str:
-    if folder == "train":
-        return payload["candidate"]["estimator"]
-    if folder == "predict":
-        return next(iter(payload))  # smoke_test or parity_check
-    if folder == "deploy" and "undo" in payload:
-        return "undo_deployment"
-    if folder == "approval":
-        return "approval_timed_out" if "approval_timed_out" in payload else "await_approval"
-    if folder == "record_failure":
-        return "prepare_failed"
-    return "breast_cancer"
+    fixed = {"record_failure": "prepare_failed"}
+    by_payload = {
+        "train": lambda: payload["candidate"]["estimator"],
+        "predict": lambda: next(iter(payload)),  # smoke_test or parity_check
+        "deploy": lambda: "undo_deployment" if "undo" in payload else "breast_cancer",
+        "approval": lambda: "approval_timed_out" if "approval_timed_out" in payload else "await_approval",
+        "batch": lambda: f"{next(iter(payload))}_job",  # plan_job, finish_job (score_chunk: _score_chunk_payload)
+    }
+    if folder in fixed:
+        return fixed[folder]
+    return by_payload[folder]() if folder in by_payload else "breast_cancer"
 
 
 def upload_dataset(stack: LocalStack) -> str:
@@ -122,11 +125,38 @@ def run_example_executions(stack: LocalStack) -> dict[str, str]:
         input=json.dumps({**APPROVAL_REQUEST, "dataset_uri": dataset_uri}),
     )["executionArn"]
     _wait_for_approval(stack, approval_arn)
+    batch_arn = _run_batch_job(stack, dataset_uri)
     return {
         EXAMPLE_EXECUTION: example.execution_arn,
         FAILURE_EXECUTION: failure.execution_arn,
         APPROVAL_EXECUTION: approval_arn,
+        BATCH_JOB_ID: batch_arn,
     }
+
+
+def _score_chunk_payload(stack: LocalStack, batch_arn: str) -> dict[str, Any]:
+    """The Distributed Map's first item, as its child execution hands it to the function (the children's histories
+    are not the parent's): the job, as Finish is given it, and the plan's first chunk."""
+    job = next(payload["finish"] for folder, payload in captured_payloads(stack, batch_arn) if "finish" in payload)
+    plan = stack.client("s3").get_object(Bucket=job["plan_bucket"], Key=job["plan_key"])["Body"].read()
+    return {"score": {"job": job, "item": json.loads(plan)[0]}}
+
+
+def _run_batch_job(stack: LocalStack, dataset_uri: str) -> str:
+    """The deployed example model scores its own dataset in one BatchTransform job (plan, score, finish)."""
+    start = BatchJobStart(
+        job_id=BATCH_JOB_ID, model_name=EXAMPLE_REQUEST["model_name"], request=BatchJobRequest(input_uri=dataset_uri)
+    )
+    sfn = stack.client("stepfunctions")
+    arn = sfn.start_execution(
+        stateMachineArn=stack.state_machine_arns["BatchTransform"], name=BATCH_JOB_ID, input=start.model_dump_json()
+    )["executionArn"]
+    deadline = time.monotonic() + WAIT_FOR_APPROVAL_S
+    while (status := sfn.describe_execution(executionArn=arn)["status"]) == "RUNNING" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if status != "SUCCEEDED":
+        raise RuntimeError(f"the example batch job ended {status}")
+    return arn
 
 
 def _require(result: PipelineResult, status: str) -> None:
@@ -152,20 +182,26 @@ def write_env_file(stack: LocalStack, path: Path, endpoint: str) -> Path:
 
 
 def write_events(directory: Path = EVENTS_DIR) -> list[Path]:
-    written = []
     with LocalStack() as stack:
-        executions = run_example_executions(stack)
-        seen: set[tuple[str, str]] = set()
-        for name in (EXAMPLE_EXECUTION, FAILURE_EXECUTION, APPROVAL_EXECUTION):
-            for folder, payload in captured_payloads(stack, executions[name]):
-                case = _case(folder, payload)
-                if (folder, case) in seen:  # the first execution's payload of a step is the one kept
-                    continue
-                seen.add((folder, case))
-                written.append(_write(directory / folder / f"{case}.json", payload))
-        reproduce = ReproduceEvent(model_name=EXAMPLE_REQUEST["model_name"], version=1, requested_by="events-generator")
-        written.append(_write(directory / "reproduce" / "breast_cancer.json", reproduce.model_dump()))
-        written.append(write_env_file(stack, directory / ENV_FILE.name, f"http://127.0.0.1:{AWS_SERVER_PORT}"))
+        return capture_events(stack, run_example_executions(stack), directory)
+
+
+def capture_events(stack: LocalStack, executions: dict[str, str], directory: Path) -> list[Path]:
+    """Write the events and the env file from the example executions ``run_example_executions`` ran on ``stack``."""
+    written = []
+    seen: set[tuple[str, str]] = set()
+    for name in (EXAMPLE_EXECUTION, FAILURE_EXECUTION, APPROVAL_EXECUTION, BATCH_JOB_ID):
+        for folder, payload in captured_payloads(stack, executions[name]):
+            case = _case(folder, payload)
+            if (folder, case) in seen:  # the first execution's payload of a step is the one kept
+                continue
+            seen.add((folder, case))
+            written.append(_write(directory / folder / f"{case}.json", payload))
+    score_chunk = _score_chunk_payload(stack, executions[BATCH_JOB_ID])
+    written.append(_write(directory / "batch" / "score_chunk.json", score_chunk))
+    reproduce = ReproduceEvent(model_name=EXAMPLE_REQUEST["model_name"], version=1, requested_by="events-generator")
+    written.append(_write(directory / "reproduce" / "breast_cancer.json", reproduce.model_dump()))
+    written.append(write_env_file(stack, directory / ENV_FILE.name, f"http://127.0.0.1:{AWS_SERVER_PORT}"))
     return written
 
 

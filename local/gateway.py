@@ -4,11 +4,17 @@ This is what `sam local start-api` does, without Docker: routes come from the fu
 template.yaml, the function is invoked through the (local) Lambda API, and its proxy response becomes the
 HTTP response. The predict route's API key is enforced (403 without it, as API Gateway answers); IAM
 authorisation of the admin routes is not verified locally: every caller acts as one local IAM user.
+
+API Gateway's own limits hold here as on AWS: a request body over 10 MB is refused before any function runs (413,
+"HTTP content length exceeded 10485760 bytes."), an event over Lambda's 6 MB invoke quota is refused by the invoke
+(413, ``{"message": "Request Too Long"}``), and an integration that has not answered after 29 s is given up
+(504, ``{"message": "Endpoint request timed out"}``) while the function itself runs on, as Lambda's does.
 """
 
 from __future__ import annotations
 
 import base64
+import contextvars
 import json
 import re
 import threading
@@ -19,6 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from botocore.exceptions import ClientError
+
 from local.stack import ACCOUNT_ID, LocalStack
 from local.template import resources_of_type
 from mlops.governance import dashboard
@@ -27,6 +35,9 @@ from mlops.monitoring.store import MonitoringStore
 LOCAL_CALLER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:user/local-admin"
 STAGE = "v1"
 DASHBOARD_PATH = "/dashboard"  # served by the gateway itself (on AWS: POST /dashboard renders it to S3)
+INTEGRATION_TIMEOUT_S = 29.0  # API Gateway's default (and, for REST APIs without a raised quota, maximum) timeout
+MAX_REQUEST_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's REST API payload quota: 10 MB
+_READ_CHUNK_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -141,8 +152,13 @@ class LocalGateway:
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length) if length else b""
-                status, headers, payload = gateway.dispatch(self.command, self.path, dict(self.headers.items()), body)
+                if length > MAX_REQUEST_BODY_BYTES:
+                    _discard(self.rfile, length)  # read it all, so the client gets the answer, not a reset
+                    status, headers, payload = payload_too_large()
+                else:
+                    body = self.rfile.read(length) if length else b""
+                    request_headers = dict(self.headers.items())
+                    status, headers, payload = gateway.dispatch(self.command, self.path, request_headers, body)
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -201,18 +217,32 @@ class LocalGateway:
             body=body,
             api_key=api_key,
         )
-        response = self.stack.client("lambda").invoke(
-            FunctionName=route.function_name, Payload=json.dumps(event).encode()
-        )
-        payload = json.loads(response["Payload"].read() or b"null")
-        if response.get("FunctionError") or not isinstance(payload, dict) or "statusCode" not in payload:
-            return _json(502, {"message": "Internal server error"})
-        out_headers = {k: str(v) for k, v in (payload.get("headers") or {}).items()}
-        for name, values in (payload.get("multiValueHeaders") or {}).items():
-            out_headers[name] = ", ".join(map(str, values))
-        text = payload.get("body") or ""
-        content = base64.b64decode(text) if payload.get("isBase64Encoded") else text.encode()
-        return int(payload["statusCode"]), out_headers, content
+        answer = self._invoke_within_timeout(route.function_name, json.dumps(event).encode())
+        return answer if isinstance(answer, tuple) else _proxy_response(answer)
+
+    def _invoke_within_timeout(self, function_name: str, event: bytes) -> dict[str, Any] | tuple[int, dict, bytes]:
+        """The function's invoke response, or API Gateway's answer when the integration fails: 504 after
+        ``INTEGRATION_TIMEOUT_S`` (the invocation goes on in its thread, as the function goes on running on AWS), 413
+        for an event over Lambda's request quota."""
+        outcome: dict[str, Any] = {}
+
+        def invoke() -> None:
+            try:
+                outcome["response"] = self.stack.client("lambda").invoke(FunctionName=function_name, Payload=event)
+            except Exception as exc:  # handed to the waiting request below
+                outcome["error"] = exc
+
+        worker = threading.Thread(target=contextvars.copy_context().run, args=(invoke,), daemon=True)
+        worker.start()
+        worker.join(INTEGRATION_TIMEOUT_S)
+        if worker.is_alive():
+            return _json(504, {"message": "Endpoint request timed out"})
+        error = outcome.get("error")
+        if isinstance(error, ClientError) and error.response["Error"]["Code"] == "RequestTooLargeException":
+            return _json(413, {"message": "Request Too Long"})
+        if error is not None:
+            raise error
+        return outcome["response"]
 
     def dashboard(self) -> tuple[int, dict[str, str], bytes]:
         """The registry dashboard of this stack, rendered now from its tables and bucket (the same renderer as the
@@ -220,6 +250,34 @@ class LocalGateway:
         page = dashboard.render(self.stack.registry(), MonitoringStore(self.stack.monitor_table))
         headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
         return 200, headers, page.encode("utf-8")
+
+
+def _proxy_response(response: dict[str, Any]) -> tuple[int, dict[str, str], bytes]:
+    """A Lambda proxy integration's answer as HTTP: the function's statusCode, headers and body, or API Gateway's 502
+    when the function failed or answered in another shape."""
+    payload = json.loads(response["Payload"].read() or b"null")
+    if response.get("FunctionError") or not isinstance(payload, dict) or "statusCode" not in payload:
+        return _json(502, {"message": "Internal server error"})
+    out_headers = {k: str(v) for k, v in (payload.get("headers") or {}).items()}
+    for name, values in (payload.get("multiValueHeaders") or {}).items():
+        out_headers[name] = ", ".join(map(str, values))
+    text = payload.get("body") or ""
+    content = base64.b64decode(text) if payload.get("isBase64Encoded") else text.encode()
+    return int(payload["statusCode"]), out_headers, content
+
+
+def payload_too_large() -> tuple[int, dict[str, str], bytes]:
+    """API Gateway's answer to a body over its payload quota: plain text, before any route is matched."""
+    message = f"HTTP content length exceeded {MAX_REQUEST_BODY_BYTES} bytes."
+    return 413, {"Content-Type": "text/plain; charset=utf-8"}, message.encode()
+
+
+def _discard(stream: Any, length: int) -> None:
+    while length > 0:
+        chunk = stream.read(min(length, _READ_CHUNK_BYTES))
+        if not chunk:
+            return
+        length -= len(chunk)
 
 
 def _json(status: int, document: Any) -> tuple[int, dict[str, str], bytes]:

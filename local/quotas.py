@@ -26,6 +26,10 @@ from moto.stepfunctions.parser.asl.eval.environment import Environment
 # Step Functions errors that States.ALL does not match (a Catch or Retry must name them).
 NOT_MATCHED_BY_STATES_ALL = ("States.DataLimitExceeded", "States.Runtime")
 LAMBDA_SYNC_PAYLOAD_BYTES = 6_291_556  # Lambda's synchronous request and response quota (6 MB)
+# CloudWatch Logs: an event is its message's UTF-8 bytes plus 26 bytes of overhead, at most 256 KiB for the events
+# Lambda writes from a function's output (a longer line arrives as several events).
+LOG_EVENT_OVERHEAD_BYTES = 26
+LAMBDA_LOG_EVENT_BYTES = 262_144
 
 _original_eval_body = ErrorEqualsDecl._eval_body
 _STATES_ALL = StatesErrorName(typ=StatesErrorNameType.StatesALL)
@@ -64,6 +68,21 @@ def check_request_size(event: Any) -> None:
         )
         error.code = 413
         raise error
+
+
+def split_log_lines(output: str, limit_bytes: int | None = None) -> str:
+    """A function's output as Lambda hands it to CloudWatch Logs: a line whose event would be over the event quota is
+    cut into consecutive lines (events) that each fit, at character boundaries."""
+    limit = (limit_bytes or LAMBDA_LOG_EVENT_BYTES) - LOG_EVENT_OVERHEAD_BYTES
+    lines = []
+    for line in output.splitlines():
+        encoded = line.encode()
+        while len(encoded) > limit:
+            piece = encoded[:limit].decode("utf-8", errors="ignore")  # never half a character
+            lines.append(piece)
+            encoded = encoded[len(piece.encode()) :]
+        lines.append(encoded.decode())
+    return "\n".join(lines)
 
 
 def install() -> None:

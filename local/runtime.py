@@ -1,17 +1,27 @@
-"""Run Lambda functions in-process instead of in Docker.
+"""Run Lambda functions locally instead of in Docker: in this process (the default) or in worker processes.
 
 moto runs a Lambda's code only in a Docker container, and there is no Docker engine here (nor on many CI
 runners). This replaces that single step, ``LambdaFunction._invoke_lambda``, with a call of the real handler
 module named by the template (CodeUri + Handler), under the function's environment, with a Lambda context,
-returning Lambda's error shape (``errorType``/``errorMessage``) so Step Functions routes on the error name.
-Everything else (the invoke API, Step Functions' lambda:invoke integration, retries, logs) stays moto's.
+returning Lambda's error shape (``errorType``/``errorMessage``/``stackTrace``) so Step Functions routes on the error
+name. Everything else (the invoke API, Step Functions' lambda:invoke integration, retries, logs) stays moto's. A
+response over Lambda's 6 MB fails the invocation (``local/quotas.py``); the output reaches CloudWatch Logs in events of
+at most 256 KiB, as Lambda writes it.
 
-Each invocation runs in its own thread with its own view of ``os.environ`` (the function's variables over the
-process's, in a context variable) and its own stdout, and is bounded by the function's ``Timeout``: a handler that
-runs longer fails as Lambda's does (``Sandbox.Timedout``, "Task timed out after N.00 seconds") and is stopped at
-its next Python instruction. By default invocations run one at a time (Map iterations one after another, as with
-a concurrency limit of 1), which keeps the default local run deterministic; ``set_parallel(True)`` (or
-``MLOPS_LOCAL_PARALLEL=1``) lets them overlap, as concurrent executions of a real stack do.
+Two ways to run the handler, chosen by ``MLOPS_LOCAL_WORKERS=1`` or ``set_workers``/``worker_processes()``:
+
+* **In process** (default). Each invocation runs in its own thread with its own view of ``os.environ`` (the function's
+  variables over the process's, in a context variable) and its own stdout, and is bounded by the function's
+  ``Timeout``: a handler that runs longer fails as Lambda's does (``Sandbox.Timedout``, "Task timed out after N.00
+  seconds") and is stopped at its next Python instruction. Invocations run one at a time (Map iterations one after
+  another, as with a concurrency limit of 1), which keeps the default run deterministic; ``set_parallel(True)`` (or
+  ``MLOPS_LOCAL_PARALLEL=1``) lets them overlap, on one core (the GIL). ``MemorySize`` is not enforced. Tests that
+  patch domain code in this process (``monkeypatch``) or watch a handler's module state need this mode.
+* **Worker processes** (``local/workers.py``). Each function gets warm execution environments, one process per
+  concurrent invocation, holding its variables and its imported handler; they call AWS through a moto server over the
+  same backends. Invocations overlap and use every core; ``Timeout`` and ``MemorySize`` are enforced by killing the
+  worker (``Sandbox.Timedout``; ``Runtime.ExitError`` "Runtime exited with error: signal: killed"), which is then
+  replaced. Fault injection works in both modes.
 """
 
 from __future__ import annotations
@@ -26,20 +36,22 @@ import os
 import sys
 import threading
 import time
-import traceback
 import uuid
 from collections.abc import Iterator, MutableMapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
-from local import quotas
+from local import quotas, workers
+from local.workers import LocalLambdaContext, ThrottledClient, error_body, run_handler
 
 # Serial mode: one root invocation at a time. A handler may invoke another function (the admin API asks the
 # predict function for a smoke test); that nested invocation is part of the root one and takes no lock.
 _SERIAL_LOCK = threading.Lock()
 _parallel = os.environ.get("MLOPS_LOCAL_PARALLEL") == "1"
+_use_workers = os.environ.get("MLOPS_LOCAL_WORKERS") == "1"
+_worker_runtime = workers.WorkerRuntime()
 _HANDLERS: dict[str, str] = {}  # function name -> "package.module.attribute"
 _original_invoke = LambdaFunction._invoke_lambda
 
@@ -54,23 +66,6 @@ _DELETED = object()
 
 class SandboxTerminated(BaseException):  # noqa: N818 - named after what Lambda does to the sandbox
     """Raised inside a handler thread that outlived its function's timeout: Lambda would have killed it."""
-
-
-@dataclass
-class LocalLambdaContext:
-    """The attributes of Lambda's context object that handlers and Powertools read."""
-
-    function_name: str
-    function_version: str
-    invoked_function_arn: str
-    memory_limit_in_mb: int
-    aws_request_id: str
-    log_group_name: str
-    log_stream_name: str
-    deadline_s: float
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self.deadline_s - time.monotonic()) * 1000))
 
 
 def set_parallel(enabled: bool) -> None:
@@ -94,6 +89,32 @@ def parallel() -> Iterator[None]:
         set_parallel(saved)
 
 
+def set_workers(enabled: bool) -> None:
+    """Run invocations in worker processes (True) or in this process's threads (False, the default)."""
+    global _use_workers  # noqa: PLW0603 - one switch for the whole local runtime
+    _use_workers = enabled
+
+
+def workers_enabled() -> bool:
+    return _use_workers
+
+
+@contextlib.contextmanager
+def worker_processes(enabled: bool = True) -> Iterator[None]:
+    """Invocations run in worker processes inside the block (``enabled=False``: in this process)."""
+    saved = _use_workers
+    set_workers(enabled)
+    try:
+        yield
+    finally:
+        set_workers(saved)
+
+
+def worker_pools() -> dict[str, workers.FunctionPool]:
+    """The warm execution environments of each function (worker mode), by function name."""
+    return _worker_runtime.pools()
+
+
 def register_handler(function_name: str, code_uri: str, handler: str) -> str:
     """Map a function to its handler: CodeUri ``functions/train/`` + Handler ``app.lambda_handler``."""
     package = code_uri.strip("/").replace("/", ".")
@@ -110,6 +131,7 @@ def forget_handlers() -> None:
         sys.modules.pop(dotted.rpartition(".")[0], None)
     _HANDLERS.clear()
     _faults.clear()
+    _worker_runtime.close()
 
 
 def _resolve(dotted: str) -> Any:
@@ -230,7 +252,7 @@ def _install_client_factory() -> None:
 
     def client(service: str) -> Any:
         if _throttled.get() and service in ("s3", "dynamodb"):
-            return _ThrottledClient(service)
+            return ThrottledClient(service)
         return original(service)
 
     client.cache_clear = original.cache_clear  # type: ignore[attr-defined]
@@ -251,9 +273,18 @@ def _stop_thread(thread: threading.Thread) -> None:
         ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread.ident), ctypes.py_object(SandboxTerminated))
 
 
-def invoke_in_process(function: LambdaFunction, event: Any, *, throttled: bool = False) -> tuple[str, bool, str]:
-    """Run the handler; return (response body, errored, logs) as moto's Docker path does."""
-    dotted = _HANDLERS[function.function_name]
+@dataclass(frozen=True)
+class _Invocation:
+    """One invocation's request id, Lambda context and the variables Lambda sets for the function."""
+
+    request_id: str
+    event: Any
+    context: LocalLambdaContext
+    variables: dict[str, str]
+    timeout_s: float
+
+
+def _prepare(function: LambdaFunction, event: Any) -> _Invocation:
     if isinstance(event, str | bytes):
         event = json.loads(event or "{}")
     request_id = str(uuid.uuid4())
@@ -276,27 +307,37 @@ def invoke_in_process(function: LambdaFunction, event: Any, *, throttled: bool =
         "_HANDLER": function.handler,
         **{k: str(v) for k, v in function.environment_vars.items()},
     }
+    return _Invocation(request_id, event, context, variables, timeout_s)
+
+
+def invoke(function: LambdaFunction, event: Any, *, throttled: bool = False) -> tuple[str, bool, str]:
+    """Run the function's handler, in a worker process or in this process as the switch says; return (response body,
+    errored, logs) as moto's Docker path does, after Lambda's response quota, with the logs saved to CloudWatch Logs."""
+    invocation = _prepare(function, event)
+    run = _run_in_worker if _use_workers else _run_in_process
+    body, errored, output = run(function, invocation, throttled)
+    too_large = quotas.response_too_large(body)
+    if too_large is not None:
+        body, errored = too_large, True
+    function.logs_backend.ensure_log_group(function.logs_group_name)
+    function.save_logs(quotas.split_log_lines(output + body))
+    return body, errored, output
+
+
+def _run_in_process(function: LambdaFunction, invocation: _Invocation, throttled: bool) -> tuple[str, bool, str]:
+    dotted = _HANDLERS[function.function_name]
     logs = io.StringIO()
     outcome: dict[str, Any] = {}
 
     def run() -> None:
         _in_invocation.set(True)
-        _environment_overlay.set(dict(variables))
+        _environment_overlay.set(dict(invocation.variables))
         _invocation_logs.set(logs)
         _throttled.set(throttled)
         try:
-            result = _resolve(dotted)(event, context)
-            outcome["body"], outcome["errored"] = json.dumps(result), False
+            outcome["body"], outcome["errored"] = run_handler(_resolve(dotted), invocation.event, invocation.context)
         except SandboxTerminated:
             return  # the caller has already reported the timeout
-        except TypeError as exc:
-            if "JSON serializable" in str(exc):
-                body = json.dumps({"errorType": "Runtime.MarshalError", "errorMessage": str(exc)})
-                outcome["body"], outcome["errored"] = body, True
-            else:
-                outcome["body"], outcome["errored"] = _error_body(exc), True
-        except Exception as exc:
-            outcome["body"], outcome["errored"] = _error_body(exc), True
 
     nested = _in_invocation.get()
     lock = contextlib.nullcontext() if nested or _parallel else _SERIAL_LOCK
@@ -305,29 +346,44 @@ def invoke_in_process(function: LambdaFunction, event: Any, *, throttled: bool =
             target=contextvars.copy_context().run, args=(run,), name=f"lambda:{function.function_name}", daemon=True
         )
         thread.start()
-        thread.join(timeout_s)
+        thread.join(invocation.timeout_s)
         if thread.is_alive():
             _stop_thread(thread)
-            body, errored = timeout_body(function, request_id), True
+            body, errored = timeout_body(function, invocation.request_id), True
         else:
             body, errored = outcome["body"], outcome["errored"]
-    too_large = quotas.response_too_large(body)
-    if too_large is not None:
-        body, errored = too_large, True
-    output = logs.getvalue()
-    function.logs_backend.ensure_log_group(function.logs_group_name)
-    function.save_logs(output + body)
-    return body, errored, output
+    return body, errored, logs.getvalue()
 
 
-def _error_body(exc: BaseException) -> str:
-    return json.dumps(
-        {
-            "errorType": type(exc).__name__,
-            "errorMessage": str(exc),
-            "stackTrace": traceback.format_tb(exc.__traceback__),
-        }
-    )
+def out_of_memory_body(request_id: str, detail: str = "signal: killed") -> str:
+    """Lambda's outcome of an invocation whose runtime died: killed over its MemorySize, or exited."""
+    message = f"RequestId: {request_id} Error: Runtime exited with error: {detail}"
+    return json.dumps({"errorType": "Runtime.ExitError", "errorMessage": message})
+
+
+def _run_in_worker(function: LambdaFunction, invocation: _Invocation, throttled: bool) -> tuple[str, bool, str]:
+    """The handler in a warm worker process of the function (local/workers.py). Invocations overlap whatever the
+    parallel switch says: a serial lock cannot see across processes, and a nested invocation would wait on it."""
+    process_environment = os.environ.real if isinstance(os.environ, InvocationEnviron) else os.environ
+    variables = {
+        **dict(process_environment),
+        **invocation.variables,
+        "AWS_ENDPOINT_URL": _worker_runtime.endpoint(),
+    }
+    spec = workers.EnvironmentSpec(function.function_name, _HANDLERS[function.function_name], tuple(variables.items()))
+    pool = _worker_runtime.pool(spec)
+    environment = pool.acquire()
+    request = {"event": invocation.event, "context": asdict(invocation.context), "throttled": throttled}
+    try:
+        outcome = environment.invoke(request, invocation.timeout_s, int(function.memory_size) * workers.MIB)
+    finally:
+        pool.release(environment)
+    if outcome.kind == "returned":
+        return outcome.body, outcome.errored, outcome.logs  # type: ignore[return-value]
+    if outcome.kind == "timeout":
+        return timeout_body(function, invocation.request_id), True, outcome.logs
+    detail = "signal: killed" if outcome.kind == "out_of_memory" else outcome.exit_detail
+    return out_of_memory_body(invocation.request_id, detail), True, outcome.logs
 
 
 # ---- fault injection (tests and `make fuzz`) ----------------------------------------------------------------
@@ -363,19 +419,6 @@ def clear_faults() -> None:
         _faults.clear()
 
 
-class _ThrottledClient:
-    def __init__(self, service: str) -> None:
-        self.service = service
-
-    def __getattr__(self, operation: str) -> Any:
-        def throttled(*args: Any, **kwargs: Any) -> Any:
-            from botocore.exceptions import ClientError  # noqa: PLC0415
-
-            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, operation)
-
-        return throttled
-
-
 def _service_error() -> Exception:
     from moto.core.exceptions import JsonRESTError  # noqa: PLC0415
 
@@ -384,21 +427,21 @@ def _service_error() -> Exception:
 
 def _faulty_invoke(function: LambdaFunction, event: Any, kind: str) -> tuple[str, bool, str]:
     if kind == "exception":
-        return _error_body(RuntimeError(f"injected fault in {function.function_name}")), True, ""
+        return error_body(RuntimeError(f"injected fault in {function.function_name}")), True, ""
     if kind == "timeout":
         return timeout_body(function, str(uuid.uuid4())), True, ""
     if kind == "service_error":
         raise _service_error()
-    return invoke_in_process(function, event, throttled=True)
+    return invoke(function, event, throttled=True)
 
 
 def _fail_after(function: LambdaFunction, event: Any, kind: str) -> tuple[str, bool, str]:
-    body, errored, logs = invoke_in_process(function, event)
+    body, errored, logs = invoke(function, event)
     if errored:
         return body, errored, logs
     if kind == "exception":
         error = RuntimeError(f"injected fault in {function.function_name} after the handler's work")
-        return _error_body(error), True, logs
+        return error_body(error), True, logs
     if kind == "timeout":
         return timeout_body(function, str(uuid.uuid4())), True, logs
     raise _service_error()
@@ -417,7 +460,7 @@ def _patched_invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool,
         kind, after = fault
         return _fail_after(self, event, kind) if after else _faulty_invoke(self, event, kind)
     if self.function_name in _HANDLERS:
-        return invoke_in_process(self, event)
+        return invoke(self, event)
     return _original_invoke(self, event)
 
 

@@ -19,7 +19,16 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from local import atomicity, firehose, quotas, runtime, sagemaker_training, sfn_integrations, state
+from local import (
+    atomicity,
+    firehose,
+    quotas,
+    runtime,
+    sagemaker_training,
+    sfn_distributed_map,
+    sfn_integrations,
+    state,
+)
 from local.template import (
     ROOT,
     Resolver,
@@ -111,6 +120,7 @@ class LocalStack:
         sfn_integrations.forget_tokens()
         sagemaker_training.install()
         sagemaker_training.forget_jobs()
+        sfn_distributed_map.install()
         quotas.install()
         self.template = load_template(self.template_path)
         self._provision()

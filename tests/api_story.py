@@ -289,6 +289,18 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
                  "VersionTagSet", "VersionTagDeleted"):  # fmt: skip
         assert kind in kinds, (kind, kinds)
 
+    # When a CSV is scored by a batch job (without capture: the story's capture counts stay the endpoint's);
+    # Then the job answers 202, ends SUCCEEDED with every row scored by the production version.
+    lines = breast_cancer_csv().decode().splitlines()[:51]
+    stack.client("s3").put_object(Bucket=stack.bucket, Key="datasets/story-batch.csv", Body="\n".join(lines).encode())
+    body = {"input_uri": f"s3://{stack.bucket}/datasets/story-batch.csv", "capture": False}
+    status, job = api.call("POST", f"/models/{MODEL}/batch-jobs", body)
+    assert status == 202 and job["status"] == "RUNNING", job
+    path = f"/models/{MODEL}/batch-jobs/{job['job_id']}"
+    done = wait_for(lambda: (got := api.call("GET", path)[1])["status"] != "RUNNING" and got, "the batch job to end")
+    production = registry.get_alias(MODEL, "production").version
+    assert (done["status"], done["rows"], done["scored"], done["version"]) == ("SUCCEEDED", 50, 50, production), done
+
     # When the dashboard is published; Then the page in S3 shows every version with the registry's metrics.
     status, published = api.call("POST", "/dashboard")
     assert status == 200 and published["uri"].startswith(f"s3://{stack.bucket}/dashboards/"), published

@@ -35,7 +35,7 @@ from mlops.storage import clients
 
 # Pipeline order first (a step's event names what the one before it wrote), then the others by name.
 STEP_ORDER = [
-    "prepare", "train", "evaluate", "convert", "predict", "register", "approval", "deploy", "predict_sklearn",
+    "prepare", "train", "evaluate", "convert", "predict", "register", "approval", "deploy", "predict_sklearn", "batch",
     "record_failure", "reproduce", "drift", "api",
 ]  # fmt: skip
 # (folder, case) -> the error the event exists to show
@@ -85,12 +85,12 @@ def sam_variables(logical_id: str, template: dict[str, Any], declared: dict[str,
     }
 
 
-def ordered_events(folders: dict[str, str], wanted: set[str]) -> list[tuple[str, Path]]:
+def ordered_events(folders: dict[str, str], wanted: set[str], events_dir: Path = EVENTS_DIR) -> list[tuple[str, Path]]:
     order = {name: index for index, name in enumerate(STEP_ORDER)}
     result = []
     for folder in sorted(folders, key=lambda name: (order.get(name, len(order)), name)):
         if not wanted or folders[folder] in wanted:
-            result += [(folders[folder], path) for path in sorted((EVENTS_DIR / folder).glob("*.json"))]
+            result += [(folders[folder], path) for path in sorted((events_dir / folder).glob("*.json"))]
     return result
 
 
@@ -102,7 +102,7 @@ def invoke(logical_id: str, path: Path, template: dict[str, Any], variables: dic
     os.environ.update(sam_variables(logical_id, template, variables))
     clients.reset_clients()  # clients are made again under this function's endpoint and credentials
     started = time.perf_counter()
-    name = str(path.relative_to(ROOT))
+    name = str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
     logs = io.StringIO()  # the handler's log lines, as CloudWatch Logs would get them; shown when it fails
     try:
         with contextlib.redirect_stdout(logs), warnings.catch_warnings():
@@ -132,6 +132,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.invoke_events", description=__doc__.split("\n\n")[0])
     parser.add_argument("functions", nargs="*", metavar="FUNCTION", help="logical ids (default: every function)")
     parser.add_argument("--env-vars", type=Path, default=ENV_FILE, help="the sam local --env-vars file")
+    parser.add_argument("--events-dir", type=Path, default=EVENTS_DIR, help="the events folder (default: events/)")
     parser.add_argument("--endpoint", help=f"overrides the file's {ENDPOINT_VARIABLE} (the aws-server's address)")
     parser.add_argument("--json", action="store_true", help="print the outcomes as JSON")
     arguments = parser.parse_args(argv)
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no such function(s): {', '.join(sorted(unknown))}")
     folders = {function_folder(template, logical_id): logical_id for logical_id in logical_ids}
     outcomes = []
-    for logical_id, path in ordered_events(folders, set(arguments.functions)):
+    for logical_id, path in ordered_events(folders, set(arguments.functions), arguments.events_dir):
         variables = dict(env_vars[logical_id])
         if arguments.endpoint:
             variables[ENDPOINT_VARIABLE] = arguments.endpoint

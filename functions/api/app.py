@@ -43,7 +43,8 @@ from mlops.registry.records import (
     VERSION_STATUSES,
 )
 from mlops.registry.store import ModelRegistry
-from mlops.settings import ApiSettings, GovernanceSettings, Settings
+from mlops.serving.batch_jobs import JOB_ID_PATTERN, BatchJobRequest
+from mlops.settings import ApiSettings, BatchApiSettings, GovernanceSettings, Settings
 from mlops.storage import objects
 from mlops.training.request import TrainingRequest
 
@@ -478,6 +479,36 @@ def monitoring_report(name: ModelName) -> Response[str]:
         raise ModelNotFound(f"no drift report for {name}" + (f" with check_id {wanted!r}" if wanted else ""))
     html = objects.get_bytes(objects.S3Uri.parse(check["html_uri"])).decode("utf-8")
     return Response(status_code=200, content_type="text/html; charset=utf-8", body=html)
+
+
+# ---- batch scoring (BatchTransform) ---------------------------------------------------------------------------------
+JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="the job id POST .../batch-jobs answered")]
+
+
+@app.post(
+    "/models/<name>/batch-jobs",
+    summary="Score a CSV in S3 with a model's alias (BatchTransform); answers 202 with the job id",
+    responses={202: {"description": "started"}, **_responses(403, 404, 422)},
+)
+def start_batch_job(name: ModelName, request: BatchJobRequest) -> Response[dict[str, Any]]:
+    _registry().get_model(name)  # 404 before anything starts
+    governance.enforce_input_location(request.input_uri, GovernanceSettings.from_environment())  # 403
+    job = admin.start_batch_job(BatchApiSettings.from_environment().batch_transform_arn, name, request)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=job)
+
+
+@app.get(
+    "/models/<name>/batch-jobs/<job_id>",
+    summary="A batch job: status, counts (rows, scored, invalid), output and errors URIs",
+    responses={**_responses(404, 422)},
+)
+def get_batch_job(name: ModelName, job_id: JobId) -> dict[str, Any]:
+    return admin.describe_batch_job(
+        BatchApiSettings.from_environment().batch_transform_arn,
+        Settings.from_environment().artifacts_bucket,
+        name,
+        job_id,
+    )
 
 
 # ---- the registry dashboard ----------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ NOT_FATAL = {
         "ParityCheck",  # the ONNX model is not trusted; scikit-learn serves the version
     },
     "DriftCheck": {"RecordRetraining"},  # the run was started; the notification must still go out
+    "BatchTransform": set(),  # every failure ends the job (a partial output is never a result)
 }
 # The Pass states TrainingPipeline keeps; before the funnel it also had six Note<state> Pass states.
 TRAINING_PASS_STATES = {

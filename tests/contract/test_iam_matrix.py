@@ -114,7 +114,17 @@ INTENDED_S3: dict[str, dict[str, list[str]]] = {
         "ArtifactsBucket/models/*": [GET],  # a version's schema, leaderboard and input example (GET .../versions/{v})
         "ArtifactsBucket/monitoring/*": [GET],  # GET /models/{name}/monitoring/report; the dashboard's drift report
         "ArtifactsBucket/dashboards/*": [GET, PUT],  # POST /dashboard: the page, and the presigned URL's GET
+        "ArtifactsBucket/predictions/*/summary.json": [GET],  # GET /models/{name}/batch-jobs/{job_id}
     },
+    "BatchFunctionRole": {
+        "ArtifactsBucket/datasets/*": [GET],  # the inputs, in the locations POST .../batch-jobs allows
+        **DATA_BUCKET_READ,
+        "ArtifactsBucket/models/*": [GET],
+        "ArtifactsBucket/predictions/*": [GET, PUT],  # plan, output and errors parts, chunk markers, summary
+        "ArtifactsBucket/capture/*/batch-*": [PUT],  # the scored rows, where the drift check reads capture
+        "ArtifactsBucket[s3:prefix=predictions/*]": [LIST],  # the chunk markers the finishing step counts
+    },
+    "BatchTransformRole": {"ArtifactsBucket/predictions/*/plan.json": [GET]},  # the Distributed Map's ItemReader
     "CaptureDeliveryRole": dict.fromkeys(
         ("ArtifactsBucket", "ArtifactsBucket/capture/*", "ArtifactsBucket/capture-errors/*"), FIREHOSE
     ),

@@ -51,6 +51,7 @@ FAIL_STATES = {
         "RetrainingNotStarted",
         "NotificationFailed",
     },
+    "BatchTransform": {"InvalidInput", "ChunkFailed", "OutputIncomplete", "BatchJobFailed", "ChunkScoringFailed"},
 }
 TERMINAL_TYPES = {"Choice", "Succeed", "Fail"}  # states that take neither Next nor End
 # A service integration reports the service's errors under its prefix (SNS.ThrottledException, ...): those are not

@@ -4,6 +4,7 @@ it failed must not leave a retraining "started" (the cooldown held) that never s
 
 from __future__ import annotations
 
+import importlib
 import logging
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -76,3 +77,19 @@ def test_a_check_that_failed_after_writing_does_not_block_retraining(monitored):
     serve(stack, MODEL, traffic(300, shifted=True, seed=4))
     later = run_drift_check(stack, MODEL)
     assert (later.status, later.end_state) == ("SUCCEEDED", "RetrainingStarted"), later.check.get("decision")
+
+
+def test_a_check_result_over_the_state_limit_ends_in_drift_check_failed_with_the_original_error(monitored, monkeypatch):
+    # Given a check whose result is larger than Step Functions lets a state carry (States.ALL does not catch
+    # States.DataLimitExceeded, and a Fail state may not report a States.* name)
+    module = importlib.import_module("functions.drift.app")
+    monkeypatch.setattr(module, "lambda_handler", lambda event, context: {"padding": "x" * 300_000})
+    serve(monitored, MODEL, traffic(50, shifted=False, seed=5))
+
+    # When the check runs
+    failed = run_drift_check(monitored, MODEL)
+
+    # Then the run ends in our named state, its error is ours and its cause leads with the original error
+    assert (failed.status, failed.end_state, failed.error) == ("FAILED", "DriftCheckFailed", "DriftCheckFailed")
+    assert failed.cause.startswith("States.DataLimitExceeded: "), failed.cause
+    assert "maximum number of bytes" in failed.cause

@@ -9,6 +9,7 @@ import os
 import threading
 import time
 
+import pytest
 from moto.awslambda.models import LambdaFunction
 
 from local import atomicity, runtime
@@ -59,6 +60,14 @@ def test_a_raising_handler_gives_lambdas_error_shape(stack):
 HANDLERS = "tests.unit.runtime_handlers"
 
 
+@pytest.fixture
+def in_process():
+    """These tests watch the handler's module state in this process (a stop event, a barrier): the in-process runtime,
+    whatever MLOPS_LOCAL_WORKERS says. tests/unit/test_local_workers.py covers the same behaviour in workers."""
+    with runtime.worker_processes(False):
+        yield
+
+
 def _use_test_handler(stack, logical_id: str, attribute: str, timeout_s: int | None = None) -> str:
     name = stack.function_names[logical_id]
     if timeout_s is not None:
@@ -67,7 +76,7 @@ def _use_test_handler(stack, logical_id: str, attribute: str, timeout_s: int | N
     return name
 
 
-def test_a_handler_running_past_its_timeout_fails_as_lambda_does_and_is_stopped(stack):
+def test_a_handler_running_past_its_timeout_fails_as_lambda_does_and_is_stopped(stack, in_process):
     # Given a function whose Timeout is 1 s and whose handler never returns
     name = _use_test_handler(stack, "DeployFunction", "sleepy_handler", timeout_s=1)
     handlers = importlib.import_module(HANDLERS)  # the module the invocation runs (the stack forgets it after)
@@ -110,7 +119,7 @@ def _invoke_both(stack, names: list[str], wait_s: float) -> list[dict]:
     return [results[name] for name in names]
 
 
-def test_parallel_invocations_overlap_each_with_its_own_environment(stack):
+def test_parallel_invocations_overlap_each_with_its_own_environment(stack, in_process):
     names = [
         _use_test_handler(stack, logical_id, "environment_handler")
         for logical_id in ("DeployFunction", "ApprovalFunction")
@@ -127,7 +136,7 @@ def test_parallel_invocations_overlap_each_with_its_own_environment(stack):
     assert dict(os.environ) == environment_before  # nothing leaked into the process
 
 
-def test_by_default_invocations_run_one_at_a_time(stack):
+def test_by_default_invocations_run_one_at_a_time(stack, in_process):
     names = [
         _use_test_handler(stack, logical_id, "environment_handler")
         for logical_id in ("DeployFunction", "ApprovalFunction")

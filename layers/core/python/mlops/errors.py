@@ -96,3 +96,11 @@ class InvalidAliasName(MlopsError):
 
 class InvalidTag(MlopsError):
     """A version tag whose key or value is malformed, or one tag too many on a version."""
+
+
+class InvalidBatchInput(MlopsError):
+    """A batch job's input cannot be scored as a whole (not CSV, no header, the model's columns absent, unreadable)."""
+
+
+class BatchChunkIncomplete(MlopsError):
+    """A chunk of a batch job left no marker: the job's output cannot be reported as complete."""

@@ -78,6 +78,37 @@ class EndpointSettings:
 
 
 @dataclass(frozen=True)
+class BatchSettings:
+    """The batch function's settings: the serving runtime it scores with (the endpoint's) and where it hands the
+    versions onnxruntime cannot serve."""
+
+    serving_runtime: str
+    sklearn_function: str
+
+    ENVIRONMENT_VARIABLES = ("SERVING_RUNTIME", "SKLEARN_PREDICT_FUNCTION")
+
+    @classmethod
+    def from_environment(cls) -> BatchSettings:
+        runtime = _required("SERVING_RUNTIME")
+        if runtime not in ("onnx", "sklearn"):
+            raise MissingSetting(f"SERVING_RUNTIME must be onnx or sklearn, not {runtime!r}")
+        return cls(runtime, _required("SKLEARN_PREDICT_FUNCTION"))
+
+
+@dataclass(frozen=True)
+class BatchApiSettings:
+    """The admin API's batch routes: the BatchTransform state machine they start and describe."""
+
+    batch_transform_arn: str
+
+    ENVIRONMENT_VARIABLES = ("BATCH_TRANSFORM_ARN",)
+
+    @classmethod
+    def from_environment(cls) -> BatchApiSettings:
+        return cls(_required("BATCH_TRANSFORM_ARN"))
+
+
+@dataclass(frozen=True)
 class ModelCacheSettings:
     """How many bytes of model artifacts a predict function's execution environment keeps loaded."""
 

@@ -44,3 +44,14 @@ def settled_min_improvement(request: TrainingRequest, policy: GovernanceSettings
     """The gate margin a run uses: the request's if it asked for one (never below the stack's), else the stack's."""
     margin = request.gate.min_improvement
     return policy.min_improvement if margin is None else max(margin, policy.min_improvement)
+
+
+def enforce_input_location(input_uri: str, policy: GovernanceSettings) -> None:
+    """A batch job reads only where a training run may (``datasets/`` in the artifacts bucket, the data bucket):
+    the batch function's IAM is limited to those locations, and the API refuses others before starting a job."""
+    if not any(input_uri.startswith(location) for location in policy.dataset_locations):
+        raise PolicyViolation(
+            "refused by the stack's governance: input_uri is outside the allowed locations ("
+            + ", ".join(f"{location}..." for location in policy.dataset_locations)
+            + ")"
+        )

@@ -20,7 +20,7 @@ from mlops.errors import ArtifactIntegrityError, LibraryVersionMismatch, ModelNo
 from mlops.registry.records import ALIAS_NAME_PATTERN, MODEL_NAME_PATTERN_RE, PRODUCTION, is_alias_name
 from mlops.serving.cache import LoadedVersion, ModelCache
 from mlops.serving.fallback import FallbackFailed
-from mlops.serving.runtime import InvalidInstances, ModelNotServable, validate_instances
+from mlops.serving.runtime import InvalidInstances, ModelNotServable, Predictions, validate_instances
 from mlops.storage import layout
 
 try:
@@ -122,8 +122,14 @@ def parse_request(event: Any) -> tuple[str, list[Any]]:
 def predict_rows(served: LoadedVersion, instances: list[Any], request_id: str) -> list[dict[str, Any]]:
     columns = validate_instances(instances, served.schema)
     predicted = served.model.predict(columns)
-    version = served.version
-    ids = [f"{request_id}:{index}" for index in range(len(predicted.labels))]
+    return prediction_records(
+        served.version, predicted, [f"{request_id}:{index}" for index in range(len(predicted.labels))]
+    )
+
+
+def prediction_records(version: int, predicted: Predictions, ids: list[str]) -> list[dict[str, Any]]:
+    """One answer per row (inference id, version, prediction and, for a classifier, its probabilities by class):
+    the endpoint's and the batch output's shape."""
     if predicted.probabilities is not None:
         classes = predicted.classes
         return [

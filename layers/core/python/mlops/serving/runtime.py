@@ -143,13 +143,43 @@ def validate_instances(instances: Any, schema: Schema, max_rows: int = MAX_INSTA
     return columns
 
 
-def _validate_rows(instances: list[Any], schema: Schema) -> list[np.ndarray]:
-    """Value by value, row by row: the reference behaviour, and the one that words the error."""
+def validate_each_row(
+    instances: list[Any], schema: Schema, first_row: int = 0
+) -> tuple[list[np.ndarray] | None, list[int], list[str]]:
+    """The batch path's validation: the endpoint's, but a bad row is set aside with its reason instead of refusing
+    the rows around it. Returns the columns of the valid rows (None when no row is valid), the positions of the
+    valid rows in ``instances`` and, for the others, one reason each (``row <position>: ...``, worded by the same
+    row-wise pass as the endpoint's 422; rows numbered from ``first_row``). The column-wise pass takes the common
+    case, a block with no bad row."""
+    if not instances:
+        return None, [], []
+    columns = _validate_columns(instances, schema)
+    if columns is not None:
+        return columns, list(range(len(instances))), []
+    valid: list[int] = []
+    reasons: list[str] = []
+    for position, row in enumerate(instances):
+        try:
+            _validate_rows([row], schema, first_row=first_row + position)
+        except InvalidInstances as exc:
+            reasons.append(str(exc))
+        else:
+            valid.append(position)
+    if not valid:
+        return None, valid, reasons
+    kept = [instances[position] for position in valid]
+    columns = _validate_columns(kept, schema)
+    return (columns if columns is not None else _validate_rows(kept, schema)), valid, reasons
+
+
+def _validate_rows(instances: list[Any], schema: Schema, first_row: int = 0) -> list[np.ndarray]:
+    """Value by value, row by row: the reference behaviour, and the one that words the error (rows numbered from
+    ``first_row``)."""
     expected = set(schema.input_columns)
     ignored = frozenset(schema.columns) - expected
     readers = [_feature_reader(f, schema) for f in schema.features]
     columns: list[list[Any]] = [[] for _ in schema.features]
-    for row_number, row in enumerate(instances):
+    for row_number, row in enumerate(instances, start=first_row):
         _check_keys(row_number, row, expected, ignored)
         for position, read in enumerate(readers):
             columns[position].append(read(row_number, row))

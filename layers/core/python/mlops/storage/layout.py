@@ -23,6 +23,9 @@ S3, one bucket:
   ``feedback/<name>/dt=YYYY-MM-DD/...jsonl``   ground-truth labels posted to the API
   ``monitoring/<name>/<ts>/report.json|html``  drift reports
   ``dashboards/<ts>-<id>.html``                the registry dashboard, rendered on request (presigned URL)
+  ``predictions/<name>/<job>/...``             a batch job: its plan, each chunk's output, errors and commit
+                                               marker, and its summary
+  ``capture/<name>/dt=YYYY-MM-DD/batch-...``   a batch job's scored rows, in the capture's own line format
 """
 
 from __future__ import annotations
@@ -169,3 +172,53 @@ def dashboard(bucket: str, at: str, render_id: str) -> S3Uri:
     """One rendering of the registry dashboard; ``at`` is an ISO timestamp (its punctuation is dropped)."""
     stamp = "".join(c for c in at if c.isalnum())
     return S3Uri(bucket, f"{DASHBOARDS_PREFIX}{stamp}-{render_id}.html")
+
+
+# ---- S3 keys: batch scoring ----------------------------------------------------------------------------------
+PREDICTIONS_PREFIX = "predictions/"
+
+
+def batch_job_prefix(bucket: str, model_name: str, job_id: str) -> S3Uri:
+    """Everything one batch job writes: ``plan.json``, ``output/``, ``errors/``, ``chunks/``, ``summary.json``."""
+    return S3Uri(bucket, f"{PREDICTIONS_PREFIX}{model_name}/{job_id}")
+
+
+def batch_plan(bucket: str, model_name: str, job_id: str) -> S3Uri:
+    """The planning step's chunk list: a JSON array the Distributed Map reads with its ItemReader."""
+    return S3Uri(bucket, f"{batch_job_prefix(bucket, model_name, job_id).key}/plan.json")
+
+
+def batch_output_prefix(bucket: str, model_name: str, job_id: str) -> S3Uri:
+    return S3Uri(bucket, f"{batch_job_prefix(bucket, model_name, job_id).key}/output/")
+
+
+def batch_errors_prefix(bucket: str, model_name: str, job_id: str) -> S3Uri:
+    return S3Uri(bucket, f"{batch_job_prefix(bucket, model_name, job_id).key}/errors/")
+
+
+def batch_output_part(bucket: str, model_name: str, job_id: str, chunk: int) -> S3Uri:
+    """One chunk's predictions (JSON lines), keyed by the chunk's index so a retried chunk overwrites its own."""
+    return S3Uri(bucket, f"{batch_output_prefix(bucket, model_name, job_id).key}part-{chunk:05d}.jsonl")
+
+
+def batch_errors_part(bucket: str, model_name: str, job_id: str, chunk: int) -> S3Uri:
+    return S3Uri(bucket, f"{batch_errors_prefix(bucket, model_name, job_id).key}part-{chunk:05d}.jsonl")
+
+
+def batch_chunk_marker(bucket: str, model_name: str, job_id: str, chunk: int) -> S3Uri:
+    """Written last by a chunk, after its output and errors: a chunk without it is not done."""
+    return S3Uri(bucket, f"{batch_chunk_markers(bucket, model_name, job_id).key}{chunk:05d}.json")
+
+
+def batch_chunk_markers(bucket: str, model_name: str, job_id: str) -> S3Uri:
+    """The prefix every chunk marker of a job is under (listed by the finishing step)."""
+    return S3Uri(bucket, f"{batch_job_prefix(bucket, model_name, job_id).key}/chunks/")
+
+
+def batch_summary(bucket: str, model_name: str, job_id: str) -> S3Uri:
+    return S3Uri(bucket, f"{batch_job_prefix(bucket, model_name, job_id).key}/summary.json")
+
+
+def batch_capture_object(bucket: str, model_name: str, day: str, job_id: str, chunk: int) -> S3Uri:
+    """A batch chunk's scored rows where the drift check reads the endpoint's capture (``capture/<model>/dt=``)."""
+    return S3Uri(bucket, f"{day_prefix(capture_prefix(model_name), day)}batch-{job_id}-{chunk:05d}.jsonl")

@@ -147,6 +147,32 @@ def get_verified_json(uri: S3Uri | str, expected_sha256: str) -> Any:
     return json.loads(payload)
 
 
+def get_range(uri: S3Uri, start: int, end: int) -> bytes:
+    """Bytes ``start`` to ``end`` (exclusive) of an object: one ranged GET (HTTP ranges are inclusive)."""
+    if end <= start:
+        return b""
+    response = clients.client("s3").get_object(Bucket=uri.bucket, Key=uri.key, Range=f"bytes={start}-{end - 1}")
+    return response["Body"].read()
+
+
+def size_bytes(uri: S3Uri) -> int:
+    return int(clients.client("s3").head_object(Bucket=uri.bucket, Key=uri.key)["ContentLength"])
+
+
+def list_keys(prefix: S3Uri) -> list[str]:
+    """Every key under a prefix (ListObjectsV2, paged): what IAM can grant by ``s3:prefix``, where a HEAD of a
+    missing key without bucket-wide ListBucket answers 403, not 404."""
+    s3 = clients.client("s3")
+    kwargs: dict[str, Any] = {"Bucket": prefix.bucket, "Prefix": prefix.key}
+    keys: list[str] = []
+    while True:
+        page = s3.list_objects_v2(**kwargs)
+        keys.extend(item["Key"] for item in page.get("Contents", []))
+        if not page.get("IsTruncated"):
+            return keys
+        kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
+
 def exists(uri: S3Uri) -> bool:
     try:
         clients.client("s3").head_object(Bucket=uri.bucket, Key=uri.key)

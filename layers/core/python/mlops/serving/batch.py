@@ -1,0 +1,406 @@
+"""Batch scoring (the BatchTransform state machine): a CSV of any size in S3, scored chunk by chunk with the
+endpoint's own validation and runtime, predictions and invalid rows written under ``predictions/<model>/<job>/``.
+
+Chunks are byte ranges of the input aligned on line boundaries. Planning costs one ranged read per chunk, whatever
+the object's size, and copies nothing; each chunk reads only its own bytes. The price: a row's number in the file
+is not known inside a chunk without reading everything before it, so a row is identified by its chunk, its row in
+the chunk and its byte offset in the input (exact, and enough to fetch the line again); the summary records each
+chunk's first row, from which the file row number follows. Fields holding line breaks (quoted newlines) cannot be
+split this way and are refused by name, as are gzip and Parquet (the serving layer has no pyarrow: docs/batch.md).
+
+Steps (one Lambda function, one entry per state):
+  plan    resolve alias -> version, read the header, cut the byte ranges, write ``plan.json`` (the Map's items)
+  score   one chunk: validate rows (a bad row is set aside with its reason), predict, write the output part, the
+          errors part and the capture object, then the chunk's marker, last
+  finish  every chunk's marker present -> counts, URIs and each chunk's first row in ``summary.json``
+  failed  a job that ends in a Fail state: ``summary.json`` says FAILED and names no output as complete
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from mlops.data import columns as column_roles
+from mlops.data.schema import Schema
+from mlops.errors import BatchChunkIncomplete, InvalidBatchInput, ModelNotFound
+from mlops.registry import documents
+from mlops.registry.store import ModelRegistry
+from mlops.serving.batch_jobs import FAILED, SUCCEEDED, BatchJobStart, PlannedJob, ScoreChunkEvent, utc_now
+from mlops.serving.cache import LoadedVersion, ModelCache
+from mlops.serving.http import capture_lines, dumps, prediction_records
+from mlops.serving.runtime import validate_each_row
+from mlops.storage import layout, objects
+from mlops.storage.objects import S3Uri
+
+MAX_CHUNKS = 10_000  # the plan is one JSON array read by the Map's ItemReader (a few hundred KB at most)
+ALIGN_WINDOW_BYTES = 64 * 1024  # read past a cut to find the end of the line it falls in
+MAX_LINE_BYTES = 8 * 1024 * 1024  # a longer line (or header) is refused rather than read forever
+SCORE_BLOCK_ROWS = 1_000  # rows validated and predicted together (the endpoint's own batch limit)
+GZIP_MAGIC = b"\x1f\x8b"
+PARQUET_MAGIC = b"PAR1"
+
+
+# ---- planning ---------------------------------------------------------------------------------------------------
+def _line_end(uri: S3Uri, position: int, size: int) -> int:
+    """The offset just past the newline at or after ``position`` (or the object's end)."""
+    scanned = position
+    while scanned < size:
+        window = objects.get_range(uri, scanned, min(size, scanned + ALIGN_WINDOW_BYTES))
+        newline = window.find(b"\n")
+        if newline >= 0:
+            return scanned + newline + 1
+        scanned += len(window)
+        if scanned - position > MAX_LINE_BYTES:
+            raise InvalidBatchInput(f"{uri}: a line longer than {MAX_LINE_BYTES} bytes at byte {position}")
+    return size
+
+
+def _header(uri: S3Uri, size: int) -> tuple[list[str], int]:
+    head = objects.get_range(uri, 0, min(size, ALIGN_WINDOW_BYTES))
+    if head.startswith(GZIP_MAGIC):
+        raise InvalidBatchInput(f"{uri} is gzip-compressed: batch scoring reads byte ranges, upload it uncompressed")
+    if head.startswith(PARQUET_MAGIC):
+        raise InvalidBatchInput(
+            f"{uri} is a Parquet file: batch scoring reads CSV (a Parquet reader, pyarrow, does not fit the serving "
+            "layer's size budget)"
+        )
+    header_end = _line_end(uri, 0, size)
+    text = _decoded(objects.get_range(uri, 0, header_end), f"{uri}: the header").lstrip("\ufeff")
+    names = next(csv.reader([text.rstrip("\r\n")]), [])
+    names = [name.strip() for name in names]
+    if not any(names):
+        raise InvalidBatchInput(f"{uri} has no header row")
+    if len(set(names)) != len(names):
+        raise InvalidBatchInput(f"{uri}: the header names a column twice")
+    return names, header_end
+
+
+def _decoded(payload: bytes, what: str) -> str:
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidBatchInput(f"{what} is not UTF-8 text: {exc}") from None
+
+
+def _version_for(registry: ModelRegistry, model_name: str, alias: str) -> tuple[int, Schema]:
+    record = registry.get_alias(model_name, alias)
+    if record is None:
+        raise ModelNotFound(f"model {model_name!r} has no {alias} version")
+    version = registry.get_version(model_name, record.version)
+    return record.version, Schema.from_dict(documents.schema_of(version))
+
+
+def plan_job(start: BatchJobStart, registry: ModelRegistry, artifacts_bucket: str) -> PlannedJob:
+    """Resolve the alias once (every chunk scores with that version), check the header, cut the byte ranges."""
+    request = start.request
+    uri = S3Uri.parse(request.input_uri)
+    version, schema = _version_for(registry, start.model_name, request.alias)
+    try:
+        size = objects.size_bytes(uri)
+    except Exception as exc:  # botocore's ClientError: no such object, or no right to read it
+        raise InvalidBatchInput(f"{uri} cannot be read: {exc}") from None
+    if size == 0:
+        raise InvalidBatchInput(f"{uri} is empty")
+    names, header_end = _header(uri, size)
+    missing = [name for name in schema.input_columns if name not in names]
+    if missing:
+        raise InvalidBatchInput(f"{uri}: the header lacks the model's input column(s) {', '.join(map(repr, missing))}")
+    ranges: list[dict[str, int]] = []
+    position = header_end
+    while position < size:
+        end = size if position + request.chunk_bytes >= size else _line_end(uri, position + request.chunk_bytes, size)
+        ranges.append({"chunk": len(ranges), "start": position, "end": end})
+        position = end
+        if len(ranges) > MAX_CHUNKS:
+            raise InvalidBatchInput(f"{uri}: more than {MAX_CHUNKS} chunks; ask for larger chunk_bytes")
+    plan = layout.batch_plan(artifacts_bucket, start.model_name, start.job_id)
+    objects.put_json(plan, ranges)
+    return PlannedJob(
+        job_id=start.job_id,
+        model_name=start.model_name,
+        alias=request.alias,
+        version=version,
+        input_uri=str(uri),
+        size_bytes=size,
+        header_end=header_end,
+        chunks=len(ranges),
+        capture=request.capture,
+        plan_bucket=plan.bucket,
+        plan_key=plan.key,
+        output_uri=str(layout.batch_output_prefix(artifacts_bucket, start.model_name, start.job_id)),
+        errors_uri=str(layout.batch_errors_prefix(artifacts_bucket, start.model_name, start.job_id)),
+        started_at=utc_now(),
+    )
+
+
+# ---- one chunk ----------------------------------------------------------------------------------------------------
+@dataclass
+class ChunkRows:
+    """A chunk's rows as the endpoint would receive them (typed JSON values of the model's input columns), with
+    what is carried through and where each row is; rows refused before validation already have their reason."""
+
+    instances: list[dict[str, Any]] = field(default_factory=list)
+    carried: list[dict[str, str]] = field(default_factory=list)
+    chunk_rows: list[int] = field(default_factory=list)
+    offsets: list[int] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    blank_lines: int = 0
+    rows: int = 0
+
+
+def _number_or_text(text: str) -> Any:
+    """A number column's cell as the JSON value a predict request would carry: a float, null for a missing token
+    (``nan`` included), or the text itself when it is no number, so the endpoint's validation refuses it in its own
+    words. float() first: most cells are numbers, and the missing tokens are not."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None if column_roles.is_missing(text) else text
+    return None if value != value else value  # NaN: a missing token  # noqa: PLR0124
+
+
+def _text_or_null(text: str) -> str | None:
+    return None if column_roles.is_missing(text) else text
+
+
+def parse_chunk(payload: bytes, first_offset: int, names: list[str], schema: Schema) -> ChunkRows:
+    inputs = schema.input_columns
+    numeric = {f.name for f in schema.features if f.kind == "numeric" and f.source is None}
+    positions = {name: index for index, name in enumerate(names)}
+    input_positions = [
+        (name, positions[name], _number_or_text if name in numeric else _text_or_null) for name in inputs
+    ]
+    input_set = set(inputs)
+    carried_positions = [(name, index) for index, name in enumerate(names) if name not in input_set]
+    width = len(names)
+    parsed = ChunkRows()
+    offset = first_offset
+    for line in payload.split(b"\n"):
+        line_offset, offset = offset, offset + len(line) + 1
+        if not line.strip():
+            parsed.blank_lines += line_offset < first_offset + len(payload)
+            continue
+        chunk_row = parsed.rows
+        parsed.rows += 1
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            parsed.errors.append(_error_record(chunk_row, line_offset, f"the line is not UTF-8 text: {exc}", line))
+            continue
+        text = text.removesuffix("\r")
+        values = next(csv.reader([text]), []) if '"' in text else text.split(",")  # split: the common, fast case
+        if len(values) != width:
+            reason = f"the line has {len(values)} fields; the header has {width}"
+            if text.count('"') % 2:
+                reason += " (a quoted field spanning lines is not supported)"
+            parsed.errors.append(_error_record(chunk_row, line_offset, reason, line))
+            continue
+        parsed.instances.append({name: read(values[index]) for name, index, read in input_positions})
+        parsed.carried.append({name: values[index] for name, index in carried_positions})
+        parsed.chunk_rows.append(chunk_row)
+        parsed.offsets.append(line_offset)
+    return parsed
+
+
+def _error_record(chunk_row: int, offset: int, reason: str, line: bytes) -> dict[str, Any]:
+    return {
+        "chunk_row": chunk_row,
+        "input_offset": offset,
+        "reason": reason,
+        "line": line[:1024].decode("utf-8", errors="replace"),
+    }
+
+
+@dataclass
+class ChunkOutcome:
+    chunk: int
+    rows: int
+    scored: int
+    invalid: int
+    blank_lines: int
+    output_lines: list[str]
+    error_lines: list[str]
+    capture_lines: list[str]
+
+
+def score_rows(job: PlannedJob, chunk: int, parsed: ChunkRows, served: LoadedVersion) -> ChunkOutcome:
+    """Validate and predict a chunk's rows block by block; a row the validation refuses goes to the errors."""
+    output: list[str] = []
+    errors = [dumps({"chunk": chunk, **record}) for record in parsed.errors]
+    captured: list[str] = []
+    scored = 0
+    for block in range(0, len(parsed.instances), SCORE_BLOCK_ROWS):
+        instances = parsed.instances[block : block + SCORE_BLOCK_ROWS]
+        columns, valid, reasons = validate_each_row(instances, served.schema, first_row=block)
+        refused = sorted(set(range(len(instances))) - set(valid))
+        for position, reason in zip(refused, reasons, strict=True):
+            row = block + position
+            errors.append(
+                dumps(
+                    {
+                        "chunk": chunk,
+                        "chunk_row": parsed.chunk_rows[row],
+                        "input_offset": parsed.offsets[row],
+                        "reason": reason.replace(f"row {row}:", f"row {parsed.chunk_rows[row]} of chunk {chunk}:", 1),
+                        "columns": {**parsed.carried[row], **instances[position]},
+                    },
+                )
+            )
+        if columns is None:
+            continue
+        predicted = served.model.predict(columns)
+        ids = [f"{job.job_id}:{parsed.offsets[block + position]}" for position in valid]
+        records = prediction_records(served.version, predicted, ids)
+        for position, record in zip(valid, records, strict=True):
+            row = block + position
+            output.append(
+                dumps(
+                    {
+                        "chunk": chunk,
+                        "chunk_row": parsed.chunk_rows[row],
+                        "input_offset": parsed.offsets[row],
+                        **record,
+                        "columns": parsed.carried[row],
+                    }
+                )
+            )
+        scored += len(records)
+        if job.capture:
+            captured.extend(
+                capture_lines(job.model_name, served.version, [instances[p] for p in valid], records, job.alias)
+            )
+    return ChunkOutcome(chunk, parsed.rows, scored, parsed.rows - scored, parsed.blank_lines, output, errors, captured)
+
+
+def score_chunk(event: ScoreChunkEvent, cache: ModelCache, artifacts_bucket: str) -> dict[str, Any]:
+    """Score one byte range and write its output, errors and capture; the chunk's marker is written last, so a
+    chunk that fails part-way leaves no marker and the job cannot report it complete. Keys are the chunk's own,
+    so a retried chunk overwrites what an earlier attempt wrote."""
+    job, item = event.job, event.item
+    uri = S3Uri.parse(job.input_uri)
+    served = cache.load_version(job.model_name, job.version)
+    names, _ = _header_names(uri, job.header_end)
+    parsed = parse_chunk(objects.get_range(uri, item.start, item.end), item.start, names, served.schema)
+    outcome = score_rows(job, item.chunk, parsed, served)
+    bucket, model_name = artifacts_bucket, job.model_name
+    output_part = layout.batch_output_part(bucket, model_name, job.job_id, item.chunk)
+    errors_part = layout.batch_errors_part(bucket, model_name, job.job_id, item.chunk)
+    objects.put_bytes(output_part, _jsonl(outcome.output_lines), "application/x-ndjson")
+    objects.put_bytes(errors_part, _jsonl(outcome.error_lines), "application/x-ndjson")
+    capture_uri = None
+    if outcome.capture_lines:
+        day = datetime.now(UTC).date().isoformat()
+        capture = layout.batch_capture_object(bucket, model_name, day, job.job_id, item.chunk)
+        objects.put_bytes(
+            capture, "".join(line + "\n" for line in outcome.capture_lines).encode(), "application/x-ndjson"
+        )
+        capture_uri = str(capture)
+    marker = {
+        "chunk": item.chunk,
+        "start": item.start,
+        "end": item.end,
+        "rows": outcome.rows,
+        "scored": outcome.scored,
+        "invalid": outcome.invalid,
+        "blank_lines": outcome.blank_lines,
+        "output_uri": str(output_part),
+        "errors_uri": str(errors_part),
+        "capture_uri": capture_uri,
+    }
+    objects.put_json(layout.batch_chunk_marker(bucket, model_name, job.job_id, item.chunk), marker)
+    return {"chunk": item.chunk, "rows": outcome.rows, "scored": outcome.scored, "invalid": outcome.invalid}
+
+
+def _header_names(uri: S3Uri, header_end: int) -> tuple[list[str], int]:
+    text = _decoded(objects.get_range(uri, 0, header_end), f"{uri}: the header").lstrip("\ufeff")
+    return [name.strip() for name in next(csv.reader([text.rstrip("\r\n")]))], header_end
+
+
+def _jsonl(lines: list[str]) -> bytes:
+    return "".join(line + "\n" for line in lines).encode()
+
+
+# ---- the end of a job -----------------------------------------------------------------------------------------------
+def finish_job(job: PlannedJob, artifacts_bucket: str) -> dict[str, Any]:
+    """Every chunk's marker, or BatchChunkIncomplete: the summary of a complete job (counts, URIs, first rows)."""
+    committed = _committed_chunks(job, artifacts_bucket)
+    missing = [chunk for chunk in range(job.chunks) if chunk not in committed]
+    if missing:
+        raise BatchChunkIncomplete(
+            f"job {job.job_id}: chunk(s) {', '.join(map(str, missing[:20]))} have no marker; the output is incomplete"
+        )
+    markers = [
+        objects.get_json(layout.batch_chunk_marker(artifacts_bucket, job.model_name, job.job_id, chunk))
+        for chunk in range(job.chunks)
+    ]
+    first_rows, rows = [], 0
+    for marker in markers:
+        first_rows.append(rows)
+        rows += marker["rows"]
+    summary = {
+        **_summary_head(job),
+        "status": SUCCEEDED,
+        "complete": True,
+        "rows": rows,
+        "scored": sum(m["scored"] for m in markers),
+        "invalid": sum(m["invalid"] for m in markers),
+        "blank_lines": sum(m["blank_lines"] for m in markers),
+        "output_uri": job.output_uri,
+        "errors_uri": job.errors_uri,
+        "chunk_first_rows": first_rows,
+        "captured": job.capture,
+        "finished_at": utc_now(),
+    }
+    objects.put_json(layout.batch_summary(artifacts_bucket, job.model_name, job.job_id), summary)
+    return {key: summary[key] for key in ("status", "rows", "scored", "invalid", "output_uri", "errors_uri")}
+
+
+def _committed_chunks(job: PlannedJob, artifacts_bucket: str) -> set[int]:
+    """The chunks whose marker exists (one listing, not a HEAD per chunk)."""
+    prefix = layout.batch_chunk_markers(artifacts_bucket, job.model_name, job.job_id)
+    names = (key[len(prefix.key) :] for key in objects.list_keys(prefix))
+    return {int(name.removesuffix(".json")) for name in names if name.removesuffix(".json").isdigit()}
+
+
+def _summary_head(job: PlannedJob) -> dict[str, Any]:
+    return {
+        "job_id": job.job_id,
+        "model_name": job.model_name,
+        "alias": job.alias,
+        "version": job.version,
+        "input_uri": job.input_uri,
+        "chunks": job.chunks,
+        "started_at": job.started_at,
+    }
+
+
+def record_failure(
+    state: dict[str, Any], end_state: str, error: dict[str, Any] | None, artifacts_bucket: str
+) -> dict[str, Any]:
+    """The summary of a job that ends in ``end_state``: FAILED, no output URI, how many chunks did commit."""
+    model_name, job_id = state["model_name"], state["job_id"]
+    planned = state.get("job")
+    committed = 0
+    head: dict[str, Any] = {"job_id": job_id, "model_name": model_name, "input_uri": state["request"]["input_uri"]}
+    if isinstance(planned, dict):
+        job = PlannedJob.model_validate(planned)
+        head = _summary_head(job)
+        committed = len(_committed_chunks(job, artifacts_bucket))
+    error = error or {}
+    summary = {
+        **head,
+        "status": FAILED,
+        "complete": False,
+        "end_state": end_state,
+        "error": str(error.get("Error") or "BatchJobFailed")[:256],
+        "cause": str(error.get("Cause") or "")[:4096],
+        "chunks_committed": committed,
+        "output_uri": None,
+        "errors_uri": None,
+        "finished_at": utc_now(),
+    }
+    objects.put_json(layout.batch_summary(artifacts_bucket, model_name, job_id), summary)
+    return {"status": FAILED, "end_state": end_state, "error": summary["error"], "chunks_committed": committed}

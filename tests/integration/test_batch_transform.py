@@ -1,0 +1,234 @@
+"""The real BatchTransform state machine on the embedded AWS: a CSV of a few thousand rows with invalid ones, scored
+chunk by chunk (Distributed Map over the plan in S3) with the endpoint's validation and runtime; its outputs, errors
+file, summary and capture (read by the real DriftCheck); the routes; a chunk that fails after writing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+
+import numpy as np
+import pytest
+
+from local.datasets import breast_cancer_csv
+from local.monitoring_runs import run_drift_check
+from local.stack import LocalStack
+from local.training_runs import run_training
+from mlops.data import dataset
+from mlops.serving.cache import ModelCache
+from mlops.serving.runtime import validate_instances
+from mlops.storage import objects
+from tests.api_story import Api, wait_for
+
+pytestmark = pytest.mark.integration
+MODEL = "bc-batch"
+ROWS = 3_000
+CHUNK_BYTES = 64 * 1024  # the smallest a request may ask for: several chunks from a few thousand rows
+# row number -> (how the row is spoiled, a phrase the reason must hold)
+SPOILED = {
+    17: ("text", "must be a number or null, not str"),
+    444: ("short", "the line has 3 fields; the header has"),
+    1_201: ("infinite", "must be finite"),
+    2_999: ("text", "must be a number or null, not str"),
+}
+
+
+@pytest.fixture(scope="module")
+def deployed():
+    logging.getLogger("moto").setLevel(logging.CRITICAL)
+    saved = dict(os.environ)
+    parameters = {"CaptureSettleSeconds": "0", "AliasRefreshSeconds": "0"}
+    with LocalStack(parameters=parameters) as stack:
+        os.environ.update(stack.environment())
+        stack.client("s3").put_object(Bucket=stack.bucket, Key="datasets/bc.csv", Body=breast_cancer_csv())
+        request = {
+            "model_name": MODEL,
+            "dataset_uri": f"s3://{stack.bucket}/datasets/bc.csv",
+            "target": "target",
+            "candidates": [{"estimator": "logistic_regression", "params": {"max_iter": 2000}}],
+        }
+        assert run_training(stack, request).end_state == "Deployed"
+        api = Api(stack)
+        yield stack, api
+        api.close()
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+def batch_csv(seed: int = 7) -> tuple[bytes, list[str], list[dict[str, str]]]:
+    """ROWS rows drawn from the training data, an ``id`` and the label carried along, SPOILED rows spoiled."""
+    table = dataset.read_table(breast_cancer_csv())
+    features = [c for c in table.names if c != "target"]
+    rng = np.random.default_rng(seed)
+    picked = rng.integers(0, table.rows, ROWS)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    header = ["id", *features, "target"]
+    writer.writerow(header)
+    rows = []
+    for number, index in enumerate(picked.tolist()):
+        row = {"id": f"r{number:05d}", "target": str(int(table.column("target").values[index]))}
+        row.update({name: repr(float(table.column(name).values[index])) for name in features})
+        kind = SPOILED.get(number, (None,))[0]
+        if kind == "text":
+            row[features[3]] = "twelve"
+        elif kind == "infinite":
+            row[features[0]] = "inf"
+        rows.append(row)
+        if kind == "short":
+            writer.writerow([row["id"], row[features[0]], row["target"]])
+        else:
+            writer.writerow([row[name] for name in header])
+    return out.getvalue().encode(), features, rows
+
+
+def objects_under(stack: LocalStack, prefix: str) -> dict[str, bytes]:
+    s3 = stack.client("s3")
+    found = {}
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.bucket, Prefix=prefix):
+        for entry in page.get("Contents", []):
+            found[entry["Key"]] = s3.get_object(Bucket=stack.bucket, Key=entry["Key"])["Body"].read()
+    return found
+
+
+def json_lines(payloads: dict[str, bytes]) -> list[dict]:
+    return [json.loads(line) for key in sorted(payloads) for line in payloads[key].decode().splitlines()]
+
+
+def run_job(api: Api, body: dict) -> dict:
+    status, started = api.call("POST", f"/models/{MODEL}/batch-jobs", body)
+    assert status == 202, started
+    job_id = started["job_id"]
+
+    def ended():
+        got = api.call("GET", f"/models/{MODEL}/batch-jobs/{job_id}")[1]
+        return got if got["status"] != "RUNNING" else None
+
+    return wait_for(ended, f"batch job {job_id}")
+
+
+def test_a_batch_job_scores_every_valid_row_like_the_endpoint_and_sets_aside_the_invalid_ones(deployed):
+    stack, api = deployed
+    # Given a CSV of 3,000 rows with an id and the label the model does not use, and four spoiled rows
+    payload, features, rows = batch_csv()
+    key = "datasets/nightly/batch.csv"
+    stack.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=payload)
+    # When a batch job scores it in 64 KiB chunks through the API
+    job = run_job(api, {"input_uri": f"s3://{stack.bucket}/{key}", "chunk_bytes": CHUNK_BYTES})
+    # Then it succeeded with every row counted: scored or refused, none dropped
+    assert job["status"] == "SUCCEEDED", job
+    assert (job["rows"], job["scored"], job["invalid"]) == (ROWS, ROWS - len(SPOILED), len(SPOILED)), job
+    summary = job["summary"]
+    assert summary["complete"] is True and summary["chunks"] == len(summary["chunk_first_rows"]) > 3, summary
+    prefix = f"predictions/{MODEL}/{job['job_id']}/"
+    assert job["output_uri"] == f"s3://{stack.bucket}/{prefix}output/"
+    assert job["errors_uri"] == f"s3://{stack.bucket}/{prefix}errors/"
+
+    # And each output row is the endpoint's answer for that row, with its id and label carried through
+    output = json_lines(objects_under(stack, prefix + "output/"))
+    by_id = {record["columns"]["id"]: record for record in output}
+    valid = [row for number, row in enumerate(rows) if number not in SPOILED]
+    assert sorted(by_id) == sorted(row["id"] for row in valid)
+    cache = ModelCache(stack.registry(), "onnx", 0.0, stack.bucket)
+    served = cache.routing(MODEL).production
+    instances = [{name: float(row[name]) for name in features} for row in valid]
+    expected = served.model.predict(validate_instances(instances[:1000], served.schema))
+    for row, label, probabilities in zip(valid, expected.labels, expected.probabilities, strict=False):
+        record = by_id[row["id"]]
+        assert record["prediction"] == label and record["version"] == served.version == job["version"]
+        assert record["columns"] == {"id": row["id"], "target": row["target"]}
+        assert list(record["probabilities"].values()) == pytest.approx(probabilities)
+        assert record["inference_id"] == f"{job['job_id']}:{record['input_offset']}"
+    # the position: chunk, row in the chunk and byte offset agree with the file
+    for record in output[:50] + output[-50:]:
+        number = summary["chunk_first_rows"][record["chunk"]] + record["chunk_row"]
+        assert rows[number]["id"] == record["columns"]["id"]
+        line_end = payload.index(b"\n", record["input_offset"])
+        assert payload[record["input_offset"] : line_end].startswith(record["columns"]["id"].encode())
+
+    # And the errors file names each refused row, why, and what it held
+    errors = json_lines(objects_under(stack, prefix + "errors/"))
+    assert len(errors) == len(SPOILED)
+    for error in errors:
+        number = summary["chunk_first_rows"][error["chunk"]] + error["chunk_row"]
+        assert number in SPOILED, error
+        assert SPOILED[number][1] in error["reason"], error
+        assert rows[number]["id"] in json.dumps(error), error
+
+
+def test_the_jobs_rows_feed_the_drift_check(deployed):
+    stack, api = deployed
+    # Given a batch job over rows like the training data
+    payload, _, _ = batch_csv(seed=11)
+    key = "datasets/nightly/drift.csv"
+    stack.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=payload)
+    job = run_job(api, {"input_uri": f"s3://{stack.bucket}/{key}", "chunk_bytes": 256 * 1024})
+    assert job["status"] == "SUCCEEDED", job
+    # Then its scored rows are in the capture, in the endpoint's line format, one record per scored row
+    captured = objects_under(stack, f"capture/{MODEL}/")
+    mine = {k: v for k, v in captured.items() if f"batch-{job['job_id']}-" in k}
+    records = [r for line in json_lines(mine) for r in line["records"]]
+    assert len(records) == job["scored"]
+    assert {r["inference_id"].split(":")[0] for r in records} == {job["job_id"]}
+    # And the real DriftCheck reads them as it reads the endpoint's traffic
+    check = run_drift_check(stack, MODEL)
+    assert check.status == "SUCCEEDED", (check.error, check.cause)
+    assert check.check["rows"] >= job["scored"], check.check
+
+
+def test_the_routes_refuse_what_cannot_be_a_job(deployed):
+    stack, api = deployed
+    assert (
+        api.call("POST", "/models/no-such-model/batch-jobs", {"input_uri": f"s3://{stack.bucket}/datasets/x.csv"})[0]
+        == 404
+    )
+    assert api.call("POST", f"/models/{MODEL}/batch-jobs", {"input_uri": "https://example.com/x.csv"})[0] == 422
+    assert api.call("POST", f"/models/{MODEL}/batch-jobs", {"input_uri": f"s3://{stack.bucket}/x", "rows": 1})[0] == 422
+    status, refused = api.call("POST", f"/models/{MODEL}/batch-jobs", {"input_uri": f"s3://{stack.bucket}/models/a"})
+    assert status == 403 and "outside the allowed locations" in refused["message"], refused
+    assert api.call("GET", f"/models/{MODEL}/batch-jobs/20260101T000000Z-0123abcd")[0] == 404
+    assert api.call("GET", f"/models/{MODEL}/batch-jobs/not-a-job")[0] == 422
+
+
+def test_an_input_that_cannot_be_scored_ends_in_invalid_input_with_a_failed_summary(deployed):
+    stack, api = deployed
+    key = "datasets/nightly/wrong.csv"
+    stack.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=b"id,colour\n1,red\n")
+    job = run_job(api, {"input_uri": f"s3://{stack.bucket}/{key}"})
+    assert job["status"] == "FAILED" and job["error"] == "InvalidBatchInput", job
+    assert "lacks the model's input column" in job["cause"], job
+    assert job["summary"]["end_state"] == "InvalidInput" and job["summary"]["complete"] is False
+    assert job["output_uri"] is None
+
+
+def test_a_chunk_failing_after_its_writes_ends_the_job_in_chunk_failed_with_no_complete_output(deployed, monkeypatch):
+    stack, api = deployed
+    payload, _, _ = batch_csv(seed=3)
+    key = "datasets/nightly/faulty.csv"
+    stack.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=payload)
+    # Given chunk 1 fails after writing its output and errors parts, when it comes to write its marker
+    real_put_json = objects.put_json
+    failing_marker = "/chunks/00001.json"
+
+    def put_json(uri, document):
+        if uri.key.endswith(failing_marker):
+            raise RuntimeError("injected: the chunk's marker could not be written")
+        return real_put_json(uri, document)
+
+    monkeypatch.setattr(objects, "put_json", put_json)
+    job = run_job(api, {"input_uri": f"s3://{stack.bucket}/{key}", "chunk_bytes": CHUNK_BYTES})
+    monkeypatch.undo()
+    # Then the job ends in the named state, and its summary says FAILED with no output URI
+    assert job["status"] == "FAILED", job
+    summary = job["summary"]
+    assert summary["end_state"] == "ChunkFailed" and summary["complete"] is False, summary
+    assert job["output_uri"] is None and job["errors_uri"] is None and "rows" not in job
+    # even though chunk 1's part of the output is in S3 (the side effect before the failure)
+    prefix = f"predictions/{MODEL}/{job['job_id']}/"
+    assert f"{prefix}output/part-00001.jsonl" in objects_under(stack, prefix + "output/")
+    assert f"{prefix}chunks/00001.json" not in objects_under(stack, prefix + "chunks/")
+    assert summary["chunks_committed"] < summary["chunks"], summary
+    assert job["error"] == "ChunkFailed" and "States.ExceedToleratedFailureThreshold" in summary["error"], job
