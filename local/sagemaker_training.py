@@ -14,7 +14,8 @@ How a job's end reaches the state machine, as Step Functions reports it for ``.s
   as JSON, with ``FailureReason`` the text the job wrote to ``/opt/ml/output/failure``.
 - Refused by the API (a malformed request, a hyperparameter over 2,500 characters): the service's error,
   ``SageMaker.AmazonSageMakerException``, with its message as the cause.
-Either way the Map's Catch records a failed candidate. Timestamps are epoch milliseconds, as Step Functions
+Either way the trial's child execution fails: the Distributed Map counts it against its tolerated failures and
+its ResultWriter records it. Timestamps are epoch milliseconds, as Step Functions
 serialises them. Jobs are kept per process (``described``) so tests can read them back like DescribeTrainingJob.
 """
 
@@ -70,6 +71,13 @@ def described(name: str) -> dict[str, Any]:
     """DescribeTrainingJob of a job this process ran."""
     with _jobs_lock:
         return dict(_jobs[name])
+
+
+def jobs() -> list[dict[str, Any]]:
+    """DescribeTrainingJob of every job this process ran, oldest first (a Distributed Map's child executions keep no
+    history the parent's shows, so tests read their jobs here)."""
+    with _jobs_lock:
+        return [dict(job) for job in _jobs.values()]
 
 
 def forget_jobs() -> None:

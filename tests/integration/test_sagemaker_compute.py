@@ -1,5 +1,6 @@
-"""Training past Lambda: the real TrainingPipeline with its Map's candidates on SageMaker training jobs, emulated
-in-process (local/sagemaker_training.py) with the same entry point, S3 keys and DescribeTrainingJob results."""
+"""Training past Lambda: the real TrainingPipeline with its trials (the TrainTrials Distributed Map's items) on
+SageMaker training jobs, emulated in-process (local/sagemaker_training.py) with the same entry point, S3 keys and
+DescribeTrainingJob results."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import pytest
 from local import sagemaker_training
 from local.datasets import breast_cancer_csv
 from local.stack import LocalStack
-from local.training_runs import execution_history, run_training
+from local.training_runs import run_training
 from mlops.governance.lineage import library_versions, run_id_of
 from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri
@@ -40,12 +41,21 @@ def _request(dataset_uri: str, **overrides) -> dict:
     }
 
 
-def _training_job_results(stack: LocalStack, execution_arn: str) -> list[dict]:
-    """The raw results of the sagemaker tasks (before the TrainingJob state's ResultSelector), from the history."""
+def _training_jobs() -> list[dict]:
+    """DescribeTrainingJob of every job the run started: the TrainingJob tasks run in the Distributed Map's child
+    executions, whose history the parent's does not show."""
+    return sagemaker_training.jobs()
+
+
+def _failed_trials(stack: LocalStack, result) -> list[dict]:
+    """The child executions the TrainTrials ResultWriter recorded as FAILED (the item, its error and cause), from S3:
+    a run that failed afterwards returns no state to read the manifest's location from."""
+    prefix = layout.run_trial_results_prefix(stack.bucket, run_id_of(result.execution_arn), 0)
     return [
-        json.loads(event["taskSucceededEventDetails"]["output"])
-        for event in execution_history(stack, execution_arn)
-        if event["type"] == "TaskSucceeded" and event["taskSucceededEventDetails"]["resourceType"] == "sagemaker"
+        execution
+        for key in objects.list_keys(prefix)
+        if key.rsplit("/", 1)[-1].startswith("FAILED_")
+        for execution in objects.get_json(S3Uri(stack.bucket, key))
     ]
 
 
@@ -62,13 +72,12 @@ def test_the_sagemaker_path_trains_through_the_state_machine_and_registers_the_s
     # When a run asks for SageMaker
     result = run_training(stack, _request(breast_cancer_uri, compute="sagemaker"))
 
-    # Then every candidate went through a training job and the Train function only collected it
+    # Then every candidate (a trial of the Distributed Map) went through a training job
     assert result.status == "SUCCEEDED", result.cause
     assert result.end_state == "Deployed"
-    assert result.states.count("TrainingJob") == result.states.count("CollectTrainingJob") == len(CANDIDATES)
-    assert "TrainCandidate" not in result.states
+    assert result.states[:3] == ["Prepare", "PlanTrials", "TrainTrials"]
     # the task's raw result is DescribeTrainingJob's document, Completed, with the job's model.tar.gz
-    described = _training_job_results(stack, result.execution_arn)
+    described = _training_jobs()
     assert len(described) == len(CANDIDATES)
     run_id = run_id_of(result.execution_arn)
     names = set()
@@ -87,9 +96,14 @@ def test_the_sagemaker_path_trains_through_the_state_machine_and_registers_the_s
         hyperparameters = description["HyperParameters"]
         assert json.loads(hyperparameters["candidate"]) in CANDIDATES
         assert hyperparameters["execution_arn"] == result.execution_arn
+        trial = json.loads(hyperparameters["trial"])  # the item's place in the search, for hand-listed ones too
+        assert (trial["rung"], trial["fraction"], trial["deadline_epoch_s"]) == (0, 1.0, None)
+        assert trial["trial_id"].startswith("t")
     # each artifact is at the Train function's key and hashes to the digest the candidate carries
     leaderboard = result.summary()["leaderboard"]
     assert [row["compute"] for row in leaderboard] == ["sagemaker"] * len(CANDIDATES)
+    # the ResultWriter's record of each child execution is the collected candidate (the Train function's record)
+    assert _failed_trials(stack, result) == []
     for index, candidate in enumerate(CANDIDATES):
         key = layout.candidate_artifact(stack.bucket, run_id, index, candidate["estimator"])
         stored = objects.get_json(layout.candidate_result(stack.bucket, run_id, index, candidate["estimator"]))
@@ -109,7 +123,7 @@ def test_the_sagemaker_path_trains_through_the_state_machine_and_registers_the_s
     assert summary["compute_reason"].startswith("requested (")
 
 
-def test_a_failing_training_job_is_a_failed_candidate_and_the_run_goes_on(stack, breast_cancer_uri, monkeypatch):
+def test_a_failing_training_job_fails_its_trial_and_the_run_goes_on(stack, breast_cancer_uri, monkeypatch):
     # Given a job that fails after it stored its artifact (the fault after the side effect)
     real_train = training_job.train
 
@@ -124,23 +138,86 @@ def test_a_failing_training_job_is_a_failed_candidate_and_the_run_goes_on(stack,
     # When the run trains on SageMaker
     result = run_training(stack, _request(breast_cancer_uri, compute="sagemaker"))
 
-    # Then that candidate failed as Step Functions reports a failed job, and the other one won
+    # Then that trial's child execution failed as Step Functions reports a failed job (within the hand-listed
+    # candidates' tolerance), the ResultWriter recorded it, and the other one won
     assert result.status == "SUCCEEDED", result.cause
+    [failed_execution] = _failed_trials(stack, result)
+    assert failed_execution["Error"] == "States.TaskFailed"
+    cause = json.loads(failed_execution["Cause"])
+    assert (cause["TrainingJobStatus"], cause["FailureReason"]) == (
+        "Failed",
+        "RuntimeError: the instance ran out of disk",
+    )
+    assert json.loads(failed_execution["Input"])["compute"] == "sagemaker"
     failed = [row for row in result.summary()["leaderboard"] if row["status"] == "failed"]
     assert [(row["estimator"], row["error"], row["compute"]) for row in failed] == [
         ("decision_tree", "States.TaskFailed", "sagemaker")
     ]
     assert result.summary()["winner"] == "logistic_regression"
-    assert result.output["evaluation"]["leaderboard_summary"] == {"trained": 1, "failed": 1}
-    history = execution_history(stack, result.execution_arn)
-    causes = [
-        json.loads(e["taskFailedEventDetails"]["cause"])
-        for e in history
-        if e["type"] == "TaskFailed" and e["taskFailedEventDetails"].get("resourceType") == "sagemaker"
+    assert result.output["evaluation"]["leaderboard_summary"] == {"trained": 1, "failed": 1, "skipped": 0, "rungs": 1}
+    assert [job["TrainingJobStatus"] for job in _training_jobs()].count("Failed") == 1
+
+
+def test_failed_training_jobs_above_a_searchs_tolerance_end_in_too_many_trials_failed(
+    stack, breast_cancer_uri, monkeypatch
+):
+    # Given a search tolerating no failure, and one job in four that fails
+    real_train = training_job.train
+    calls = []
+
+    def every_fourth_fails(*args, **kwargs):
+        calls.append(1)
+        if len(calls) % 4 == 0:
+            raise RuntimeError("the instance was reclaimed")
+        return real_train(*args, **kwargs)
+
+    monkeypatch.setattr(training_job, "train", every_fourth_fails)
+    search = {"max_trials": 4, "seed": 1, "tolerated_failure_percentage": 0, "max_concurrency": 2}
+    search["spaces"] = [
+        {"estimator": "logistic_regression", "params": {"C": {"type": "float", "low": 0.1, "high": 10}}}
     ]
-    assert [(c["TrainingJobStatus"], c["FailureReason"]) for c in causes] == [
-        ("Failed", "RuntimeError: the instance ran out of disk")
+
+    result = run_training(
+        stack, {**_request(breast_cancer_uri, compute="sagemaker"), "candidates": None, "search": search}
+    )
+
+    # Then the failed job counted against the Distributed Map's tolerance, as a failed Train invocation does
+    assert result.status == "FAILED"
+    assert result.end_state == "TooManyTrialsFailed"
+    assert "States.ExceedToleratedFailureThreshold" in (result.cause or "")
+    assert stack.registry().list_versions("bc") == []
+
+
+def test_a_search_with_halving_trains_every_rung_on_sagemaker(stack, breast_cancer_uri):
+    search = {"max_trials": 6, "seed": 5, "halving": {"factor": 3, "min_fraction": 1 / 3}}
+    search["spaces"] = [
+        {"estimator": "logistic_regression", "params": {"C": {"type": "float", "low": 0.01, "high": 10, "log": True}}}
     ]
+    request = {**_request(breast_cancer_uri, compute="sagemaker"), "candidates": None, "search": search}
+
+    result = run_training(stack, request)
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert "PromoteTrials" in result.states
+    leaderboard = result.documents["leaderboard"]
+    assert {row["compute"] for row in leaderboard} == {"sagemaker"}
+    rungs = sorted({row["rung"] for row in leaderboard})
+    assert rungs == [0, 1]
+    # one job per trial of every rung, each given its rung and row fraction; later rungs at their own keys
+    jobs = _training_jobs()
+    assert len(jobs) == len(leaderboard)
+    trials = [json.loads(job["HyperParameters"]["trial"]) for job in jobs]
+    assert sorted((t["rung"], t["fraction"]) for t in trials) == sorted((r["rung"], r["fraction"]) for r in leaderboard)
+    run_id = run_id_of(result.execution_arn)
+    for row in leaderboard:
+        key = layout.candidate_artifact(stack.bucket, run_id, row["index"], row["estimator"], row["rung"])
+        result_uri = layout.candidate_result(stack.bucket, run_id, row["index"], row["estimator"], row["rung"])
+        stored = objects.get_json(result_uri)["candidate"]
+        assert (stored["trial_id"], stored["rung"], stored["artifact_uri"]) == (row["trial_id"], row["rung"], str(key))
+        assert objects.sha256_hex(objects.get_bytes(key)) == stored["artifact_sha256"]
+    winner = result.output["evaluation"]["winner"]
+    assert winner["rung"] == 1 and winner["compute"] == "sagemaker"
+    assert stack.registry().get_version("bc", 1).lineage.training_job == winner["training_job"]
 
 
 def test_every_training_job_failing_ends_in_no_candidate_trained(stack, breast_cancer_uri, monkeypatch):
@@ -163,16 +240,11 @@ def test_a_job_that_trained_with_other_libraries_is_refused(stack, breast_cancer
 
     result = run_training(stack, _request(breast_cancer_uri, compute="sagemaker"))
 
-    # Then no candidate it trained is used: the collect step refuses each, by name
+    # Then no candidate it trained is used: the collect step refuses each, by name, failing its trial
     assert result.end_state == "NoCandidateTrained"
-    history = execution_history(stack, result.execution_arn)
-    refused = [
-        e["taskFailedEventDetails"]
-        for e in history
-        if e["type"] == "TaskFailed" and e["taskFailedEventDetails"].get("error") == "LibraryVersionMismatch"
-    ]
-    assert len(refused) == len(CANDIDATES)  # CollectTrainingJob, once per candidate
-    assert all("trained with" in json.loads(d["cause"])["errorMessage"] for d in refused)
+    refused = _failed_trials(stack, result)
+    assert [e["Error"] for e in refused] == ["LibraryVersionMismatch"] * len(CANDIDATES)
+    assert all("trained with" in json.loads(e["Cause"])["errorMessage"] for e in refused)
     assert "logistic_regression: LibraryVersionMismatch; decision_tree: LibraryVersionMismatch" in (result.cause or "")
 
 
@@ -180,7 +252,7 @@ def test_without_a_compute_field_a_small_run_trains_on_lambda(stack, breast_canc
     result = run_training(stack, _request(breast_cancer_uri))
 
     assert result.status == "SUCCEEDED", result.cause
-    assert "TrainingJob" not in result.states
+    assert _training_jobs() == []
     assert result.summary()["compute"] == "lambda"
     assert result.summary()["compute_reason"].startswith("default (")
     assert stack.registry().get_version("bc", 1).lineage.compute == "lambda"
@@ -193,7 +265,7 @@ def test_data_above_what_the_train_function_holds_switches_to_sagemaker(stack_sw
     result = run_training(stack, _request(uri))
 
     assert result.status == "SUCCEEDED", result.cause
-    assert result.states.count("TrainingJob") == len(CANDIDATES)
+    assert len(_training_jobs()) == len(CANDIDATES)
     summary = result.summary()
     assert summary["compute"] == "sagemaker"
     assert summary["compute_reason"].startswith("by size (569 rows x 31 columns")
