@@ -21,10 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 from bench.local_storage import storage_on
 from bench.prepare import generate
+from local.template import function_memory_size, load_template
 
 ROOT = Path(__file__).resolve().parent.parent
 EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:pipeline:bench"
@@ -32,14 +31,8 @@ FUNCTIONS = {"prepare": "PrepareFunction", "train": "TrainFunction", "evaluate":
 
 
 def _memory_sizes() -> dict[str, int]:
-    class Loader(yaml.SafeLoader):
-        pass
-
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)  # CloudFormation tags: not needed here
-    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=Loader)  # noqa: S506 - SafeLoader subclass
-    default = template.get("Globals", {}).get("Function", {}).get("MemorySize", 128)
-    resources = template["Resources"]
-    return {step: resources[name]["Properties"].get("MemorySize", default) for step, name in FUNCTIONS.items()}
+    template = load_template(ROOT / "template.yaml")
+    return {step: function_memory_size(template, name) for step, name in FUNCTIONS.items()}
 
 
 class _NoChampion:

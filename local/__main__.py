@@ -80,7 +80,7 @@ def _print_result(result: PipelineResult, stream: Any) -> None:
         else:
             scores = f"failed: {row.get('error')}"
         print(f"  candidate   {row['estimator']:<24} validation: {scores}", file=stream)
-    print(f"  winner      {summary['winner']}", file=stream)
+    print(f"  winner      {summary['winner']} (trained on {summary['compute']})", file=stream)
     print(f"  holdout     {_format_metrics(summary['metrics'])}", file=stream)
     gate = summary["gate"] or {}
     print(f"  gate        {gate.get('decision', '-').upper()}", file=stream)
@@ -177,7 +177,7 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
         }
         if args.task:
             request["task"] = args.task
-        for field, value in (("candidates", candidates), ("search", search)):
+        for field, value in (("candidates", candidates), ("search", search), ("compute", args.compute or None)):
             if value is not None:
                 request[field] = value
         for field in ("features", "exclude", "id_columns", "datetime_columns"):
@@ -574,6 +574,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--datetime-columns", metavar="A,B", help="ISO date columns (turned into numeric parts)")
     run.add_argument("--class-weight", choices=["balanced"], help="weight classes by their inverse frequency")
     run.add_argument("--block-on-leakage", action="store_true", help="fail the gate when a feature leaks the target")
+    run.add_argument(
+        "--compute",
+        choices=["lambda", "sagemaker"],
+        help="train on the Train function or a SageMaker training job (default: lambda, sagemaker above its memory)",
+    )
     run.add_argument("--json", action="store_true", help="print one JSON object with the result")
     _state_arguments(run)
     check = commands.add_parser("drift", help="compare two CSV files with the drift check's statistics")

@@ -19,8 +19,26 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from local import atomicity, distributed_map, emf, firehose, quotas, runtime, sfn_integrations, state
-from local.template import ROOT, Resolver, function_environment, function_property, load_template, resources_of_type
+from local import (
+    atomicity,
+    distributed_map,
+    emf,
+    firehose,
+    quotas,
+    runtime,
+    sagemaker_training,
+    sfn_integrations,
+    state,
+)
+from local.template import (
+    ROOT,
+    Resolver,
+    function_environment,
+    function_memory_size,
+    function_property,
+    load_template,
+    resources_of_type,
+)
 from mlops.registry.store import ModelRegistry
 from mlops.storage import clients
 
@@ -29,6 +47,9 @@ DEFAULT_REGION = "us-east-1"
 STACK_NAME = "mlops-local"
 
 # What Lambda would set, and what keeps local runs quiet and offline.
+# The local stack trains on "SageMaker" in-process (local/sagemaker_training.py): it needs an image name to pass the
+# template's check that a stack has one, not an image.
+LOCAL_PARAMETERS = {"TrainingImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-training:local"}
 LOCAL_FUNCTION_ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "false",
@@ -90,6 +111,7 @@ class LocalStack:
             self._lock = state.StateLock(self.state_dir)
             self._lock.acquire()
         _fake_credentials()
+        self.parameters = {**LOCAL_PARAMETERS, **self.parameters}
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         clients.reset_clients()
@@ -98,6 +120,8 @@ class LocalStack:
         firehose.install()
         sfn_integrations.install()
         sfn_integrations.forget_tokens()
+        sagemaker_training.install()
+        sagemaker_training.forget_jobs()
         quotas.install()
         distributed_map.install()
         emf.install()
@@ -269,7 +293,7 @@ class LocalStack:
                 Handler=handler,
                 Code={"ZipFile": _placeholder_zip()},
                 Timeout=int(function_property(template, logical_id, "Timeout", 3)),
-                MemorySize=int(function_property(template, logical_id, "MemorySize", 128)),
+                MemorySize=function_memory_size(template, logical_id, self.parameters),
                 Environment={"Variables": environment},
             )
             runtime.register_handler(self.function_names[logical_id], code_uri, handler)

@@ -48,6 +48,15 @@ def function_property(template: dict[str, Any], logical_id: str, name: str, defa
     return template.get("Globals", {}).get("Function", {}).get(name, default)
 
 
+def function_memory_size(template: dict[str, Any], logical_id: str, parameters: dict[str, str] | None = None) -> int:
+    """A function's MemorySize in MB: a number, or a !Ref to a parameter (TrainMemorySize) given or defaulted."""
+    value = function_property(template, logical_id, "MemorySize", 128)
+    if isinstance(value, dict) and "Ref" in value:
+        name = value["Ref"]
+        value = (parameters or {}).get(name, template["Parameters"][name].get("Default"))
+    return int(value)
+
+
 class Resolver:
     """Resolves Ref / Fn::GetAtt / Fn::Sub against the physical names and ARNs of the local stack."""
 

@@ -78,7 +78,9 @@ class PipelineResult:
             "winner": evaluation.get("winner", {}).get("estimator"),
             "winner_trial_id": evaluation.get("winner", {}).get("trial_id"),
             "trials": self.trials,
-            "compute": "lambda",  # the engine that trained the winner
+            # the engine that trained the winner (lambda or sagemaker), and why the run used it
+            "compute": evaluation.get("winner", {}).get("compute"),
+            "compute_reason": (self.output or {}).get("request", {}).get("compute_reason"),
             "leaderboard": self.documents.get("leaderboard"),
             "artifact_uri": registration.get("artifact_uri"),
             "artifact_sha256": registration.get("artifact_sha256"),

@@ -116,7 +116,7 @@ def _training_request(request_file: str | None, candidates_file: str | None, fla
         request = _read_json_file(request_file, "request file")
         if not isinstance(request, dict):
             raise CliError(f"request file {request_file} must hold a JSON object", EXIT_USAGE)
-    for field in ("model_name", "dataset_uri", "target", "task", "description"):
+    for field in ("model_name", "dataset_uri", "target", "task", "description", "compute"):
         if flags[field]:
             request[field] = flags[field]
     if candidates_file:
@@ -152,6 +152,11 @@ def _training_request(request_file: str | None, candidates_file: str | None, fla
 @click.option("--gate-metric", help="metric the gate compares")
 @click.option("--min-score", type=float, help="absolute threshold the winner must meet")
 @click.option("--approval", is_flag=True, help="wait for a human approval before deploying")
+@click.option(
+    "--compute",
+    type=click.Choice(["lambda", "sagemaker"]),
+    help="train on the Train function or a SageMaker training job (default: lambda; sagemaker above its memory)",
+)
 @click.option("--description", help="what the model does (model card)")
 @click.option("--client-token", help="retrying with the same token never starts a second run (default: random)")
 @click.option("--wait/--no-wait", default=True, show_default=True, help="follow the run until it ends")
@@ -234,6 +239,8 @@ def _print_run(run: dict[str, Any]) -> None:
         items += [("version", registration.get("version")), ("version status", registration.get("status"))]
     if gate:
         items += [("gate", gate.get("decision")), ("reasons", "; ".join(gate.get("reasons") or []))]
+    if run.get("compute"):
+        items += [("trained on", run["compute"])]
     if run.get("metrics"):
         items += [("metrics", ", ".join(f"{k} {v:.4f}" for k, v in run["metrics"].items()))]
     if run["status"] == "SUCCEEDED":

@@ -30,7 +30,7 @@ from typing import Any
 
 import local  # noqa: F401 - puts the core layer on sys.path, as Lambda puts /opt/python
 from local.event_files import ENDPOINT_VARIABLE, ENV_FILE, EVENTS_DIR, MAP_RESULTS_DIR, function_folder
-from local.template import ROOT, function_property, load_template, resources_of_type
+from local.template import ROOT, function_memory_size, function_property, load_template, resources_of_type
 from mlops.storage import clients
 
 # Pipeline order first (a step's event names what the one before it wrote), then the others by name.
@@ -73,7 +73,7 @@ def sam_variables(logical_id: str, template: dict[str, Any], declared: dict[str,
     """What SAM CLI's EnvironmentVariables.resolve() gives a function: its AWS_* variables, then the declared ones."""
     return {
         "AWS_SAM_LOCAL": "true",
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function_property(template, logical_id, "MemorySize", 128)),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function_memory_size(template, logical_id)),
         "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function_property(template, logical_id, "Timeout", 3)),
         "AWS_LAMBDA_FUNCTION_HANDLER": function_property(template, logical_id, "Handler"),
         "AWS_LAMBDA_FUNCTION_NAME": logical_id,

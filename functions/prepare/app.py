@@ -5,7 +5,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.contracts import PrepareEvent, parse_event
-from mlops.settings import GovernanceSettings, PipelineSettings, Settings
+from mlops.settings import ComputeSettings, GovernanceSettings, PipelineSettings, Settings
 from mlops.training.request import parse_training_request
 from mlops.training.steps import prepare
 
@@ -26,7 +26,11 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         Settings.from_environment(),
         PipelineSettings.from_environment(),
         policy=GovernanceSettings.from_environment(),
+        compute_settings=ComputeSettings.from_environment(),
     )
     metrics.add_metric(name="DatasetRows", unit=MetricUnit.Count, value=result.dataset.rows)
-    logger.info("dataset prepared", extra={"dataset": result.dataset.uri, "rows": result.dataset.rows})
+    logger.info(
+        "dataset prepared",
+        extra={"dataset": result.dataset.uri, "rows": result.dataset.rows, "compute": result.request.compute},
+    )
     return result.to_document()

@@ -35,7 +35,8 @@ NOT_FATAL = {
     "BatchTransform": set(),  # every failure ends the job (a partial output is never a result)
 }
 # The Pass states TrainingPipeline keeps; before the funnel it also had six Note<state> Pass states.
-TRAINING_PASS_STATES = {"SkipParityCheck", "ParityCheckErrored", FUNNEL_FALLBACK}
+# NameTrainingJob names a trial's SageMaker training job (inside the TrainTrials ItemProcessor).
+TRAINING_PASS_STATES = {"NameTrainingJob", "SkipParityCheck", "ParityCheckErrored", FUNNEL_FALLBACK}
 
 
 def _is_present(variable: str, written: str) -> bool:

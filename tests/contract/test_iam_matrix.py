@@ -96,6 +96,12 @@ INTENDED_S3: dict[str, dict[str, list[str]]] = {
             "s3:AbortMultipartUpload", GET, "s3:ListMultipartUploadParts", PUT
         ],
     },
+    # a SageMaker training job: the run's splits and schema; one trial's artifact and result, SageMaker's upload
+    "TrainingJobRole": {
+        "ArtifactsBucket/runs/*": [GET],
+        "ArtifactsBucket/runs/*/candidates/*": [PUT],
+        "ArtifactsBucket/runs/*/training-jobs/*": [PUT],
+    },
     "EvaluateFunctionRole": {"ArtifactsBucket/runs/*": [GET, PUT], "ArtifactsBucket/models/*": [GET]},
     "ConvertFunctionRole": {"ArtifactsBucket/runs/*": [GET, PUT]},
     "RegisterFunctionRole": {
@@ -305,11 +311,68 @@ def test_each_role_starts_exactly_the_state_machines_it_is_meant_to() -> None:
     for role, found in statements.items():
         for statement in found:
             actions = set(_as_list(statement["Action"]))
-            assert not {a for a in actions if a.startswith("scheduler:") or a == "iam:PassRole"}, (
-                f"{role}: no role manages schedules or passes roles (the schedule is static; the tick fans out)"
+            assert not {a for a in actions if a.startswith("scheduler:")}, (
+                f"{role}: no role manages schedules (the schedule is static; the tick fans out)"
             )
+            # the one role passed (TrainingJobRole, to SageMaker only): test_no_other_role_can_start_training_jobs...
+            assert "iam:PassRole" not in actions or role == "TrainingPipelineRole", f"{role} passes a role"
             if "states:StartExecution" in actions:
                 for resource in _as_list(statement["Resource"]):
                     for branch in branches(resource):
                         starts[role].add(_name(branch).rsplit(":", 1)[-1])
     assert {role: sorted(names) for role, names in starts.items()} == INTENDED_STARTS
+
+
+SAGEMAKER_JOB_ACTIONS = {"sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob"}
+SYNC_RULE_ACTIONS = {"events:DescribeRule", "events:PutRule", "events:PutTargets"}
+
+
+@pytest.fixture(scope="module")
+def translated() -> Iterator[dict[str, Any]]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        yield translate(load_template(), ROOT)
+
+
+def _grants(statements: list[dict[str, Any]], prefixes: tuple[str, ...]) -> dict[str, list[Any]]:
+    """action -> [(resource name, condition)] for the actions starting with one of ``prefixes``."""
+    found: dict[str, list[Any]] = defaultdict(list)
+    for statement in statements:
+        for action in _as_list(statement["Action"]):
+            if action.startswith(prefixes):
+                for resource in _as_list(statement["Resource"]):
+                    found[action].append((_name(resource), statement.get("Condition")))
+    return dict(found)
+
+
+def test_the_pipeline_runs_only_its_own_training_jobs_as_the_one_training_role(translated) -> None:
+    # createTrainingJob.sync as AWS documents it (step-functions/latest/dg/sagemaker-iam.html), scoped
+    grants = _grants(role_statements(translated)["TrainingPipelineRole"], ("sagemaker:", "iam:", "events:"))
+    jobs = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:training-job/mlops-train-*"
+    rule = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"  # noqa: E501
+    assert grants == {
+        **{action: [(jobs, None)] for action in SAGEMAKER_JOB_ACTIONS},
+        "iam:PassRole": [("TrainingJobRole", {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}})],
+        **{action: [(rule, None)] for action in SYNC_RULE_ACTIONS},
+    }
+
+
+def test_no_other_role_can_start_training_jobs_or_pass_a_role(translated) -> None:
+    holders = {
+        role
+        for role, statements in role_statements(translated).items()
+        if _grants(statements, ("sagemaker:", "iam:PassRole"))
+    }
+    assert holders == {"TrainingPipelineRole"}
+
+
+def test_only_sagemaker_in_this_account_can_assume_the_training_role(translated) -> None:
+    trust = translated["Resources"]["TrainingJobRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert trust == [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "sagemaker.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
+        }
+    ]

@@ -113,7 +113,12 @@ def test_every_lambda_task_has_the_standard_retry_block(source: StateMachineSour
 
 # A Distributed Map's item task fails its child execution on purpose: the Map counts it against
 # ToleratedFailurePercentage and its ResultWriter records it (FAILED_0.json); the Map itself catches the threshold.
-FAILS_ITS_ITEM = {"TrainTrials/ItemProcessor/TrainTrial"}
+# The same for a trial trained on SageMaker: a failed or refused job, or a job result Train refuses to collect.
+FAILS_ITS_ITEM = {
+    "TrainTrials/ItemProcessor/TrainTrial",
+    "TrainTrials/ItemProcessor/TrainingJob",
+    "TrainTrials/ItemProcessor/CollectTrainingJob",
+}
 
 
 @by_state_machine

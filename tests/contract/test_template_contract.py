@@ -46,8 +46,11 @@ LOG_DELIVERY_ACTIONS = {
     "logs:DescribeResourcePolicies",
     "logs:DescribeLogGroups",
 }
-# Read-only actions IAM cannot scope to a resource (AWS documents Resource "*" for them).
+# Actions that accept no resource ARN (AWS documents Resource "*"): log delivery, ECR's sign-in token that a
+# SageMaker training job needs to pull its image (every other ECR action it holds names the repository), and
+# read-only actions IAM cannot scope to a resource.
 UNSCOPABLE_READS = {"cloudwatch:GetMetricData"}
+ACTIONS_WITHOUT_RESOURCES = LOG_DELIVERY_ACTIONS | UNSCOPABLE_READS | {"ecr:GetAuthorizationToken"}
 INTRINSICS = {"Ref", "Fn::GetAtt", "Fn::Sub", "Fn::If", "Fn::Join", "Fn::ImportValue"}
 
 
@@ -330,6 +333,12 @@ def test_definition_substitutions_are_exactly_the_asl_placeholders(source: State
 def test_each_substitution_is_the_arn_of_the_resource_it_names(source: StateMachineSource) -> None:
     resources = TEMPLATE["Resources"]
     for key, value in source.substitutions.items():
+        if key in TEMPLATE["Parameters"]:  # `TrainingImageUri: !Ref TrainingImageUri`: a parameter, as given
+            assert value == {"Ref": key}, f"{key} must be !Ref {key}, not {value}"
+            continue
+        if key.endswith("Name"):  # `ArtifactsBucketName: !Ref ArtifactsBucket`: the resource's physical name
+            assert value == {"Ref": key.removesuffix("Name")}, f"{key} must be !Ref {key.removesuffix('Name')}"
+            continue
         # `PrepareFunctionArn: !GetAtt PrepareFunction.Arn`: the key names the resource, the value is its ARN
         target = key.removesuffix("Arn")
         assert key.endswith("Arn") and target in resources, f"{key}: no resource {target} in the template"
@@ -402,15 +411,13 @@ def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 
 
-def test_no_policy_grants_on_every_resource_but_log_delivery_and_unscopable_reads(
-    translated_template: dict[str, Any],
-) -> None:
+def test_no_policy_grants_on_every_resource_but_actions_that_take_none(translated_template: dict[str, Any]) -> None:
     statements = list(allow_statements(translated_template))
     wildcard = {
         where: statement["Action"]
         for where, statement in statements
         if "*" in as_list(statement.get("Resource", []))
-        and not set(as_list(statement["Action"])) <= LOG_DELIVERY_ACTIONS | UNSCOPABLE_READS
+        and not set(as_list(statement["Action"])) <= ACTIONS_WITHOUT_RESOURCES
     }
 
     assert len(statements) > len(FUNCTIONS), "the walk found too few statements to mean anything"

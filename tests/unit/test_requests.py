@@ -80,6 +80,7 @@ def test_a_full_request_keeps_every_field():
                 "min_requests": 50,
             },
         },
+        compute="sagemaker",
     )
 
     request = parse_training_request(document)

@@ -22,9 +22,16 @@ from mlops.training.records import (
     EvaluationResult,
     ParityReport,
     PreparedDataset,
+    TrainingJobRef,
     TrialRun,
 )
-from mlops.training.request import Candidate, NormalisedRequest, SettledBakeThresholds, SettledDeployment
+from mlops.training.request import (
+    Candidate,
+    ComputeEngine,
+    NormalisedRequest,
+    SettledBakeThresholds,
+    SettledDeployment,
+)
 
 
 class StepEvent(BaseModel):
@@ -52,6 +59,9 @@ class TrainEvent(StepEvent):
     rung: int = Field(default=0, ge=0)
     fraction: float = Field(default=1.0, gt=0, le=1)
     deadline_epoch_s: float | None = None
+    compute: ComputeEngine = "lambda"  # the Map's Choice routes on it; the Train function only trains on lambda
+    # set by the Map after a SageMaker training job finished: the Train function then collects what it trained
+    training_job: TrainingJobRef | None = None
 
 
 class EvaluateEvent(StepEvent):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 
@@ -198,6 +199,51 @@ class PipelineSettings:
         except ValueError as exc:
             raise MissingSetting(f"DEPLOYMENT_BAKE_S must be an integer: {exc}") from exc
         return cls(flag == "true", timeout, _required("CODE_VERSION"), concurrency, tolerated, strategy, bake_s)
+
+
+@dataclass(frozen=True)
+class ComputeSettings:
+    """What Prepare needs to choose where candidates train (mlops.training.compute): the Train function's
+    MemorySize (the same template parameter sets both), the measured memory per cell, and the SageMaker training
+    image (empty: this stack trains on Lambda only)."""
+
+    train_memory_mb: int
+    train_bytes_per_cell: float
+    training_image: str
+
+    ENVIRONMENT_VARIABLES = ("TRAIN_MEMORY_MB", "TRAIN_BYTES_PER_CELL", "TRAINING_IMAGE_URI")
+
+    @property
+    def sagemaker_available(self) -> bool:
+        return bool(self.training_image)
+
+    @classmethod
+    def from_environment(cls) -> ComputeSettings:
+        try:
+            memory_mb = int(_required("TRAIN_MEMORY_MB"))
+            bytes_per_cell = float(_required("TRAIN_BYTES_PER_CELL"))
+        except ValueError as exc:
+            raise MissingSetting(f"TRAIN_MEMORY_MB and TRAIN_BYTES_PER_CELL must be numbers: {exc}") from exc
+        if memory_mb < 128 or bytes_per_cell <= 0:
+            raise MissingSetting("TRAIN_MEMORY_MB must be >= 128 and TRAIN_BYTES_PER_CELL > 0")
+        return cls(memory_mb, bytes_per_cell, _present("TRAINING_IMAGE_URI"))
+
+
+@dataclass(frozen=True)
+class TrainingJobSettings:
+    """A SageMaker training job's settings (CreateTrainingJob's Environment): the one bucket it reads and writes."""
+
+    artifacts_bucket: str
+
+    ENVIRONMENT_VARIABLES = ("ARTIFACTS_BUCKET",)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] | None = None) -> TrainingJobSettings:
+        variables = os.environ if environ is None else environ
+        bucket = variables.get("ARTIFACTS_BUCKET")
+        if not bucket:
+            raise MissingSetting("environment variable ARTIFACTS_BUCKET is not set; the training job must set it")
+        return cls(bucket)
 
 
 @dataclass(frozen=True)

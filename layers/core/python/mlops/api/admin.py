@@ -136,6 +136,7 @@ def describe_training(state_machine_arn: str, execution_id: str, *, with_steps: 
             registration=output.get("registration"),
             metrics=evaluation.get("metrics"),
             gate=evaluation.get("gate"),
+            compute=(evaluation.get("winner") or {}).get("compute"),  # the engine that trained the winner
             deployment=output.get("deployment"),
         )
     if described["status"] == "FAILED":

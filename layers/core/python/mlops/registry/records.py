@@ -89,6 +89,8 @@ class Lineage(Record):
     # captured rows joined with their /feedback labels that were added to the data: which captures, how many rows,
     # and where they went (the newest share to the holdout); dataset_uri/data_sha256 name the combined data
     feedback: dict[str, Any] | None = None
+    compute: str = "lambda"  # the engine that trained the version: lambda (Train function) or sagemaker
+    training_job: str | None = None  # the SageMaker training job, when one trained it
 
 
 SERVING_RUNTIMES = ("onnx", "sklearn")

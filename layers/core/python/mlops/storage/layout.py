@@ -114,8 +114,27 @@ def run_document(bucket: str, run_id: str, name: str) -> S3Uri:
     return run_file(bucket, run_id, name)
 
 
-def candidate_artifact(bucket: str, run_id: str, index: int, estimator: str) -> S3Uri:
-    return run_file(bucket, run_id, f"candidates/{index:02d}-{estimator}.joblib")
+def _candidate_name(index: int, estimator: str, rung: int) -> str:
+    """A trial's name in its run: a later halving rung refits the same trial on more rows, so it gets its own."""
+    return f"{index:02d}-{estimator}" if rung == 0 else f"r{rung}-{index:02d}-{estimator}"
+
+
+def candidate_artifact(bucket: str, run_id: str, index: int, estimator: str, rung: int = 0) -> S3Uri:
+    return run_file(bucket, run_id, f"candidates/{_candidate_name(index, estimator, rung)}.joblib")
+
+
+def candidate_result(bucket: str, run_id: str, index: int, estimator: str, rung: int = 0) -> S3Uri:
+    """What a SageMaker training job writes beside the candidate's artifact: the candidate's record and the job's
+    libraries (the Train function returns the record instead)."""
+    return run_file(bucket, run_id, f"candidates/{_candidate_name(index, estimator, rung)}.json")
+
+
+TRAINING_JOBS = "training-jobs"  # a run's SageMaker OutputDataConfig.S3OutputPath: runs/<run>/training-jobs/
+
+
+def training_job_output(bucket: str, run_id: str) -> S3Uri:
+    """Where SageMaker uploads a job's /opt/ml/model (``<path>/<job name>/output/model.tar.gz``)."""
+    return run_file(bucket, run_id, TRAINING_JOBS)
 
 
 # ---- S3 keys: the registry's immutable objects --------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlops.data.schema import Schema
-from mlops.training.request import NormalisedRequest
+from mlops.training.request import ComputeEngine, NormalisedRequest
 
 S3_URI = r"^s3://[^/]+/.+"
 SHA256 = r"^[0-9a-f]{64}$"
@@ -211,10 +211,12 @@ class Winner(TrialFields):
     artifact_uri: str = Field(pattern=S3_URI)
     artifact_sha256: str = Field(pattern=SHA256)
     validation_metrics: dict[str, float]
+    compute: ComputeEngine = Field(default="lambda", description="the engine that trained it")
+    training_job: str | None = Field(default=None, description="the SageMaker training job's name (sagemaker)")
 
 
 class TrainedCandidate(Winner):
-    """What Train returns for one Map iteration."""
+    """What Train returns for one Map iteration, whichever engine trained it (the same artifact contract)."""
 
     status: Literal["trained"]
     artifact_size_bytes: int | None = Field(default=None, ge=0)
@@ -235,9 +237,32 @@ class FailedCandidate(TrialFields):
     params: dict[str, Any] = Field(default_factory=dict)
     error: str | None = None
     cause: str | None = None
+    compute: ComputeEngine = "lambda"
 
 
 CandidateResult = Annotated[TrainedCandidate | FailedCandidate, Field(discriminator="status")]
+
+
+class TrainingJobRef(StepRecord):
+    """What the Map keeps of a finished SageMaker training job (``$.training_job``, from DescribeTrainingJob)."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)  # DescribeTrainingJob grows fields
+
+    name: str = Field(pattern=r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+    status: Literal["Completed"]  # .sync fails the task on any other end
+    model_artifacts: str | None = Field(default=None, pattern=S3_URI)
+    billable_s: int | None = Field(default=None, ge=0)
+
+
+class TrainingJobResult(StepRecord):
+    """What a training job writes beside its artifact (``runs/<run>/candidates/<i>-<estimator>.json``): the
+    candidate as Train would return it, the job's name and the libraries it trained with (the version-skew guard
+    compares them with the Train function's before anything uses the artifact)."""
+
+    training_job: str
+    libraries: dict[str, str]
+    # trained; or skipped, when the search's time budget was spent before the job started fitting
+    candidate: CandidateResult
 
 
 # ---- Evaluate ---------------------------------------------------------------------------------------------
@@ -304,6 +329,7 @@ class LeaderboardEntry(TrialFields):
     validation_metrics: dict[str, float] | None = None
     fit_s: float | None = None
     error: str | None = None
+    compute: ComputeEngine = "lambda"
 
     @classmethod
     def of(cls, candidate: TrainedCandidate | FailedCandidate) -> LeaderboardEntry:

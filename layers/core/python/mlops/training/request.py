@@ -13,6 +13,10 @@ if TYPE_CHECKING:
     from mlops.data.columns import ColumnRoles
 
 
+ComputeEngine = Literal["lambda", "sagemaker"]
+COMPUTE_ENGINES: tuple[ComputeEngine, ...] = ("lambda", "sagemaker")
+
+
 class Candidate(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
     estimator: str
@@ -234,6 +238,11 @@ class TrainingRequest(BaseModel):
     )
     candidates: list[Candidate] | None = Field(default=None, min_length=1, max_length=20)
     search: Search | None = Field(default=None, description="sample trials from search spaces (not with candidates)")
+    compute: ComputeEngine | None = Field(
+        default=None,
+        description="where candidates train: lambda (the Train function) or sagemaker (a training job); "
+        "default: lambda, or sagemaker when the data is above what the Train function's memory holds",
+    )
     gate: Gate = Field(default_factory=Gate)
     split: Split = Field(default_factory=Split)
     feedback: FeedbackRows | None = Field(
@@ -342,6 +351,9 @@ class NormalisedRequest(TrainingRequest):
     approval: SettledApproval
     deployment: SettledDeployment
     code_version: str = Field(min_length=1)
+    compute: ComputeEngine  # Prepare settles the engine (mlops.training.compute)
+    requested_compute: ComputeEngine | None = None  # what the request asked for (a retraining asks the same)
+    compute_reason: str = Field(default="", max_length=500, description="why this engine (requested or by size)")
 
     @model_validator(mode="after")
     def _candidates_or_search(self) -> NormalisedRequest:

@@ -39,10 +39,10 @@ from mlops.registry.records import (
     VersionContent,
 )
 from mlops.registry.store import ModelRegistry
-from mlops.settings import GovernanceSettings, PipelineSettings, Settings
+from mlops.settings import ComputeSettings, GovernanceSettings, PipelineSettings, Settings, TrainingJobSettings
 from mlops.storage import clients, layout, objects
 from mlops.storage.objects import S3Uri
-from mlops.training import conversion, estimators, evaluation, feedback_rows, significance
+from mlops.training import compute, conversion, estimators, evaluation, feedback_rows, significance
 from mlops.training import search as trial_search
 from mlops.training.records import (
     BootstrapInterval,
@@ -63,6 +63,8 @@ from mlops.training.records import (
     SchemaSummary,
     Splits,
     TrainedCandidate,
+    TrainingJobRef,
+    TrainingJobResult,
     Trial,
     TrialPlan,
     TrialRun,
@@ -70,6 +72,7 @@ from mlops.training.records import (
 )
 from mlops.training.request import (
     Candidate,
+    ComputeEngine,
     FeedbackRows,
     NormalisedRequest,
     SettledSearch,
@@ -78,7 +81,7 @@ from mlops.training.request import (
 )
 
 
-def _run_prefix(settings: Settings, run_id: str) -> str:
+def _run_prefix(settings: Settings | TrainingJobSettings, run_id: str) -> str:
     return str(layout.run_prefix(settings.artifacts_bucket, run_id))
 
 
@@ -198,6 +201,16 @@ def _settled_trials(
     return candidates, None
 
 
+def _settled_compute(
+    requested: ComputeEngine | None, rows: int, columns: int, settings: ComputeSettings | None
+) -> tuple[ComputeEngine, str]:
+    """The run's engine and why: every trial of every rung trains on it (mlops.training.compute)."""
+    if settings is None:
+        return requested or "lambda", "requested" if requested else "default"
+    decision = compute.choose(requested, rows, columns, settings)
+    return decision.engine, decision.reason
+
+
 def prepare(
     request: TrainingRequest,
     execution_arn: str,
@@ -205,10 +218,12 @@ def prepare(
     defaults: PipelineSettings | None = None,
     *,
     policy: GovernanceSettings | None = None,
+    compute_settings: ComputeSettings | None = None,
 ) -> PreparedRun:
     """Validate the data against the request, infer the schema, split, store splits and baseline, and settle the
-    request (task, candidates, gate, approval) for the rest of the run. With ``policy`` (the stack's rules), a
-    request that would loosen them is refused before anything is read or written."""
+    request (task, candidates, gate, approval, compute engine) for the rest of the run. With ``policy`` (the
+    stack's rules), a request that would loosen them is refused before anything is read or written. Without
+    ``compute_settings`` the request's engine is kept (Lambda by default) and nothing is switched by size."""
     gate_request = request.gate.model_dump(exclude_none=True)
     if policy is not None:
         try:
@@ -243,6 +258,7 @@ def prepare(
     if added is not None and request.feedback is not None:
         split_rows, feedback_summary = _place_feedback_rows(split_rows, table.rows, added, request.feedback)
     input_columns, rows = len(table.columns), table.rows
+    compute_engine, compute_reason = _settled_compute(request.compute, rows, input_columns, compute_settings)
     example = dataset.input_record(table, schema, int(split_rows["test"][0]))
     prefix = _run_prefix(settings, run_id)
     split_uris: dict[str, str] = {}
@@ -283,6 +299,9 @@ def prepare(
                 request.deployment, defaults.deployment_strategy, defaults.bake_s
             ).model_dump(),
             "code_version": defaults.code_version,
+            "compute": compute_engine,
+            "compute_reason": compute_reason,
+            "requested_compute": request.compute,
         }
     )
     bucket = settings.artifacts_bucket
@@ -417,6 +436,7 @@ def _trial_result(execution: dict[str, Any]) -> TrainedCandidate | FailedCandida
             params=item["candidate"].get("params", {}),
             error=execution.get("Error"),
             cause=(execution.get("Cause") or "")[:2000],
+            compute=item.get("compute") or "lambda",  # the engine it failed on (a failed training job: sagemaker)
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InvalidStepInput(f"a trial result the ResultWriter wrote is not a Train record: {exc}") from exc
@@ -444,12 +464,17 @@ def train(
     *,
     seed: int,
     execution_arn: str,
-    settings: Settings,
+    settings: Settings | TrainingJobSettings,
     trial_id: str | None = None,
     rung: int = 0,
     fraction: float = 1.0,
     deadline_epoch_s: float | None = None,
+    compute_engine: ComputeEngine = "lambda",
+    training_job: str | None = None,
 ) -> TrainedCandidate | FailedCandidate:
+    """Fit one candidate (a trial: on ``fraction`` of the training rows) and store it at its run key with its
+    sha256: the Train function and a SageMaker training job (mlops.training.job) both run this, so what follows
+    never knows which engine trained."""
     estimator, params = candidate.estimator, candidate.params
     trial = {"trial_id": trial_id, "rung": rung, "fraction": fraction}
     if deadline_epoch_s is not None and time.time() > deadline_epoch_s:  # the search's time budget is spent
@@ -465,8 +490,7 @@ def train(
     fit_seconds = time.perf_counter() - started
     validation_metrics = evaluation.score(model, validation_x, validation_y, schema)
     payload = objects.dump_model(model)
-    name = f"{index:02d}-{estimator}" if rung == 0 else f"r{rung}-{index:02d}-{estimator}"
-    uri = S3Uri.parse(f"{_run_prefix(settings, run_id_of(execution_arn))}/candidates/{name}.joblib")
+    uri = layout.candidate_artifact(settings.artifacts_bucket, run_id_of(execution_arn), index, estimator, rung)
     digest = objects.put_bytes(uri, payload)
     return TrainedCandidate(
         status="trained",
@@ -479,8 +503,59 @@ def train(
         validation_metrics=validation_metrics,
         fit_s=round(fit_seconds, 4),
         warnings=warnings,
+        compute=compute_engine,
+        training_job=training_job,
         **trial,
     )
+
+
+def collect_training_job(
+    job: TrainingJobRef,
+    candidate: Candidate,
+    index: int,
+    *,
+    execution_arn: str,
+    settings: Settings,
+    trial_id: str | None = None,
+    rung: int = 0,
+    fraction: float = 1.0,
+) -> TrainedCandidate | FailedCandidate:
+    """The trial a finished SageMaker training job trained, read from the result it wrote beside the artifact.
+
+    Refused (InvalidStepInput or LibraryVersionMismatch: the trial's child execution fails, and the Distributed
+    Map counts it as a failed trial, like any failed fit) if the result is another job's or another trial's, or if
+    the job trained with other library versions than this function's: its artifact would be loaded by a
+    scikit-learn that did not make it (the version-skew guard; Evaluate's loader trusts the run's own candidates).
+    A trial the job skipped (the search's time budget was spent) comes back skipped, as from the Train function."""
+    run_id = run_id_of(execution_arn)
+    uri = layout.candidate_result(settings.artifacts_bucket, run_id, index, candidate.estimator, rung)
+    try:
+        result = TrainingJobResult.model_validate(objects.get_json(uri))
+    except ValueError as exc:
+        raise InvalidStepInput(f"{uri}: not a training job result: {exc}") from exc
+    trained = result.candidate
+    if result.training_job != job.name:
+        raise InvalidStepInput(f"{uri} was written by training job {result.training_job!r}, not {job.name!r}")
+    ours = (index, candidate.estimator, trial_id, rung, fraction)
+    if (trained.index, trained.estimator, trained.trial_id, trained.rung, trained.fraction) != ours:
+        raise InvalidStepInput(f"{uri} describes another trial ({trained.index}, {trained.estimator})")
+    if isinstance(trained, FailedCandidate):
+        return trained.model_copy(update={"compute": "sagemaker"})
+    expected_artifact = layout.candidate_artifact(settings.artifacts_bucket, run_id, index, candidate.estimator, rung)
+    if trained.training_job != job.name or trained.artifact_uri != str(expected_artifact):
+        raise InvalidStepInput(f"{uri} names another job's or another trial's artifact ({trained.artifact_uri})")
+    ours_libraries = library_versions()
+    skewed = {
+        name: (version, ours_libraries.get(name))
+        for name, version in result.libraries.items()
+        if ours_libraries.get(name) != version
+    }
+    if skewed or "scikit-learn" not in result.libraries:
+        raise LibraryVersionMismatch(
+            f"training job {job.name} trained with {result.libraries}; the pipeline runs {ours_libraries} "
+            f"(differences: {skewed})"
+        )
+    return trained.model_copy(update={"compute": "sagemaker"})
 
 
 # ---- Evaluate ---------------------------------------------------------------------------------------------
@@ -908,6 +983,8 @@ def register(
             trial_id=winner.trial_id,
             trials=evaluation_result.leaderboard_summary.trained + evaluation_result.leaderboard_summary.failed,
             feedback=prepared.feedback,
+            compute=winner.compute,
+            training_job=winner.training_job,
         ),
         approval=request.approval.model_dump(mode="json"),
         intended_use=request.intended_use,
