@@ -18,7 +18,8 @@ BENCHMARKS = (
     ["bench.drift_vs_evidently"],
     ["bench.prepare"],  # prepare_peak_memory_ratio_vs_matrix, prepare_speed_ratio_vs_pandas
     ["bench.step_memory"],  # each training step's memory per CSV MiB and the largest CSV its MemorySize holds
-    ["bench.sagemaker_path"],  # a 1 GB CSV through the SageMaker path locally: wall time, peak memory, vs Lambda
+    # 100 MiB through the SageMaker path locally vs Lambda (1 GB needs ~20 GiB in one local process: run it by hand)
+    ["bench.sagemaker_path", "--sizes-mb", "100"],
     ["bench.local_parallel"],  # local_parallel_speedup: 8 Train invocations in worker processes vs serially
     ["bench.tuning"],  # trials_per_minute: a search of N trials through the local pipeline
 )
