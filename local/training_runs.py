@@ -146,15 +146,14 @@ def execution_history(stack: LocalStack, execution_arn: str) -> list[dict[str, A
 
 
 def _exit_detail(details: dict[str, Any]) -> str:
-    """A word on what a state produced, where a person would ask (which candidate, which version)."""
+    """A word on what a state produced, where a person would ask (which version; trials run in the Distributed Map's
+    child executions, reported by the leaderboard)."""
     try:
         output = json.loads(details.get("output") or "{}")
     except ValueError:
         return ""
     if not isinstance(output, dict):
         return ""
-    if details["name"] == "TrainCandidate":
-        return f"{output.get('estimator')} ({output.get('status')})"
     if details["name"] == "Register":
         registration = output.get("registration", {})
         return f"v{registration.get('version')} {registration.get('status')}"

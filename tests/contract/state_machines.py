@@ -56,7 +56,7 @@ class StateInScope:
     name: str
     state: dict[str, Any]
     scope: dict[str, Any]  # the `States` object holding it: transitions cannot leave it
-    path: str  # where it is, for messages: "TrainCandidates/ItemProcessor/TrainCandidate"
+    path: str  # where it is, for messages: "TrainTrials/ItemProcessor/TrainTrial"
 
 
 def nested_scopes(state: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
