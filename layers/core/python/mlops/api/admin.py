@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -401,21 +402,7 @@ def set_monitoring(
     """Replace a model's monitoring overrides ({} returns to the stack's settings, monitoring on), audited."""
     registry.get_model(model_name)
     _checked_settings(overrides, schedule)
-    before = monitors.get(model_name).config
-    registry.transact(
-        [
-            monitors.config_update(model_name, overrides),
-            registry.event_put(
-                model_name,
-                "MonitoringConfigured",
-                actor=actor,
-                reason="monitoring settings replaced",
-                before=before,
-                after=overrides,
-                at=codec.now_iso(),
-            ),
-        ]
-    )
+    _replace_config(registry, monitors, model_name, lambda _: overrides, "MonitoringConfigured", actor=actor)
     return monitoring(registry, monitors, model_name, schedule=schedule, now=now)
 
 
@@ -430,23 +417,49 @@ def stop_monitoring(
 ) -> dict[str, Any]:
     """No more scheduled checks of the model (its other settings are kept; a PUT turns monitoring back on)."""
     registry.get_model(model_name)
+    _replace_config(
+        registry,
+        monitors,
+        model_name,
+        lambda before: {**before, "schedule": {**(before.get("schedule") or {}), "enabled": False}},
+        "MonitoringStopped",
+        actor=actor,
+    )
+    return monitoring(registry, monitors, model_name, schedule=schedule, now=now)
+
+
+_CONFIG_REASONS = {
+    "MonitoringConfigured": "monitoring settings replaced",
+    "MonitoringStopped": "scheduled drift checks stopped",
+}
+
+
+def _replace_config(
+    registry: ModelRegistry,
+    monitors: MonitoringStore,
+    model_name: str,
+    new_config: Callable[[dict[str, Any]], dict[str, Any]],
+    event_type: str,
+    *,
+    actor: str,
+) -> None:
+    """The model's monitoring overrides replaced and the change's audit event put, in one transaction."""
     before = monitors.get(model_name).config
-    after = {**before, "schedule": {**(before.get("schedule") or {}), "enabled": False}}
+    after = new_config(before)
     registry.transact(
         [
             monitors.config_update(model_name, after),
             registry.event_put(
                 model_name,
-                "MonitoringStopped",
+                event_type,
                 actor=actor,
-                reason="scheduled drift checks stopped",
+                reason=_CONFIG_REASONS[event_type],
                 before=before,
                 after=after,
                 at=codec.now_iso(),
             ),
         ]
     )
-    return monitoring(registry, monitors, model_name, schedule=schedule, now=now)
 
 
 # ---- batch jobs (BatchTransform) ---------------------------------------------------------------------------------

@@ -39,21 +39,6 @@ class RegistryTable(ModelTable):
         self.alias_table = alias_table
         self.audit_table = audit_table
 
-    def scan_sort_key(self, sort_key: str) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self.table_name,
-            "FilterExpression": "sk = :sk",
-            "ExpressionAttributeValues": {":sk": {"S": sort_key}},
-            "ConsistentRead": True,
-        }
-        while True:
-            page = self.dynamodb.scan(**kwargs)
-            items.extend(codec.from_item(item) for item in page.get("Items", []))
-            if "LastEvaluatedKey" not in page:
-                return items
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
     def put(
         self, model_name: str, sort_key: str, document: dict[str, Any], *, table: str | None = None, **condition: Any
     ) -> dict[str, Any]:
