@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from functions.approval import app as approval_app
+from functions.batch import app as batch_app
 from functions.deploy import app as deploy_app
 from functions.evaluate import app as evaluate_app
+from functions.plan_trials import app as plan_trials_app
 from functions.prepare import app as prepare_app
 from functions.record_failure import app as record_failure_app
 from functions.register import app as register_app
@@ -95,11 +97,35 @@ def test_prepare_rejects_an_estimator_outside_the_allow_list(stack, breast_cance
 
 @pytest.mark.parametrize(
     "handler",
-    [prepare_app, train_app, evaluate_app, register_app, deploy_app, approval_app, record_failure_app, reproduce_app],
+    [
+        prepare_app,
+        plan_trials_app,
+        train_app,
+        evaluate_app,
+        register_app,
+        deploy_app,
+        approval_app,
+        record_failure_app,
+        reproduce_app,
+    ],
 )
 def test_every_handler_names_a_malformed_event(stack, handler, lambda_context):
     with pytest.raises(InvalidStepInput, match="execution_arn"):
         handler.lambda_handler({"execution_arn": 42}, lambda_context)
+
+
+@pytest.mark.parametrize(
+    ("event", "named"),
+    [
+        ({}, "one of"),  # no step named
+        ({"plan": {"job_id": "not-a-job", "model_name": "m", "request": {}}}, "job_id"),
+        ({"score": {"item": {"chunk": 0}}}, "job"),
+        ({"finish": {"job_id": 1}}, "job_id"),
+    ],
+)
+def test_the_batch_function_names_a_malformed_step_event(stack, event, named, lambda_context):
+    with pytest.raises(InvalidStepInput, match=named):
+        batch_app.lambda_handler(event, lambda_context)
 
 
 @pytest.mark.parametrize("event", [{}, {"serve_version": {"model_name": "m", "version": 0, "columns": []}}])
