@@ -105,7 +105,7 @@ def main() -> None:
         body = payload[job.header_end :]
 
         def batch_path() -> batch.ChunkOutcome:
-            parsed = batch.parse_chunk(body, job.header_end, names, served.schema)
+            parsed = batch.parse_chunk(body, job.header_end, names)
             return batch.score_rows(job, 0, parsed, served)
 
         outcome = batch_path()

@@ -18,6 +18,7 @@ from local.monitoring_runs import run_drift_check
 from local.stack import LocalStack
 from local.training_runs import run_training
 from mlops.data import dataset
+from mlops.monitoring.capture_records import records_of
 from mlops.serving.cache import ModelCache
 from mlops.serving.runtime import validate_instances
 from mlops.storage import objects
@@ -167,10 +168,10 @@ def test_the_jobs_rows_feed_the_drift_check(deployed):
     stack.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=payload)
     job = run_job(api, {"input_uri": f"s3://{stack.bucket}/{key}", "chunk_bytes": 256 * 1024})
     assert job["status"] == "SUCCEEDED", job
-    # Then its scored rows are in the capture, in the endpoint's line format, one record per scored row
+    # Then its scored rows are in the capture, in the endpoint's columnar line format, one record per scored row
     captured = objects_under(stack, f"capture/{MODEL}/")
     mine = {k: v for k, v in captured.items() if f"batch-{job['job_id']}-" in k}
-    records = [r for line in json_lines(mine) for r in line["records"]]
+    records = [r for line in json_lines(mine) for r in records_of(line)]
     assert len(records) == job["scored"]
     assert {r["inference_id"].split(":")[0] for r in records} == {job["job_id"]}
     # And the real DriftCheck reads them as it reads the endpoint's traffic

@@ -17,6 +17,7 @@ from local.datasets import breast_cancer_csv
 from local.gateway import LocalGateway
 from local.stack import LocalStack
 from local.training_runs import run_training
+from mlops.monitoring.capture_records import records_of
 from mlops.registry import documents
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
@@ -155,6 +156,35 @@ def test_capture_lands_in_s3_partitioned_by_model_and_date(served):
     assert ids <= set(captured)
     one = captured[next(iter(ids))]
     assert one["features"] == example(stack) and one["version"] == 2 and "probabilities" in one
+
+
+def test_a_columnar_request_is_answered_and_captured_as_its_rows_are(served):
+    # Given five rows of the held-out example's shape, with one value varied per row, sent once as rows and once
+    # as columns ({"inputs": {feature: [...]}}) through the gateway, on the real ONNX-served version
+    stack, gateway = served
+    rows = [{**example(stack), "mean radius": 10.0 + 3 * index} for index in range(5)]
+    inputs = {name: [row[name] for row in rows] for name in rows[0]}
+    row_status, by_rows = predict(served, rows)
+    status, by_columns = call(gateway, "POST", f"/models/{MODEL}/predict", {"inputs": inputs}, api_key=stack.api_key)
+    # Then the columns' outputs are the rows' predictions, value for value
+    assert row_status == status == 200, by_columns
+    assert by_columns["outputs"]["prediction"] == [p["prediction"] for p in by_rows["predictions"]]
+    for label, values in by_columns["outputs"]["probabilities"].items():
+        assert values == [p["probabilities"][label] for p in by_rows["predictions"]]
+    # And the drift check's reader finds its capture in S3 with the rows' features, keyed by its inference ids
+    wanted = by_columns["outputs"]["inference_id"]
+    records = {}
+    listed = stack.client("s3").list_objects_v2(Bucket=stack.bucket, Prefix=f"capture/{MODEL}/dt=")
+    for item in listed.get("Contents", []):
+        text = stack.client("s3").get_object(Bucket=stack.bucket, Key=item["Key"])["Body"].read().decode()
+        for line in text.splitlines():
+            records.update({r["inference_id"]: r for r in records_of(json.loads(line))})
+    assert [records[inference_id]["features"] for inference_id in wanted] == rows
+    assert {records[inference_id]["version"] for inference_id in wanted} == {2}
+    # And a column of the wrong length is a 422 that says which
+    inputs["mean radius"] = inputs["mean radius"][:4]
+    status, body = call(gateway, "POST", f"/models/{MODEL}/predict", {"inputs": inputs}, api_key=stack.api_key)
+    assert status == 422 and "'mean radius' has 4 values" in body["message"]
 
 
 def test_admin_routes_browse_the_registry(served):

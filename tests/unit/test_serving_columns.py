@@ -163,3 +163,67 @@ def test_the_row_wise_pass_is_not_used_for_valid_requests(monkeypatch):
     columns = validate_instances(instances, NUMERIC_ONLY)
     assert [c.shape for c in columns] == [(200, 1)] * 5
     assert int(sum(np.isnan(c).sum() for c in columns)) == 5
+
+
+def as_columns(instances: list) -> dict | None:
+    """The same rows as a columnar request, when they can be one (rows that are objects with one set of keys)."""
+    if not all(isinstance(row, dict) for row in instances) or len({frozenset(row) for row in instances}) != 1:
+        return None
+    return {name: [row[name] for row in instances] for name in instances[0]}
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_columnar_request_answers_as_the_same_rows_do(seed):
+    # Given seeded requests of 1 to 40 rows, most broken in one value, sent as columns where they can be
+    rng = random.Random(100 + seed)
+    compared = refused = 0
+    for _ in range(150):
+        rows = [good_row(rng) for _ in range(rng.randint(1, 40))]
+        for row in rows:
+            row.setdefault("customer_id", None)  # one set of keys, so the rows can be columns
+        instances = mutate(rng, rows) if rng.random() < 0.8 else rows
+        inputs = as_columns(instances)
+        if inputs is None:
+            continue
+        # When the columns are validated, Then the columns (or the exact message, naming the row) are the rows'
+        expected = outcome(reference, instances, SCHEMA)
+        actual = outcome(runtime.validate_inputs, inputs, SCHEMA)
+        if expected[0] == "refused" and "feature(s)" in expected[1]:  # a key problem: worded per column, not row
+            names = expected[1].split("feature(s) ", 1)[1]
+            wording = "lacks" if "missing" in expected[1] else "has unknown"
+            assert actual == ("refused", f"'inputs' {wording} feature(s) {names}"), (expected, actual)
+        else:
+            assert_same(expected, actual)
+        compared += 1
+        refused += expected[0] == "refused"
+    assert compared > 50 and 10 < refused < compared
+
+
+@pytest.mark.parametrize(
+    ("inputs", "message"),
+    [
+        ([{"age": 1}], "'inputs' must be an object of feature columns"),
+        ({"age": [1], "income": [1], "plan": ["pro"], "region": ["n"]}, "'inputs' lacks feature(s) 'signed_up'"),
+        (
+            {"age": [1], "income": [1], "plan": ["pro"], "region": ["n"], "signed_up": [None], "bogus": [1]},
+            "'inputs' has unknown feature(s) 'bogus'",
+        ),
+        (
+            {"age": 1, "income": [1], "plan": ["pro"], "region": ["n"], "signed_up": [None]},
+            "column 'age' must be a list",
+        ),
+        (
+            {"age": [1, 2], "income": [1], "plan": ["pro"], "region": ["n"], "signed_up": [None]},
+            "'inputs' columns differ in length: 'income' has 1 values, 'age' has 2",
+        ),
+        ({"age": [], "income": [], "plan": [], "region": [], "signed_up": []}, "'inputs' has no rows"),
+        (
+            {name: [None] * 1001 for name in ("age", "income", "plan", "region", "signed_up")},
+            "'inputs' has 1001 rows; at most 1000",
+        ),
+    ],
+)
+def test_a_malformed_columnar_request_is_refused_by_name(inputs, message):
+    with pytest.raises(InvalidInstances) as refused:
+        runtime.validate_inputs(inputs, SCHEMA)
+    assert message in str(refused.value)

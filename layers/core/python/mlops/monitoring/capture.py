@@ -10,6 +10,7 @@ from typing import Any
 
 from mlops.data import columns as column_roles
 from mlops.data.schema import Schema
+from mlops.monitoring.capture_records import records_of
 from mlops.monitoring.partitions import json_lines, partition_keys
 from mlops.monitoring.window import Window, WindowFeeder
 from mlops.storage import layout
@@ -112,9 +113,7 @@ def scan_capture(
             if not isinstance(timestamp, int | float) or not start < timestamp <= window_end:
                 continue
             in_window = timestamp > window_start
-            for record in document.get("records") or []:
-                if not isinstance(record, dict):
-                    continue
+            for record in records_of(document):
                 if record.get("version", document.get("version")) != version:
                     scan.other_versions += in_window
                     continue

@@ -19,19 +19,24 @@ Steps (one Lambda function, one entry per state):
 from __future__ import annotations
 
 import csv
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import accumulate, repeat
 from typing import Any
+
+import numpy as np
 
 from mlops.data import columns as column_roles
 from mlops.data.schema import Schema
 from mlops.errors import BatchChunkIncomplete, InvalidBatchInput, ModelNotFound
+from mlops.monitoring import capture_records
 from mlops.registry import documents
 from mlops.registry.store import ModelRegistry
 from mlops.serving.batch_jobs import FAILED, SUCCEEDED, BatchJobStart, PlannedJob, ScoreChunkEvent, utc_now
 from mlops.serving.cache import LoadedVersion, ModelCache
-from mlops.serving.http import capture_lines, dumps, prediction_records
-from mlops.serving.runtime import validate_each_row
+from mlops.serving.http import dumps, jsonl
+from mlops.serving.runtime import Predictions, typed_columns, validate_each_row
 from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri
 
@@ -139,16 +144,76 @@ def plan_job(start: BatchJobStart, registry: ModelRegistry, artifacts_bucket: st
 # ---- one chunk ----------------------------------------------------------------------------------------------------
 @dataclass
 class ChunkRows:
-    """A chunk's rows as the endpoint would receive them (typed JSON values of the model's input columns), with
-    what is carried through and where each row is; rows refused before validation already have their reason."""
+    """A chunk's well-formed rows, with where each row is; lines refused before validation (not UTF-8, a wrong number
+    of fields) have their reason in ``errors``. A plain chunk (UTF-8, no quotes, no carriage returns, no blank
+    lines, every line as wide as the header: the usual export) keeps its lines whole (``plain_lines``), for numpy's
+    CSV parser to read column by column; any other keeps its rows' cells, column by column (``cells``)."""
 
-    instances: list[dict[str, Any]] = field(default_factory=list)
-    carried: list[dict[str, str]] = field(default_factory=list)
+    names: list[str]
+    plain_lines: list[str] | None = None
+    cells: list[list[str]] | None = None
     chunk_rows: list[int] = field(default_factory=list)
     offsets: list[int] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     blank_lines: int = 0
     rows: int = 0
+
+    def block_cells(self, start: int, end: int) -> dict[str, list[str]]:
+        """The cells of rows start..end, by column name."""
+        if self.cells is not None:
+            return {name: column[start:end] for name, column in zip(self.names, self.cells, strict=True)}
+        split = [line.split(",") for line in (self.plain_lines or [])[start:end]]
+        columns = zip(*split, strict=True) if split else ([] for _ in self.names)
+        return {name: list(column) for name, column in zip(self.names, columns, strict=True)}
+
+
+def parse_chunk(payload: bytes, first_offset: int, names: list[str]) -> ChunkRows:
+    """Split a chunk into rows: a plain chunk at once, any other line by line, a bad line set aside with its
+    reason."""
+    parsed = ChunkRows(names)
+    lines = payload.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()  # the chunk's final newline ends the last line; it starts no blank one
+    starts = list(accumulate((len(line) + 1 for line in lines), initial=first_offset))
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError:
+        text = None
+    if lines and text is not None and '"' not in text and "\r" not in text:
+        plain = text.split("\n")[: len(lines)]
+        separators = len(names) - 1
+        if all(line.count(",") == separators for line in plain) and all(line.strip() for line in plain):
+            parsed.rows = len(plain)
+            parsed.plain_lines = plain
+            parsed.chunk_rows = list(range(len(plain)))
+            parsed.offsets = starts[: len(plain)]
+            return parsed
+    rows: list[list[str]] = []
+    width = len(names)
+    for line, line_offset in zip(lines, starts, strict=False):
+        if not line.strip():
+            parsed.blank_lines += 1
+            continue
+        chunk_row = parsed.rows
+        parsed.rows += 1
+        try:
+            decoded = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            parsed.errors.append(_error_record(chunk_row, line_offset, f"the line is not UTF-8 text: {exc}", line))
+            continue
+        decoded = decoded.removesuffix("\r")
+        cells = next(csv.reader([decoded]), []) if '"' in decoded else decoded.split(",")  # split: the fast case
+        if len(cells) != width:
+            reason = f"the line has {len(cells)} fields; the header has {width}"
+            if decoded.count('"') % 2:
+                reason += " (a quoted field spanning lines is not supported)"
+            parsed.errors.append(_error_record(chunk_row, line_offset, reason, line))
+            continue
+        rows.append(cells)
+        parsed.chunk_rows.append(chunk_row)
+        parsed.offsets.append(line_offset)
+    parsed.cells = [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in names]
+    return parsed
 
 
 def _number_or_text(text: str) -> Any:
@@ -166,43 +231,84 @@ def _text_or_null(text: str) -> str | None:
     return None if column_roles.is_missing(text) else text
 
 
-def parse_chunk(payload: bytes, first_offset: int, names: list[str], schema: Schema) -> ChunkRows:
-    inputs = schema.input_columns
+def request_values(cells: dict[str, list[str]], schema: Schema) -> dict[str, list[Any]]:
+    """Input columns' cells as the values a predict request would carry (floats, null for a missing token, text
+    left as text so the validation words the error)."""
     numeric = {f.name for f in schema.features if f.kind == "numeric" and f.source is None}
-    positions = {name: index for index, name in enumerate(names)}
-    input_positions = [
-        (name, positions[name], _number_or_text if name in numeric else _text_or_null) for name in inputs
-    ]
-    input_set = set(inputs)
-    carried_positions = [(name, index) for index, name in enumerate(names) if name not in input_set]
-    width = len(names)
-    parsed = ChunkRows()
-    offset = first_offset
-    for line in payload.split(b"\n"):
-        line_offset, offset = offset, offset + len(line) + 1
-        if not line.strip():
-            parsed.blank_lines += line_offset < first_offset + len(payload)
-            continue
-        chunk_row = parsed.rows
-        parsed.rows += 1
-        try:
-            text = line.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            parsed.errors.append(_error_record(chunk_row, line_offset, f"the line is not UTF-8 text: {exc}", line))
-            continue
-        text = text.removesuffix("\r")
-        values = next(csv.reader([text]), []) if '"' in text else text.split(",")  # split: the common, fast case
-        if len(values) != width:
-            reason = f"the line has {len(values)} fields; the header has {width}"
-            if text.count('"') % 2:
-                reason += " (a quoted field spanning lines is not supported)"
-            parsed.errors.append(_error_record(chunk_row, line_offset, reason, line))
-            continue
-        parsed.instances.append({name: read(values[index]) for name, index, read in input_positions})
-        parsed.carried.append({name: values[index] for name, index in carried_positions})
-        parsed.chunk_rows.append(chunk_row)
-        parsed.offsets.append(line_offset)
-    return parsed
+    return {
+        name: list(map(_number_or_text if name in numeric else _text_or_null, cells[name]))
+        for name in schema.input_columns
+    }
+
+
+@dataclass
+class Block:
+    """Rows start..end of a chunk, typed column by column: ``typed`` holds the input columns (numbers as float64
+    arrays whose NaN is a missing cell, or request values where a cell is not a number; texts as strings or None),
+    ``carried`` the other columns' cells."""
+
+    start: int
+    end: int
+    typed: dict[str, Any]
+    carried: dict[str, list[str]]
+
+
+def _plain_block(parsed: ChunkRows, schema: Schema, start: int, end: int) -> Block | None:
+    """numpy's C CSV parser reads the numeric input columns of plain lines at once; None when a cell is no number it
+    reads (a missing token, text, or a spelling only Python's float() accepts): the cell path then decides."""
+    numeric = [name for name in schema.input_columns if name in _plain_numeric(schema)]
+    texts = [name for name in parsed.names if name not in numeric]
+    position = {name: index for index, name in enumerate(parsed.names)}
+    lines = (parsed.plain_lines or [])[start:end]
+    read = {"delimiter": ",", "comments": None, "ndmin": 2}
+    if not numeric:
+        return None  # nothing for the C parser to win
+    try:
+        numbers = (
+            np.loadtxt(lines, usecols=[position[n] for n in numeric], dtype=np.float64, **read) if numeric else None
+        )
+    except ValueError:
+        return None
+    cells = np.loadtxt(lines, usecols=[position[n] for n in texts], dtype=object, **read).T.tolist() if texts else []
+    by_name = dict(zip(texts, cells, strict=True))
+    typed: dict[str, Any] = {}
+    typed.update(zip(numeric, np.ascontiguousarray(numbers.T), strict=True))
+    for name in schema.input_columns:
+        if name not in typed:
+            typed[name] = list(map(_text_or_null, by_name[name]))
+    carried = {name: by_name[name] for name in parsed.names if name not in typed}
+    return Block(start, end, typed, carried)
+
+
+def _plain_numeric(schema: Schema) -> set[str]:
+    return {f.name for f in schema.features if f.kind == "numeric" and f.source is None}
+
+
+def _typed_block(parsed: ChunkRows, schema: Schema, start: int, end: int) -> Block:
+    """The block typed column by column: a numeric column whose every cell numpy reads as a number becomes a float64
+    array at once; any other column goes cell by cell, as the request values."""
+    if parsed.plain_lines is not None:
+        block = _plain_block(parsed, schema, start, end)
+        if block is not None:
+            return block
+    cells = parsed.block_cells(start, end)
+    numeric = _plain_numeric(schema)
+    typed: dict[str, Any] = {}
+    for name in schema.input_columns:
+        if name in numeric:
+            try:
+                typed[name] = np.array(cells[name], dtype=np.float64)
+                continue
+            except ValueError:  # a missing token or a text cell: the cell-by-cell reading decides
+                pass
+            values = list(map(_number_or_text, cells[name]))
+            if set(map(type, values)) <= {float, type(None)}:
+                typed[name] = np.array(values, dtype=np.float64)  # null becomes NaN: missing
+            else:
+                typed[name] = values  # text among the numbers: the validation refuses it
+        else:
+            typed[name] = list(map(_text_or_null, cells[name]))
+    return Block(start, end, typed, {name: cells[name] for name in parsed.names if name not in typed})
 
 
 def _error_record(chunk_row: int, offset: int, reason: str, line: bytes) -> dict[str, Any]:
@@ -221,58 +327,139 @@ class ChunkOutcome:
     scored: int
     invalid: int
     blank_lines: int
-    output_lines: list[str]
-    error_lines: list[str]
+    output: bytes  # JSON lines
+    errors: bytes
     capture_lines: list[str]
 
 
 def score_rows(job: PlannedJob, chunk: int, parsed: ChunkRows, served: LoadedVersion) -> ChunkOutcome:
-    """Validate and predict a chunk's rows block by block; a row the validation refuses goes to the errors."""
-    output: list[str] = []
-    errors = [dumps({"chunk": chunk, **record}) for record in parsed.errors]
+    """Validate and predict a chunk's rows block by block. A block is typed and validated column by column; a block
+    the column-wise pass refuses is validated row by row, and each bad row goes to the errors with its reason."""
+    schema = served.schema
+    output: list[dict[str, Any]] = []
+    errors = [{"chunk": chunk, **record} for record in parsed.errors]
     captured: list[str] = []
     scored = 0
-    for block in range(0, len(parsed.instances), SCORE_BLOCK_ROWS):
-        instances = parsed.instances[block : block + SCORE_BLOCK_ROWS]
-        columns, valid, reasons = validate_each_row(instances, served.schema, first_row=block)
-        refused = sorted(set(range(len(instances))) - set(valid))
-        for position, reason in zip(refused, reasons, strict=True):
-            row = block + position
-            errors.append(
-                dumps(
-                    {
-                        "chunk": chunk,
-                        "chunk_row": parsed.chunk_rows[row],
-                        "input_offset": parsed.offsets[row],
-                        "reason": reason.replace(f"row {row}:", f"row {parsed.chunk_rows[row]} of chunk {chunk}:", 1),
-                        "columns": {**parsed.carried[row], **instances[position]},
-                    },
-                )
-            )
+    for start in range(0, len(parsed.offsets), SCORE_BLOCK_ROWS):
+        block = _typed_block(parsed, schema, start, min(start + SCORE_BLOCK_ROWS, len(parsed.offsets)))
+        columns = typed_columns(block.typed, schema)
+        valid = list(range(block.end - start))
         if columns is None:
-            continue
+            columns, valid, bad = _validate_rows_of(parsed, block, schema, chunk)
+            errors.extend(bad)
+            if columns is None:
+                continue
         predicted = served.model.predict(columns)
-        ids = [f"{job.job_id}:{parsed.offsets[block + position]}" for position in valid]
-        records = prediction_records(served.version, predicted, ids)
-        for position, record in zip(valid, records, strict=True):
-            row = block + position
-            output.append(
-                dumps(
-                    {
-                        "chunk": chunk,
-                        "chunk_row": parsed.chunk_rows[row],
-                        "input_offset": parsed.offsets[row],
-                        **record,
-                        "columns": parsed.carried[row],
-                    }
-                )
-            )
-        scored += len(records)
+        ids = [f"{job.job_id}:{parsed.offsets[start + position]}" for position in valid]
+        output.extend(_output_rows(chunk, served.version, parsed, block, valid=valid, ids=ids, predicted=predicted))
+        scored += len(valid)
         if job.capture:
-            captured.extend(
-                capture_lines(job.model_name, served.version, [instances[p] for p in valid], records, job.alias)
+            captured.extend(_capture(job, served.version, block.typed, valid=valid, ids=ids, predicted=predicted))
+    return ChunkOutcome(
+        chunk, parsed.rows, scored, parsed.rows - scored, parsed.blank_lines, jsonl(output), jsonl(errors), captured
+    )
+
+
+def _output_rows(
+    chunk: int,
+    version: int,
+    parsed: ChunkRows,
+    block: Block,
+    *,
+    valid: list[int],
+    ids: list[str],
+    predicted: Predictions,
+) -> list[dict[str, Any]]:
+    """The output line of each scored row: where it is, the endpoint's answer, and the columns carried through."""
+    rows = [block.start + position for position in valid]
+    names = list(block.carried)
+    carried = zip(*block.carried.values(), strict=True) if names else repeat(())
+    if len(valid) != block.end - block.start:
+        kept = set(valid)
+        carried = (values for position, values in enumerate(carried) if position in kept)
+    where = [(parsed.chunk_rows[row], parsed.offsets[row]) for row in rows]
+    if predicted.probabilities is not None:
+        classes = predicted.classes or []
+        return [
+            {
+                "chunk": chunk,
+                "chunk_row": chunk_row,
+                "input_offset": offset,
+                "inference_id": inference_id,
+                "version": version,
+                "prediction": label,
+                "probabilities": dict(zip(classes, probabilities, strict=True)),
+                "columns": dict(zip(names, values, strict=True)),
+            }
+            for (chunk_row, offset), inference_id, label, probabilities, values in zip(
+                where, ids, predicted.labels, predicted.probabilities, carried, strict=False
             )
-    return ChunkOutcome(chunk, parsed.rows, scored, parsed.rows - scored, parsed.blank_lines, output, errors, captured)
+        ]
+    return [
+        {
+            "chunk": chunk,
+            "chunk_row": chunk_row,
+            "input_offset": offset,
+            "inference_id": inference_id,
+            "version": version,
+            "prediction": label,
+            "columns": dict(zip(names, values, strict=True)),
+        }
+        for (chunk_row, offset), inference_id, label, values in zip(where, ids, predicted.labels, carried, strict=False)
+    ]
+
+
+def _validate_rows_of(
+    parsed: ChunkRows, block: Block, schema: Schema, chunk: int
+) -> tuple[list[np.ndarray] | None, list[int], list[dict[str, Any]]]:
+    """A block with a bad row: the endpoint's row-by-row validation, each bad row's reason worded as its 422."""
+    cells = parsed.block_cells(block.start, block.end)
+    values = request_values(cells, schema)
+    names = list(values)
+    instances = [dict(zip(names, row, strict=True)) for row in zip(*values.values(), strict=True)]
+    columns, valid, reasons = validate_each_row(instances, schema, first_row=block.start)
+    refused = sorted(set(range(len(instances))) - set(valid))
+    errors = []
+    for position, reason in zip(refused, reasons, strict=True):
+        row = block.start + position
+        chunk_row = parsed.chunk_rows[row]
+        errors.append(
+            {
+                "chunk": chunk,
+                "chunk_row": chunk_row,
+                "input_offset": parsed.offsets[row],
+                "reason": reason.replace(f"row {row}:", f"row {chunk_row} of chunk {chunk}:", 1),
+                "columns": {**{name: block.carried[name][position] for name in block.carried}, **instances[position]},
+            }
+        )
+    return columns, valid, errors
+
+
+def _capture(
+    job: PlannedJob, version: int, typed: dict[str, Any], *, valid: list[int], ids: list[str], predicted: Predictions
+) -> list[str]:
+    """The block's scored rows as column capture lines: each input column as a request carries it (NaN as null)."""
+    features: dict[str, list[Any]] = {}
+    for name, values in typed.items():
+        if isinstance(values, np.ndarray):
+            kept = values[valid] if len(valid) != len(values) else values
+            listed = kept.tolist()
+            if np.isnan(kept).any():  # a missing cell is a null, as a request carries it
+                listed = [None if value != value else value for value in listed]  # noqa: PLR0124
+            features[name] = listed
+        else:
+            features[name] = [values[p] for p in valid] if len(valid) != len(values) else values
+    documents = capture_records.column_documents(
+        job.model_name,
+        version,
+        job.alias,
+        time.time(),
+        inference_ids=ids,
+        predictions=predicted.labels,
+        probabilities=predicted.by_class(),
+        features=features,
+    )
+    return [dumps(document, allow_nan=False) for document in documents]
 
 
 def score_chunk(event: ScoreChunkEvent, cache: ModelCache, artifacts_bucket: str) -> dict[str, Any]:
@@ -283,13 +470,13 @@ def score_chunk(event: ScoreChunkEvent, cache: ModelCache, artifacts_bucket: str
     uri = S3Uri.parse(job.input_uri)
     served = cache.load_version(job.model_name, job.version)
     names, _ = _header_names(uri, job.header_end)
-    parsed = parse_chunk(objects.get_range(uri, item.start, item.end), item.start, names, served.schema)
+    parsed = parse_chunk(objects.get_range(uri, item.start, item.end), item.start, names)
     outcome = score_rows(job, item.chunk, parsed, served)
     bucket, model_name = artifacts_bucket, job.model_name
     output_part = layout.batch_output_part(bucket, model_name, job.job_id, item.chunk)
     errors_part = layout.batch_errors_part(bucket, model_name, job.job_id, item.chunk)
-    objects.put_bytes(output_part, _jsonl(outcome.output_lines), "application/x-ndjson")
-    objects.put_bytes(errors_part, _jsonl(outcome.error_lines), "application/x-ndjson")
+    objects.put_bytes(output_part, outcome.output, "application/x-ndjson")
+    objects.put_bytes(errors_part, outcome.errors, "application/x-ndjson")
     capture_uri = None
     if outcome.capture_lines:
         day = datetime.now(UTC).date().isoformat()
@@ -317,10 +504,6 @@ def score_chunk(event: ScoreChunkEvent, cache: ModelCache, artifacts_bucket: str
 def _header_names(uri: S3Uri, header_end: int) -> tuple[list[str], int]:
     text = _decoded(objects.get_range(uri, 0, header_end), f"{uri}: the header").lstrip("\ufeff")
     return [name.strip() for name in next(csv.reader([text.rstrip("\r\n")]))], header_end
-
-
-def _jsonl(lines: list[str]) -> bytes:
-    return "".join(line + "\n" for line in lines).encode()
 
 
 # ---- the end of a job -----------------------------------------------------------------------------------------------

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from mlops.errors import ArtifactIntegrityError, LibraryVersionMismatch, ModelNotFound
+from mlops.monitoring import capture_records
 from mlops.registry.records import ALIAS_NAME_PATTERN, MODEL_NAME_PATTERN_RE, PRODUCTION, is_alias_name
 from mlops.serving.cache import LoadedVersion, ModelCache
 from mlops.serving.fallback import FallbackFailed
-from mlops.serving.runtime import InvalidInstances, ModelNotServable, Predictions, validate_instances
-from mlops.storage import layout
+from mlops.serving.runtime import InvalidInstances, ModelNotServable, Predictions, validate_inputs, validate_instances
 
 try:
     import orjson
@@ -29,7 +29,6 @@ except ImportError:  # the ML layer (ServingRuntime=sklearn) does not ship it: t
     orjson = None
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
-CAPTURE_ROWS_PER_LINE = 100  # keeps each captured log line far below CloudWatch Logs' 256 KB event limit
 JSON_HEADERS = {"Content-Type": "application/json"}
 # The predict route's per-model metrics (template.yaml's PredictErrorsAlarm and PredictLatencyAlarm query them).
 PREDICT_LATENCY_METRIC = "PredictLatency"
@@ -68,6 +67,16 @@ def dumps(document: Any, *, allow_nan: bool = True) -> str:
     return json.dumps(document, allow_nan=allow_nan)
 
 
+def jsonl(documents: list[Any]) -> bytes:
+    """JSON lines (a newline after each document), by orjson where the layer ships it."""
+    if orjson is not None:
+        try:
+            return b"".join(orjson.dumps(document, option=orjson.OPT_APPEND_NEWLINE) for document in documents)
+        except orjson.JSONEncodeError:
+            pass
+    return "".join(json.dumps(document) + "\n" for document in documents).encode()
+
+
 def response(status: int, document: Any) -> dict[str, Any]:
     return {"statusCode": status, "headers": JSON_HEADERS, "body": dumps(document)}
 
@@ -87,17 +96,46 @@ def requested_alias(event: dict[str, Any]) -> str:
     return alias
 
 
-def parse_request(event: Any) -> tuple[str, list[Any]]:
-    """The model name from the path and the instances from the JSON body; HttpError(4xx) when malformed."""
+@dataclass(frozen=True)
+class PredictRequest:
+    """A predict call's body: rows (``instances``, a list of {feature: value}) or columns (``inputs``, a
+    {feature: [value, ...]} object, TF Serving's columnar format), exactly one of the two."""
+
+    model_name: str
+    instances: list[Any] | None = None
+    inputs: Any = None
+
+
+def parse_request(event: Any) -> PredictRequest:
+    """The model name from the path and the rows or columns from the JSON body; HttpError(4xx) when malformed."""
     if not isinstance(event, dict):
         raise HttpError(400, "the request is not an API Gateway proxy event")
     parameters = event.get("pathParameters") or {}
     model_name = parameters.get("name") if isinstance(parameters, dict) else None
     if not isinstance(model_name, str) or not MODEL_NAME_PATTERN_RE.match(model_name):
         raise HttpError(404, "no such model")
+    try:
+        document = loads(_body_text(event))
+    except (json.JSONDecodeError, RecursionError) as exc:
+        raise HttpError(400, f"the body is not valid JSON: {exc}") from None
+    if not isinstance(document, dict) or not ({"instances", "inputs"} & document.keys()):
+        raise HttpError(
+            400, "the body must be a JSON object with an 'instances' list (rows) or an 'inputs' object (columns)"
+        )
+    if {"instances", "inputs"} <= document.keys():
+        raise HttpError(400, "send either 'instances' (rows) or 'inputs' (columns), not both")
+    extra = sorted(set(document) - {"instances", "inputs"})
+    if extra:
+        raise HttpError(400, f"unknown field(s) in the body: {', '.join(map(repr, extra))}")
+    if "inputs" in document:
+        return PredictRequest(model_name, inputs=document["inputs"])
+    return PredictRequest(model_name, instances=document["instances"])
+
+
+def _body_text(event: dict[str, Any]) -> str:
     body = event.get("body")
     if body is None or body == "":
-        raise HttpError(400, 'the request has no body; send {"instances": [{...}, ...]}')
+        raise HttpError(400, 'the request has no body; send {"instances": [{...}, ...]} or {"inputs": {...}}')
     if not isinstance(body, str):
         raise HttpError(400, "the request body must be a JSON string")
     if event.get("isBase64Encoded") is True:
@@ -107,16 +145,7 @@ def parse_request(event: Any) -> tuple[str, list[Any]]:
             raise HttpError(400, "the body is flagged base64 but is not base64-encoded UTF-8") from None
     if len(body) > MAX_BODY_BYTES:
         raise HttpError(413, f"the body is larger than {MAX_BODY_BYTES} bytes")
-    try:
-        document = loads(body)
-    except (json.JSONDecodeError, RecursionError) as exc:
-        raise HttpError(400, f"the body is not valid JSON: {exc}") from None
-    if not isinstance(document, dict) or "instances" not in document:
-        raise HttpError(400, "the body must be a JSON object with an 'instances' list")
-    extra = sorted(set(document) - {"instances"})
-    if extra:
-        raise HttpError(400, f"unknown field(s) in the body: {', '.join(map(repr, extra))}")
-    return model_name, document["instances"]
+    return body
 
 
 def predict_rows(served: LoadedVersion, instances: list[Any], request_id: str) -> list[dict[str, Any]]:
@@ -125,6 +154,27 @@ def predict_rows(served: LoadedVersion, instances: list[Any], request_id: str) -
     return prediction_records(
         served.version, predicted, [f"{request_id}:{index}" for index in range(len(predicted.labels))]
     )
+
+
+@dataclass(frozen=True)
+class ColumnAnswer:
+    """A columnar request's answer: one list per output, a value per row (the response's ``outputs``)."""
+
+    inference_ids: list[str]
+    predictions: list[Any]
+    probabilities: dict[str, list[float]] | None
+
+    def outputs(self) -> dict[str, Any]:
+        outputs: dict[str, Any] = {"inference_id": self.inference_ids, "prediction": self.predictions}
+        if self.probabilities is not None:
+            outputs["probabilities"] = self.probabilities
+        return outputs
+
+
+def predict_columns(served: LoadedVersion, inputs: Any, request_id: str) -> ColumnAnswer:
+    predicted = served.model.predict(validate_inputs(inputs, served.schema))
+    ids = [f"{request_id}:{index}" for index in range(len(predicted.labels))]
+    return ColumnAnswer(ids, predicted.labels, predicted.by_class())
 
 
 def prediction_records(version: int, predicted: Predictions, ids: list[str]) -> list[dict[str, Any]]:
@@ -152,31 +202,25 @@ def capture_lines(
 ) -> list[str]:
     """Capture records as log lines: a subscription filter sends them to Firehose, which writes them to S3
     partitioned by model and date. Writing a line costs microseconds; the response never waits on a network."""
-    timestamp = time.time()
-    lines = []
-    for start in range(0, len(rows), CAPTURE_ROWS_PER_LINE):
-        records = [
-            {**row, "features": features}
-            for row, features in zip(
-                rows[start : start + CAPTURE_ROWS_PER_LINE],
-                instances[start : start + CAPTURE_ROWS_PER_LINE],
-                strict=True,
-            )
-        ]
-        lines.append(
-            dumps(
-                {
-                    "capture": layout.CAPTURE_MARKER,
-                    "model_name": model_name,
-                    "version": version,
-                    "alias": alias,
-                    "timestamp": timestamp,
-                    "records": records,
-                },
-                allow_nan=False,
-            )
-        )
-    return lines
+    documents = capture_records.row_documents(model_name, version, alias, time.time(), rows=rows, instances=instances)
+    return [dumps(document, allow_nan=False) for document in documents]
+
+
+def column_capture_lines(
+    model_name: str, version: int, inputs: dict[str, list[Any]], answer: ColumnAnswer, alias: str = PRODUCTION
+) -> list[str]:
+    """A columnar request's capture lines: its columns as they came, with the answer's columns."""
+    documents = capture_records.column_documents(
+        model_name,
+        version,
+        alias,
+        time.time(),
+        inference_ids=answer.inference_ids,
+        predictions=answer.predictions,
+        probabilities=answer.probabilities,
+        features=inputs,
+    )
+    return [dumps(document, allow_nan=False) for document in documents]
 
 
 @dataclass(frozen=True)
@@ -236,7 +280,8 @@ def handle_predict(
     served_version = None  # the version chosen for the request, once there is one: its per-version series
     known_model = False  # the registry resolved the name: the request may have a metric series of its own
     try:
-        model_name, instances = parse_request(event)
+        request = parse_request(event)
+        model_name = request.model_name
         alias = requested_alias(event)
         try:
             served = cache.choose(model_name, draw, alias)
@@ -247,7 +292,10 @@ def handle_predict(
             raise
         known_model = True
         served_version = served.version
-        rows = predict_rows(served, instances, request_id)
+        if request.inputs is not None:
+            outcome: ColumnAnswer | list[dict[str, Any]] = predict_columns(served, request.inputs, request_id)
+        else:
+            outcome = predict_rows(served, request.instances, request_id)
     except HttpError as exc:
         answer = error_response(exc.status, exc.message)
     except InvalidInstances as exc:
@@ -261,20 +309,34 @@ def handle_predict(
         # The scikit-learn function that serves this version failed: an upstream error, retryable by the caller.
         answer = error_response(502, str(exc))
     else:
-        if capture_sample_rate > 0 and draw() < capture_sample_rate:
-            for line in capture_lines(model_name, served.version, instances, rows, alias):
-                write_line(line + "\n")
-        answer = response(
-            200,
-            {
-                "model_name": model_name,
-                "alias": alias,
-                "version": served.version,
-                "runtime": served.model.runtime,
-                "predictions": rows,
-            },
-        )
+        captured = capture_sample_rate > 0 and draw() < capture_sample_rate
+        answer = _answer(served, request, outcome, alias, write_line if captured else None)
     if metrics is not None and known_model and model_name is not None:
         latency_ms = (time.perf_counter() - started) * 1000
         write_line(metrics.line(model_name, latency_ms, int(answer["statusCode"] >= 500), served_version) + "\n")
     return answer
+
+
+def _answer(
+    served: LoadedVersion,
+    request: PredictRequest,
+    outcome: ColumnAnswer | list[dict[str, Any]],
+    alias: str,
+    write_line: Callable[[str], Any] | None,
+) -> dict[str, Any]:
+    """The 200 response (rows answer rows, columns answer columns), its capture written first when sampled."""
+    head = {
+        "model_name": request.model_name,
+        "alias": alias,
+        "version": served.version,
+        "runtime": served.model.runtime,
+    }
+    if isinstance(outcome, ColumnAnswer):
+        if write_line is not None:
+            lines = column_capture_lines(request.model_name, served.version, request.inputs, outcome, alias)
+            write_line("".join(line + "\n" for line in lines))
+        return response(200, {**head, "outputs": outcome.outputs()})
+    if write_line is not None:
+        lines = capture_lines(request.model_name, served.version, request.instances or [], outcome, alias)
+        write_line("".join(line + "\n" for line in lines))
+    return response(200, {**head, "predictions": outcome})

@@ -143,6 +143,65 @@ def validate_instances(instances: Any, schema: Schema, max_rows: int = MAX_INSTA
     return columns
 
 
+def validate_inputs(inputs: Any, schema: Schema, max_rows: int = MAX_INSTANCES) -> list[np.ndarray]:
+    """The columnar request's validation (``{"inputs": {feature: [value, ...], ...}}``, TF Serving's columnar
+    format): the same rules and the same columns as ``validate_instances`` for the same rows, without a dict per row.
+
+    Every input column must be there, as a list, all of one length (1 to ``max_rows``); columns the schema knows but
+    the model does not use (identifiers, the target) may come along and are ignored; others are refused. A value the
+    column-wise pass does not accept is worded by the row-wise pass, so the caller reads the row and the feature.
+    """
+    _check_input_columns(inputs, schema, max_rows)
+    columns = _columns_of(_ColumnValues(inputs), schema)
+    if columns is None:
+        return _validate_rows(_rows_of(inputs), schema)  # names the first bad row and feature
+    return columns
+
+
+def typed_columns(inputs: dict[str, Any], schema: Schema) -> list[np.ndarray] | None:
+    """Columns of typed values (numeric features as float64 arrays whose NaN is a missing value, or lists of JSON
+    values; categories and dates as lists of strings or None), one value per row, every input column present and of
+    one length: the model's columns, or None when a value is not valid (the caller's row-wise pass then names it).
+    Batch scoring's block path: CSV cells parsed column by column, never a dict per row."""
+    return _columns_of(_ColumnValues(inputs), schema)
+
+
+def _check_input_columns(inputs: Any, schema: Schema, max_rows: int) -> int:
+    if not isinstance(inputs, dict):
+        raise InvalidInstances("'inputs' must be an object of feature columns: {feature: [value, ...], ...}")
+    missing = [name for name in schema.input_columns if name not in inputs]
+    if missing:
+        raise InvalidInstances(f"'inputs' lacks feature(s) {', '.join(map(repr, missing))}")
+    unknown = sorted(name for name in inputs if name not in schema.columns and name not in schema.input_columns)
+    if unknown:
+        raise InvalidInstances(f"'inputs' has unknown feature(s) {', '.join(map(repr, unknown))}")
+    lengths = {}
+    for name, values in inputs.items():
+        if not isinstance(values, list):
+            raise InvalidInstances(f"'inputs' column {name!r} must be a list of values, one per row")
+        lengths[name] = len(values)
+    counts = set(lengths.values())
+    if len(counts) > 1:
+        (short, shortest), (long, longest) = (
+            min(lengths.items(), key=itemgetter(1)),
+            max(lengths.items(), key=itemgetter(1)),
+        )
+        raise InvalidInstances(
+            f"'inputs' columns differ in length: {short!r} has {shortest} values, {long!r} has {longest}"
+        )
+    rows = counts.pop() if counts else 0
+    if rows == 0:
+        raise InvalidInstances(f"'inputs' has no rows; send 1 to {max_rows} values per column")
+    if rows > max_rows:
+        raise InvalidInstances(f"'inputs' has {rows} rows; at most {max_rows} per request")
+    return rows
+
+
+def _rows_of(inputs: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    names = list(inputs)
+    return [dict(zip(names, values, strict=True)) for values in zip(*inputs.values(), strict=True)]
+
+
 def validate_each_row(
     instances: list[Any], schema: Schema, first_row: int = 0
 ) -> tuple[list[np.ndarray] | None, list[int], list[str]]:
@@ -205,31 +264,70 @@ def _rows_have_the_schema_keys(instances: list[Any], expected: frozenset[str], a
     return all(len(row) == width or expected <= row.keys() <= allowed for row in instances)
 
 
-def _numeric_block(instances: list[Any], names: list[str]) -> np.ndarray | None:
-    """The named numeric features of every row as one float64 (n, k) matrix, or None when a value is not a
-    finite JSON number or null (the row-wise pass then names it)."""
-    take = itemgetter(*names)
-    table = list(map(take, instances))
-    values = list(chain.from_iterable(table)) if len(names) > 1 else table
-    kinds = set(map(type, values))
-    if not kinds <= _NUMBER_OR_NULL_TYPES:
-        return None
-    try:  # a flat list converts several times faster than the list of row tuples
-        matrix = np.array(values, dtype=np.float64).reshape(len(instances), len(names))
-    except OverflowError:  # an integer beyond float64
-        return None
+def _finite_or_null(matrix: np.ndarray, values: list[Any], kinds: set[type]) -> bool:
+    """Every non-finite entry of ``matrix`` (built from ``values`` in the same order) is a JSON null."""
     finite = np.isfinite(matrix)
-    if not finite.all():
-        if not kinds - _NUMBER_TYPES:  # no null at all: a NaN or an infinity was sent
-            return None
-        flat = finite.ravel()
-        if any(values[position] is not None for position in np.flatnonzero(~flat).tolist()):
-            return None
-    return matrix
+    if finite.all():
+        return True
+    if not kinds - _NUMBER_TYPES:  # no null at all: a NaN or an infinity was sent
+        return False
+    return all(values[position] is None for position in np.flatnonzero(~finite.ravel()).tolist())
 
 
-def _categorical_column(instances: list[Any], feature: Feature) -> np.ndarray | None:
-    values = list(map(itemgetter(feature.name), instances))
+class _RowValues:
+    """A row request's values, taken feature by feature (``instances``: one dict per row)."""
+
+    def __init__(self, instances: list[dict[str, Any]]) -> None:
+        self.instances = instances
+
+    def values(self, name: str) -> list[Any]:
+        return list(map(itemgetter(name), self.instances))
+
+    def numeric_block(self, names: list[str]) -> np.ndarray | None:
+        """The named features as one contiguous float64 (k, n) block (a row per feature), or None when a value is
+        not a finite JSON number or null (the row-wise pass then names it)."""
+        take = itemgetter(*names)
+        table = list(map(take, self.instances))
+        values = list(chain.from_iterable(table)) if len(names) > 1 else table
+        kinds = set(map(type, values))
+        if not kinds <= _NUMBER_OR_NULL_TYPES:
+            return None
+        try:  # a flat list converts several times faster than the list of row tuples
+            matrix = np.array(values, dtype=np.float64).reshape(len(self.instances), len(names))
+        except OverflowError:  # an integer beyond float64
+            return None
+        if not _finite_or_null(matrix, values, kinds):
+            return None
+        return np.ascontiguousarray(matrix.T)
+
+
+class _ColumnValues:
+    """A columnar request's values (``inputs``: one list per feature, already checked to be of one length)."""
+
+    def __init__(self, inputs: dict[str, Any]) -> None:
+        self.inputs = inputs
+
+    def values(self, name: str) -> list[Any]:
+        return self.inputs[name]
+
+    def numeric_block(self, names: list[str]) -> np.ndarray | None:
+        lists = [self.inputs[name] for name in names]
+        if all(isinstance(values, np.ndarray) for values in lists):  # typed already: NaN is a missing value
+            matrix = np.vstack(lists).astype(np.float64, copy=False)
+            return None if np.isinf(matrix).any() else matrix
+        kinds = set(map(type, chain.from_iterable(lists)))
+        if not kinds <= _NUMBER_OR_NULL_TYPES:
+            return None
+        try:
+            matrix = np.array(lists, dtype=np.float64)  # None becomes NaN; checked against the nulls below
+        except OverflowError:
+            return None
+        if not np.isfinite(matrix).all() and not _finite_or_null(matrix, list(chain.from_iterable(lists)), kinds):
+            return None
+        return matrix
+
+
+def _categorical_column(values: list[Any], feature: Feature) -> np.ndarray | None:
     kinds = set(map(type, values))
     if not kinds <= _TEXT_OR_NULL_TYPES:
         return None
@@ -243,40 +341,45 @@ def _categorical_column(instances: list[Any], feature: Feature) -> np.ndarray | 
     return column.reshape(-1, 1)
 
 
+def _derived_column(values: list[Any], feature: Feature, schema: Schema) -> np.ndarray | None:
+    """A part of a date, parsed value by value as at training; None when a value is not an ISO date or null."""
+    epoch, part, source = schema.columns[feature.source]["epoch"], feature.part, feature.source
+    try:
+        moments = [_datetime_value(row_number, source, value) for row_number, value in enumerate(values)]
+    except InvalidInstances:
+        return None
+    derived = [math.nan if moment is None else column_roles.datetime_part(moment, part, epoch) for moment in moments]
+    return np.array(derived, dtype=np.float64).reshape(-1, 1)
+
+
 def _validate_columns(instances: list[Any], schema: Schema) -> list[np.ndarray] | None:
-    """The column-wise pass; None when anything in the request needs the row-wise pass to be named."""
+    """The column-wise pass over rows; None when anything in the request needs the row-wise pass to be named."""
     expected = frozenset(schema.input_columns)
     if not _rows_have_the_schema_keys(instances, expected, expected | frozenset(schema.columns)):
         return None
     try:
-        return _columns_of(instances, schema)
+        return _columns_of(_RowValues(instances), schema)
     except KeyError:  # a row lacks one of the schema's input columns
         return None
 
 
-def _columns_of(instances: list[Any], schema: Schema) -> list[np.ndarray] | None:
+def _columns_of(source: _RowValues | _ColumnValues, schema: Schema) -> list[np.ndarray] | None:
     features = schema.features
     plain_numeric = [i for i, f in enumerate(features) if f.kind == "numeric" and f.source is None]
     columns: list[np.ndarray | None] = [None] * len(features)
     if plain_numeric:
-        block = _numeric_block(instances, [features[i].name for i in plain_numeric])
-        if block is None:
+        by_feature = source.numeric_block([features[i].name for i in plain_numeric])
+        if by_feature is None:
             return None
-        by_feature = np.ascontiguousarray(block.T)  # one contiguous row per feature: each column is a view of it
-        for offset, position in enumerate(plain_numeric):
+        for offset, position in enumerate(plain_numeric):  # each column a view of the block's row
             columns[position] = by_feature[offset].reshape(-1, 1)
     for position, feature in enumerate(features):
         if columns[position] is not None:
             continue
-        if feature.source is not None:  # a part of a date: parsed value by value, as at training
-            read = _feature_reader(feature, schema)
-            try:
-                derived = [read(row_number, row) for row_number, row in enumerate(instances)]
-            except InvalidInstances:
-                return None
-            columns[position] = np.array(derived, dtype=np.float64).reshape(-1, 1)
-            continue
-        column = _categorical_column(instances, feature)
+        if feature.source is not None:
+            column = _derived_column(source.values(feature.source), feature, schema)
+        else:
+            column = _categorical_column(source.values(feature.name), feature)
         if column is None:
             return None
         columns[position] = column
@@ -286,8 +389,16 @@ def _columns_of(instances: list[Any], schema: Schema) -> list[np.ndarray] | None
 @dataclass
 class Predictions:
     labels: list[Any]  # class labels (str) or regression values (float)
-    probabilities: list[list[float]] | None
+    probabilities: list[list[float]] | None  # a row of class probabilities per row
     classes: list[str] | None
+    probability_matrix: np.ndarray | None = None  # the same (rows, classes), as the runtime returned it
+
+    def by_class(self) -> dict[str, list[float]] | None:
+        """The probabilities as one list per class (a column per class, transposed in numpy rather than in Python)."""
+        if self.probabilities is None or self.classes is None:
+            return None
+        matrix = self.probability_matrix if self.probability_matrix is not None else np.asarray(self.probabilities)
+        return dict(zip(self.classes, matrix.T.tolist(), strict=True))
 
 
 _ONNX_NUMERIC_DTYPES = {"tensor(double)": np.float64, "tensor(float)": np.float32}
@@ -322,7 +433,7 @@ class OnnxModel:
         outputs = self.session.run(None, feeds)
         if self.schema.task == "classification":
             labels = [str(v) for v in outputs[0].ravel().tolist()]
-            return Predictions(labels, outputs[1].tolist(), self.classes)
+            return Predictions(labels, outputs[1].tolist(), self.classes, outputs[1])
         return Predictions(outputs[0].ravel().astype(float).tolist(), None, None)
 
 

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from mlops.monitoring.capture_records import records_of
 from mlops.monitoring.partitions import iso_seconds, json_lines, partition_keys
 from mlops.registry.records import PRODUCTION
 from mlops.serving.cache import ModelCache
@@ -41,11 +42,13 @@ def _captured_requests(
                 or line.get("alias", PRODUCTION) != PRODUCTION
                 or not isinstance(line.get("timestamp"), int | float)
                 or not start <= line["timestamp"] <= end
-                or not isinstance(line.get("records"), list)
             ):
                 continue
-            lines.append(line)
-            rows += len(line["records"])
+            records = records_of(line)
+            if not records:
+                continue
+            lines.append({**line, "records": records})
+            rows += len(records)
             if rows >= MAX_REPLAYED_ROWS:
                 break
     lines.sort(key=lambda line: line["timestamp"])

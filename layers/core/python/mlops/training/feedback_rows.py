@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from mlops.errors import InvalidDataset, InvalidTrainingRequest
+from mlops.monitoring.capture_records import records_of
 from mlops.monitoring.feedback import read_labels
 from mlops.monitoring.partitions import iso_seconds, json_lines, partition_keys
 from mlops.storage import layout, objects
@@ -68,8 +69,8 @@ def collect(bucket: str, model_name: str, settings: FeedbackRows, *, now: float)
             timestamp = document.get("timestamp")
             if not isinstance(timestamp, int | float) or not start < timestamp <= now:
                 continue
-            for record in document.get("records") or []:
-                inference_id = record.get("inference_id") if isinstance(record, dict) else None
+            for record in records_of(document):
+                inference_id = record.get("inference_id")
                 if not isinstance(inference_id, str) or labels.get(inference_id) is None:
                     continue
                 if inference_id in by_id:

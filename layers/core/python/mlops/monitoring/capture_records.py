@@ -1,0 +1,109 @@
+"""The shape of one inference capture line (``capture/<model>/dt=<day>/``, marked ``layout.CAPTURE_MARKER``): how the
+endpoint and batch scoring write it and how the drift check, feedback rows and shadow replay read it back.
+
+Two layouts of the same records. A row request is captured as it came, a record per row:
+    {"capture", "model_name", "version", "alias", "timestamp",
+     "records": [{"inference_id", "version", "prediction", "probabilities"?, "features": {name: value}}]}
+A columnar request (or a batch block) is captured as columns, so the hot path builds no dict per row:
+    {"capture", "model_name", "version", "alias", "timestamp",
+     "inference_ids": [...], "predictions": [...], "probabilities"?: {class: [...]}, "features": {name: [...]}}
+``records_of`` turns either into the per-row records; readers see only those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from mlops.storage import layout
+
+ROWS_PER_LINE = 100  # keeps each captured log line far below CloudWatch Logs' 256 KB event limit
+
+
+def _head(model_name: str, version: int, alias: str, timestamp: float) -> dict[str, Any]:
+    return {
+        "capture": layout.CAPTURE_MARKER,
+        "model_name": model_name,
+        "version": version,
+        "alias": alias,
+        "timestamp": timestamp,
+    }
+
+
+def row_documents(
+    model_name: str,
+    version: int,
+    alias: str,
+    timestamp: float,
+    *,
+    rows: Sequence[dict[str, Any]],
+    instances: Sequence[Any],
+) -> list[dict[str, Any]]:
+    """Capture documents of a row request: each answer with the row it answered, ROWS_PER_LINE to a document."""
+    return [
+        {
+            **_head(model_name, version, alias, timestamp),
+            "records": [
+                {**row, "features": features}
+                for row, features in zip(
+                    rows[start : start + ROWS_PER_LINE], instances[start : start + ROWS_PER_LINE], strict=True
+                )
+            ],
+        }
+        for start in range(0, len(rows), ROWS_PER_LINE)
+    ]
+
+
+def column_documents(
+    model_name: str,
+    version: int,
+    alias: str,
+    timestamp: float,
+    *,
+    inference_ids: Sequence[str],
+    predictions: Sequence[Any],
+    probabilities: dict[str, Sequence[float]] | None,
+    features: dict[str, Sequence[Any]],
+) -> list[dict[str, Any]]:
+    """Capture documents of columns (every sequence one value per row, in the same order), ROWS_PER_LINE rows to a
+    document."""
+    documents = []
+    for start in range(0, len(inference_ids), ROWS_PER_LINE):
+        end = start + ROWS_PER_LINE
+        document = {
+            **_head(model_name, version, alias, timestamp),
+            "inference_ids": inference_ids[start:end],
+            "predictions": predictions[start:end],
+        }
+        if probabilities is not None:
+            document["probabilities"] = {label: values[start:end] for label, values in probabilities.items()}
+        document["features"] = {name: values[start:end] for name, values in features.items()}
+        documents.append(document)
+    return documents
+
+
+def records_of(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The per-row records of a capture document of either layout ([] for a document of neither)."""
+    records = document.get("records")
+    if isinstance(records, list):
+        return [record for record in records if isinstance(record, dict)]
+    ids, predictions, features = document.get("inference_ids"), document.get("predictions"), document.get("features")
+    if not isinstance(ids, list) or not isinstance(predictions, list) or not isinstance(features, dict):
+        return []
+    rows = len(ids)
+    columns = {name: values for name, values in features.items() if isinstance(values, list) and len(values) == rows}
+    probabilities = document.get("probabilities")
+    by_class = (
+        {label: values for label, values in probabilities.items() if isinstance(values, list) and len(values) == rows}
+        if isinstance(probabilities, dict)
+        else None
+    )
+    version = document.get("version")
+    expanded = []
+    for row, (inference_id, prediction) in enumerate(zip(ids, predictions, strict=False)):
+        record: dict[str, Any] = {"inference_id": inference_id, "version": version, "prediction": prediction}
+        if by_class:
+            record["probabilities"] = {label: values[row] for label, values in by_class.items()}
+        record["features"] = {name: values[row] for name, values in columns.items()}
+        expanded.append(record)
+    return expanded
