@@ -10,7 +10,10 @@ real pipeline (embedded AWS), served by onnxruntime. The rows: ``--rows`` rows d
 - the whole chunk step (``score_chunk``, with its ranged GET and its four PUTs on the local S3), for scale;
 - raw onnxruntime ``run`` on the same rows, in the same 1,000-row blocks, inputs prepared outside the timing.
 
-``batch_rows_per_s_ratio_vs_onnxruntime`` = batch path rows/s over raw onnxruntime's (target >= 0.5).
+``batch_rows_per_s_ratio_vs_onnxruntime`` = batch path rows/s over raw onnxruntime's (target >= 0.5). Where the time
+goes, as rows/s ratios to the same raw onnxruntime: ``batch_without_capture_rows_per_s_ratio_vs_onnxruntime`` (the
+path for a job with ``capture: false``) and ``csv_parse_rows_per_s_ratio_vs_onnxruntime`` (numpy's C CSV parser
+reading the same rows' numeric columns, and nothing else: a floor no CSV path gets under).
 
     python -m bench.batch_transform [--rows 20000] [--repeats 5]
 """
@@ -104,9 +107,17 @@ def main() -> None:
         names = payload[: job.header_end].decode().strip().split(",")
         body = payload[job.header_end :]
 
-        def batch_path() -> batch.ChunkOutcome:
+        def batch_path(planned=job) -> batch.ChunkOutcome:
             parsed = batch.parse_chunk(body, job.header_end, names)
-            return batch.score_rows(job, 0, parsed, served)
+            return batch.score_rows(planned, 0, parsed, served)
+
+        uncaptured = job.model_copy(update={"capture": False})
+        lines = body.decode().splitlines()
+        numeric = [names.index(name) for name in served.schema.input_columns]
+
+        def csv_parse() -> None:
+            for start in range(0, len(lines), BLOCK):
+                np.loadtxt(lines[start : start + BLOCK], delimiter=",", usecols=numeric, comments=None, ndmin=2)
 
         outcome = batch_path()
         assert outcome.scored == args.rows, (outcome.scored, outcome.invalid)
@@ -131,12 +142,16 @@ def main() -> None:
         event = ScoreChunkEvent(job=job, item=ChunkItem(chunk=0, start=job.header_end, end=job.size_bytes))
         batch_s = median_s(batch_path, args.repeats)
         raw_s = median_s(raw_onnxruntime, args.repeats)
+        uncaptured_s = median_s(lambda: batch_path(uncaptured), args.repeats)
+        parse_s = median_s(csv_parse, args.repeats)
         step_s = median_s(lambda: batch.score_chunk(event, cache, stack.bucket), args.repeats)
     results = {
         "batch_path_rows_per_s": args.rows / batch_s,
         "batch_chunk_step_rows_per_s_local_s3": args.rows / step_s,
         "raw_onnxruntime_rows_per_s_1000_row_blocks": args.rows / raw_s,
         "batch_rows_per_s_ratio_vs_onnxruntime": raw_s / batch_s,
+        "batch_without_capture_rows_per_s_ratio_vs_onnxruntime": raw_s / uncaptured_s,
+        "csv_parse_rows_per_s_ratio_vs_onnxruntime": raw_s / parse_s,
     }
     print(
         json.dumps(

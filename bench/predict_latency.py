@@ -1,12 +1,17 @@
 """Predict latency and cold start, as ratios against baselines measured in the same run.
 
-Warm: the predict function's handler (API Gateway event in, JSON out, capture included) with the ONNX runtime,
-for 1 row and 100 rows, against (a) the same handler serving the scikit-learn pipeline (a handler that uses
-scikit-learn), (b) raw scikit-learn ``predict_proba`` and (c) raw onnxruntime ``run`` on the same rows.
+Warm: the predict function's handler (API Gateway event in, JSON out, capture included, written to a file as Lambda
+writes its stdout to a pipe) with the ONNX runtime, for 1 row and 100 rows, against (a) the same handler serving the
+scikit-learn pipeline (a handler that uses scikit-learn), (b) raw scikit-learn ``predict_proba`` and (c) raw
+onnxruntime ``run`` on the same rows.
 The model is a 100-tree random forest trained on the breast-cancer set by the real pipeline (embedded AWS).
 Batch: the same handler on requests of 1,000 rows (the most a request takes), rows per second against raw
 onnxruntime ``run`` on the same 1,000 rows: ``predict_100_rows_ratio_vs_onnxruntime`` (handler time over onnxruntime's,
-100 rows; target <= 3) and ``handler_1000_rows_per_s_ratio_vs_onnxruntime`` (handler rows/s over onnxruntime's).
+100 rows as ``instances``; target <= 3) and ``handler_1000_rows_per_s_ratio_vs_onnxruntime`` (handler rows/s over
+onnxruntime's). The same rows as a columnar request (``{"inputs": {feature: [...]}}``):
+``predict_100_rows_columnar_ratio_vs_onnxruntime`` and ``handler_1000_rows_columnar_per_s_ratio_vs_onnxruntime``.
+Where the handler's time goes, as ratios to the same raw ``run``: ``json_parse_100_rows_ratio_vs_onnxruntime`` (orjson
+reading the 100-row body alone) and ``validation_100_rows_ratio_vs_onnxruntime`` (the endpoint's validation alone).
 Batch scoring's own figure, ``batch_rows_per_s_ratio_vs_onnxruntime``, is bench.batch_transform's.
 Cold start: a fresh interpreter imports the handler module and serves its first prediction, ONNX runtime
 versus scikit-learn runtime (median of several processes).
@@ -18,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import io
 import json
 import logging
 import os
@@ -83,33 +87,50 @@ def onnx_feeds(model, columns: list[np.ndarray]) -> dict[str, np.ndarray]:
     }
 
 
-def batch_figures(app, cache: ModelCache, served, row: dict, *, repeats: int, sink: io.StringIO) -> dict[str, float]:
-    """A large batch: requests of 1,000 rows through the handler against onnxruntime on the same rows."""
+def batch_figures(app, cache: ModelCache, served, row: dict, *, repeats: int, sink) -> dict[str, float]:
+    """A large batch: requests of 1,000 rows through the handler, as rows and as columns, against onnxruntime on
+    the same rows."""
     batch = [row] * 1000
-    event = api_event(batch)
     feeds = onnx_feeds(served.model, validate_instances(batch, served.schema))
     app._cache = cache
     batch_repeats = max(20, repeats // 20)
-    with contextlib.redirect_stdout(sink):
-        handler_s = statistics.median(time_calls(lambda: app.lambda_handler(event, Context()), batch_repeats))
-    sink.seek(0)
-    sink.truncate()
     raw_s = statistics.median(time_calls(lambda: served.model.session.run(None, feeds), batch_repeats))
+    figures = {"raw_onnxruntime_rows_per_s_1000_rows": len(batch) / raw_s}
+    for label, event in (("", api_event(batch)), ("_columnar", api_event(batch, columnar=True))):
+        with contextlib.redirect_stdout(sink):
+            handler_s = statistics.median(time_calls(lambda e=event: app.lambda_handler(e, Context()), batch_repeats))
+        figures[f"handler_onnx{label}_rows_per_s_1000_rows"] = len(batch) / handler_s
+        figures[f"handler_1000_rows{label}_per_s_ratio_vs_onnxruntime"] = raw_s / handler_s
+    return figures
+
+
+def columnar_figures(app, cache: ModelCache, instances: list[dict], raw_onnx_us: float, *, repeats: int, sink):
+    """The 100 rows as a columnar request, and the parts of the handler's time as ratios to raw onnxruntime."""
+    app._cache = cache
+    event = api_event(instances, columnar=True)
+    with contextlib.redirect_stdout(sink):
+        columnar = percentiles(time_calls(lambda: app.lambda_handler(event, Context()), repeats))
+    body = api_event(instances)["body"]
+    parse = percentiles(time_calls(lambda: http.loads(body), repeats))
+    schema = cache.choose(MODEL).schema
+    validation = percentiles(time_calls(lambda: validate_instances(instances, schema), repeats))
     return {
-        "handler_onnx_rows_per_s_1000_rows": len(batch) / handler_s,
-        "raw_onnxruntime_rows_per_s_1000_rows": len(batch) / raw_s,
-        "handler_1000_rows_per_s_ratio_vs_onnxruntime": raw_s / handler_s,
+        "handler_onnx_p50_us_100_rows_columnar": columnar[0],
+        "predict_100_rows_columnar_ratio_vs_onnxruntime": columnar[0] / raw_onnx_us,
+        "json_parse_100_rows_ratio_vs_onnxruntime": parse[0] / raw_onnx_us,
+        "validation_100_rows_ratio_vs_onnxruntime": validation[0] / raw_onnx_us,
     }
 
 
-def api_event(rows: list[dict]) -> dict:
+def api_event(rows: list[dict], *, columnar: bool = False) -> dict:
+    body = {"inputs": {name: [row[name] for row in rows] for name in rows[0]}} if columnar else {"instances": rows}
     return {
         "resource": "/models/{name}/predict",
         "path": f"/models/{MODEL}/predict",
         "httpMethod": "POST",
         "pathParameters": {"name": MODEL},
         "requestContext": {"requestId": "bench"},
-        "body": json.dumps({"instances": rows}),
+        "body": json.dumps(body),
         "isBase64Encoded": False,
     }
 
@@ -195,7 +216,7 @@ def main() -> None:
             S3Uri.parse(record.artifact_uri), record.artifact_sha256, record.sklearn_version
         )
         onnx_model = served["onnx"].model
-        sink = io.StringIO()
+        sink = open(os.devnull, "w")  # noqa: SIM115 - the handler's stdout for the whole run; closed below
         for rows in (1, 100):
             instances = [row] * rows
             event = api_event(instances)
@@ -212,8 +233,6 @@ def main() -> None:
                             args.repeats if runtime == "onnx" else args.repeats // 10,
                         )
                     )
-                sink.seek(0)
-                sink.truncate()
             raw_sklearn = percentiles(time_calls(lambda m=matrix: sklearn_model.predict_proba(m), args.repeats // 10))
             raw_onnx = percentiles(time_calls(lambda f=feeds: onnx_model.session.run(None, f), args.repeats))
             suffix = "" if rows == 1 else f"_{rows}_rows"
@@ -230,7 +249,12 @@ def main() -> None:
                     f"predict_p50_ratio_vs_onnxruntime{suffix}": handler["onnx"][0] / raw_onnx[0],
                 }
             )
+            if rows == 100:
+                results.update(
+                    columnar_figures(app, caches["onnx"], instances, raw_onnx[0], repeats=args.repeats, sink=sink)
+                )
         results.update(batch_figures(app, caches["onnx"], served["onnx"], row, repeats=args.repeats, sink=sink))
+        sink.close()
         results["predict_100_rows_ratio_vs_onnxruntime"] = results["predict_p50_ratio_vs_onnxruntime_100_rows"]
         files = {
             "schema": f"{scratch}/schema.json",

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 import local  # noqa: F401 - puts the core layer on sys.path, as Lambda does
 from mlops.registry.records import ALIAS_NAME_PATTERN, MODEL_NAME_PATTERN
@@ -20,12 +20,28 @@ ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_PATH = ROOT / "openapi.json"
 
 
-class PredictRequest(BaseModel):
+class RowsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
     instances: list[dict[str, float | str | None]] = Field(
         min_length=1,
         max_length=1000,
         description="rows as {feature: value}; numbers for numeric features, strings for categorical, null = missing",
     )
+
+
+class ColumnsRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    inputs: dict[str, list[float | str | None]] = Field(
+        min_length=1,
+        description=(
+            "columns as {feature: [value, ...]} (TF Serving's columnar format), every column of one length, 1 to 1000 "
+            "rows; the same values and rules as instances, answered as columns (outputs)"
+        ),
+    )
+
+
+class PredictRequest(RootModel[RowsRequest | ColumnsRequest]):
+    """Rows (instances) or columns (inputs), not both."""
 
 
 class Prediction(BaseModel):
@@ -35,12 +51,21 @@ class Prediction(BaseModel):
     probabilities: dict[str, float] | None = Field(default=None, description="per class, classifiers only")
 
 
+class Outputs(BaseModel):
+    inference_id: list[str]
+    prediction: list[str | float] = Field(description="a class label (classification) or value (regression) per row")
+    probabilities: dict[str, list[float]] | None = Field(
+        default=None, description="a list per class, a probability per row; classifiers only"
+    )
+
+
 class PredictResponse(BaseModel):
     model_name: str
     alias: str = Field(description="the alias that served the request (production unless ?alias= named another)")
     version: int
     runtime: str = Field(description="onnx or sklearn")
-    predictions: list[Prediction]
+    predictions: list[Prediction] | None = Field(default=None, description="a row request's answer, a row per row")
+    outputs: Outputs | None = Field(default=None, description="a columnar request's answer, a list per output")
 
 
 class ErrorResponse(BaseModel):
@@ -71,7 +96,7 @@ def build() -> dict[str, Any]:
                 "200", {"description": "OK", "content": {"application/json": {"schema": {}}}}
             )
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
-    for model in (PredictRequest, Prediction, PredictResponse, ErrorResponse):
+    for model in (RowsRequest, ColumnsRequest, PredictRequest, Prediction, Outputs, PredictResponse, ErrorResponse):
         schema = _schema(model)
         schemas.update(schema.pop("$defs", {}))
         schemas[model.__name__] = schema
@@ -104,11 +129,14 @@ def build() -> dict[str, Any]:
                     "description": "predictions",
                     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PredictResponse"}}},
                 },
-                "400": {"description": "the body is not JSON or not {instances: [...]}, or a bad alias name", **error},
+                "400": {
+                    "description": "the body is not JSON, not {instances: [...]} or {inputs: {...}}, or a bad alias",
+                    **error,
+                },
                 "403": {"description": "missing or wrong API key", **error},
                 "404": {"description": "no such model, or no version behind the alias", **error},
                 "413": {"description": "body too large", **error},
-                "422": {"description": "instances do not match the model's schema", **error},
+                "422": {"description": "the rows or columns do not match the model's schema", **error},
                 "503": {"description": "the deployed version cannot be served by this runtime", **error},
             },
             "security": [{"ApiKey": []}],

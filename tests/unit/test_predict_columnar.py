@@ -5,13 +5,14 @@ use), and the body errors named."""
 from __future__ import annotations
 
 import json
+import math
 import random
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
-from mlops.monitoring.capture_records import ROWS_PER_LINE, records_of
+from mlops.monitoring.capture_records import MAX_REQUEST_BYTES, ROWS_PER_LINE, records_of
 from mlops.serving.http import handle_predict
 from mlops.serving.runtime import Predictions
 from tests.unit.test_serving_columns import SCHEMA, good_row
@@ -35,21 +36,21 @@ class Cache:
         return SimpleNamespace(version=3, schema=SCHEMA, model=ScoringModel())
 
 
-def call(body: dict) -> tuple[int, dict, list[dict]]:
+def call(body: dict, **dumps_options) -> tuple[int, dict, list[dict]]:
     lines: list[str] = []
-    event = {"pathParameters": {"name": "churn"}, "body": json.dumps(body)}
+    event = {"pathParameters": {"name": "churn"}, "body": json.dumps(body, **dumps_options)}
     answer = handle_predict(event, "req", Cache(), capture_sample_rate=1.0, write_line=lines.append)
     captured = [json.loads(line) for chunk in lines for line in chunk.splitlines() if line]
     return answer["statusCode"], json.loads(answer["body"]), captured
 
 
-@pytest.mark.parametrize("rows", [1, 7, ROWS_PER_LINE + 1, 250])
+@pytest.mark.parametrize("rows", [1, 7, ROWS_PER_LINE + 1, 250, 1000])
 def test_columns_get_the_answers_and_the_capture_the_same_rows_get(rows):
     # Given seeded rows with one set of keys (missing values, pooled categories, dates, an identifier)
     rng = random.Random(rows)
     instances = [good_row(rng) for _ in range(rows)]
     for row in instances:
-        row.setdefault("customer_id", None)
+        row["customer_id"] = f"customer-{rng.random():.12f}" * 4 if rows >= 1000 else row.get("customer_id")
     inputs = {name: [row[name] for row in instances] for name in instances[0]}
     # When they are sent as rows and as columns
     row_status, by_rows, row_capture = call({"instances": instances})
@@ -65,8 +66,13 @@ def test_columns_get_the_answers_and_the_capture_the_same_rows_get(rows):
     assert {k: by_columns[k] for k in ("model_name", "alias", "version")} == {
         k: by_rows[k] for k in ("model_name", "alias", "version")
     }
-    # And the capture, read back, holds the same records, in lines of at most ROWS_PER_LINE rows
-    assert len(column_capture) == len(row_capture) == -(-rows // ROWS_PER_LINE)
+    # And the capture, read back, holds the same records: a body that fits one log event in one line, as it came,
+    # a larger one in lines of at most ROWS_PER_LINE rows
+    for body, capture in (({"instances": instances}, row_capture), ({"inputs": inputs}, column_capture)):
+        whole = len(json.dumps(body)) <= MAX_REQUEST_BYTES
+        assert len(capture) == (1 if whole else -(-rows // ROWS_PER_LINE)), (rows, len(json.dumps(body)))
+        assert ("request" in capture[0]) is whole
+    assert rows < 1000 or "request" not in row_capture[0]  # the generator made a body too large for one event
     records = [record for document in column_capture for record in records_of(document)]
     assert records == [record for document in row_capture for record in records_of(document)]
     assert [r["features"] for r in records] == instances
@@ -105,3 +111,16 @@ def test_records_of_reads_neither_layout_as_nothing_and_drops_ragged_columns():
         {"inference_id": "a", "version": 2, "prediction": 1.5, "features": {"x": 1}},
         {"inference_id": "b", "version": 2, "prediction": 2.5, "features": {"x": 2}},
     ]
+
+
+def test_a_pretty_printed_body_is_captured_on_one_line_and_a_lenient_one_in_documents():
+    rows = [good_row(random.Random(seed)) | {"customer_id": None} for seed in range(3)]
+    # Given a body with line breaks between its tokens: one capture line, still JSON, the rows as they came
+    status, _, (document,) = call({"instances": rows}, indent=2)
+    assert status == 200 and [r["features"] for r in records_of(document)] == rows
+    # Given a body only the standard library reads (a NaN literal in a column the model ignores): documents of
+    # values, the NaN written as null, never embedded as it came
+    lenient = [row | {"customer_id": math.nan} for row in rows]
+    status, _, (document,) = call({"instances": lenient})
+    assert status == 200 and "request" not in document
+    assert [r["features"]["customer_id"] for r in records_of(document)] == [None, None, None]

@@ -7,7 +7,11 @@ Two layouts of the same records. A row request is captured as it came, a record 
 A columnar request (or a batch block) is captured as columns, so the hot path builds no dict per row:
     {"capture", "model_name", "version", "alias", "timestamp",
      "inference_ids": [...], "predictions": [...], "probabilities"?: {class: [...]}, "features": {name: [...]}}
-``records_of`` turns either into the per-row records; readers see only those.
+A request of either kind whose body fits one log event is captured whole, its body embedded as it came (as
+SageMaker's data capture keeps the payload), so the endpoint serializes no feature value twice:
+    {..., "inference_ids": [...], "predictions": [...], "probabilities"?: {...},
+     "request": {"instances": [{...}, ...]} or {"inputs": {name: [...]}}}
+``records_of`` turns any of them into the per-row records; readers see only those.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from mlops.storage import layout
 
 ROWS_PER_LINE = 100  # keeps each captured log line far below CloudWatch Logs' 256 KB event limit
+MAX_REQUEST_BYTES = 128 * 1024  # a body up to this size is captured whole: with the answers, still one log event
 
 
 def _head(model_name: str, version: int, alias: str, timestamp: float) -> dict[str, Any]:
@@ -82,16 +87,63 @@ def column_documents(
     return documents
 
 
+def request_document(
+    model_name: str,
+    version: int,
+    alias: str,
+    timestamp: float,
+    *,
+    inference_ids: Sequence[str],
+    predictions: Sequence[Any],
+    probabilities: dict[str, Sequence[float]] | None,
+    request: Any,
+) -> dict[str, Any]:
+    """The capture document of a whole request: the answer's columns and the request body (a JSON object with
+    ``instances`` or ``inputs``; the caller may pass it pre-serialized)."""
+    document = {
+        **_head(model_name, version, alias, timestamp),
+        "inference_ids": inference_ids,
+        "predictions": predictions,
+    }
+    if probabilities is not None:
+        document["probabilities"] = probabilities
+    document["request"] = request
+    return document
+
+
+def _request_features(request: dict[str, Any], rows: int) -> list[dict[str, Any]] | None:
+    """Each row's features from a captured request body, or None when it does not hold ``rows`` rows."""
+    instances = request.get("instances")
+    if isinstance(instances, list) and len(instances) == rows and all(isinstance(row, dict) for row in instances):
+        return instances
+    inputs = request.get("inputs")
+    if isinstance(inputs, dict) and all(isinstance(v, list) and len(v) == rows for v in inputs.values()):
+        names = list(inputs)
+        return [dict(zip(names, values, strict=True)) for values in zip(*inputs.values(), strict=True)] or [
+            {} for _ in range(rows)
+        ]
+    return None
+
+
 def records_of(document: dict[str, Any]) -> list[dict[str, Any]]:
     """The per-row records of a capture document of either layout ([] for a document of neither)."""
     records = document.get("records")
     if isinstance(records, list):
         return [record for record in records if isinstance(record, dict)]
-    ids, predictions, features = document.get("inference_ids"), document.get("predictions"), document.get("features")
-    if not isinstance(ids, list) or not isinstance(predictions, list) or not isinstance(features, dict):
+    ids, predictions = document.get("inference_ids"), document.get("predictions")
+    if not isinstance(ids, list) or not isinstance(predictions, list):
         return []
     rows = len(ids)
-    columns = {name: values for name, values in features.items() if isinstance(values, list) and len(values) == rows}
+    features, request = document.get("features"), document.get("request")
+    if isinstance(features, dict):
+        columns = {
+            name: values for name, values in features.items() if isinstance(values, list) and len(values) == rows
+        }
+        by_row = [{name: values[row] for name, values in columns.items()} for row in range(rows)]
+    elif isinstance(request, dict):
+        by_row = _request_features(request, rows) or [{} for _ in range(rows)]
+    else:
+        return []
     probabilities = document.get("probabilities")
     by_class = (
         {label: values for label, values in probabilities.items() if isinstance(values, list) and len(values) == rows}
@@ -104,6 +156,6 @@ def records_of(document: dict[str, Any]) -> list[dict[str, Any]]:
         record: dict[str, Any] = {"inference_id": inference_id, "version": version, "prediction": prediction}
         if by_class:
             record["probabilities"] = {label: values[row] for label, values in by_class.items()}
-        record["features"] = {name: values[row] for name, values in columns.items()}
+        record["features"] = by_row[row]
         expanded.append(record)
     return expanded

@@ -45,6 +45,17 @@ class HttpError(Exception):
         self.message = message
 
 
+def loads_strict(text: str) -> tuple[Any, bool]:
+    """``loads``, and whether orjson read the text (then it is strict JSON: no NaN literals, nothing beyond 64-bit
+    integers, so it can be embedded in a capture line as it is)."""
+    if orjson is not None:
+        try:
+            return orjson.loads(text), True
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(text), False
+
+
 def loads(text: str) -> Any:
     """json.loads, by orjson when it accepts the text. orjson is stricter (no NaN literals, integers within 64
     bits, no lone surrogates, nesting below 1,024): what it refuses, the standard library decides and words."""
@@ -104,6 +115,7 @@ class PredictRequest:
     model_name: str
     instances: list[Any] | None = None
     inputs: Any = None
+    strict_body: str | None = None  # the body's text when orjson read it (strict JSON): captured as it came
 
 
 def parse_request(event: Any) -> PredictRequest:
@@ -114,8 +126,9 @@ def parse_request(event: Any) -> PredictRequest:
     model_name = parameters.get("name") if isinstance(parameters, dict) else None
     if not isinstance(model_name, str) or not MODEL_NAME_PATTERN_RE.match(model_name):
         raise HttpError(404, "no such model")
+    body = _body_text(event)
     try:
-        document = loads(_body_text(event))
+        document, strict = loads_strict(body)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise HttpError(400, f"the body is not valid JSON: {exc}") from None
     if not isinstance(document, dict) or not ({"instances", "inputs"} & document.keys()):
@@ -127,9 +140,10 @@ def parse_request(event: Any) -> PredictRequest:
     extra = sorted(set(document) - {"instances", "inputs"})
     if extra:
         raise HttpError(400, f"unknown field(s) in the body: {', '.join(map(repr, extra))}")
+    strict_body = body if strict else None
     if "inputs" in document:
-        return PredictRequest(model_name, inputs=document["inputs"])
-    return PredictRequest(model_name, instances=document["instances"])
+        return PredictRequest(model_name, inputs=document["inputs"], strict_body=strict_body)
+    return PredictRequest(model_name, instances=document["instances"], strict_body=strict_body)
 
 
 def _body_text(event: dict[str, Any]) -> str:
@@ -148,38 +162,35 @@ def _body_text(event: dict[str, Any]) -> str:
     return body
 
 
-def predict_rows(served: LoadedVersion, instances: list[Any], request_id: str) -> list[dict[str, Any]]:
-    columns = validate_instances(instances, served.schema)
-    predicted = served.model.predict(columns)
-    return prediction_records(
-        served.version, predicted, [f"{request_id}:{index}" for index in range(len(predicted.labels))]
-    )
-
-
 @dataclass(frozen=True)
-class ColumnAnswer:
-    """A columnar request's answer: one list per output, a value per row (the response's ``outputs``)."""
+class Answer:
+    """A request's predictions and their inference ids (``<request id>:<row>``)."""
 
     inference_ids: list[str]
-    predictions: list[Any]
-    probabilities: dict[str, list[float]] | None
+    predicted: Predictions
 
     def outputs(self) -> dict[str, Any]:
-        outputs: dict[str, Any] = {"inference_id": self.inference_ids, "prediction": self.predictions}
-        if self.probabilities is not None:
-            outputs["probabilities"] = self.probabilities
+        """A columnar request's answer: one list per output, a value per row."""
+        outputs: dict[str, Any] = {"inference_id": self.inference_ids, "prediction": self.predicted.labels}
+        by_class = self.predicted.by_class()
+        if by_class is not None:
+            outputs["probabilities"] = by_class
         return outputs
 
 
-def predict_columns(served: LoadedVersion, inputs: Any, request_id: str) -> ColumnAnswer:
-    predicted = served.model.predict(validate_inputs(inputs, served.schema))
-    ids = [f"{request_id}:{index}" for index in range(len(predicted.labels))]
-    return ColumnAnswer(ids, predicted.labels, predicted.by_class())
+def predict(served: LoadedVersion, request: PredictRequest, request_id: str) -> Answer:
+    """Validate the rows or the columns against the version's schema and predict; InvalidInstances for a 422."""
+    if request.inputs is not None:
+        columns = validate_inputs(request.inputs, served.schema)
+    else:
+        columns = validate_instances(request.instances, served.schema)
+    predicted = served.model.predict(columns)
+    return Answer([f"{request_id}:{index}" for index in range(len(predicted.labels))], predicted)
 
 
 def prediction_records(version: int, predicted: Predictions, ids: list[str]) -> list[dict[str, Any]]:
     """One answer per row (inference id, version, prediction and, for a classifier, its probabilities by class):
-    the endpoint's and the batch output's shape."""
+    the endpoint's row answer."""
     if predicted.probabilities is not None:
         classes = predicted.classes
         return [
@@ -197,30 +208,47 @@ def prediction_records(version: int, predicted: Predictions, ids: list[str]) -> 
     ]
 
 
-def capture_lines(
-    model_name: str, version: int, instances: list[Any], rows: list[dict[str, Any]], alias: str = PRODUCTION
-) -> list[str]:
-    """Capture records as log lines: a subscription filter sends them to Firehose, which writes them to S3
-    partitioned by model and date. Writing a line costs microseconds; the response never waits on a network."""
-    documents = capture_records.row_documents(model_name, version, alias, time.time(), rows=rows, instances=instances)
-    return [dumps(document, allow_nan=False) for document in documents]
+def capture_text(request: PredictRequest, version: int, alias: str, answer: Answer) -> str:
+    """The request's capture as log lines: a subscription filter sends them to Firehose, which writes them to S3
+    partitioned by model and date. Writing a line costs microseconds; the response never waits on a network.
 
-
-def column_capture_lines(
-    model_name: str, version: int, inputs: dict[str, list[Any]], answer: ColumnAnswer, alias: str = PRODUCTION
-) -> list[str]:
-    """A columnar request's capture lines: its columns as they came, with the answer's columns."""
-    documents = capture_records.column_documents(
-        model_name,
-        version,
-        alias,
-        time.time(),
-        inference_ids=answer.inference_ids,
-        predictions=answer.predictions,
-        probabilities=answer.probabilities,
-        features=inputs,
-    )
-    return [dumps(document, allow_nan=False) for document in documents]
+    A strict JSON body that fits one log event is embedded as it came (orjson's Fragment: no feature value is
+    serialized twice); a larger body, or one only the standard library could read, is captured as documents of
+    ROWS_PER_LINE rows each."""
+    timestamp = time.time()
+    name, by_class = request.model_name, answer.predicted.by_class()
+    body = request.strict_body
+    if orjson is not None and body is not None and len(body) <= capture_records.MAX_REQUEST_BYTES:
+        if "\n" in body or "\r" in body:  # whitespace between tokens (strict JSON has none inside strings)
+            body = body.replace("\n", " ").replace("\r", " ")
+        document = capture_records.request_document(
+            name,
+            version,
+            alias,
+            timestamp,
+            inference_ids=answer.inference_ids,
+            predictions=answer.predicted.labels,
+            probabilities=by_class,
+            request=orjson.Fragment(body),
+        )
+        return dumps(document) + "\n"
+    if request.inputs is not None:
+        documents = capture_records.column_documents(
+            name,
+            version,
+            alias,
+            timestamp,
+            inference_ids=answer.inference_ids,
+            predictions=answer.predicted.labels,
+            probabilities=by_class,
+            features=request.inputs,
+        )
+    else:
+        rows = prediction_records(version, answer.predicted, answer.inference_ids)
+        documents = capture_records.row_documents(
+            name, version, alias, timestamp, rows=rows, instances=request.instances or []
+        )
+    return "".join(dumps(document, allow_nan=False) + "\n" for document in documents)
 
 
 @dataclass(frozen=True)
@@ -292,10 +320,7 @@ def handle_predict(
             raise
         known_model = True
         served_version = served.version
-        if request.inputs is not None:
-            outcome: ColumnAnswer | list[dict[str, Any]] = predict_columns(served, request.inputs, request_id)
-        else:
-            outcome = predict_rows(served, request.instances, request_id)
+        answer_of_model = predict(served, request, request_id)
     except HttpError as exc:
         answer = error_response(exc.status, exc.message)
     except InvalidInstances as exc:
@@ -310,7 +335,7 @@ def handle_predict(
         answer = error_response(502, str(exc))
     else:
         captured = capture_sample_rate > 0 and draw() < capture_sample_rate
-        answer = _answer(served, request, outcome, alias, write_line if captured else None)
+        answer = _answer(served, request, answer_of_model, alias, write_line if captured else None)
     if metrics is not None and known_model and model_name is not None:
         latency_ms = (time.perf_counter() - started) * 1000
         write_line(metrics.line(model_name, latency_ms, int(answer["statusCode"] >= 500), served_version) + "\n")
@@ -320,23 +345,21 @@ def handle_predict(
 def _answer(
     served: LoadedVersion,
     request: PredictRequest,
-    outcome: ColumnAnswer | list[dict[str, Any]],
+    answer: Answer,
     alias: str,
     write_line: Callable[[str], Any] | None,
 ) -> dict[str, Any]:
     """The 200 response (rows answer rows, columns answer columns), its capture written first when sampled."""
+    if write_line is not None:
+        write_line(capture_text(request, served.version, alias, answer))
     head = {
         "model_name": request.model_name,
         "alias": alias,
         "version": served.version,
         "runtime": served.model.runtime,
     }
-    if isinstance(outcome, ColumnAnswer):
-        if write_line is not None:
-            lines = column_capture_lines(request.model_name, served.version, request.inputs, outcome, alias)
-            write_line("".join(line + "\n" for line in lines))
-        return response(200, {**head, "outputs": outcome.outputs()})
-    if write_line is not None:
-        lines = capture_lines(request.model_name, served.version, request.instances or [], outcome, alias)
-        write_line("".join(line + "\n" for line in lines))
-    return response(200, {**head, "predictions": outcome})
+    if request.inputs is not None:
+        return response(200, {**head, "outputs": answer.outputs()})
+    return response(
+        200, {**head, "predictions": prediction_records(served.version, answer.predicted, answer.inference_ids)}
+    )
