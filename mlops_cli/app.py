@@ -753,11 +753,12 @@ def predict(ctx: Context, name: str, data_file: str, output: str | None) -> None
     predictions = []
     for offset in range(0, len(instances), PREDICT_BATCH_ROWS):
         batch = instances[offset : offset + PREDICT_BATCH_ROWS]
+        columns = {feature: [row[feature] for row in batch] for feature in kinds}  # the columnar request: keys once
         try:
-            answer = ctx.api.json("POST", f"/models/{name}/predict", body={"instances": batch}, with_api_key=True)
+            answer = ctx.api.json("POST", f"/models/{name}/predict", body={"inputs": columns}, with_api_key=True)
         except ApiError as exc:
             raise CliError(f"rows {offset + 1}-{offset + len(batch)}: {exc}", EXIT_FAILED) from None
-        predictions.extend(answer["predictions"])
+        predictions.extend(_rows_of_outputs(answer))
     if ignored and not ctx.as_json:
         click.echo(f"ignored column(s) the model does not use: {', '.join(ignored)}", err=True)
     if ctx.as_json:
@@ -769,6 +770,20 @@ def predict(ctx: Context, name: str, data_file: str, output: str | None) -> None
         click.echo(f"{len(predictions)} predictions written to {output}", err=True)
     else:
         _write_predictions(sys.stdout, predictions)
+
+
+def _rows_of_outputs(answer: dict[str, Any]) -> list[dict[str, Any]]:
+    """A columnar answer as one prediction per row (the shape a row request gets back)."""
+    outputs = answer["outputs"]
+    by_class = outputs.get("probabilities") or {}
+    rows = []
+    answered = zip(outputs["inference_id"], outputs["prediction"], strict=True)
+    for index, (inference_id, prediction) in enumerate(answered):
+        row = {"inference_id": inference_id, "version": answer["version"], "prediction": prediction}
+        if by_class:
+            row["probabilities"] = {label: values[index] for label, values in by_class.items()}
+        rows.append(row)
+    return rows
 
 
 def _write_predictions(stream: Any, predictions: list[dict[str, Any]]) -> None:
