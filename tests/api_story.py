@@ -16,6 +16,7 @@ from local.datasets import breast_cancer_csv
 from local.gateway import LOCAL_CALLER_ARN, LocalGateway
 from local.stack import LocalStack
 from local.template import ROOT
+from mlops.monitoring.capture_records import records_of
 from mlops.monitoring.store import MonitoringStore
 from tests.stack_state import stack_state
 
@@ -129,7 +130,7 @@ def captured_records(stack: LocalStack) -> list[dict[str, Any]]:
         for entry in sorted(page.get("Contents", []), key=lambda o: o["Key"]):
             body = s3.get_object(Bucket=stack.bucket, Key=entry["Key"])["Body"].read().decode()
             for line in body.splitlines():
-                records.extend(json.loads(line)["records"])
+                records.extend(records_of(json.loads(line)))
     return records
 
 

@@ -17,6 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from mlops.monitoring.capture_records import records_of
 from mlops.registry import documents
 from mlops.storage.layout import CAPTURE_MARKER
 from tests.api_story import documented_routes
@@ -79,10 +80,25 @@ def test_predict_handler_answers_every_hostile_event(deployed):
         | st.builds(lambda v: {**example, feature: v}, json_values),
         max_size=3,
     ).map(lambda rows: json.dumps({"instances": rows}, allow_nan=True))
+    column_bodies = st.builds(
+        lambda rows, value, dropped: json.dumps(
+            {
+                "inputs": {
+                    name: [value if name == feature and row == 0 else example[name] for row in range(rows)]
+                    for name in example
+                    if name != dropped
+                }
+            },
+            allow_nan=True,
+        ),
+        st.integers(1, 3),
+        json_values | st.just(example[feature]),
+        st.sampled_from([None, None, feature]),
+    )
 
     @FUZZ
     @given(
-        body=bodies | instance_bodies,
+        body=bodies | instance_bodies | column_bodies,
         name=st.sampled_from(["bc", "nope", "", "../etc", "a" * 100]) | st.text(max_size=20),
         base64_flag=st.sampled_from([False, True, None, "yes", 1]),
         header_map=headers,
@@ -110,14 +126,29 @@ def test_predict_handler_answers_every_hostile_event(deployed):
         if response["statusCode"] != 200:
             assert captured == [], captured  # a refused request is not captured
             return
-        # A served request: v1's answer for each instance, and exactly those rows captured with their features.
-        instances = json.loads(base64.b64decode(body) if base64_flag is True else body)["instances"]
-        rows = document["predictions"]
+        # A served request: v1's answer for each row (as rows or as columns), and exactly those rows captured with
+        # their features.
+        request = json.loads(base64.b64decode(body) if base64_flag is True else body)
+        if "inputs" in request:
+            inputs, outputs = request["inputs"], document["outputs"]
+            instances = [dict(zip(inputs, values, strict=True)) for values in zip(*inputs.values(), strict=True)]
+            rows = [
+                {
+                    "inference_id": inference_id,
+                    "prediction": prediction,
+                    "probabilities": {label: values[row] for label, values in outputs["probabilities"].items()},
+                }
+                for row, (inference_id, prediction) in enumerate(
+                    zip(outputs["inference_id"], outputs["prediction"], strict=True)
+                )
+            ]
+        else:
+            instances, rows = request["instances"], document["predictions"]
         assert (document["model_name"], document["version"]) == (name, 1), document
         assert [r["inference_id"] for r in rows] == [f"fuzz:{i}" for i in range(len(instances))], rows
         for row in rows:
             assert row["prediction"] == max(row["probabilities"], key=row["probabilities"].get), row
-        records = [record for line in captured for record in line["records"]]
+        records = [record for line in captured for record in records_of(line)]
         assert [(r["inference_id"], r["prediction"], r["features"]) for r in records] == [
             (r["inference_id"], r["prediction"], features) for r, features in zip(rows, instances, strict=True)
         ]

@@ -151,7 +151,7 @@ def test_capture_lands_in_s3_partitioned_by_model_and_date(served):
         for line in text.splitlines():
             document = json.loads(line)
             assert document["capture"] == "mlops.capture.v1" and document["model_name"] == MODEL
-            records.extend(document["records"])
+            records.extend(records_of(document))
     captured = {r["inference_id"]: r for r in records}
     assert ids <= set(captured)
     one = captured[next(iter(ids))]
