@@ -356,6 +356,7 @@ def up_command(args: argparse.Namespace) -> int:
                 on_progress=_printer(out),
             )
             _print_result(result, out)
+            served = sorted(model["model_name"] for model in _models(stack))  # the seeded model is one of them now
         try:
             gateway = LocalGateway(stack, port=args.port).start()
         except OSError as exc:
