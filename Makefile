@@ -63,7 +63,7 @@ integration: venv
 
 # Two workers (the machines this runs on have two cores), a test file per worker so module fixtures start once.
 test: lint template-check  ## lint, template checks and the whole test suite
-	$(PY) -m pytest -q -n 2 --dist loadfile
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: venv  ## benchmarks; each prints a ratio against a baseline measured in the same run
 	$(PY) -m bench
