@@ -16,6 +16,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from moto.stepfunctions.parser.asl.component.eval_component import EvalComponent
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
@@ -35,11 +36,29 @@ def _validate_definition(definition: str) -> None:
         _valid.add(definition)
 
 
+def _give_heap_keys(component: Any, seen: set[int]) -> None:
+    """A component draws its heap key (where an execution's environment keeps e.g. a Retrier's attempt count) on first
+    use; two executions using it first at once could draw two. Drawn here, once, before any execution runs."""
+    if id(component) in seen or isinstance(component, str | bytes | int | float | bool | type(None)):
+        return
+    seen.add(id(component))
+    if isinstance(component, EvalComponent):
+        _ = component.heap_key
+    children = component.values() if isinstance(component, dict) else component
+    if isinstance(children, list | tuple | set | frozenset) or isinstance(component, dict):
+        for child in list(children):
+            _give_heap_keys(child, seen)
+    elif hasattr(component, "__dict__"):
+        for child in vars(component).values():
+            _give_heap_keys(child, seen)
+
+
 def _program(definition: str) -> Any:
     with _lock:
         program = _programs.get(definition)
     if program is None:
         program = AmazonStateLanguageParser.parse(definition)[0]
+        _give_heap_keys(program, set())
         with _lock:
             program = _programs.setdefault(definition, program)
     return program
