@@ -61,9 +61,12 @@ unit: venv
 integration: venv
 	$(PY) -m pytest tests/integration -q
 
-# Two workers (the machines this runs on have two cores), a test file per worker so module fixtures start once.
-test: lint template-check  ## lint, template checks and the whole test suite
-	$(PY) -m pytest -q -n 2 --dist loadfile
+# Two workers (the machines this runs on have two cores), a test file per worker so module fixtures start once;
+# files in the order tests/conftest.py gives (the longest first), not xdist's (the most tests first). The template
+# checks are the suite's test_template_checks_pass (the same `python -m tools.check_template`, its output shown when
+# it fails), run once, not twice; sam-venv because that test requires sam validate --lint to have run.
+test: lint sam-venv  ## lint, template checks (in the suite) and the whole test suite
+	$(PY) -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 bench: venv  ## benchmarks; each prints a ratio against a baseline measured in the same run
 	$(PY) -m bench

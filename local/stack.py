@@ -21,6 +21,7 @@ from moto import mock_aws
 
 from local import (
     atomicity,
+    definition_checks,
     distributed_map,
     emf,
     firehose,
@@ -96,6 +97,7 @@ class LocalStack:
     restored: state.Restored | None = None
     _mock: Any = None
     _lock: state.StateLock | None = None
+    _clients: dict[str, Any] = field(default_factory=dict)  # provisioning's clients (see _provisioning_client)
 
     def __enter__(self) -> LocalStack:
         if self._mock is None:  # a stack may be started before its `with` block
@@ -124,6 +126,7 @@ class LocalStack:
         sagemaker_training.forget_jobs()
         quotas.install()
         distributed_map.install()
+        definition_checks.install()
         emf.install()
         self.template = load_template(self.template_path)
         self._provision()
@@ -144,6 +147,7 @@ class LocalStack:
         if self._lock is not None:
             self._lock.release()
             self._lock = None
+        self._clients.clear()
         runtime.forget_handlers()
         firehose.forget()
         clients.reset_clients()
@@ -153,6 +157,13 @@ class LocalStack:
 
     def client(self, service: str) -> Any:
         return boto3.client(service, region_name=self.region)
+
+    def _provisioning_client(self, service: str) -> Any:
+        """One client per service while provisioning: making a boto3 client costs ~10 ms, and provisioning
+        makes about 80 calls."""
+        if service not in self._clients:
+            self._clients[service] = self.client(service)
+        return self._clients[service]
 
     # ---- names ------------------------------------------------------------------------------------------------
     @property
@@ -221,14 +232,16 @@ class LocalStack:
         }
         for logical_id in resources_of_type(template, "AWS::S3::Bucket"):
             name = f"{STACK_NAME}-{logical_id}".lower()
-            self.client("s3").create_bucket(Bucket=name)
-            self.client("s3").put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
+            self._provisioning_client("s3").create_bucket(Bucket=name)
+            self._provisioning_client("s3").put_bucket_versioning(
+                Bucket=name, VersioningConfiguration={"Status": "Enabled"}
+            )
             self.refs[logical_id] = name
             self.attributes[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
         for logical_id, resource in resources_of_type(template, "AWS::DynamoDB::Table").items():
             properties = resource["Properties"]
             name = f"{STACK_NAME}-{logical_id}"
-            self.client("dynamodb").create_table(
+            self._provisioning_client("dynamodb").create_table(
                 TableName=name,
                 AttributeDefinitions=properties["AttributeDefinitions"],
                 KeySchema=properties["KeySchema"],
@@ -236,7 +249,7 @@ class LocalStack:
             )
             self.refs[logical_id] = name
             self.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{self.region}:{ACCOUNT_ID}:table/{name}"
-        role_arn = self.client("iam").create_role(
+        role_arn = self._provisioning_client("iam").create_role(
             RoleName=f"{STACK_NAME}-role",
             AssumeRolePolicyDocument=json.dumps(
                 {
@@ -286,7 +299,7 @@ class LocalStack:
             environment.update(LOCAL_FUNCTION_ENVIRONMENT)
             code_uri = function_property(template, logical_id, "CodeUri")
             handler = function_property(template, logical_id, "Handler")
-            self.client("lambda").create_function(
+            self._provisioning_client("lambda").create_function(
                 FunctionName=self.function_names[logical_id],
                 Runtime=function_property(template, logical_id, "Runtime"),
                 Role=role_arn,
@@ -304,7 +317,7 @@ class LocalStack:
             substitutions = {k: resolve(v) for k, v in properties.get("DefinitionSubstitutions", {}).items()}
             for key, value in substitutions.items():
                 definition = definition.replace("${" + key + "}", str(value))
-            arn = self.client("stepfunctions").create_state_machine(
+            arn = self._provisioning_client("stepfunctions").create_state_machine(
                 name=f"{STACK_NAME}-{logical_id}",
                 definition=definition,
                 roleArn=role_arn,
@@ -319,12 +332,12 @@ class LocalStack:
         template = self.template
         for logical_id, resource in resources_of_type(template, "AWS::Logs::LogGroup").items():
             name = resolve(resource["Properties"].get("LogGroupName")) or f"/local/{STACK_NAME}/{logical_id}"
-            self.client("logs").create_log_group(logGroupName=name)
+            self._provisioning_client("logs").create_log_group(logGroupName=name)
             self.refs[logical_id] = name
             self.attributes[(logical_id, "Arn")] = f"arn:aws:logs:{self.region}:{ACCOUNT_ID}:log-group:{name}:*"
         for logical_id, resource in resources_of_type(template, "AWS::KinesisFirehose::DeliveryStream").items():
             destination = resolve(resource["Properties"]["ExtendedS3DestinationConfiguration"])
-            self.client("firehose").create_delivery_stream(
+            self._provisioning_client("firehose").create_delivery_stream(
                 DeliveryStreamName=self.refs[logical_id],
                 DeliveryStreamType="DirectPut",
                 ExtendedS3DestinationConfiguration={
@@ -336,7 +349,7 @@ class LocalStack:
             firehose.register_stream(self.refs[logical_id], destination)
         for logical_id, resource in resources_of_type(template, "AWS::Logs::SubscriptionFilter").items():
             properties = resolve(resource["Properties"])
-            self.client("logs").put_subscription_filter(
+            self._provisioning_client("logs").put_subscription_filter(
                 logGroupName=properties["LogGroupName"],
                 filterName=logical_id,
                 filterPattern=properties["FilterPattern"],
@@ -362,7 +375,7 @@ class LocalStack:
 
     def _create_topics(self) -> None:
         for logical_id in resources_of_type(self.template, "AWS::SNS::Topic"):
-            arn = self.client("sns").create_topic(Name=f"{STACK_NAME}-{logical_id}")["TopicArn"]
+            arn = self._provisioning_client("sns").create_topic(Name=f"{STACK_NAME}-{logical_id}")["TopicArn"]
             self.refs[logical_id] = arn
             self.attributes[(logical_id, "TopicName")] = arn.rsplit(":", 1)[-1]
             self.attributes[(logical_id, "TopicArn")] = arn
@@ -378,7 +391,7 @@ class LocalStack:
         for resource in resources_of_type(template, "AWS::SNS::Subscription").values():
             if self._condition_holds(resource, resolve):
                 properties = resolve(resource["Properties"])
-                self.client("sns").subscribe(
+                self._provisioning_client("sns").subscribe(
                     TopicArn=properties["TopicArn"], Protocol=properties["Protocol"], Endpoint=properties["Endpoint"]
                 )
         for logical_id, resource in resources_of_type(template, "AWS::Scheduler::Schedule").items():
@@ -386,7 +399,7 @@ class LocalStack:
                 continue
             properties = resolve(resource["Properties"])
             name = f"{STACK_NAME}-{logical_id}"
-            self.client("scheduler").create_schedule(
+            self._provisioning_client("scheduler").create_schedule(
                 Name=name,
                 ScheduleExpression=properties["ScheduleExpression"],
                 FlexibleTimeWindow=properties["FlexibleTimeWindow"],
@@ -397,5 +410,7 @@ class LocalStack:
             properties = resolve(resource["Properties"])
             # CloudFormation turns a Number parameter into the alarm's Double; the resolver yields its text.
             properties["Threshold"] = float(properties["Threshold"])
-            self.client("cloudwatch").put_metric_alarm(AlarmName=f"{STACK_NAME}-{logical_id}", **properties)
+            self._provisioning_client("cloudwatch").put_metric_alarm(
+                AlarmName=f"{STACK_NAME}-{logical_id}", **properties
+            )
             self.refs[logical_id] = f"{STACK_NAME}-{logical_id}"

@@ -98,3 +98,18 @@ def lambda_context() -> FakeLambdaContext:
 def load_event(function: str, case: str) -> dict[str, Any]:
     """Events are files (events/<function>/<case>.json), shared with `sam local invoke -e`."""
     return json.loads((EVENTS / function / f"{case}.json").read_text())
+
+
+# The order in which `make test` hands test files to its two workers (pytest-xdist, --dist loadfile with
+# --no-loadscope-reorder: a file goes to the first free worker, in collection order). The files that run longest go
+# first and the many short ones last, so both workers finish together; xdist's own order (most tests first) left a
+# long integration file to start near the end. Within a file, tests keep their order.
+FIRST_TO_LAST = ("integration", "fuzz", "unit", "build", "contract")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        folder = item.path.parent.name
+        return FIRST_TO_LAST.index(folder) if folder in FIRST_TO_LAST else len(FIRST_TO_LAST)
+
+    items.sort(key=rank)

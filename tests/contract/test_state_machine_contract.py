@@ -210,6 +210,7 @@ def test_template_checks_pass(capsys: pytest.CaptureFixture[str]) -> None:
     output = capsys.readouterr().out
     assert exit_status == 0, output
     assert "cfn-lint on the SAM translation: 0 error(s)" in output
+    assert "sam validate --lint: ok" in output, output  # not skipped: `make test` runs the template checks only here
 
 
 def test_template_checks_fail_on_an_invalid_state_in_the_asl(

@@ -102,7 +102,7 @@ def test_more_failed_trials_than_tolerated_end_in_a_named_state(stack, breast_ca
 
 
 def test_successive_halving_runs_fewer_trials_on_more_rows_per_rung(stack, breast_cancer_uri):
-    search = {"max_trials": 18, "seed": 5, "halving": {"factor": 3, "min_fraction": 1 / 9}}
+    search = {"max_trials": 9, "seed": 5, "halving": {"factor": 3, "min_fraction": 1 / 9}}
     search["spaces"] = _logistic({"type": "float", "low": 1e-4, "high": 1e2, "log": True})
     result = run_training(stack, _request(breast_cancer_uri, search))
 
@@ -111,7 +111,7 @@ def test_successive_halving_runs_fewer_trials_on_more_rows_per_rung(stack, breas
     assert result.states.count("PromoteTrials") == 2
     leaderboard = result.documents["leaderboard"]
     per_rung = {r: [e for e in leaderboard if e["rung"] == r] for r in (0, 1, 2)}
-    assert [len(per_rung[r]) for r in (0, 1, 2)] == [18, 6, 2]
+    assert [len(per_rung[r]) for r in (0, 1, 2)] == [9, 3, 1]
     assert [per_rung[r][0]["fraction"] for r in (0, 1, 2)] == [round(1 / 9, 6), round(1 / 3, 6), 1.0]
     # the trials that went on are the best of the rung before
     for rung in (1, 2):
