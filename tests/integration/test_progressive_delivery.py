@@ -134,8 +134,9 @@ def test_a_canary_bakes_on_its_own_metrics_and_is_promoted(stack):
     # Given production serves v1 (deployed at once: nothing to bake against)
     assert _run(stack, _request(stack, WEAK))["status"] == "SUCCEEDED"
     assert _alias(stack).version == 1
-    # When v2 rolls out as a 50% canary baking 3 s, judged on at least 5 requests of its own
-    deployment = {"strategy": "canary", "canary_weight": 0.5, "bake_s": 3, "thresholds": {"min_requests": 5}}
+    # When v2 rolls out as a 50% canary baking 6 s, judged on at least 5 requests of its own (6 s: on a loaded 2-core
+    # machine a local request can take a few hundred milliseconds, and 3 s once gave the canary fewer than 5)
+    deployment = {"strategy": "canary", "canary_weight": 0.5, "bake_s": 6, "thresholds": {"min_requests": 5}}
     execution = _start(stack, _request(stack, STRONG, deployment=deployment))
     _wait_for(lambda: _alias(stack).canary_version == 2, "canary of v2")
     served = _drive_while(stack, lambda: _alias(stack).canary_version == 2)
