@@ -343,6 +343,27 @@ def test_predict_writes_one_row_per_input_row(server, capsys, tmp_path):
     assert [str(p["prediction"]) for p in by_json] == [p["prediction"] for p in predictions]
 
 
+def test_batch_scores_a_csv_in_s3_and_shows_the_job(server, capsys):
+    # Given the seeded model and its training CSV in the local S3 (569 rows, the label carried through)
+    rows = len(breast_cancer_csv().decode().splitlines()) - 1
+    # When a batch job is started and waited for
+    job = as_json(server, capsys, "batch", "start", MODEL, "--input", DATASET_URI, "--wait", "--chunk-bytes", "65536")
+    # Then every row was scored in more than one chunk, and `show` answers what the API answers
+    assert (job["status"], job["rows"], job["scored"], job["invalid"]) == ("SUCCEEDED", rows, rows, 0), job
+    assert job["summary"]["chunks"] > 1 and job["output_uri"].endswith(f"/{job['job_id']}/output/")
+    shown = as_json(server, capsys, "batch", "show", MODEL, job["job_id"])
+    assert shown == server["server"].get(f"/models/{MODEL}/batch-jobs/{job['job_id']}") == job
+    code, out, _ = run(server, capsys, "batch", "show", MODEL, job["job_id"])
+    assert code == 0 and job["job_id"] in out and "SUCCEEDED" in out
+    # And an input that cannot be scored ends the waited job FAILED, exit 1; an unknown job is a one-line error
+    bad = DATASET_URI.replace("breast-cancer.csv", "no-such.csv")
+    code, out, _ = run(server, capsys, "--json", "batch", "start", MODEL, "--input", bad, "--wait")
+    assert code == 1 and json.loads(out)["status"] == "FAILED", out
+    code, _, err = run(server, capsys, "batch", "show", MODEL, "20260101T000000Z-0123abcd")
+    assert code != 0
+    assert_one_line_error(err, "404")
+
+
 def test_predict_errors(server, capsys, tmp_path):
     code, _, err = run(server, capsys, "predict", MODEL, "--data", str(tmp_path / "missing.csv"))
     assert code == 2
