@@ -17,6 +17,7 @@ SageMaker's data capture keeps the payload), so the endpoint serializes no featu
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from mlops.storage import layout
@@ -25,29 +26,47 @@ ROWS_PER_LINE = 100  # keeps each captured log line far below CloudWatch Logs' 2
 MAX_REQUEST_BYTES = 128 * 1024  # a body up to this size is captured whole: with the answers, still one log event
 
 
-def _head(model_name: str, version: int, alias: str, timestamp: float) -> dict[str, Any]:
-    return {
-        "capture": layout.CAPTURE_MARKER,
-        "model_name": model_name,
-        "version": version,
-        "alias": alias,
-        "timestamp": timestamp,
-    }
+@dataclass(frozen=True)
+class CapturedAnswer:
+    """What every capture line of one answer repeats (who answered, when) and the answer's columns, a value per row:
+    inference ids, predictions and, for a classifier, probabilities by class."""
+
+    model_name: str
+    version: int
+    alias: str
+    timestamp: float
+    inference_ids: Sequence[str]
+    predictions: Sequence[Any]
+    probabilities: dict[str, Sequence[float]] | None
+
+    def head(self) -> dict[str, Any]:
+        return {
+            "capture": layout.CAPTURE_MARKER,
+            "model_name": self.model_name,
+            "version": self.version,
+            "alias": self.alias,
+            "timestamp": self.timestamp,
+        }
+
+    def columns(self, start: int = 0, end: int | None = None) -> dict[str, Any]:
+        """The head and the answer's columns for rows start..end."""
+        document = {
+            **self.head(),
+            "inference_ids": self.inference_ids[start:end],
+            "predictions": self.predictions[start:end],
+        }
+        if self.probabilities is not None:
+            document["probabilities"] = {label: values[start:end] for label, values in self.probabilities.items()}
+        return document
 
 
 def row_documents(
-    model_name: str,
-    version: int,
-    alias: str,
-    timestamp: float,
-    *,
-    rows: Sequence[dict[str, Any]],
-    instances: Sequence[Any],
+    answer: CapturedAnswer, *, rows: Sequence[dict[str, Any]], instances: Sequence[Any]
 ) -> list[dict[str, Any]]:
-    """Capture documents of a row request: each answer with the row it answered, ROWS_PER_LINE to a document."""
+    """Capture documents of a row request: each answer with the row it answered, ROWS_PER_LINE rows to a document."""
     return [
         {
-            **_head(model_name, version, alias, timestamp),
+            **answer.head(),
             "records": [
                 {**row, "features": features}
                 for row, features in zip(
@@ -59,56 +78,22 @@ def row_documents(
     ]
 
 
-def column_documents(
-    model_name: str,
-    version: int,
-    alias: str,
-    timestamp: float,
-    *,
-    inference_ids: Sequence[str],
-    predictions: Sequence[Any],
-    probabilities: dict[str, Sequence[float]] | None,
-    features: dict[str, Sequence[Any]],
-) -> list[dict[str, Any]]:
-    """Capture documents of columns (every sequence one value per row, in the same order), ROWS_PER_LINE rows to a
-    document."""
-    documents = []
-    for start in range(0, len(inference_ids), ROWS_PER_LINE):
-        end = start + ROWS_PER_LINE
-        document = {
-            **_head(model_name, version, alias, timestamp),
-            "inference_ids": inference_ids[start:end],
-            "predictions": predictions[start:end],
+def column_documents(answer: CapturedAnswer, features: dict[str, Sequence[Any]]) -> list[dict[str, Any]]:
+    """Capture documents of columns (every sequence one value per row, in the answer's order), ROWS_PER_LINE rows to
+    a document."""
+    return [
+        {
+            **answer.columns(start, start + ROWS_PER_LINE),
+            "features": {name: values[start : start + ROWS_PER_LINE] for name, values in features.items()},
         }
-        if probabilities is not None:
-            document["probabilities"] = {label: values[start:end] for label, values in probabilities.items()}
-        document["features"] = {name: values[start:end] for name, values in features.items()}
-        documents.append(document)
-    return documents
+        for start in range(0, len(answer.inference_ids), ROWS_PER_LINE)
+    ]
 
 
-def request_document(
-    model_name: str,
-    version: int,
-    alias: str,
-    timestamp: float,
-    *,
-    inference_ids: Sequence[str],
-    predictions: Sequence[Any],
-    probabilities: dict[str, Sequence[float]] | None,
-    request: Any,
-) -> dict[str, Any]:
+def request_document(answer: CapturedAnswer, request: Any) -> dict[str, Any]:
     """The capture document of a whole request: the answer's columns and the request body (a JSON object with
     ``instances`` or ``inputs``; the caller may pass it pre-serialized)."""
-    document = {
-        **_head(model_name, version, alias, timestamp),
-        "inference_ids": inference_ids,
-        "predictions": predictions,
-    }
-    if probabilities is not None:
-        document["probabilities"] = probabilities
-    document["request"] = request
-    return document
+    return {**answer.columns(), "request": request}
 
 
 def _request_features(request: dict[str, Any], rows: int) -> list[dict[str, Any]] | None:
@@ -119,9 +104,7 @@ def _request_features(request: dict[str, Any], rows: int) -> list[dict[str, Any]
     inputs = request.get("inputs")
     if isinstance(inputs, dict) and all(isinstance(v, list) and len(v) == rows for v in inputs.values()):
         names = list(inputs)
-        return [dict(zip(names, values, strict=True)) for values in zip(*inputs.values(), strict=True)] or [
-            {} for _ in range(rows)
-        ]
+        return [dict(zip(names, values, strict=True)) for values in zip(*inputs.values(), strict=True)]
     return None
 
 

@@ -234,7 +234,7 @@ def _text_or_null(text: str) -> str | None:
 def request_values(cells: dict[str, list[str]], schema: Schema) -> dict[str, list[Any]]:
     """Input columns' cells as the values a predict request would carry (floats, null for a missing token, text
     left as text so the validation words the error)."""
-    numeric = {f.name for f in schema.features if f.kind == "numeric" and f.source is None}
+    numeric = _plain_numeric(schema)
     return {
         name: list(map(_number_or_text if name in numeric else _text_or_null, cells[name]))
         for name in schema.input_columns
@@ -256,7 +256,8 @@ class Block:
 def _plain_block(parsed: ChunkRows, schema: Schema, start: int, end: int) -> Block | None:
     """numpy's C CSV parser reads the numeric input columns of plain lines at once; None when a cell is no number it
     reads (a missing token, text, or a spelling only Python's float() accepts): the cell path then decides."""
-    numeric = [name for name in schema.input_columns if name in _plain_numeric(schema)]
+    plain_numeric = _plain_numeric(schema)
+    numeric = [name for name in schema.input_columns if name in plain_numeric]
     texts = [name for name in parsed.names if name not in numeric]
     position = {name: index for index, name in enumerate(parsed.names)}
     lines = (parsed.plain_lines or [])[start:end]
@@ -281,6 +282,7 @@ def _plain_block(parsed: ChunkRows, schema: Schema, start: int, end: int) -> Blo
 
 
 def _plain_numeric(schema: Schema) -> set[str]:
+    """The numeric input columns the model reads as they are (not parts of a date)."""
     return {f.name for f in schema.features if f.kind == "numeric" and f.source is None}
 
 
@@ -377,36 +379,25 @@ def _output_rows(
     if len(valid) != block.end - block.start:
         kept = set(valid)
         carried = (values for position, values in enumerate(carried) if position in kept)
-    where = [(parsed.chunk_rows[row], parsed.offsets[row]) for row in rows]
-    if predicted.probabilities is not None:
-        classes = predicted.classes or []
-        return [
-            {
-                "chunk": chunk,
-                "chunk_row": chunk_row,
-                "input_offset": offset,
-                "inference_id": inference_id,
-                "version": version,
-                "prediction": label,
-                "probabilities": dict(zip(classes, probabilities, strict=True)),
-                "columns": dict(zip(names, values, strict=True)),
-            }
-            for (chunk_row, offset), inference_id, label, probabilities, values in zip(
-                where, ids, predicted.labels, predicted.probabilities, carried, strict=False
-            )
-        ]
-    return [
-        {
+    classes = predicted.classes or []
+    probabilities = predicted.probabilities if predicted.probabilities is not None else repeat(None)
+    output = []
+    for row, inference_id, label, row_probabilities, values in zip(
+        rows, ids, predicted.labels, probabilities, carried, strict=False
+    ):
+        line = {
             "chunk": chunk,
-            "chunk_row": chunk_row,
-            "input_offset": offset,
+            "chunk_row": parsed.chunk_rows[row],
+            "input_offset": parsed.offsets[row],
             "inference_id": inference_id,
             "version": version,
             "prediction": label,
-            "columns": dict(zip(names, values, strict=True)),
         }
-        for (chunk_row, offset), inference_id, label, values in zip(where, ids, predicted.labels, carried, strict=False)
-    ]
+        if row_probabilities is not None:
+            line["probabilities"] = dict(zip(classes, row_probabilities, strict=True))
+        line["columns"] = dict(zip(names, values, strict=True))
+        output.append(line)
+    return output
 
 
 def _validate_rows_of(
@@ -449,7 +440,7 @@ def _capture(
             features[name] = listed
         else:
             features[name] = [values[p] for p in valid] if len(valid) != len(values) else values
-    documents = capture_records.column_documents(
+    answer = capture_records.CapturedAnswer(
         job.model_name,
         version,
         job.alias,
@@ -457,9 +448,8 @@ def _capture(
         inference_ids=ids,
         predictions=predicted.labels,
         probabilities=predicted.by_class(),
-        features=features,
     )
-    return [dumps(document, allow_nan=False) for document in documents]
+    return [dumps(document, allow_nan=False) for document in capture_records.column_documents(answer, features)]
 
 
 def score_chunk(event: ScoreChunkEvent, cache: ModelCache, artifacts_bucket: str) -> dict[str, Any]:

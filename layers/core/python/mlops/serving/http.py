@@ -59,12 +59,7 @@ def loads_strict(text: str) -> tuple[Any, bool]:
 def loads(text: str) -> Any:
     """json.loads, by orjson when it accepts the text. orjson is stricter (no NaN literals, integers within 64
     bits, no lone surrogates, nesting below 1,024): what it refuses, the standard library decides and words."""
-    if orjson is not None:
-        try:
-            return orjson.loads(text)
-        except orjson.JSONDecodeError:
-            pass
-    return json.loads(text)
+    return loads_strict(text)[0]
 
 
 def dumps(document: Any, *, allow_nan: bool = True) -> str:
@@ -215,39 +210,25 @@ def capture_text(request: PredictRequest, version: int, alias: str, answer: Answ
     A strict JSON body that fits one log event is embedded as it came (orjson's Fragment: no feature value is
     serialized twice); a larger body, or one only the standard library could read, is captured as documents of
     ROWS_PER_LINE rows each."""
-    timestamp = time.time()
-    name, by_class = request.model_name, answer.predicted.by_class()
+    captured = capture_records.CapturedAnswer(
+        request.model_name,
+        version,
+        alias,
+        time.time(),
+        inference_ids=answer.inference_ids,
+        predictions=answer.predicted.labels,
+        probabilities=answer.predicted.by_class(),
+    )
     body = request.strict_body
     if orjson is not None and body is not None and len(body) <= capture_records.MAX_REQUEST_BYTES:
         if "\n" in body or "\r" in body:  # whitespace between tokens (strict JSON has none inside strings)
             body = body.replace("\n", " ").replace("\r", " ")
-        document = capture_records.request_document(
-            name,
-            version,
-            alias,
-            timestamp,
-            inference_ids=answer.inference_ids,
-            predictions=answer.predicted.labels,
-            probabilities=by_class,
-            request=orjson.Fragment(body),
-        )
-        return dumps(document) + "\n"
+        return dumps(capture_records.request_document(captured, orjson.Fragment(body))) + "\n"
     if request.inputs is not None:
-        documents = capture_records.column_documents(
-            name,
-            version,
-            alias,
-            timestamp,
-            inference_ids=answer.inference_ids,
-            predictions=answer.predicted.labels,
-            probabilities=by_class,
-            features=request.inputs,
-        )
+        documents = capture_records.column_documents(captured, request.inputs)
     else:
         rows = prediction_records(version, answer.predicted, answer.inference_ids)
-        documents = capture_records.row_documents(
-            name, version, alias, timestamp, rows=rows, instances=request.instances or []
-        )
+        documents = capture_records.row_documents(captured, rows=rows, instances=request.instances or [])
     return "".join(dumps(document, allow_nan=False) + "\n" for document in documents)
 
 

@@ -264,14 +264,14 @@ def _rows_have_the_schema_keys(instances: list[Any], expected: frozenset[str], a
     return all(len(row) == width or expected <= row.keys() <= allowed for row in instances)
 
 
-def _finite_or_null(matrix: np.ndarray, values: list[Any], kinds: set[type]) -> bool:
-    """Every non-finite entry of ``matrix`` (built from ``values`` in the same order) is a JSON null."""
+def _finite_or_null(matrix: np.ndarray, kinds: set[type], value_at: Callable[[int, int], Any]) -> bool:
+    """Every non-finite entry of the 2-d ``matrix`` is a JSON null where it came from (``value_at(i, j)``)."""
     finite = np.isfinite(matrix)
     if finite.all():
         return True
     if not kinds - _NUMBER_TYPES:  # no null at all: a NaN or an infinity was sent
         return False
-    return all(values[position] is None for position in np.flatnonzero(~finite.ravel()).tolist())
+    return all(value_at(i, j) is None for i, j in np.argwhere(~finite).tolist())
 
 
 class _RowValues:
@@ -292,11 +292,12 @@ class _RowValues:
         kinds = set(map(type, values))
         if not kinds <= _NUMBER_OR_NULL_TYPES:
             return None
+        width = len(names)
         try:  # a flat list converts several times faster than the list of row tuples
-            matrix = np.array(values, dtype=np.float64).reshape(len(self.instances), len(names))
+            matrix = np.array(values, dtype=np.float64).reshape(len(self.instances), width)
         except OverflowError:  # an integer beyond float64
             return None
-        if not _finite_or_null(matrix, values, kinds):
+        if not _finite_or_null(matrix, kinds, lambda row, column: values[row * width + column]):
             return None
         return np.ascontiguousarray(matrix.T)
 
@@ -322,7 +323,7 @@ class _ColumnValues:
             matrix = np.array(lists, dtype=np.float64)  # None becomes NaN; checked against the nulls below
         except OverflowError:
             return None
-        if not np.isfinite(matrix).all() and not _finite_or_null(matrix, list(chain.from_iterable(lists)), kinds):
+        if not _finite_or_null(matrix, kinds, lambda feature, row: lists[feature][row]):
             return None
         return matrix
 
