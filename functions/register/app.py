@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlops.records.events import RegisterEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
-from mlops.training.steps import register
+from mlops.training.register import register
 
 logger = Logger()
 tracer = Tracer()

@@ -273,15 +273,15 @@ def test_a_gzip_csv_parses_like_the_plain_one_and_parquet_needs_pyarrow():
 
 
 def test_a_retrain_whose_kept_categories_or_epoch_moved_is_still_comparable_with_its_champion():
-    from mlops.training import steps  # noqa: PLC0415
+    from mlops.training.champion import same_problem  # noqa: PLC0415
 
     champion, _ = dataset.infer_schema(_table(600, seed=0), "label")
     challenger, _ = dataset.infer_schema(_table(600, seed=1), "label")
     assert champion.features != challenger.features  # other cities kept
 
-    assert steps._same_problem(champion, challenger) is None
+    assert same_problem(champion, challenger) is None
     narrower, _ = dataset.infer_schema(_table(600), "label", roles=ColumnRoles(exclude=("colour",)))
-    assert steps._same_problem(champion, narrower) == "its features differ from this dataset's"
+    assert same_problem(champion, narrower) == "its features differ from this dataset's"
 
 
 def test_the_drift_check_sees_captured_requests_as_the_model_features_training_saw():

@@ -75,7 +75,7 @@ def mixed_data():
 def test_onnx_model_reproduces_scikit_learn_within_the_parity_tolerance(mixed_data, estimator):
     schema, features, target = mixed_data
     model, _ = estimators.fit_candidate(schema, estimator, {}, seed=1, features=features, target=target)
-    onnx_model = OnnxModel(conversion.convert(model, schema), schema)
+    onnx_model = OnnxModel(conversion.convert_with_precision(model, schema)[0], schema)
     columns = holdout_columns(features, schema)
 
     report = parity_report(onnx_model, columns, conversion.reference_outputs(model, features, schema))
@@ -90,7 +90,7 @@ def test_onnx_model_reproduces_scikit_learn_within_the_parity_tolerance(mixed_da
 def test_parity_fails_when_outputs_differ(mixed_data):
     schema, features, target = mixed_data
     model, _ = estimators.fit_candidate(schema, "logistic_regression", {}, seed=1, features=features, target=target)
-    onnx_model = OnnxModel(conversion.convert(model, schema), schema)
+    onnx_model = OnnxModel(conversion.convert_with_precision(model, schema)[0], schema)
     reference = conversion.reference_outputs(model, features, schema)
     # Given a reference whose labels are flipped on a tenth of the rows
     flipped = {"no": "yes", "yes": "no"}
@@ -107,7 +107,7 @@ def test_regression_parity(mixed_data):
     regression = Schema(schema.features, "y", "regression")
     target = np.where(features[:, 1] == "basic", 3.0, 1.0) + np.nan_to_num(features[:, 0].astype(float)) / 10
     model, _ = estimators.fit_candidate(regression, "ridge", {}, seed=1, features=features, target=target)
-    onnx_model = OnnxModel(conversion.convert(model, regression), regression)
+    onnx_model = OnnxModel(conversion.convert_with_precision(model, regression)[0], regression)
     reference = conversion.reference_outputs(model, features, regression)
 
     assert parity_report(onnx_model, holdout_columns(features, regression), reference)["passed"]
@@ -141,7 +141,7 @@ def test_a_multiclass_hist_gradient_boosting_is_reported_unsupported():
         schema, "hist_gradient_boosting", {"max_iter": 5}, seed=1, features=features, target=target
     )
     try:
-        conversion.convert(model, schema)
+        conversion.convert_with_precision(model, schema)[0]
     except conversion.ConversionUnsupported as exc:
         assert str(exc)  # the reason is recorded on the version
     else:

@@ -1,6 +1,6 @@
 """The Deploy step: move the production alias to a registered version, once.
 
-Kept apart from ``mlops.training.steps`` so the deploy function does not import scikit-learn (~3 s of cold start)
+Kept apart from the training steps (``mlops.training``) so the deploy function does not import scikit-learn (~3 s of cold start)
 to move an alias.
 """
 
