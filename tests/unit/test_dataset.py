@@ -10,7 +10,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from mlops.data import dataset, reader
+from mlops.data import dataset, reader, typed_table
 from mlops.data.dataset import (
     MAX_CLASSES_FOR_INFERRED_CLASSIFICATION,
     MIN_ROWS,
@@ -38,7 +38,7 @@ def labelled_table(labels: list[str], extra_columns: dict[str, list[str]] | None
 def text_column(table: Table, name: str) -> list[str]:
     """A column's cells as text, as a CSV writer would write them ('' for missing)."""
     column = table.column(name)
-    if isinstance(column, reader.NumericColumn):
+    if isinstance(column, typed_table.NumericColumn):
         return ["" if math.isnan(v) else reader.number_text(v) for v in column.values.tolist()]
     return column.strings("").tolist()
 
@@ -194,7 +194,7 @@ def test_missing_tokens_are_missing_whatever_their_case_and_padding(token):
 def _read_number(cell: str) -> float:
     """A cell as the reader parses it in a numeric column (the column's other value is a number)."""
     column = dataset.read_table(f'x,y\n"{cell}",0\n1,1\n'.encode()).column("x")
-    assert isinstance(column, reader.NumericColumn), column
+    assert isinstance(column, typed_table.NumericColumn), column
     return float(column.values[0])
 
 

@@ -1,6 +1,6 @@
 """Tabular datasets: reading, schema inference, seeded splits and model matrices, on typed columns.
 
-A table is ``reader.TypedTable``: float64 columns and int32-coded categoricals, never a Python string per cell,
+A table is ``typed_table.TypedTable``: float64 columns and int32-coded categoricals, never a Python string per cell,
 so memory follows the typed size of the data. pandas would add ~70 MiB to every Lambda package and nothing here
 needs it.
 """
@@ -16,8 +16,8 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from mlops.data import columns as column_roles
-from mlops.data import reader
-from mlops.data.reader import MISSING_CODE, CategoricalColumn, Column, NumericColumn
+from mlops.data import reader, typed_table
+from mlops.data.typed_table import MISSING_CODE, CategoricalColumn, Column, NumericColumn
 from mlops.errors import InvalidDataset, InvalidTrainingRequest
 from mlops.records.request import ColumnRoles
 from mlops.records.schema import Feature, FeatureKind, Schema, Task
@@ -30,7 +30,7 @@ MIN_ROWS_PER_CLASS = 5
 # A numeric target with at most this many distinct integer values is taken as class labels.
 MAX_CLASSES_FOR_INFERRED_CLASSIFICATION = 20
 
-Table = reader.TypedTable
+Table = typed_table.TypedTable
 
 
 is_missing = column_roles.is_missing
@@ -344,15 +344,3 @@ def to_csv(table: Table) -> bytes:
     writer.writerow(table.names)
     writer.writerows(zip(*cells, strict=True))
     return buffer.getvalue().encode()
-
-
-def to_npz(table: Table) -> bytes:
-    return reader.to_npz(table)
-
-
-def write_npz(table: Table, stream: BinaryIO, rows: np.ndarray | None = None) -> None:
-    reader.write_npz(table, stream, rows)
-
-
-def from_npz(payload: bytes) -> Table:
-    return reader.from_npz(payload)

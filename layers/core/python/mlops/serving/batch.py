@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from mlops.data import columns as column_roles
+from mlops.data import reader
 from mlops.errors import BatchChunkIncomplete, InvalidBatchInput, ModelNotFound
 from mlops.monitoring import capture_records
 from mlops.records.batch import BatchJobStart, PlannedJob
@@ -219,13 +220,13 @@ def parse_chunk(payload: bytes, first_offset: int, names: list[str]) -> ChunkRow
 
 
 def _number_or_text(text: str) -> Any:
-    """A number column's cell as the JSON value a predict request would carry: a float, null for a missing token
-    (``nan`` included), or the text itself when it is no number, so the endpoint's validation refuses it in its own
-    words. float() first: most cells are numbers, and the missing tokens are not."""
+    """A number column's cell as the JSON value a predict request would carry: a float (the data room's cell rule,
+    ``reader.number_cell``), null for a missing token (``nan`` included), or the text itself when it is no number, so
+    the endpoint's validation refuses it in its own words."""
     try:
-        value = float(text)
+        value = reader.number_cell(text)
     except ValueError:
-        return None if column_roles.is_missing(text) else text
+        return text
     return None if value != value else value  # NaN: a missing token  # noqa: PLR0124
 
 
@@ -289,8 +290,8 @@ def _plain_numeric(schema: Schema) -> set[str]:
 
 
 def _typed_block(parsed: ChunkRows, schema: Schema, start: int, end: int) -> Block:
-    """The block typed column by column: a numeric column whose every cell numpy reads as a number becomes a float64
-    array at once; any other column goes cell by cell, as the request values."""
+    """The block typed column by column: a numeric column whose every cell is a number or a missing token becomes a
+    float64 array (NaN for missing); any other column goes cell by cell, as the request values."""
     if parsed.plain_lines is not None:
         block = _plain_block(parsed, schema, start, end)
         if block is not None:
@@ -300,16 +301,9 @@ def _typed_block(parsed: ChunkRows, schema: Schema, start: int, end: int) -> Blo
     typed: dict[str, Any] = {}
     for name in schema.input_columns:
         if name in numeric:
-            try:
-                typed[name] = np.array(cells[name], dtype=np.float64)
-                continue
-            except ValueError:  # a missing token or a text cell: the cell-by-cell reading decides
-                pass
-            values = list(map(_number_or_text, cells[name]))
-            if set(map(type, values)) <= {float, type(None)}:
-                typed[name] = np.array(values, dtype=np.float64)  # null becomes NaN: missing
-            else:
-                typed[name] = values  # text among the numbers: the validation refuses it
+            numbers = reader.number_cells(cells[name])  # the training reader's typer: NaN for a missing token
+            # text among the numbers: the request values, for the validation to refuse in its own words
+            typed[name] = numbers if numbers is not None else list(map(_number_or_text, cells[name]))
         else:
             typed[name] = list(map(_text_or_null, cells[name]))
     return Block(start, end, typed, {name: cells[name] for name in parsed.names if name not in typed})

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from mlops.data import baseline, dataset
+from mlops.data import baseline, dataset, typed_table
 from mlops.errors import InvalidTrainingRequest, PolicyViolation
 from mlops.governance import policy as governance
 from mlops.records.lineage import run_id_of
@@ -173,7 +173,7 @@ def _write_splits(bucket: str, run_id: str, table: dataset.Table, split_rows: di
     for name, indices in split_rows.items():
         uri = layout.run_split(bucket, run_id, name)
         buffer = io.BytesIO()
-        dataset.write_npz(table, buffer, rows=indices)
+        typed_table.write_npz(table, buffer, rows=indices)
         objects.put_buffer(uri, buffer)
         del buffer
         split_uris[name] = str(uri)

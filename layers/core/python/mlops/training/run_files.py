@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mlops.data import dataset
+from mlops.data import dataset, typed_table
 from mlops.errors import InvalidStepInput
 from mlops.records.steps import DocumentRef, PreparedDataset, validated_schema
 from mlops.storage import objects
@@ -31,7 +31,7 @@ def load_schema(ref: DocumentRef) -> dataset.Schema:
 
 def load_table(split_uri: str) -> dataset.Table:
     """One split as the typed table Prepare stored."""
-    return dataset.from_npz(objects.get_bytes(S3Uri.parse(split_uri)))
+    return typed_table.from_npz(objects.get_bytes(S3Uri.parse(split_uri)))
 
 
 def load_matrices(prepared: PreparedDataset, name: str) -> tuple[np.ndarray, np.ndarray]:
