@@ -42,7 +42,7 @@ from mlops.records.events import ScoreChunkEvent
 from mlops.serving import batch
 from mlops.serving.batch_jobs import new_job_id
 from mlops.serving.cache import ModelCache
-from mlops.serving.runtime import validate_instances
+from mlops.serving.validation import validate_instances
 
 MODEL = "bench-batch-rf"
 FOREST = [{"estimator": "random_forest", "params": {"n_estimators": 100}}]

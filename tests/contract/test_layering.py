@@ -198,6 +198,7 @@ def test_the_predict_function_imports_neither_in_a_fresh_interpreter():
     # The static graph misses imports made by third-party code; a real import in a clean process does not.
     probe = (
         "import sys, functions.predict.app, mlops.serving.http, mlops.serving.cache, mlops.serving.runtime;"
+        "import mlops.serving.validation;"
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
     )
     env = {

@@ -14,7 +14,8 @@ from mlops.monitoring.capture_records import records_of
 from mlops.records.batch import PlannedJob
 from mlops.records.schema import Feature, Schema
 from mlops.serving.batch import parse_chunk, request_values, score_rows
-from mlops.serving.runtime import InvalidInstances, Predictions, validate_each_row, validate_instances
+from mlops.serving.runtime import Predictions
+from mlops.serving.validation import InvalidInstances, validate_each_row, validate_instances
 
 
 def schema() -> Schema:

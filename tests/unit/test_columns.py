@@ -11,7 +11,7 @@ from mlops.data import columns, dataset, reader, typed_table
 from mlops.data.columns import OTHER_CATEGORY, ColumnRoles
 from mlops.data.dataset import Table
 from mlops.errors import InvalidDataset, InvalidTrainingRequest
-from mlops.serving.runtime import InvalidInstances, validate_instances
+from mlops.serving.validation import InvalidInstances, validate_instances
 
 FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances", "John"]
 LAST = ["Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson", "Allen", "Backus"]

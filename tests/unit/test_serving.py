@@ -9,14 +9,8 @@ import pytest
 
 from mlops.data import dataset
 from mlops.data.dataset import MISSING_CATEGORY, Feature, Schema
-from mlops.serving.runtime import (
-    InvalidInstances,
-    OnnxModel,
-    SklearnModel,
-    holdout_columns,
-    parity_report,
-    validate_instances,
-)
+from mlops.serving.runtime import OnnxModel, SklearnModel, holdout_columns, parity_report
+from mlops.serving.validation import InvalidInstances, validate_instances
 from mlops.training import conversion, estimators
 
 SCHEMA = Schema(

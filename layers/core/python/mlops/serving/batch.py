@@ -39,7 +39,8 @@ from mlops.registry.store import ModelRegistry
 from mlops.serving.batch_jobs import FAILED, SUCCEEDED, utc_now
 from mlops.serving.cache import LoadedVersion, ModelCache
 from mlops.serving.http import dumps, jsonl
-from mlops.serving.runtime import Predictions, typed_columns, validate_each_row
+from mlops.serving.runtime import Predictions
+from mlops.serving.validation import typed_columns, validate_each_row
 from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri
 

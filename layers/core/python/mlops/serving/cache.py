@@ -35,15 +35,8 @@ from mlops.records.steps import validated_schema
 from mlops.registry import documents
 from mlops.registry.store import ModelRegistry
 from mlops.serving.fallback import FallbackFailed, SklearnFunctionModel
-from mlops.serving.runtime import (
-    InvalidInstances,
-    ModelNotServable,
-    OnnxModel,
-    SklearnModel,
-    holdout_columns,
-    parity_report,
-    validate_instances,
-)
+from mlops.serving.runtime import ModelNotServable, OnnxModel, SklearnModel, holdout_columns, parity_report
+from mlops.serving.validation import InvalidInstances, validate_instances
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 
