@@ -13,7 +13,7 @@ import pytest
 from mlops.monitoring.capture_records import records_of
 from mlops.records.batch import PlannedJob
 from mlops.records.schema import Feature, Schema
-from mlops.serving.batch import parse_chunk, request_values, score_rows
+from mlops.serving.batch_chunks import parse_chunk, request_values, score_rows
 from mlops.serving.runtime import Predictions
 from mlops.serving.validation import InvalidInstances, validate_each_row, validate_instances
 
@@ -173,7 +173,7 @@ def test_the_column_wise_block_path_scores_and_refuses_rows_as_the_row_by_row_re
     # Given seeded chunks of mixed columns: numbers, missing tokens, text among numbers, infinities, pooled and
     # missing categories, dates good and bad; some chunks span more than one 1,000-row block
     rng = random.Random(seed)
-    monkeypatch.setattr("mlops.serving.batch.SCORE_BLOCK_ROWS", 64)
+    monkeypatch.setattr("mlops.serving.batch_chunks.SCORE_BLOCK_ROWS", 64)
     payload = random_chunk(rng, rng.choice([1, 50, 200]), odd_share)
     served = SimpleNamespace(version=7, schema=MIXED, model=ScoringModel())
     # When the chunk is scored

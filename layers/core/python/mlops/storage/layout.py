@@ -16,6 +16,7 @@ S3, one bucket:
   ``runs/<run id>/...``                        a pipeline run's working files (splits, candidates, ONNX, baselines)
   ``models/<name>/<sha256>.joblib|.onnx``      content-addressed, write-once model artifacts
   ``models/<name>/v<n>/card.json|card.md``     model card snapshots
+  ``models/<name>/v<n>/reproductions/<ts>.json`` a version retrained from its lineage and compared
   ``models/<name>/<kind>/<sha256>.json``       content-addressed version documents (schema, leaderboard,
                                                input example): the version item holds their URIs and digests
   ``baselines/<name>/<sha256>.json``           content-addressed drift baselines
@@ -183,6 +184,11 @@ def version_document(bucket: str, model_name: str, kind: str, sha256: str) -> S3
 
 def card(bucket: str, model_name: str, version: int, suffix: str = "json") -> S3Uri:
     return S3Uri(bucket, f"models/{model_name}/v{version}/card.{suffix}")
+
+
+def reproduction_report(bucket: str, model_name: str, version: int, at: str) -> S3Uri:
+    """A version retrained from its lineage and compared (``at``: when the reproduction ran, an ISO timestamp)."""
+    return S3Uri(bucket, f"models/{model_name}/v{version}/reproductions/{at}.json")
 
 
 # ---- S3 keys: monitoring -----------------------------------------------------------------------------------
