@@ -12,6 +12,7 @@ from mlops.data.columns import OTHER_CATEGORY, ColumnRoles
 from mlops.data.dataset import Table
 from mlops.errors import InvalidDataset, InvalidTrainingRequest
 from mlops.serving.validation import InvalidInstances, validate_instances
+from tests.factories import table_from_rows
 
 FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances", "John"]
 LAST = ["Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson", "Allen", "Backus"]
@@ -37,7 +38,7 @@ WORDS = [
 
 def _profile(name: str, values: list[str]) -> columns.ColumnProfile:
     """A column's role profile, read as a CSV column would be."""
-    table = dataset.table_from_rows([name, "other"], [[value, "0"] for value in values])
+    table = table_from_rows([name, "other"], [[value, "0"] for value in values])
     return reader.profile(table.column(name))[0]
 
 
@@ -58,7 +59,7 @@ def _table(rows: int, seed: int = 0) -> Table:
         body.append(
             [name, str(i), str(moment).replace("T", " "), comment, city[i], "7", "", f"{x[i]:.4f}", colour[i], label[i]]
         )
-    return dataset.table_from_rows(header, body)
+    return table_from_rows(header, body)
 
 
 def test_identifiers_text_and_dates_get_roles_with_reasons():
@@ -128,7 +129,7 @@ def test_an_integer_index_sorted_by_a_regression_target_is_excluded():
     rng = np.random.default_rng(3)
     target = np.sort(rng.uniform(10_000, 90_000, size=400))
     noise = rng.normal(size=400)
-    table = dataset.table_from_rows(
+    table = table_from_rows(
         ["index", "noise", "price"], [[str(i + 1), f"{noise[i]:.3f}", f"{target[i]:.2f}"] for i in range(400)]
     )
 
@@ -187,7 +188,7 @@ def test_a_column_named_a_datetime_must_hold_dates():
 
 
 def test_a_table_of_identifiers_only_is_refused_with_the_reasons():
-    table = dataset.table_from_rows(["id", "label"], [[str(i), "ab"[i % 2]] for i in range(40)])
+    table = table_from_rows(["id", "label"], [[str(i), "ab"[i % 2]] for i in range(40)])
     with pytest.raises(InvalidDataset, match=r"no column is left to learn from \(id: integer unique per row"):
         dataset.infer_schema(table, "label")
 

@@ -12,6 +12,7 @@ from mlops.data.dataset import MISSING_CATEGORY, Feature, Schema
 from mlops.serving.runtime import OnnxModel, SklearnModel, holdout_columns, parity_report
 from mlops.serving.validation import InvalidInstances, validate_instances
 from mlops.training import conversion, estimators
+from tests.factories import table_from_rows
 
 SCHEMA = Schema(
     [Feature("age", "numeric"), Feature("plan", "categorical")], "churned", "classification", ["no", "yes"], "yes"
@@ -60,7 +61,7 @@ def mixed_data():
         plan = rng.choice(["basic", "plus", "premium"])
         churned = "yes" if (age < 38) ^ (plan == "basic") ^ (rng.random() < 0.1) else "no"
         rows.append([f"{age:.1f}" if rng.random() > 0.05 else "", plan if rng.random() > 0.05 else "", churned])
-    table = dataset.table_from_rows(["age", "plan", "churned"], rows)
+    table = table_from_rows(["age", "plan", "churned"], rows)
     schema, table = dataset.infer_schema(table, "churned")
     return schema, dataset.feature_matrix(table, schema), dataset.target_vector(table, schema)
 
@@ -129,7 +130,7 @@ def test_sklearn_fallback_serves_the_pipeline_itself(mixed_data):
 def test_a_multiclass_hist_gradient_boosting_is_reported_unsupported():
     rng = np.random.default_rng(0)
     rows = [[f"{rng.normal():.3f}", f"{rng.normal():.3f}", str(i % 3)] for i in range(90)]
-    schema, table = dataset.infer_schema(dataset.table_from_rows(["a", "b", "y"], rows), "y")
+    schema, table = dataset.infer_schema(table_from_rows(["a", "b", "y"], rows), "y")
     features, target = dataset.feature_matrix(table, schema), dataset.target_vector(table, schema)
     model, _ = estimators.fit_candidate(
         schema, "hist_gradient_boosting", {"max_iter": 5}, seed=1, features=features, target=target

@@ -41,15 +41,6 @@ def read_table(source: bytes | str | Path | BinaryIO) -> Table:
     return reader.read_dataset(source)
 
 
-def table_from_rows(header: list[str], rows: list[list[Any]]) -> Table:
-    """A table from rows of cells (as a CSV with these rows would read)."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return read_table(buffer.getvalue().encode())
-
-
 def infer_schema(
     table: Table,
     target: str,

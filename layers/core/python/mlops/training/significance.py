@@ -57,11 +57,6 @@ def resample_chunks(rows: int, resamples: int, seed: int) -> Iterator[np.ndarray
         yield generator.integers(0, rows, size=(min(per_chunk, resamples - start), rows))
 
 
-def resample_indices(rows: int, resamples: int, seed: int) -> np.ndarray:
-    """Every resample's row indices as one matrix (the chunks of ``resample_chunks`` stacked)."""
-    return np.vstack(list(resample_chunks(rows, resamples, seed)))
-
-
 def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
     denominator = 2 * tp + fp + fn
     return np.divide(2 * tp, denominator, out=np.zeros_like(denominator, dtype=float), where=denominator > 0)
