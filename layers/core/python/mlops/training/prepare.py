@@ -85,7 +85,7 @@ def prepare(
         splits=Splits.model_validate(split_uris),
         input_example=put_document(layout.run_document(bucket, run_id, layout.RUN_INPUT_EXAMPLE), example),
         split_sizes={name: len(indices) for name, indices in split_rows.items()},
-        baseline_uri=str(baseline_uri),
+        baseline_uri=baseline_uri,
         feedback=feedback_summary,
     )
     return PreparedRun(request=normalised, dataset=prepared)
