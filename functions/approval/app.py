@@ -6,7 +6,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.errors import VersionConflict
-from mlops.records.events import ApprovalTimedOutEvent, AwaitApprovalEvent, parse_event
+from mlops.records.events import ApprovalStep, ApprovalTimedOutEvent, AwaitApprovalEvent, parse_event
 from mlops.records.lineage import run_id_of
 from mlops.records.registry import VERSION_APPROVED, VERSION_PENDING_APPROVAL, VERSION_REJECTED, VersionRecord
 from mlops.registry.store import ModelRegistry
@@ -29,14 +29,18 @@ def _already_done(record: VersionRecord, task_token: str) -> bool:
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     registry = ModelRegistry.from_settings(Settings.from_environment())
-    if isinstance(event, dict) and "approval_timed_out" in event:
-        step = parse_event(ApprovalTimedOutEvent, event)
-        record = registry.expire_approval(
-            step.model_name, step.version, actor=f"pipeline:{run_id_of(step.execution_arn)}"
-        )
-        metrics.add_metric(name="ApprovalsTimedOut", unit=MetricUnit.Count, value=1)
-        return {"model_name": step.model_name, "version": step.version, "status": record.status}
-    step = parse_event(AwaitApprovalEvent, event)
+    match parse_event(ApprovalStep, event).root:
+        case ApprovalTimedOutEvent() as step:
+            record = registry.expire_approval(
+                step.model_name, step.version, actor=f"pipeline:{run_id_of(step.execution_arn)}"
+            )
+            metrics.add_metric(name="ApprovalsTimedOut", unit=MetricUnit.Count, value=1)
+            return {"model_name": step.model_name, "version": step.version, "status": record.status}
+        case AwaitApprovalEvent() as step:
+            return _await_approval(step, registry)
+
+
+def _await_approval(step: AwaitApprovalEvent, registry: ModelRegistry) -> dict:
     try:
         record = registry.await_approval(
             step.model_name, step.version, step.task_token, actor=f"pipeline:{run_id_of(step.execution_arn)}"

@@ -13,7 +13,7 @@ from mlops.monitoring.check import MAX_FEATURE_METRICS, record_retraining, run_c
 from mlops.monitoring.config import MonitoringConfig
 from mlops.monitoring.schedule import plan_tick, tick_at
 from mlops.monitoring.store import MonitoringStore
-from mlops.records.events import DriftCheckEvent, PlanTickEvent, RecordRetrainingEvent, parse_event
+from mlops.records.events import DriftCheckEvent, DriftStep, PlanTickEvent, RecordRetrainingEvent, parse_event
 from mlops.records.lineage import run_id_of
 from mlops.registry.store import ModelRegistry
 from mlops.settings import MonitoringSettings, ScheduleSettings, Settings
@@ -73,29 +73,36 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = Settings.from_environment()
     registry = ModelRegistry.from_settings(settings)
     store = MonitoringStore(settings.monitor_table)
-    if isinstance(event, dict) and "tick" in event:
-        tick = parse_event(PlanTickEvent, event)
-        schedule = ScheduleSettings.from_environment()
-        plan = plan_tick(
-            tick_at(tick),
-            default_rate=schedule.default_rate,
-            tick_rate=schedule.tick_rate,
-            aliases=ModelTable(settings.alias_table),
-            monitors=store,
-        )
-        metrics.add_metric(name="ScheduledDriftChecks", unit=MetricUnit.Count, value=len(plan.due))
-        document = plan.to_document()
-        logger.info("tick planned", extra={k: document[k] for k in ("tick_at", "models", "due_count", "not_due")})
-        if plan.deferred:
-            logger.warning("more models due than one tick starts", extra={"deferred": document["deferred_count"]})
-        return document
-    if isinstance(event, dict) and "retraining_execution_arn" in event:
-        step = parse_event(RecordRetrainingEvent, event)
-        metrics.add_metric(name="RetrainingStarted", unit=MetricUnit.Count, value=1)
-        return record_retraining(
-            step.model_name, step.check_id, step.retraining_execution_arn, store=store, registry=registry
-        )
-    step = parse_event(DriftCheckEvent, event)
+    match parse_event(DriftStep, event).root:
+        case PlanTickEvent() as tick:
+            return _plan_tick(tick, settings, store)
+        case RecordRetrainingEvent() as step:
+            metrics.add_metric(name="RetrainingStarted", unit=MetricUnit.Count, value=1)
+            return record_retraining(
+                step.model_name, step.check_id, step.retraining_execution_arn, store=store, registry=registry
+            )
+        case DriftCheckEvent() as step:
+            return _check(step, settings, registry, store)
+
+
+def _plan_tick(tick: PlanTickEvent, settings: Settings, store: MonitoringStore) -> dict:
+    schedule = ScheduleSettings.from_environment()
+    plan = plan_tick(
+        tick_at(tick),
+        default_rate=schedule.default_rate,
+        tick_rate=schedule.tick_rate,
+        aliases=ModelTable(settings.alias_table),
+        monitors=store,
+    )
+    metrics.add_metric(name="ScheduledDriftChecks", unit=MetricUnit.Count, value=len(plan.due))
+    document = plan.to_document()
+    logger.info("tick planned", extra={k: document[k] for k in ("tick_at", "models", "due_count", "not_due")})
+    if plan.deferred:
+        logger.warning("more models due than one tick starts", extra={"deferred": document["deferred_count"]})
+    return document
+
+
+def _check(step: DriftCheckEvent, settings: Settings, registry: ModelRegistry, store: MonitoringStore) -> dict:
     report, output = run_check(
         step.check.model_name,
         check_id=run_id_of(step.execution_arn),

@@ -36,5 +36,5 @@ def _model_cache() -> ModelCache:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    request = parse_event(ServeVersionEvent, event).serve_version
+    request = parse_event(ServeVersionEvent, event)
     return serve_version(_model_cache(), request.model_name, request.version, request.columns)

@@ -247,7 +247,7 @@ def smoke_test_via(predict_function: str, model_name: str, version: int) -> dict
     """Ask the predict function itself (the real serving runtime) to serve the version's input example."""
     response = clients.client("lambda").invoke(
         FunctionName=predict_function,
-        Payload=json.dumps({"smoke_test": {"model_name": model_name, "version": version}}).encode(),
+        Payload=json.dumps({"step": "smoke_test", "model_name": model_name, "version": version}).encode(),
     )
     payload = json.loads(response["Payload"].read() or b"{}")
     if response.get("FunctionError"):
