@@ -5,11 +5,11 @@ import os
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.contracts import parse_event
 from mlops.errors import InvalidStepInput
+from mlops.observability import logger
 from mlops.registry.store import ModelRegistry
 from mlops.serving import batch, batch_jobs
 from mlops.serving.cache import ModelCache
@@ -18,7 +18,6 @@ from mlops.settings import BatchSettings, ModelCacheSettings, Settings
 if os.environ.get("SERVING_RUNTIME") == "onnx":
     import onnxruntime  # noqa: F401 - imported at init, not in the first chunk's time
 
-logger = Logger()
 STEPS = ("plan", "score", "finish", "failed")
 
 

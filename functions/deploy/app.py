@@ -6,7 +6,7 @@ roll back). With ``{"undo": {"state_input": ..., "execution_arn": ...}}`` (the A
 every Catch that ends a run passes through) it undoes a production move, canary or shadow the failed run made:
 with the admin API, this function is the only writer of aliases."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -20,6 +20,7 @@ from mlops.contracts import (
     parse_event,
 )
 from mlops.governance.failed_runs import failure_of, undo_deployment
+from mlops.observability import instrumented, logger, metrics
 from mlops.registry.records import MODEL_NAME_PATTERN_RE
 from mlops.registry.store import ModelRegistry
 from mlops.serving import rollout
@@ -27,15 +28,10 @@ from mlops.serving.bake_metrics import CloudWatchServingMetrics, ServingObservat
 from mlops.serving.deploy import deploy
 from mlops.settings import Settings
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 DECISION_METRICS = {"baking": "RolloutAdvanced", "promoted": "RolloutPromoted", "rolled_back": "RolloutRolledBack"}
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@instrumented
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = Settings.from_environment()
     if isinstance(event, dict) and "undo" in event:

@@ -15,10 +15,11 @@ import os
 import sys
 from functools import cache
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.contracts import ParityCheckEvent, ScoreHoldoutEvent, ShadowReplayEvent, SmokeTestEvent, parse_event
+from mlops.observability import logger
 from mlops.registry.store import ModelRegistry
 from mlops.serving.cache import ModelCache, load_schema_document, parity_check, score_holdout, smoke_test
 from mlops.serving.http import RequestMetrics, handle_predict
@@ -28,7 +29,6 @@ from mlops.settings import EndpointSettings, ModelCacheSettings, Settings
 if os.environ.get("SERVING_RUNTIME") == "onnx":
     import onnxruntime  # noqa: F401 - imported at init, inside the SnapStart snapshot, not on the first request
 
-logger = Logger()
 _cache: ModelCache | None = None
 
 

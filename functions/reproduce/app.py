@@ -1,25 +1,19 @@
 """Reproduce function: retrain a registered version from its lineage and report whether it matches."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.contracts import ReproduceEvent, parse_event
 from mlops.governance.reproduce import reproduce_version
+from mlops.observability import instrumented, metrics
 from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
 from mlops.storage import objects
 from mlops.storage.codec import now_iso
 from mlops.storage.objects import S3Uri
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@instrumented
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     request = parse_event(ReproduceEvent, event)
     settings = Settings.from_environment()
