@@ -13,10 +13,15 @@ from pathlib import Path
 
 import pytest
 
+from local.template import function_property, load_template, resources_of_type
 from mlops import observability
 
 ROOT = Path(__file__).resolve().parents[2]
-HANDLERS = sorted(path.parent.name for path in (ROOT / "functions").glob("*/app.py"))
+TEMPLATE = load_template()
+HANDLERS = sorted(  # the folders of the template's functions (functions/<name>/, Handler app.lambda_handler)
+    Path(function_property(TEMPLATE, logical_id, "CodeUri")).name
+    for logical_id in resources_of_type(TEMPLATE, "AWS::Serverless::Function")
+)
 LEAN = ("batch", "predict", "predict_sklearn")  # the logger only: no Tracer, no metrics flush
 TRACED = [name for name in HANDLERS if name not in LEAN]
 STANDARD_ORDER = [
