@@ -4,11 +4,11 @@ that the wait timed out. The decision itself arrives through the admin API, whic
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import ApprovalTimedOutEvent, AwaitApprovalEvent, parse_event
 from mlops.errors import VersionConflict
-from mlops.governance.lineage import run_id_of
 from mlops.observability import instrumented, logger, metrics
-from mlops.registry.records import VERSION_APPROVED, VERSION_PENDING_APPROVAL, VERSION_REJECTED, VersionRecord
+from mlops.records.events import ApprovalTimedOutEvent, AwaitApprovalEvent, parse_event
+from mlops.records.lineage import run_id_of
+from mlops.records.registry import VERSION_APPROVED, VERSION_PENDING_APPROVAL, VERSION_REJECTED, VersionRecord
 from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
 

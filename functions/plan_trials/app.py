@@ -4,8 +4,8 @@ the rung that just ran, with successive halving)."""
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import PlanTrialsEvent, parse_event
 from mlops.observability import instrumented, logger, metrics
+from mlops.records.events import PlanTrialsEvent, parse_event
 from mlops.settings import Settings
 from mlops.training.steps import plan_trials
 

@@ -10,8 +10,8 @@ from functools import cache
 import sklearn  # noqa: F401 - imported at init, inside the SnapStart snapshot, not on the first request
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import ServeVersionEvent, parse_event
 from mlops.observability import logger
+from mlops.records.events import ServeVersionEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.serving.cache import ModelCache
 from mlops.serving.fallback import serve_version

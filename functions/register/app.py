@@ -3,8 +3,8 @@
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import RegisterEvent, parse_event
 from mlops.observability import instrumented, logger, metrics
+from mlops.records.events import RegisterEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
 from mlops.training.steps import register

@@ -4,8 +4,8 @@ training job fitted it, collect the candidate the job wrote (the same record, wh
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import TrainEvent, parse_event
 from mlops.observability import instrumented, logger, metrics
+from mlops.records.events import TrainEvent, parse_event
 from mlops.settings import Settings
 from mlops.training.steps import collect_training_job, train
 

@@ -29,7 +29,6 @@ from local.datasets import breast_cancer_csv
 from local.event_files import EVENTS_DIR, EXAMPLE_EXECUTION, EXAMPLE_REQUEST, _function_folder, map_results
 from local.stack import LocalStack
 from local.training_runs import execution_history, run_training
-from mlops import contracts
 from mlops.errors import (
     ArtifactIntegrityError,
     ArtifactMissing,
@@ -45,6 +44,7 @@ from mlops.errors import (
     SmokeTestFailed,
     VersionConflict,
 )
+from mlops.records import events as contracts
 from tests.conftest import FakeLambdaContext
 
 pytestmark = pytest.mark.fuzz

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlops.api import aliases_and_tags as aliases
-from mlops.registry.records import TAG_VALUE_MAX_CHARS
+from mlops.records.registry import TAG_VALUE_MAX_CHARS
 from mlops.settings import ApiSettings
 
 from .conventions import AliasName, ModelName, Reason, TagKey, VersionNumber, actor, registry, responses

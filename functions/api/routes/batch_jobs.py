@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from mlops.api import batch_jobs
 from mlops.governance import policy as governance
-from mlops.serving.batch_jobs import JOB_ID_PATTERN, BatchJobRequest
+from mlops.records.batch import JOB_ID_PATTERN, BatchJobRequest
 from mlops.settings import BatchApiSettings, GovernanceSettings, Settings
 
 from .conventions import ModelName, registry, responses

@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from aws_lambda_powertools.utilities.data_classes.api_gateway_proxy_event import APIGatewayProxyEvent
 from pydantic import BaseModel, ConfigDict, Field
 
-from mlops.registry.records import ALIAS_NAME_PATTERN, MODEL_NAME_PATTERN, TAG_KEY_PATTERN, VERSION_STATUSES
+from mlops.records.registry import ALIAS_NAME_PATTERN, MODEL_NAME_PATTERN, TAG_KEY_PATTERN, VERSION_STATUSES
 from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
 

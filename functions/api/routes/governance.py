@@ -6,9 +6,10 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from mlops.api import governance
-from mlops.governance import cards, dashboard
+from mlops.governance import cards
 from mlops.monitoring import store
 from mlops.settings import ApiSettings, Settings
+from mlops.views import dashboard
 
 from .conventions import ModelName, VersionNumber, actor, registry, responses
 

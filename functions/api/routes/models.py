@@ -6,7 +6,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from mlops.api import models
-from mlops.registry.records import ALIAS_NAME_PATTERN
+from mlops.records.registry import ALIAS_NAME_PATTERN
 
 from .conventions import ModelName, VersionNumber, VersionStatus, registry, responses
 

@@ -9,8 +9,8 @@ from pydantic import Field
 
 from mlops.api import training_runs as runs
 from mlops.governance import policy as governance
+from mlops.records.request import TrainingRequest
 from mlops.settings import ApiSettings, GovernanceSettings
-from mlops.training.request import TrainingRequest
 
 from .conventions import actor, responses
 

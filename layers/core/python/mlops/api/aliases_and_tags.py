@@ -7,8 +7,8 @@ import json
 from typing import Any
 
 from mlops.errors import DeploymentRefused, SmokeTestFailed
+from mlops.records.registry import PRODUCTION, AliasRecord
 from mlops.registry.aliases import checked_alias
-from mlops.registry.records import PRODUCTION, AliasRecord
 from mlops.registry.store import ModelRegistry
 from mlops.storage import clients
 

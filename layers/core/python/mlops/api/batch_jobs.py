@@ -7,6 +7,7 @@ from typing import Any
 
 from mlops.api.executions import describe_execution, execution_arn
 from mlops.errors import ModelNotFound
+from mlops.records.batch import BatchJobRequest, BatchJobStart
 from mlops.serving import batch_jobs as batch
 from mlops.storage import clients
 
@@ -15,11 +16,11 @@ class BatchJobNotFound(ModelNotFound):
     """No batch job with that id for that model."""
 
 
-def start_batch_job(state_machine_arn: str, model_name: str, request: batch.BatchJobRequest) -> dict[str, Any]:
+def start_batch_job(state_machine_arn: str, model_name: str, request: BatchJobRequest) -> dict[str, Any]:
     """Start a BatchTransform execution named by a new job id (the model must exist: 404 otherwise, checked by the
     caller); the job's files go under ``predictions/<model>/<job>/``."""
     job_id = batch.new_job_id()
-    start = batch.BatchJobStart(job_id=job_id, model_name=model_name, request=request)
+    start = BatchJobStart(job_id=job_id, model_name=model_name, request=request)
     started = clients.client("stepfunctions").start_execution(
         stateMachineArn=state_machine_arn, name=job_id, input=start.model_dump_json()
     )

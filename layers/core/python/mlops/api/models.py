@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from mlops.records.registry import PRODUCTION
 from mlops.registry import documents
 from mlops.registry.aliases import checked_alias
-from mlops.registry.records import PRODUCTION
 from mlops.registry.store import ModelRegistry
 from mlops.registry.tags import checked_tag
 

@@ -11,8 +11,8 @@ from botocore.exceptions import ClientError
 from mlops.api.executions import describe_execution, execution_arn
 from mlops.errors import ModelNotFound, VersionConflict
 from mlops.governance.failed_runs import step_error_of
+from mlops.records.request import TrainingRequest
 from mlops.storage import clients
-from mlops.training.request import TrainingRequest
 
 
 class ExecutionNotFound(ModelNotFound):
