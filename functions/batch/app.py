@@ -5,9 +5,9 @@ import os
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops.observability import logger
 from mlops.records.events import (
     BatchStep,
     FinishJobEvent,
@@ -23,8 +23,6 @@ from mlops.settings import BatchSettings, ModelCacheSettings, Settings
 
 if os.environ.get("SERVING_RUNTIME") == "onnx":
     import onnxruntime  # noqa: F401 - imported at init, not in the first chunk's time
-
-logger = Logger()
 
 
 @cache

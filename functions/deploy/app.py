@@ -6,10 +6,11 @@ finished bake on the version's serving metrics, then advance, promote or roll ba
 UndoDeployment state, which every Catch that ends a run passes through) undoes a production move, canary or shadow
 the failed run made. With the admin API, this function is the only writer of aliases."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import (
     CheckBakeEvent,
     DeployEvent,
@@ -26,15 +27,10 @@ from mlops.serving.bake_metrics import CloudWatchServingMetrics, ServingObservat
 from mlops.serving.deploy import deploy, undo_deployment
 from mlops.settings import Settings
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 DECISION_METRICS = {"baking": "RolloutAdvanced", "promoted": "RolloutPromoted", "rolled_back": "RolloutRolledBack"}
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@instrumented
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = Settings.from_environment()
     match parse_event(DeployStep, event).root:

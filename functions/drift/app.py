@@ -5,7 +5,6 @@ parses the event and publishes the metrics."""
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -13,15 +12,12 @@ from mlops.monitoring.check import MAX_FEATURE_METRICS, record_retraining, run_c
 from mlops.monitoring.config import MonitoringConfig
 from mlops.monitoring.schedule import plan_tick, tick_at
 from mlops.monitoring.store import MonitoringStore
+from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import DriftCheckEvent, DriftStep, PlanTickEvent, RecordRetrainingEvent, parse_event
 from mlops.records.lineage import run_id_of
 from mlops.registry.store import ModelRegistry
 from mlops.settings import MonitoringSettings, ScheduleSettings, Settings
 from mlops.storage.table import ModelTable
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
 
 def _defaults(settings: MonitoringSettings) -> MonitoringConfig:
@@ -66,9 +62,7 @@ def publish_metrics(report: dict[str, Any]) -> None:
         _per_model_metric(f"Live{name.capitalize()}", MetricUnit.NoUnit, value, model)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@instrumented
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = Settings.from_environment()
     registry = ModelRegistry.from_settings(settings)

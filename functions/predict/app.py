@@ -15,9 +15,10 @@ import os
 import sys
 from functools import cache
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops.observability import logger
 from mlops.records.events import (
     ParityCheckEvent,
     PredictStep,
@@ -35,7 +36,6 @@ from mlops.settings import EndpointSettings, ModelCacheSettings, Settings
 if os.environ.get("SERVING_RUNTIME") == "onnx":
     import onnxruntime  # noqa: F401 - imported at init, inside the SnapStart snapshot, not on the first request
 
-logger = Logger()
 _cache: ModelCache | None = None
 
 
