@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from local import state
-from local.datasets import breast_cancer_csv, diabetes_csv
-from local.event_files import write_events
 from local.gateway import LocalGateway
-from local.monitoring_runs import demo_monitoring
+from local.runs.datasets import breast_cancer_csv, diabetes_csv
+from local.runs.event_files import write_events
+from local.runs.monitoring import demo_monitoring
+from local.runs.training import PipelineResult, ProgressEvent, run_training
 from local.stack import LocalStack
 from local.template import ROOT
-from local.training_runs import PipelineResult, ProgressEvent, run_training
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -438,7 +438,7 @@ def reproduce_command(args: argparse.Namespace) -> int:
 
 
 def drift_command(args: argparse.Namespace) -> int:
-    from local import drift_files  # noqa: PLC0415 - only this command needs it
+    from local.runs import drift_files  # noqa: PLC0415 - only this command needs it
     from mlops.errors import InvalidMonitoringConfig  # noqa: PLC0415
     from mlops.monitoring.config import DriftConfig  # noqa: PLC0415
     from mlops.monitoring.reports import render_html  # noqa: PLC0415
@@ -463,7 +463,8 @@ def drift_command(args: argparse.Namespace) -> int:
 
 
 def aws_server_command(args: argparse.Namespace) -> int:
-    from local import aws_server, event_files  # noqa: PLC0415 - only this command needs moto's server
+    from local import aws_server  # noqa: PLC0415 - only this command needs moto's server
+    from local.runs import event_files  # noqa: PLC0415
 
     out = sys.stdout
     _stop_on_sigterm()

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from local.datasets import breast_cancer_csv
 from local.gateway import LocalGateway
+from local.runs.datasets import breast_cancer_csv
 from mlops.governance import cards
 from mlops.registry import documents
 from mlops.storage import objects

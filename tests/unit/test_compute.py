@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from local import sagemaker_training
+from local.emulated import sagemaker_training
 from mlops.contracts import TrainEvent
 from mlops.errors import InvalidStepInput, InvalidTrainingRequest
 from mlops.settings import ComputeSettings, MissingSetting
