@@ -10,7 +10,7 @@ import sys
 import numpy as np
 import pytest
 
-from local.__main__ import main
+from local.cli import main
 from local.runs.datasets import breast_cancer_csv
 from tests.conftest import ROOT
 
