@@ -2,7 +2,9 @@
 
 Resources are created from what ``template.yaml`` declares (bucket, table keys, functions' handlers and
 environment, state machines' DefinitionUri + DefinitionSubstitutions resolved to the local ARNs). moto's
-CloudFormation path is not used: it leaves state machines unexecutable and substitutions unresolved.
+CloudFormation path is not used: it leaves state machines unexecutable and substitutions unresolved. Starting a stack
+applies the moto patches register (local/moto_patches.py) and gives invocations their own view of the process
+(local/runtime.py); stopping it forgets the handlers and the capture streams.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ the share of failed items is above the tolerated percentage or their count above
 ResultWriter writes ``SUCCEEDED_0.json`` and ``FAILED_0.json`` (each a JSON list of child executions: ``Input`` and
 ``Output`` as JSON strings, ``Error`` and ``Cause`` for a failure, ``Status``) beside ``manifest.json``, whose
 ``ResultFiles`` list them with their ``Key`` and ``Size``. A test guards that moto still lacks them
-(``tests/unit/test_local_distributed_map.py``), so an upgrade that adds them shows.
+(``tests/unit/test_moto_patches.py``, with every other moto patch), so an upgrade that adds them shows.
 """
 
 from __future__ import annotations
