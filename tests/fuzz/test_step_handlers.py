@@ -29,7 +29,6 @@ from local.runs.datasets import breast_cancer_csv
 from local.runs.event_files import EVENTS_DIR, EXAMPLE_EXECUTION, EXAMPLE_REQUEST, _function_folder, map_results
 from local.runs.training import execution_history, run_training
 from local.stack import LocalStack
-from mlops import contracts
 from mlops.errors import (
     ArtifactIntegrityError,
     ArtifactMissing,
@@ -45,6 +44,7 @@ from mlops.errors import (
     SmokeTestFailed,
     VersionConflict,
 )
+from mlops.records import events as contracts
 from tests.conftest import FakeLambdaContext
 
 pytestmark = pytest.mark.fuzz

@@ -16,7 +16,7 @@ from local import runtime
 from local.runs.datasets import breast_cancer_csv, diabetes_csv
 from local.runs.training import follow
 from local.stack import LocalStack
-from mlops.registry.records import PRODUCTION
+from mlops.records.registry import PRODUCTION
 
 pytestmark = pytest.mark.integration
 

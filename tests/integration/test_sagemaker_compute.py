@@ -11,14 +11,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from functions.training_job import app as training_job
 from local.emulated import sagemaker_training
 from local.runs.datasets import breast_cancer_csv
 from local.runs.training import run_training
 from local.stack import LocalStack
-from mlops.governance.lineage import library_versions, run_id_of
+from mlops.records.lineage import library_versions, run_id_of
 from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri
-from mlops.training import job as training_job
 from tests.conftest import upload
 
 pytestmark = pytest.mark.integration
