@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from local.datasets import breast_cancer_csv
-from local.event_files import EVENTS_DIR, EXAMPLE_EXECUTION, EXAMPLE_REQUEST, _function_folder, map_results
+from local.runs.datasets import breast_cancer_csv
+from local.runs.event_files import EVENTS_DIR, EXAMPLE_EXECUTION, EXAMPLE_REQUEST, _function_folder, map_results
+from local.runs.training import execution_history, run_training
 from local.stack import LocalStack
-from local.training_runs import execution_history, run_training
 from mlops.errors import (
     ArtifactIntegrityError,
     ArtifactMissing,
@@ -91,7 +91,7 @@ json_values = st.recursive(
 
 
 def _case_of(folder: str, payload: dict[str, Any]) -> str:
-    """The events/<folder>/<case>.json name local.event_files gives this payload."""
+    """The events/<folder>/<case>.json name local.runs.event_files gives this payload."""
     if folder == "train":
         return payload["candidate"]["estimator"]
     if folder == "predict":

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from local.datasets import breast_cancer_csv
+from local.runs.datasets import breast_cancer_csv
 from mlops.api import training_runs
 from mlops.errors import DeploymentRefused, NothingToRollBack, VersionConflict
 from mlops.records.registry import VERSION_REGISTERED

@@ -14,8 +14,8 @@ import time
 import pytest
 
 from local import runtime
-from local.datasets import breast_cancer_csv
-from local.training_runs import follow, run_training
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import follow, run_training
 from mlops.api import approvals
 from mlops.errors import DeploymentRefused, VersionConflict
 from mlops.governance import cards

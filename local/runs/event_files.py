@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from local.datasets import breast_cancer_csv
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import PipelineResult, execution_history, run_training
 from local.stack import LocalStack
 from local.template import ROOT, function_environment, function_property, resources_of_type
-from local.training_runs import PipelineResult, execution_history, run_training
 from mlops.records.batch import BatchJobRequest, BatchJobStart
 from mlops.records.events import ReproduceEvent
 
