@@ -17,6 +17,7 @@ import numpy as np
 
 from mlops.data import dataset
 from mlops.errors import ArtifactIntegrityError, LibraryVersionMismatch
+from mlops.records.events import ScoreHoldoutEvent
 from mlops.records.registry import PRODUCTION, VersionRecord
 from mlops.records.steps import PreparedDataset
 from mlops.registry import documents
@@ -137,15 +138,14 @@ def _score_holdout(predict_function: str, record: VersionRecord, prepared: Prepa
     error type when it failed)."""
     response = clients.client("lambda").invoke(
         FunctionName=predict_function,
-        Payload=json.dumps(
-            {
-                "score_holdout": {
-                    "model_name": record.model_name,
-                    "version": record.version,
-                    "test_uri": prepared.splits.test,
-                }
-            }
-        ).encode(),
+        Payload=ScoreHoldoutEvent(
+            step="score_holdout",
+            model_name=record.model_name,
+            version=record.version,
+            test_uri=prepared.splits.test,
+        )
+        .model_dump_json()
+        .encode(),
     )
     scored = json.loads(response["Payload"].read() or b"{}")
     if response.get("FunctionError"):
