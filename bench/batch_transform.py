@@ -37,8 +37,10 @@ from local.datasets import breast_cancer_csv
 from local.stack import LocalStack
 from local.training_runs import run_training
 from mlops.data import dataset
+from mlops.records.batch import BatchJobRequest, BatchJobStart, ChunkItem
+from mlops.records.events import ScoreChunkEvent
 from mlops.serving import batch
-from mlops.serving.batch_jobs import BatchJobRequest, BatchJobStart, ChunkItem, ScoreChunkEvent, new_job_id
+from mlops.serving.batch_jobs import new_job_id
 from mlops.serving.cache import ModelCache
 from mlops.serving.runtime import validate_instances
 

@@ -18,10 +18,10 @@ import local  # noqa: F401 - puts the core layer on sys.path, as Lambda does
 from local.datasets import breast_cancer_csv
 from local.stack import LocalStack
 from local.training_runs import run_training
+from mlops.records.request import parse_training_request
 from mlops.serving import deploy
 from mlops.settings import Settings
 from mlops.training import steps
-from mlops.training.request import parse_training_request
 
 CANDIDATES = [
     {"estimator": "logistic_regression", "params": {"C": 1.0, "max_iter": 2000}},

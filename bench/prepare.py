@@ -75,10 +75,10 @@ def worker_ours(path: str) -> dict:
     written beside it."""
     sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python")]
     from bench.local_storage import storage_on  # noqa: PLC0415
+    from mlops.records.request import TrainingRequest  # noqa: PLC0415
     from mlops.settings import Settings  # noqa: PLC0415
     from mlops.storage import objects  # noqa: PLC0415
     from mlops.training import steps  # noqa: PLC0415
-    from mlops.training.request import TrainingRequest  # noqa: PLC0415
 
     written = storage_on(Path(path).parent)  # the dataset is s3://bench/table.csv: <directory>/table.csv
     request = TrainingRequest.model_validate(

@@ -42,10 +42,10 @@ class _NoChampion:
 
 def worker(step: str, directory: str, argument: str) -> dict:
     sys.path.insert(0, str(ROOT / "layers" / "core" / "python"))
+    from mlops.records.request import TrainingRequest  # noqa: PLC0415
+    from mlops.records.steps import PreparedRun, TrainedCandidate  # noqa: PLC0415
     from mlops.settings import Settings  # noqa: PLC0415
     from mlops.training import steps  # noqa: PLC0415
-    from mlops.training.records import PreparedRun, TrainedCandidate  # noqa: PLC0415
-    from mlops.training.request import TrainingRequest  # noqa: PLC0415
 
     folder = Path(directory)
     storage_on(folder)

@@ -27,8 +27,8 @@ from local.datasets import breast_cancer_csv
 from local.stack import LocalStack
 from local.template import ROOT, function_environment, function_property, resources_of_type
 from local.training_runs import PipelineResult, execution_history, run_training
-from mlops.contracts import ReproduceEvent
-from mlops.serving.batch_jobs import BatchJobRequest, BatchJobStart
+from mlops.records.batch import BatchJobRequest, BatchJobStart
+from mlops.records.events import ReproduceEvent
 
 EVENTS_DIR = ROOT / "events"
 ENV_FILE = EVENTS_DIR / "env.json"

@@ -32,8 +32,8 @@ from botocore.exceptions import ClientError
 
 from local.stack import ACCOUNT_ID, LocalStack
 from local.template import resources_of_type
-from mlops.governance import dashboard
 from mlops.monitoring.store import MonitoringStore
+from mlops.views import dashboard
 
 LOCAL_CALLER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:user/local-admin"
 STAGE = "v1"

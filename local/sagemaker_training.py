@@ -5,7 +5,7 @@ moto's SageMaker, which runs no container, and only for ``.waitForTaskToken``). 
 handlers in-process (local/runtime.py), this runs a training job in-process: the task's parameters are checked
 against botocore's CreateTrainingJob model and SageMaker's limits, a directory stands for the container's
 ``/opt/ml`` (``input/config/hyperparameters.json``, ``model/``, ``output/failure``), the image's entry point
-(``mlops.training.job``) runs with the job's ``Environment``, ``model/`` is uploaded as
+(``functions.training_job.app``) runs with the job's ``Environment``, ``model/`` is uploaded as
 ``<S3OutputPath>/<job>/output/model.tar.gz``, and the task's result is a DescribeTrainingJob document.
 
 How a job's end reaches the state machine, as Step Functions reports it for ``.sync`` jobs:
@@ -128,7 +128,7 @@ def _upload_model(model_dir: Path, output_path: str, name: str, region: str) -> 
 
 def run_training_job(parameters: dict[str, Any], region: str) -> dict[str, Any]:
     """Run the job's container command in-process (the image's entry point) and describe how it ended."""
-    from mlops.training import job  # noqa: PLC0415 - the ML stack is imported when a job runs, not with the stack
+    from functions.training_job import app as job  # noqa: PLC0415 - the ML stack is imported when a job runs, not with the stack
 
     name = parameters["TrainingJobName"]
     arn = f"arn:aws:sagemaker:{region}:{ACCOUNT_ID}:training-job/{name}"

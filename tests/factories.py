@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops.registry.records import Lineage, VersionContent
+from mlops.records.registry import Lineage, VersionContent
 
 
 def version_content(**fields: Any) -> VersionContent:

@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 import local  # noqa: F401 - puts the core layer on sys.path, as Lambda does
-from mlops.registry.records import ALIAS_NAME_PATTERN, MODEL_NAME_PATTERN
+from mlops.records.registry import ALIAS_NAME_PATTERN, MODEL_NAME_PATTERN
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENAPI_PATH = ROOT / "openapi.json"

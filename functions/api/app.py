@@ -31,22 +31,23 @@ from mlops.errors import (
     SmokeTestFailed,
     VersionConflict,
 )
-from mlops.governance import cards, dashboard
+from mlops.governance import cards
 from mlops.governance import policy as governance
 from mlops.monitoring import store
 from mlops.monitoring.feedback import accept_feedback
-from mlops.registry.records import (
+from mlops.records.batch import JOB_ID_PATTERN, BatchJobRequest
+from mlops.records.registry import (
     ALIAS_NAME_PATTERN,
     MODEL_NAME_PATTERN,
     TAG_KEY_PATTERN,
     TAG_VALUE_MAX_CHARS,
     VERSION_STATUSES,
 )
+from mlops.records.request import TrainingRequest
 from mlops.registry.store import ModelRegistry
-from mlops.serving.batch_jobs import JOB_ID_PATTERN, BatchJobRequest
 from mlops.settings import ApiSettings, BatchApiSettings, GovernanceSettings, ScheduleSettings, Settings
 from mlops.storage import objects
-from mlops.training.request import TrainingRequest
+from mlops.views import dashboard
 
 logger = Logger()
 tracer = Tracer()

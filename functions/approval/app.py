@@ -5,10 +5,10 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import ApprovalTimedOutEvent, AwaitApprovalEvent, parse_event
 from mlops.errors import VersionConflict
-from mlops.governance.lineage import run_id_of
-from mlops.registry.records import VERSION_APPROVED, VERSION_PENDING_APPROVAL, VERSION_REJECTED, VersionRecord
+from mlops.records.events import ApprovalTimedOutEvent, AwaitApprovalEvent, parse_event
+from mlops.records.lineage import run_id_of
+from mlops.records.registry import VERSION_APPROVED, VERSION_PENDING_APPROVAL, VERSION_REJECTED, VersionRecord
 from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
 

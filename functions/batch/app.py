@@ -8,10 +8,11 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import parse_event
 from mlops.errors import InvalidStepInput
+from mlops.records.batch import BatchJobStart, PlannedJob
+from mlops.records.events import ScoreChunkEvent, parse_event
 from mlops.registry.store import ModelRegistry
-from mlops.serving import batch, batch_jobs
+from mlops.serving import batch
 from mlops.serving.cache import ModelCache
 from mlops.settings import BatchSettings, ModelCacheSettings, Settings
 
@@ -48,16 +49,16 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict[str, Any]:
         raise InvalidStepInput(f"a batch step event has one of {STEPS}")
     bucket = _settings().artifacts_bucket
     if step == "plan":
-        start = parse_event(batch_jobs.BatchJobStart, event["plan"])
+        start = parse_event(BatchJobStart, event["plan"])
         planned = batch.plan_job(start, ModelRegistry.from_settings(_settings()), bucket)
         logger.info("batch job planned", extra={"job_id": planned.job_id, "chunks": planned.chunks})
         return planned.model_dump()
     if step == "score":
-        scored = batch.score_chunk(parse_event(batch_jobs.ScoreChunkEvent, event["score"]), _model_cache(), bucket)
+        scored = batch.score_chunk(parse_event(ScoreChunkEvent, event["score"]), _model_cache(), bucket)
         logger.info("chunk scored", extra=scored)
         return scored
     if step == "finish":
-        summary = batch.finish_job(parse_event(batch_jobs.PlannedJob, event["finish"]), bucket)
+        summary = batch.finish_job(parse_event(PlannedJob, event["finish"]), bucket)
         logger.info("batch job finished", extra=summary)
         return summary
     failed = event["failed"]

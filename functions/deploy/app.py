@@ -10,7 +10,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import (
+from mlops.records.events import (
     CheckBakeEvent,
     CheckBakeRequest,
     DeployEvent,
@@ -19,12 +19,12 @@ from mlops.contracts import (
     UndoDeploymentEvent,
     parse_event,
 )
-from mlops.governance.failed_runs import failure_of, undo_deployment
-from mlops.registry.records import MODEL_NAME_PATTERN_RE
+from mlops.records.funnel import failure_of
+from mlops.records.registry import MODEL_NAME_PATTERN_RE
 from mlops.registry.store import ModelRegistry
 from mlops.serving import rollout
 from mlops.serving.bake_metrics import CloudWatchServingMetrics, ServingObservation
-from mlops.serving.deploy import deploy
+from mlops.serving.deploy import deploy, undo_deployment
 from mlops.settings import Settings
 
 logger = Logger()

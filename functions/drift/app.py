@@ -9,18 +9,12 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import parse_event
-from mlops.governance.lineage import run_id_of
-from mlops.monitoring.check import (
-    MAX_FEATURE_METRICS,
-    DriftCheckEvent,
-    RecordRetrainingEvent,
-    record_retraining,
-    run_check,
-)
+from mlops.monitoring.check import MAX_FEATURE_METRICS, record_retraining, run_check
 from mlops.monitoring.config import MonitoringConfig
-from mlops.monitoring.schedule import PlanTickEvent, plan_tick
+from mlops.monitoring.schedule import plan_tick, tick_at
 from mlops.monitoring.store import MonitoringStore
+from mlops.records.events import DriftCheckEvent, PlanTickEvent, RecordRetrainingEvent, parse_event
+from mlops.records.lineage import run_id_of
 from mlops.registry.store import ModelRegistry
 from mlops.settings import MonitoringSettings, ScheduleSettings, Settings
 from mlops.storage.table import ModelTable
@@ -83,7 +77,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         tick = parse_event(PlanTickEvent, event)
         schedule = ScheduleSettings.from_environment()
         plan = plan_tick(
-            tick.tick_at(),
+            tick_at(tick),
             default_rate=schedule.default_rate,
             tick_rate=schedule.tick_rate,
             aliases=ModelTable(settings.alias_table),

@@ -4,7 +4,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import EvaluateEvent, parse_event
+from mlops.records.events import EvaluateEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.settings import EvaluateSettings, Settings
 from mlops.training.steps import evaluate, read_trial_results

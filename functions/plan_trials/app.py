@@ -5,7 +5,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import PlanTrialsEvent, parse_event
+from mlops.records.events import PlanTrialsEvent, parse_event
 from mlops.settings import Settings
 from mlops.training.steps import plan_trials
 

@@ -18,7 +18,7 @@ from functools import cache
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import ParityCheckEvent, ScoreHoldoutEvent, ShadowReplayEvent, SmokeTestEvent, parse_event
+from mlops.records.events import ParityCheckEvent, ScoreHoldoutEvent, ShadowReplayEvent, SmokeTestEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.serving.cache import ModelCache, load_schema_document, parity_check, score_holdout, smoke_test
 from mlops.serving.http import RequestMetrics, handle_predict

@@ -11,7 +11,7 @@ import sklearn  # noqa: F401 - imported at init, inside the SnapStart snapshot, 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import ServeVersionEvent, parse_event
+from mlops.records.events import ServeVersionEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.serving.cache import ModelCache
 from mlops.serving.fallback import serve_version

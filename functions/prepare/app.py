@@ -4,9 +4,9 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import PrepareEvent, parse_event
+from mlops.records.events import PrepareEvent, parse_event
+from mlops.records.request import parse_training_request
 from mlops.settings import ComputeSettings, GovernanceSettings, PipelineSettings, Settings
-from mlops.training.request import parse_training_request
 from mlops.training.steps import prepare
 
 logger = Logger()

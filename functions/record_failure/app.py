@@ -5,7 +5,7 @@ either way. An alias the run moved was put back before, by the Deploy function (
 write aliases.
 
 The state machine sends the run's state input; the Catch that ended the run wrote its error under
-``failure.<named end state>`` (``failed_runs.failure_of``). An event may also name its ``state`` itself."""
+``failure.<named end state>`` (``mlops.records.funnel.failure_of``). An event may also name its ``state`` itself."""
 
 from typing import Any
 
@@ -13,10 +13,11 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import RecordFailureEvent, parse_event
-from mlops.governance.failed_runs import failure_of, reconcile_failed_run, run_outcome, step_failure
-from mlops.governance.lineage import run_id_of
-from mlops.registry.records import MODEL_NAME_PATTERN_RE
+from mlops.governance.failed_runs import reconcile_failed_run, run_outcome, step_failure
+from mlops.records.events import RecordFailureEvent, parse_event
+from mlops.records.funnel import failure_of
+from mlops.records.lineage import run_id_of
+from mlops.records.registry import MODEL_NAME_PATTERN_RE
 from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
 

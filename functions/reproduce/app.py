@@ -4,13 +4,13 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.contracts import ReproduceEvent, parse_event
-from mlops.governance.reproduce import reproduce_version
+from mlops.records.events import ReproduceEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
 from mlops.storage import objects
 from mlops.storage.codec import now_iso
 from mlops.storage.objects import S3Uri
+from mlops.training.reproduce import reproduce_version
 
 logger = Logger()
 tracer = Tracer()

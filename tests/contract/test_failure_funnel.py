@@ -1,7 +1,7 @@
 """Where each Catch leads. A Catch that ends a run reaches a named Fail state: directly, or (TrainingPipeline) through
 the failure funnel, where the Catch writes its error to `$.failure.<named end state>`, RecordFailure reconciles the
 registry with that state, and the EndInNamedState Choice routes to it, with no Pass state on the way. The funnel's
-Choice and `mlops.governance.failed_runs.FUNNEL_STATES` (what RecordFailure derives the state from) must agree."""
+Choice and `mlops.records.funnel.FUNNEL_STATES` (what RecordFailure derives the state from) must agree."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from local.template import load_template
-from mlops.governance.failed_runs import FUNNEL_STATES, failure_of
+from mlops.records.funnel import FUNNEL_STATES, failure_of
 from tests.contract.state_machines import StateMachineSource, state_machine_sources, walk
 from tests.contract.test_state_machine_contract import FAIL_STATES
 

@@ -1,5 +1,7 @@
 """The house rules, read from the import graph of the domain package and the handlers.
 
+- the package is built in floors (``FLOORS``): a module imports only from its own floor or below, never up, and no
+  import chain runs in a circle; the ground floor (``mlops.records``, the errors, the settings) imports no room;
 - serving never imports scikit-learn or scipy (the predict function ships onnxruntime and numpy only);
 - storage sits at the bottom: it imports nothing of mlops but itself and the errors;
 - no module imports another module's private (``_underscore``) names; handlers use only public names;
@@ -83,6 +85,105 @@ def private_imports(source: str) -> list[str]:
         for name in names
         if name.startswith("_") and name != "__version__"
     ]
+
+
+# The floors of the domain package, bottom first. A room imports downwards only: the records every room passes
+# around are on the ground floor, the storage layout above them, then the rooms in the order their work depends on.
+FLOORS: tuple[frozenset[str], ...] = (
+    frozenset({"mlops", "mlops.errors", "mlops.settings", "mlops.records"}),
+    frozenset({"mlops.storage"}),
+    frozenset({"mlops.data"}),
+    frozenset({"mlops.registry"}),
+    frozenset({"mlops.monitoring"}),
+    frozenset({"mlops.serving"}),
+    frozenset({"mlops.governance"}),
+    frozenset({"mlops.training"}),
+    frozenset({"mlops.api", "mlops.views"}),
+)
+
+
+def floor_of(module: str) -> int | None:
+    """The floor of a module: that of its room (``mlops.<room>``), or its own for a module at the package root."""
+    parts = module.split(".")
+    for room in (".".join(parts[:2]), parts[0]):
+        for number, floor in enumerate(FLOORS):
+            if room in floor:
+                return number
+    return None
+
+
+def module_imports(path: Path) -> set[str]:
+    """The mlops modules a file imports anywhere in it (deferred imports too), each as the module it names."""
+    found: set[str] = set()
+    for module, names in all_imports(path.read_text()):
+        if not module.startswith("mlops"):
+            continue
+        for name in names or [""]:
+            candidate = f"{module}.{name}" if name else module
+            is_module = (PACKAGE.parent / candidate.replace(".", "/")).with_suffix(".py").exists()
+            found.add(candidate if is_module else module)
+    return found
+
+
+def full_graph() -> dict[str, set[str]]:
+    return {module_name(path): module_imports(path) for path in sorted(PACKAGE.rglob("*.py"))}
+
+
+def upward_imports(graph: dict[str, set[str]]) -> list[str]:
+    return sorted(
+        f"{module} (floor {floor_of(module)}) imports {target} (floor {floor_of(target)})"
+        for module, targets in graph.items()
+        for target in targets
+        if (floor_of(target) or 0) > (floor_of(module) or 0)
+    )
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every circle of module imports found by a depth-first walk (each reported from where it closes)."""
+    cycles: list[list[str]] = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def walk(module: str, path: list[str]) -> None:
+        state[module] = 1
+        path.append(module)
+        for target in sorted(graph.get(module, ())):
+            if state.get(target) == 1:
+                cycles.append([*path[path.index(target) :], target])
+            elif target in graph and not state.get(target):
+                walk(target, path)
+        path.pop()
+        state[module] = 2
+
+    for module in sorted(graph):
+        if not state.get(module):
+            walk(module, [])
+    return cycles
+
+
+def test_every_module_of_the_package_has_a_floor():
+    assert [module for module in full_graph() if floor_of(module) is None] == []
+
+
+def test_no_import_runs_up_the_floors():
+    assert upward_imports(full_graph()) == []
+
+
+def test_no_import_chain_runs_in_a_circle():
+    assert import_cycles(full_graph()) == []
+
+
+def test_the_ground_floor_imports_no_room():
+    ground = {m: t for m, t in full_graph().items() if floor_of(m) == 0}
+    assert {m: sorted(t) for m, t in ground.items() if any(floor_of(x) != 0 for x in t)} == {}
+
+
+def test_the_floor_checks_can_fail():
+    graph = full_graph()
+    graph["mlops.records.fabricated"] = {"mlops.training.steps"}
+    graph["mlops.serving.fabricated"] = {"mlops.serving.other"}
+    graph["mlops.serving.other"] = {"mlops.serving.fabricated"}
+    assert upward_imports(graph) == ["mlops.records.fabricated (floor 0) imports mlops.training.steps (floor 7)"]
+    assert ["mlops.serving.fabricated", "mlops.serving.other", "mlops.serving.fabricated"] in import_cycles(graph)
 
 
 SERVING_MODULES = sorted(m for m in package_graph() if m.startswith("mlops.serving"))

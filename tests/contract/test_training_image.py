@@ -37,8 +37,9 @@ def test_the_image_installs_the_ml_layers_pin_files_without_resolving_others() -
     text = DOCKERFILE.read_text()
     for relative in PIN_FILES:
         assert f"COPY {relative} " in text, f"the image does not install {relative}"
+    assert "COPY functions/training_job /opt/program/functions/training_job" in text  # the entry point
     assert "pip install --no-deps" in text
-    assert 'ENTRYPOINT ["python", "-m", "mlops.training.job"]' in text
+    assert 'ENTRYPOINT ["python", "-m", "functions.training_job.app"]' in text
     assert "python:3.13" in text  # the Lambda runtime's minor version
 
 
@@ -53,7 +54,7 @@ def test_the_images_own_pins_agree_with_the_repositorys() -> None:
 
 def test_every_module_the_job_imports_is_pinned_for_the_image() -> None:
     probe = (
-        "import sys, json, mlops.training.job;"
+        "import sys, json, functions.training_job.app;"
         "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} - set(sys.stdlib_module_names))))"
     )
     completed = subprocess.run(
@@ -61,9 +62,9 @@ def test_every_module_the_job_imports_is_pinned_for_the_image() -> None:
         capture_output=True,
         text=True,
         check=True,
-        env={"PYTHONPATH": str(ROOT / "layers" / "core" / "python"), "PATH": "/usr/bin:/bin"},
+        env={"PYTHONPATH": f"{ROOT / 'layers' / 'core' / 'python'}:{ROOT}", "PATH": "/usr/bin:/bin"},
     )
-    modules = set(json.loads(completed.stdout)) - {"mlops"} - OPTIONAL_IMPORTS
+    modules = set(json.loads(completed.stdout)) - {"mlops", "functions"} - OPTIONAL_IMPORTS  # the image copies both
     pinned = {name for relative in PIN_FILES for name in _pins(relative)}
     distributions = importlib.metadata.packages_distributions()
     unpinned = {

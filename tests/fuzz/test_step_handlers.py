@@ -36,7 +36,6 @@ from local.event_files import (
 )
 from local.stack import LocalStack
 from local.training_runs import execution_history, run_training
-from mlops import contracts
 from mlops.errors import (
     ArtifactIntegrityError,
     ArtifactMissing,
@@ -52,6 +51,7 @@ from mlops.errors import (
     SmokeTestFailed,
     VersionConflict,
 )
+from mlops.records import events as contracts
 from tests.conftest import FakeLambdaContext
 
 pytestmark = pytest.mark.fuzz

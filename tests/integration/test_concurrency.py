@@ -11,8 +11,8 @@ import pytest
 from local.datasets import breast_cancer_csv
 from mlops.api import admin
 from mlops.errors import DeploymentRefused, NothingToRollBack, VersionConflict
-from mlops.registry.records import VERSION_REGISTERED
-from mlops.training.request import parse_training_request
+from mlops.records.registry import VERSION_REGISTERED
+from mlops.records.request import parse_training_request
 from tests.conftest import upload
 from tests.factories import version_content
 

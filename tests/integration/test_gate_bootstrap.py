@@ -14,7 +14,7 @@ from local.stack import LocalStack
 from local.training_runs import run_training
 from mlops.errors import InvalidTrainingRequest
 from mlops.governance import cards
-from mlops.training.request import parse_training_request
+from mlops.records.request import parse_training_request
 
 pytestmark = pytest.mark.integration
 MODEL = "bc"

@@ -16,7 +16,7 @@ from local import runtime
 from local.datasets import breast_cancer_csv, diabetes_csv
 from local.stack import LocalStack
 from local.training_runs import execution_history, follow, rollout_execution_arn
-from mlops.registry.records import PRODUCTION
+from mlops.records.registry import PRODUCTION
 
 pytestmark = pytest.mark.integration
 

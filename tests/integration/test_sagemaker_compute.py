@@ -11,14 +11,14 @@ from collections.abc import Iterator
 
 import pytest
 
+from functions.training_job import app as training_job
 from local import sagemaker_training
 from local.datasets import breast_cancer_csv
 from local.stack import LocalStack
 from local.training_runs import run_training
-from mlops.governance.lineage import library_versions, run_id_of
+from mlops.records.lineage import library_versions, run_id_of
 from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri
-from mlops.training import job as training_job
 from tests.conftest import upload
 
 pytestmark = pytest.mark.integration

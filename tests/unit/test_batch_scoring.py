@@ -10,10 +10,10 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from mlops.data.schema import Feature, Schema
 from mlops.monitoring.capture_records import records_of
+from mlops.records.batch import PlannedJob
+from mlops.records.schema import Feature, Schema
 from mlops.serving.batch import parse_chunk, request_values, score_rows
-from mlops.serving.batch_jobs import PlannedJob
 from mlops.serving.runtime import InvalidInstances, Predictions, validate_each_row, validate_instances
 
 

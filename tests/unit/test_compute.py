@@ -6,12 +6,13 @@ import json
 
 import pytest
 
+from functions.training_job import app as job
 from local import sagemaker_training
-from mlops.contracts import TrainEvent
 from mlops.errors import InvalidStepInput, InvalidTrainingRequest
+from mlops.records.events import TrainEvent
+from mlops.records.request import parse_training_request
 from mlops.settings import ComputeSettings, MissingSetting
-from mlops.training import compute, job
-from mlops.training.request import parse_training_request
+from mlops.training import compute
 from tests.conftest import load_event
 
 MINIMAL = {"model_name": "churn", "dataset_uri": "s3://datasets-bucket/churn/2024.csv", "target": "churned"}

@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from html.parser import HTMLParser
 
-from mlops.governance import dashboard
 from mlops.monitoring.store import MonitorState, StoredMonitor
-from mlops.registry.records import AliasRecord, AuditEvent, ModelEntry, VersionRecord
+from mlops.records.registry import AliasRecord, AuditEvent, ModelEntry, VersionRecord
+from mlops.views import dashboard
 from tests.factories import version_content
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quoted"'

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from mlops.data.dataset import Feature, Schema
+from mlops.records.steps import FailedCandidate, TrainedCandidate
 from mlops.training import evaluation
 from mlops.training.evaluation import GateConfig, gate, select_best
-from mlops.training.records import FailedCandidate, TrainedCandidate
 
 FEATURES = [Feature("x", "numeric")]
 

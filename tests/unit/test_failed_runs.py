@@ -12,7 +12,7 @@ from functions.deploy import app as deploy_app
 from functions.record_failure import app as record_failure_app
 from mlops.errors import DeploymentRefused
 from mlops.governance import failed_runs
-from mlops.registry.records import VERSION_PENDING_APPROVAL, VERSION_REGISTERED
+from mlops.records.registry import VERSION_PENDING_APPROVAL, VERSION_REGISTERED
 from mlops.registry.store import ModelRegistry
 from tests.factories import version_content
 

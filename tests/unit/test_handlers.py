@@ -193,7 +193,7 @@ def test_evaluate_register_and_deploy_chain(stack, prepared, trained, lambda_con
 
 def test_stored_events_follow_the_step_contracts():
     # Shapes for `sam local invoke -e`: each stored event validates against its step's event model.
-    from mlops import contracts  # noqa: PLC0415
+    from mlops.records import events as contracts  # noqa: PLC0415
 
     pairs = [
         ("prepare", "breast_cancer", contracts.PrepareEvent),

@@ -8,7 +8,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from mlops.errors import DeploymentRefused, ModelNotFound, NothingToRollBack, VersionConflict
-from mlops.registry.records import PRODUCTION, VERSION_REGISTERED, VERSION_REJECTED, VersionContent
+from mlops.records.registry import PRODUCTION, VERSION_REGISTERED, VERSION_REJECTED, VersionContent
 from mlops.registry.store import ModelRegistry
 from tests.factories import version_content
 

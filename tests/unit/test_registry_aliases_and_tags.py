@@ -8,7 +8,7 @@ import threading
 import pytest
 
 from mlops.errors import InvalidAliasName, InvalidTag, ModelNotFound
-from mlops.registry.records import VERSION_REGISTERED, VERSION_REJECTED
+from mlops.records.registry import VERSION_REGISTERED, VERSION_REJECTED
 from mlops.registry.store import ModelRegistry
 from tests.factories import version_content
 from tests.stack_state import stack_state

@@ -11,8 +11,8 @@ import sklearn
 
 import mlops
 from mlops.errors import InvalidTrainingRequest
-from mlops.governance import lineage
-from mlops.training.request import TrainingRequest, parse_training_request
+from mlops.records import lineage
+from mlops.records.request import TrainingRequest, parse_training_request
 
 MINIMAL = {"model_name": "churn", "dataset_uri": "s3://datasets-bucket/churn/2024.csv", "target": "churned"}
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from local.emf import metric_data, percentile
+from mlops.records.request import Deployment, settle_deployment
 from mlops.serving.bake_metrics import ServingObservation, _period_s
 from mlops.serving.http import RequestMetrics
 from mlops.serving.rollout import breaches, traffic_steps
-from mlops.training.request import Deployment, settle_deployment
 
 
 def _settled(**fields):

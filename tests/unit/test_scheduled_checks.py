@@ -10,8 +10,8 @@ from mlops.errors import InvalidMonitoringConfig
 from mlops.monitoring.check import retraining_request
 from mlops.monitoring.config import MonitoringConfig, rate_seconds
 from mlops.monitoring.schedule import execution_name, is_due, period_seconds
+from mlops.records.request import FeedbackRows
 from mlops.training.feedback_rows import place_in_splits
-from mlops.training.request import FeedbackRows
 
 
 @pytest.mark.parametrize("phase_s", [0, 1, 1_017, 3_599])

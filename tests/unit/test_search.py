@@ -7,9 +7,9 @@ import math
 import pytest
 
 from mlops.errors import InvalidTrainingRequest
+from mlops.records.request import Halving, SettledSearch, parse_training_request
+from mlops.records.steps import RungPlan, TrainedCandidate
 from mlops.training import search
-from mlops.training.records import RungPlan, TrainedCandidate
-from mlops.training.request import Halving, SettledSearch, parse_training_request
 
 BASE = {"model_name": "m", "dataset_uri": "s3://b/datasets/d.csv", "target": "y"}
 

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from mlops.data.dataset import Feature, Schema
-from mlops.registry.records import Serving, VersionRecord
+from mlops.records.registry import Serving, VersionRecord
+from mlops.records.steps import Conversion, NoConversion, ParityReport
 from mlops.serving.cache import ModelCache
 from mlops.serving.fallback import FallbackFailed, SklearnFunctionModel, columns_from_json, columns_to_json
 from mlops.serving.runtime import ModelNotServable, validate_instances
-from mlops.training.records import Conversion, NoConversion, ParityReport
 from mlops.training.steps import serving_record
 from tests.factories import version_content
 

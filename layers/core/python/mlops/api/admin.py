@@ -24,15 +24,16 @@ from mlops.governance.failed_runs import step_error_of
 from mlops.monitoring.config import MonitoringConfig, rate_seconds
 from mlops.monitoring.schedule import schedule_overview
 from mlops.monitoring.store import MonitoringStore, monitoring_overview
+from mlops.records.batch import BatchJobRequest, BatchJobStart
+from mlops.records.registry import PRODUCTION, AliasRecord
+from mlops.records.request import TrainingRequest
 from mlops.registry import documents
 from mlops.registry.aliases import checked_alias
-from mlops.registry.records import PRODUCTION, AliasRecord
 from mlops.registry.store import ModelRegistry
 from mlops.registry.tags import checked_tag
 from mlops.serving import batch_jobs as batch
 from mlops.settings import ScheduleSettings
 from mlops.storage import clients, codec
-from mlops.training.request import TrainingRequest
 
 VERSION_SUMMARY_KEYS = ("version", "status", "estimator", "metrics", "created_at", "created_by", "run_id", "tags")
 
@@ -468,11 +469,11 @@ class BatchJobNotFound(ModelNotFound):
     """No batch job with that id for that model."""
 
 
-def start_batch_job(state_machine_arn: str, model_name: str, request: batch.BatchJobRequest) -> dict[str, Any]:
+def start_batch_job(state_machine_arn: str, model_name: str, request: BatchJobRequest) -> dict[str, Any]:
     """Start a BatchTransform execution named by a new job id (the model must exist: 404 otherwise, checked by the
     caller); the job's files go under ``predictions/<model>/<job>/``."""
     job_id = batch.new_job_id()
-    start = batch.BatchJobStart(job_id=job_id, model_name=model_name, request=request)
+    start = BatchJobStart(job_id=job_id, model_name=model_name, request=request)
     started = clients.client("stepfunctions").start_execution(
         stateMachineArn=state_machine_arn, name=job_id, input=start.model_dump_json()
     )

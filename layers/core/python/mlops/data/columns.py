@@ -29,6 +29,8 @@ from typing import Literal
 
 import numpy as np
 
+from mlops.records.request import ColumnRoles
+
 Role = Literal["feature", "excluded", "target", "id", "datetime"]
 ColumnKind = Literal["numeric", "categorical", "datetime", "text", "identifier", "constant", "empty"]
 
@@ -45,16 +47,6 @@ DATETIME_MIN_SHARE = 0.95  # of the present values that must parse as ISO dates
 DATETIME_PARTS_DATE = ("year", "month", "day_of_week", "elapsed_days")
 DATETIME_PARTS_TIME = ("year", "month", "day_of_week", "hour", "elapsed_days")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$")
-
-
-@dataclass(frozen=True)
-class ColumnRoles:
-    """What the request says about the columns (all optional; validated against the header at Prepare)."""
-
-    features: tuple[str, ...] | None = None
-    exclude: tuple[str, ...] = ()
-    id_columns: tuple[str, ...] = ()
-    datetime_columns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

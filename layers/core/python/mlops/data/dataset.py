@@ -18,8 +18,9 @@ import numpy as np
 from mlops.data import columns as column_roles
 from mlops.data import reader
 from mlops.data.reader import MISSING_CODE, CategoricalColumn, Column, NumericColumn
-from mlops.data.schema import Feature, FeatureKind, Schema, Task
 from mlops.errors import InvalidDataset, InvalidTrainingRequest
+from mlops.records.request import ColumnRoles
+from mlops.records.schema import Feature, FeatureKind, Schema, Task
 
 MISSING_TOKENS = column_roles.MISSING_TOKENS
 # Missing categories become a category of their own: a string the encoder and ONNX converters accept.
@@ -54,13 +55,13 @@ def infer_schema(
     target: str,
     task: Task | None = None,
     positive_class: str | None = None,
-    roles: column_roles.ColumnRoles | None = None,
+    roles: ColumnRoles | None = None,
 ) -> tuple[Schema, Table]:
     """Infer column roles, feature kinds and the task; return the schema and the table without missing-target
     rows, its target column canonical (class labels as categories, a regression target as numbers)."""
     if target not in table.names:
         raise InvalidDataset(f"target column {target!r} is not in the dataset; columns: {', '.join(table.names)}")
-    roles = roles or column_roles.ColumnRoles()
+    roles = roles or ColumnRoles()
     check_roles(roles, table.names, target)
     column = table.column(target)
     present = ~np.isnan(column.values) if isinstance(column, NumericColumn) else column.codes != MISSING_CODE
@@ -122,7 +123,7 @@ def _features_of(decisions: list[column_roles.ColumnDecision], task: Task) -> tu
     return features, columns
 
 
-def check_roles(roles: column_roles.ColumnRoles, header: list[str], target: str) -> None:
+def check_roles(roles: ColumnRoles, header: list[str], target: str) -> None:
     """Column names in the request must be in the header, and the target cannot be an input."""
     known = set(header)
     named = {

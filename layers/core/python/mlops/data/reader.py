@@ -27,6 +27,7 @@ import numpy as np
 from mlops.data import columns as column_roles
 from mlops.data.columns import MISSING_TOKENS
 from mlops.errors import InvalidDataset
+from mlops.records.request import ColumnRoles
 
 GZIP_MAGIC = b"\x1f\x8b"
 PARQUET_MAGIC = b"PAR1"
@@ -462,9 +463,7 @@ def profile(column: Column) -> tuple[column_roles.ColumnProfile, str | None]:
     return described, epoch
 
 
-def decide_roles(
-    table: TypedTable, target: str, requested: column_roles.ColumnRoles
-) -> list[column_roles.ColumnDecision]:
+def decide_roles(table: TypedTable, target: str, requested: ColumnRoles) -> list[column_roles.ColumnDecision]:
     """One decision per column of a typed table, in file order (columns.decide_column's rules)."""
     return [
         column_roles.decide_column(column.name, lambda column=column: profile(column), target, requested)

@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from mlops.records.registry import AuditEvent, VersionRecord
 from mlops.registry import documents
-from mlops.registry.records import AuditEvent, VersionRecord
 from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri
 

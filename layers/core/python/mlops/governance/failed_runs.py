@@ -14,8 +14,9 @@ step reconciles before it does, so the state and the registry say the same thing
   version because this run moved it, the move is undone (``mlops.serving.deploy.revert_deployment``).
 
 Only the Deploy function and the admin API may write aliases (template.yaml's IAM), so the undo is the Deploy
-function's (``undo_deployment``, the ASL's UndoDeployment state, before RecordFailure); RecordFailure abandons the
-version and records the failure, and reports what UndoDeployment did.
+function's (``mlops.serving.deploy.undo_deployment``, the ASL's UndoDeployment state, before RecordFailure);
+RecordFailure abandons the version and records the failure, and reports what UndoDeployment did. The named end
+states are ``mlops.records.funnel``.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ import json
 from typing import Any
 
 from mlops.errors import VersionConflict
-from mlops.governance.lineage import run_id_of
-from mlops.registry.records import (
+from mlops.records.funnel import NOTHING_REGISTERED_STATES
+from mlops.records.lineage import run_id_of
+from mlops.records.registry import (
     VERSION_ABANDONED,
     VERSION_APPROVED,
     VERSION_PENDING_APPROVAL,
@@ -33,21 +35,8 @@ from mlops.registry.records import (
     VersionRecord,
 )
 from mlops.registry.store import ModelRegistry
-from mlops.serving.deploy import revert_deployment
 from mlops.storage.codec import now_iso
 
-NOTHING_REGISTERED_STATES = (
-    "InvalidInput",
-    "NoCandidateTrained",
-    "TooManyTrialsFailed",
-    "RegistrationFailed",
-    "PipelineFailed",
-)
-NOT_DEPLOYED_STATES = ("DeploymentFailed", "SmokeTestFailed")
-# The named end states a run reaches through RecordFailure. In statemachines/training_pipeline.asl.json each Catch
-# that ends the run writes its error to ``$.failure.<one of these>``, and the EndInNamedState Choice mirrors this
-# tuple (tests/contract/test_state_machine_contract.py checks that they agree).
-FUNNEL_STATES = NOTHING_REGISTERED_STATES + NOT_DEPLOYED_STATES
 _ABANDONABLE = (VERSION_REGISTERED, VERSION_PENDING_APPROVAL, VERSION_APPROVED)
 
 
@@ -107,17 +96,6 @@ def step_error_of(error: str | None, cause: str | None) -> tuple[str | None, str
     return error, cause
 
 
-def failure_of(state_input: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
-    """The named end state and the error of a failed run, from the one key its Catch wrote under ``$.failure``."""
-    failure = state_input.get("failure")
-    if not isinstance(failure, dict) or len(failure) != 1:
-        return None
-    ((state, error),) = failure.items()
-    if state not in FUNNEL_STATES:
-        return None
-    return state, error if isinstance(error, dict) else {}
-
-
 def abandon_version(
     registry: ModelRegistry, model_name: str, version: int, *, execution_arn: str, state: str
 ) -> VersionRecord:
@@ -142,19 +120,6 @@ def abandon_version(
         except VersionConflict:
             continue  # its status changed under us (an approval decision): read it again
     raise VersionConflict(f"{model_name} v{version} kept changing while it was being abandoned")
-
-
-def undo_deployment(registry: ModelRegistry, model_name: str, *, execution_arn: str, state: str) -> bool:
-    """The Deploy function's part: undo a production move this run made, whichever named state the run ends in
-    (none of them says production moved). Return whether the alias was reverted."""
-    if state not in FUNNEL_STATES:
-        return False
-    version = registry.version_for_run(model_name, run_id_of(execution_arn))
-    if version is None:
-        return False
-    reason = f"the run that deployed v{version} ended {state}"
-    reverted = revert_deployment(model_name, version, execution_arn=execution_arn, reason=reason, registry=registry)
-    return bool(reverted["reverted"])
 
 
 def reconcile_failed_run(

@@ -10,8 +10,8 @@ door (403), Prepare again for runs started with StartExecution directly (Invalid
 from __future__ import annotations
 
 from mlops.errors import PolicyViolation
+from mlops.records.request import TrainingRequest
 from mlops.settings import GovernanceSettings
-from mlops.training.request import TrainingRequest
 
 
 def violations(request: TrainingRequest, policy: GovernanceSettings) -> list[str]:

@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlops.data import columns as column_roles
-from mlops.data.schema import Schema
 from mlops.monitoring.capture_records import records_of
 from mlops.monitoring.partitions import json_lines, partition_keys
 from mlops.monitoring.window import Window, WindowFeeder
+from mlops.records.schema import Schema
 from mlops.storage import layout
 
 PREDICTION = "prediction"  # the name of the prediction's single feature in its reference

@@ -30,10 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
-from pydantic import BaseModel, ConfigDict, Field
 
-from mlops.contracts import StepEvent
-from mlops.data.schema import Schema
 from mlops.errors import ArtifactMissing, BaselineUnavailable, ModelNotFound, NothingToMonitor, VersionConflict
 from mlops.monitoring import reports
 from mlops.monitoring.capture import PREDICTION, CaptureBatcher, CaptureScan, model_features, scan_capture
@@ -43,12 +40,13 @@ from mlops.monitoring.feedback import read_labels
 from mlops.monitoring.partitions import epoch_seconds, iso_seconds
 from mlops.monitoring.performance import judge_performance
 from mlops.monitoring.reference import Reference
-from mlops.monitoring.registry_view import MODEL_NAME_PATTERN, PRODUCTION, ModelRegistry
+from mlops.monitoring.registry_view import PRODUCTION, ModelRegistry
 from mlops.monitoring.store import CheckSummary, MonitoringStore, MonitorState, RetrainingRecord
 from mlops.monitoring.window import Window
+from mlops.records.request import TrainingRequest
+from mlops.records.schema import Schema
 from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri
-from mlops.training.request import TrainingRequest
 
 UNRECORDED_START_GRACE_S = 15 * 60  # longer than a DriftCheck execution's StartRetraining + RecordRetraining
 MAX_FEATURE_METRICS = 100  # per-feature CloudWatch metrics per check (each metric costs money)
@@ -435,20 +433,3 @@ def record_retraining(
         after={"execution_arn": execution_arn},
     )
     return {"model_name": model_name, "check_id": check_id, "execution_arn": execution_arn}
-
-
-# ---- the drift function's events ----------------------------------------------------------------------------
-class DriftCheckRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    model_name: str = Field(pattern=MODEL_NAME_PATTERN)
-    config: dict[str, Any] | None = None
-
-
-class DriftCheckEvent(StepEvent):
-    check: DriftCheckRequest
-
-
-class RecordRetrainingEvent(StepEvent):
-    model_name: str = Field(pattern=MODEL_NAME_PATTERN)
-    check_id: str = Field(min_length=1)
-    retraining_execution_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:")

@@ -65,7 +65,7 @@ def feedback_rows_problem(document: Any) -> str | None:
     """Why ``retraining_feedback`` is not a valid training request ``feedback`` section (None if it is)."""
     from pydantic import ValidationError  # noqa: PLC0415 - only a config that sets it pays for the import
 
-    from mlops.training.request import FeedbackRows  # noqa: PLC0415
+    from mlops.records.request import FeedbackRows  # noqa: PLC0415
 
     try:
         FeedbackRows.model_validate(document)

@@ -4,8 +4,8 @@ there changes one line here. Monitoring reads the production alias and its versi
 
 from __future__ import annotations
 
+from mlops.records.registry import MODEL_NAME_PATTERN, PRODUCTION
 from mlops.registry.documents import schema_of
-from mlops.registry.records import MODEL_NAME_PATTERN, PRODUCTION
 from mlops.registry.store import ModelRegistry
 
 __all__ = ["MODEL_NAME_PATTERN", "PRODUCTION", "ModelRegistry", "schema_of"]

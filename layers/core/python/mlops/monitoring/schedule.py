@@ -22,12 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from mlops.contracts import StepEvent
 from mlops.errors import InvalidMonitoringConfig
 from mlops.monitoring.config import ScheduleConfig, rate_seconds
 from mlops.monitoring.partitions import epoch_seconds, iso_seconds
+from mlops.records.events import PlanTickEvent
 from mlops.storage import layout
 from mlops.storage.table import ModelTable
 
@@ -154,19 +152,6 @@ def schedule_overview(
     }
 
 
-# ---- the drift function's tick event ---------------------------------------------------------------------------
-class TickRequest(BaseModel):
-    """The schedule's input: ``{"scheduled_time": "<aws.scheduler.scheduled-time>"}`` (the Scheduler fills in the
-    time the tick was due, so a late start still counts the right interval); started by hand, the execution's
-    start time stands in."""
-
-    model_config = ConfigDict(extra="forbid")
-    scheduled_time: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
-
-
-class PlanTickEvent(StepEvent):
-    tick: TickRequest
-    execution_start_time: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
-
-    def tick_at(self) -> float:
-        return epoch_seconds(self.tick.scheduled_time or self.execution_start_time)
+def tick_at(event: PlanTickEvent) -> float:
+    """The tick's due time (epoch seconds): the Scheduler's time, or the execution's start when started by hand."""
+    return epoch_seconds(event.tick.scheduled_time or event.execution_start_time)

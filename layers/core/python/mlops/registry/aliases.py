@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlops.errors import DeploymentRefused, InvalidAliasName, ModelNotFound, NothingToRollBack, VersionConflict
-from mlops.registry.records import (
+from mlops.records.registry import (
     ALIAS_NAME_PATTERN,
     DEPLOYABLE_STATUSES,
     PRODUCTION,

@@ -7,7 +7,7 @@ that resumes the paused execution is stored on the version and removed when it i
 from __future__ import annotations
 
 from mlops.errors import SelfApprovalRefused, VersionConflict
-from mlops.registry.records import (
+from mlops.records.registry import (
     VERSION_APPROVAL_EXPIRED,
     VERSION_APPROVED,
     VERSION_PENDING_APPROVAL,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from mlops.errors import ArtifactMissing
-from mlops.registry.records import VersionContent, VersionRecord
+from mlops.records.registry import VersionContent, VersionRecord
 from mlops.storage import layout, objects
 
 

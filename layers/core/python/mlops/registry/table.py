@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from mlops.registry.records import AuditEvent
+from mlops.records.registry import AuditEvent
 from mlops.storage import codec, layout
 from mlops.storage.table import ModelTable
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from mlops.errors import InvalidTag, ModelNotFound, VersionConflict
-from mlops.registry.records import (
+from mlops.records.registry import (
     MAX_TAGS_PER_VERSION,
     TAG_KEY_PATTERN,
     TAG_KEY_PATTERN_RE,

@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from mlops.errors import ModelNotFound, VersionConflict
-from mlops.registry.records import (
+from mlops.records.registry import (
     PRODUCTION,
     VERSION_REJECTED,
     AliasRecord,

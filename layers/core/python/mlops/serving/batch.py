@@ -28,12 +28,14 @@ from typing import Any
 import numpy as np
 
 from mlops.data import columns as column_roles
-from mlops.data.schema import Schema
 from mlops.errors import BatchChunkIncomplete, InvalidBatchInput, ModelNotFound
 from mlops.monitoring import capture_records
+from mlops.records.batch import BatchJobStart, PlannedJob
+from mlops.records.events import ScoreChunkEvent
+from mlops.records.schema import Schema
 from mlops.registry import documents
 from mlops.registry.store import ModelRegistry
-from mlops.serving.batch_jobs import FAILED, SUCCEEDED, BatchJobStart, PlannedJob, ScoreChunkEvent, utc_now
+from mlops.serving.batch_jobs import FAILED, SUCCEEDED, utc_now
 from mlops.serving.cache import LoadedVersion, ModelCache
 from mlops.serving.http import dumps, jsonl
 from mlops.serving.runtime import Predictions, typed_columns, validate_each_row

@@ -30,8 +30,9 @@ from mlops.errors import (
     ModelNotFound,
     SmokeTestFailed,
 )
+from mlops.records.registry import PRODUCTION, SERVING_RUNTIMES, VERSION_REJECTED, VersionRecord
+from mlops.records.steps import validated_schema
 from mlops.registry import documents
-from mlops.registry.records import PRODUCTION, SERVING_RUNTIMES, VERSION_REJECTED, VersionRecord
 from mlops.registry.store import ModelRegistry
 from mlops.serving.fallback import FallbackFailed, SklearnFunctionModel
 from mlops.serving.runtime import (
@@ -45,7 +46,6 @@ from mlops.serving.runtime import (
 )
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
-from mlops.training.records import validated_schema
 
 RUNTIMES = SERVING_RUNTIMES
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024

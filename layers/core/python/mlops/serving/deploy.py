@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from mlops.governance.lineage import run_id_of
-from mlops.registry.records import PRODUCTION
+from mlops.records.funnel import FUNNEL_STATES
+from mlops.records.lineage import run_id_of
+from mlops.records.registry import PRODUCTION
 from mlops.registry.store import ModelRegistry
 
 
@@ -74,3 +75,16 @@ def revert_deployment(
         return {"alias": PRODUCTION, "version": moved.version, "reverted": True, "removed": False}
     registry.remove_alias(model_name, actor=actor, reason=reason)
     return {"alias": PRODUCTION, "version": None, "reverted": True, "removed": True}
+
+
+def undo_deployment(registry: ModelRegistry, model_name: str, *, execution_arn: str, state: str) -> bool:
+    """The Deploy function's part: undo a production move this run made, whichever named state the run ends in
+    (none of them says production moved). Return whether the alias was reverted."""
+    if state not in FUNNEL_STATES:
+        return False
+    version = registry.version_for_run(model_name, run_id_of(execution_arn))
+    if version is None:
+        return False
+    reason = f"the run that deployed v{version} ended {state}"
+    reverted = revert_deployment(model_name, version, execution_arn=execution_arn, reason=reason, registry=registry)
+    return bool(reverted["reverted"])

@@ -18,7 +18,7 @@ from typing import Any
 
 from mlops.errors import ArtifactIntegrityError, LibraryVersionMismatch, ModelNotFound
 from mlops.monitoring import capture_records
-from mlops.registry.records import ALIAS_NAME_PATTERN, MODEL_NAME_PATTERN_RE, PRODUCTION, is_alias_name
+from mlops.records.registry import ALIAS_NAME_PATTERN, MODEL_NAME_PATTERN_RE, PRODUCTION, is_alias_name
 from mlops.serving.cache import LoadedVersion, ModelCache
 from mlops.serving.fallback import FallbackFailed
 from mlops.serving.runtime import InvalidInstances, ModelNotServable, Predictions, validate_inputs, validate_instances

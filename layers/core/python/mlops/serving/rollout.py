@@ -13,13 +13,13 @@ from __future__ import annotations
 import time
 
 from mlops.errors import RolloutInterrupted
-from mlops.governance.lineage import run_id_of
-from mlops.registry.records import PRODUCTION, AliasRecord
+from mlops.records.lineage import run_id_of
+from mlops.records.registry import PRODUCTION, AliasRecord
+from mlops.records.request import SettledBakeThresholds, SettledDeployment
+from mlops.records.rollout import RolloutState
 from mlops.registry.store import ModelRegistry
 from mlops.serving.bake_metrics import ServingObservation
 from mlops.serving.deploy import deploy
-from mlops.serving.rollout_records import RolloutState
-from mlops.training.request import SettledBakeThresholds, SettledDeployment
 
 
 def traffic_steps(deployment: SettledDeployment) -> list[float]:

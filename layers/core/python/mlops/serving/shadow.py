@@ -18,7 +18,7 @@ import numpy as np
 
 from mlops.monitoring.capture_records import records_of
 from mlops.monitoring.partitions import iso_seconds, json_lines, partition_keys
-from mlops.registry.records import PRODUCTION
+from mlops.records.registry import PRODUCTION
 from mlops.serving.cache import ModelCache
 from mlops.serving.http import dumps
 from mlops.serving.runtime import InvalidInstances, ModelNotServable, validate_instances

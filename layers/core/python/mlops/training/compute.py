@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mlops.errors import InvalidTrainingRequest
+from mlops.records.request import ComputeEngine
 from mlops.settings import ComputeSettings
-from mlops.training.request import ComputeEngine
 
 FIXED_MIB = 170  # the largest fixed part measured (hist_gradient_boosting: 169 MiB)
 HEADROOM = 0.8  # of MemorySize: the estimate is linear, the allocator and wider encodings are not

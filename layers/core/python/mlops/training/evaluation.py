@@ -12,7 +12,7 @@ import sklearn
 from sklearn import metrics as skm
 
 from mlops.data.dataset import Schema
-from mlops.training.records import BootstrapInterval, FailedCandidate, GateDecision, TrainedCandidate
+from mlops.records.steps import BootstrapInterval, FailedCandidate, GateDecision, TrainedCandidate
 
 CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "average_precision", "log_loss")
 REGRESSION_METRICS = ("rmse", "mae", "r2")

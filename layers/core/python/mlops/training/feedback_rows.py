@@ -30,9 +30,9 @@ from mlops.errors import InvalidDataset, InvalidTrainingRequest
 from mlops.monitoring.capture_records import records_of
 from mlops.monitoring.feedback import read_labels
 from mlops.monitoring.partitions import iso_seconds, json_lines, partition_keys
+from mlops.records.request import FeedbackRows
 from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri
-from mlops.training.request import FeedbackRows
 
 MANIFEST_CAPTURES_LISTED = 200  # capture objects named in the lineage (the manifest in S3 lists every one)
 

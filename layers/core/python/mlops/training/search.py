@@ -19,10 +19,10 @@ from scipy import stats
 from sklearn.model_selection import ParameterSampler
 
 from mlops.errors import InvalidTrainingRequest
+from mlops.records.request import Choices, EstimatorSpace, FloatRange, Halving, IntRange, SettledSearch
+from mlops.records.steps import CandidateResult, RungPlan, TrainedCandidate, Trial
 from mlops.training import estimators
 from mlops.training.evaluation import LOWER_IS_BETTER
-from mlops.training.records import CandidateResult, RungPlan, TrainedCandidate, Trial
-from mlops.training.request import Choices, EstimatorSpace, FloatRange, Halving, IntRange, SettledSearch
 
 _LOG_C = {"type": "float", "low": 1e-3, "high": 1e2, "log": True}
 _FOREST = {

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from mlops.training.records import BootstrapInterval
+from mlops.records.steps import BootstrapInterval
 
 LOG_LOSS_EPSILON = np.finfo(np.float64).eps  # scikit-learn clips probabilities the same way
 

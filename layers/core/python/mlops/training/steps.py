@@ -1,6 +1,6 @@
 """The steps of the TrainingPipeline state machine, one typed function each.
 
-Each takes and returns the typed records of ``mlops.training.records`` (the request as ``mlops.training.request``
+Each takes and returns the typed records of ``mlops.records.steps`` (the request as ``mlops.records.request``
 defines it), so a handler parses its event, makes one call and dumps the result to JSON, and the steps can be
 run and tested without Lambda. Large things (splits, models, baselines) go to S3; the state carries URIs, and
 whatever grows with the table's width or the number of candidates (the schema, an input row, the leaderboard) is
@@ -27,9 +27,8 @@ from mlops.errors import (
 )
 from mlops.governance import cards
 from mlops.governance import policy as governance
-from mlops.governance.lineage import CONVERSION_LIBRARIES, library_versions, run_id_of
-from mlops.registry import documents
-from mlops.registry.records import (
+from mlops.records.lineage import CONVERSION_LIBRARIES, library_versions, run_id_of
+from mlops.records.registry import (
     PRODUCTION,
     VERSION_PENDING_APPROVAL,
     VERSION_REGISTERED,
@@ -38,13 +37,16 @@ from mlops.registry.records import (
     Serving,
     VersionContent,
 )
-from mlops.registry.store import ModelRegistry
-from mlops.settings import ComputeSettings, GovernanceSettings, PipelineSettings, Settings, TrainingJobSettings
-from mlops.storage import clients, layout, objects
-from mlops.storage.objects import S3Uri
-from mlops.training import compute, conversion, estimators, evaluation, feedback_rows, significance
-from mlops.training import search as trial_search
-from mlops.training.records import (
+from mlops.records.request import (
+    Candidate,
+    ComputeEngine,
+    FeedbackRows,
+    NormalisedRequest,
+    SettledSearch,
+    TrainingRequest,
+    settle_deployment,
+)
+from mlops.records.steps import (
     BootstrapInterval,
     ChampionSummary,
     Conversion,
@@ -70,15 +72,13 @@ from mlops.training.records import (
     TrialRun,
     validated_schema,
 )
-from mlops.training.request import (
-    Candidate,
-    ComputeEngine,
-    FeedbackRows,
-    NormalisedRequest,
-    SettledSearch,
-    TrainingRequest,
-    settle_deployment,
-)
+from mlops.registry import documents
+from mlops.registry.store import ModelRegistry
+from mlops.settings import ComputeSettings, GovernanceSettings, PipelineSettings, Settings, TrainingJobSettings
+from mlops.storage import clients, layout, objects
+from mlops.storage.objects import S3Uri
+from mlops.training import compute, conversion, estimators, evaluation, feedback_rows, significance
+from mlops.training import search as trial_search
 
 
 def _run_prefix(settings: Settings | TrainingJobSettings, run_id: str) -> str:
@@ -473,7 +473,7 @@ def train(
     training_job: str | None = None,
 ) -> TrainedCandidate | FailedCandidate:
     """Fit one candidate (a trial: on ``fraction`` of the training rows) and store it at its run key with its
-    sha256: the Train function and a SageMaker training job (mlops.training.job) both run this, so what follows
+    sha256: the Train function and a SageMaker training job (functions.training_job.app) both run this, so what follows
     never knows which engine trained."""
     estimator, params = candidate.estimator, candidate.params
     trial = {"trial_id": trial_id, "rung": rung, "fraction": fraction}

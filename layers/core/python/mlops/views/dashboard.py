@@ -24,7 +24,7 @@ from botocore.exceptions import ClientError
 from mlops.errors import ArtifactMissing
 from mlops.governance import cards
 from mlops.monitoring.store import MonitoringStore, StoredMonitor
-from mlops.registry.records import (
+from mlops.records.registry import (
     PRODUCTION,
     VERSION_PENDING_APPROVAL,
     VERSION_REJECTED,

@@ -11,7 +11,7 @@ Prepare wrote, as the Train function does, and writes the trial's artifact and s
 (``layout.candidate_artifact``), with ``layout.candidate_result`` beside it (the trial's record, the job's name and
 its library versions) for the pipeline to collect.
 
-    python -m mlops.training.job train     (the image's entry point; docs/training.md)
+    python -m functions.training_job.app train     (the image's entry point; docs/training.md)
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from mlops.contracts import TrainEvent, parse_event
 from mlops.errors import InvalidStepInput
-from mlops.governance.lineage import library_versions, run_id_of
+from mlops.records.events import TrainEvent, parse_event
+from mlops.records.lineage import library_versions, run_id_of
+from mlops.records.steps import FailedCandidate, TrainedCandidate, TrainingJobResult
 from mlops.settings import TrainingJobSettings
 from mlops.storage import layout, objects
-from mlops.training.records import FailedCandidate, TrainedCandidate, TrainingJobResult
 from mlops.training.steps import train
 
 ML_ROOT = Path("/opt/ml")
@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None, ml_root: Path = ML_ROOT, environ: Mappin
     ``/opt/ml/output/failure`` written when anything failed (the job then ends Failed with that reason)."""
     arguments = sys.argv[1:] if argv is None else argv
     if arguments[:1] != ["train"]:
-        print("usage: python -m mlops.training.job train", file=sys.stderr)
+        print("usage: python -m functions.training_job.app train", file=sys.stderr)
         return 2
     try:
         trained = run(ml_root, os.environ if environ is None else environ)

@@ -1,8 +1,8 @@
-"""The event contracts of the pipeline steps (what the state machine passes each Lambda).
+"""Every step event: what a state machine (or another function) passes each Lambda, in one place.
 
 An event is parsed once, in the handler, into these models; their fields are the typed records the domain
-takes (``mlops.training.records``, ``mlops.training.request``), so the step functions receive models, not
-dicts. Pydantic and the standard library only: the API and predict functions import this module.
+takes (``mlops.records.steps``, ``mlops.records.request``, ``mlops.records.batch``), so the step functions receive
+models, not dicts. Pydantic and the standard library only: the API and predict functions import this module.
 """
 
 from __future__ import annotations
@@ -12,8 +12,17 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops.errors import InvalidStepInput
-from mlops.serving.rollout_records import RolloutState
-from mlops.training.records import (
+from mlops.records.batch import ChunkItem, PlannedJob
+from mlops.records.registry import MODEL_NAME_PATTERN
+from mlops.records.request import (
+    Candidate,
+    ComputeEngine,
+    NormalisedRequest,
+    SettledBakeThresholds,
+    SettledDeployment,
+)
+from mlops.records.rollout import RolloutState
+from mlops.records.steps import (
     S3_URI,
     SHA256,
     CandidateResult,
@@ -24,13 +33,6 @@ from mlops.training.records import (
     PreparedDataset,
     TrainingJobRef,
     TrialRun,
-)
-from mlops.training.request import (
-    Candidate,
-    ComputeEngine,
-    NormalisedRequest,
-    SettledBakeThresholds,
-    SettledDeployment,
 )
 
 
@@ -228,3 +230,41 @@ class UndoDeploymentEvent(StepEvent):
 class RecordFailureEvent(StepEvent):
     state: str = Field(min_length=1)
     state_input: dict[str, Any]
+
+
+# ---- the drift function (DriftCheck, ScheduledDriftChecks) ----
+class DriftCheckRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model_name: str = Field(pattern=MODEL_NAME_PATTERN)
+    config: dict[str, Any] | None = None
+
+
+class DriftCheckEvent(StepEvent):
+    check: DriftCheckRequest
+
+
+class RecordRetrainingEvent(StepEvent):
+    model_name: str = Field(pattern=MODEL_NAME_PATTERN)
+    check_id: str = Field(min_length=1)
+    retraining_execution_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:")
+
+
+class TickRequest(BaseModel):
+    """The schedule's input: ``{"scheduled_time": "<aws.scheduler.scheduled-time>"}`` (the Scheduler fills in the
+    time the tick was due, so a late start still counts the right interval); started by hand, the execution's
+    start time stands in."""
+
+    model_config = ConfigDict(extra="forbid")
+    scheduled_time: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
+
+
+class PlanTickEvent(StepEvent):
+    tick: TickRequest
+    execution_start_time: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
+
+
+# ---- the batch function (BatchTransform) ----
+class ScoreChunkEvent(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    job: PlannedJob
+    item: ChunkItem

@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops.errors import InvalidTrainingRequest
-from mlops.registry.records import MODEL_NAME_PATTERN
+from mlops.records.registry import MODEL_NAME_PATTERN
 
-if TYPE_CHECKING:
-    from mlops.data.columns import ColumnRoles
+
+@dataclass(frozen=True)
+class ColumnRoles:
+    """What the request says about the columns (all optional; validated against the header at Prepare)."""
+
+    features: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+    id_columns: tuple[str, ...] = ()
+    datetime_columns: tuple[str, ...] = ()
 
 
 ComputeEngine = Literal["lambda", "sagemaker"]
@@ -270,8 +278,6 @@ class TrainingRequest(BaseModel):
         return self
 
     def column_roles(self) -> ColumnRoles:
-        from mlops.data.columns import ColumnRoles  # noqa: PLC0415 - the API parses requests without numpy
-
         return ColumnRoles(
             features=tuple(self.features) if self.features is not None else None,
             exclude=tuple(self.exclude),

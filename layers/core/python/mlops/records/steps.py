@@ -1,7 +1,7 @@
 """The TrainingPipeline's typed records: what each step returns and the next one reads from the state.
 
 One definition per shape. The step functions (``mlops.training.steps``) take and return these records; the
-step events (``mlops.contracts``) are made of them; handlers turn them into JSON (``to_document``) only at the
+step events (``mlops.records.events``) are made of them; handlers turn them into JSON (``to_document``) only at the
 edge. Pydantic and the standard library only, so the API and predict functions can import the contracts
 without numpy or scikit-learn. The JSON each record dumps is what the state machine's paths read
 (``$.dataset.splits``, ``$.evaluation.gate.passed``, ``$.conversion.converted``, ``$.registration.version``).
@@ -20,8 +20,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from mlops.data.schema import Schema
-from mlops.training.request import ComputeEngine, NormalisedRequest
+from mlops.records.request import ComputeEngine, NormalisedRequest
+from mlops.records.schema import Schema
 
 S3_URI = r"^s3://[^/]+/.+"
 SHA256 = r"^[0-9a-f]{64}$"

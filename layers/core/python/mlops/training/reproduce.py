@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 
 from mlops.data import dataset
-from mlops.governance.lineage import library_versions
+from mlops.records.lineage import library_versions
+from mlops.records.registry import VersionRecord
 from mlops.registry import documents
-from mlops.registry.records import VersionRecord
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 from mlops.training import estimators, evaluation, feedback_rows
