@@ -115,7 +115,10 @@ def _task_io(stack: LocalStack, execution_arn: str) -> dict[tuple[str, str], tup
     for event in history:
         if event["type"] != "TaskSucceeded":
             continue
-        scheduled = by_id[by_id[event["previousEventId"]]["previousEventId"]]
+        # TaskScheduled -> TaskStarted (-> TaskSubmitted, for a .sync integration) -> TaskSucceeded
+        scheduled = by_id[event["previousEventId"]]
+        while scheduled["type"] in ("TaskStarted", "TaskSubmitted"):
+            scheduled = by_id[scheduled["previousEventId"]]
         assert scheduled["type"] == "TaskScheduled", scheduled
         started = started_execution_arn(scheduled)
         if started is not None:
