@@ -174,7 +174,11 @@ LAYERS = {
             "scipy.stats",
             "joblib",
             "threadpoolctl",
+            "skops.io",
         ),
+        omitted={
+            "prettytable": "skops's model-card renderer (skops.card) needs it; the steps use skops.io only",
+        },
     ),
     "ConversionLayer": LayerSpec(
         "layers/conversion",

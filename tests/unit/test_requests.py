@@ -81,6 +81,7 @@ def test_a_full_request_keeps_every_field():
             },
         },
         compute="sagemaker",
+        external=None,
     )
 
     request = parse_training_request(document)
@@ -252,3 +253,18 @@ def test_a_library_that_is_not_installed_is_recorded_as_absent():
 )
 def test_the_run_id_is_the_execution_name(execution_arn, run_id):
     assert lineage.run_id_of(execution_arn) == run_id
+
+
+EXTERNAL = {"artifact_uri": "s3://bucket/datasets/model.skops", "artifact_sha256": "a" * 64}
+
+
+def test_an_external_model_is_the_runs_only_candidate():
+    request = parse_training_request(with_fields(external=EXTERNAL))
+    assert request.external is not None and request.external.format == "skops"
+
+    with pytest.raises(InvalidTrainingRequest, match="only candidate"):
+        parse_training_request(with_fields(external=EXTERNAL, candidates=[{"estimator": "ridge"}]))
+    with pytest.raises(InvalidTrainingRequest, match="artifact_sha256"):
+        parse_training_request(with_fields(external={**EXTERNAL, "artifact_sha256": "not-a-digest"}))
+    with pytest.raises(InvalidTrainingRequest, match="format"):
+        parse_training_request(with_fields(external={**EXTERNAL, "format": "pickle"}))

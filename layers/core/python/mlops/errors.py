@@ -108,3 +108,7 @@ class BatchChunkIncomplete(MlopsError):
 
 class RolloutInterrupted(MlopsError):
     """A progressive rollout found the alias moved by someone else mid-bake: it stops and changes nothing."""
+
+
+class UntrustedModelType(MlopsError):
+    """A caller's model artifact holds a type outside the allow-list of scikit-learn classes; it is never loaded."""

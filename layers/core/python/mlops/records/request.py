@@ -230,6 +230,21 @@ class FeedbackRows(BaseModel):
     )
 
 
+class ExternalModel(BaseModel):
+    """A model the caller fitted (bring your own model): a skops file in an allowed S3 location, with its sha256.
+    It is checked against the allow-list of scikit-learn types, loaded without running any of the caller's code,
+    and goes every trained candidate's way (evaluated on the run's own holdout, gated, converted, registered)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+    artifact_uri: str = Field(pattern=r"^s3://[^/]+/.+", description="the skops file, under the allowed locations")
+    artifact_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="the file's sha256; refused if it differs")
+    format: Literal["skops"] = "skops"
+
+
+class SettledExternalModel(ExternalModel):
+    declared_libraries: dict[str, str] = Field(description="what the artifact says made it (Prepare reads it)")
+
+
 class TrainingRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
     model_name: str = Field(pattern=MODEL_NAME_PATTERN)
@@ -258,6 +273,9 @@ class TrainingRequest(BaseModel):
     )
     approval: Approval = Field(default_factory=Approval)
     deployment: Deployment = Field(default_factory=Deployment)
+    external: ExternalModel | None = Field(
+        default=None, description="evaluate and register the caller's own model instead of training candidates"
+    )
     requested_by: str = Field(
         default="unknown", description="who asked; the API sets it to the caller's IAM identity (never from the body)"
     )
@@ -273,6 +291,8 @@ class TrainingRequest(BaseModel):
             raise ValueError("features and exclude are mutually exclusive: list the columns to use, or those not to")
         if self.search is not None and self.candidates is not None:
             raise ValueError("candidates and search are mutually exclusive: list candidates, or give a search")
+        if self.external is not None and (self.search is not None or self.candidates is not None):
+            raise ValueError("an external model is the run's only candidate: give no candidates or search with it")
         if self.class_weight is not None and self.task == "regression":
             raise ValueError("class_weight applies to classification only")
         return self
@@ -360,6 +380,7 @@ class NormalisedRequest(TrainingRequest):
     compute: ComputeEngine  # Prepare settles the engine (mlops.training.compute)
     requested_compute: ComputeEngine | None = None  # what the request asked for (a retraining asks the same)
     compute_reason: str = Field(default="", max_length=500, description="why this engine (requested or by size)")
+    external: SettledExternalModel | None = None
 
     @model_validator(mode="after")
     def _candidates_or_search(self) -> NormalisedRequest:

@@ -118,6 +118,8 @@ def run_onnx_reference(bucket: str, run_id: str) -> S3Uri:
 # state carries its URI, sha256 and a small summary (the claim check), never the document.
 RUN_SCHEMA = "schema.json"
 RUN_INPUT_EXAMPLE = "input_example.json"
+# Not a key: the member of a skops archive that describes its object graph (a caller's model, read before loading).
+SKOPS_SCHEMA_MEMBER = "schema.json"
 RUN_LEADERBOARD = "leaderboard.json"
 
 

@@ -31,7 +31,7 @@ from mlops.records.request import (
 from mlops.records.steps import PreparedDataset, PreparedRun, SchemaSummary, Splits
 from mlops.settings import ComputeSettings, GovernanceSettings, PipelineSettings, Settings
 from mlops.storage import layout, objects
-from mlops.training import compute, estimators, evaluation, feedback_rows
+from mlops.training import compute, estimators, evaluation, external, feedback_rows
 from mlops.training import search as trial_search
 from mlops.training.run_files import put_document
 
@@ -53,13 +53,19 @@ def prepare(
     run_id, bucket = run_id_of(execution_arn), settings.artifacts_bucket
     added = _feedback_dataset(request, settings, run_id) if request.feedback is not None else None
     dataset_uri = added.uri if added is not None else request.dataset_uri
+    external_model = _external_model(request, policy)  # before the data is read: refused, nothing is written
     table, data_sha256, schema = _read_dataset(dataset_uri, request)
     defaults = defaults or _default_pipeline_settings()
-    candidates, settled_search = _settled_trials(request, schema.task, defaults)
+    if external_model is not None:
+        candidates, settled_search = [_external_candidate(request, external_model, schema)], None
+    else:
+        candidates, settled_search = _settled_trials(request, schema.task, defaults)
     gate = _gate_config(schema.task, gate_request)
     split_rows, feedback_summary = _split(table, schema, request, added)
     rows, input_columns = table.rows, len(table.columns)
     compute_engine, compute_reason = _settled_compute(request.compute, rows, input_columns, compute_settings)
+    if external_model is not None:  # nothing to fit: the Train function loads it, whatever the data's size
+        compute_engine, compute_reason = "lambda", "an external model is loaded by the Train function, not fitted"
     example = dataset.input_record(table, schema, int(split_rows["test"][0]))
     split_uris = _write_splits(bucket, run_id, table, split_rows)
     train = table.take(split_rows["train"])
@@ -74,6 +80,7 @@ def prepare(
         search=settled_search,
         gate=gate,
         compute=(compute_engine, compute_reason),
+        external=external_model[1] if external_model is not None else None,
     )
     prepared = PreparedDataset(
         uri=dataset_uri,
@@ -109,6 +116,38 @@ def _gate_request(request: TrainingRequest, policy: GovernanceSettings | None) -
 def _default_pipeline_settings() -> PipelineSettings:
     """What a caller without the stack's parameters gets (the steps called directly, in benchmarks and tests)."""
     return PipelineSettings(require_approval=False, approval_timeout_s=7 * 24 * 3600, code_version="unversioned")
+
+
+# ---- a caller's own model -------------------------------------------------------------------------------------
+def _external_model(request: TrainingRequest, policy: GovernanceSettings | None) -> tuple[Any, dict[str, str]] | None:
+    """The caller's model, loaded through the allow-list (UntrustedModelType, ArtifactIntegrityError otherwise),
+    with the libraries it declares; only from the locations a dataset may be read from."""
+    if request.external is None:
+        return None
+    uri = request.external.artifact_uri
+    if policy is not None and not any(uri.startswith(location) for location in policy.dataset_locations):
+        raise InvalidTrainingRequest(
+            "external.artifact_uri is outside the allowed locations ("
+            + ", ".join(f"{location}..." for location in policy.dataset_locations)
+            + ")"
+        )
+    payload = objects.get_bytes(objects.S3Uri.parse(uri))
+    model = external.load(payload, request.external.artifact_sha256)
+    return model, external.declared_libraries(payload)
+
+
+def _external_candidate(
+    request: TrainingRequest, external_model: tuple[Any, dict[str, str]], schema: dataset.Schema
+) -> Candidate:
+    """The run's one candidate: the caller's model, refused unless it takes this dataset's features."""
+    assert request.external is not None
+    external.check_features(external_model[0], schema)
+    if schema.task == "classification" and hasattr(external_model[0], "classes_"):
+        classes = sorted(str(c) for c in external_model[0].classes_)
+        if schema.classes is not None and classes != sorted(schema.classes):
+            raise InvalidTrainingRequest(f"the model predicts the classes {classes}; the dataset has {schema.classes}")
+    params = {"artifact_uri": request.external.artifact_uri, "artifact_sha256": request.external.artifact_sha256}
+    return Candidate(estimator=external.EXTERNAL_ESTIMATOR, params=params)
 
 
 # ---- the data -------------------------------------------------------------------------------------------------------
@@ -278,6 +317,7 @@ def _normalised_request(
     search: SettledSearch | None,
     gate: evaluation.GateConfig,
     compute: tuple[ComputeEngine, str],
+    external: dict[str, str] | None = None,
 ) -> NormalisedRequest:
     """The request with the task, trials, gate, approval, deployment and compute engine (and why) settled."""
     return NormalisedRequest.model_validate(
@@ -307,5 +347,8 @@ def _normalised_request(
             "compute": compute[0],
             "compute_reason": compute[1],
             "requested_compute": request.compute,
+            "external": {**request.external.model_dump(), "declared_libraries": external}
+            if request.external is not None and external is not None
+            else None,
         }
     )

@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from mlops.data.dataset import Schema
 from mlops.errors import InvalidStepInput, LibraryVersionMismatch
 from mlops.records.lineage import library_versions, run_id_of
 from mlops.records.request import Candidate, ComputeEngine
@@ -24,7 +25,7 @@ from mlops.records.steps import (
 )
 from mlops.settings import Settings, TrainingJobSettings
 from mlops.storage import layout, objects
-from mlops.training import estimators, evaluation
+from mlops.training import estimators, evaluation, external
 from mlops.training.run_files import load_matrices, load_schema
 
 
@@ -56,7 +57,12 @@ def train(
     train_x, train_y = _subsample(train_x, train_y, fraction, seed, schema.task)
     validation_x, validation_y = load_matrices(prepared, "validation")
     started = time.perf_counter()
-    model, warnings = estimators.fit_candidate(schema, estimator, params, seed=seed, features=train_x, target=train_y)
+    if estimator == external.EXTERNAL_ESTIMATOR:  # the caller's model, fitted already: verified and loaded safely
+        model, warnings = _external(params, schema), []
+    else:
+        model, warnings = estimators.fit_candidate(
+            schema, estimator, params, seed=seed, features=train_x, target=train_y
+        )
     fit_seconds = time.perf_counter() - started
     validation_metrics = evaluation.score(model, validation_x, validation_y, schema)
     payload = objects.dump_model(model)
@@ -77,6 +83,16 @@ def train(
         training_job=training_job,
         **trial,
     )
+
+
+def _external(params: dict, schema: Schema) -> object:
+    """The caller's model from its skops file (sha256, allow-list and features checked again: the file is read anew)."""
+    try:
+        model = external.fetch(str(params["artifact_uri"]), str(params["artifact_sha256"]))
+    except KeyError as exc:
+        raise InvalidStepInput(f"an external candidate names its artifact_uri and artifact_sha256: {exc}") from exc
+    external.check_features(model, schema)
+    return model
 
 
 def _subsample(
