@@ -21,7 +21,7 @@ from mlops.data.dataset import Schema
 from mlops.errors import ArtifactIntegrityError, InvalidTrainingRequest, LibraryVersionMismatch, UntrustedModelType
 from mlops.records.schema import Feature
 from mlops.storage.objects import sha256_hex
-from mlops.training import external
+from mlops.training import external, model_types
 
 
 def custom_pipeline(width: int = 3) -> Pipeline:
@@ -103,12 +103,12 @@ def test_a_type_hidden_deep_in_the_schema_is_found():
             archive.writestr(name, content)
 
     with pytest.raises(UntrustedModelType, match=r"os\.system"):
-        external.check_types(buffer.getvalue())
+        model_types.refuse_untrusted(buffer.getvalue())
 
 
 def test_bytes_that_are_not_a_skops_file_are_refused():
     with pytest.raises(UntrustedModelType, match="not a skops file"):
-        external.check_types(b"\x80\x04not a zip")
+        model_types.refuse_untrusted(b"\x80\x04not a zip")
 
 
 def test_a_digest_mismatch_is_refused_before_the_types_are_read():
@@ -126,8 +126,20 @@ def test_a_model_fitted_by_another_scikit_learn_is_refused(monkeypatch: pytest.M
         external.load(payload, sha256_hex(payload))
 
 
+def test_the_written_out_allow_list_is_what_the_pinned_scikit_learn_lists():
+    from sklearn.utils import all_estimators  # noqa: PLC0415
+
+    listed = {
+        f"{cls.__module__}.{cls.__qualname__}"
+        for name, cls in all_estimators()
+        if name not in model_types.REFUSED_ESTIMATORS
+    }
+    written = {f"{module}.{name}" for module, names in model_types.ESTIMATOR_TYPES.items() for name in names}
+    assert written == listed
+
+
 def test_the_allow_list_has_scikit_learns_estimators_and_never_function_transformer():
-    allowed = external.allowed_types()
+    allowed = model_types.ALLOWED_TYPES
     assert "sklearn.pipeline.Pipeline" in allowed
     assert "sklearn.feature_extraction.text.TfidfVectorizer" in allowed
     assert "sklearn.preprocessing._function_transformer.FunctionTransformer" not in allowed

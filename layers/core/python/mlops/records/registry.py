@@ -91,6 +91,9 @@ class Lineage(Record):
     feedback: dict[str, Any] | None = None
     compute: str = "lambda"  # the engine that trained the version: lambda (Train function) or sagemaker
     training_job: str | None = None  # the SageMaker training job, when one trained it
+    # a caller's own model (bring your own model): its artifact_uri, artifact_sha256, format, the libraries it
+    # declares and who uploaded it (the caller's identity the API recorded); None for a model the pipeline trained
+    external: dict[str, Any] | None = None
 
 
 SERVING_RUNTIMES = ("onnx", "sklearn")

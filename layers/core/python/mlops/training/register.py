@@ -10,6 +10,7 @@ finds the run's version (the RUN# marker) and rewrites the same card.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from mlops.governance import cards
 from mlops.records.lineage import library_versions, run_id_of
@@ -196,4 +197,12 @@ def _lineage(
         feedback=prepared.feedback,
         compute=winner.compute,
         training_job=winner.training_job,
+        external=_external_lineage(request),
     )
+
+
+def _external_lineage(request: NormalisedRequest) -> dict[str, Any] | None:
+    """What a caller's own model records: where its bytes came from, their sha256, what it declares, who sent it."""
+    if request.external is None:
+        return None
+    return {**request.external.model_dump(mode="json"), "uploaded_by": request.requested_by}
