@@ -17,6 +17,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.errors import (
+    ArtifactIntegrityError,
     DeploymentRefused,
     InvalidAliasName,
     InvalidTag,
@@ -24,19 +25,47 @@ from mlops.errors import (
     ModelNotFound,
     PolicyViolation,
     SmokeTestFailed,
+    UntrustedModelType,
     VersionConflict,
 )
 from mlops.observability import instrumented
 
 if __package__:  # functions.api.app: the tests and the local stack import the function's folder as a package
-    from .routes import aliases_and_tags, approvals, batch_jobs, governance, models, monitoring, training_runs
+    from .routes import (
+        aliases_and_tags,
+        approvals,
+        batch_jobs,
+        external_models,
+        governance,
+        models,
+        monitoring,
+        training_runs,
+    )
     from .routes.conventions import error
 else:  # app: Lambda imports the handler from the function's folder, its task root
-    from routes import aliases_and_tags, approvals, batch_jobs, governance, models, monitoring, training_runs
+    from routes import (
+        aliases_and_tags,
+        approvals,
+        batch_jobs,
+        external_models,
+        governance,
+        models,
+        monitoring,
+        training_runs,
+    )
     from routes.conventions import error
 
 app = APIGatewayRestResolver(enable_validation=True)
-for resource in (training_runs, models, aliases_and_tags, approvals, governance, monitoring, batch_jobs):
+for resource in (
+    training_runs,
+    external_models,
+    models,
+    aliases_and_tags,
+    approvals,
+    governance,
+    monitoring,
+    batch_jobs,
+):
     app.include_router(resource.router)
 
 
@@ -76,7 +105,9 @@ def jsonable(errors: Any) -> Any:
     return json.loads(json.dumps(errors, default=str))
 
 
-@app.exception_handler([InvalidTrainingRequest, InvalidAliasName, InvalidTag])
+@app.exception_handler(
+    [InvalidTrainingRequest, InvalidAliasName, InvalidTag, UntrustedModelType, ArtifactIntegrityError]
+)
 def invalid(exc: Exception) -> Response:
     return error(422, exc)
 

@@ -141,6 +141,8 @@ INTENDED_S3: dict[str, dict[str, list[str]]] = {
         "ArtifactsBucket/monitoring/*": [GET],  # GET /models/{name}/monitoring/report; the dashboard's drift report
         "ArtifactsBucket/dashboards/*": [GET, PUT],  # POST /dashboard: the page, and the presigned URL's GET
         "ArtifactsBucket/predictions/*/summary.json": [GET],  # GET /models/{name}/batch-jobs/{job_id}
+        "ArtifactsBucket/datasets/*": [GET],  # POST /models/{name}/external-versions: the artifact's sha256 and types
+        **DATA_BUCKET_READ,
     },
     "BatchFunctionRole": {
         "ArtifactsBucket/datasets/*": [GET],  # the inputs, in the locations POST .../batch-jobs allows

@@ -21,6 +21,10 @@ class StartTraining(TrainingRequest):
     requested_by: None = Field(  # type: ignore[assignment]
         default=None, description="not accepted: the run records the caller's IAM identity as its requester"
     )
+    external: None = Field(  # type: ignore[assignment]
+        default=None,
+        description="not accepted: a model fitted elsewhere goes through POST /models/{name}/external-versions",
+    )
     client_token: str = Field(
         min_length=1,
         max_length=128,
@@ -36,7 +40,10 @@ class StartTraining(TrainingRequest):
 )
 def start_training(request: StartTraining) -> Response[dict[str, Any]]:
     body = TrainingRequest.model_validate(
-        {**request.model_dump(exclude={"client_token", "requested_by"}), "requested_by": actor(router.current_event)}
+        {
+            **request.model_dump(exclude={"client_token", "requested_by", "external"}),
+            "requested_by": actor(router.current_event),
+        }
     )
     governance.enforce(body, GovernanceSettings.from_environment())  # 403 before anything starts
     execution, started = runs.start_training(

@@ -31,6 +31,13 @@ def violations(request: TrainingRequest, policy: GovernanceSettings) -> list[str
             + ", ".join(f"{location}..." for location in policy.dataset_locations)
             + ")"
         )
+    external = request.external
+    if external is not None and not any(external.artifact_uri.startswith(loc) for loc in policy.dataset_locations):
+        found.append(
+            "external.artifact_uri is outside the allowed locations ("
+            + ", ".join(f"{location}..." for location in policy.dataset_locations)
+            + ")"
+        )
     return found
 
 

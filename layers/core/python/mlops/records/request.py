@@ -239,6 +239,9 @@ class ExternalModel(BaseModel):
     artifact_uri: str = Field(pattern=r"^s3://[^/]+/.+", description="the skops file, under the allowed locations")
     artifact_sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="the file's sha256; refused if it differs")
     format: Literal["skops"] = "skops"
+    input_example: dict[str, Any] | None = Field(
+        default=None, description="one input row as the caller sends it; its columns must be the dataset's inputs"
+    )
 
 
 class SettledExternalModel(ExternalModel):

@@ -26,7 +26,7 @@ from mlops.training import model_types
 
 EXTERNAL_ESTIMATOR = "external"  # the candidate name of a caller's model in the trial plan and the leaderboard
 SKOPS_FORMAT = "skops"
-MAX_ARTIFACT_BYTES = 200 * 1024 * 1024
+MAX_ARTIFACT_BYTES = model_types.MAX_ARTIFACT_BYTES
 
 
 def check_types(payload: bytes) -> list[str]:

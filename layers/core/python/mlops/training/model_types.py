@@ -20,6 +20,7 @@ from typing import Any
 from mlops.errors import UntrustedModelType
 from mlops.storage import layout
 
+MAX_ARTIFACT_BYTES = 200 * 1024 * 1024  # a caller's model file, read whole by the API and the training steps
 REFUSED_ESTIMATORS = frozenset({"FunctionTransformer"})  # scikit-learn's, but it runs the function it holds
 
 ESTIMATOR_TYPES: dict[str, tuple[str, ...]] = {

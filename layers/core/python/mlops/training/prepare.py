@@ -53,7 +53,7 @@ def prepare(
     run_id, bucket = run_id_of(execution_arn), settings.artifacts_bucket
     added = _feedback_dataset(request, settings, run_id) if request.feedback is not None else None
     dataset_uri = added.uri if added is not None else request.dataset_uri
-    external_model = _external_model(request, policy)  # before the data is read: refused, nothing is written
+    external_model = _external_model(request)  # before the data is read: refused, nothing is written
     table, data_sha256, schema = _read_dataset(dataset_uri, request)
     defaults = defaults or _default_pipeline_settings()
     if external_model is not None:
@@ -119,19 +119,12 @@ def _default_pipeline_settings() -> PipelineSettings:
 
 
 # ---- a caller's own model -------------------------------------------------------------------------------------
-def _external_model(request: TrainingRequest, policy: GovernanceSettings | None) -> tuple[Any, dict[str, str]] | None:
-    """The caller's model, loaded through the allow-list (UntrustedModelType, ArtifactIntegrityError otherwise),
-    with the libraries it declares; only from the locations a dataset may be read from."""
+def _external_model(request: TrainingRequest) -> tuple[Any, dict[str, str]] | None:
+    """The caller's model, loaded through the allow-list (UntrustedModelType, ArtifactIntegrityError otherwise), with
+    the libraries it declares. Its location was checked with the request's (``governance.violations``)."""
     if request.external is None:
         return None
-    uri = request.external.artifact_uri
-    if policy is not None and not any(uri.startswith(location) for location in policy.dataset_locations):
-        raise InvalidTrainingRequest(
-            "external.artifact_uri is outside the allowed locations ("
-            + ", ".join(f"{location}..." for location in policy.dataset_locations)
-            + ")"
-        )
-    payload = objects.get_bytes(objects.S3Uri.parse(uri))
+    payload = objects.get_bytes(objects.S3Uri.parse(request.external.artifact_uri))
     model = external.load(payload, request.external.artifact_sha256)
     return model, external.declared_libraries(payload)
 
@@ -146,6 +139,11 @@ def _external_candidate(
         classes = sorted(str(c) for c in external_model[0].classes_)
         if schema.classes is not None and classes != sorted(schema.classes):
             raise InvalidTrainingRequest(f"the model predicts the classes {classes}; the dataset has {schema.classes}")
+    example = request.external.input_example
+    if example is not None and sorted(example) != sorted(schema.input_columns):
+        raise InvalidTrainingRequest(
+            f"the input example has the columns {sorted(example)}; the dataset's inputs are {schema.input_columns}"
+        )
     params = {"artifact_uri": request.external.artifact_uri, "artifact_sha256": request.external.artifact_sha256}
     return Candidate(estimator=external.EXTERNAL_ESTIMATOR, params=params)
 
