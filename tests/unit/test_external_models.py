@@ -160,3 +160,13 @@ def test_the_model_must_take_the_datasets_features_in_order():
     model.steps[0][1].feature_names_in_ = np.array(["b", "a", "colour"], dtype=object)  # fitted on named columns
     with pytest.raises(InvalidTrainingRequest, match="same names, same order"):
         external.check_features(model, schema_of(["a", "b", "colour"]))
+
+
+def test_a_passthrough_column_is_refused_because_scikit_learn_fits_it_as_a_function_transformer():
+    columns = ColumnTransformer([("numbers", "passthrough", [0, 1]), ("colour", OneHotEncoder(), [2])])
+    features = np.array([[0.1, 1.0, "red"], [0.2, 2.0, "blue"]], dtype=object)
+    model = Pipeline([("columns", columns), ("model", LogisticRegression())]).fit(features, ["no", "yes"])
+    payload = skops.io.dumps(model)
+
+    with pytest.raises(UntrustedModelType, match="FunctionTransformer"):
+        external.load(payload, sha256_hex(payload))

@@ -21,6 +21,7 @@ class ColumnRoles:
     datetime_columns: tuple[str, ...] = ()
 
 
+EXTERNAL_CANDIDATE = "external"  # the candidate name of a caller's model in the trial plan and the leaderboard
 ComputeEngine = Literal["lambda", "sagemaker"]
 COMPUTE_ENGINES: tuple[ComputeEngine, ...] = ("lambda", "sagemaker")
 
@@ -294,10 +295,14 @@ class TrainingRequest(BaseModel):
             raise ValueError("features and exclude are mutually exclusive: list the columns to use, or those not to")
         if self.search is not None and self.candidates is not None:
             raise ValueError("candidates and search are mutually exclusive: list candidates, or give a search")
-        if self.external is not None and (self.search is not None or self.candidates is not None):
-            raise ValueError("an external model is the run's only candidate: give no candidates or search with it")
         if self.class_weight is not None and self.task == "regression":
             raise ValueError("class_weight applies to classification only")
+        return self
+
+    @model_validator(mode="after")
+    def _external_alone(self) -> TrainingRequest:
+        if self.external is not None and (self.search is not None or self.candidates is not None):
+            raise ValueError("an external model is the run's only candidate: give no candidates or search with it")
         return self
 
     def column_roles(self) -> ColumnRoles:
@@ -384,6 +389,12 @@ class NormalisedRequest(TrainingRequest):
     requested_compute: ComputeEngine | None = None  # what the request asked for (a retraining asks the same)
     compute_reason: str = Field(default="", max_length=500, description="why this engine (requested or by size)")
     external: SettledExternalModel | None = None
+
+    @model_validator(mode="after")
+    def _external_alone(self) -> NormalisedRequest:  # settled: the caller's model is the one listed candidate
+        if self.external is not None and [c.estimator for c in self.candidates or []] != [EXTERNAL_CANDIDATE]:
+            raise ValueError("a settled run of an external model has it as its one candidate")
+        return self
 
     @model_validator(mode="after")
     def _candidates_or_search(self) -> NormalisedRequest:

@@ -21,10 +21,11 @@ import numpy as np
 
 from mlops.data.dataset import Schema
 from mlops.errors import ArtifactIntegrityError, InvalidTrainingRequest, LibraryVersionMismatch
+from mlops.records.request import EXTERNAL_CANDIDATE
 from mlops.storage import objects
 from mlops.training import model_types
 
-EXTERNAL_ESTIMATOR = "external"  # the candidate name of a caller's model in the trial plan and the leaderboard
+EXTERNAL_ESTIMATOR = EXTERNAL_CANDIDATE
 SKOPS_FORMAT = "skops"
 MAX_ARTIFACT_BYTES = model_types.MAX_ARTIFACT_BYTES
 
