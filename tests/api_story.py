@@ -7,6 +7,9 @@ template's routes, API key on predict, the function invoked through the (local) 
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import json
 import time
 from collections.abc import Callable
@@ -320,4 +323,37 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     for version in registry.list_versions(MODEL):
         f1 = version.metrics["f1"]
         assert f'data-version="{version.version}" data-metric="f1" data-value="{f1}"' in page, version.version
+    register_external_version(stack, api)
     return {"inference_id": row["inference_id"], "input_example": example}
+
+
+def register_external_version(stack: LocalStack, api: Api) -> None:
+    """When a model fitted elsewhere is uploaded as skops and registered (another model name, so the story's model
+    keeps its versions); Then its run registers it, with lineage that says who sent it and its sha256."""
+    import skops.io  # noqa: PLC0415 - the story's one caller-side model
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+    from sklearn.pipeline import make_pipeline  # noqa: PLC0415
+    from sklearn.preprocessing import StandardScaler  # noqa: PLC0415
+
+    rows = list(csv.reader(io.StringIO(breast_cancer_csv().decode())))
+    features = [[float(value) for value in row[:-1]] for row in rows[1:]]
+    labels = [row[-1] for row in rows[1:]]
+    assert rows[0][-1] == "target", rows[0]
+    payload = skops.io.dumps(make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(features, labels))
+    stack.client("s3").put_object(Bucket=stack.bucket, Key="datasets/uploads/bc.skops", Body=payload)
+    body = {
+        "artifact_uri": f"s3://{stack.bucket}/datasets/uploads/bc.skops",
+        "artifact_sha256": hashlib.sha256(payload).hexdigest(),
+        "dataset_uri": upload_dataset(stack),
+        "target": "target",
+        "client_token": "story-external",
+    }
+    status, started = api.call("POST", "/models/bc-external/external-versions", body)
+    assert status == 202 and started["started"] is True and started["model_name"] == "bc-external", started
+    finish(api, started)
+    record = stack.registry().get_version("bc-external", 1)
+    assert record.lineage.external is not None, record.lineage
+    assert (record.lineage.external["artifact_sha256"], record.lineage.external["uploaded_by"]) == (
+        body["artifact_sha256"],
+        LOCAL_CALLER_ARN,
+    )
