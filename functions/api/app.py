@@ -45,7 +45,14 @@ from mlops.records.registry import (
 )
 from mlops.records.request import TrainingRequest
 from mlops.registry.store import ModelRegistry
-from mlops.settings import ApiSettings, BatchApiSettings, GovernanceSettings, ScheduleSettings, Settings
+from mlops.settings import (
+    ApiSettings,
+    ApprovalSettings,
+    BatchApiSettings,
+    GovernanceSettings,
+    ScheduleSettings,
+    Settings,
+)
 from mlops.storage import objects
 from mlops.views import dashboard
 
@@ -350,7 +357,8 @@ def delete_tag(
 
 @app.post(
     "/models/<name>/versions/<version>/approve",
-    summary="Approve a PendingApproval version (resumes its run); not by the identity that requested the run",
+    summary="Approve a PendingApproval version (resumes its run): by a listed approver (ApproverPrincipalArns), never "
+    "by the identity that requested the run (an assumed role's sessions are one identity)",
     responses={**_responses(403, 404, 409, 422)},
 )
 def approve(name: ModelName, version: VersionNumber, body: Annotated[Reason | None, Body()] = None) -> dict[str, Any]:
@@ -362,14 +370,15 @@ def approve(name: ModelName, version: VersionNumber, body: Annotated[Reason | No
         version,
         approved=True,
         actor=_actor(),
+        approvers=ApprovalSettings.from_environment().approver_principals,
         reason=reason,
     )
 
 
 @app.post(
     "/models/<name>/versions/<version>/reject",
-    summary="Reject a PendingApproval version (stops its run)",
-    responses={**_responses(404, 409, 422)},
+    summary="Reject a PendingApproval version (stops its run): by a listed approver (ApproverPrincipalArns)",
+    responses={**_responses(403, 404, 409, 422)},
 )
 def reject(name: ModelName, version: VersionNumber, body: Rejection) -> dict[str, Any]:
     return admin.decide(
@@ -379,6 +388,7 @@ def reject(name: ModelName, version: VersionNumber, body: Rejection) -> dict[str
         version,
         approved=False,
         actor=_actor(),
+        approvers=ApprovalSettings.from_environment().approver_principals,
         reason=body.reason,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -140,6 +141,25 @@ class ApiSettings:
     @classmethod
     def from_environment(cls) -> ApiSettings:
         return cls(_required("TRAINING_PIPELINE_ARN"), _required("PREDICT_FUNCTION"), _required("REPRODUCE_FUNCTION"))
+
+
+@dataclass(frozen=True)
+class ApprovalSettings:
+    """Who may decide an approval (the stack's ``ApproverPrincipalArns``): IAM principal ARNs, comma-separated; empty,
+    any caller other than the run's requester. An entry is compared as ``mlops.records.identity`` decides identities
+    (a role admits its sessions)."""
+
+    approver_principals: tuple[str, ...]
+
+    ENVIRONMENT_VARIABLES = ("APPROVER_PRINCIPAL_ARNS",)
+
+    @classmethod
+    def from_environment(cls) -> ApprovalSettings:
+        listed = tuple(entry.strip() for entry in _present("APPROVER_PRINCIPAL_ARNS").split(",") if entry.strip())
+        malformed = [entry for entry in listed if not re.fullmatch(r"arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+", entry)]
+        if malformed:
+            raise MissingSetting(f"APPROVER_PRINCIPAL_ARNS must list IAM principal ARNs, not {malformed}")
+        return cls(listed)
 
 
 @dataclass(frozen=True)
