@@ -166,7 +166,7 @@ def test_a_canary_whose_requests_fail_is_rolled_back_and_production_is_unchanged
     before = _alias_content(_alias(stack, REGRESSION_MODEL))
     registry_before = [v.model_dump() for v in stack.registry().list_versions(REGRESSION_MODEL)]
     # When v2 rolls out as a canary and, once it serves, every hand-over to scikit-learn fails
-    deployment = {"strategy": "canary", "canary_weight": 0.5, "bake_s": 3, "thresholds": {"max_error_rate": 0.05}}
+    deployment = {"strategy": "canary", "canary_weight": 0.5, "bake_s": 3, "thresholds": {"max_error_rate": 0.01}}
     execution = _start(
         stack,
         _request(stack, strong, deployment=deployment, name=REGRESSION_MODEL, dataset=dataset, target="progression"),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -112,7 +112,9 @@ class Search(BaseModel):
     """A hyper-parameter search: trials sampled from per-estimator spaces (or the defaults), fanned out together."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
-    max_trials: int = Field(default=20, ge=1, le=MAX_TRIALS, description="trials sampled (the first rung's count)")
+    max_trials: int = Field(
+        default=20, ge=1, le=MAX_TRIALS, description="trials sampled (the first rung's count); ceiling: SearchMaxTrials"
+    )
     time_budget_s: int | None = Field(
         default=None, ge=60, le=24 * 3600, description="the trial fan-out's time limit (each Map pass)"
     )
@@ -122,7 +124,7 @@ class Search(BaseModel):
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1, description="default: the split's seed")
     halving: Halving | None = None
     max_concurrency: int | None = Field(
-        default=None, ge=1, le=1000, description="trials at once; default: the stack's TrialMaxConcurrency"
+        default=None, ge=1, le=1000, description="trials at once; default and ceiling: the stack's TrialMaxConcurrency"
     )
     tolerated_failure_percentage: float | None = Field(
         default=None, ge=0, le=100, strict=False, description="default: the stack's TrialToleratedFailurePercentage"
@@ -325,7 +327,19 @@ class SettledDeployment(Deployment):
     thresholds: SettledBakeThresholds
 
 
-def settle_deployment(requested: Deployment, default_strategy: str, default_bake_s: int) -> SettledDeployment:
+class ThresholdFloor(Protocol):
+    """The stack's bake thresholds (GovernanceSettings): what a threshold the request leaves out is."""
+
+    max_error_rate: float
+    max_p99_latency_ms: float
+    min_requests: int
+
+
+def settle_deployment(
+    requested: Deployment, default_strategy: str, default_bake_s: int, *, floor: ThresholdFloor | None = None
+) -> SettledDeployment:
+    """Every field decided: the request's, else the stack's (``floor``: its thresholds, which the governance check
+    keeps the request from loosening), else the defaults."""
     thresholds = requested.thresholds
     return SettledDeployment(
         strategy=requested.strategy or default_strategy,
@@ -333,10 +347,12 @@ def settle_deployment(requested: Deployment, default_strategy: str, default_bake
         linear_step=requested.linear_step or DEFAULT_LINEAR_STEP,
         bake_s=default_bake_s if requested.bake_s is None else requested.bake_s,
         thresholds=SettledBakeThresholds(
-            max_error_rate=_given(thresholds.max_error_rate, DEFAULT_MAX_ERROR_RATE),
-            max_p99_latency_ms=_given(thresholds.max_p99_latency_ms, DEFAULT_MAX_P99_LATENCY_MS),
+            max_error_rate=_given(thresholds.max_error_rate, floor.max_error_rate if floor else DEFAULT_MAX_ERROR_RATE),
+            max_p99_latency_ms=_given(
+                thresholds.max_p99_latency_ms, floor.max_p99_latency_ms if floor else DEFAULT_MAX_P99_LATENCY_MS
+            ),
             max_disagreement=_given(thresholds.max_disagreement, DEFAULT_MAX_DISAGREEMENT),
-            min_requests=_given(thresholds.min_requests, DEFAULT_MIN_REQUESTS),
+            min_requests=_given(thresholds.min_requests, floor.min_requests if floor else DEFAULT_MIN_REQUESTS),
         ),
     )
 
