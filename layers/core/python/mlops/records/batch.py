@@ -14,9 +14,10 @@ JOB_ID_PATTERN = r"^\d{8}T\d{6}Z-[0-9a-f]{8}$"
 
 
 class BatchJobRequest(BaseModel):
-    """What a caller asks for (``POST /models/{name}/batch-jobs``)."""
+    """What a caller asks for (``POST /models/{name}/batch-jobs``): JSON types as declared (no "1" for 1, no 0 for
+    false), nothing undeclared."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     input_uri: str = Field(
         pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+$",
         max_length=1024,

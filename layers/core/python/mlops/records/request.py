@@ -26,7 +26,9 @@ COMPUTE_ENGINES: tuple[ComputeEngine, ...] = ("lambda", "sagemaker")
 
 
 class Candidate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
+    model_config = ConfigDict(
+        extra="forbid", strict=True, allow_inf_nan=False
+    )  # JSON types as declared: no "1" or true for 1
     estimator: str
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -34,7 +36,7 @@ class Candidate(BaseModel):
 class IntRange(BaseModel):
     """Integers from low to high, both included; log: uniform in log space (for counts spanning decades)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     type: Literal["int"]
     low: int
     high: int
@@ -52,7 +54,9 @@ class IntRange(BaseModel):
 class FloatRange(BaseModel):
     """Floats from low to high; log: log-uniform (for rates and penalties spanning decades)."""
 
-    model_config = ConfigDict(extra="forbid", strict=False)  # 1 is a float here: JSON does not tell them apart
+    model_config = ConfigDict(
+        extra="forbid", strict=False, allow_inf_nan=False
+    )  # 1 is a float here: JSON does not tell them apart
     type: Literal["float"]
     low: float = Field(allow_inf_nan=False)
     high: float = Field(allow_inf_nan=False)
@@ -70,7 +74,7 @@ class FloatRange(BaseModel):
 class Choices(BaseModel):
     """One of the listed values, equally likely."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     type: Literal["categorical"]
     values: list[str | int | float | bool | None] = Field(min_length=1, max_length=100)
 
@@ -81,7 +85,7 @@ ParamSpace = Annotated[IntRange | FloatRange | Choices, Field(discriminator="typ
 class EstimatorSpace(BaseModel):
     """Where to search one estimator: a space per searched parameter, and parameters held fixed."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     estimator: str
     params: dict[str, ParamSpace] = Field(default_factory=dict, description="searched parameters")
     fixed: dict[str, Any] = Field(default_factory=dict, description="parameters every trial of it gets")
@@ -98,7 +102,7 @@ class Halving(BaseModel):
     """Successive halving: every trial fits on ``min_fraction`` of the training rows; the best 1/``factor`` go on
     to ``factor`` times the rows, rung after rung, until the last rung fits on all of them."""
 
-    model_config = ConfigDict(extra="forbid", strict=False)
+    model_config = ConfigDict(extra="forbid", strict=False, allow_inf_nan=False)
     factor: int = Field(default=3, ge=2, le=10, strict=True, description="rows grow, and trials shrink, by this")
     min_fraction: float = Field(
         default=1 / 9, gt=0, lt=1, description="the share of training rows the first rung fits on"
@@ -111,7 +115,7 @@ MAX_TRIALS = 1000
 class Search(BaseModel):
     """A hyper-parameter search: trials sampled from per-estimator spaces (or the defaults), fanned out together."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     max_trials: int = Field(
         default=20, ge=1, le=MAX_TRIALS, description="trials sampled (the first rung's count); ceiling: SearchMaxTrials"
     )
@@ -134,7 +138,7 @@ class Search(BaseModel):
 class GateBootstrap(BaseModel):
     """The paired bootstrap of the improvement over the champion (the holdout's sampling noise)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     resamples: int = Field(default=1000, ge=100, le=10_000, description="resamples of the holdout rows")
     seed: int = Field(default=0, ge=0, le=2**32 - 1, description="the same seed draws the same resamples")
     confidence: float = Field(default=0.95, ge=0.5, le=0.999, description="the interval's confidence level")
@@ -145,7 +149,9 @@ class GateBootstrap(BaseModel):
 
 
 class Gate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
+    model_config = ConfigDict(
+        extra="forbid", strict=True, allow_inf_nan=False
+    )  # JSON types as declared: no "1" or true for 1
     metric: str | None = None
     min_score: float | None = None
     min_improvement: float | None = Field(
@@ -161,14 +167,18 @@ class Gate(BaseModel):
 
 
 class Split(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
+    model_config = ConfigDict(
+        extra="forbid", strict=True, allow_inf_nan=False
+    )  # JSON types as declared: no "1" or true for 1
     seed: int = Field(default=42, ge=0, le=2**32 - 1)
     validation_fraction: float = Field(default=0.2, gt=0, lt=0.5)
     test_fraction: float = Field(default=0.2, gt=0, lt=0.5)
 
 
 class Approval(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
+    model_config = ConfigDict(
+        extra="forbid", strict=True, allow_inf_nan=False
+    )  # JSON types as declared: no "1" or true for 1
     required: bool | None = Field(default=None, description="default: the stack's RequireApproval parameter")
     timeout_s: int | None = Field(
         default=None, ge=1, le=365 * 24 * 3600, description="default: the stack's ApprovalTimeoutSeconds parameter"
@@ -190,7 +200,7 @@ DEFAULT_MIN_REQUESTS = 0
 class BakeThresholds(BaseModel):
     """What a bake judges the new version's serving on; past any one of them it is rolled back."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     max_error_rate: float | None = Field(default=None, ge=0, le=1, description="share of 5xx answers it may give")
     max_p99_latency_ms: float | None = Field(default=None, gt=0, description="its 99th percentile handler latency")
     max_disagreement: float | None = Field(
@@ -204,7 +214,7 @@ class BakeThresholds(BaseModel):
 class Deployment(BaseModel):
     """How the Deploy part of the pipeline moves production to a version that passed the gate."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     strategy: DeploymentStrategy | None = Field(default=None, description="default: DeploymentStrategy parameter")
     canary_weight: float | None = Field(default=None, gt=0, lt=1, description="canary: its share of requests")
     linear_step: float | None = Field(default=None, gt=0, lt=1, description="linear: the share added each step")
@@ -217,7 +227,7 @@ class Deployment(BaseModel):
 class FeedbackRows(BaseModel):
     """Train on the dataset plus the model's captured predictions joined with their /feedback labels."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     window_hours: float = Field(
         default=168.0, gt=0, le=90 * 24, description="labels received (and predictions captured) this far back"
     )
@@ -233,7 +243,9 @@ class FeedbackRows(BaseModel):
 
 
 class TrainingRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
+    model_config = ConfigDict(
+        extra="forbid", strict=True, allow_inf_nan=False
+    )  # JSON types as declared: no "1" or true for 1
     model_name: str = Field(pattern=MODEL_NAME_PATTERN)
     dataset_uri: str = Field(pattern=r"^s3://[^/]+/.+")
     target: str = Field(min_length=1)
