@@ -23,8 +23,8 @@ import os
 import shutil
 import zipfile
 from dataclasses import dataclass
-from types import SimpleNamespace
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO, Any
 
 from local.template import ROOT
