@@ -33,9 +33,9 @@ import warnings
 import numpy as np
 
 import local  # noqa: F401 - puts the core layer on sys.path, as Lambda does
-from local.datasets import breast_cancer_csv
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import run_training
 from local.stack import LocalStack
-from local.training_runs import run_training
 from mlops.data import dataset
 from mlops.records.batch import BatchJobRequest, BatchJobStart, ChunkItem
 from mlops.records.events import ScoreChunkEvent

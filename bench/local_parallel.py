@@ -18,8 +18,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 from local import runtime
-from local.datasets import breast_cancer_csv
-from local.event_files import EVENTS_DIR
+from local.runs.datasets import breast_cancer_csv
+from local.runs.event_files import EVENTS_DIR
 from local.stack import LocalStack
 
 

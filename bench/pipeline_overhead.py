@@ -15,9 +15,9 @@ import time
 import uuid
 
 import local  # noqa: F401 - puts the core layer on sys.path, as Lambda does
-from local.datasets import breast_cancer_csv
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import run_training
 from local.stack import LocalStack
-from local.training_runs import run_training
 from mlops.records.request import parse_training_request
 from mlops.serving import deploy
 from mlops.settings import Settings

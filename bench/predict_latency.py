@@ -37,9 +37,9 @@ from pathlib import Path
 import numpy as np
 
 import local  # noqa: F401 - puts the core layer on sys.path, as Lambda does
-from local.datasets import breast_cancer_csv
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import run_training
 from local.stack import LocalStack
-from local.training_runs import run_training
 from mlops.registry import documents
 from mlops.serving import http
 from mlops.serving.cache import ModelCache

@@ -4,8 +4,8 @@ Generates a CSV of the given size (bench.prepare's generator: 15 numeric columns
 values, a binary label; ~148 bytes a row), starts an ephemeral local stack in a fresh subprocess per run, uploads
 the file and runs the state machine with ``compute: sagemaker`` and one candidate (hist_gradient_boosting, 50
 iterations): Prepare and Evaluate on the in-process Lambda runtime, the candidate in the emulated
-``createTrainingJob.sync`` (local/sagemaker_training.py: the job's entry point in-process, the same S3 keys). The
-baseline, measured in the same run on the same file, is the same request with ``compute: lambda`` (the Train
+``createTrainingJob.sync`` (local/emulated/sagemaker_training.py: the job's entry point in-process, the same S3 keys).
+The baseline, measured in the same run on the same file, is the same request with ``compute: lambda`` (the Train
 function in-process; locally nothing enforces its MemorySize): the ratio is the SageMaker path's wall time over
 the Lambda path's, i.e. what the emulated integration costs on top of the same training.
 
@@ -47,7 +47,7 @@ def _status_kib(field: str) -> int:
 
 def _measure_the_job() -> dict[str, Any]:
     """Wrap the emulated job: RSS when it starts, the high-water mark while it runs (reset first)."""
-    from local import sagemaker_training  # noqa: PLC0415
+    from local.emulated import sagemaker_training  # noqa: PLC0415
 
     measured: dict[str, Any] = {}
     original = sagemaker_training.run_training_job
@@ -70,8 +70,8 @@ def _measure_the_job() -> dict[str, Any]:
 
 
 def worker(csv_path: str, engine: str) -> dict[str, Any]:
+    from local.runs.training import run_training  # noqa: PLC0415
     from local.stack import LocalStack  # noqa: PLC0415
-    from local.training_runs import run_training  # noqa: PLC0415
 
     job = _measure_the_job()
     with LocalStack() as stack:

@@ -15,9 +15,9 @@ import argparse
 import json
 import logging
 
-from local.datasets import breast_cancer_csv
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import run_training
 from local.stack import LocalStack
-from local.training_runs import run_training
 
 
 def main() -> None:

@@ -1,4 +1,11 @@
-"""The embedded local AWS: moto, the real handlers run in-process, and the real ASL files executed."""
+"""The embedded local AWS: moto, the real handlers run in-process, and the real ASL files executed.
+
+At the top, the parts every run goes through: the stack (``stack.py``, reading ``template.py``), the Lambda runtime
+(``runtime.py``, ``workers.py``), the stack served over HTTP (``gateway.py``, ``aws_server.py``), the kept state
+(``state.py``) and the register of moto patches (``moto_patches.py``). Below them, ``emulated/`` holds what moto leaves
+out of each AWS service, ``runs/`` the drivers the CLI, tests, tools and benchmarks share, and ``cli/`` the command
+line (``python -m local``).
+"""
 
 import sys
 from pathlib import Path

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from moto.server import ThreadedMotoServer
 
-from local.event_files import EXAMPLE_EXECUTION, run_example_executions
+from local.runs.event_files import EXAMPLE_EXECUTION, run_example_executions
 from local.stack import LocalStack
 
 

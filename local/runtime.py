@@ -5,8 +5,8 @@ runners). This replaces that single step, ``LambdaFunction._invoke_lambda``, wit
 module named by the template (CodeUri + Handler), under the function's environment, with a Lambda context,
 returning Lambda's error shape (``errorType``/``errorMessage``/``stackTrace``) so Step Functions routes on the error
 name. Everything else (the invoke API, Step Functions' lambda:invoke integration, retries, logs) stays moto's. A
-response over Lambda's 6 MB fails the invocation (``local/quotas.py``); the output reaches CloudWatch Logs in events of
-at most 256 KiB, as Lambda writes it.
+response over Lambda's 6 MB fails the invocation (``local/emulated/quotas.py``); the output reaches CloudWatch Logs in
+events of at most 256 KiB, as Lambda writes it. ``local/moto_patches.py`` puts the hook in place.
 
 Two ways to run the handler, chosen by ``MLOPS_LOCAL_WORKERS=1`` or ``set_workers``/``worker_processes()``:
 
@@ -43,7 +43,8 @@ from typing import Any
 
 from moto.awslambda.models import LambdaFunction
 
-from local import quotas, workers
+from local import workers
+from local.emulated import quotas
 from local.workers import LocalLambdaContext, ThrottledClient, error_body, run_handler
 
 # Serial mode: one root invocation at a time. A handler may invoke another function (the admin API asks the
@@ -93,10 +94,6 @@ def set_workers(enabled: bool) -> None:
     """Run invocations in worker processes (True) or in this process's threads (False, the default)."""
     global _use_workers  # noqa: PLW0603 - one switch for the whole local runtime
     _use_workers = enabled
-
-
-def workers_enabled() -> bool:
-    return _use_workers
 
 
 @contextlib.contextmanager
@@ -464,12 +461,8 @@ def _patched_invoke(self: LambdaFunction, event: Any = None) -> tuple[str, bool,
     return _original_invoke(self, event)
 
 
-def install() -> None:
-    """Route moto's Lambda invocations of registered functions to their in-process handlers."""
+def install_invocation_views() -> None:
+    """Give each invocation its own view of ``os.environ`` and of the handlers' client factory. (moto's Lambda
+    invocations reach ``_patched_invoke`` through local/moto_patches.py.)"""
     _install_environ()
     _install_client_factory()
-    LambdaFunction._invoke_lambda = _patched_invoke
-
-
-def installed() -> bool:
-    return LambdaFunction._invoke_lambda is _patched_invoke

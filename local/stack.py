@@ -2,7 +2,9 @@
 
 Resources are created from what ``template.yaml`` declares (bucket, table keys, functions' handlers and
 environment, state machines' DefinitionUri + DefinitionSubstitutions resolved to the local ARNs). moto's
-CloudFormation path is not used: it leaves state machines unexecutable and substitutions unresolved.
+CloudFormation path is not used: it leaves state machines unexecutable and substitutions unresolved. Starting a stack
+applies the moto patches register (local/moto_patches.py) and gives invocations their own view of the process
+(local/runtime.py); stopping it forgets the handlers and the capture streams.
 """
 
 from __future__ import annotations
@@ -19,18 +21,8 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from local import (
-    atomicity,
-    definition_checks,
-    distributed_map,
-    emf,
-    firehose,
-    quotas,
-    runtime,
-    sagemaker_training,
-    sfn_integrations,
-    state,
-)
+from local import moto_patches, runtime, state
+from local.emulated import firehose, sagemaker_training, sfn_integrations
 from local.template import (
     ROOT,
     Resolver,
@@ -48,8 +40,8 @@ DEFAULT_REGION = "us-east-1"
 STACK_NAME = "mlops-local"
 
 # What Lambda would set, and what keeps local runs quiet and offline.
-# The local stack trains on "SageMaker" in-process (local/sagemaker_training.py): it needs an image name to pass the
-# template's check that a stack has one, not an image.
+# The local stack trains on "SageMaker" in-process (local/emulated/sagemaker_training.py): it needs an image name to
+# pass the template's check that a stack has one, not an image.
 LOCAL_PARAMETERS = {"TrainingImageUri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/mlops-training:local"}
 LOCAL_FUNCTION_ENVIRONMENT = {
     "POWERTOOLS_TRACE_DISABLED": "true",
@@ -117,17 +109,10 @@ class LocalStack:
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": True}})
         self._mock.start()
         clients.reset_clients()
-        runtime.install()
-        atomicity.install()
-        firehose.install()
-        sfn_integrations.install()
+        runtime.install_invocation_views()
+        moto_patches.apply()
         sfn_integrations.forget_tokens()
-        sagemaker_training.install()
         sagemaker_training.forget_jobs()
-        quotas.install()
-        distributed_map.install()
-        definition_checks.install()
-        emf.install()
         self.template = load_template(self.template_path)
         self._provision()
         if self.state_dir is not None:
@@ -166,6 +151,10 @@ class LocalStack:
         return self._clients[service]
 
     # ---- names ------------------------------------------------------------------------------------------------
+    @property
+    def account_id(self) -> str:
+        return ACCOUNT_ID
+
     @property
     def bucket(self) -> str:
         return self.refs["ArtifactsBucket"]
@@ -328,7 +317,7 @@ class LocalStack:
         self._provision_monitoring(resolve)
 
     def _provision_capture(self, resolve: Resolver) -> None:
-        """Log groups, the capture Firehose stream and the subscription that feeds it (see local/firehose.py)."""
+        """Log groups, the capture Firehose stream and the subscription that feeds it (local/emulated/firehose.py)."""
         template = self.template
         for logical_id, resource in resources_of_type(template, "AWS::Logs::LogGroup").items():
             name = resolve(resource["Properties"].get("LogGroupName")) or f"/local/{STACK_NAME}/{logical_id}"
@@ -383,7 +372,7 @@ class LocalStack:
     def _provision_monitoring(self, resolve: Resolver) -> None:
         """SNS subscriptions, EventBridge Scheduler schedules and CloudWatch alarms, as the template declares them.
 
-        moto stores the schedules but never fires them: `local.monitoring_runs.fire_schedule` plays EventBridge's part
+        moto stores the schedules but never fires them: `local.runs.monitoring.fire_schedule` plays EventBridge's part
         (it starts the target with the schedule's input). Alarms are created so the template's declarations are
         exercised; moto does not evaluate them against the functions' EMF metrics.
         """

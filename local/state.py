@@ -262,9 +262,7 @@ def _restore_executions(stack: Any, records: list[dict[str, Any]]) -> int:
     from moto.stepfunctions.parser.backend.execution import Execution  # noqa: PLC0415
     from moto.stepfunctions.parser.models import stepfunctions_parser_backends  # noqa: PLC0415
 
-    from local.stack import ACCOUNT_ID  # noqa: PLC0415 - local.stack imports this module
-
-    backend = stepfunctions_parser_backends[ACCOUNT_ID][stack.region]
+    backend = stepfunctions_parser_backends[stack.account_id][stack.region]
     restored = 0
     for record in records:
         arn = stack.state_machine_arns.get(record["state_machine"])
@@ -276,7 +274,7 @@ def _restore_executions(stack: Any, records: list[dict[str, Any]]) -> int:
             sm_type=state_machine.sm_type,
             role_arn=state_machine.roleArn,
             exec_arn=arn.replace(":stateMachine:", ":execution:") + f":{record['name']}",
-            account_id=ACCOUNT_ID,
+            account_id=stack.account_id,
             region_name=stack.region,
             state_machine=state_machine,
             start_date=dt.datetime.fromisoformat(record["start_date"]),

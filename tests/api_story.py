@@ -12,8 +12,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from local.datasets import breast_cancer_csv
 from local.gateway import LOCAL_CALLER_ARN, LocalGateway
+from local.runs.datasets import breast_cancer_csv
 from local.stack import LocalStack
 from local.template import ROOT
 from mlops.monitoring.capture_records import records_of

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools import Metrics
 
-from local.datasets import breast_cancer_csv
+from local.runs.datasets import breast_cancer_csv
 from local.stack import LocalStack
 from mlops.storage import clients
 

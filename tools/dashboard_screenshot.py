@@ -14,12 +14,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from local.datasets import breast_cancer_csv
 from local.gateway import LocalGateway
-from local.monitoring_runs import demo_monitoring
+from local.runs.datasets import breast_cancer_csv
+from local.runs.monitoring import demo_monitoring
+from local.runs.training import run_training
 from local.stack import LocalStack
 from local.template import ROOT
-from local.training_runs import run_training
 
 CANDIDATES = (
     [{"estimator": "logistic_regression", "params": {"C": 1.0, "max_iter": 2000}}],

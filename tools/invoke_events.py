@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import local  # noqa: F401 - puts the core layer on sys.path, as Lambda puts /opt/python
-from local.event_files import ENDPOINT_VARIABLE, ENV_FILE, EVENTS_DIR, MAP_RESULTS_DIR, function_folder
+from local.runs.event_files import ENDPOINT_VARIABLE, ENV_FILE, EVENTS_DIR, MAP_RESULTS_DIR, function_folder
 from local.template import ROOT, function_memory_size, function_property, load_template, resources_of_type
 from mlops.storage import clients
 

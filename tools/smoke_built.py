@@ -58,11 +58,11 @@ from packaging.markers import default_environment
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from local.datasets import breast_cancer_csv
-from local.event_files import EXAMPLE_EXECUTION, EXAMPLE_REQUEST
+from local.runs.datasets import breast_cancer_csv
+from local.runs.event_files import EXAMPLE_EXECUTION, EXAMPLE_REQUEST
+from local.runs.training import run_training
 from local.stack import LocalStack
 from local.template import ROOT, load_template
-from local.training_runs import run_training
 from mlops import errors
 from mlops.errors import MlopsError
 from tools import build_layer

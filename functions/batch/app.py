@@ -5,12 +5,17 @@ import os
 from functools import cache
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.errors import InvalidStepInput
-from mlops.records.batch import BatchJobStart, PlannedJob
-from mlops.records.events import ScoreChunkEvent, parse_event
+from mlops.observability import logger
+from mlops.records.events import (
+    BatchStep,
+    FinishJobEvent,
+    PlanJobEvent,
+    RecordBatchFailureEvent,
+    ScoreChunkEvent,
+    parse_event,
+)
 from mlops.registry.store import ModelRegistry
 from mlops.serving import batch
 from mlops.serving.cache import ModelCache
@@ -18,9 +23,6 @@ from mlops.settings import BatchSettings, ModelCacheSettings, Settings
 
 if os.environ.get("SERVING_RUNTIME") == "onnx":
     import onnxruntime  # noqa: F401 - imported at init, not in the first chunk's time
-
-logger = Logger()
-STEPS = ("plan", "score", "finish", "failed")
 
 
 @cache
@@ -44,24 +46,19 @@ def _model_cache() -> ModelCache:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict[str, Any]:
-    step = next((name for name in STEPS if isinstance(event, dict) and name in event), None)
-    if step is None:
-        raise InvalidStepInput(f"a batch step event has one of {STEPS}")
     bucket = _settings().artifacts_bucket
-    if step == "plan":
-        start = parse_event(BatchJobStart, event["plan"])
-        planned = batch.plan_job(start, ModelRegistry.from_settings(_settings()), bucket)
-        logger.info("batch job planned", extra={"job_id": planned.job_id, "chunks": planned.chunks})
-        return planned.model_dump()
-    if step == "score":
-        scored = batch.score_chunk(parse_event(ScoreChunkEvent, event["score"]), _model_cache(), bucket)
-        logger.info("chunk scored", extra=scored)
-        return scored
-    if step == "finish":
-        summary = batch.finish_job(parse_event(PlannedJob, event["finish"]), bucket)
-        logger.info("batch job finished", extra=summary)
-        return summary
-    failed = event["failed"]
-    if not isinstance(failed, dict) or not isinstance(failed.get("state"), dict) or "end_state" not in failed:
-        raise InvalidStepInput("a failure event has {state, end_state, error}")
-    return batch.record_failure(failed["state"], failed["end_state"], failed.get("error"), bucket)
+    match parse_event(BatchStep, event).root:
+        case PlanJobEvent() as step:
+            planned = batch.plan_job(step.start, ModelRegistry.from_settings(_settings()), bucket)
+            logger.info("batch job planned", extra={"job_id": planned.job_id, "chunks": planned.chunks})
+            return planned.model_dump()
+        case ScoreChunkEvent() as step:
+            scored = batch.score_chunk(step, _model_cache(), bucket)
+            logger.info("chunk scored", extra=scored)
+            return scored
+        case FinishJobEvent() as step:
+            summary = batch.finish_job(step.job, bucket)
+            logger.info("batch job finished", extra=summary)
+            return summary
+        case RecordBatchFailureEvent() as step:
+            return batch.record_failure(step.state, step.end_state, step.error, bucket)

@@ -1,21 +1,15 @@
 """Convert step: turn the winner into an ONNX model and store scikit-learn's holdout outputs for parity."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import ConvertEvent, parse_event
 from mlops.settings import Settings
 from mlops.training.steps import convert
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@instrumented
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     step = parse_event(ConvertEvent, event)
     result = convert(

@@ -1,21 +1,21 @@
 """Deploy step: move the production alias to the new version, keeping the previous one for rollback.
 
-The same function runs the progressive strategies (``{"start_rollout": ...}``: the canary's first weight or the
-shadow; ``{"check_bake": ...}``: judge a finished bake on the version's serving metrics, then advance, promote or
-roll back). With ``{"undo": {"state_input": ..., "execution_arn": ...}}`` (the ASL's UndoDeployment state, which
-every Catch that ends a run passes through) it undoes a production move, canary or shadow the failed run made:
-with the admin API, this function is the only writer of aliases."""
+The event's ``step`` says which job (``mlops.records.events.DeployStep``): ``deploy`` moves production at once;
+the progressive strategies run ``start_rollout`` (the canary's first weight or the shadow) and ``check_bake`` (judge a
+finished bake on the version's serving metrics, then advance, promote or roll back); ``undo_deployment`` (the ASL's
+UndoDeployment state, which every Catch that ends a run passes through) undoes a production move, canary or shadow
+the failed run made. With the admin API, this function is the only writer of aliases."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import (
     CheckBakeEvent,
-    CheckBakeRequest,
     DeployEvent,
+    DeployStep,
     StartRolloutEvent,
-    StartRolloutRequest,
     UndoDeploymentEvent,
     parse_event,
 )
@@ -27,24 +27,24 @@ from mlops.serving.bake_metrics import CloudWatchServingMetrics, ServingObservat
 from mlops.serving.deploy import deploy, undo_deployment
 from mlops.settings import Settings
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 DECISION_METRICS = {"baking": "RolloutAdvanced", "promoted": "RolloutPromoted", "rolled_back": "RolloutRolledBack"}
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@instrumented
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = Settings.from_environment()
-    if isinstance(event, dict) and "undo" in event:
-        return _undo(parse_event(UndoDeploymentEvent, event["undo"]), settings)
-    if isinstance(event, dict) and "start_rollout" in event:
-        return _start_rollout(parse_event(StartRolloutEvent, event).start_rollout, settings)
-    if isinstance(event, dict) and "check_bake" in event:
-        return _check_bake(parse_event(CheckBakeEvent, event).check_bake, settings)
-    step = parse_event(DeployEvent, event)
+    match parse_event(DeployStep, event).root:
+        case UndoDeploymentEvent() as step:
+            return _undo(step, settings)
+        case StartRolloutEvent() as step:
+            return _start_rollout(step, settings)
+        case CheckBakeEvent() as step:
+            return _check_bake(step, settings)
+        case DeployEvent() as step:
+            return _deploy(step, settings)
+
+
+def _deploy(step: DeployEvent, settings: Settings) -> dict:
     result = deploy(
         step.model_name,
         step.version,
@@ -57,7 +57,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return result
 
 
-def _start_rollout(step: StartRolloutRequest, settings: Settings) -> dict:
+def _start_rollout(step: StartRolloutEvent, settings: Settings) -> dict:
     state = rollout.start(
         ModelRegistry.from_settings(settings),
         step.model_name,
@@ -69,7 +69,7 @@ def _start_rollout(step: StartRolloutRequest, settings: Settings) -> dict:
     return state.document()
 
 
-def _check_bake(step: CheckBakeRequest, settings: Settings) -> dict:
+def _check_bake(step: CheckBakeEvent, settings: Settings) -> dict:
     state = step.rollout
     if state.strategy == "shadow":
         report = state.shadow_report or {}

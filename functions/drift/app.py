@@ -5,7 +5,6 @@ parses the event and publishes the metrics."""
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -13,15 +12,12 @@ from mlops.monitoring.check import MAX_FEATURE_METRICS, record_retraining, run_c
 from mlops.monitoring.config import MonitoringConfig
 from mlops.monitoring.schedule import plan_tick, tick_at
 from mlops.monitoring.store import MonitoringStore
-from mlops.records.events import DriftCheckEvent, PlanTickEvent, RecordRetrainingEvent, parse_event
+from mlops.observability import instrumented, logger, metrics
+from mlops.records.events import DriftCheckEvent, DriftStep, PlanTickEvent, RecordRetrainingEvent, parse_event
 from mlops.records.lineage import run_id_of
 from mlops.registry.store import ModelRegistry
 from mlops.settings import MonitoringSettings, ScheduleSettings, Settings
 from mlops.storage.table import ModelTable
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
 
 def _defaults(settings: MonitoringSettings) -> MonitoringConfig:
@@ -66,36 +62,41 @@ def publish_metrics(report: dict[str, Any]) -> None:
         _per_model_metric(f"Live{name.capitalize()}", MetricUnit.NoUnit, value, model)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@instrumented
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     settings = Settings.from_environment()
     registry = ModelRegistry.from_settings(settings)
     store = MonitoringStore(settings.monitor_table)
-    if isinstance(event, dict) and "tick" in event:
-        tick = parse_event(PlanTickEvent, event)
-        schedule = ScheduleSettings.from_environment()
-        plan = plan_tick(
-            tick_at(tick),
-            default_rate=schedule.default_rate,
-            tick_rate=schedule.tick_rate,
-            aliases=ModelTable(settings.alias_table),
-            monitors=store,
-        )
-        metrics.add_metric(name="ScheduledDriftChecks", unit=MetricUnit.Count, value=len(plan.due))
-        document = plan.to_document()
-        logger.info("tick planned", extra={k: document[k] for k in ("tick_at", "models", "due_count", "not_due")})
-        if plan.deferred:
-            logger.warning("more models due than one tick starts", extra={"deferred": document["deferred_count"]})
-        return document
-    if isinstance(event, dict) and "retraining_execution_arn" in event:
-        step = parse_event(RecordRetrainingEvent, event)
-        metrics.add_metric(name="RetrainingStarted", unit=MetricUnit.Count, value=1)
-        return record_retraining(
-            step.model_name, step.check_id, step.retraining_execution_arn, store=store, registry=registry
-        )
-    step = parse_event(DriftCheckEvent, event)
+    match parse_event(DriftStep, event).root:
+        case PlanTickEvent() as tick:
+            return _plan_tick(tick, settings, store)
+        case RecordRetrainingEvent() as step:
+            metrics.add_metric(name="RetrainingStarted", unit=MetricUnit.Count, value=1)
+            return record_retraining(
+                step.model_name, step.check_id, step.retraining_execution_arn, store=store, registry=registry
+            )
+        case DriftCheckEvent() as step:
+            return _check(step, settings, registry, store)
+
+
+def _plan_tick(tick: PlanTickEvent, settings: Settings, store: MonitoringStore) -> dict:
+    schedule = ScheduleSettings.from_environment()
+    plan = plan_tick(
+        tick_at(tick),
+        default_rate=schedule.default_rate,
+        tick_rate=schedule.tick_rate,
+        aliases=ModelTable(settings.alias_table),
+        monitors=store,
+    )
+    metrics.add_metric(name="ScheduledDriftChecks", unit=MetricUnit.Count, value=len(plan.due))
+    document = plan.to_document()
+    logger.info("tick planned", extra={k: document[k] for k in ("tick_at", "models", "due_count", "not_due")})
+    if plan.deferred:
+        logger.warning("more models due than one tick starts", extra={"deferred": document["deferred_count"]})
+    return document
+
+
+def _check(step: DriftCheckEvent, settings: Settings, registry: ModelRegistry, store: MonitoringStore) -> dict:
     report, output = run_check(
         step.check.model_name,
         check_id=run_id_of(step.execution_arn),

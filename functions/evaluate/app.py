@@ -1,22 +1,16 @@
 """Evaluate step: pick the best candidate, score it and the champion on the holdout, apply the gate."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import EvaluateEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.settings import EvaluateSettings, Settings
 from mlops.training.steps import evaluate, read_trial_results
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@instrumented
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     step = parse_event(EvaluateEvent, event)
     settings = Settings.from_environment()

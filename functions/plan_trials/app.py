@@ -1,22 +1,16 @@
 """PlanTrials step: write a rung's trial list to S3 for the Distributed Map (the sampled search, or the best of
 the rung that just ran, with successive halving)."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import PlanTrialsEvent, parse_event
 from mlops.settings import Settings
 from mlops.training.steps import plan_trials
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@instrumented
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     step = parse_event(PlanTrialsEvent, event)
     plan = plan_trials(step.request, step.execution_arn, Settings.from_environment(), step.trials)

@@ -15,10 +15,18 @@ import os
 import sys
 from functools import cache
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.records.events import ParityCheckEvent, ScoreHoldoutEvent, ShadowReplayEvent, SmokeTestEvent, parse_event
+from mlops.observability import logger
+from mlops.records.events import (
+    ParityCheckEvent,
+    PredictStep,
+    ScoreHoldoutEvent,
+    ShadowReplayEvent,
+    SmokeTestEvent,
+    parse_event,
+)
 from mlops.registry.store import ModelRegistry
 from mlops.serving.cache import ModelCache, load_schema_document, parity_check, score_holdout, smoke_test
 from mlops.serving.http import RequestMetrics, handle_predict
@@ -28,7 +36,6 @@ from mlops.settings import EndpointSettings, ModelCacheSettings, Settings
 if os.environ.get("SERVING_RUNTIME") == "onnx":
     import onnxruntime  # noqa: F401 - imported at init, inside the SnapStart snapshot, not on the first request
 
-logger = Logger()
 _cache: ModelCache | None = None
 
 
@@ -64,33 +71,8 @@ def _model_cache() -> tuple[ModelCache, EndpointSettings]:
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     cache, endpoint = _model_cache()
-    if isinstance(event, dict) and "smoke_test" in event:
-        check = parse_event(SmokeTestEvent, event).smoke_test
-        result = smoke_test(cache, check.model_name, check.version)
-        logger.info("smoke test passed", extra={"smoke_test": result})
-        return result
-    if isinstance(event, dict) and "parity_check" in event:
-        check = parse_event(ParityCheckEvent, event).parity_check
-        schema = load_schema_document(check.schema_ref.uri, check.schema_ref.sha256)
-        report = parity_check(check.onnx_uri, check.onnx_sha256, schema, check.test_uri, check.reference_uri)
-        logger.info("parity checked", extra={"parity": report})
-        return report
-    if isinstance(event, dict) and "score_holdout" in event:
-        check = parse_event(ScoreHoldoutEvent, event).score_holdout
-        scored = score_holdout(cache, check.model_name, check.version, check.test_uri)
-        logger.info("holdout scored", extra={"model_name": check.model_name, "version": check.version})
-        return scored
-    if isinstance(event, dict) and "shadow_replay" in event:
-        check = parse_event(ShadowReplayEvent, event).shadow_replay
-        report = replay(
-            cache,
-            check.model_name,
-            champion_version=check.champion_version,
-            challenger_version=check.version,
-            start=check.since,
-        )
-        logger.info("shadow replayed", extra={"shadow": report})
-        return report
+    if isinstance(event, dict) and "step" in event:  # a step of a state machine or a function; else API Gateway's
+        return _run_step(parse_event(PredictStep, event).root, cache)
     context_id = (event.get("requestContext") or {}).get("requestId") if isinstance(event, dict) else None
     request_id = context_id if isinstance(context_id, str) else context.aws_request_id
     return handle_predict(
@@ -101,3 +83,32 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         write_line=sys.stdout.write,
         metrics=_request_metrics(),
     )
+
+
+def _run_step(
+    step: SmokeTestEvent | ParityCheckEvent | ScoreHoldoutEvent | ShadowReplayEvent, cache: ModelCache
+) -> dict:
+    match step:
+        case SmokeTestEvent():
+            result = smoke_test(cache, step.model_name, step.version)
+            logger.info("smoke test passed", extra={"smoke_test": result})
+            return result
+        case ParityCheckEvent():
+            schema = load_schema_document(step.schema_ref.uri, step.schema_ref.sha256)
+            report = parity_check(step.onnx_uri, step.onnx_sha256, schema, step.test_uri, step.reference_uri)
+            logger.info("parity checked", extra={"parity": report})
+            return report
+        case ScoreHoldoutEvent():
+            scored = score_holdout(cache, step.model_name, step.version, step.test_uri)
+            logger.info("holdout scored", extra={"model_name": step.model_name, "version": step.version})
+            return scored
+        case ShadowReplayEvent():
+            report = replay(
+                cache,
+                step.model_name,
+                champion_version=step.champion_version,
+                challenger_version=step.version,
+                start=step.since,
+            )
+            logger.info("shadow replayed", extra={"shadow": report})
+            return report

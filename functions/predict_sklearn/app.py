@@ -8,16 +8,14 @@ scikit-learn pipeline (sha256-verified, scikit-learn version checked) once per e
 from functools import cache
 
 import sklearn  # noqa: F401 - imported at init, inside the SnapStart snapshot, not on the first request
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops.observability import logger
 from mlops.records.events import ServeVersionEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.serving.cache import ModelCache
 from mlops.serving.fallback import serve_version
 from mlops.settings import ModelCacheSettings, Settings
-
-logger = Logger()
 
 
 @cache
@@ -36,5 +34,5 @@ def _model_cache() -> ModelCache:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    request = parse_event(ServeVersionEvent, event).serve_version
+    request = parse_event(ServeVersionEvent, event)
     return serve_version(_model_cache(), request.model_name, request.version, request.columns)

@@ -1,22 +1,16 @@
 """Prepare step: validate the request and dataset, infer the schema, split, store splits and baseline."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import PrepareEvent, parse_event
 from mlops.records.request import parse_training_request
 from mlops.settings import ComputeSettings, GovernanceSettings, PipelineSettings, Settings
 from mlops.training.steps import prepare
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@instrumented
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     step = parse_event(PrepareEvent, event)
     request = parse_training_request(step.request)  # InvalidTrainingRequest names the field

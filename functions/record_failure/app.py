@@ -9,21 +9,17 @@ The state machine sends the run's state input; the Catch that ended the run wrot
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from mlops.governance.failed_runs import reconcile_failed_run, run_outcome
+from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import RecordFailureEvent, parse_event
 from mlops.records.funnel import failure_of
 from mlops.records.lineage import run_id_of
 from mlops.records.registry import MODEL_NAME_PATTERN_RE
 from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
-
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
 
 def _model_name(state_input: dict[str, Any]) -> str | None:
@@ -42,9 +38,7 @@ def _with_state(event: Any) -> Any:
     return event
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@instrumented
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     step = parse_event(RecordFailureEvent, _with_state(event))
     failure = failure_of(step.state_input)

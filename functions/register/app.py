@@ -1,22 +1,16 @@
 """Register step: record the winner as a new version (Registered or Rejected) with its lineage."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import RegisterEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
 from mlops.training.steps import register
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@instrumented
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     step = parse_event(RegisterEvent, event)
     settings = Settings.from_environment()

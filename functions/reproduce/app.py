@@ -1,9 +1,9 @@
 """Reproduce function: retrain a registered version from its lineage and report whether it matches."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops.observability import instrumented, metrics
 from mlops.records.events import ReproduceEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
@@ -12,14 +12,8 @@ from mlops.storage.codec import now_iso
 from mlops.storage.objects import S3Uri
 from mlops.training.reproduce import reproduce_version
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@instrumented
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     request = parse_event(ReproduceEvent, event)
     settings = Settings.from_environment()

@@ -1,22 +1,16 @@
 """Train step: fit one candidate (one Map iteration) and store its artifact with its sha256; or, after a SageMaker
 training job fitted it, collect the candidate the job wrote (the same record, whichever engine trained)."""
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import TrainEvent, parse_event
 from mlops.settings import Settings
 from mlops.training.steps import collect_training_job, train
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
 
-
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@instrumented
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     step = parse_event(TrainEvent, event)
     settings = Settings.from_environment()

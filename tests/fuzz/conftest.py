@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from local.datasets import breast_cancer_csv
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import run_training
 from local.stack import LocalStack
-from local.training_runs import run_training
 
 
 @pytest.fixture(scope="module")

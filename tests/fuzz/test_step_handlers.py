@@ -25,10 +25,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from local.datasets import breast_cancer_csv
-from local.event_files import EVENTS_DIR, EXAMPLE_EXECUTION, EXAMPLE_REQUEST, _function_folder, map_results
+from local.runs.datasets import breast_cancer_csv
+from local.runs.event_files import EVENTS_DIR, EXAMPLE_EXECUTION, EXAMPLE_REQUEST, _function_folder, map_results
+from local.runs.training import execution_history, run_training
 from local.stack import LocalStack
-from local.training_runs import execution_history, run_training
 from mlops.errors import (
     ArtifactIntegrityError,
     ArtifactMissing,
@@ -91,11 +91,11 @@ json_values = st.recursive(
 
 
 def _case_of(folder: str, payload: dict[str, Any]) -> str:
-    """The events/<folder>/<case>.json name local.event_files gives this payload."""
+    """The events/<folder>/<case>.json name local.runs.event_files gives this payload."""
     if folder == "train":
         return payload["candidate"]["estimator"]
     if folder == "predict":
-        return next(iter(payload))
+        return payload["step"]
     return "breast_cancer"
 
 
@@ -281,8 +281,8 @@ def test_step_handlers_refuse_malformed_input_with_named_errors(example_state, f
         accepted_by_contract = _contract_accepts(contract, mutated)
         try:
             result = handler(copy.deepcopy(mutated), FakeLambdaContext())
-            if function == "predict" and not (isinstance(mutated, dict) and case in mutated):
-                # Without its smoke_test/parity_check key the event is an HTTP request: refused with a 4xx.
+            if function == "predict" and not (isinstance(mutated, dict) and "step" in mutated):
+                # Without a step the event is an HTTP request (API Gateway's): refused with a 4xx.
                 assert 400 <= result["statusCode"] < 500, result
                 outcomes["http-4xx"] = outcomes.get("http-4xx", 0) + 1
                 return

@@ -10,10 +10,10 @@ import os
 import numpy as np
 import pytest
 
-from local.datasets import breast_cancer_csv
 from local.gateway import LOCAL_CALLER_ARN
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import run_training
 from local.stack import LocalStack
-from local.training_runs import run_training
 from mlops.data.dataset import Schema
 from mlops.registry import documents
 from mlops.serving.runtime import validate_instances

@@ -26,7 +26,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto.dynamodb.responses import DynamoHandler
 
-from local.monitoring_runs import run_drift_check
+from local.runs.monitoring import run_drift_check
 from local.stack import LocalStack
 from local.template import ROOT, load_template
 from mlops.errors import VersionConflict

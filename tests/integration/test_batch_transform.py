@@ -13,10 +13,10 @@ import os
 import numpy as np
 import pytest
 
-from local.datasets import breast_cancer_csv
-from local.monitoring_runs import run_drift_check
+from local.runs.datasets import breast_cancer_csv
+from local.runs.monitoring import run_drift_check
+from local.runs.training import run_training
 from local.stack import LocalStack
-from local.training_runs import run_training
 from mlops.data import dataset
 from mlops.monitoring.capture_records import records_of
 from mlops.serving.cache import ModelCache

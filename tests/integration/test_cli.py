@@ -10,8 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from local.__main__ import main
-from local.datasets import breast_cancer_csv
+from local.cli import main
+from local.runs.datasets import breast_cancer_csv
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration

@@ -8,8 +8,8 @@ from collections import Counter
 
 import pytest
 
-from local.datasets import breast_cancer_csv
-from mlops.api import admin
+from local.runs.datasets import breast_cancer_csv
+from mlops.api import training_runs
 from mlops.errors import DeploymentRefused, NothingToRollBack, VersionConflict
 from mlops.records.registry import VERSION_REGISTERED
 from mlops.records.request import parse_training_request
@@ -82,7 +82,9 @@ def test_simultaneous_training_starts_with_one_client_token_start_one_run(stack)
         }
     )
 
-    results, errors = _race(12, lambda _: admin.start_training(stack.training_pipeline_arn, request, "same-token"))
+    results, errors = _race(
+        12, lambda _: training_runs.start_training(stack.training_pipeline_arn, request, "same-token")
+    )
 
     assert errors == []
     assert len(results) == 12

@@ -11,8 +11,8 @@ import uuid
 import pytest
 
 from local import runtime
-from local.datasets import breast_cancer_csv
-from local.training_runs import follow
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import follow
 from mlops.registry.store import ModelRegistry
 from tests.conftest import upload
 

@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from local.datasets import breast_cancer_csv
 from local.gateway import LocalGateway
-from local.monitoring_runs import run_drift_check, serve
+from local.runs.datasets import breast_cancer_csv
+from local.runs.monitoring import run_drift_check, serve
+from local.runs.training import run_training
 from local.stack import LocalStack
-from local.training_runs import run_training
 
 pytestmark = pytest.mark.integration
 

@@ -12,12 +12,12 @@ import sys
 import numpy as np
 import pytest
 
-from local.datasets import breast_cancer_csv
 from local.gateway import LocalGateway
-from local.monitoring_runs import fire_drift_schedule, follow, run_drift_check, serve
+from local.runs.datasets import breast_cancer_csv
+from local.runs.monitoring import fire_drift_schedule, follow, run_drift_check, serve
+from local.runs.training import run_training
 from local.stack import LocalStack
 from local.template import ROOT
-from local.training_runs import run_training
 from mlops.data import dataset
 from mlops.data.reader import NumericColumn
 from mlops.monitoring.store import MonitoringStore

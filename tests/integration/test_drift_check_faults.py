@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from local import runtime
-from local.datasets import breast_cancer_csv
-from local.monitoring_runs import run_drift_check, serve
+from local.runs.datasets import breast_cancer_csv
+from local.runs.monitoring import run_drift_check, serve
+from local.runs.training import run_training
 from local.stack import LocalStack
-from local.training_runs import run_training
 from mlops.monitoring.check import UNRECORDED_START_GRACE_S
 from mlops.monitoring.store import MonitoringStore
 from mlops.storage import objects

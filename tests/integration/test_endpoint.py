@@ -13,10 +13,10 @@ from collections import Counter
 import pytest
 from scipy.stats import binomtest
 
-from local.datasets import breast_cancer_csv
 from local.gateway import LocalGateway
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import run_training
 from local.stack import LocalStack
-from local.training_runs import run_training
 from mlops.monitoring.capture_records import records_of
 from mlops.registry import documents
 from mlops.storage import objects

@@ -12,8 +12,8 @@ import json
 import pytest
 
 from local import runtime
-from local.datasets import breast_cancer_csv
-from local.training_runs import run_training
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import run_training
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 from tests.conftest import upload

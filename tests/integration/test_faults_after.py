@@ -14,9 +14,9 @@ import time
 import pytest
 
 from local import runtime
-from local.datasets import breast_cancer_csv
-from local.training_runs import follow, run_training
-from mlops.api import admin
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import follow, run_training
+from mlops.api import approvals
 from mlops.errors import DeploymentRefused, VersionConflict
 from mlops.governance import cards
 from mlops.registry.store import ModelRegistry
@@ -251,7 +251,7 @@ def test_an_approval_step_whose_response_was_lost_is_retried_and_the_run_waits(s
         time.sleep(0.2)
 
     # Then the retry did not fail the run: it waits, with one token stored, and an approval resumes it to Deployed
-    admin.decide(registry, stack.bucket, "bc", 2, approved=True, actor="person", reason="looks good")
+    approvals.decide(registry, stack.bucket, "bc", 2, approved=True, actor="person", reason="looks good")
     description, _ = follow(stack, arn, timeout_s=300)
     assert description["status"] == "SUCCEEDED", description.get("cause")
     assert registry.get_alias("bc").version == 2

@@ -9,9 +9,9 @@ import os
 
 import pytest
 
-from local.datasets import breast_cancer_csv
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import run_training
 from local.stack import LocalStack
-from local.training_runs import run_training
 from mlops.errors import InvalidTrainingRequest
 from mlops.governance import cards
 from mlops.records.request import parse_training_request

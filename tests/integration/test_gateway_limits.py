@@ -13,7 +13,8 @@ import urllib.request
 import pytest
 
 from local import gateway as local_gateway
-from local import quotas, runtime
+from local import runtime
+from local.emulated import quotas
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from local.datasets import breast_cancer_csv
 from local.gateway import LocalGateway
+from local.runs.datasets import breast_cancer_csv
 from local.stack import LocalStack
 from mlops.governance import cards
 from mlops.registry import documents
@@ -181,7 +181,7 @@ def test_lineage_and_the_model_card_match_the_registry(stack):
 
 
 def test_a_version_reproduces_from_its_lineage_and_a_changed_dataset_is_detected(stack, monkeypatch):
-    from local.__main__ import main  # noqa: PLC0415
+    from local.cli import main  # noqa: PLC0415
 
     arn = _start(stack)
     assert _finished(stack, arn)["status"] == "SUCCEEDED"
@@ -207,7 +207,7 @@ def test_a_version_reproduces_from_its_lineage_and_a_changed_dataset_is_detected
 
 
 def test_the_reproduce_cli_explains_when_no_local_api_runs(capsys):
-    from local.__main__ import main  # noqa: PLC0415
+    from local.cli import main  # noqa: PLC0415
 
     assert main(["reproduce", "--model-name", "bc", "--version", "1", "--url", "http://127.0.0.1:9"]) == 2
     assert "start it with `python -m local up --seed`" in capsys.readouterr().err

@@ -13,9 +13,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from local.datasets import breast_cancer_csv
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import run_training
 from local.stack import LocalStack
-from local.training_runs import run_training
 from tests.api_story import Api
 from tests.conftest import upload
 from tests.stack_state import stack_state, wait_until_quiet

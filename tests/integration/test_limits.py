@@ -15,7 +15,7 @@ import json
 import numpy as np
 import pytest
 
-from local.training_runs import execution_history, largest_state_payload, run_training
+from local.runs.training import execution_history, largest_state_payload, run_training
 from mlops.registry import documents
 from tests.conftest import upload
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from local.datasets import breast_cancer_csv
+from local.runs.datasets import breast_cancer_csv
 from mlops_cli.app import main
 from tests.conftest import ROOT
 

@@ -13,9 +13,9 @@ import uuid
 import pytest
 
 from local import runtime
-from local.datasets import breast_cancer_csv, diabetes_csv
+from local.runs.datasets import breast_cancer_csv, diabetes_csv
+from local.runs.training import follow
 from local.stack import LocalStack
-from local.training_runs import follow
 from mlops.records.registry import PRODUCTION
 
 pytestmark = pytest.mark.integration

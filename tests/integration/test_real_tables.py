@@ -12,7 +12,7 @@ import json
 import numpy as np
 import pytest
 
-from local.training_runs import error_message, run_training
+from local.runs.training import error_message, run_training
 from mlops.registry import documents
 from tests.conftest import upload
 

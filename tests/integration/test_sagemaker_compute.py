@@ -1,6 +1,6 @@
 """Training past Lambda: the real TrainingPipeline with its trials (the TrainTrials Distributed Map's items) on
-SageMaker training jobs, emulated in-process (local/sagemaker_training.py) with the same entry point, S3 keys and
-DescribeTrainingJob results."""
+SageMaker training jobs, emulated in-process (local/emulated/sagemaker_training.py) with the same entry point, S3 keys
+and DescribeTrainingJob results."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from collections.abc import Iterator
 import pytest
 
 from functions.training_job import app as training_job
-from local import sagemaker_training
-from local.datasets import breast_cancer_csv
+from local.emulated import sagemaker_training
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import run_training
 from local.stack import LocalStack
-from local.training_runs import run_training
 from mlops.records.lineage import library_versions, run_id_of
 from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri

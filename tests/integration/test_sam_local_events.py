@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from local import aws_server
-from local.event_files import (
+from local.runs.event_files import (
     APPROVAL_REQUEST,
     AWS_SERVER_PORT,
     ENDPOINT_VARIABLE,

@@ -13,11 +13,11 @@ import os
 import numpy as np
 import pytest
 
-from local.datasets import breast_cancer_csv, diabetes_csv
 from local.gateway import LocalGateway
-from local.monitoring_runs import TICK_SCHEDULE, day_boundary, fire_drift_schedule, serve
+from local.runs.datasets import breast_cancer_csv, diabetes_csv
+from local.runs.monitoring import TICK_SCHEDULE, day_boundary, fire_drift_schedule, serve
+from local.runs.training import run_training
 from local.stack import LocalStack
-from local.training_runs import run_training
 from mlops.data import dataset, reader
 from mlops.storage import objects
 from tests.integration.test_drift_check import traffic

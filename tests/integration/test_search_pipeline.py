@@ -1,5 +1,5 @@
 """A search through the real TrainingPipeline: the Distributed Map (ItemReader over the trial list in S3,
-ResultWriter to S3) run by moto's interpreter with local/distributed_map.py, the real handlers in-process."""
+ResultWriter to S3) run by moto's interpreter with local/emulated/distributed_map.py, the real handlers in-process."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from local.training_runs import execution_history, largest_state_payload, run_training
+from local.runs.training import execution_history, largest_state_payload, run_training
 from mlops.errors import ModelNotFound
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri

@@ -14,7 +14,7 @@ import joblib
 import numpy as np
 import pytest
 
-from local.training_runs import run_training
+from local.runs.training import run_training
 from mlops.serving.runtime import PARITY_MAX_RELATIVE_MEAN_DIFF
 from mlops.storage import objects
 from mlops.training import conversion

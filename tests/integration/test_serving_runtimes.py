@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from local.datasets import breast_cancer_csv
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import error_message, run_training
 from local.stack import LocalStack
-from local.training_runs import error_message, run_training
 from mlops.errors import LibraryVersionMismatch
 from mlops.registry import documents
 from mlops.training import conversion

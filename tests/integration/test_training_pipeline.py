@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from local.datasets import diabetes_csv
-from local.training_runs import error_message, run_training
+from local.runs.datasets import diabetes_csv
+from local.runs.training import error_message, run_training
 from mlops.errors import ModelNotFound
 from mlops.registry import documents
 from mlops.registry.store import ModelRegistry

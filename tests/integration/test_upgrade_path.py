@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from local.datasets import breast_cancer_csv
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import run_training
 from local.stack import LocalStack
-from local.training_runs import run_training
 from mlops.storage import layout
 from tests.conftest import upload
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from mlops.api import admin
+from mlops.api import approvals
 from mlops.errors import ApproverNotListed, SelfApprovalRefused, VersionConflict
 from mlops.records.identity import is_listed, normalised_identity, same_identity
 from mlops.records.registry import Lineage, VersionContent
@@ -156,7 +156,7 @@ class FailingStepFunctions:
 def _reach(monkeypatch: pytest.MonkeyPatch, sfn: FailingStepFunctions) -> None:
     real = clients.client
     reach = SimpleNamespace(client=lambda service: sfn if service == "stepfunctions" else real(service))
-    monkeypatch.setattr(admin, "clients", reach)
+    monkeypatch.setattr(approvals, "clients", reach)
 
 
 @pytest.mark.parametrize("approved", [True, False])
@@ -168,7 +168,7 @@ def test_a_decision_the_run_did_not_receive_is_undone_and_can_be_made_again(stac
 
     # When a person decides
     with pytest.raises(ClientError):
-        admin.decide(registry, stack.bucket, "m", version, approved=approved, actor=APPROVER_SESSION, reason="r")
+        approvals.decide(registry, stack.bucket, "m", version, approved=approved, actor=APPROVER_SESSION, reason="r")
 
     # Then the version waits again, with its token, and the trail says the decision did not reach the run
     record = registry.get_version("m", version)
@@ -186,7 +186,7 @@ def test_a_decision_on_a_run_that_no_longer_waits_leaves_the_version_expired(sta
     _reach(monkeypatch, FailingStepFunctions("TaskTimedOut"))
 
     with pytest.raises(VersionConflict, match="no longer waits"):
-        admin.decide(registry, stack.bucket, "m", version, approved=True, actor=APPROVER_SESSION, reason="r")
+        approvals.decide(registry, stack.bucket, "m", version, approved=True, actor=APPROVER_SESSION, reason="r")
 
     # Then the version is what the run says it is: expired, never Approved without a run to deploy it
     record = registry.get_version("m", version)

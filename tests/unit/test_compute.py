@@ -7,7 +7,7 @@ import json
 import pytest
 
 from functions.training_job import app as job
-from local import sagemaker_training
+from local.emulated import sagemaker_training
 from mlops.errors import InvalidStepInput, InvalidTrainingRequest
 from mlops.records.events import TrainEvent
 from mlops.records.request import parse_training_request

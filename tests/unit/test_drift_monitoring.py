@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import numpy as np
 import pytest
 
-from local.drift_files import compare_files, read_reference
+from local.runs.drift_files import compare_files, read_reference
 from local.stack import LocalStack
 from mlops.data.baseline import categorical_baseline
 from mlops.errors import BaselineUnavailable, InvalidFeedback, NothingToMonitor, VersionConflict
@@ -362,10 +362,14 @@ def test_drift_handler_runs_a_check_and_publishes_metrics(stack, deployed, lambd
 
 
 def test_the_local_stack_fills_in_the_step_functions_integration_names(stack):
-    from local import sfn_integrations
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_sfn import (
+        StateTaskServiceSfn,
+    )
+
+    from local.emulated import sfn_integrations
 
     # moto's interpreter sends the ASL's StartExecution parameter names to botocore, which refuses them
-    assert sfn_integrations.installed()
+    assert StateTaskServiceSfn._normalise_parameters is sfn_integrations._parameters
     assert sfn_integrations._members("StartExecution")["statemachinearn"] == "stateMachineArn"
 
 

@@ -26,7 +26,9 @@ def _register(registry: ModelRegistry, run_id: str, status: str = VERSION_REGIST
 def _record_failure(lambda_context, state: str) -> dict:
     """What the state machine does after a Catch: UndoDeployment (the Deploy function), then RecordFailure."""
     state_input = {"request": {"model_name": "m"}, "failure": {state: {"Error": "E"}}}
-    undone = deploy_app.lambda_handler({"undo": {"state_input": state_input, "execution_arn": ARN}}, lambda_context)
+    undone = deploy_app.lambda_handler(
+        {"step": "undo_deployment", "state_input": state_input, "execution_arn": ARN}, lambda_context
+    )
     event = {"state_input": {**state_input, "undo_deployment": undone}, "execution_arn": ARN}
     return record_failure_app.lambda_handler(event, lambda_context)
 
@@ -63,7 +65,14 @@ def test_a_pending_approval_of_a_failed_run_loses_its_token(stack, lambda_contex
     registry = stack.registry()
     version = _register(registry, "train-failed", status=VERSION_PENDING_APPROVAL)
     approval_app.lambda_handler(
-        {"model_name": "m", "version": version, "task_token": "token-1", "execution_arn": ARN}, lambda_context
+        {
+            "step": "await_approval",
+            "model_name": "m",
+            "version": version,
+            "task_token": "token-1",
+            "execution_arn": ARN,
+        },
+        lambda_context,
     )
 
     _record_failure(lambda_context, "PipelineFailed")
@@ -75,7 +84,13 @@ def test_a_pending_approval_of_a_failed_run_loses_its_token(stack, lambda_contex
 def test_the_approval_step_retried_with_the_same_token_succeeds_once(stack, lambda_context):
     registry = stack.registry()
     version = _register(registry, "train-failed", status=VERSION_PENDING_APPROVAL)
-    event = {"model_name": "m", "version": version, "task_token": "token-1", "execution_arn": ARN}
+    event = {
+        "step": "await_approval",
+        "model_name": "m",
+        "version": version,
+        "task_token": "token-1",
+        "execution_arn": ARN,
+    }
 
     first = approval_app.lambda_handler(event, lambda_context)
     again = approval_app.lambda_handler(event, lambda_context)  # the first response was lost

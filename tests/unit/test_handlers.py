@@ -11,6 +11,7 @@ import pytest
 from functions.approval import app as approval_app
 from functions.batch import app as batch_app
 from functions.deploy import app as deploy_app
+from functions.drift import app as drift_app
 from functions.evaluate import app as evaluate_app
 from functions.plan_trials import app as plan_trials_app
 from functions.prepare import app as prepare_app
@@ -95,32 +96,48 @@ def test_prepare_rejects_an_estimator_outside_the_allow_list(stack, breast_cance
         prepare_app.lambda_handler(event, lambda_context)
 
 
+ARN = "arn:aws:states:us-east-1:123456789012:execution:mlops-TrainingPipeline:run"
+
+
 @pytest.mark.parametrize(
-    "handler",
+    ("handler", "step"),
     [
-        prepare_app,
-        plan_trials_app,
-        train_app,
-        evaluate_app,
-        register_app,
-        deploy_app,
-        approval_app,
-        record_failure_app,
-        reproduce_app,
+        (prepare_app, None),
+        (plan_trials_app, None),
+        (train_app, None),
+        (evaluate_app, None),
+        (register_app, None),
+        (deploy_app, "deploy"),
+        (deploy_app, "undo_deployment"),
+        (approval_app, "await_approval"),
+        (approval_app, "record_approval_timeout"),
+        (record_failure_app, None),
+        (reproduce_app, None),
     ],
 )
-def test_every_handler_names_a_malformed_event(stack, handler, lambda_context):
+def test_every_handler_names_a_malformed_event(stack, handler, step, lambda_context):
+    event = {"execution_arn": 42} if step is None else {"step": step, "execution_arn": 42}
     with pytest.raises(InvalidStepInput, match="execution_arn"):
-        handler.lambda_handler({"execution_arn": 42}, lambda_context)
+        handler.lambda_handler(event, lambda_context)
+
+
+@pytest.mark.parametrize("handler", [deploy_app, approval_app, batch_app, drift_app])
+@pytest.mark.parametrize("event", [{"execution_arn": ARN}, {"step": "no_such_step"}, {"step": 7}])
+def test_a_function_with_several_jobs_names_a_missing_or_unknown_step(stack, handler, event, lambda_context):
+    # One explicit dispatch: the event's ``step`` says which job; without one, or with one the function does not
+    # have, nothing runs and the error names the step.
+    with pytest.raises(InvalidStepInput, match="step"):
+        handler.lambda_handler(event, lambda_context)
 
 
 @pytest.mark.parametrize(
     ("event", "named"),
     [
-        ({}, "one of"),  # no step named
-        ({"plan": {"job_id": "not-a-job", "model_name": "m", "request": {}}}, "job_id"),
-        ({"score": {"item": {"chunk": 0}}}, "job"),
-        ({"finish": {"job_id": 1}}, "job_id"),
+        ({}, "step"),  # no step named
+        ({"step": "plan", "start": {"job_id": "not-a-job", "model_name": "m", "request": {}}}, "job_id"),
+        ({"step": "score", "item": {"chunk": 0}}, "job"),
+        ({"step": "finish", "job": {"job_id": 1}}, "job_id"),
+        ({"step": "record_failure", "state": [], "end_state": "ChunkFailed"}, "state"),
     ],
 )
 def test_the_batch_function_names_a_malformed_step_event(stack, event, named, lambda_context):
@@ -128,11 +145,14 @@ def test_the_batch_function_names_a_malformed_step_event(stack, event, named, la
         batch_app.lambda_handler(event, lambda_context)
 
 
-@pytest.mark.parametrize("event", [{}, {"serve_version": {"model_name": "m", "version": 0, "columns": []}}])
-def test_the_scikit_learn_predict_function_names_a_malformed_event(stack, event, lambda_context):
+@pytest.mark.parametrize(
+    ("event", "named"),
+    [({}, "step"), ({"step": "serve_version", "model_name": "m", "version": 0, "columns": []}, "version")],
+)
+def test_the_scikit_learn_predict_function_names_a_malformed_event(stack, event, named, lambda_context):
     from functions.predict_sklearn import app as predict_sklearn_app  # noqa: PLC0415 - imports scikit-learn
 
-    with pytest.raises(InvalidStepInput, match="serve_version"):
+    with pytest.raises(InvalidStepInput, match=named):
         predict_sklearn_app.lambda_handler(event, lambda_context)
 
 

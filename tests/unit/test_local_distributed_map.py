@@ -1,19 +1,15 @@
-"""local/distributed_map.py adds to moto's Distributed Map what AWS does and moto 5.2.5 leaves out: guard that moto
-still leaves it out (an upgrade that adds it should replace the patch), and the tolerance rule itself."""
+"""local/emulated/distributed_map.py adds to moto's Distributed Map what AWS does and moto 5.2.5 leaves out: the
+tolerance rule itself, and that the stack applies it (that moto still leaves it out is guarded with every other moto
+patch in tests/unit/test_moto_patches.py)."""
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
-from moto.stepfunctions.parser.asl.parse import preprocessor
+from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration.distributed_iteration_component import (
+    DistributedIterationComponent,
+)
 
-from local import distributed_map
-
-
-def test_moto_still_drops_the_result_writers_results_and_ignores_the_tolerance():
-    assert "TODO: generate result files" in inspect.getsource(distributed_map._original_put_object)
-    assert "currently have no effect on the program evaluation" in inspect.getsource(preprocessor)
+from local.emulated import distributed_map
 
 
 @pytest.mark.parametrize(
@@ -32,5 +28,5 @@ def test_the_map_run_fails_only_above_what_is_tolerated(failed, total, count, pe
     assert distributed_map.threshold_exceeded(failed, total, count, percentage) is exceeded
 
 
-def test_the_local_stack_installs_the_patch(stack):
-    assert distributed_map.installed()
+def test_the_local_stack_applies_the_patches(stack):
+    assert DistributedIterationComponent._map_run is distributed_map._map_run

@@ -1,7 +1,7 @@
 """The AWS quotas the project meets, each shown at and just over its limit on the local stack.
 
 Some are moto's own (Step Functions' 256 KiB state result, DynamoDB's 400 KB item, SNS's 256 KiB message); the
-rest are enforced by ``local/quotas.py`` and ``local/runtime.py`` (Lambda's 6 MB payloads, Step Functions' rule
+rest are enforced by ``local/emulated/quotas.py`` and ``local/runtime.py`` (Lambda's 6 MB payloads, Step Functions' rule
 that ``States.ALL`` does not catch ``States.DataLimitExceeded``, the function's ``Timeout``:
 tests/unit/test_local_runtime.py). docs/architecture.md has the table.
 """
@@ -13,9 +13,12 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
+from moto.awslambda.models import LambdaFunction
+from moto.stepfunctions.parser.asl.component.common.error_name.error_equals_decl import ErrorEqualsDecl
 
-from local import quotas, runtime
-from local.training_runs import execution_history
+from local import runtime
+from local.emulated import quotas
+from local.runs.training import execution_history
 
 STATE_LIMIT = 256 * 1024
 LAMBDA_LIMIT = quotas.LAMBDA_SYNC_PAYLOAD_BYTES
@@ -114,8 +117,9 @@ def test_a_catch_that_names_data_limit_exceeded_catches_it(stack):
     assert "Caught" in [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
 
 
-def test_the_quota_patches_are_installed(stack):
-    assert quotas.installed() and runtime.installed()
+def test_the_quota_patches_are_applied(stack):
+    assert ErrorEqualsDecl._eval_body is quotas._error_equals
+    assert LambdaFunction._invoke_lambda is runtime._patched_invoke
 
 
 # ---- moto's own: DynamoDB's 400 KB item, SNS's 256 KiB message ---------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 import json
 import os
 import threading
@@ -11,23 +10,19 @@ import time
 
 import pytest
 from moto.awslambda.models import LambdaFunction
+from moto.dynamodb.models import DynamoDBBackend
 
-from local import atomicity, runtime
+from local import moto_patches, runtime
+from local.emulated import atomicity
 from local.template import ROOT, function_property, load_template
 from tests.conftest import load_event
 
 
-def test_moto_still_has_the_hooked_method_with_the_expected_shape():
-    # If moto renames or reshapes this method, the in-process runtime must be revisited (moto is pinned).
-    parameters = list(inspect.signature(runtime._original_invoke).parameters)
-    assert parameters == ["self", "event"]
-    assert "docker" in inspect.getsource(runtime._original_invoke)
-
-
-def test_the_stack_installs_both_patches(stack):
-    assert runtime.installed()
+def test_the_stack_applies_the_moto_patches_register(stack):
+    # The hook's guard (moto's version, the original's source, still Docker-only) is tests/unit/test_moto_patches.py.
+    assert moto_patches.applied()
     assert LambdaFunction._invoke_lambda is runtime._patched_invoke
-    assert atomicity.installed()
+    assert DynamoDBBackend.transact_write_items is atomicity.SERIALISED["transact_write_items"]
 
 
 def test_invoke_runs_the_real_handler_in_process(stack, breast_cancer_uri):

@@ -135,7 +135,7 @@ def test_concurrent_invocations_run_in_separate_workers_at_once(worker_stack):
 
 
 def test_the_pipeline_runs_in_workers_with_the_deploy_steps_nested_smoke_test(worker_stack, breast_cancer_uri):
-    from local.training_runs import run_training  # noqa: PLC0415
+    from local.runs.training import run_training  # noqa: PLC0415
 
     request = {
         "model_name": "bc",

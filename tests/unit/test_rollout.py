@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from local.emf import metric_data, percentile
+from local.emulated.emf import metric_data, percentile
 from mlops.records.request import Deployment, settle_deployment
 from mlops.serving.bake_metrics import ServingObservation, _period_s
 from mlops.serving.http import RequestMetrics

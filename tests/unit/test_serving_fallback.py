@@ -80,7 +80,7 @@ def test_the_function_model_sends_the_version_and_reads_its_predictions():
     assert client.calls == [
         {
             "function": "predict-sklearn",
-            "event": {"serve_version": {"model_name": "m", "version": 3, "columns": [[1.0], ["Good"]]}},
+            "event": {"step": "serve_version", "model_name": "m", "version": 3, "columns": [[1.0], ["Good"]]},
         }
     ]
 

@@ -7,12 +7,12 @@ models, not dicts. Pydantic and the standard library only: the API and predict f
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, model_validator
 
 from mlops.errors import InvalidStepInput
-from mlops.records.batch import ChunkItem, PlannedJob
+from mlops.records.batch import BatchJobStart, ChunkItem, PlannedJob
 from mlops.records.registry import MODEL_NAME_PATTERN
 from mlops.records.request import (
     Candidate,
@@ -34,6 +34,9 @@ from mlops.records.steps import (
     TrainingJobRef,
     TrialRun,
 )
+
+# A function with several jobs is told which by the event's ``step`` (one typed union per function, parsed once).
+STEP = Field(discriminator="step")
 
 
 class StepEvent(BaseModel):
@@ -92,59 +95,71 @@ class RegisterEvent(StepEvent):
     parity: ParityReport | None = None
 
 
-class StartRolloutRequest(StepEvent):
+class StartRolloutEvent(StepEvent):
+    """The Deploy function's first step of a canary, linear or shadow rollout (the ASL's StartRollout)."""
+
+    step: Literal["start_rollout"]
     model_name: str
     version: int = Field(ge=1)
     deployment: SettledDeployment
 
 
-class StartRolloutEvent(BaseModel):
-    """The Deploy function's first step of a canary, linear or shadow rollout (the ASL's StartRollout)."""
+class CheckBakeEvent(StepEvent):
+    """The Deploy function's judgement of a bake (the ASL's CheckBake): advance, promote or roll back."""
 
-    model_config = ConfigDict(extra="forbid")
-    start_rollout: StartRolloutRequest
-
-
-class CheckBakeRequest(StepEvent):
+    step: Literal["check_bake"]
     rollout: RolloutState
     thresholds: SettledBakeThresholds
 
 
-class CheckBakeEvent(BaseModel):
-    """The Deploy function's judgement of a bake (the ASL's CheckBake): advance, promote or roll back."""
+class DeployEvent(StepEvent):
+    """The Deploy function moves production to the version at once (the ASL's Deploy)."""
+
+    step: Literal["deploy"]
+    model_name: str
+    version: int = Field(ge=1)
+    reason: str = ""
+
+
+class UndoDeploymentEvent(StepEvent):
+    """The Deploy function undoes a failed run's production move (the ASL's UndoDeployment): the run's state input."""
+
+    step: Literal["undo_deployment"]
+    state_input: dict[str, Any]
+
+
+class DeployStep(RootModel[Annotated[StartRolloutEvent | CheckBakeEvent | DeployEvent | UndoDeploymentEvent, STEP]]):
+    """What the Deploy function is asked to do, by its ``step``."""
+
+
+class FunctionStep(BaseModel):
+    """An event a function or state machine sends another function, outside any execution's state."""
 
     model_config = ConfigDict(extra="forbid")
-    check_bake: CheckBakeRequest
 
 
-class ShadowReplayRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ShadowReplayEvent(FunctionStep):
+    """The predict function replays production's captured requests against a shadow (the ASL's ReplayShadow)."""
+
+    step: Literal["shadow_replay"]
     model_name: str
     version: int = Field(ge=1)
     champion_version: int = Field(ge=1)
     since: float = Field(ge=0, description="epoch seconds: production's requests from then on are replayed")
 
 
-class ShadowReplayEvent(BaseModel):
-    """The predict function replays production's captured requests against a shadow (the ASL's ReplayShadow)."""
+class SmokeTestEvent(FunctionStep):
+    """The predict function serves a version's recorded input example (the ASL's SmokeTest)."""
 
-    model_config = ConfigDict(extra="forbid")
-    shadow_replay: ShadowReplayRequest
-
-
-class SmokeTestRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    step: Literal["smoke_test"]
     model_name: str
     version: int = Field(ge=1)
 
 
-class SmokeTestEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    smoke_test: SmokeTestRequest
+class ParityCheckEvent(FunctionStep):
+    """The predict function runs the ONNX copy on the holdout against scikit-learn's outputs (the ASL's ParityCheck)."""
 
-
-class ParityCheckRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    step: Literal["parity_check"]
     onnx_uri: str = Field(pattern=S3_URI)
     onnx_sha256: str = Field(pattern=SHA256)
     schema_ref: DocumentRef = Field(alias="schema")
@@ -152,44 +167,29 @@ class ParityCheckRequest(BaseModel):
     reference_uri: str = Field(pattern=S3_URI)
 
 
-class ParityCheckEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    parity_check: ParityCheckRequest
-
-
-class ScoreHoldoutRequest(BaseModel):
+class ScoreHoldoutEvent(FunctionStep):
     """Evaluate asks the predict function for a version's outputs on a holdout (a champion its own scikit-learn
     can no longer load: the serving runtime runs its ONNX copy)."""
 
-    model_config = ConfigDict(extra="forbid")
+    step: Literal["score_holdout"]
     model_name: str
     version: int = Field(ge=1)
     test_uri: str = Field(pattern=S3_URI)
 
 
-class ScoreHoldoutEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    score_holdout: ScoreHoldoutRequest
+class PredictStep(
+    RootModel[Annotated[SmokeTestEvent | ParityCheckEvent | ScoreHoldoutEvent | ShadowReplayEvent, STEP]]
+):
+    """What the predict function is asked to do besides answering HTTP requests, by its ``step``."""
 
 
-class ServeVersionRequest(BaseModel):
+class ServeVersionEvent(FunctionStep):
     """The onnx predict function hands a version's validated feature columns to the scikit-learn function."""
 
-    model_config = ConfigDict(extra="forbid")
+    step: Literal["serve_version"]
     model_name: str
     version: int = Field(ge=1)
     columns: list[list[str | float | int | None]] = Field(min_length=1)
-
-
-class ServeVersionEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    serve_version: ServeVersionRequest
-
-
-class DeployEvent(StepEvent):
-    model_name: str
-    version: int = Field(ge=1)
-    reason: str = ""
 
 
 def parse_event[Model: BaseModel](model: type[Model], event: Any) -> Model:
@@ -203,15 +203,24 @@ def parse_event[Model: BaseModel](model: type[Model], event: Any) -> Model:
 
 
 class AwaitApprovalEvent(StepEvent):
+    """The approval function stores the run's task token and marks the version PendingApproval."""
+
+    step: Literal["await_approval"]
     model_name: str
     version: int = Field(ge=1)
     task_token: str = Field(min_length=1)
 
 
 class ApprovalTimedOutEvent(StepEvent):
-    approval_timed_out: bool
+    """The approval function marks a version whose approval window closed ApprovalExpired."""
+
+    step: Literal["record_approval_timeout"]
     model_name: str
     version: int = Field(ge=1)
+
+
+class ApprovalStep(RootModel[Annotated[AwaitApprovalEvent | ApprovalTimedOutEvent, STEP]]):
+    """What the approval function is asked to do, by its ``step``."""
 
 
 class ReproduceEvent(BaseModel):
@@ -219,12 +228,6 @@ class ReproduceEvent(BaseModel):
     model_name: str
     version: int = Field(ge=1)
     requested_by: str = "unknown"
-
-
-class UndoDeploymentEvent(StepEvent):
-    """What the Deploy function gets, under ``undo``, when a run ends in a failure state: the run's state input."""
-
-    state_input: dict[str, Any]
 
 
 class RecordFailureEvent(StepEvent):
@@ -240,10 +243,16 @@ class DriftCheckRequest(BaseModel):
 
 
 class DriftCheckEvent(StepEvent):
+    """One model's drift check (DriftCheck's CheckDrift): its execution input under ``check``."""
+
+    step: Literal["check"]
     check: DriftCheckRequest
 
 
 class RecordRetrainingEvent(StepEvent):
+    """The retraining run a drift check started, recorded on the check (DriftCheck's RecordRetraining)."""
+
+    step: Literal["record_retraining"]
     model_name: str = Field(pattern=MODEL_NAME_PATTERN)
     check_id: str = Field(min_length=1)
     retraining_execution_arn: str = Field(pattern=r"^arn:aws[a-z-]*:states:")
@@ -259,12 +268,48 @@ class TickRequest(BaseModel):
 
 
 class PlanTickEvent(StepEvent):
+    """Which models are due at a tick of the schedule (ScheduledDriftChecks' PlanChecks)."""
+
+    step: Literal["plan_tick"]
     tick: TickRequest
     execution_start_time: str = Field(pattern=r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}")
 
 
+class DriftStep(RootModel[Annotated[DriftCheckEvent | RecordRetrainingEvent | PlanTickEvent, STEP]]):
+    """What the drift function is asked to do, by its ``step``."""
+
+
 # ---- the batch function (BatchTransform) ----
-class ScoreChunkEvent(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class PlanJobEvent(FunctionStep):
+    """Plan a batch job's chunks (BatchTransform's Plan): the execution's input under ``start``."""
+
+    step: Literal["plan"]
+    start: BatchJobStart
+
+
+class ScoreChunkEvent(FunctionStep):
+    """Score one chunk of the plan (a child of BatchTransform's ScoreChunks map)."""
+
+    step: Literal["score"]
     job: PlannedJob
     item: ChunkItem
+
+
+class FinishJobEvent(FunctionStep):
+    """Merge the chunks' outputs into the job's summary (BatchTransform's Finish)."""
+
+    step: Literal["finish"]
+    job: PlannedJob
+
+
+class RecordBatchFailureEvent(FunctionStep):
+    """Record a failed job's summary on its way to the named end state (BatchTransform's Record* states)."""
+
+    step: Literal["record_failure"]
+    state: dict[str, Any]
+    end_state: str = Field(min_length=1)
+    error: dict[str, Any] | None = None
+
+
+class BatchStep(RootModel[Annotated[PlanJobEvent | ScoreChunkEvent | FinishJobEvent | RecordBatchFailureEvent, STEP]]):
+    """What the batch function is asked to do, by its ``step``."""

@@ -3,7 +3,7 @@
 Artifacts live in S3 (``mlops.storage.objects``); the registry records their URIs and sha256 digests. The rooms:
 ``table`` (the wire), ``versions`` (reads as typed records, atomic registration, filtered listing), ``aliases``
 (deployment policy, any named alias), ``approvals`` (the approval state machine), ``tags`` (version tags);
-``records`` holds the shapes. Keys: ``mlops.storage.layout``.
+``mlops.records.registry`` holds the shapes. Keys: ``mlops.storage.layout``.
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 The predict function publishes ``PredictErrors`` and ``PredictLatency`` per model and version as embedded metric
 format lines on stdout (``mlops.serving.http.RequestMetrics``: no network call on the hot path). On AWS, CloudWatch
-Logs turns those lines into metrics; the local stack does the same for moto's CloudWatch (``local/emf.py``), and
-gives moto the percentile statistics it leaves out. So the bake reads one source, by one API, in both places.
+Logs turns those lines into metrics; the local stack does the same for moto's CloudWatch
+(``local/emulated/emf.py``), and gives moto the percentile statistics it leaves out. So the bake reads one
+source, by one API, in both places.
 """
 
 from __future__ import annotations

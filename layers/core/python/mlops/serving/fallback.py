@@ -19,7 +19,7 @@ from mlops.errors import InvalidStepInput, MlopsError
 from mlops.serving.runtime import ModelNotServable, Predictions
 from mlops.storage import clients
 
-FALLBACK_EVENT_KEY = "serve_version"
+FALLBACK_STEP = "serve_version"  # the scikit-learn function's ServeVersionEvent (mlops.records.events)
 # Errors the scikit-learn function reports that mean "this version cannot be served", not "try again".
 NOT_SERVABLE_ERRORS = ("ModelNotServable", "ArtifactIntegrityError", "LibraryVersionMismatch", "ModelNotFound")
 
@@ -66,11 +66,10 @@ class SklearnFunctionModel:
 
     def predict(self, columns: list[np.ndarray]) -> Predictions:
         event = {
-            FALLBACK_EVENT_KEY: {
-                "model_name": self.model_name,
-                "version": self.version,
-                "columns": columns_to_json(columns),
-            }
+            "step": FALLBACK_STEP,
+            "model_name": self.model_name,
+            "version": self.version,
+            "columns": columns_to_json(columns),
         }
         lambda_client = self._client or clients.client("lambda")
         response = lambda_client.invoke(FunctionName=self.function_name, Payload=json.dumps(event).encode())

@@ -27,6 +27,7 @@ from mlops.errors import (
 )
 from mlops.governance import cards
 from mlops.governance import policy as governance
+from mlops.records.events import ScoreHoldoutEvent
 from mlops.records.lineage import CONVERSION_LIBRARIES, library_versions, run_id_of
 from mlops.records.registry import (
     PRODUCTION,
@@ -770,15 +771,14 @@ def _champion_after_upgrade(
     if record.serving.onnx_uri and predict_function:
         response = clients.client("lambda").invoke(
             FunctionName=predict_function,
-            Payload=json.dumps(
-                {
-                    "score_holdout": {
-                        "model_name": record.model_name,
-                        "version": record.version,
-                        "test_uri": prepared.splits.test,
-                    }
-                }
-            ).encode(),
+            Payload=ScoreHoldoutEvent(
+                step="score_holdout",
+                model_name=record.model_name,
+                version=record.version,
+                test_uri=prepared.splits.test,
+            )
+            .model_dump_json()
+            .encode(),
         )
         scored = json.loads(response["Payload"].read() or b"{}")
         if not response.get("FunctionError") and scored.get("runtime") == "onnx":

@@ -104,12 +104,3 @@ def _statistic(self: Statistics, stat: str) -> Any:
     if match is None:
         return _original_statistic(self, stat)
     return percentile(self.metric_single_values_list, float(match.group(1)))
-
-
-def install() -> None:
-    LogsBackend.put_log_events = _put_log_events
-    Statistics.get_statistics_for_type = _statistic
-
-
-def installed() -> bool:
-    return LogsBackend.put_log_events is _put_log_events and Statistics.get_statistics_for_type is _statistic

@@ -253,11 +253,3 @@ def _state_task_service_for(service_name: str) -> Any:
     if service_name == "sagemaker":
         return StateTaskServiceLocalTrainingJob()
     return _original_factory(service_name)
-
-
-def install() -> None:
-    state_task_factory.state_task_service_for = _state_task_service_for
-
-
-def installed() -> bool:
-    return state_task_factory.state_task_service_for is _state_task_service_for

@@ -66,8 +66,3 @@ def _program(definition: str) -> Any:
 
 def _get_evaluation_entrypoint(self: ExecutionWorker) -> Any:
     return _program(self._evaluation_details.state_machine_details.definition)
-
-
-def install() -> None:
-    StepFunctionsParserBackend._validate_definition = staticmethod(_validate_definition)
-    ExecutionWorker._get_evaluation_entrypoint = _get_evaluation_entrypoint

@@ -110,11 +110,3 @@ def _send_log_event(  # noqa: PLR0917 - the signature moto calls positionally
         body = ("\n".join(messages) + "\n").encode()
         s3_backends[self.account_id][self.partition].put_object(processing.bucket, key, body)
     return None
-
-
-def install() -> None:
-    FirehoseBackend.send_log_event = _send_log_event
-
-
-def installed() -> bool:
-    return FirehoseBackend.send_log_event is _send_log_event

@@ -5,7 +5,7 @@ Four executions on one ephemeral stack give every function an event:
 - ``example``: the breast-cancer pipeline, deployed (prepare, train, evaluate, convert, predict, register, deploy);
 - ``example-approval``: a model whose request requires approval, followed until it waits (approval);
 - ``example-failure``: a request whose target column does not exist, ended in its named failure state
-  (record_failure, and deploy's ``undo`` form);
+  (record_failure, and deploy's ``undo_deployment`` step);
 - a BatchTransform job of the deployed example model over its dataset (batch: plan, score a chunk, finish).
 The reproduce function is not a state-machine step: its event is what the API sends it (``admin.reproduce_via``).
 API Gateway events are `sam local generate-event` shapes (tools/write_api_events.py).
@@ -22,10 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from local.datasets import breast_cancer_csv
+from local.runs.datasets import breast_cancer_csv
+from local.runs.training import PipelineResult, execution_history, run_training
 from local.stack import LocalStack
 from local.template import ROOT, function_environment, function_property, resources_of_type
-from local.training_runs import PipelineResult, execution_history, run_training
 from mlops.records.batch import BatchJobRequest, BatchJobStart
 from mlops.records.events import ReproduceEvent
 
@@ -88,10 +88,10 @@ def _case(folder: str, payload: dict[str, Any]) -> str:
     fixed = {"record_failure": "prepare_failed"}
     by_payload = {
         "train": lambda: payload["candidate"]["estimator"],
-        "predict": lambda: next(iter(payload)),  # smoke_test or parity_check
-        "deploy": lambda: "undo_deployment" if "undo" in payload else "breast_cancer",
-        "approval": lambda: "approval_timed_out" if "approval_timed_out" in payload else "await_approval",
-        "batch": lambda: f"{next(iter(payload))}_job",  # plan_job, finish_job (score_chunk: _score_chunk_payload)
+        "predict": lambda: payload["step"],  # smoke_test or parity_check
+        "deploy": lambda: "undo_deployment" if payload["step"] == "undo_deployment" else "breast_cancer",
+        "approval": lambda: "approval_timed_out" if payload["step"] == "record_approval_timeout" else "await_approval",
+        "batch": lambda: f"{payload['step']}_job",  # plan_job, finish_job (score_chunk: _score_chunk_payload)
     }
     if folder in fixed:
         return fixed[folder]
@@ -143,9 +143,9 @@ def run_example_executions(stack: LocalStack) -> dict[str, str]:
 def _score_chunk_payload(stack: LocalStack, batch_arn: str) -> dict[str, Any]:
     """The Distributed Map's first item, as its child execution hands it to the function (the children's histories
     are not the parent's): the job, as Finish is given it, and the plan's first chunk."""
-    job = next(payload["finish"] for folder, payload in captured_payloads(stack, batch_arn) if "finish" in payload)
+    job = next(payload["job"] for _, payload in captured_payloads(stack, batch_arn) if payload.get("step") == "finish")
     plan = stack.client("s3").get_object(Bucket=job["plan_bucket"], Key=job["plan_key"])["Body"].read()
-    return {"score": {"job": job, "item": json.loads(plan)[0]}}
+    return {"step": "score", "job": job, "item": json.loads(plan)[0]}
 
 
 def _run_batch_job(stack: LocalStack, dataset_uri: str) -> str:

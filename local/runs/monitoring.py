@@ -11,9 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from local.runs.training import ProgressEvent, error_message, follow
 from local.stack import LocalStack
 from local.template import ROOT
-from local.training_runs import ProgressEvent, error_message, follow
 
 
 @dataclass

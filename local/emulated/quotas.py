@@ -83,11 +83,3 @@ def split_log_lines(output: str, limit_bytes: int | None = None) -> str:
             encoded = encoded[len(piece.encode()) :]
         lines.append(encoded.decode())
     return "\n".join(lines)
-
-
-def install() -> None:
-    ErrorEqualsDecl._eval_body = _error_equals
-
-
-def installed() -> bool:
-    return ErrorEqualsDecl._eval_body is _error_equals

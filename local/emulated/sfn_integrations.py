@@ -90,17 +90,7 @@ def _response(
         response[key[:1].upper() + key[1:]] = value
 
 
-def install() -> None:
-    StateTaskServiceSfn._normalise_parameters = _parameters
-    StateTaskServiceSfn._normalise_response = _response
-    ContextObject.update_task_token = _task_token
-
-
 def forget_tokens() -> None:
     """A new local stack starts its executions' token counts afresh (its executions are new)."""
     with _token_lock:
         _token_counts.clear()
-
-
-def installed() -> bool:
-    return StateTaskServiceSfn._normalise_parameters is _parameters

@@ -14,7 +14,7 @@ the share of failed items is above the tolerated percentage or their count above
 ResultWriter writes ``SUCCEEDED_0.json`` and ``FAILED_0.json`` (each a JSON list of child executions: ``Input`` and
 ``Output`` as JSON strings, ``Error`` and ``Cause`` for a failure, ``Status``) beside ``manifest.json``, whose
 ``ResultFiles`` list them with their ``Key`` and ``Size``. A test guards that moto still lacks them
-(``tests/unit/test_local_distributed_map.py``), so an upgrade that adds them shows.
+(``tests/unit/test_moto_patches.py``, with every other moto patch), so an upgrade that adds them shows.
 """
 
 from __future__ import annotations
@@ -51,7 +51,6 @@ _original_eval_input = DistributedItemProcessorWorker._eval_input
 _original_eval_job = DistributedItemProcessorWorker._eval_job
 _original_map_run = DistributedIterationComponent._map_run
 _original_put_object = ResourceEvalS3._handle_put_object
-_original_result_writer = ResultWriter._eval_body
 
 _lock = threading.Lock()
 _selected = threading.local()  # the item's input after ItemSelector, per worker thread
@@ -169,15 +168,3 @@ def _put_object(env: Any, resource_runtime_part: Any, state_credentials: Any) ->
         files[status].append({"Key": key, "Size": len(body)})
     manifest = {"DestinationBucket": parameters["Bucket"], "MapRunArn": map_run_arn, "ResultFiles": files}
     s3.put_object(Bucket=details["Bucket"], Key=details["Key"], Body=json.dumps(manifest, indent=2).encode())
-
-
-def install() -> None:
-    DistributedItemProcessorWorker._eval_input = _eval_input
-    DistributedItemProcessorWorker._eval_job = _eval_job
-    DistributedIterationComponent._map_run = _map_run
-    ResourceEvalS3._handle_put_object = staticmethod(_put_object)
-    ResultWriter._eval_body = _result_writer
-
-
-def installed() -> bool:
-    return DistributedIterationComponent._map_run is _map_run

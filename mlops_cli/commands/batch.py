@@ -1,0 +1,64 @@
+"""`mlops batch`: batch scoring jobs (BatchTransform) started and shown."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from mlops_cli import render
+from mlops_cli.context import Context, out, pass_context
+from mlops_cli.transport import EXIT_FAILED, CliError
+
+
+@click.group("batch")
+def batch_jobs() -> None:
+    """Batch scoring: a CSV in S3 scored with a model's alias (start, show)."""
+
+
+def _print_batch_job(job: dict[str, Any]) -> None:
+    keys = ("job_id", "status", "version", "rows", "scored", "invalid", "output_uri", "errors_uri", "error", "cause")
+    items = [(key, job[key]) for key in keys if job.get(key) is not None]
+    render.pairs(f"{job.get('model_name', '')}: batch job", items)
+
+
+@batch_jobs.command("start")
+@click.argument("name")
+@click.option("--input", "input_uri", required=True, help="s3://bucket/key of a CSV with a header row")
+@click.option("--alias", default="production", show_default=True, help="the alias whose version scores")
+@click.option("--chunk-bytes", type=int, help="input bytes per chunk (64 KiB to 256 MiB; default 16 MiB)")
+@click.option("--no-capture", is_flag=True, help="do not feed the scored rows to the drift checks")
+@click.option("--wait", is_flag=True, help="wait for the job to end and show its counts")
+@click.option("--max-wait", "max_wait_s", type=float, default=3600.0, show_default=True, help="seconds to wait")
+@pass_context
+def batch_start(ctx: Context, name: str, input_uri: str, **flags: Any) -> None:
+    """Start a BatchTransform job; with --wait, exit 1 unless it SUCCEEDED."""
+    body: dict[str, Any] = {"input_uri": input_uri, "alias": flags["alias"], "capture": not flags["no_capture"]}
+    if flags["chunk_bytes"] is not None:
+        body["chunk_bytes"] = flags["chunk_bytes"]
+    job = ctx.api.json("POST", f"/models/{name}/batch-jobs", body=body)
+    if flags["wait"]:
+        deadline = time.monotonic() + flags["max_wait_s"]
+        while job["status"] == "RUNNING":
+            if time.monotonic() > deadline:
+                raise CliError(
+                    f"job {job['job_id']} still RUNNING after {flags['max_wait_s']:.0f} s; "
+                    f"follow it with `mlops batch show {name} {job['job_id']}`",
+                    EXIT_FAILED,
+                )
+            time.sleep(0.5)
+            job = ctx.api.json("GET", f"/models/{name}/batch-jobs/{job['job_id']}")
+    out(ctx, job, lambda: _print_batch_job(job))
+    if flags["wait"] and job["status"] != "SUCCEEDED":
+        raise click.exceptions.Exit(EXIT_FAILED)
+
+
+@batch_jobs.command("show")
+@click.argument("name")
+@click.argument("job_id")
+@pass_context
+def batch_show(ctx: Context, name: str, job_id: str) -> None:
+    """A batch job's status and, once it ended, its counts and output URIs."""
+    job = ctx.api.json("GET", f"/models/{name}/batch-jobs/{job_id}")
+    out(ctx, job, lambda: _print_batch_job(job))

@@ -1,0 +1,103 @@
+"""`mlops monitoring`: a model's drift-monitoring settings, its monitor's state and latest checks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from mlops_cli import render
+from mlops_cli.context import Context, flatten, out, pass_context, read_json_file
+from mlops_cli.transport import EXIT_USAGE, CliError
+
+
+@click.group()
+def monitoring() -> None:
+    """Drift monitoring of a model: show, set, stop."""
+
+
+def _show_monitoring(ctx: Context, overview: dict[str, Any]) -> None:
+    def human() -> None:
+        name = overview["model_name"]
+        config = {}
+        flatten("", overview.get("config") or {}, config)
+        render.pairs(f"{name}: monitoring settings (overrides)", sorted(config.items()) or [("(none)", "stack's")])
+        render.pairs(f"{name}: schedule", sorted((overview.get("schedule") or {}).items()) or [("(none)", "")])
+        render.pairs(f"{name}: monitor state", sorted((overview.get("state") or {}).items()) or [("(none)", "")])
+        render.table(
+            f"{name}: latest checks",
+            ["at", "decision", "drift share", "drifted", "performance", "retrained", "check"],
+            [
+                [
+                    c.get("created_at"),
+                    c.get("decision"),
+                    c.get("drift_share"),
+                    ", ".join(c.get("drifted_features") or []) or "-",
+                    c.get("performance"),
+                    c.get("retraining_started"),
+                    c.get("check_id"),
+                ]
+                for c in overview.get("checks") or []
+            ],
+        )
+
+    out(ctx, overview, human)
+
+
+@monitoring.command("show")
+@click.argument("name")
+@pass_context
+def monitoring_show(ctx: Context, name: str) -> None:
+    """Settings, the monitor's state and the latest drift checks."""
+    _show_monitoring(ctx, ctx.api.json("GET", f"/models/{name}/monitoring"))
+
+
+def _setting(text: str) -> tuple[list[str], Any]:
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise CliError(f"settings are KEY=VALUE (e.g. drift.psi_threshold=0.2), not {text!r}", EXIT_USAGE)
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key.strip().split("."), value
+
+
+@monitoring.command("set")
+@click.argument("name")
+@click.argument("settings", nargs=-1, metavar="[KEY=VALUE]...")
+@click.option("--file", "settings_file", metavar="FILE.json", help="a JSON object of settings")
+@click.option("--replace", is_flag=True, help="replace the model's settings instead of merging into them")
+@pass_context
+def monitoring_set(
+    ctx: Context, name: str, settings: tuple[str, ...], settings_file: str | None, replace: bool
+) -> None:
+    """Set a model's monitoring settings, e.g. `drift.psi_threshold=0.2 cooldown_hours=12`."""
+    if not settings and not settings_file and not replace:
+        raise CliError("nothing to set: give KEY=VALUE pairs, --file, or --replace (to clear)", EXIT_USAGE)
+    config: dict[str, Any] = {}
+    if not replace:
+        config = ctx.api.json("GET", f"/models/{name}/monitoring").get("config") or {}
+    if settings_file:
+        document = read_json_file(settings_file, "settings file")
+        if not isinstance(document, dict):
+            raise CliError(f"settings file {settings_file} must hold a JSON object", EXIT_USAGE)
+        config.update(document)
+    for text in settings:
+        path, value = _setting(text)
+        target = config
+        for part in path[:-1]:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise CliError(f"{'.'.join(path)}: {part} is not a group of settings", EXIT_USAGE)
+        target[path[-1]] = value
+    _show_monitoring(ctx, ctx.api.json("PUT", f"/models/{name}/monitoring", body=config))
+
+
+@monitoring.command("stop")
+@click.argument("name")
+@pass_context
+def monitoring_stop(ctx: Context, name: str) -> None:
+    """Stop the model's scheduled drift checks (settings kept; `monitoring set` turns them back on)."""
+    _show_monitoring(ctx, ctx.api.json("DELETE", f"/models/{name}/monitoring"))
