@@ -3,11 +3,13 @@ caller sends, a batch request of the wrong types."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 from pydantic import ValidationError
 
+from local.gateway import LocalGateway
 from mlops.errors import InvalidMonitoringConfig, InvalidTag
 from mlops.monitoring.config import MonitoringConfig
 from mlops.records.batch import BatchJobRequest
@@ -70,3 +72,41 @@ def test_non_finite_monitoring_settings_are_refused_naming_the_field(settings, v
 def test_the_batch_request_takes_its_fields_as_declared_and_nothing_else(fields):
     with pytest.raises(ValidationError):
         BatchJobRequest.model_validate({"input_uri": "s3://bucket/k.csv", **fields})
+
+
+# ---- through the HTTP API -------------------------------------------------------------------------------------------
+def _send(gateway: LocalGateway, method: str, path: str, text: str) -> tuple[int, dict]:
+    status, _, payload = gateway.dispatch(method, path, {"content-type": "application/json"}, text.encode())
+    return status, json.loads(payload)
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+@pytest.mark.parametrize(
+    ("method", "path", "template"),
+    [
+        ("PUT", "/models/m/monitoring", '{"drift": {"psi_threshold": %s}}'),
+        ("PUT", "/models/m/monitoring", '{"cooldown_hours": %s}'),
+        (
+            "POST",
+            "/pipelines/training",
+            '{"model_name": "m", "dataset_uri": "s3://b/datasets/x.csv", "target": "y", "client_token": "t",'
+            ' "gate": {"min_score": %s}}',
+        ),
+    ],
+)
+def test_non_finite_numbers_are_refused_at_the_door(stack, method, path, template, number):
+    gateway = LocalGateway(stack, port=0)
+
+    status, answer = _send(gateway, method, path, template % number)
+
+    assert (status, answer["error"]) == (422, "NonFiniteNumber"), answer
+    assert (
+        stack.client("stepfunctions").list_executions(stateMachineArn=stack.training_pipeline_arn)["executions"] == []
+    )
+
+
+@pytest.mark.parametrize(("method", "path"), [("PUT", "/models/m/monitoring"), ("POST", "/pipelines/training")])
+def test_a_body_nested_deeper_than_the_parser_reads_is_a_bad_request(stack, method, path):
+    status, answer = _send(LocalGateway(stack, port=0), method, path, '{"a": ' + "[" * 100_000 + "]" * 100_000 + "}")
+
+    assert (status, answer["error"]) == (400, "BadRequest"), answer

@@ -10,7 +10,9 @@ from mlops.records.registry import ALIAS_NAME_PATTERN, PRODUCTION
 MIN_CHUNK_BYTES = 64 * 1024
 MAX_CHUNK_BYTES = 256 * 1024 * 1024
 DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024  # ~100k rows of 30 numbers: seconds of work, far from the 15-minute timeout
-JOB_ID_PATTERN = r"^\d{8}T\d{6}Z-[0-9a-f]{8}$"
+# A job started without a client token: its start time and a random part; with one: a digest of the token.
+JOB_ID_PATTERN = r"^(\d{8}T\d{6}Z-[0-9a-f]{8}|t-[0-9a-f]{32})$"
+CLIENT_TOKEN_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 
 
 class BatchJobRequest(BaseModel):
