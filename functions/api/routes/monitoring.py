@@ -44,7 +44,11 @@ def invalid_monitoring_input(exc: Exception) -> Response:
 )
 def feedback(name: ModelName, body: Feedback) -> Response[dict[str, Any]]:
     accepted = accept_feedback(
-        registry(), Settings.from_environment().artifacts_bucket, name, [item.model_dump() for item in body.labels]
+        registry(),
+        Settings.from_environment().artifacts_bucket,
+        name,
+        [item.model_dump() for item in body.labels],
+        actor=actor(router.current_event),
     )
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted)
 
