@@ -94,15 +94,18 @@ class BatchSettings:
 
     serving_runtime: str
     sklearn_function: str
+    max_concurrency: int = 20  # a job's chunks scored at once (BatchMaxConcurrency); a request cannot choose it
 
-    ENVIRONMENT_VARIABLES = ("SERVING_RUNTIME", "SKLEARN_PREDICT_FUNCTION")
+    ENVIRONMENT_VARIABLES = ("SERVING_RUNTIME", "SKLEARN_PREDICT_FUNCTION", "BATCH_MAX_CONCURRENCY")
 
     @classmethod
     def from_environment(cls) -> BatchSettings:
         runtime = _required("SERVING_RUNTIME")
         if runtime not in ("onnx", "sklearn"):
             raise MissingSetting(f"SERVING_RUNTIME must be onnx or sklearn, not {runtime!r}")
-        return cls(runtime, _required("SKLEARN_PREDICT_FUNCTION"))
+        return cls(
+            runtime, _required("SKLEARN_PREDICT_FUNCTION"), _whole("BATCH_MAX_CONCURRENCY", low=1, high=MAX_TRIALS)
+        )
 
 
 @dataclass(frozen=True)

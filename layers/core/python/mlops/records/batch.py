@@ -59,6 +59,7 @@ class PlannedJob(BaseModel):
     output_uri: str
     errors_uri: str
     started_at: str
+    max_concurrency: int = Field(default=20, ge=1, le=1000, description="chunks scored at once (BatchMaxConcurrency)")
 
 
 class ChunkItem(BaseModel):
