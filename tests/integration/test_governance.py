@@ -225,7 +225,7 @@ def test_a_rejection_on_a_stack_restored_from_its_state_reaches_the_run(tmp_path
     with LocalStack(state_dir=tmp_path) as stack:
         for name, value in stack.environment().items():
             monkeypatch.setenv(name, value)
-        assert stack.restored is not None and stack.restored.executions == 1
+        assert stack.restored is not None and stack.restored.executions >= 1  # the run (and its rollout)
         # When a new run waits for approval and a person rejects it through the HTTP API
         waiting = {**request, "model_name": "other", "approval": {"required": True, "timeout_s": 300}}
         sfn = stack.client("stepfunctions")
