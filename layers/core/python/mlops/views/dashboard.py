@@ -81,10 +81,13 @@ nav a{margin-right:12px}
 """
 
 
-# ---- publishing (AWS: the API renders to S3 and answers a presigned URL) ---------------------------------------------
 # Every HTML page the stack serves (the dashboard, a drift report): no script, nothing loaded from anywhere; inline
 # styles and data: images only. The dashboard carries it in a meta tag (it is opened from S3), the API as a header.
 PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
+# ---- publishing (AWS: the API renders to S3 and answers a presigned URL) ---------------------------------------------
+
 
 def publish(bucket: str, page: str, *, expires_s: int = PRESIGNED_URL_EXPIRES_S) -> dict[str, Any]:
     """Write the page to ``dashboards/`` and return its URI and a presigned GET URL (valid ``expires_s``, or until the
