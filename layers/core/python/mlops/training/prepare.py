@@ -301,7 +301,7 @@ def _normalised_request(
                 "timeout_s": request.approval.timeout_s or defaults.approval_timeout_s,
             },
             "deployment": settle_deployment(
-                request.deployment, defaults.deployment_strategy, defaults.bake_s
+                request.deployment, defaults.deployment_strategy, defaults.bake_s, floor=policy
             ).model_dump(),
             "code_version": defaults.code_version,
             "compute": compute[0],
