@@ -128,3 +128,19 @@ def test_the_api_refuses_a_search_above_the_stacks_ceiling_before_anything_start
     assert "SearchMaxTrials" in answer["message"] and "30" in answer["message"]
     sfn = stack.client("stepfunctions")
     assert sfn.list_executions(stateMachineArn=stack.training_pipeline_arn)["executions"] == []
+
+
+def test_prepare_settles_the_thresholds_a_request_leaves_out_to_the_stacks(stack, breast_cancer_uri):
+    from mlops.settings import PipelineSettings, Settings  # noqa: PLC0415
+    from mlops.training.prepare import prepare  # noqa: PLC0415 - scikit-learn: only this test pays for it
+
+    policy = _policy(dataset_locations=(f"s3://{stack.bucket}/",), deployment_strategy="all_at_once")
+    request = TrainingRequest.model_validate(
+        {"model_name": "bc", "dataset_uri": breast_cancer_uri, "target": "target", "deployment": {"strategy": "canary"}}
+    )
+    defaults = PipelineSettings(require_approval=False, approval_timeout_s=60, code_version="t")
+
+    settled = prepare(request, "arn:aws:states:us-east-1:1:execution:p:run", Settings.from_environment(), defaults,
+                      policy=policy).request.deployment.thresholds  # fmt: skip
+
+    assert (settled.max_error_rate, settled.max_p99_latency_ms, settled.min_requests) == (0.01, 500.0, 20)

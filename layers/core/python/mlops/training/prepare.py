@@ -74,6 +74,7 @@ def prepare(
         search=settled_search,
         gate=gate,
         compute=(compute_engine, compute_reason),
+        policy=policy,
     )
     prepared = PreparedDataset(
         uri=dataset_uri,
@@ -278,8 +279,10 @@ def _normalised_request(
     search: SettledSearch | None,
     gate: evaluation.GateConfig,
     compute: tuple[ComputeEngine, str],
+    policy: GovernanceSettings | None = None,
 ) -> NormalisedRequest:
-    """The request with the task, trials, gate, approval, deployment and compute engine (and why) settled."""
+    """The request with the task, trials, gate, approval, deployment and compute engine (and why) settled; the bake
+    thresholds it leaves out are the stack's (``policy``)."""
     return NormalisedRequest.model_validate(
         {
             **request.model_dump(),
