@@ -121,7 +121,7 @@ class Client:
         tags = [tag] if isinstance(tag, str) else list(tag or [])
         query = {"tag": tags or None, "status": status, "alias": alias}
         found = self.api.json("GET", f"/models/{name}/versions", query=query)
-        return [VersionSummary.from_document({"model_name": name, **v}) for v in found]
+        return [VersionSummary.from_document(v, model_name=name) for v in found]
 
     def version(self, name: str, version: int) -> Version:
         """A version's full record: metrics, params, schema, lineage, gate, serving, tags."""

@@ -200,9 +200,9 @@ class VersionSummary:
     document: dict[str, Any] = field(repr=False)
 
     @classmethod
-    def from_document(cls, document: dict[str, Any]) -> VersionSummary:
+    def from_document(cls, document: dict[str, Any], model_name: str = "") -> VersionSummary:
         return cls(
-            model_name=document.get("model_name", ""),
+            model_name=document.get("model_name") or model_name,
             version=document["version"],
             status=document["status"],
             estimator=document.get("estimator"),
