@@ -26,7 +26,6 @@ from mlops_client.types import (
 )
 
 PREDICT_BATCH_ROWS = 1000  # the predict route's limit per request
-TRAINING_FIELDS = ("model_name", "dataset_uri", "target", "task", "candidates", "search", "gate", "approval")
 
 
 class Client:
@@ -201,11 +200,7 @@ class Client:
         body: dict[str, Any] = {"version": version, "reason": reason}
         if canary_weight is not None:
             body["canary_weight"] = canary_weight
-        return _alias_of(self.deploy_document(name, body))
-
-    def deploy_document(self, name: str, body: dict[str, Any]) -> dict[str, Any]:
-        """``POST /models/{name}/deployments`` as the API answers it."""
-        return self.api.json("POST", f"/models/{name}/deployments", body=body)
+        return _alias_of(self.api.json("POST", f"/models/{name}/deployments", body=body))
 
     def promote(self, name: str, *, reason: str = "") -> Alias:
         """Make the canary production (the old version becomes the rollback target)."""
@@ -308,10 +303,20 @@ class Client:
         return grant["uri"]
 
     def download(self, uri: str, path: str | os.PathLike[str]) -> Path:
-        """Download an object (a dataset, a batch job's output) through a presigned GET to ``path``; returns it."""
+        """Download an object (a dataset, a batch job's file) through a presigned GET to the file ``path``; returns
+        it. A URI ending in ``/`` (a batch job's ``output_uri`` or ``errors_uri``) downloads every object under it
+        into the directory ``path``, each under its own name."""
         grant = self.api.json("POST", "/downloads", body={"uri": uri})
         target = Path(path)
-        target.write_bytes(transfer("GET", grant["url"], None, self.api.timeout_s))
+        if "objects" not in grant:
+            target.write_bytes(transfer("GET", grant["url"], None, self.api.timeout_s))
+            return target
+        target.mkdir(parents=True, exist_ok=True)
+        for item in grant["objects"]:
+            relative = item["uri"][len(grant["uri"]) :]
+            destination = target / relative
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            destination.write_bytes(transfer("GET", item["url"], None, self.api.timeout_s))
         return target
 
 

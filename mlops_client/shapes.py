@@ -30,7 +30,7 @@ def plain(value: Any) -> Any:
         return None
     if hasattr(value, "item") and not isinstance(value, str | bytes):  # numpy scalars
         value = value.item()
-    if isinstance(value, float) and not math.isfinite(value) and math.isnan(value):
+    if isinstance(value, float) and math.isnan(value):
         return None
     if hasattr(value, "isoformat"):
         if str(value) == "NaT":

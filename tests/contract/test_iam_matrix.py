@@ -145,6 +145,7 @@ INTENDED_S3: dict[str, dict[str, list[str]]] = {
         "ArtifactsBucket/datasets/*": [GET, PUT],
         "DataBucketName/*": [GET, PUT],
         "ArtifactsBucket/predictions/*": [GET],
+        "ArtifactsBucket[s3:prefix=predictions/*]": [LIST],  # a download of a job's output/ prefix
     },
     "BatchFunctionRole": {
         "ArtifactsBucket/datasets/*": [GET],  # the inputs, in the locations POST .../batch-jobs allows

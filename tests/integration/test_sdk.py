@@ -215,6 +215,8 @@ def test_card_monitoring_and_dashboard(client):
     assert stopped.schedule["enabled"] is False and stopped.config["cooldown_hours"] == 6  # settings kept
     assert client.monitoring(MODEL).document == stopped.document
     assert client.dashboard()["url"].endswith("/dashboard")
+    with pytest.raises(NotFound, match="no drift report"):  # no drift check has run yet
+        client.drift_report(MODEL)
 
 
 # ---- data in and out, batch ------------------------------------------------------------------------------------------
@@ -239,8 +241,11 @@ def test_upload_download_round_trip_and_a_batch_job(client, tmp_path):
     assert isinstance(job, BatchJob)
     job.wait(timeout_s=600)
     assert job.succeeded and (job.rows, job.scored, job.invalid) == (40, 40, 0), job.document
-    output = client.download(job.output_uri, tmp_path / "scored.csv")
-    scored = pandas.read_csv(output)
+    output = client.download(job.output_uri, tmp_path / "scored")  # a prefix: one file per part
+    parts = sorted(output.glob("part-*.jsonl"))
+    assert parts, list(output.iterdir())
+    scored = pandas.concat([pandas.read_json(part, lines=True, dtype=False) for part in parts], ignore_index=True)
+    scored = scored.sort_values("input_offset", ignore_index=True)
     assert len(scored) == 40
     direct = client.predict(MODEL, features().iloc[:40])
     assert scored["prediction"].astype(str).tolist() == direct["prediction"].astype(str).tolist()

@@ -51,4 +51,4 @@ def test_the_walkthrough_runs(server, monkeypatch, tmp_path, capsys):
     printed = capsys.readouterr().out
     # the last steps ran: the batch job's output was read and the card printed
     assert "SUCCEEDED" in printed and "production is v 2" in printed
-    assert (tmp_path / "scored.csv").is_file()
+    assert sorted((tmp_path / "scored").glob("part-*.jsonl"))

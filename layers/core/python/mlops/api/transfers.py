@@ -1,6 +1,7 @@
 """Presigned S3 URLs for data in and out (the SDK's upload and download): a PUT into an allowed dataset location, a
-GET of a dataset or of a batch job's files. The URL is signed by the API function's role, whose IAM allows exactly
-these locations; the API refuses any other before it signs (403)."""
+GET of a dataset or of a batch job's files (one object, or every object under a job's prefix, such as its
+``output/`` parts). The URL is signed by the API function's role, whose IAM allows exactly these locations; the API
+refuses any other before it signs (403)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from mlops.settings import GovernanceSettings
 from mlops.storage import clients
 from mlops.storage.objects import S3Uri
 
+MAX_PREFIX_OBJECTS = 1000  # one ListObjectsV2 page: a batch job writes one output part per chunk
 EXPIRES_S = 900  # 15 minutes: long enough for a large CSV, short enough that a leaked URL soon stops working
 UPLOADS_PREFIX = "datasets/uploads/"  # under the artifacts bucket's datasets/, where training may read
 S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S{1,1024}$"
@@ -62,8 +64,13 @@ def upload_url(request: UploadRequest, policy: GovernanceSettings, artifacts_buc
 
 
 def download_url(request: DownloadRequest, policy: GovernanceSettings, artifacts_bucket: str) -> dict[str, Any]:
-    """A presigned GET of a dataset or of a batch job's files (403 elsewhere, 404 for no object there)."""
-    _refuse_outside(request.uri, (*policy.dataset_locations, f"s3://{artifacts_bucket}/predictions/"), "uri")
+    """A presigned GET of a dataset or of a batch job's file (403 elsewhere, 404 for no object there); for a URI
+    ending in ``/`` under the batch jobs' ``predictions/``, one per object under it (``objects``), in key order."""
+    jobs = f"s3://{artifacts_bucket}/predictions/"
+    if request.uri.endswith("/"):
+        _refuse_outside(request.uri, (jobs,), "a prefix uri")
+        return _prefix_grants(S3Uri.parse(request.uri))
+    _refuse_outside(request.uri, (*policy.dataset_locations, jobs), "uri")
     location = S3Uri.parse(request.uri)
     try:
         head = clients.client("s3").head_object(Bucket=location.bucket, Key=location.key)
@@ -72,6 +79,17 @@ def download_url(request: DownloadRequest, policy: GovernanceSettings, artifacts
             raise ObjectNotFound(f"no object at {request.uri}") from exc
         raise
     return {**_grant("GET", "get_object", location), "size_bytes": head.get("ContentLength")}
+
+
+def _prefix_grants(prefix: S3Uri) -> dict[str, Any]:
+    listed = clients.client("s3").list_objects_v2(Bucket=prefix.bucket, Prefix=prefix.key, MaxKeys=MAX_PREFIX_OBJECTS)
+    found = sorted(listed.get("Contents") or [], key=lambda item: item["Key"])
+    if not found:
+        raise ObjectNotFound(f"no object under {prefix}")
+    objects = [
+        {**_grant("GET", "get_object", S3Uri(prefix.bucket, item["Key"])), "size_bytes": item["Size"]} for item in found
+    ]
+    return {"uri": str(prefix), "method": "GET", "objects": objects, "truncated": bool(listed.get("IsTruncated"))}
 
 
 def _grant(method: str, operation: str, location: S3Uri) -> dict[str, Any]:
