@@ -39,11 +39,15 @@ def plain(value: Any) -> Any:
     return value
 
 
+_JSON_CELLS = frozenset({int, float, str, bool, type(None)})
+
+
 def column_values(values: Any) -> list[Any]:
     """One column as a list of plain cells (a list, a tuple, a numpy array or a pandas Series)."""
-    if hasattr(values, "tolist"):
-        values = values.tolist()
-    return [plain(v) for v in values]
+    cells = values.tolist() if hasattr(values, "tolist") else list(values)
+    if all(type(cell) in _JSON_CELLS for cell in cells):  # the usual column: only NaN (the one cell != itself) to map
+        return [None if cell != cell else cell for cell in cells]  # noqa: PLR0124 - NaN is the cell unequal to itself
+    return [plain(cell) for cell in cells]
 
 
 def frame_columns(frame: Any) -> dict[str, list[Any]]:
