@@ -72,18 +72,42 @@ class Client:
         self,
         request: Mapping[str, Any] | Any = None,
         *,
+        model_name: str | None = None,
+        dataset_uri: str | None = None,
+        target: str | None = None,
+        task: str | None = None,
+        candidates: list[dict[str, Any]] | None = None,
+        search: dict[str, Any] | None = None,
+        gate: dict[str, Any] | None = None,
+        approval: dict[str, Any] | None = None,
+        compute: str | None = None,
+        description: str | None = None,
         client_token: str | None = None,
         **fields: Any,
     ) -> Run:
         """Start a TrainingPipeline run and return it (``run.wait()`` follows it).
 
-        ``request`` is the training request (a dict, or a ``TrainingRequest``-like object with ``model_dump``) and/or
-        its fields as keywords (``model_name``, ``dataset_uri``, ``target``, ``task``, ``candidates``, ``search``,
-        ``gate``, ``approval``, ... over the request's). ``client_token``: starting again with the same token (a
-        retry) returns the run it started (``run.started`` False) instead of starting a second; default: random.
+        ``request`` is the training request (a dict, or a ``TrainingRequest``-like object with ``model_dump``);
+        the keywords set its fields over the request's (``model_name``, ``dataset_uri`` and ``target`` are
+        required between them; any other field of the request, e.g. ``split`` or ``deployment``, as a keyword too:
+        docs/api.md#the-training-request). ``client_token``: starting again with the same token (a retry) returns
+        the run it started (``run.started`` False) instead of starting a second; a token reused with another request
+        is a Conflict; default: a new random token.
         """
         document = _request_document(request)
-        document.update({k: v for k, v in fields.items() if v is not None})
+        named = {
+            "model_name": model_name,
+            "dataset_uri": dataset_uri,
+            "target": target,
+            "task": task,
+            "candidates": candidates,
+            "search": search,
+            "gate": gate,
+            "approval": approval,
+            "compute": compute,
+            "description": description,
+        }
+        document.update({k: v for k, v in {**named, **fields}.items() if v is not None})
         missing = [name for name in ("model_name", "dataset_uri", "target") if not document.get(name)]
         if missing:
             raise ConfigurationError(f"the training request needs {', '.join(missing)}")
