@@ -10,7 +10,7 @@ import pytest
 
 from mlops.data.dataset import Feature, Schema
 from mlops.records.steps import FailedCandidate, TrainedCandidate
-from mlops.training import evaluation
+from mlops.training import evaluation, leakage
 from mlops.training.evaluation import GateConfig, gate, select_best
 
 FEATURES = [Feature("x", "numeric")]
@@ -390,7 +390,7 @@ def test_a_feature_that_copies_the_target_raises_a_leakage_warning_and_an_honest
         "yes" if task == "classification" else None,
     )
 
-    warnings = evaluation.leakage_warnings(features[:300], target[:300], features[300:], target[300:], schema)
+    warnings = leakage.leakage_warnings(features[:300], target[:300], features[300:], target[300:], schema)
 
     assert len(warnings) == 1
     assert "feature 'copy' alone reaches validation" in warnings[0]

@@ -10,7 +10,13 @@ import pytest
 from sklearn import metrics as skm
 
 from mlops.training import evaluation
-from mlops.training.significance import Outputs, improvement_interval, metric_per_resample, resample_indices
+from mlops.training.significance import Outputs, improvement_interval, metric_per_resample, resample_chunks
+
+
+def resample_indices(rows: int, resamples: int, seed: int) -> np.ndarray:
+    """Every resample's row indices as one matrix (the chunks the bootstrap draws, stacked)."""
+    return np.vstack(list(resample_chunks(rows, resamples, seed)))
+
 
 RESAMPLES_COMPARED = 25
 

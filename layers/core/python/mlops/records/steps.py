@@ -1,10 +1,11 @@
 """The TrainingPipeline's typed records: what each step returns and the next one reads from the state.
 
-One definition per shape. The step functions (``mlops.training.steps``) take and return these records; the
-step events (``mlops.records.events``) are made of them; handlers turn them into JSON (``to_document``) only at the
-edge. Pydantic and the standard library only, so the API and predict functions can import the contracts
-without numpy or scikit-learn. The JSON each record dumps is what the state machine's paths read
-(``$.dataset.splits``, ``$.evaluation.gate.passed``, ``$.conversion.converted``, ``$.registration.version``).
+One definition per shape. The step functions (``mlops.training.prepare``, ``.trials``, ``.train``, ``.evaluation``,
+``.conversion``, ``.register``) take and return these records; the step events (``mlops.records.events``) are made
+of them; handlers turn them into JSON (``to_document``) only at the edge. Pydantic and the standard library only,
+so the API and predict functions can import the contracts without numpy or scikit-learn. The JSON each record
+dumps is what the state machine's paths read (``$.dataset.splits``, ``$.evaluation.gate.passed``,
+``$.conversion.converted``, ``$.registration.version``).
 
 Whatever grows with the table's width or the number of candidates (the schema, an input row, the leaderboard)
 is written to S3 once and the records carry a ``DocumentRef`` to it (URI, sha256, size) and a small summary: the

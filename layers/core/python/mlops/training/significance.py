@@ -33,6 +33,18 @@ class Outputs:
     classes: tuple[Any, ...] = ()
 
 
+def model_outputs(model: Any, features: Any, task: str) -> Outputs:
+    """A model's per-row outputs on the holdout, as the paired bootstrap reads them."""
+    labels = np.asarray(model.predict(features))
+    if task == "regression":
+        return Outputs(labels=labels.astype(np.float64))
+    return Outputs(
+        labels=labels.astype(object),
+        probabilities=np.asarray(model.predict_proba(features), dtype=np.float64),
+        classes=tuple(model.classes_),
+    )
+
+
 MAX_INDICES_PER_CHUNK = 4_000_000  # resamples are drawn and scored in chunks of at most this many row indices
 
 
@@ -43,11 +55,6 @@ def resample_chunks(rows: int, resamples: int, seed: int) -> Iterator[np.ndarray
     per_chunk = max(1, MAX_INDICES_PER_CHUNK // rows)
     for start in range(0, resamples, per_chunk):
         yield generator.integers(0, rows, size=(min(per_chunk, resamples - start), rows))
-
-
-def resample_indices(rows: int, resamples: int, seed: int) -> np.ndarray:
-    """Every resample's row indices as one matrix (the chunks of ``resample_chunks`` stacked)."""
-    return np.vstack(list(resample_chunks(rows, resamples, seed)))
 
 
 def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
