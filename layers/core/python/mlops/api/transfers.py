@@ -13,12 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from mlops.errors import ModelNotFound, PolicyViolation
 from mlops.settings import GovernanceSettings
-from mlops.storage import clients
+from mlops.storage import clients, layout
 from mlops.storage.objects import S3Uri
 
 MAX_PREFIX_OBJECTS = 1000  # one ListObjectsV2 page: a batch job writes one output part per chunk
 EXPIRES_S = 900  # 15 minutes: long enough for a large CSV, short enough that a leaked URL soon stops working
-UPLOADS_PREFIX = "datasets/uploads/"  # under the artifacts bucket's datasets/, where training may read
 S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S{1,1024}$"
 FILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
 
@@ -58,7 +57,7 @@ def _refuse_outside(uri: str, locations: tuple[str, ...], what: str) -> None:
 
 def upload_url(request: UploadRequest, policy: GovernanceSettings, artifacts_bucket: str) -> dict[str, Any]:
     """A presigned PUT for the request's location (403 outside the dataset locations)."""
-    uri = request.uri or f"s3://{artifacts_bucket}/{UPLOADS_PREFIX}{uuid.uuid4().hex}/{request.file_name}"
+    uri = request.uri or str(layout.dataset_upload(artifacts_bucket, uuid.uuid4().hex, request.file_name or ""))
     _refuse_outside(uri, policy.dataset_locations, "uri")
     return _grant("PUT", "put_object", S3Uri.parse(uri))
 
@@ -66,7 +65,7 @@ def upload_url(request: UploadRequest, policy: GovernanceSettings, artifacts_buc
 def download_url(request: DownloadRequest, policy: GovernanceSettings, artifacts_bucket: str) -> dict[str, Any]:
     """A presigned GET of a dataset or of a batch job's file (403 elsewhere, 404 for no object there); for a URI
     ending in ``/`` under the batch jobs' ``predictions/``, one per object under it (``objects``), in key order."""
-    jobs = f"s3://{artifacts_bucket}/predictions/"
+    jobs = str(layout.batch_jobs_prefix(artifacts_bucket))
     if request.uri.endswith("/"):
         _refuse_outside(request.uri, (jobs,), "a prefix uri")
         return _prefix_grants(S3Uri.parse(request.uri))
