@@ -28,8 +28,11 @@ DEADLINE_S = 120.0
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch):
-    # A warm predict instance re-reads the alias on every request, so each step's weight reaches it at once.
-    with LocalStack(parameters={"AliasRefreshSeconds": "0"}) as local_stack:
+    # A warm predict instance re-reads the alias on every request, so each step's weight reaches it at once. The bakes
+    # here are judged on errors and request counts: the stack's p99 ceiling is raised to 30 s because a local request
+    # on a loaded 2-core machine was seen at 3.5 s (the default 1,000 ms rolled a healthy canary back).
+    parameters = {"AliasRefreshSeconds": "0", "DeploymentMaxP99LatencyMs": "30000"}
+    with LocalStack(parameters=parameters) as local_stack:
         for name, value in local_stack.environment().items():
             monkeypatch.setenv(name, value)
         yield local_stack
