@@ -80,6 +80,7 @@ def prepare(
         search=settled_search,
         gate=gate,
         compute=(compute_engine, compute_reason),
+        policy=policy,
         external=external_model[1] if external_model is not None else None,
     )
     prepared = PreparedDataset(
@@ -315,9 +316,11 @@ def _normalised_request(
     search: SettledSearch | None,
     gate: evaluation.GateConfig,
     compute: tuple[ComputeEngine, str],
+    policy: GovernanceSettings | None = None,
     external: dict[str, str] | None = None,
 ) -> NormalisedRequest:
-    """The request with the task, trials, gate, approval, deployment and compute engine (and why) settled."""
+    """The request with the task, trials, gate, approval, deployment and compute engine (and why) settled; the bake
+    thresholds it leaves out are the stack's (``policy``)."""
     return NormalisedRequest.model_validate(
         {
             **request.model_dump(),
@@ -339,7 +342,7 @@ def _normalised_request(
                 "timeout_s": request.approval.timeout_s or defaults.approval_timeout_s,
             },
             "deployment": settle_deployment(
-                request.deployment, defaults.deployment_strategy, defaults.bake_s
+                request.deployment, defaults.deployment_strategy, defaults.bake_s, floor=policy
             ).model_dump(),
             "code_version": defaults.code_version,
             "compute": compute[0],
