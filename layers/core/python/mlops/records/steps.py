@@ -284,6 +284,35 @@ class BootstrapInterval(StepRecord):
     passed: bool | None = None  # whether it was; None when not required
 
 
+class BaselineCheck(StepRecord):
+    """The winner against the trivial baseline on one metric, on the same holdout rows
+    (``mlops.training.baseline_floor``)."""
+
+    metric: str
+    winner_score: float
+    baseline_score: float
+    difference: float  # positive: the winner is better, whichever way the metric points
+    ratio: float | None = None  # how many times better, where a ratio means something (see baseline_floor.ratio)
+    interval: BootstrapInterval | None = None  # the paired bootstrap of ``difference``; None: not measurable
+    passed: bool
+    reason: str  # the check in words, as the gate's reasons carry it
+
+
+class BaselineFloor(StepRecord):
+    """The floor under every deployment: the trivial baseline's holdout metrics and the winner's checks against it."""
+
+    strategy: Literal["prior", "mean"]
+    predicts: str = Field(description="the baseline in words: always predicting 'No', predicting the mean, 1234.5")
+    metrics: dict[str, float]
+    margin: float = Field(ge=0, description="the interval's lower bound must be above this")
+    checks: list[BaselineCheck] = Field(min_length=1, max_length=4)
+    passed: bool
+
+    def lift(self) -> dict[str, dict[str, float | None]]:
+        """``lift_over_baseline``: per checked metric, the winner's difference from the baseline and the ratio."""
+        return {check.metric: {"difference": check.difference, "ratio": check.ratio} for check in self.checks}
+
+
 class GateDecision(StepRecord):
     """The promotion gate's verdict (``$.evaluation.gate``; the ASL branches on ``passed``)."""
 
@@ -298,6 +327,7 @@ class GateDecision(StepRecord):
     warnings: list[str] = Field(default_factory=list)
     decision: Literal["promote", "reject"]
     bootstrap: BootstrapInterval | None = None
+    baseline: BaselineFloor | None = None  # the winner against the trivial baseline (None: gated before the floor)
 
     @model_validator(mode="after")
     def _decision_follows_passed(self) -> GateDecision:

@@ -12,7 +12,7 @@ import sklearn
 from sklearn import metrics as skm
 
 from mlops.data.dataset import Schema
-from mlops.records.steps import BootstrapInterval, FailedCandidate, GateDecision, TrainedCandidate
+from mlops.records.steps import BaselineFloor, BootstrapInterval, FailedCandidate, GateDecision, TrainedCandidate
 
 CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "average_precision", "log_loss")
 REGRESSION_METRICS = ("rmse", "mae", "r2")
@@ -94,9 +94,13 @@ def gate(
     champion_note: str | None = None,
     interval: BootstrapInterval | None = None,
     interval_problem: str | None = None,
+    floor: BaselineFloor | None = None,
 ) -> GateDecision:
     """Promote only if the challenger clears the absolute threshold and beats the champion by the margin,
     both measured on the same holdout. Warnings (e.g. leakage) are recorded, and block only when configured.
+
+    With ``floor`` (``mlops.training.baseline_floor``), the challenger must also beat the trivial baseline on every
+    checked metric, with or without a champion.
 
     With ``config.bootstrap``, ``interval`` is the paired bootstrap of the improvement (``interval_problem`` says
     why there is none); it is recorded, and with ``require`` its lower bound must be above the margin too."""
@@ -112,6 +116,9 @@ def gate(
             f"{metric} {value:.4f} {'meets' if clears else 'fails'} the threshold {relation} {config.min_score}"
         )
         passed &= clears
+    if floor is not None:
+        reasons.extend(check.reason for check in floor.checks)
+        passed &= floor.passed
     champion_score = None
     if champion_problem:
         reasons.append(f"champion v{champion_version} cannot be compared: {champion_problem}")
@@ -149,6 +156,7 @@ def gate(
         warnings=warnings,
         decision="promote" if passed else "reject",
         bootstrap=interval if config.bootstrap is not None and champion_score is not None else None,
+        baseline=floor,
     )
 
 

@@ -33,6 +33,18 @@ class Outputs:
     classes: tuple[Any, ...] = ()
 
 
+def outputs_of(model: Any, features: Any, task: str) -> Outputs:
+    """A model's per-row outputs on the holdout, as the paired bootstrap reads them."""
+    labels = np.asarray(model.predict(features))
+    if task == "regression":
+        return Outputs(labels=labels.astype(np.float64))
+    return Outputs(
+        labels=labels.astype(object),
+        probabilities=np.asarray(model.predict_proba(features), dtype=np.float64),
+        classes=tuple(model.classes_),
+    )
+
+
 MAX_INDICES_PER_CHUNK = 4_000_000  # resamples are drawn and scored in chunks of at most this many row indices
 
 

@@ -78,7 +78,7 @@ from mlops.registry.store import ModelRegistry
 from mlops.settings import ComputeSettings, GovernanceSettings, PipelineSettings, Settings, TrainingJobSettings
 from mlops.storage import clients, layout, objects
 from mlops.storage.objects import S3Uri
-from mlops.training import compute, conversion, estimators, evaluation, feedback_rows, significance
+from mlops.training import baseline_floor, compute, conversion, estimators, evaluation, feedback_rows, significance
 from mlops.training import search as trial_search
 
 
@@ -250,6 +250,7 @@ def prepare(
     candidates, settled_search = _settled_trials(request, schema.task, defaults)
     try:
         gate = evaluation.GateConfig.from_request(schema.task, gate_request)
+        gate.min_score = baseline_floor.settled_min_score(gate.metric, gate.min_score, defaults.min_scores)
     except (ValueError, TypeError) as exc:
         raise InvalidTrainingRequest(f"invalid gate: {exc}") from exc
 
@@ -626,6 +627,10 @@ def evaluate(
     train_x, train_y = _load_matrices(prepared, "train")
     validation_x, validation_y = _load_matrices(prepared, "validation")
     leakage = evaluation.leakage_warnings(train_x, train_y, validation_x, validation_y, schema)
+    floor = baseline_floor.measure(
+        schema, gate_config.metric, model, holdout_metrics, train=(train_x, train_y), test=(test_x, test_y),
+        bootstrap=gate_config.bootstrap,
+    )  # fmt: skip
 
     champion_summary = None
     champion_metrics = None
@@ -678,6 +683,7 @@ def evaluate(
         champion_note=champion_summary.note if champion_summary else None,
         interval=interval,
         interval_problem=interval_problem,
+        floor=floor,
     )
 
     predictions = model.predict(test_x)
@@ -958,6 +964,7 @@ def register(
         metrics=evaluation_result.metrics,
         validation_metrics=winner.validation_metrics,
         gate=gate.to_document(),
+        lift_over_baseline=gate.baseline.lift() if gate.baseline else None,
         champion=evaluation_result.champion.to_document() if evaluation_result.champion else None,
         leaderboard_uri=leaderboard_uri,
         leaderboard_sha256=leaderboard_sha256,
