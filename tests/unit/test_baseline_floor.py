@@ -171,3 +171,9 @@ def test_gate_minimum_scores_are_read_strictly():
         with pytest.raises(MissingSetting, match="GATE_MINIMUM_SCORES"):
             minimum_scores(bad)
     assert set(evaluation.CLASSIFICATION_METRICS + evaluation.REGRESSION_METRICS) == GATE_METRICS
+
+
+def test_a_large_holdout_gets_fewer_resamples_by_default_never_under_the_minimum():
+    assert baseline_floor.default_resamples(300) == 1000
+    assert baseline_floor.default_resamples(10_000) == 400
+    assert baseline_floor.default_resamples(1_000_000) == 200
