@@ -394,7 +394,8 @@ def _versions_table(panel: ModelPanel, metric_names: Sequence[str]) -> str:
         )
     return (
         f'<div class="panel"><table class="versions"><tr><th>version</th><th>status</th><th>estimator</th>'
-        f"<th>gate</th><th>lift over baseline</th>{head}<th>served by</th><th>registered</th></tr>{''.join(rows)}</table></div>"
+        f"<th>gate</th><th>lift over baseline</th>{head}<th>served by</th><th>registered</th></tr>"
+        f"{''.join(rows)}</table></div>"
     )
 
 
