@@ -74,6 +74,7 @@ def build_card(record: VersionRecord, events: Sequence[AuditEvent]) -> dict[str,
             "champion": record.champion,
             "gate": {k: record.gate.get(k) for k in ("decision", "metric", "reasons", "bootstrap", "baseline")},
             "lift_over_baseline": record.lift_over_baseline,
+            "decision_threshold": record.decision_threshold,
         },
         "additional_information": {
             "drift_baseline": baseline_summary,
@@ -127,6 +128,17 @@ def _lift_text(evaluation: dict[str, Any]) -> str | None:
     )
     verdict = "beats it" if floor.get("passed") else "does not beat it"
     return f"{measures} over {floor['predicts']} (DummyClassifier/DummyRegressor {floor['strategy']}); {verdict}"
+
+
+def _threshold_text(decision: dict[str, Any] | None) -> str | None:
+    """Which probability threshold the version labels with, and why (None: 0.5, the target was not imbalanced)."""
+    if not decision:
+        return None
+    applied = "applied" if decision.get("applied") else "not applied"
+    return (
+        f"{decision['threshold']:.4f} on the probability of {decision['positive_class']!r} ({applied}): "
+        f"{decision['reason']}"
+    )
 
 
 def _table(rows: list[tuple[str, Any]]) -> list[str]:
@@ -196,6 +208,7 @@ def render_markdown(card: dict[str, Any]) -> str:
                 ("Reasons", "; ".join(evaluation["gate"].get("reasons") or [])),
                 ("Improvement interval", _interval_text(evaluation["gate"].get("bootstrap"))),
                 ("Lift over baseline", _lift_text(evaluation)),
+                ("Decision threshold", _threshold_text(evaluation.get("decision_threshold"))),
             ]
         ),
         "",

@@ -202,6 +202,20 @@ class TrialFields(StepRecord):
     fraction: float = Field(default=1.0, gt=0, le=1)
 
 
+class DecisionThreshold(StepRecord):
+    """The positive-class probability from which a binary winner predicts the positive class, tuned on validation
+    for an imbalanced target (``mlops.training.imbalance``); ``applied`` False: 0.5 kept."""
+
+    threshold: float = Field(gt=0, le=1)
+    positive_class: str
+    tuned_on: Literal["validation"] = "validation"
+    metric: Literal["f1"] = "f1"
+    validation_score: float
+    validation_score_at_default: float
+    applied: bool
+    reason: str
+
+
 class Winner(TrialFields):
     """A trained candidate as Evaluate names the winner (``$.evaluation.winner``)."""
 
@@ -213,6 +227,8 @@ class Winner(TrialFields):
     validation_metrics: dict[str, float]
     compute: ComputeEngine = Field(default="lambda", description="the engine that trained it")
     training_job: str | None = Field(default=None, description="the SageMaker training job's name (sagemaker)")
+    # an imbalanced binary target: the threshold tuned on validation (the artifact then applies it in predict)
+    decision_threshold: DecisionThreshold | None = None
 
 
 class TrainedCandidate(Winner):

@@ -78,7 +78,16 @@ from mlops.registry.store import ModelRegistry
 from mlops.settings import ComputeSettings, GovernanceSettings, PipelineSettings, Settings, TrainingJobSettings
 from mlops.storage import clients, layout, objects
 from mlops.storage.objects import S3Uri
-from mlops.training import baseline_floor, compute, conversion, estimators, evaluation, feedback_rows, significance
+from mlops.training import (
+    baseline_floor,
+    compute,
+    conversion,
+    estimators,
+    evaluation,
+    feedback_rows,
+    imbalance,
+    significance,
+)
 from mlops.training import search as trial_search
 
 
@@ -248,6 +257,9 @@ def prepare(
         require_approval=False, approval_timeout_s=7 * 24 * 3600, code_version="unversioned"
     )
     candidates, settled_search = _settled_trials(request, schema.task, defaults)
+    candidates, minority_share, selection_metric = imbalance.settled(
+        schema, dataset.target_vector(table, schema), request, candidates
+    )
     try:
         gate = evaluation.GateConfig.from_request(schema.task, gate_request)
         gate.min_score = baseline_floor.settled_min_score(gate.metric, gate.min_score, defaults.min_scores)
@@ -304,6 +316,8 @@ def prepare(
             "compute": compute_engine,
             "compute_reason": compute_reason,
             "requested_compute": request.compute,
+            "minority_share": minority_share,
+            "selection_metric": selection_metric,
         }
     )
     bucket = settings.artifacts_bucket
@@ -618,19 +632,21 @@ def evaluate(
         raise NoCandidateTrained(f"none of the {len(candidates)} candidates trained: {errors}"[:4000])
     schema = load_schema(prepared.schema_ref)
     gate_config = evaluation.GateConfig.from_request(schema.task, request.gate.model_dump())
-    winner = _winner(trained, gate_config.metric)
+    winner = _winner(trained, request.selection_metric or gate_config.metric)
     model = objects.load_model(
         S3Uri.parse(winner.artifact_uri), winner.artifact_sha256, library_versions()["scikit-learn"]
     )
-    test_x, test_y = _load_matrices(prepared, "test")
-    holdout_metrics = evaluation.score(model, test_x, test_y, schema)
     train_x, train_y = _load_matrices(prepared, "train")
     validation_x, validation_y = _load_matrices(prepared, "validation")
-    leakage = evaluation.leakage_warnings(train_x, train_y, validation_x, validation_y, schema)
-    floor = baseline_floor.measure(
-        schema, gate_config.metric, model, holdout_metrics, train=(train_x, train_y), test=(test_x, test_y),
-        bootstrap=gate_config.bootstrap,
+    winner, model = imbalance.with_threshold(
+        winner, model, (validation_x, validation_y), schema, minority=request.minority_share,
+        artifact_uri=layout.thresholded_artifact(
+            settings.artifacts_bucket, run_id_of(execution_arn), winner.index, winner.estimator, winner.rung
+        ),
     )  # fmt: skip
+    test_x, test_y = _load_matrices(prepared, "test")
+    holdout_metrics = evaluation.score(model, test_x, test_y, schema)
+    leakage = evaluation.leakage_warnings(train_x, train_y, validation_x, validation_y, schema)
 
     champion_summary = None
     champion_metrics = None
@@ -683,7 +699,15 @@ def evaluate(
         champion_note=champion_summary.note if champion_summary else None,
         interval=interval,
         interval_problem=interval_problem,
-        floor=floor,
+        floor=baseline_floor.measure(
+            schema,
+            gate_config.metric,
+            model,
+            holdout_metrics,
+            train=(train_x, train_y),
+            test=(test_x, test_y),
+            bootstrap=gate_config.bootstrap,
+        ),  # fmt: skip
     )
 
     predictions = model.predict(test_x)
@@ -965,6 +989,7 @@ def register(
         validation_metrics=winner.validation_metrics,
         gate=gate.to_document(),
         lift_over_baseline=gate.baseline.lift() if gate.baseline else None,
+        decision_threshold=winner.decision_threshold.to_document() if winner.decision_threshold else None,
         champion=evaluation_result.champion.to_document() if evaluation_result.champion else None,
         leaderboard_uri=leaderboard_uri,
         leaderboard_sha256=leaderboard_sha256,
