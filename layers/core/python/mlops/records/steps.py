@@ -209,7 +209,7 @@ class DecisionThreshold(StepRecord):
     threshold: float = Field(gt=0, le=1)
     positive_class: str
     tuned_on: Literal["validation"] = "validation"
-    metric: Literal["f1"] = "f1"
+    metric: Literal["f1", "balanced_accuracy", "accuracy"] = "f1"  # the validation metric it maximises
     validation_score: float
     validation_score_at_default: float
     applied: bool

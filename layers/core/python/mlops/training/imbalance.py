@@ -7,8 +7,9 @@ For such a table a run (unless the request decides otherwise):
 - selects the winner on validation average precision, a threshold-free metric, when the request names no gate
   metric (F1 at the 0.5 threshold ranks a model that never predicts the minority class no lower than one that ranks
   it well);
-- tunes the winner's decision threshold on validation: the positive-class probability that maximises validation F1
-  (over the distinct validation probabilities, ties to the one nearest 0.5), kept only if it beats 0.5. The winner
+- tunes the winner's decision threshold on validation: the positive-class probability that maximises the gate metric
+  on validation if it depends on the threshold (F1, balanced accuracy, accuracy), else F1 (over the distinct
+  validation probabilities above the lowest, ties to the one nearest 0.5), kept only if it beats 0.5. The winner
   becomes scikit-learn's ``FixedThresholdClassifier`` around the fitted model (nothing refitted), so every path that
   calls ``predict`` applies the threshold: the holdout metrics, the champion comparison of a later run, the
   endpoint, batch scoring. skl2onnx does not convert the wrapper: such a version is served by scikit-learn, which
@@ -58,14 +59,32 @@ def with_balanced_copies(candidates: list[Candidate], task: str) -> list[Candida
     return [*candidates, *copies]
 
 
-def _f1(is_positive: np.ndarray, predicted_positive: np.ndarray) -> float:
+# The threshold is tuned for the gate metric when that one depends on it, else for F1 (the labels still matter)
+THRESHOLD_METRICS = ("f1", "balanced_accuracy", "accuracy")
+
+
+def threshold_metric(gate_metric: str) -> str:
+    return gate_metric if gate_metric in THRESHOLD_METRICS else "f1"
+
+
+def _label_score(metric: str, is_positive: np.ndarray, predicted_positive: np.ndarray) -> float:
+    """F1 of the positive class, balanced accuracy or accuracy of the labels ``predicted_positive`` gives."""
+    hits = is_positive == predicted_positive
+    if metric == "accuracy":
+        return float(np.mean(hits))
+    if metric == "balanced_accuracy":
+        recalls = [float(np.mean(hits[is_positive == side])) for side in (True, False) if np.any(is_positive == side)]
+        return float(np.mean(recalls))
     true_positive = float(np.sum(is_positive & predicted_positive))
     denominator = float(np.sum(is_positive) + np.sum(predicted_positive))
     return 2 * true_positive / denominator if denominator else 0.0
 
 
-def tune_threshold(model: Any, features: np.ndarray, target: np.ndarray, schema: Schema) -> DecisionThreshold:
-    """The positive-class probability threshold that maximises F1 on the validation rows (``features``, ``target``)."""
+def tune_threshold(
+    model: Any, features: np.ndarray, target: np.ndarray, schema: Schema, metric: str = "f1"
+) -> DecisionThreshold:
+    """The positive-class probability threshold that maximises ``metric`` (F1, balanced accuracy or accuracy) on the
+    validation rows (``features``, ``target``)."""
     positive = schema.positive_class
     probability = np.asarray(model.predict_proba(features))[:, list(model.classes_).index(positive)]
     is_positive = np.asarray(target).astype(str) == str(positive)
@@ -74,26 +93,26 @@ def tune_threshold(model: Any, features: np.ndarray, target: np.ndarray, schema:
     if len(candidates) > MAX_THRESHOLDS:
         candidates = np.unique(np.quantile(candidates, np.linspace(0, 1, MAX_THRESHOLDS)))
     candidates = np.append(candidates, DEFAULT_THRESHOLD)
-    scores = np.array([_f1(is_positive, probability >= threshold) for threshold in candidates])
+    scores = np.array([_label_score(metric, is_positive, probability >= threshold) for threshold in candidates])
     best = scores.max()
     ties = candidates[np.isclose(scores, best, rtol=0, atol=1e-12)]
     threshold = float(ties[np.argmin(np.abs(ties - DEFAULT_THRESHOLD))])
-    at_default = _f1(is_positive, probability >= DEFAULT_THRESHOLD)
+    at_default = _label_score(metric, is_positive, probability >= DEFAULT_THRESHOLD)
     kept = best > at_default + 1e-12
     threshold = threshold if kept else DEFAULT_THRESHOLD
     share = float(np.mean(is_positive))
     why = (
         f"the minority class {positive!r} is {share:.1%} of the validation rows: the threshold {threshold:.4f} on its "
-        f"probability gives validation F1 {best:.4f}, against {at_default:.4f} at 0.5"
+        f"probability gives validation {metric} {best:.4f}, against {at_default:.4f} at 0.5"
         if kept
         else f"the minority class {positive!r} is {share:.1%} of the validation rows, and no threshold gives a "
-        f"validation F1 above {at_default:.4f}, the one at 0.5: 0.5 kept"
+        f"validation {metric} above {at_default:.4f}, the one at 0.5: 0.5 kept"
     )
     return DecisionThreshold(
         threshold=threshold,
         positive_class=str(positive),
         tuned_on="validation",
-        metric="f1",
+        metric=metric,
         validation_score=float(best if kept else at_default),
         validation_score_at_default=float(at_default),
         applied=kept,
@@ -133,6 +152,7 @@ def with_threshold(
     schema: Schema,
     *,
     minority: float | None,
+    gate_metric: str,
     artifact_uri: S3Uri,
 ) -> tuple[TrainedCandidate, Any]:
     """(the winner, its model) with the decision threshold tuned on ``validation`` for an imbalanced binary target:
@@ -140,7 +160,7 @@ def with_threshold(
     on the winner either way. Anything else comes back as it was."""
     if minority is None or minority >= MINORITY_SHARE:
         return winner, model
-    decision = tune_threshold(model, *validation, schema)
+    decision = tune_threshold(model, *validation, schema, threshold_metric(gate_metric))
     update: dict[str, Any] = {"decision_threshold": decision}
     if decision.applied:
         model = thresholded(model, decision)

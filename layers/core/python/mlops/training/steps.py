@@ -640,6 +640,7 @@ def evaluate(
     validation_x, validation_y = _load_matrices(prepared, "validation")
     winner, model = imbalance.with_threshold(
         winner, model, (validation_x, validation_y), schema, minority=request.minority_share,
+        gate_metric=gate_config.metric,
         artifact_uri=layout.thresholded_artifact(
             settings.artifacts_bucket, run_id_of(execution_arn), winner.index, winner.estimator, winner.rung
         ),
