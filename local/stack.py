@@ -190,6 +190,10 @@ class LocalStack:
         return self.state_machine_arns["TrainingPipeline"]
 
     @property
+    def rollout_arn(self) -> str:
+        return self.state_machine_arns["Rollout"]
+
+    @property
     def drift_check_arn(self) -> str:
         return self.state_machine_arns["DriftCheck"]
 

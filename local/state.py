@@ -2,10 +2,11 @@
 
 What is kept is what the application itself keeps, read and written back through the AWS APIs after the
 template's resources are provisioned: every object of the stack's buckets (latest version), every item of its
-DynamoDB tables, the TrainingPipeline and DriftCheck executions (name, status, input, output, error, dates) and
-the predict route's API key. Resources themselves are not saved: the template makes them on every start, so a
-changed template or handler is picked up. Pickling moto's backends was the alternative; their objects hold
-locks, worker threads and temporary files, and their shape changes with moto's version.
+DynamoDB tables, the executions of every state machine (TrainingPipeline, Rollout, DriftCheck, ...: name, status,
+input, output, error, dates) and the predict route's API key. Resources themselves are not saved: the template
+makes them on every start, so a changed template or handler is picked up. Pickling moto's backends was the
+alternative; their objects hold locks, worker threads and temporary files, and their shape changes with moto's
+version.
 
 The snapshot is one zip file (`<state dir>/snapshot.zip`), written beside and renamed over the old one, so a
 crash while saving leaves the previous snapshot whole. One process at a time owns a state directory (an

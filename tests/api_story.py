@@ -230,7 +230,7 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     assert (
         status == 200
         and exited[0] == "Prepare"
-        and exited[-4:] == ["SmokeTest", "RolloutStrategy?", "Deploy", "Deployed"]
+        and exited[-4:] == ["SmokeTest", "Rollout", "RolloutOutcome?", "Deployed"]
     ), stepped
 
     # When the same data trains a challenger with a gate it cannot pass; Then v2 is registered Rejected.

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from mlops.governance.failed_runs import reconcile_failed_run, run_outcome
+from mlops.governance.failed_runs import reconcile_failed_run, run_outcome, step_failure
 from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import RecordFailureEvent, parse_event
 from mlops.records.funnel import failure_of
@@ -42,7 +42,8 @@ def _with_state(event: Any) -> Any:
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     step = parse_event(RecordFailureEvent, _with_state(event))
     failure = failure_of(step.state_input)
-    error = failure[1] if failure is not None else step.state_input.get("error") or {}
+    # a failed Rollout (a nested execution) is reported as the error of its step that failed
+    error = step_failure(failure[1] if failure is not None else step.state_input.get("error") or {})
     model_name = _model_name(step.state_input)
     outcome = run_outcome(error)  # what the named Fail state reports ($.outcome)
     metrics.add_metric(name="TrainingRunsFailed", unit=MetricUnit.Count, value=1)

@@ -130,6 +130,7 @@ def demo_command(args: argparse.Namespace) -> int:
         print(f"  stack       bucket {stack.bucket}, table {stack.table}", file=out)
         print(f"              functions {', '.join(sorted(stack.function_names))}", file=out)
         print(f"              state machine {stack.training_pipeline_arn}", file=out)
+        print(f"              (its deployments run in {stack.rollout_arn})", file=out)
         dataset_uri = upload(stack, "datasets/breast-cancer.csv", breast_cancer_csv())
         print(f"  dataset     scikit-learn breast cancer (569 rows, 30 features) at {dataset_uri}\n", file=out)
         base = {

@@ -2,7 +2,8 @@
 the `sam local invoke --env-vars` file naming the local resources those events refer to.
 
 Four executions on one ephemeral stack give every function an event:
-- ``example``: the breast-cancer pipeline, deployed (prepare, train, evaluate, convert, predict, register, deploy);
+- ``example``: the breast-cancer pipeline, deployed (prepare, train, evaluate, convert, predict, register; deploy in
+  the Rollout execution it starts, named ``example`` too);
 - ``example-approval``: a model whose request requires approval, followed until it waits (approval);
 - ``example-failure``: a request whose target column does not exist, ended in its named failure state
   (record_failure, and deploy's ``undo_deployment`` step);
@@ -66,10 +67,26 @@ def _function_folder(stack: LocalStack, function_arn: str) -> str:
     return function_folder(stack, logical_id)
 
 
+def started_execution_arn(scheduled: dict[str, Any]) -> str | None:
+    """The execution a ``states:startExecution`` task started (the TrainingPipeline's Rollout), from the task's
+    TaskScheduled event: the state machine and the name it gave; None for any other task."""
+    details = scheduled["taskScheduledEventDetails"]
+    if details["resourceType"] != "states" or not details["resource"].startswith("startExecution"):
+        return None
+    parameters = {key.lower(): value for key, value in json.loads(details["parameters"]).items()}
+    return parameters["statemachinearn"].replace(":stateMachine:", ":execution:") + ":" + parameters["name"]
+
+
 def captured_payloads(stack: LocalStack, execution_arn: str) -> list[tuple[str, dict[str, Any]]]:
+    """(function folder, payload) of every Lambda task of an execution, in order, with those of the executions it
+    started and waited for (the Rollout's Deploy) where they ran."""
     payloads = []
     for event in execution_history(stack, execution_arn):
         if event["type"] != "TaskScheduled":
+            continue
+        started = started_execution_arn(event)
+        if started is not None:
+            payloads += captured_payloads(stack, started)
             continue
         parameters = json.loads(event["taskScheduledEventDetails"]["parameters"])
         payload = parameters["Payload"]

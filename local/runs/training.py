@@ -145,6 +145,11 @@ def execution_history(stack: LocalStack, execution_arn: str) -> list[dict[str, A
         kwargs["nextToken"] = page["nextToken"]
 
 
+def rollout_execution_arn(stack: LocalStack, execution_arn: str) -> str:
+    """The Rollout execution a TrainingPipeline run starts (its Rollout task): named after the run."""
+    return stack.rollout_arn.replace(":stateMachine:", ":execution:") + ":" + execution_arn.rsplit(":", 1)[-1]
+
+
 def _exit_detail(details: dict[str, Any]) -> str:
     """A word on what a state produced, where a person would ask (which version; trials run in the Distributed Map's
     child executions, reported by the leaderboard)."""

@@ -14,6 +14,32 @@ from local.template import ROOT, resources_of_type
 PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 
+# The one definition of the blocks every ASL file repeats (STYLE.md section 10). ASL has no way to share a block, so
+# each task carries its copy; the contract tests compare every copy with these, and name the tasks that differ.
+# Every Lambda task's first retrier: Lambda's transient service errors, with back-off and full jitter.
+LAMBDA_RETRY = {
+    "ErrorEquals": [
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+    ],
+    "IntervalSeconds": 2,
+    "MaxAttempts": 3,
+    "BackoffRate": 2,
+    "JitterStrategy": "FULL",
+}
+# An idempotent step retries a timed-out invocation (after the block above): the same block wherever it does.
+TIMEOUT_RETRY = {
+    "ErrorEquals": ["Sandbox.Timedout"],
+    "IntervalSeconds": 1,
+    "MaxAttempts": 2,
+    "BackoffRate": 2,
+    "JitterStrategy": "FULL",
+}
+# On AWS, States.ALL catches neither of these: a Catch list that ends in States.ALL names them just before it.
+NOT_CAUGHT_BY_STATES_ALL = ["States.DataLimitExceeded", "States.Runtime"]
+
 
 @dataclass(frozen=True)
 class StateMachineSource:
@@ -101,3 +127,35 @@ def lambda_target(state: dict[str, Any]) -> str | None:
         parameters = state.get("Parameters", {})
         return parameters.get("FunctionName", parameters.get("FunctionName.$", ""))
     return resource if PLACEHOLDER.fullmatch(resource) else None
+
+
+def retry_differences(machine: dict[str, Any]) -> dict[str, Any]:
+    """path -> the retrier that differs from its one definition: a `lambda:invoke` task's first retrier
+    (LAMBDA_RETRY), and any retrier naming Sandbox.Timedout (TIMEOUT_RETRY)."""
+    differing: dict[str, Any] = {}
+    for found in walk(machine):
+        retriers = found.state.get("Retry", [])
+        if found.state.get("Type") == "Task" and found.state.get("Resource", "").startswith(LAMBDA_INVOKE):
+            first = retriers[0] if retriers else None
+            if first != LAMBDA_RETRY:
+                differing[found.path] = first
+        for retrier in retriers:
+            if "Sandbox.Timedout" in retrier["ErrorEquals"] and retrier != TIMEOUT_RETRY:
+                differing[found.path] = retrier
+    return differing
+
+
+def catch_all_omissions(machine: dict[str, Any]) -> list[str]:
+    """The states whose Catch ends in States.ALL without, just before it, a catcher of NOT_CAUGHT_BY_STATES_ALL
+    writing where States.ALL writes (so the end state reads the error from the same place)."""
+    omissions = []
+    for found in walk(machine):
+        catchers = found.state.get("Catch", [])
+        if not catchers or "States.ALL" not in catchers[-1]["ErrorEquals"]:
+            continue
+        before = catchers[-2] if len(catchers) > 1 else {}
+        if before.get("ErrorEquals") != NOT_CAUGHT_BY_STATES_ALL or before.get("ResultPath") != catchers[-1].get(
+            "ResultPath"
+        ):
+            omissions.append(found.path)
+    return omissions

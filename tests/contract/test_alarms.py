@@ -27,6 +27,7 @@ TEMPLATE = load_template()
 RESOURCES = TEMPLATE["Resources"]
 ALARMS = resources_of_type(TEMPLATE, "AWS::CloudWatch::Alarm")
 FUNCTIONS = sorted(resources_of_type(TEMPLATE, "AWS::Serverless::Function"))
+STATE_MACHINES = sorted(resources_of_type(TEMPLATE, "AWS::Serverless::StateMachine"))
 TOPIC = "DriftAlertsTopic"
 NAMESPACE = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
 SERVICE = TEMPLATE["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"]
@@ -136,9 +137,14 @@ def test_every_function_has_an_errors_and_a_throttles_alarm(function, metric):
     assert (properties["Threshold"], properties["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
 
 
-@pytest.mark.parametrize("metric", ["ExecutionsFailed", "ExecutionsTimedOut"])
-def test_training_runs_that_fail_or_time_out_alarm(metric):
-    (logical_id,) = alarms_on("AWS/States", metric, "StateMachineArn", {"Ref": "TrainingPipeline"})
+# Every state machine's failed executions alarm (the Rollout's: a step failed; a rollback is the pipeline's
+# RolledBack), and training runs that time out.
+@pytest.mark.parametrize(
+    ("state_machine", "metric"),
+    [*((name, "ExecutionsFailed") for name in STATE_MACHINES), ("TrainingPipeline", "ExecutionsTimedOut")],
+)
+def test_state_machine_executions_that_fail_or_time_out_alarm(state_machine, metric):
+    (logical_id,) = alarms_on("AWS/States", metric, "StateMachineArn", {"Ref": state_machine})
     properties = ALARMS[logical_id]["Properties"]
     assert (properties["Statistic"], properties["Threshold"]) == ("Sum", 1)
     assert properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"

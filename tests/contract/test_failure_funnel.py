@@ -33,6 +33,7 @@ NOT_FATAL = {
     "DriftCheck": {"RecordRetraining"},  # the run was started; the notification must still go out
     "ScheduledDriftChecks": {"StartChecks/Iterator/StartCheck"},  # already started by the same tick: done
     "BatchTransform": set(),  # every failure ends the job (a partial output is never a result)
+    "Rollout": set(),  # every failure ends the rollout; the TrainingPipeline's funnel undoes what it wrote
 }
 # The Pass states TrainingPipeline keeps; before the funnel it also had six Note<state> Pass states.
 # NameTrainingJob names a trial's SageMaker training job (inside the TrainTrials ItemProcessor).

@@ -299,7 +299,8 @@ INTENDED_STARTS = {
     "DriftCheckRole": ["TrainingPipeline.Name"],  # drift-triggered retraining
     "DriftScheduleRole": ["ScheduledDriftChecks"],  # the one schedule starts the tick, nothing else
     "ScheduledDriftChecksRole": ["DriftCheck.Name"],  # the tick starts one DriftCheck per due model
-    "TrainingPipelineRole": ["StackName}-TrainingPipeline"],  # its Distributed Map's child executions (the trials)
+    # its Distributed Map's child executions (the trials, by name), and the Rollout (startExecution.sync:2)
+    "TrainingPipelineRole": ["Rollout", "StackName}-TrainingPipeline"],
 }
 
 
@@ -353,7 +354,30 @@ def test_the_pipeline_runs_only_its_own_training_jobs_as_the_one_training_role(t
     assert grants == {
         **{action: [(jobs, None)] for action in SAGEMAKER_JOB_ACTIONS},
         "iam:PassRole": [("TrainingJobRole", {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}})],
-        **{action: [(rule, None)] for action in SYNC_RULE_ACTIONS},
+        **{action: [(rule, None), (ROLLOUT_RULE, None)] for action in SYNC_RULE_ACTIONS},
+    }
+
+
+ROLLOUT_RULE = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/StepFunctionsGetEventsForStepFunctionsExecutionRule"  # noqa: E501
+
+
+def test_the_pipeline_follows_only_rollout_executions(translated) -> None:
+    # startExecution.sync:2 as AWS documents it (step-functions/latest/dg/stepfunctions-iam.html): start the Rollout,
+    # describe and stop its executions (no other state machine's), and the managed rule (in the test above)
+    grants = _grants(role_statements(translated)["TrainingPipelineRole"], ("states:",))
+    rollouts = "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${Rollout.Name}:*"
+    trials = (
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:${AWS::StackName}-TrainingPipeline/*"
+    )
+    assert {action: sorted(name for name, _ in found) for action, found in grants.items()} == {
+        "states:StartExecution": sorted(
+            [
+                "Rollout",
+                "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:${AWS::StackName}-TrainingPipeline",
+            ]
+        ),
+        "states:DescribeExecution": sorted([rollouts, trials]),
+        "states:StopExecution": sorted([rollouts, trials]),
     }
 
 

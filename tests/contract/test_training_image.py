@@ -24,7 +24,9 @@ PIN_FILES = (
     "requirements-lambda-runtime.txt",
     "training/requirements.txt",
 )
-OPTIONAL_IMPORTS = {"rich"}  # scikit-learn imports it only where it is installed (the dev venv), never required
+# scikit-learn imports these only where they are installed (the dev venv: rich for its tables, pandas for the SDK's
+# tests), never required; the image installs neither
+OPTIONAL_IMPORTS = {"rich", "pandas"}
 
 
 def _pins(relative: str) -> dict[str, str]:

@@ -26,7 +26,14 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
 from local.runs.datasets import breast_cancer_csv
-from local.runs.event_files import EVENTS_DIR, EXAMPLE_EXECUTION, EXAMPLE_REQUEST, _function_folder, map_results
+from local.runs.event_files import (
+    EVENTS_DIR,
+    EXAMPLE_EXECUTION,
+    EXAMPLE_REQUEST,
+    _function_folder,
+    map_results,
+    started_execution_arn,
+)
 from local.runs.training import execution_history, run_training
 from local.stack import LocalStack
 from mlops.errors import (
@@ -99,22 +106,36 @@ def _case_of(folder: str, payload: dict[str, Any]) -> str:
     return "breast_cancer"
 
 
-def _step_io(stack: LocalStack, execution_arn: str) -> dict[tuple[str, str], tuple[dict, Any]]:
-    """(folder, case) -> (the payload Step Functions sent, the Payload the function returned), from the history."""
+def _task_io(stack: LocalStack, execution_arn: str) -> dict[tuple[str, str], tuple[dict, Any]]:
+    """(folder, case) -> (the payload Step Functions sent, the Payload the function returned), from the history of
+    an execution and of those it started and waited for (the Rollout, where Deploy runs)."""
     history = execution_history(stack, execution_arn)
     by_id = {event["id"]: event for event in history}
     io: dict[tuple[str, str], tuple[dict, Any]] = {}
     for event in history:
         if event["type"] != "TaskSucceeded":
             continue
-        scheduled = by_id[by_id[event["previousEventId"]]["previousEventId"]]
+        # TaskScheduled -> TaskStarted (-> TaskSubmitted, for a .sync integration) -> TaskSucceeded
+        scheduled = by_id[event["previousEventId"]]
+        while scheduled["type"] in ("TaskStarted", "TaskSubmitted"):
+            scheduled = by_id[scheduled["previousEventId"]]
         assert scheduled["type"] == "TaskScheduled", scheduled
+        started = started_execution_arn(scheduled)
+        if started is not None:
+            io.update(_task_io(stack, started))
+            continue
         parameters = json.loads(scheduled["taskScheduledEventDetails"]["parameters"])
         payload = parameters["Payload"]
         payload = json.loads(payload) if isinstance(payload, str) else payload
         folder = _function_folder(stack, parameters["FunctionName"])
         output = json.loads(event["taskSucceededEventDetails"]["output"])["Payload"]
         io[(folder, _case_of(folder, payload))] = (payload, output)
+    return io
+
+
+def _step_io(stack: LocalStack, execution_arn: str) -> dict[tuple[str, str], tuple[dict, Any]]:
+    """Every step's (payload, result) of the example run, Train's included."""
+    io = _task_io(stack, execution_arn)
     # Train runs in the Distributed Map's child executions: its inputs and outputs are in the ResultWriter's files
     evaluate_payload, _ = io[("evaluate", "breast_cancer")]
     results = map_results(stack, evaluate_payload) or {"Objects": {}}

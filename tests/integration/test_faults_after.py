@@ -137,7 +137,8 @@ def test_deploy_that_times_out_after_moving_the_alias_is_retried_and_moves_it_on
     )
 
     assert result.end_state == "Deployed", result.cause
-    assert result.output["deployment"]["changed"] is False  # the retry found the alias already moved
+    # the retry (in the run's Rollout execution) found the alias already moved
+    assert result.output["rollout"]["result"]["deployment"]["changed"] is False
     registry = stack.registry()
     assert trail(registry, events_before) == [("VersionRegistered", 2, "Registered"), ("AliasMoved", 1, 2)]
     alias = registry.get_alias("bc")

@@ -14,7 +14,7 @@ import pytest
 
 from local import runtime
 from local.runs.datasets import breast_cancer_csv, diabetes_csv
-from local.runs.training import follow
+from local.runs.training import execution_history, follow, rollout_execution_arn
 from local.stack import LocalStack
 from mlops.records.registry import PRODUCTION
 
@@ -183,6 +183,12 @@ def test_a_canary_whose_requests_fail_is_rolled_back_and_production_is_unchanged
     failed_event = next(e for e in events if e["type"] == "ExecutionFailed")
     assert failed_event["executionFailedEventDetails"]["error"] == "RolledBack"
     assert "error rate" in failed_event["executionFailedEventDetails"]["cause"]
+    # the Rollout withdrew the version by itself: its execution succeeded, ending in its RolledBack state
+    rollout = execution_history(stack, rollout_execution_arn(stack, execution))
+    assert [e["stateEnteredEventDetails"]["name"] for e in rollout if e["type"].endswith("StateEntered")][-1] == (
+        "RolledBack"
+    )
+    assert rollout[-1]["type"] == "ExecutionSucceeded"
     # production is what it was, by content; no version changed
     assert _alias_content(_alias(stack, REGRESSION_MODEL)) == {**before, "canary_version": None, "canary_weight": 0.0}
     registry_after = [v.model_dump() for v in stack.registry().list_versions(REGRESSION_MODEL)]
@@ -204,8 +210,12 @@ def test_a_linear_rollout_advances_step_by_step_then_promotes(stack):
     execution = _start(stack, _request(stack, STRONG, deployment=deployment))
     description, events = follow(stack, execution, timeout_s=DEADLINE_S)
     assert description["status"] == "SUCCEEDED"
+    # the steps baked in the run's Rollout execution, which the run waited for in one state
     entered = [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
-    assert entered.count("Bake") == 2 and entered.count("CheckBake") == 2
+    assert entered[-3:] == ["Rollout", "RolloutOutcome?", "Deployed"]
+    rollout = execution_history(stack, rollout_execution_arn(stack, execution))
+    baked = [e["stateEnteredEventDetails"]["name"] for e in rollout if e["type"].endswith("StateEntered")]
+    assert baked.count("Bake") == 2 and baked.count("CheckBake") == 2 and baked[-1] == "Deployed"
     moves = [e for e in _audit(stack) if e.event_type.startswith("Canary")]
     assert [(e.event_type, e.after["canary_weight"]) for e in moves] == [
         ("CanaryChanged", 0.34),
@@ -263,6 +273,14 @@ def test_a_failing_bake_check_ends_deployment_failed_with_production_where_it_wa
     assert description["status"] == "FAILED"
     entered = [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
     assert entered[-4:] == ["UndoDeployment", "RecordFailure", "EndInNamedState", "DeploymentFailed"]
+    # with the failing step's own error: the Rollout ended DeploymentFailed, the step's error as its cause
+    rollout = stack.client("stepfunctions").describe_execution(executionArn=rollout_execution_arn(stack, execution))
+    assert (rollout["status"], rollout["error"], json.loads(rollout["cause"])["Error"]) == (
+        "FAILED",
+        "DeploymentFailed",
+        "RuntimeError",
+    )
+    assert description["error"] == "RuntimeError"
     # (undoing a promotion is a move back, so the alias remembers v2 as the version it replaced)
     assert _alias_content(_alias(stack)) == ({**before, "previous_version": 2} if after else before)
     moves = [e for e in _audit(stack) if e.event_type.startswith("Canary") or e.after.get("version") == 1]

@@ -3,6 +3,8 @@ the named state it ends in (mlops.governance.failed_runs). Compared by content: 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from functions.approval import app as approval_app
@@ -167,3 +169,37 @@ def test_the_outcome_keeps_within_step_functions_error_and_cause_limits():
     assert len(outcome["error"]) == failed_runs.MAX_ERROR_CHARS == 256
     assert len(outcome["cause"]) <= failed_runs.MAX_CAUSE_CHARS == 32_768
     assert outcome["cause"].endswith("(40,000 characters in all)")
+
+
+# ---- a failed Rollout (startExecution.sync:2): States.TaskFailed whose cause is the child's description ----------
+def _rollout_failed(error: str, cause: str, status: str = "FAILED") -> dict:
+    described = {"ExecutionArn": "arn:aws:states:us-east-1:1:execution:Rollout:run", "Status": status}
+    return {"Error": "States.TaskFailed", "Cause": json.dumps({**described, "Error": error, "Cause": cause})}
+
+
+def test_a_failed_rollout_is_reported_as_the_error_of_its_step_that_failed():
+    step = {"Error": "VersionConflict", "Cause": '{"errorMessage": "the alias moved"}'}
+
+    assert failed_runs.step_failure(_rollout_failed("DeploymentFailed", json.dumps(step))) == step
+
+
+def test_a_rollout_that_failed_by_itself_is_reported_as_its_own_error():
+    # (a States.* error of the child: the run's outcome is then PipelineStepFailed with that name leading the cause)
+    unwrapped = failed_runs.step_failure(_rollout_failed("States.Runtime", "the Fail state could not be evaluated"))
+
+    assert unwrapped == {"Error": "States.Runtime", "Cause": "the Fail state could not be evaluated"}
+    assert failed_runs.run_outcome(unwrapped)["cause"] == "States.Runtime: the Fail state could not be evaluated"
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        {"Error": "RuntimeError", "Cause": "boom"},
+        {"Error": "States.TaskFailed", "Cause": "not a description"},
+        {"Error": "States.TaskFailed", "Cause": json.dumps({"Status": "SUCCEEDED"})},
+        {"Error": "States.TaskFailed"},
+    ],
+    ids=["a step's own error", "a cause that is not JSON", "not a failed execution", "no cause"],
+)
+def test_any_other_failure_is_left_as_it_is(error: dict):
+    assert failed_runs.step_failure(error) == error

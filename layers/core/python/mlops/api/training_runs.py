@@ -99,7 +99,8 @@ def describe_training(state_machine_arn: str, execution_id: str, *, with_steps: 
             metrics=evaluation.get("metrics"),
             gate=evaluation.get("gate"),
             compute=(evaluation.get("winner") or {}).get("compute"),  # the engine that trained the winner
-            deployment=output.get("deployment"),
+            # the all-at-once alias move, as the run's Rollout execution reported it (None for a progressive rollout)
+            deployment=((output.get("rollout") or {}).get("result") or {}).get("deployment"),
         )
     if described["status"] == "FAILED":
         error, cause = described.get("error"), described.get("cause")

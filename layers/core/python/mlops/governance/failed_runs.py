@@ -21,6 +21,7 @@ states are ``mlops.records.funnel``.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from mlops.errors import VersionConflict
@@ -58,6 +59,33 @@ def run_outcome(error: dict[str, Any]) -> dict[str, str]:
     if len(cause) > MAX_CAUSE_CHARS:
         cause = cause[: MAX_CAUSE_CHARS - 40] + f" ... ({len(cause):,} characters in all)"
     return {"error": name[:MAX_ERROR_CHARS], "cause": cause}
+
+
+def step_failure(error: dict[str, Any]) -> dict[str, Any]:
+    """The failing step's own error behind a nested execution's failure, else ``error`` as it is.
+
+    A task that runs another state machine (``states:startExecution.sync:2``: the Rollout) fails with
+    ``States.TaskFailed`` whose cause is the child's DescribeExecution document (its status, error and cause). The
+    Rollout's DeploymentFailed state reports the failing step's error as its cause, as JSON ({Error, Cause}); a child
+    that failed otherwise (a States.* error of its own, a stop) gives its own error and cause."""
+    if error.get("Error") != "States.TaskFailed":
+        return error
+    described = _json_object(error.get("Cause"))
+    fields = {key.lower(): value for key, value in (described or {}).items()}
+    if fields.get("status") != "FAILED" or not isinstance(fields.get("error"), str):
+        return error
+    step = _json_object(fields.get("cause"))
+    if step is not None and isinstance(step.get("Error"), str):
+        return {"Error": step["Error"], "Cause": str(step.get("Cause") or "")}
+    return {"Error": fields["error"], "Cause": str(fields.get("cause") or "")}
+
+
+def _json_object(text: Any) -> dict[str, Any] | None:
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
 
 
 def step_error_of(error: str | None, cause: str | None) -> tuple[str | None, str | None]:
