@@ -4,9 +4,9 @@ The model is the one bench.predict_latency uses: a 100-tree random forest traine
 real pipeline (embedded AWS), served by onnxruntime. The rows: ``--rows`` rows drawn from that set, as a CSV with an
 ``id`` and the label carried through. Timed:
 
-- batch path: what a chunk does with its bytes (``mlops.serving.batch.parse_chunk`` + ``score_rows``: CSV cells to
-  the endpoint's typed values, the endpoint's validation per 1,000-row block, the model, the output, errors and
-  capture lines), S3 left out;
+- batch path: what a chunk does with its bytes (``mlops.serving.batch_chunks.parse_chunk`` + ``score_rows``: CSV
+  cells to the endpoint's typed values, the endpoint's validation per 1,000-row block, the model, the output, errors
+  and capture lines), S3 left out;
 - the whole chunk step (``score_chunk``, with its ranged GET and its four PUTs on the local S3), for scale;
 - raw onnxruntime ``run`` on the same rows, in the same 1,000-row blocks, inputs prepared outside the timing.
 
@@ -39,14 +39,14 @@ from local.stack import LocalStack
 from mlops.data import dataset
 from mlops.records.batch import BatchJobRequest, BatchJobStart, ChunkItem
 from mlops.records.events import ScoreChunkEvent
-from mlops.serving import batch
+from mlops.serving import batch, batch_chunks
 from mlops.serving.batch_jobs import new_job_id
 from mlops.serving.cache import ModelCache
-from mlops.serving.runtime import validate_instances
+from mlops.serving.validation import validate_instances
 
 MODEL = "bench-batch-rf"
 FOREST = [{"estimator": "random_forest", "params": {"n_estimators": 100}}]
-BLOCK = batch.SCORE_BLOCK_ROWS
+BLOCK = batch_chunks.SCORE_BLOCK_ROWS
 
 
 def rows_csv(count: int, seed: int = 0) -> tuple[bytes, list[dict[str, float]]]:
@@ -109,9 +109,9 @@ def main() -> None:
         names = payload[: job.header_end].decode().strip().split(",")
         body = payload[job.header_end :]
 
-        def batch_path(planned=job) -> batch.ChunkOutcome:
-            parsed = batch.parse_chunk(body, job.header_end, names)
-            return batch.score_rows(planned, 0, parsed, served)
+        def batch_path(planned=job) -> batch_chunks.ChunkOutcome:
+            parsed = batch_chunks.parse_chunk(body, job.header_end, names)
+            return batch_chunks.score_rows(planned, 0, parsed, served)
 
         uncaptured = job.model_copy(update={"capture": False})
         lines = body.decode().splitlines()

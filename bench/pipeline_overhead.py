@@ -21,7 +21,10 @@ from local.stack import LocalStack
 from mlops.records.request import parse_training_request
 from mlops.serving import deploy
 from mlops.settings import Settings
-from mlops.training import steps
+from mlops.training.evaluation import evaluate
+from mlops.training.prepare import prepare
+from mlops.training.register import register
+from mlops.training.train import train
 
 CANDIDATES = [
     {"estimator": "logistic_regression", "params": {"C": 1.0, "max_iter": 2000}},
@@ -42,16 +45,16 @@ def direct_run(stack: LocalStack, request: dict) -> float:
     registry = stack.registry()
     arn = f"arn:aws:states:us-east-1:123456789012:execution:direct:{uuid.uuid4().hex[:12]}"
     started = time.perf_counter()
-    prepared = steps.prepare(parse_training_request(request), arn, settings)
+    prepared = prepare(parse_training_request(request), arn, settings)
     seed = prepared.request.split.seed
     candidates = [
-        steps.train(c, i, prepared.dataset, seed=seed, execution_arn=arn, settings=settings)
+        train(c, i, prepared.dataset, seed=seed, execution_arn=arn, settings=settings)
         for i, c in enumerate(prepared.request.candidates)
     ]
-    evaluation = steps.evaluate(
+    evaluation = evaluate(
         prepared.request, prepared.dataset, candidates, execution_arn=arn, settings=settings, registry=registry
     )
-    registration = steps.register(
+    registration = register(
         prepared.request, prepared.dataset, evaluation, execution_arn=arn, settings=settings, registry=registry
     )
     if evaluation.gate.passed:

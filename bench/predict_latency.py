@@ -43,7 +43,7 @@ from local.stack import LocalStack
 from mlops.registry import documents
 from mlops.serving import http
 from mlops.serving.cache import ModelCache
-from mlops.serving.runtime import validate_instances
+from mlops.serving.validation import validate_instances
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 
@@ -141,7 +141,8 @@ sys.path[:0] = [{root!r}, {layer!r}]
 os.environ.update({environment!r})
 import functions.predict.app  # the handler module's init (imports onnxruntime for the onnx runtime)
 from mlops.data.dataset import Schema
-from mlops.serving.runtime import OnnxModel, SklearnModel, validate_instances
+from mlops.serving.runtime import OnnxModel, SklearnModel
+from mlops.serving.validation import validate_instances
 import json
 schema = Schema.from_dict(json.loads(open({schema_path!r}).read()))
 payload = open({artifact_path!r}, "rb").read()

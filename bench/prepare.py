@@ -2,7 +2,7 @@
 of 3 to 2,000 values, a binary label), against pandas.read_csv on the same file.
 
 Each side runs in its own subprocess so its peak RSS (resource.getrusage maxrss) is its own:
-- ours: mlops.training.steps.prepare, S3 replaced by local files at its edge (the dataset streamed through the same
+- ours: mlops.training.prepare.prepare, S3 replaced by local files at its edge (the dataset streamed through the same
   hashing stream as an S3 body; splits and baseline written to a directory): read, column roles, seeded split,
   the typed .npz splits and the drift baseline; and the reader alone, timed like pandas;
 - pandas (the baseline, from .venv-bench, never a Lambda dependency): pandas.read_csv alone.
@@ -70,7 +70,7 @@ def _vm_hwm_bytes() -> int | None:
 
 
 def worker_ours(path: str) -> dict:
-    """The real Prepare step (mlops.training.steps.prepare) with its S3 edge on local files (bench.local_storage):
+    """The real Prepare step (mlops.training.prepare.prepare) with its S3 edge on local files (bench.local_storage):
     the dataset streamed from the file through the same hashing stream as an S3 body, the splits and baseline
     written beside it."""
     sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "core" / "python")]
@@ -78,7 +78,7 @@ def worker_ours(path: str) -> dict:
     from mlops.records.request import TrainingRequest  # noqa: PLC0415
     from mlops.settings import Settings  # noqa: PLC0415
     from mlops.storage import objects  # noqa: PLC0415
-    from mlops.training import steps  # noqa: PLC0415
+    from mlops.training.prepare import prepare  # noqa: PLC0415
 
     written = storage_on(Path(path).parent)  # the dataset is s3://bench/table.csv: <directory>/table.csv
     request = TrainingRequest.model_validate(
@@ -86,7 +86,7 @@ def worker_ours(path: str) -> dict:
     )
     baseline_rss = _peak_rss_bytes()
     started, cpu_started = time.perf_counter(), time.process_time()
-    prepared = steps.prepare(
+    prepared = prepare(
         request,
         "arn:aws:states:us-east-1:123456789012:execution:pipeline:bench",
         Settings("bench", "registry", "aliases", "audit", "monitor"),

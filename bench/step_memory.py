@@ -45,7 +45,9 @@ def worker(step: str, directory: str, argument: str) -> dict:
     from mlops.records.request import TrainingRequest  # noqa: PLC0415
     from mlops.records.steps import PreparedRun, TrainedCandidate  # noqa: PLC0415
     from mlops.settings import Settings  # noqa: PLC0415
-    from mlops.training import steps  # noqa: PLC0415
+    from mlops.training.evaluation import evaluate  # noqa: PLC0415
+    from mlops.training.prepare import prepare  # noqa: PLC0415
+    from mlops.training.train import train  # noqa: PLC0415
 
     folder = Path(directory)
     storage_on(folder)
@@ -55,14 +57,14 @@ def worker(step: str, directory: str, argument: str) -> dict:
         request = TrainingRequest.model_validate(
             {"model_name": "bench", "dataset_uri": "s3://bench/table.csv", "target": "label"}
         )
-        result = steps.prepare(request, EXECUTION_ARN, settings)
+        result = prepare(request, EXECUTION_ARN, settings)
         (folder / "prepared.json").write_text(result.model_dump_json(by_alias=True))
     else:
         prepared = PreparedRun.model_validate_json((folder / "prepared.json").read_text())
         if step == "train":
             index = int(argument)
             candidate = prepared.request.candidates[index]
-            trained = steps.train(
+            trained = train(
                 candidate,
                 index,
                 prepared.dataset,
@@ -75,7 +77,7 @@ def worker(step: str, directory: str, argument: str) -> dict:
             candidates = [
                 TrainedCandidate.model_validate_json(path.read_text()) for path in sorted(folder.glob("trained-*.json"))
             ]
-            steps.evaluate(
+            evaluate(
                 prepared.request,
                 prepared.dataset,
                 candidates,

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
+from mlops.data import dataset
 from mlops.records.registry import Lineage, VersionContent
 
 
@@ -31,3 +34,12 @@ def version_content(**fields: Any) -> VersionContent:
     }
     document.update(fields)
     return VersionContent.model_validate(document)
+
+
+def table_from_rows(header: list[str], rows: list[list[Any]]) -> dataset.Table:
+    """A table from rows of cells (as a CSV with these rows would read)."""
+    buffer = io.StringIO(newline="")
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return dataset.read_table(buffer.getvalue().encode())

@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import ConvertEvent, parse_event
 from mlops.settings import Settings
-from mlops.training.steps import convert
+from mlops.training.conversion import convert
 
 
 @instrumented

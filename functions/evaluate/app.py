@@ -7,7 +7,8 @@ from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import EvaluateEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.settings import EvaluateSettings, Settings
-from mlops.training.steps import evaluate, read_trial_results
+from mlops.training.evaluation import evaluate
+from mlops.training.trials import read_trial_results
 
 
 @instrumented

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import PlanTrialsEvent, parse_event
 from mlops.settings import Settings
-from mlops.training.steps import plan_trials
+from mlops.training.trials import plan_trials
 
 
 @instrumented

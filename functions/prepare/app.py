@@ -7,7 +7,7 @@ from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import PrepareEvent, parse_event
 from mlops.records.request import parse_training_request
 from mlops.settings import ComputeSettings, GovernanceSettings, PipelineSettings, Settings
-from mlops.training.steps import prepare
+from mlops.training.prepare import prepare
 
 
 @instrumented

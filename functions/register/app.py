@@ -7,7 +7,7 @@ from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import RegisterEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
-from mlops.training.steps import register
+from mlops.training.register import register
 
 
 @instrumented

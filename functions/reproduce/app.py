@@ -7,9 +7,8 @@ from mlops.observability import instrumented, metrics
 from mlops.records.events import ReproduceEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
-from mlops.storage import objects
+from mlops.storage import layout, objects
 from mlops.storage.codec import now_iso
-from mlops.storage.objects import S3Uri
 from mlops.training.reproduce import reproduce_version
 
 
@@ -20,7 +19,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     registry = ModelRegistry.from_settings(settings)
     report = reproduce_version(registry.get_version(request.model_name, request.version))
     at = now_iso()
-    uri = S3Uri(settings.artifacts_bucket, f"models/{request.model_name}/v{request.version}/reproductions/{at}.json")
+    uri = layout.reproduction_report(settings.artifacts_bucket, request.model_name, request.version, at)
     objects.put_json(uri, report)
     registry.record_event(
         request.model_name,

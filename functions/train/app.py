@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import TrainEvent, parse_event
 from mlops.settings import Settings
-from mlops.training.steps import collect_training_job, train
+from mlops.training.train import collect_training_job, train
 
 
 @instrumented

@@ -30,7 +30,7 @@ from mlops.records.lineage import library_versions, run_id_of
 from mlops.records.steps import FailedCandidate, TrainedCandidate, TrainingJobResult
 from mlops.settings import TrainingJobSettings
 from mlops.storage import layout, objects
-from mlops.training.steps import train
+from mlops.training.train import train
 
 ML_ROOT = Path("/opt/ml")
 HYPERPARAMETERS = Path("input/config/hyperparameters.json")

@@ -179,10 +179,10 @@ def test_the_ground_floor_imports_no_room():
 
 def test_the_floor_checks_can_fail():
     graph = full_graph()
-    graph["mlops.records.fabricated"] = {"mlops.training.steps"}
+    graph["mlops.records.fabricated"] = {"mlops.training.prepare"}
     graph["mlops.serving.fabricated"] = {"mlops.serving.other"}
     graph["mlops.serving.other"] = {"mlops.serving.fabricated"}
-    assert upward_imports(graph) == ["mlops.records.fabricated (floor 0) imports mlops.training.steps (floor 7)"]
+    assert upward_imports(graph) == ["mlops.records.fabricated (floor 0) imports mlops.training.prepare (floor 7)"]
     assert ["mlops.serving.fabricated", "mlops.serving.other", "mlops.serving.fabricated"] in import_cycles(graph)
 
 
@@ -198,6 +198,7 @@ def test_the_predict_function_imports_neither_in_a_fresh_interpreter():
     # The static graph misses imports made by third-party code; a real import in a clean process does not.
     probe = (
         "import sys, functions.predict.app, mlops.serving.http, mlops.serving.cache, mlops.serving.runtime;"
+        "import mlops.serving.validation;"
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))"
     )
     env = {
@@ -252,19 +253,212 @@ def test_package_init_files_are_empty():
         assert init.read_text().strip() == "", init
 
 
-KEY_LITERAL = re.compile(
-    r"""["'](?:models|baselines|runs|capture|feedback|monitoring|predictions)/|"""
-    r"""["'](?:MODEL|VERSION|ALIAS|RUN|EVENT|CHECK)#"""
+# ---- every S3 key and DynamoDB key through mlops.storage.layout ---------------------------------------------------
+# What a key looks like: a layout prefix, a sort key prefix, an artifact suffix, or one of the run's and the monitor's
+# file names. Matched in the code's string constants and the literal parts of f-strings and .format templates (the
+# AST, so comments and docstrings, which describe the layout, are not code).
+KEY_SEGMENT = re.compile(
+    # a key's first segment, at the start of a string (or of an f-string's literal part), or after an s3://bucket/;
+    # not an HTTP route's ``/models/<name>``
+    r"(?:^/?|s3://[^/{}]*/)(?:models|baselines|runs|capture|feedback|monitoring|predictions|shadow|datasets|dashboards)"
+    r"/(?!<)"
+    r"|\b(?:MODEL|VERSION|ALIAS|RUN|EVENT|CHECK)#"
+    r"|(?:^|\w)\.(?:npz|onnx|joblib)\b(?!\.)"  # an artifact suffix (not onnx's ``ai.onnx.ml`` domain)
+    r"|\b(?:baseline|prediction_baseline|report|onnx_reference|plan|summary|card|schema|leaderboard|input_example)"
+    r"\.(?:json|html|md)\b"
 )
+# The ground floor cannot ask layout (it imports no room): the governance settings' allowed dataset location is the
+# one key prefix spelled there.
+GROUND_FLOOR_KEYS = {"layers/core/python/mlops/settings.py": ["'/datasets/'"]}
+LAYOUT = PACKAGE / "storage/layout.py"
+STATE_MACHINES = ROOT / "statemachines"
+
+
+def docstring_nodes(tree: ast.AST) -> set[int]:
+    """The ids of the module's, classes' and functions' docstring constants."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef) and node.body:
+            first = node.body[0]
+            if (
+                isinstance(first, ast.Expr)
+                and isinstance(first.value, ast.Constant)
+                and isinstance(first.value.value, str)
+            ):
+                found.add(id(first.value))
+    return found
+
+
+def key_literals(source: str) -> list[str]:
+    """Every string constant of the code (f-strings' literal parts and .format templates included: they are
+    constants in the AST) that spells a storage key, as ``line: text``."""
+    tree = ast.parse(source)
+    docstrings = docstring_nodes(tree)
+    found = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and KEY_SEGMENT.search(node.value)
+    ]
+    return [f"{node.lineno}: {node.value!r}" for node in sorted(found, key=lambda node: (node.lineno, node.col_offset))]
 
 
 def test_storage_keys_are_spelled_in_layout_only():
-    offenders = []
-    for path in PACKAGE.rglob("*.py"):
-        if path == PACKAGE / "storage/layout.py":
-            continue
-        for number, line in enumerate(path.read_text().splitlines(), 1):
-            code = line.split("#", 1)[0] if not line.lstrip().startswith(('f"', '"')) else line
-            if KEY_LITERAL.search(code) and '"""' not in line and "``" not in line:
-                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
-    assert offenders == []
+    offenders = {
+        str(path.relative_to(ROOT)): key_literals(path.read_text())
+        for directory in (PACKAGE, ROOT / "functions")
+        for path in sorted(directory.rglob("*.py"))
+        if path != LAYOUT
+    }
+    spelled = {path: found for path, found in offenders.items() if found}
+    assert {path: [f.split(": ", 1)[1] for f in found] for path, found in spelled.items()} == GROUND_FLOOR_KEYS
+
+
+def test_the_storage_key_check_can_fail():
+    planted = (
+        '"""Docstrings describe the layout: ``runs/<run>/baseline.json``."""\n'
+        "def keys(prefix, name, run, pk):\n"
+        '    """So do functions\' docstrings: models/<name>/."""\n'
+        '    split = f"{prefix}/data/{name}.npz"\n'
+        '    report = f"{prefix}/report.json"\n'
+        '    run_key = "runs/{}/training-jobs".format(run)\n'
+        '    item = "VERSION#" + pk  # a comment may name VERSION# and runs/\n'
+        '    route, domain = "/models/<name>/versions", "ai.onnx.ml"  # neither is a key\n'
+        '    return split, report, run_key, item, route, domain, "models are trained"\n'
+    )
+    assert key_literals(planted) == [
+        "4: '.npz'",
+        "5: '/report.json'",
+        "6: 'runs/{}/training-jobs'",
+        "7: 'VERSION#'",
+    ]
+
+
+# The S3 keys the state machines build themselves (States.Format, or a literal Key / Prefix) must be templates that
+# layout declares and builds its own keys with, so the two cannot drift apart.
+FORMAT_CALL = re.compile(r"States\.Format\('((?:[^'\\]|\\.)*)'")
+BUCKET_PREFIX = re.compile(r"^s3://[^/]+/")
+
+
+def asl_key_templates(definition: object) -> list[str]:
+    """The S3 key templates of a state machine definition: each States.Format template that is an S3 URI or spells a
+    key, and each literal ``Key`` / ``Prefix`` (bucket prefix removed, ``{}`` where the ASL substitutes)."""
+    found: list[str] = []
+
+    def visit(node: object, field: str = "") -> None:
+        if isinstance(node, dict):
+            for name, value in node.items():
+                visit(value, name)
+        elif isinstance(node, list):
+            for value in node:
+                visit(value, field)
+        elif isinstance(node, str):
+            templates = FORMAT_CALL.findall(node)
+            if field in ("Key", "Prefix"):
+                templates.append(node)
+            for template in templates:
+                if template.startswith("s3://") or KEY_SEGMENT.search(template) or field in ("Key", "Prefix"):
+                    found.append(BUCKET_PREFIX.sub("", template))
+
+    visit(definition)
+    return found
+
+
+def declared_templates() -> dict[str, str]:
+    """layout's module-level key templates (string constants with ``{}``) that its own functions build keys with."""
+    tree = ast.parse(LAYOUT.read_text())
+    constants = {
+        target.id: node.value.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+        for target in node.targets
+        if isinstance(target, ast.Name) and "{}" in node.value.value
+    }
+    used = {
+        name.id
+        for function in tree.body
+        if isinstance(function, ast.FunctionDef)
+        for name in ast.walk(function)
+        if isinstance(name, ast.Name) and name.id in constants
+    }
+    return {value: name for name, value in constants.items() if name in used}
+
+
+def undeclared_asl_keys(definitions: dict[str, object], declared: dict[str, str]) -> list[str]:
+    return sorted(
+        f"{name}: {template}"
+        for name, definition in definitions.items()
+        for template in asl_key_templates(definition)
+        if template not in declared
+    )
+
+
+def state_machine_definitions() -> dict[str, object]:
+    import json  # noqa: PLC0415
+
+    return {path.name: json.loads(path.read_text()) for path in sorted(STATE_MACHINES.glob("*.asl.json"))}
+
+
+def test_the_state_machines_build_only_the_s3_keys_layout_declares():
+    definitions = state_machine_definitions()
+    assert undeclared_asl_keys(definitions, declared_templates()) == []
+    # and the check reads what is there: the training jobs' output path is one such key
+    assert "runs/{}/training-jobs" in [t for d in definitions.values() for t in asl_key_templates(d)]
+
+
+def test_the_declared_template_is_the_key_layout_builds():
+    from mlops.storage import layout  # noqa: PLC0415
+
+    assert declared_templates() == {layout.TRAINING_JOB_OUTPUT: "TRAINING_JOB_OUTPUT"}
+    assert str(layout.training_job_output("bucket", "run-1")) == "s3://bucket/runs/run-1/training-jobs"
+
+
+def test_the_state_machine_key_check_can_fail():
+    planted = {
+        "planted.asl.json": {
+            "States": {
+                "Job": {
+                    "Parameters": {
+                        "OutputDataConfig": {
+                            "S3OutputPath.$": "States.Format('s3://${ArtifactsBucketName}/runs/{}/jobs', $.run)"
+                        },
+                        "Name.$": "States.Format('mlops-train-{}', States.UUID())",
+                        "ItemReader": {"Parameters": {"Bucket": "b", "Key": "predictions/plan.json"}},
+                        "Cause.$": "States.Format('{}: {}', $.error.Error, $.error.Cause)",
+                    }
+                }
+            }
+        }
+    }
+    assert undeclared_asl_keys(planted, declared_templates()) == [
+        "planted.asl.json: predictions/plan.json",
+        "planted.asl.json: runs/{}/jobs",
+    ]
+    assert (
+        undeclared_asl_keys(planted, {**declared_templates(), "runs/{}/jobs": "X", "predictions/plan.json": "Y"}) == []
+    )
+
+
+# ---- no module of the domain package over 450 lines ---------------------------------------------------------------
+MAX_MODULE_LINES = 450
+
+
+def modules_over(package: Path, limit: int) -> dict[str, int]:
+    return {
+        str(path.relative_to(package)): lines
+        for path in sorted(package.rglob("*.py"))
+        if (lines := len(path.read_text().splitlines())) > limit
+    }
+
+
+def test_no_module_of_the_domain_package_is_over_450_lines():
+    assert modules_over(PACKAGE, MAX_MODULE_LINES) == {}
+
+
+def test_the_module_length_check_can_fail(tmp_path):
+    (tmp_path / "room").mkdir()
+    (tmp_path / "room/short.py").write_text("x = 1\n" * MAX_MODULE_LINES)
+    (tmp_path / "room/long.py").write_text("x = 1\n" * (MAX_MODULE_LINES + 1))
+    assert modules_over(tmp_path, MAX_MODULE_LINES) == {"room/long.py": MAX_MODULE_LINES + 1}

@@ -16,7 +16,7 @@ from local.runs.training import run_training
 from local.stack import LocalStack
 from mlops.data.dataset import Schema
 from mlops.registry import documents
-from mlops.serving.runtime import validate_instances
+from mlops.serving.validation import validate_instances
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 from tests.api_story import Api

@@ -20,7 +20,7 @@ from local.stack import LocalStack
 from mlops.data import dataset
 from mlops.monitoring.capture_records import records_of
 from mlops.serving.cache import ModelCache
-from mlops.serving.runtime import validate_instances
+from mlops.serving.validation import validate_instances
 from mlops.storage import objects
 from tests.api_story import Api, wait_for
 

@@ -19,7 +19,7 @@ from local.runs.training import run_training
 from local.stack import LocalStack
 from local.template import ROOT
 from mlops.data import dataset
-from mlops.data.reader import NumericColumn
+from mlops.data.typed_table import NumericColumn
 from mlops.monitoring.store import MonitoringStore
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri

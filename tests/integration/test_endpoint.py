@@ -80,7 +80,7 @@ def test_predict_returns_versioned_rows_that_match_the_registered_model(served):
     record = stack.registry().get_version(MODEL, 2)
     model = objects.load_model(S3Uri.parse(record.artifact_uri), record.artifact_sha256, record.sklearn_version)
     from mlops.data.dataset import Schema  # noqa: PLC0415
-    from mlops.serving.runtime import validate_instances  # noqa: PLC0415
+    from mlops.serving.validation import validate_instances  # noqa: PLC0415
 
     schema = Schema.from_dict(documents.schema_of(record))
     columns = validate_instances(rows, schema)

@@ -11,9 +11,10 @@ from sklearn.linear_model import LinearRegression, LogisticRegression
 
 from mlops.data.dataset import Feature, Schema
 from mlops.settings import GATE_METRICS, MissingSetting, minimum_scores
-from mlops.training import baseline_floor, evaluation
-from mlops.training.evaluation import GateConfig, gate, score
-from mlops.training.significance import resample_indices
+from mlops.training import baseline_floor, scoring
+from mlops.training.evaluation import GateConfig, gate
+from mlops.training.scoring import score
+from mlops.training.significance import resample_chunks
 
 FEATURES = [Feature(f"x{i}", "numeric") for i in range(3)]
 BINARY = Schema(FEATURES, "claim", "classification", classes=["No", "Yes"], positive_class="Yes")
@@ -66,7 +67,7 @@ def test_the_interval_is_the_percentiles_of_scikit_learns_metric_difference_on_t
 
     floor = _floor(BINARY, "f1", model, train, test)
 
-    index = resample_indices(len(test_y), OPTIONS["resamples"], OPTIONS["seed"])
+    index = np.vstack(list(resample_chunks(len(test_y), OPTIONS["resamples"], OPTIONS["seed"])))
     is_positive = test_y == "Yes"
     ours, theirs = model.predict_proba(test_x)[:, 1], dummy.predict_proba(test_x)[:, 1]
     ours_labels, theirs_labels = model.predict(test_x), dummy.predict(test_x)
@@ -173,7 +174,7 @@ def test_gate_minimum_scores_are_read_strictly():
     for bad in ("f1", "f=0.2", "f1=0.2,f1=0.3", "f1=high", "f1=nan"):
         with pytest.raises(MissingSetting, match="GATE_MINIMUM_SCORES"):
             minimum_scores(bad)
-    assert set(evaluation.CLASSIFICATION_METRICS + evaluation.REGRESSION_METRICS) == GATE_METRICS
+    assert set(scoring.CLASSIFICATION_METRICS + scoring.REGRESSION_METRICS) == GATE_METRICS
 
 
 def test_a_large_holdout_gets_fewer_resamples_by_default_never_under_the_minimum():

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
 
-from mlops.data import columns, dataset, reader
+from mlops.data import columns, dataset, reader, typed_table
 from mlops.data.columns import OTHER_CATEGORY, ColumnRoles
 from mlops.data.dataset import Table
 from mlops.errors import InvalidDataset, InvalidTrainingRequest
-from mlops.serving.runtime import InvalidInstances, validate_instances
+from mlops.serving.validation import InvalidInstances, validate_instances
+from tests.factories import table_from_rows
 
 FIRST = ["Ada", "Alan", "Grace", "Edsger", "Barbara", "Donald", "Margaret", "Ken", "Frances", "John"]
 LAST = ["Lovelace", "Turing", "Hopper", "Dijkstra", "Liskov", "Knuth", "Hamilton", "Thompson", "Allen", "Backus"]
@@ -35,7 +38,7 @@ WORDS = [
 
 def _profile(name: str, values: list[str]) -> columns.ColumnProfile:
     """A column's role profile, read as a CSV column would be."""
-    table = dataset.table_from_rows([name, "other"], [[value, "0"] for value in values])
+    table = table_from_rows([name, "other"], [[value, "0"] for value in values])
     return reader.profile(table.column(name))[0]
 
 
@@ -56,7 +59,7 @@ def _table(rows: int, seed: int = 0) -> Table:
         body.append(
             [name, str(i), str(moment).replace("T", " "), comment, city[i], "7", "", f"{x[i]:.4f}", colour[i], label[i]]
         )
-    return dataset.table_from_rows(header, body)
+    return table_from_rows(header, body)
 
 
 def test_identifiers_text_and_dates_get_roles_with_reasons():
@@ -126,7 +129,7 @@ def test_an_integer_index_sorted_by_a_regression_target_is_excluded():
     rng = np.random.default_rng(3)
     target = np.sort(rng.uniform(10_000, 90_000, size=400))
     noise = rng.normal(size=400)
-    table = dataset.table_from_rows(
+    table = table_from_rows(
         ["index", "noise", "price"], [[str(i + 1), f"{noise[i]:.3f}", f"{target[i]:.2f}"] for i in range(400)]
     )
 
@@ -185,7 +188,7 @@ def test_a_column_named_a_datetime_must_hold_dates():
 
 
 def test_a_table_of_identifiers_only_is_refused_with_the_reasons():
-    table = dataset.table_from_rows(["id", "label"], [[str(i), "ab"[i % 2]] for i in range(40)])
+    table = table_from_rows(["id", "label"], [[str(i), "ab"[i % 2]] for i in range(40)])
     with pytest.raises(InvalidDataset, match=r"no column is left to learn from \(id: integer unique per row"):
         dataset.infer_schema(table, "label")
 
@@ -244,7 +247,9 @@ def test_serving_still_refuses_unknown_columns_and_bad_dates():
 def test_a_split_stored_as_npz_loads_back_the_same_table_and_matrices():
     schema, kept = dataset.infer_schema(_table(300), "label")
 
-    loaded = dataset.from_npz(dataset.to_npz(kept))
+    buffer = io.BytesIO()
+    typed_table.write_npz(kept, buffer)
+    loaded = typed_table.from_npz(buffer.getvalue())
 
     assert loaded == kept and loaded.names == kept.names
     features, expected = dataset.feature_matrix(loaded, schema), dataset.feature_matrix(kept, schema)
@@ -273,15 +278,15 @@ def test_a_gzip_csv_parses_like_the_plain_one_and_parquet_needs_pyarrow():
 
 
 def test_a_retrain_whose_kept_categories_or_epoch_moved_is_still_comparable_with_its_champion():
-    from mlops.training import steps  # noqa: PLC0415
+    from mlops.training.champion import same_problem  # noqa: PLC0415
 
     champion, _ = dataset.infer_schema(_table(600, seed=0), "label")
     challenger, _ = dataset.infer_schema(_table(600, seed=1), "label")
     assert champion.features != challenger.features  # other cities kept
 
-    assert steps._same_problem(champion, challenger) is None
+    assert same_problem(champion, challenger) is None
     narrower, _ = dataset.infer_schema(_table(600), "label", roles=ColumnRoles(exclude=("colour",)))
-    assert steps._same_problem(champion, narrower) == "its features differ from this dataset's"
+    assert same_problem(champion, narrower) == "its features differ from this dataset's"
 
 
 def test_the_drift_check_sees_captured_requests_as_the_model_features_training_saw():

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 from mlops.monitoring.store import MonitorState, StoredMonitor
 from mlops.records.registry import AliasRecord, AuditEvent, ModelEntry, VersionRecord
-from mlops.views import dashboard
+from mlops.views import charts, dashboard, panels
 from tests.factories import version_content
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)> & "quoted"'
@@ -50,7 +50,7 @@ def record(version: int, status: str, f1: float, **fields) -> VersionRecord:
     )
 
 
-def panel(**overrides) -> dashboard.ModelPanel:
+def panel(**overrides) -> panels.ModelPanel:
     versions = (
         record(1, "Registered", 0.91),
         record(2, "Rejected", 0.87, description=HOSTILE),
@@ -83,11 +83,11 @@ def panel(**overrides) -> dashboard.ModelPanel:
         "card": None,
         "drift_report_html": f"<html><body><h1>{HOSTILE}</h1></body></html>",
     }
-    return dashboard.ModelPanel(**{**fields, **overrides})
+    return panels.ModelPanel(**{**fields, **overrides})
 
 
 def test_user_text_is_escaped_everywhere():
-    page = dashboard.render_html(dashboard.Dashboard(generated_at="now", panels=(panel(),)))
+    page = dashboard.render_html(panels.Dashboard(generated_at="now", panels=(panel(),)))
     elements = parse(page)
     assert not [tag for tag, _ in elements.tags if tag in ("script", "img", "link", "object", "embed")]
     assert not [attrs for _, attrs in elements.tags if any(name.startswith("on") for name in attrs)]
@@ -99,7 +99,7 @@ def test_user_text_is_escaped_everywhere():
 
 def test_the_numbers_are_the_records_numbers_and_aliases_are_marked():
     shown = panel()
-    page = dashboard.render_html(dashboard.Dashboard(generated_at="now", panels=(shown,)))
+    page = dashboard.render_html(panels.Dashboard(generated_at="now", panels=(shown,)))
     elements = parse(page)
     cells = {
         (attrs["data-version"], attrs["data-metric"]): float(attrs["data-value"])
@@ -112,7 +112,7 @@ def test_the_numbers_are_the_records_numbers_and_aliases_are_marked():
     points = {
         (attrs["data-version"], chart): float(attrs["data-value"])
         for chart in ("f1", "accuracy")
-        for tag, attrs in parse(dashboard.metric_chart(chart, shown.versions, 1)).tags
+        for tag, attrs in parse(charts.metric_chart(chart, shown.versions, 1)).tags
         if tag == "circle"
     }
     assert points == {(str(v.version), name): v.metrics[name] for v in shown.versions for name in ("f1", "accuracy")}
@@ -124,12 +124,12 @@ def test_the_numbers_are_the_records_numbers_and_aliases_are_marked():
 
 
 def test_the_page_is_self_contained():
-    page = dashboard.render_html(dashboard.Dashboard(generated_at="now", panels=(panel(),)))
+    page = dashboard.render_html(panels.Dashboard(generated_at="now", panels=(panel(),)))
     urls = [value for _, attrs in parse(page).tags for name, value in attrs.items() if name in ("src", "href")]
     assert urls and all(url.startswith("#") for url in urls), urls
     assert "@import" not in page and "url(" not in page
 
 
 def test_an_empty_registry_renders_a_page_that_says_so():
-    page = dashboard.render_html(dashboard.Dashboard(generated_at="now", panels=()))
+    page = dashboard.render_html(panels.Dashboard(generated_at="now", panels=()))
     assert "No model is registered yet" in page

@@ -10,7 +10,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from mlops.data import dataset, reader
+from mlops.data import dataset, reader, typed_table
 from mlops.data.dataset import (
     MAX_CLASSES_FOR_INFERRED_CLASSIFICATION,
     MIN_ROWS,
@@ -21,6 +21,7 @@ from mlops.data.dataset import (
     Table,
 )
 from mlops.errors import InvalidDataset
+from tests.factories import table_from_rows
 
 
 def labelled_table(labels: list[str], extra_columns: dict[str, list[str]] | None = None) -> Table:
@@ -32,13 +33,13 @@ def labelled_table(labels: list[str], extra_columns: dict[str, list[str]] | None
         [str(i), str(i * 7 % 13), *(values[i] for values in extra_columns.values()), label]
         for i, label in enumerate(labels)
     ]
-    return dataset.table_from_rows(columns, rows)
+    return table_from_rows(columns, rows)
 
 
 def text_column(table: Table, name: str) -> list[str]:
     """A column's cells as text, as a CSV writer would write them ('' for missing)."""
     column = table.column(name)
-    if isinstance(column, reader.NumericColumn):
+    if isinstance(column, typed_table.NumericColumn):
         return ["" if math.isnan(v) else reader.number_text(v) for v in column.values.tolist()]
     return column.strings("").tolist()
 
@@ -194,7 +195,7 @@ def test_missing_tokens_are_missing_whatever_their_case_and_padding(token):
 def _read_number(cell: str) -> float:
     """A cell as the reader parses it in a numeric column (the column's other value is a number)."""
     column = dataset.read_table(f'x,y\n"{cell}",0\n1,1\n'.encode()).column("x")
-    assert isinstance(column, reader.NumericColumn), column
+    assert isinstance(column, typed_table.NumericColumn), column
     return float(column.values[0])
 
 
@@ -420,7 +421,7 @@ def test_schema_survives_a_dict_and_json_round_trip():
 
 # ---- feature matrix and target vector ---------------------------------------------------------------------
 def test_the_feature_matrix_holds_floats_nan_and_missing_category_in_schema_order():
-    table = dataset.table_from_rows(
+    table = table_from_rows(
         ["colour", "size", "label"],
         [["red", "1.5", "a"], ["  blue ", "NA", "b"], ["?", "inf", "a"], ["", " 2 ", "b"], ["null", "-1e999", "a"]],
     )
@@ -446,7 +447,7 @@ def test_an_all_missing_column_becomes_an_all_nan_numeric_feature():
 
 
 def test_target_vectors_are_strings_for_classification_and_floats_for_regression():
-    table = dataset.table_from_rows(["x", "y"], [["1", " 2 "], ["2", "3.5"]])
+    table = table_from_rows(["x", "y"], [["1", " 2 "], ["2", "3.5"]])
     as_labels = dataset.target_vector(table, Schema([Feature("x", "numeric")], "y", "classification"))
     as_numbers = dataset.target_vector(table, Schema([Feature("x", "numeric")], "y", "regression"))
 
@@ -547,7 +548,7 @@ def test_a_split_that_cannot_be_stratified_is_an_invalid_dataset():
 
 # ---- to_csv -----------------------------------------------------------------------------------------------
 def test_to_csv_then_read_table_gives_back_the_table():
-    table = dataset.table_from_rows(
+    table = table_from_rows(
         ["naïve name", "note", "label"],
         [
             ["Smith, J", 'said "hi"', "1"],
@@ -589,7 +590,7 @@ def test_splits_written_with_to_csv_rebuild_the_same_feature_matrix():
 
 def test_messages_quote_column_names_readably():
     """The refusal of an unknown target names the columns as the user wrote them, unicode included."""
-    table = dataset.table_from_rows(["température", "ціль"], [["1", "a"]] * 25)
+    table = table_from_rows(["température", "ціль"], [["1", "a"]] * 25)
 
     with pytest.raises(InvalidDataset, match=re.escape("columns: température, ціль")):
         dataset.infer_schema(table, "target")
@@ -604,7 +605,8 @@ def test_the_split_does_not_depend_on_the_processs_string_hashing():
     script = (
         "import json;from mlops.data import dataset;"
         "rows=[[f'r{i}',['red','green','blue','teal'][i*7%4],['yes','no','maybe'][i*5%3]] for i in range(90)];"
-        "s,t=dataset.infer_schema(dataset.table_from_rows(['id','colour','label'],rows),'label');"
+        "csv_text='id,colour,label\\n'+''.join(','.join(r)+'\\n' for r in rows);"
+        "s,t=dataset.infer_schema(dataset.read_table(csv_text.encode()),'label');"
         "parts=dataset.split(t,s,seed=3,validation_fraction=0.2,test_fraction=0.2);"
         "print(json.dumps({n:p.column('id').strings().tolist() for n,p in parts.items()}))"
     )

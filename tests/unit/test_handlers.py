@@ -20,6 +20,7 @@ from functions.register import app as register_app
 from functions.reproduce import app as reproduce_app
 from functions.train import app as train_app
 from mlops.data import dataset as tables
+from mlops.data import typed_table
 from mlops.errors import InvalidDataset, InvalidStepInput, InvalidTrainingRequest, NoCandidateTrained
 from mlops.settings import MissingSetting
 from mlops.storage import objects
@@ -48,7 +49,8 @@ def test_prepare_stores_splits_and_baseline(stack, prepared, breast_cancer_uri):
     dataset = prepared["dataset"]
     sizes = dataset["split_sizes"]
     assert sum(sizes.values()) == dataset["rows"] == 569
-    stored = {name: tables.from_npz(objects.get_bytes(S3Uri.parse(uri))) for name, uri in dataset["splits"].items()}
+    splits = dataset["splits"].items()
+    stored = {name: typed_table.from_npz(objects.get_bytes(S3Uri.parse(uri))) for name, uri in splits}
     for name, table in stored.items():
         assert table.rows == sizes[name]
         assert table.names == stored["train"].names and "target" in table.names

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mlops.data import columns, dataset, reader
-from mlops.data.reader import MISSING_CODE, CategoricalColumn, NumericColumn
+from mlops.data.typed_table import MISSING_CODE, CategoricalColumn, NumericColumn
 from mlops.errors import InvalidDataset
 from tests.unit.test_columns import _table
 

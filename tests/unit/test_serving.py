@@ -9,15 +9,10 @@ import pytest
 
 from mlops.data import dataset
 from mlops.data.dataset import MISSING_CATEGORY, Feature, Schema
-from mlops.serving.runtime import (
-    InvalidInstances,
-    OnnxModel,
-    SklearnModel,
-    holdout_columns,
-    parity_report,
-    validate_instances,
-)
+from mlops.serving.runtime import OnnxModel, SklearnModel, holdout_columns, parity_report
+from mlops.serving.validation import InvalidInstances, validate_instances
 from mlops.training import conversion, estimators
+from tests.factories import table_from_rows
 
 SCHEMA = Schema(
     [Feature("age", "numeric"), Feature("plan", "categorical")], "churned", "classification", ["no", "yes"], "yes"
@@ -66,7 +61,7 @@ def mixed_data():
         plan = rng.choice(["basic", "plus", "premium"])
         churned = "yes" if (age < 38) ^ (plan == "basic") ^ (rng.random() < 0.1) else "no"
         rows.append([f"{age:.1f}" if rng.random() > 0.05 else "", plan if rng.random() > 0.05 else "", churned])
-    table = dataset.table_from_rows(["age", "plan", "churned"], rows)
+    table = table_from_rows(["age", "plan", "churned"], rows)
     schema, table = dataset.infer_schema(table, "churned")
     return schema, dataset.feature_matrix(table, schema), dataset.target_vector(table, schema)
 
@@ -75,7 +70,7 @@ def mixed_data():
 def test_onnx_model_reproduces_scikit_learn_within_the_parity_tolerance(mixed_data, estimator):
     schema, features, target = mixed_data
     model, _ = estimators.fit_candidate(schema, estimator, {}, seed=1, features=features, target=target)
-    onnx_model = OnnxModel(conversion.convert(model, schema), schema)
+    onnx_model = OnnxModel(conversion.convert_with_precision(model, schema)[0], schema)
     columns = holdout_columns(features, schema)
 
     report = parity_report(onnx_model, columns, conversion.reference_outputs(model, features, schema))
@@ -90,7 +85,7 @@ def test_onnx_model_reproduces_scikit_learn_within_the_parity_tolerance(mixed_da
 def test_parity_fails_when_outputs_differ(mixed_data):
     schema, features, target = mixed_data
     model, _ = estimators.fit_candidate(schema, "logistic_regression", {}, seed=1, features=features, target=target)
-    onnx_model = OnnxModel(conversion.convert(model, schema), schema)
+    onnx_model = OnnxModel(conversion.convert_with_precision(model, schema)[0], schema)
     reference = conversion.reference_outputs(model, features, schema)
     # Given a reference whose labels are flipped on a tenth of the rows
     flipped = {"no": "yes", "yes": "no"}
@@ -107,7 +102,7 @@ def test_regression_parity(mixed_data):
     regression = Schema(schema.features, "y", "regression")
     target = np.where(features[:, 1] == "basic", 3.0, 1.0) + np.nan_to_num(features[:, 0].astype(float)) / 10
     model, _ = estimators.fit_candidate(regression, "ridge", {}, seed=1, features=features, target=target)
-    onnx_model = OnnxModel(conversion.convert(model, regression), regression)
+    onnx_model = OnnxModel(conversion.convert_with_precision(model, regression)[0], regression)
     reference = conversion.reference_outputs(model, features, regression)
 
     assert parity_report(onnx_model, holdout_columns(features, regression), reference)["passed"]
@@ -135,13 +130,13 @@ def test_sklearn_fallback_serves_the_pipeline_itself(mixed_data):
 def test_a_multiclass_hist_gradient_boosting_is_reported_unsupported():
     rng = np.random.default_rng(0)
     rows = [[f"{rng.normal():.3f}", f"{rng.normal():.3f}", str(i % 3)] for i in range(90)]
-    schema, table = dataset.infer_schema(dataset.table_from_rows(["a", "b", "y"], rows), "y")
+    schema, table = dataset.infer_schema(table_from_rows(["a", "b", "y"], rows), "y")
     features, target = dataset.feature_matrix(table, schema), dataset.target_vector(table, schema)
     model, _ = estimators.fit_candidate(
         schema, "hist_gradient_boosting", {"max_iter": 5}, seed=1, features=features, target=target
     )
     try:
-        conversion.convert(model, schema)
+        conversion.convert_with_precision(model, schema)[0]
     except conversion.ConversionUnsupported as exc:
         assert str(exc)  # the reason is recorded on the version
     else:

@@ -14,8 +14,8 @@ import pytest
 
 from mlops.data.columns import OTHER_CATEGORY
 from mlops.data.dataset import MISSING_CATEGORY, Feature, Schema
-from mlops.serving import runtime
-from mlops.serving.runtime import InvalidInstances, validate_instances
+from mlops.serving import validation
+from mlops.serving.validation import InvalidInstances, validate_instances
 
 SCHEMA = Schema(
     [
@@ -98,8 +98,8 @@ def assert_same(expected, actual) -> None:
 
 
 def reference(instances, schema):
-    runtime._check_shape(instances, runtime.MAX_INSTANCES)
-    return runtime._validate_rows(instances, schema)
+    validation._check_shape(instances, validation.MAX_INSTANCES)
+    return validation._validate_rows(instances, schema)
 
 
 @pytest.mark.parametrize("seed", range(8))
@@ -158,7 +158,7 @@ def test_the_row_wise_pass_is_not_used_for_valid_requests(monkeypatch):
     def row_wise(*_args):
         raise AssertionError("the row-wise pass ran for a valid request")
 
-    monkeypatch.setattr(runtime, "_validate_rows", row_wise)
+    monkeypatch.setattr(validation, "_validate_rows", row_wise)
     instances = [{f"x{i}": (None if i == j else float(i * j)) for i in range(5)} for j in range(200)]
     columns = validate_instances(instances, NUMERIC_ONLY)
     assert [c.shape for c in columns] == [(200, 1)] * 5
@@ -187,7 +187,7 @@ def test_a_columnar_request_answers_as_the_same_rows_do(seed):
             continue
         # When the columns are validated, Then the columns (or the exact message, naming the row) are the rows'
         expected = outcome(reference, instances, SCHEMA)
-        actual = outcome(runtime.validate_inputs, inputs, SCHEMA)
+        actual = outcome(validation.validate_inputs, inputs, SCHEMA)
         if expected[0] == "refused" and "feature(s)" in expected[1]:  # a key problem: worded per column, not row
             names = expected[1].split("feature(s) ", 1)[1]
             wording = "lacks" if "missing" in expected[1] else "has unknown"
@@ -225,5 +225,5 @@ def test_a_columnar_request_answers_as_the_same_rows_do(seed):
 )
 def test_a_malformed_columnar_request_is_refused_by_name(inputs, message):
     with pytest.raises(InvalidInstances) as refused:
-        runtime.validate_inputs(inputs, SCHEMA)
+        validation.validate_inputs(inputs, SCHEMA)
     assert message in str(refused.value)

@@ -14,8 +14,9 @@ from mlops.records.registry import Serving, VersionRecord
 from mlops.records.steps import Conversion, NoConversion, ParityReport
 from mlops.serving.cache import ModelCache
 from mlops.serving.fallback import FallbackFailed, SklearnFunctionModel, columns_from_json, columns_to_json
-from mlops.serving.runtime import ModelNotServable, validate_instances
-from mlops.training.steps import serving_record
+from mlops.serving.runtime import ModelNotServable
+from mlops.serving.validation import validate_instances
+from mlops.training.conversion import serving_record
 from tests.factories import version_content
 
 SCHEMA = Schema([Feature("carat", "numeric"), Feature("cut", "categorical")], "price", "regression")

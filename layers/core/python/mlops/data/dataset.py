@@ -1,6 +1,6 @@
 """Tabular datasets: reading, schema inference, seeded splits and model matrices, on typed columns.
 
-A table is ``reader.TypedTable``: float64 columns and int32-coded categoricals, never a Python string per cell,
+A table is ``typed_table.TypedTable``: float64 columns and int32-coded categoricals, never a Python string per cell,
 so memory follows the typed size of the data. pandas would add ~70 MiB to every Lambda package and nothing here
 needs it.
 """
@@ -16,8 +16,8 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from mlops.data import columns as column_roles
-from mlops.data import reader
-from mlops.data.reader import MISSING_CODE, CategoricalColumn, Column, NumericColumn
+from mlops.data import reader, typed_table
+from mlops.data.typed_table import MISSING_CODE, CategoricalColumn, Column, NumericColumn
 from mlops.errors import InvalidDataset, InvalidTrainingRequest
 from mlops.records.request import ColumnRoles
 from mlops.records.schema import Feature, FeatureKind, Schema, Task
@@ -30,7 +30,7 @@ MIN_ROWS_PER_CLASS = 5
 # A numeric target with at most this many distinct integer values is taken as class labels.
 MAX_CLASSES_FOR_INFERRED_CLASSIFICATION = 20
 
-Table = reader.TypedTable
+Table = typed_table.TypedTable
 
 
 is_missing = column_roles.is_missing
@@ -39,15 +39,6 @@ is_missing = column_roles.is_missing
 def read_table(source: bytes | str | Path | BinaryIO) -> Table:
     """A dataset (CSV, gzip CSV, or Parquet where pyarrow is installed; detected by content) as typed columns."""
     return reader.read_dataset(source)
-
-
-def table_from_rows(header: list[str], rows: list[list[Any]]) -> Table:
-    """A table from rows of cells (as a CSV with these rows would read)."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    return read_table(buffer.getvalue().encode())
 
 
 def infer_schema(
@@ -344,15 +335,3 @@ def to_csv(table: Table) -> bytes:
     writer.writerow(table.names)
     writer.writerows(zip(*cells, strict=True))
     return buffer.getvalue().encode()
-
-
-def to_npz(table: Table) -> bytes:
-    return reader.to_npz(table)
-
-
-def write_npz(table: Table, stream: BinaryIO, rows: np.ndarray | None = None) -> None:
-    reader.write_npz(table, stream, rows)
-
-
-def from_npz(payload: bytes) -> Table:
-    return reader.from_npz(payload)

@@ -281,8 +281,11 @@ def run_check(
     signature = _signature(result, confirmed, performance["degraded"])
     new_signals = sorted(set(signature) - set(state.alert_signature))
     notify = bool(retrain["start"] or new_signals)
-    prefix = layout.report_prefix(bucket, model_name, created)
-    report_uri, html_uri = f"{prefix}/report.json", f"{prefix}/report.html"
+    report_object, html_object = (
+        layout.report(bucket, model_name, created),
+        layout.report(bucket, model_name, created, "html"),
+    )
+    report_uri, html_uri = str(report_object), str(html_object)
     decision = f"retraining started: {retrain['reason']}" if retrain["start"] else retrain["reason"]
     if confirmed and not retrain["start"]:
         decision = f"drift confirmed; {decision}"
@@ -319,8 +322,8 @@ def run_check(
         "report_uri": report_uri,
         "html_uri": html_uri,
     }
-    objects.put_json(S3Uri.parse(report_uri), report)
-    objects.put_bytes(S3Uri.parse(html_uri), reports.render_html(report).encode(), "text/html; charset=utf-8")
+    objects.put_json(report_object, report)
+    objects.put_bytes(html_object, reports.render_html(report).encode(), "text/html; charset=utf-8")
 
     new_state = replace(
         state,

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -255,14 +255,3 @@ def add_columns(window: Window, columns: Mapping[str, np.ndarray | Sequence[Any]
     for start in range(0, rows, chunk_rows):
         stop = min(start + chunk_rows, rows)
         feeder.add_columns({name: values[start:stop] for name, values in columns.items()}, stop - start)
-
-
-def iter_chunks(values: Iterable[Any], size: int) -> Iterable[list[Any]]:
-    chunk: list[Any] = []
-    for value in values:
-        chunk.append(value)
-        if len(chunk) >= size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk

@@ -1,10 +1,11 @@
 """The TrainingPipeline's typed records: what each step returns and the next one reads from the state.
 
-One definition per shape. The step functions (``mlops.training.steps``) take and return these records; the
-step events (``mlops.records.events``) are made of them; handlers turn them into JSON (``to_document``) only at the
-edge. Pydantic and the standard library only, so the API and predict functions can import the contracts
-without numpy or scikit-learn. The JSON each record dumps is what the state machine's paths read
-(``$.dataset.splits``, ``$.evaluation.gate.passed``, ``$.conversion.converted``, ``$.registration.version``).
+One definition per shape. The step functions (``mlops.training.prepare``, ``.trials``, ``.train``, ``.evaluation``,
+``.conversion``, ``.register``) take and return these records; the step events (``mlops.records.events``) are made
+of them; handlers turn them into JSON (``to_document``) only at the edge. Pydantic and the standard library only,
+so the API and predict functions can import the contracts without numpy or scikit-learn. The JSON each record
+dumps is what the state machine's paths read (``$.dataset.splits``, ``$.evaluation.gate.passed``,
+``$.conversion.converted``, ``$.registration.version``).
 
 Whatever grows with the table's width or the number of candidates (the schema, an input row, the leaderboard)
 is written to S3 once and the records carry a ``DocumentRef`` to it (URI, sha256, size) and a small summary: the
@@ -20,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlops.records.gate import BaselineFloor, BootstrapInterval, DecisionThreshold, StepRecord
 from mlops.records.request import ComputeEngine, NormalisedRequest
 from mlops.records.schema import Schema
 
@@ -35,16 +37,6 @@ def _as_prepare_infers_it(schema: Schema) -> Schema:
     if (binary or schema.positive_class is not None) and schema.positive_class not in (schema.classes or []):
         raise ValueError(f"positive_class {schema.positive_class!r} is not one of the classes {schema.classes}")
     return schema
-
-
-class StepRecord(BaseModel):
-    """A record a step writes in full: a key it does not declare is an error, not silently carried."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    def to_document(self) -> dict[str, Any]:
-        """The JSON form the state machine carries (field aliases applied, so ``schema`` is spelled as stored)."""
-        return self.model_dump(mode="json", by_alias=True)
 
 
 class DocumentRef(StepRecord):
@@ -202,20 +194,6 @@ class TrialFields(StepRecord):
     fraction: float = Field(default=1.0, gt=0, le=1)
 
 
-class DecisionThreshold(StepRecord):
-    """The positive-class probability from which a binary winner predicts the positive class, tuned on validation
-    for an imbalanced target (``mlops.training.imbalance``); ``applied`` False: 0.5 kept."""
-
-    threshold: float = Field(gt=0, le=1)
-    positive_class: str
-    tuned_on: Literal["validation"] = "validation"
-    metric: Literal["f1", "balanced_accuracy", "accuracy"] = "f1"  # the validation metric it maximises
-    validation_score: float
-    validation_score_at_default: float
-    applied: bool
-    reason: str
-
-
 class Winner(TrialFields):
     """A trained candidate as Evaluate names the winner (``$.evaluation.winner``)."""
 
@@ -282,53 +260,6 @@ class TrainingJobResult(StepRecord):
 
 
 # ---- Evaluate ---------------------------------------------------------------------------------------------
-class BootstrapInterval(StepRecord):
-    """The paired bootstrap of the challenger's improvement over the champion on the same holdout rows
-    (``mlops.training.significance``): positive means better, whichever way the metric points."""
-
-    metric: str
-    resamples: int = Field(ge=1)
-    usable_resamples: int = Field(ge=1)  # resamples with a finite metric (an AUC needs both classes)
-    seed: int = Field(ge=0)
-    confidence: float = Field(gt=0, lt=1)
-    rows: int = Field(ge=1)
-    observed_improvement: float
-    mean_improvement: float
-    low: float
-    high: float
-    required: bool = False  # the gate required ``low`` above the minimum improvement
-    passed: bool | None = None  # whether it was; None when not required
-
-
-class BaselineCheck(StepRecord):
-    """The winner against the trivial baseline on one metric, on the same holdout rows
-    (``mlops.training.baseline_floor``)."""
-
-    metric: str
-    winner_score: float
-    baseline_score: float
-    difference: float  # positive: the winner is better, whichever way the metric points
-    ratio: float | None = None  # how many times better, where a ratio means something (see baseline_floor.ratio)
-    interval: BootstrapInterval | None = None  # the paired bootstrap of ``difference``; None: not measurable
-    passed: bool
-    reason: str  # the check in words, as the gate's reasons carry it
-
-
-class BaselineFloor(StepRecord):
-    """The floor under every deployment: the trivial baseline's holdout metrics and the winner's checks against it."""
-
-    strategy: Literal["prior", "mean"]
-    predicts: str = Field(description="the baseline in words: always predicting 'No', predicting the mean, 1234.5")
-    metrics: dict[str, float]
-    margin: float = Field(ge=0, description="the interval's lower bound must be above this")
-    checks: list[BaselineCheck] = Field(min_length=1, max_length=4)
-    passed: bool
-
-    def lift(self) -> dict[str, dict[str, float | None]]:
-        """``lift_over_baseline``: per checked metric, the winner's difference from the baseline and the ratio."""
-        return {check.metric: {"difference": check.difference, "ratio": check.ratio} for check in self.checks}
-
-
 class GateDecision(StepRecord):
     """The promotion gate's verdict (``$.evaluation.gate``; the ASL branches on ``passed``)."""
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from mlops.data import dataset
+from mlops.data import dataset, typed_table
 from mlops.data.dataset import Schema
 from mlops.errors import (
     ArtifactIntegrityError,
@@ -35,15 +35,8 @@ from mlops.records.steps import validated_schema
 from mlops.registry import documents
 from mlops.registry.store import ModelRegistry
 from mlops.serving.fallback import FallbackFailed, SklearnFunctionModel
-from mlops.serving.runtime import (
-    InvalidInstances,
-    ModelNotServable,
-    OnnxModel,
-    SklearnModel,
-    holdout_columns,
-    parity_report,
-    validate_instances,
-)
+from mlops.serving.runtime import ModelNotServable, OnnxModel, SklearnModel, holdout_columns, parity_report
+from mlops.serving.validation import InvalidInstances, validate_instances
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 
@@ -282,7 +275,7 @@ def load_schema_document(uri: str, sha256: str) -> Schema:
 def parity_check(onnx_uri: str, onnx_sha256: str, schema: Schema, test_uri: str, reference_uri: str) -> dict[str, Any]:
     """Run the converted model with the serving runtime on the holdout and compare with scikit-learn's outputs."""
     model = OnnxModel(_verified_bytes(onnx_uri, onnx_sha256), schema)
-    table = dataset.from_npz(objects.get_bytes(S3Uri.parse(test_uri)))
+    table = typed_table.from_npz(objects.get_bytes(S3Uri.parse(test_uri)))
     columns = holdout_columns(dataset.feature_matrix(table, schema), schema)
     import onnxruntime  # noqa: PLC0415 - already imported by OnnxModel; only its version is read here
 
@@ -295,7 +288,7 @@ def score_holdout(cache: ModelCache, model_name: str, version: int, test_uri: st
     under ``onnx``), encoded with the version's own schema. The gate uses it for a champion that the training
     steps' scikit-learn cannot load."""
     loaded = cache.load_version(model_name, version)
-    table = dataset.from_npz(objects.get_bytes(S3Uri.parse(test_uri)))
+    table = typed_table.from_npz(objects.get_bytes(S3Uri.parse(test_uri)))
     predicted = loaded.model.predict(holdout_columns(dataset.feature_matrix(table, loaded.schema), loaded.schema))
     return {
         "model_name": model_name,

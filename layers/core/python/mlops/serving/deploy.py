@@ -1,7 +1,7 @@
 """The Deploy step: move the production alias to a registered version, once.
 
-Kept apart from ``mlops.training.steps`` so the deploy function does not import scikit-learn (~3 s of cold start)
-to move an alias.
+Kept apart from the training steps (``mlops.training``) so the deploy function does not import scikit-learn (~3 s of
+cold start) to move an alias.
 """
 
 from __future__ import annotations

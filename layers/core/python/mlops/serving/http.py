@@ -21,7 +21,8 @@ from mlops.monitoring import capture_records
 from mlops.records.registry import ALIAS_NAME_PATTERN, MODEL_NAME_PATTERN_RE, PRODUCTION, is_alias_name
 from mlops.serving.cache import LoadedVersion, ModelCache
 from mlops.serving.fallback import FallbackFailed
-from mlops.serving.runtime import InvalidInstances, ModelNotServable, Predictions, validate_inputs, validate_instances
+from mlops.serving.runtime import ModelNotServable, Predictions
+from mlops.serving.validation import InvalidInstances, validate_inputs, validate_instances
 
 try:
     import orjson

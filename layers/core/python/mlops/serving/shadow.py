@@ -21,7 +21,8 @@ from mlops.monitoring.partitions import iso_seconds, json_lines, partition_keys
 from mlops.records.registry import PRODUCTION
 from mlops.serving.cache import ModelCache
 from mlops.serving.http import dumps
-from mlops.serving.runtime import InvalidInstances, ModelNotServable, validate_instances
+from mlops.serving.runtime import ModelNotServable
+from mlops.serving.validation import InvalidInstances, validate_instances
 from mlops.storage import layout, objects
 
 MAX_REPLAYED_ROWS = 5000  # a bake's replay stays one short invocation; the report says how many rows it saw

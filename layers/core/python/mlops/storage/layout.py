@@ -16,6 +16,7 @@ S3, one bucket:
   ``runs/<run id>/...``                        a pipeline run's working files (splits, candidates, ONNX, baselines)
   ``models/<name>/<sha256>.joblib|.onnx``      content-addressed, write-once model artifacts
   ``models/<name>/v<n>/card.json|card.md``     model card snapshots
+  ``models/<name>/v<n>/reproductions/<ts>.json`` a version retrained from its lineage and compared
   ``models/<name>/<kind>/<sha256>.json``       content-addressed version documents (schema, leaderboard,
                                                input example): the version item holds their URIs and digests
   ``baselines/<name>/<sha256>.json``           content-addressed drift baselines
@@ -83,13 +84,34 @@ def item_key(model_name: str, sort_key: str) -> dict[str, dict[str, str]]:
 
 
 # ---- S3 keys: a pipeline run's working files -----------------------------------------------------------
-def run_prefix(bucket: str, run_id: str) -> S3Uri:
-    return S3Uri(bucket, f"runs/{run_id}")
-
-
 def run_file(bucket: str, run_id: str, name: str) -> S3Uri:
-    """One working file of a run, e.g. ``data/train.csv``, ``baseline.json``, ``model.onnx``."""
+    """One working file of a run (the functions below name each one)."""
     return S3Uri(bucket, f"runs/{run_id}/{name}")
+
+
+def run_split(bucket: str, run_id: str, split: str) -> S3Uri:
+    """One split of the run's data (``train``, ``validation``, ``test``), a typed table as ``.npz``."""
+    return run_file(bucket, run_id, f"data/{split}.npz")
+
+
+def run_baseline(bucket: str, run_id: str) -> S3Uri:
+    """The training rows' feature baseline, computed by Prepare."""
+    return run_file(bucket, run_id, "baseline.json")
+
+
+def run_prediction_baseline(bucket: str, run_id: str) -> S3Uri:
+    """The winner's predictions on the holdout, summarised by Evaluate."""
+    return run_file(bucket, run_id, "prediction_baseline.json")
+
+
+def run_onnx_model(bucket: str, run_id: str) -> S3Uri:
+    """The winner converted to ONNX, before the parity check decides whether the registry keeps it."""
+    return run_file(bucket, run_id, "model.onnx")
+
+
+def run_onnx_reference(bucket: str, run_id: str) -> S3Uri:
+    """scikit-learn's outputs on the holdout, which the parity check compares the ONNX model's with."""
+    return run_file(bucket, run_id, "onnx_reference.json")
 
 
 # The documents that grow with the table's width or the number of candidates: a run writes each once and the
@@ -134,12 +156,14 @@ def candidate_result(bucket: str, run_id: str, index: int, estimator: str, rung:
     return run_file(bucket, run_id, f"candidates/{_candidate_name(index, estimator, rung)}.json")
 
 
-TRAINING_JOBS = "training-jobs"  # a run's SageMaker OutputDataConfig.S3OutputPath: runs/<run>/training-jobs/
+# A run's SageMaker OutputDataConfig.S3OutputPath; the TrainingPipeline builds the same key with States.Format, so
+# the template is declared here and the ASL's is checked against it (tests/contract/test_layering.py).
+TRAINING_JOB_OUTPUT = "runs/{}/training-jobs"
 
 
 def training_job_output(bucket: str, run_id: str) -> S3Uri:
     """Where SageMaker uploads a job's /opt/ml/model (``<path>/<job name>/output/model.tar.gz``)."""
-    return run_file(bucket, run_id, TRAINING_JOBS)
+    return S3Uri(bucket, TRAINING_JOB_OUTPUT.format(run_id))
 
 
 # ---- S3 keys: the registry's immutable objects --------------------------------------------------------------
@@ -165,6 +189,11 @@ def version_document(bucket: str, model_name: str, kind: str, sha256: str) -> S3
 
 def card(bucket: str, model_name: str, version: int, suffix: str = "json") -> S3Uri:
     return S3Uri(bucket, f"models/{model_name}/v{version}/card.{suffix}")
+
+
+def reproduction_report(bucket: str, model_name: str, version: int, at: str) -> S3Uri:
+    """A version retrained from its lineage and compared (``at``: when the reproduction ran, an ISO timestamp)."""
+    return S3Uri(bucket, f"models/{model_name}/v{version}/reproductions/{at}.json")
 
 
 # ---- S3 keys: monitoring -----------------------------------------------------------------------------------
@@ -195,8 +224,9 @@ def feedback_object(bucket: str, model_name: str, day: str, name: str) -> S3Uri:
     return S3Uri(bucket, f"{day_prefix(feedback_prefix(model_name), day)}{name}.jsonl")
 
 
-def report_prefix(bucket: str, model_name: str, created: datetime) -> S3Uri:
-    return S3Uri(bucket, f"monitoring/{model_name}/{created.strftime('%Y%m%dT%H%M%S.%fZ')}")
+def report(bucket: str, model_name: str, created: datetime, suffix: str = "json") -> S3Uri:
+    """One drift check's report: ``report.json`` (the data) or ``report.html`` (the page a person reads)."""
+    return S3Uri(bucket, f"monitoring/{model_name}/{created.strftime('%Y%m%dT%H%M%S.%fZ')}/report.{suffix}")
 
 
 # ---- S3 keys: datasets built by the project ---------------------------------------------------------------------

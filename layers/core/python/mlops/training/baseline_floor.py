@@ -25,9 +25,9 @@ from typing import Any
 import numpy as np
 
 from mlops.data.dataset import Schema
-from mlops.records.steps import BaselineCheck, BaselineFloor, BootstrapInterval
+from mlops.records.gate import BaselineCheck, BaselineFloor, BootstrapInterval
 from mlops.training import significance
-from mlops.training.evaluation import FLOAT_TOLERANCE, higher_is_better, score
+from mlops.training.scoring import FLOAT_TOLERANCE, higher_is_better, score
 
 BASELINE_MARGIN = 0.0
 REFERENCE_METRIC = {"classification": "roc_auc", "regression": "r2"}
@@ -100,8 +100,8 @@ def measure(
     resamples = int(options.get("resamples", default_resamples(len(test_y))))
     seed = int(options.get("seed", DEFAULT_SEED))
     confidence = float(options.get("confidence", DEFAULT_CONFIDENCE))
-    winner_outputs = significance.outputs_of(model, test_x, schema.task)
-    baseline_outputs = significance.outputs_of(baseline, test_x, schema.task)
+    winner_outputs = significance.model_outputs(model, test_x, schema.task)
+    baseline_outputs = significance.model_outputs(baseline, test_x, schema.task)
     words = described(baseline, schema.task)
     checks = []
     for metric in checked_metrics(schema.task, gate_metric):

@@ -1,4 +1,5 @@
-"""scikit-learn → ONNX, so the endpoint can serve with onnxruntime and without scikit-learn.
+"""scikit-learn → ONNX, so the endpoint can serve with onnxruntime and without scikit-learn; the Convert step that
+stores the converted winner, and the runtime a version is served by once the parity check has run.
 
 Double precision (float64 inputs and arithmetic) where onnxruntime runs every operator of the graph in double,
 so regressors with targets in the tens of thousands match scikit-learn exactly; float32 otherwise.
@@ -15,6 +16,20 @@ import numpy as np
 
 from mlops.data.dataset import Schema
 from mlops.errors import MlopsError
+from mlops.records.lineage import CONVERSION_LIBRARIES, library_versions, run_id_of
+from mlops.records.registry import Serving
+from mlops.records.steps import (
+    Conversion,
+    ConversionResult,
+    EvaluationResult,
+    NoConversion,
+    ParityReport,
+    PreparedDataset,
+)
+from mlops.settings import Settings
+from mlops.storage import layout, objects
+from mlops.storage.objects import S3Uri
+from mlops.training.run_files import load_matrices, load_schema
 
 TARGET_OPSET = 18
 
@@ -134,10 +149,6 @@ def convert_with_precision(model: Any, schema: Schema) -> tuple[bytes, str, str]
     return float_model.SerializeToString(), "float", why_float
 
 
-def convert(model: Any, schema: Schema) -> bytes:
-    return convert_with_precision(model, schema)[0]
-
-
 def reference_outputs(model: Any, features: np.ndarray, schema: Schema) -> dict[str, Any]:
     """scikit-learn's own outputs on the holdout: what the ONNX model must reproduce."""
     if schema.task == "classification":
@@ -147,3 +158,93 @@ def reference_outputs(model: Any, features: np.ndarray, schema: Schema) -> dict[
             "classes": [str(c) for c in model.classes_],
         }
     return {"predictions": model.predict(features).astype(float).tolist()}
+
+
+# ---- the Convert step ---------------------------------------------------------------------------------------------
+def convert(
+    prepared: PreparedDataset, evaluation_result: EvaluationResult, *, execution_arn: str, settings: Settings
+) -> ConversionResult:
+    """Convert the winner to ONNX and store scikit-learn's holdout outputs for the parity check.
+
+    A pipeline skl2onnx cannot convert is not an error: it is recorded, and the version can still be served
+    by the scikit-learn runtime.
+    """
+    schema = load_schema(prepared.schema_ref)
+    winner = evaluation_result.winner
+    model = objects.load_model(
+        S3Uri.parse(winner.artifact_uri), winner.artifact_sha256, library_versions()["scikit-learn"]
+    )
+    try:
+        onnx_bytes, precision, why_float = convert_with_precision(model, schema)
+    except ConversionUnsupported as exc:
+        return NoConversion(reason=f"skl2onnx could not convert {winner.estimator}: {exc}")
+    bucket, run_id = settings.artifacts_bucket, run_id_of(execution_arn)
+    onnx_uri = layout.run_onnx_model(bucket, run_id)
+    onnx_sha256 = objects.put_bytes(onnx_uri, onnx_bytes)
+    test_x, _ = load_matrices(prepared, "test")
+    reference_uri = layout.run_onnx_reference(bucket, run_id)
+    objects.put_json(reference_uri, reference_outputs(model, test_x, schema))
+    return Conversion(
+        converted=True,
+        onnx_uri=str(onnx_uri),
+        onnx_sha256=onnx_sha256,
+        onnx_size_bytes=len(onnx_bytes),
+        precision=precision,
+        float_reason=why_float,
+        reference_uri=str(reference_uri),
+        test_uri=prepared.splits.test,
+        reason="",
+        libraries=library_versions(CONVERSION_LIBRARIES),
+    )
+
+
+# ---- after the parity check: the runtime that serves the version --------------------------------------------------
+def serving_record(
+    model_name: str, conversion_result: ConversionResult, parity: ParityReport, settings: Settings
+) -> Serving:
+    """Which runtime serves the version, and why: onnx only if the ONNX model converted and passed the parity
+    check (then copied to its content-addressed key); otherwise sklearn (the onnx endpoint hands such a version to
+    the scikit-learn predict function)."""
+    if not isinstance(conversion_result, Conversion):
+        return Serving(runtime="sklearn", reason=conversion_result.reason or "not converted")
+    precision = conversion_result.precision
+    if not parity.passed:
+        reason = parity.error or _parity_shortfall(parity)
+        return Serving(
+            runtime="sklearn",
+            precision=precision,
+            reason=f"the ONNX model ({precision} precision) failed the parity check: {reason}",
+            parity=parity.as_stored(),
+        )
+    digest = conversion_result.onnx_sha256
+    onnx_uri = layout.model_artifact(settings.artifacts_bucket, model_name, digest, "onnx")
+    objects.put_write_once(onnx_uri, objects.get_bytes(S3Uri.parse(conversion_result.onnx_uri)), digest)
+    why_float = conversion_result.float_reason
+    return Serving(
+        runtime="onnx",
+        onnx_uri=str(onnx_uri),
+        onnx_sha256=digest,
+        precision=precision,
+        reason=f"the ONNX model ({precision} precision) passed the parity check"
+        + (f"; float32 because {why_float}" if why_float else ""),
+        parity=parity.as_stored(),
+        libraries={**conversion_result.libraries, **parity.libraries},
+    )
+
+
+def _parity_shortfall(parity: ParityReport) -> str:
+    """The measured differences against the tolerances, in words."""
+    tolerance = parity.tolerance
+    if parity.relative_mean_diff is not None:
+        return (
+            f"mean difference {parity.relative_mean_diff:.3g} of the predictions' spread (at most "
+            f"{tolerance.get('max_relative_mean_diff')}), {parity.close_share or 0:.2%} of rows close (at "
+            f"least {tolerance.get('min_close_share') or 0:.0%}), largest difference {parity.max_abs_diff}"
+        )
+    if parity.label_agreement is not None:
+        return (
+            f"labels agree on {parity.label_agreement:.2%} of rows (at least "
+            f"{tolerance.get('min_label_agreement') or 0:.0%}), mean probability difference "
+            f"{parity.mean_probability_diff or 0:.3g} (at most {tolerance.get('mean_probability_diff')})"
+        )
+    return "its outputs differ from scikit-learn's beyond the tolerance"

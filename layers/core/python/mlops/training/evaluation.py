@@ -1,66 +1,45 @@
-"""Holdout metrics, candidate selection and the promotion gate."""
+"""Candidate selection, the promotion gate, and the Evaluate step that applies them (the metrics: ``scoring``).
+
+Evaluate picks the best trained candidate on validation (``mlops.training.imbalance`` for an imbalanced binary
+target: the selection metric and the decision threshold), scores it, the trivial baseline
+(``mlops.training.baseline_floor``) and the production champion on the same holdout
+(``mlops.training.champion``), scans for leakage (``mlops.training.leakage``), draws the paired bootstrap when the
+gate asks for one (``mlops.training.significance``) and gates; the leaderboard and the prediction baseline go to S3.
+"""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import sklearn
-from sklearn import metrics as skm
 
+from mlops.data import baseline
 from mlops.data.dataset import Schema
-from mlops.records.steps import BaselineFloor, BootstrapInterval, FailedCandidate, GateDecision, TrainedCandidate
-
-CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "average_precision", "log_loss")
-REGRESSION_METRICS = ("rmse", "mae", "r2")
-LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
-# Scores are differences of ratios (57/100 - 56/100 = 0.009999999999999898): compare with a tolerance.
-FLOAT_TOLERANCE = 1e-12
-DEFAULT_METRIC = {"classification": "f1", "regression": "r2"}
-
-
-def higher_is_better(metric: str) -> bool:
-    return metric not in LOWER_IS_BETTER
-
-
-def metrics_for(task: str) -> tuple[str, ...]:
-    return CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
-
-
-def score(model: Any, features: np.ndarray, target: np.ndarray, schema: Schema) -> dict[str, float]:
-    """All metrics of the task on one dataset. Binary F1/ROC AUC use the schema's positive class;
-    multiclass uses macro F1 and one-vs-rest macro ROC AUC."""
-    predictions = model.predict(features)
-    if schema.task == "regression":
-        return {
-            "rmse": float(math.sqrt(skm.mean_squared_error(target, predictions))),
-            "mae": float(skm.mean_absolute_error(target, predictions)),
-            "r2": float(skm.r2_score(target, predictions)),
-        }
-    classes = list(model.classes_)
-    probabilities = model.predict_proba(features)
-    result = {
-        "accuracy": float(skm.accuracy_score(target, predictions)),
-        "balanced_accuracy": float(skm.balanced_accuracy_score(target, predictions)),
-    }
-    if len(schema.classes or []) == 2:
-        positive = schema.positive_class
-        positive_probability = probabilities[:, classes.index(positive)]
-        result["f1"] = float(skm.f1_score(target, predictions, pos_label=positive, average="binary"))
-        result["roc_auc"] = float(skm.roc_auc_score(target == positive, positive_probability))
-        result["average_precision"] = float(skm.average_precision_score(target == positive, positive_probability))
-    else:
-        result["f1"] = float(skm.f1_score(target, predictions, average="macro"))
-        result["roc_auc"] = float(
-            skm.roc_auc_score(target, probabilities, multi_class="ovr", average="macro", labels=classes)
-        )
-        indicators = np.asarray(target)[:, None] == np.asarray(classes, dtype=object)[None, :]
-        result["average_precision"] = float(skm.average_precision_score(indicators, probabilities, average="macro"))
-    result["log_loss"] = float(skm.log_loss(target, probabilities, labels=classes))
-    return result
+from mlops.errors import InvalidStepInput, NoCandidateTrained
+from mlops.records.gate import BaselineFloor, BootstrapInterval
+from mlops.records.lineage import library_versions, run_id_of
+from mlops.records.request import NormalisedRequest
+from mlops.records.steps import (
+    ChampionSummary,
+    EvaluationResult,
+    FailedCandidate,
+    GateDecision,
+    LeaderboardEntry,
+    LeaderboardSummary,
+    PreparedDataset,
+    TrainedCandidate,
+)
+from mlops.registry.store import ModelRegistry
+from mlops.settings import Settings
+from mlops.storage import layout, objects
+from mlops.storage.objects import S3Uri
+from mlops.training import baseline_floor, imbalance, significance
+from mlops.training.champion import Champion, production_champion
+from mlops.training.leakage import leakage_warnings
+from mlops.training.run_files import load_matrices, load_schema, put_document
+from mlops.training.scoring import DEFAULT_METRIC, FLOAT_TOLERANCE, higher_is_better, metrics_for, score
 
 
 @dataclass
@@ -195,93 +174,162 @@ def select_best(candidates: Sequence[TrainedCandidate | FailedCandidate], metric
     return max(trained, key=lambda c: (sign * c.validation_metrics[metric], -c.index))
 
 
-# A feature that alone scores this well on validation is more likely a copy of the target than a signal.
-LEAKAGE_MIN_SCORE = 0.99
-LEAKAGE_MAX_ROWS = 20_000
+# ---- the Evaluate step ------------------------------------------------------------------------------------------
+def evaluate(
+    request: NormalisedRequest,
+    prepared: PreparedDataset,
+    candidates: list[TrainedCandidate | FailedCandidate],
+    *,
+    execution_arn: str,
+    settings: Settings,
+    registry: ModelRegistry,
+    predict_function: str | None = None,
+    final_rung: int = 0,
+) -> EvaluationResult:
+    """Pick the best candidate on validation, score it and the champion on the same holdout, and gate.
+
+    A champion this scikit-learn cannot load is measured through its ONNX copy by ``predict_function``, or compared
+    by its registered metrics (``mlops.training.champion``)."""
+    trained = _final_trained(candidates, final_rung)
+    schema = load_schema(prepared.schema_ref)
+    config = GateConfig.from_request(schema.task, request.gate.model_dump())
+    winner = _winner(trained, request.selection_metric or config.metric)
+    model = objects.load_model(
+        S3Uri.parse(winner.artifact_uri), winner.artifact_sha256, library_versions()["scikit-learn"]
+    )
+    bucket, run_id = settings.artifacts_bucket, run_id_of(execution_arn)
+    train_x, train_y = load_matrices(prepared, "train")
+    validation_x, validation_y = load_matrices(prepared, "validation")
+    winner, model = imbalance.with_threshold(
+        winner, model, (validation_x, validation_y), schema, minority=request.minority_share, gate_metric=config.metric,
+        artifact_uri=layout.thresholded_artifact(bucket, run_id, winner.index, winner.estimator, winner.rung),
+    )  # fmt: skip
+    test_x, test_y = load_matrices(prepared, "test")
+    holdout_metrics = score(model, test_x, test_y, schema)
+    leakage = leakage_warnings(train_x, train_y, validation_x, validation_y, schema)
+    champion = production_champion(
+        registry, request.model_name, prepared, schema, test_x, predict_function=predict_function
+    )
+    champion_metrics = score(champion.model, champion.features, test_y, schema) if _measured(champion) else None
+    interval, interval_problem = _gate_interval(config, schema, test_y, challenger=(model, test_x), champion=champion)
+    decision = gate(
+        config,
+        holdout_metrics,
+        _gate_champion_metrics(champion, champion_metrics),
+        champion.version if champion else None,
+        champion.problem if champion else None,
+        warnings=leakage,
+        champion_note=champion.note if champion else None,
+        interval=interval,
+        interval_problem=interval_problem,
+        floor=baseline_floor.measure(
+            schema,
+            config.metric,
+            model,
+            holdout_metrics,
+            train=(train_x, train_y),
+            test=(test_x, test_y),
+            bootstrap=config.bootstrap,
+        ),  # fmt: skip
+    )
+    prediction_baseline_uri = layout.run_prediction_baseline(bucket, run_id)
+    predictions = model.predict(test_x)
+    objects.put_json(
+        prediction_baseline_uri, baseline.prediction_baseline(predictions, schema.task, request.split.seed)
+    )
+    return EvaluationResult(
+        winner=winner.as_winner(),
+        metrics=holdout_metrics,
+        champion=_champion_summary(champion, champion_metrics),
+        gate=decision,
+        leaderboard=put_document(layout.run_document(bucket, run_id, layout.RUN_LEADERBOARD), _leaderboard(candidates)),
+        leaderboard_summary=_leaderboard_summary(candidates, final_rung),
+        prediction_baseline_uri=str(prediction_baseline_uri),
+    )
 
 
-def _single_feature_score(
-    train: np.ndarray, train_y: np.ndarray, validation: np.ndarray, validation_y: np.ndarray, *, kind: str, task: str
-) -> float:
-    """Validation balanced accuracy (classification) or R² (regression) of one feature on its own: a shallow
-    tree for numbers, a per-category lookup for categories."""
-    from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor  # noqa: PLC0415
-
-    if kind == "numeric":
-        train_values = train.astype(np.float64).reshape(-1, 1)
-        validation_values = validation.astype(np.float64).reshape(-1, 1)
-        fill = np.nanmedian(train_values) if np.isfinite(train_values).any() else 0.0
-        train_values = np.where(np.isnan(train_values), fill, train_values)
-        validation_values = np.where(np.isnan(validation_values), fill, validation_values)
-        tree = (DecisionTreeClassifier if task == "classification" else DecisionTreeRegressor)(
-            max_depth=8, min_samples_leaf=2, random_state=0
+def _final_trained(candidates: list[TrainedCandidate | FailedCandidate], final_rung: int) -> list[TrainedCandidate]:
+    """The trials of the last rung that trained (with successive halving only they fitted on every training row: the
+    winner is one of them); NoCandidateTrained, before anything is read, when there is none."""
+    trained = [c for c in candidates if isinstance(c, TrainedCandidate) and c.rung == final_rung]
+    if not trained:
+        errors = "; ".join(
+            f"{c.estimator}: {c.error}" for c in candidates[:20] if isinstance(c, FailedCandidate) and c.error
         )
-        predicted = tree.fit(train_values, train_y).predict(validation_values)
-    elif task == "classification":
-        by_category: dict[Any, list[Any]] = {}
-        for value, label in zip(train, train_y, strict=True):
-            by_category.setdefault(value, []).append(label)
-        majority = {value: max(set(labels), key=labels.count) for value, labels in by_category.items()}
-        overall = max(set(train_y.tolist()), key=train_y.tolist().count)
-        predicted = np.array([majority.get(value, overall) for value in validation], dtype=object)
-    else:
-        sums: dict[Any, list[float]] = {}
-        for value, number in zip(train, train_y, strict=True):
-            sums.setdefault(value, []).append(float(number))
-        means = {value: float(np.mean(numbers)) for value, numbers in sums.items()}
-        overall_mean = float(np.mean(train_y))
-        predicted = np.array([means.get(value, overall_mean) for value in validation])
-    if task == "classification":
-        return _balanced_accuracy(validation_y, predicted)
-    return _r2(validation_y, predicted)
+        raise NoCandidateTrained(f"none of the {len(candidates)} candidates trained: {errors}"[:4000])
+    return trained
 
 
-def _balanced_accuracy(truth: np.ndarray, predicted: np.ndarray) -> float:
-    """scikit-learn's balanced accuracy (the mean recall of the classes present), without its per-call checks: the
-    leakage scan scores every feature of a table thousands of columns wide."""
-    recalls = [float(np.mean(predicted[truth == label] == label)) for label in np.unique(truth)]
-    return float(np.mean(recalls)) if recalls else 0.0
+def _winner(trained: list[TrainedCandidate], metric: str) -> TrainedCandidate:
+    """The best trained candidate on validation (a named error if one was not scored by Train)."""
+    unscored = [c.index for c in trained if metric not in c.validation_metrics]
+    if unscored:
+        raise InvalidStepInput(f"candidates {unscored} have no validation {metric}: not from Train")
+    return select_best(trained, metric)
 
 
-def _r2(truth: np.ndarray, predicted: np.ndarray) -> float:
-    truth = truth.astype(np.float64)
-    residual = float(np.sum((truth - predicted) ** 2))
-    total = float(np.sum((truth - truth.mean()) ** 2))
-    if total == 0.0:
-        return 1.0 if residual == 0.0 else 0.0
-    return 1.0 - residual / total
+def _measured(champion: Champion | None) -> bool:
+    """Whether the champion is scored on this holdout (by scikit-learn or through its ONNX copy)."""
+    return champion is not None and champion.model is not None
 
 
-MAX_LEAKAGE_WARNINGS = 20
+def _gate_champion_metrics(champion: Champion | None, measured: dict[str, float] | None) -> dict[str, float] | None:
+    """What the gate compares the challenger with: the champion's metrics on this holdout, or its recorded ones."""
+    if champion is None:
+        return None
+    return champion.recorded_metrics if champion.compared_by == "recorded" else measured
 
 
-def leakage_warnings(
-    train_x: np.ndarray, train_y: np.ndarray, validation_x: np.ndarray, validation_y: np.ndarray, schema: Schema
-) -> list[str]:
-    """One warning per feature that alone predicts the target almost perfectly on validation."""
-    rows = min(len(train_y), LEAKAGE_MAX_ROWS)
-    if schema.task == "classification":  # integer labels once, not per feature: the scan visits every feature
-        _, codes = np.unique(np.concatenate([train_y, validation_y]).astype(str), return_inverse=True)
-        train_y, validation_y = codes[: len(train_y)], codes[len(train_y) :]
-    warnings = []
-    # the inputs are checked once here (NaN filled per feature below), not by scikit-learn per feature
-    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-        for position, feature in enumerate(schema.features):
-            single = _single_feature_score(
-                train_x[:rows, position],
-                train_y[:rows],
-                validation_x[:, position],
-                validation_y,
-                kind=feature.kind,
-                task=schema.task,
-            )
-            if single >= LEAKAGE_MIN_SCORE:
-                measure = "balanced accuracy" if schema.task == "classification" else "R²"
-                warnings.append(
-                    f"possible target leakage: feature {feature.name!r} alone reaches validation {measure} {single:.3f}"
-                )
-    if len(warnings) > MAX_LEAKAGE_WARNINGS:
-        # the gate report travels in the state and the version item: it names the first ones and counts the rest
-        more = len(warnings) - MAX_LEAKAGE_WARNINGS
-        warnings = [*warnings[:MAX_LEAKAGE_WARNINGS], f"possible target leakage: {more} more features alike"]
-    return warnings
+def _champion_summary(champion: Champion | None, measured: dict[str, float] | None) -> ChampionSummary | None:
+    if champion is None:
+        return None
+    return ChampionSummary(
+        version=champion.version,
+        holdout_metrics=measured if champion.compared_by != "recorded" else None,
+        recorded_metrics=champion.recorded_metrics,
+        problem=champion.problem,
+        compared_by=champion.compared_by,
+        note=champion.note,
+    )
+
+
+def _gate_interval(
+    config: GateConfig,
+    schema: Schema,
+    test_y: np.ndarray,
+    *,
+    challenger: tuple[Any, Any],
+    champion: Champion | None,
+) -> tuple[BootstrapInterval | None, str | None]:
+    """(the paired bootstrap of the improvement, or why there is none) when the gate asks for one and the champion
+    was measured on this holdout; ``challenger`` is (the winner's model, the holdout features)."""
+    if config.bootstrap is None or not _measured(champion):
+        return None, None
+    assert champion is not None
+    options = config.bootstrap
+    try:
+        interval = significance.improvement_interval(
+            config.metric,
+            schema.task,
+            test_y,
+            significance.model_outputs(*challenger, schema.task),
+            significance.model_outputs(champion.model, champion.features, schema.task),
+            higher_is_better=higher_is_better(config.metric),
+            resamples=int(options.get("resamples", 1000)),
+            seed=int(options.get("seed", 0)),
+            confidence=float(options.get("confidence", 0.95)),
+            classes=list(schema.classes or []),
+            positive=schema.positive_class,
+        )
+    except ValueError as exc:
+        return None, str(exc)
+    return interval, None
+
+
+def _leaderboard(candidates: list[TrainedCandidate | FailedCandidate]) -> list[dict[str, Any]]:
+    return [LeaderboardEntry.of(c).to_document() for c in sorted(candidates, key=lambda c: (c.rung, c.index))]
+
+
+def _leaderboard_summary(candidates: list[TrainedCandidate | FailedCandidate], final_rung: int) -> LeaderboardSummary:
+    counts = {status: sum(1 for c in candidates if c.status == status) for status in ("trained", "failed", "skipped")}
+    return LeaderboardSummary(**counts, rungs=final_rung + 1)

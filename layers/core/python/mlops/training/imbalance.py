@@ -23,8 +23,9 @@ from typing import Any
 import numpy as np
 
 from mlops.data.dataset import Schema
+from mlops.records.gate import DecisionThreshold
 from mlops.records.request import Candidate, TrainingRequest
-from mlops.records.steps import DecisionThreshold, TrainedCandidate
+from mlops.records.steps import TrainedCandidate
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
 from mlops.training import estimators

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from mlops.records.steps import BootstrapInterval
+from mlops.records.gate import BootstrapInterval
 
 LOG_LOSS_EPSILON = np.finfo(np.float64).eps  # scikit-learn clips probabilities the same way
 
@@ -33,7 +33,7 @@ class Outputs:
     classes: tuple[Any, ...] = ()
 
 
-def outputs_of(model: Any, features: Any, task: str) -> Outputs:
+def model_outputs(model: Any, features: Any, task: str) -> Outputs:
     """A model's per-row outputs on the holdout, as the paired bootstrap reads them."""
     labels = np.asarray(model.predict(features))
     if task == "regression":
@@ -55,11 +55,6 @@ def resample_chunks(rows: int, resamples: int, seed: int) -> Iterator[np.ndarray
     per_chunk = max(1, MAX_INDICES_PER_CHUNK // rows)
     for start in range(0, resamples, per_chunk):
         yield generator.integers(0, rows, size=(min(per_chunk, resamples - start), rows))
-
-
-def resample_indices(rows: int, resamples: int, seed: int) -> np.ndarray:
-    """Every resample's row indices as one matrix (the chunks of ``resample_chunks`` stacked)."""
-    return np.vstack(list(resample_chunks(rows, resamples, seed)))
 
 
 def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:

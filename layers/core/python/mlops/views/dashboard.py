@@ -15,38 +15,20 @@ from __future__ import annotations
 import html
 import math
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from mlops.errors import ArtifactMissing
 from mlops.governance import cards
-from mlops.monitoring.store import MonitoringStore, StoredMonitor
-from mlops.records.registry import (
-    PRODUCTION,
-    VERSION_PENDING_APPROVAL,
-    VERSION_REJECTED,
-    AliasRecord,
-    AuditEvent,
-    ModelEntry,
-    VersionRecord,
-)
+from mlops.monitoring.store import MonitoringStore
+from mlops.records.registry import VERSION_PENDING_APPROVAL, VersionRecord
 from mlops.registry.store import ModelRegistry
 from mlops.storage import layout, objects
 from mlops.storage.codec import now_iso
-from mlops.storage.objects import S3Uri
+from mlops.views.charts import chart_metrics, metric_chart
+from mlops.views.panels import Dashboard, ModelPanel, collect
 
-CHART_WIDTH = 340
-CHART_HEIGHT = 150
-MAX_CHARTS = 6
 MAX_EVENTS = 200
-CHECKS_SHOWN = 10
 PRESIGNED_URL_EXPIRES_S = 900
-# Metrics worth a chart first, in this order; any other metric the versions hold follows alphabetically.
-PREFERRED_METRICS = ("f1", "accuracy", "roc_auc", "pr_auc", "balanced_accuracy", "r2", "rmse", "mae")
-RUN_EVENTS = ("VersionRegistered", "VersionRejected", "ApprovalRequested", "TrainingRunFailed")
 STATUS_COLOURS = {
     "Registered": "#2e7d32",
     "Approved": "#2e7d32",
@@ -99,103 +81,6 @@ nav a{margin-right:12px}
 """
 
 
-@dataclass(frozen=True)
-class LastRun:
-    at: str
-    outcome: str  # e.g. "v3 Registered", "failed: PrepareFailed: InvalidDataset"
-    run: str
-
-
-@dataclass(frozen=True)
-class ModelPanel:
-    """Everything the dashboard shows of one model, read once."""
-
-    model: ModelEntry
-    versions: tuple[VersionRecord, ...]
-    aliases: tuple[AliasRecord, ...]
-    events: tuple[AuditEvent, ...]
-    monitor: StoredMonitor
-    checks: tuple[dict[str, Any], ...]
-    card: dict[str, Any] | None
-    drift_report_html: str | None
-
-    @property
-    def name(self) -> str:
-        return self.model.model_name
-
-    @property
-    def production(self) -> AliasRecord | None:
-        return next((alias for alias in self.aliases if alias.alias == PRODUCTION), None)
-
-    @property
-    def last_run(self) -> LastRun | None:
-        """The newest run the registry knows of: a version it registered (or rejected), or a failure it recorded."""
-        runs = [
-            LastRun(event.at, _run_outcome(event), str((event.after or {}).get("execution_arn") or event.actor))
-            for event in self.events
-            if event.event_type in RUN_EVENTS
-        ]
-        runs += [LastRun(v.created_at, f"v{v.version} {v.status}", v.run_id) for v in self.versions]
-        return max(runs, key=lambda run: run.at, default=None)
-
-
-def _run_outcome(event: AuditEvent) -> str:
-    after = event.after if isinstance(event.after, dict) else {}
-    if event.event_type == "TrainingRunFailed":
-        return f"failed: {event.reason}"
-    version = after.get("version")
-    return f"v{version} {event.event_type}" if version else event.event_type
-
-
-@dataclass(frozen=True)
-class Dashboard:
-    generated_at: str
-    panels: tuple[ModelPanel, ...]
-
-
-# ---- reading --------------------------------------------------------------------------------------------------------
-def collect(
-    registry: ModelRegistry,
-    monitors: MonitoringStore,
-    *,
-    read_object: Callable[[S3Uri], bytes] = objects.get_bytes,
-) -> Dashboard:
-    """Read every model's records, monitor, latest drift report and the card of its production (or latest) version."""
-    panels = []
-    for model in sorted(registry.list_models(), key=lambda m: m.model_name):
-        name = model.model_name
-        versions = tuple(sorted(registry.list_versions(name), key=lambda v: v.version))
-        aliases = tuple(registry.list_aliases(name))
-        events = tuple(registry.list_events(name))
-        production = next((a for a in aliases if a.alias == PRODUCTION), None)
-        shown = next((v for v in versions if production and v.version == production.version), None)
-        shown = shown or (versions[-1] if versions else None)
-        checks = tuple(monitors.list_checks(name, CHECKS_SHOWN))
-        panels.append(
-            ModelPanel(
-                model=model,
-                versions=versions,
-                aliases=aliases,
-                events=events,
-                monitor=monitors.get(name),
-                checks=checks,
-                card=cards.build_card(shown, events) if shown else None,
-                drift_report_html=_latest_report(checks, read_object),
-            )
-        )
-    return Dashboard(generated_at=now_iso(), panels=tuple(panels))
-
-
-def _latest_report(checks: Sequence[Mapping[str, Any]], read_object: Callable[[S3Uri], bytes]) -> str | None:
-    uri = next((c.get("html_uri") for c in checks if c.get("html_uri")), None)
-    if not uri:
-        return None
-    try:
-        return read_object(S3Uri.parse(uri)).decode("utf-8", errors="replace")
-    except (ArtifactMissing, ClientError, ValueError):
-        return None
-
-
 # ---- publishing (AWS: the API renders to S3 and answers a presigned URL) ---------------------------------------------
 def publish(bucket: str, page: str, *, expires_s: int = PRESIGNED_URL_EXPIRES_S) -> dict[str, Any]:
     """Write the page to ``dashboards/`` and return its URI and a presigned GET URL (valid ``expires_s``, or until the
@@ -238,74 +123,6 @@ def _pill(text: str, colour: str | None = None, css: str = "") -> str:
 
 def _anchor(name: str) -> str:
     return "model-" + "".join(c if c.isalnum() or c in "-_" else f"_{ord(c):x}" for c in name)
-
-
-def chart_metrics(versions: Sequence[VersionRecord]) -> list[str]:
-    present = {name for v in versions for name, value in v.metrics.items() if isinstance(value, int | float)}
-    ordered = [name for name in PREFERRED_METRICS if name in present]
-    ordered += sorted(present - set(ordered))
-    return ordered[:MAX_CHARTS]
-
-
-def metric_chart(name: str, versions: Sequence[VersionRecord], production: int | None) -> str:
-    """One metric over the versions (in registration order): a line through the points, production marked."""
-    points = [(v, float(v.metrics[name])) for v in versions if isinstance(v.metrics.get(name), int | float)]
-    points = [(v, value) for v, value in points if math.isfinite(value)]
-    left, right, top, bottom = 46, 10, 10, 28
-    width, height = CHART_WIDTH, CHART_HEIGHT
-    plot_w, plot_h = width - left - right, height - top - bottom
-    low = min((value for _, value in points), default=0.0)
-    high = max((value for _, value in points), default=1.0)
-    spread = max(high - low, 0.02 * max(abs(high), abs(low)), 1e-3)
-    low, high = low - 0.15 * spread, high + 0.15 * spread
-    values = [value for _, value in points]
-    if values and min(values) >= 0.0:
-        low = max(low, 0.0)  # a score or a loss never goes below 0
-        if max(values) <= 1.0:
-            high = min(high, 1.0)  # a score between 0 and 1 stays within its range
-
-    def x_of(index: int) -> float:
-        return left + (plot_w / 2 if len(points) == 1 else plot_w * index / (len(points) - 1))
-
-    def y_of(value: float) -> float:
-        return top + plot_h * (1 - (value - low) / (high - low))
-
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
-        f'role="img" aria-label="{_e(name)} by version" data-chart="{_e(name)}">',
-        f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#999"/>',
-    ]
-    for fraction in (0.0, 0.5, 1.0):
-        value = low + (high - low) * fraction
-        y = y_of(value)
-        parts.append(
-            f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#eee"/>'
-            f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end" fill="#666">{value:.3g}</text>'
-        )
-    if len(points) > 1:
-        path = " ".join(f"{x_of(i):.1f},{y_of(value):.1f}" for i, (_, value) in enumerate(points))
-        parts.append(f'<polyline points="{path}" fill="none" stroke="#8aa4c8" stroke-width="1.5"/>')
-    step = max(1, math.ceil(len(points) / 12))
-    for index, (version, value) in enumerate(points):
-        x, y = x_of(index), y_of(value)
-        is_production = version.version == production
-        rejected = version.status == VERSION_REJECTED
-        colour = "#2e7d32" if is_production else ("#c0392b" if rejected else "#1f5fa8")
-        fill = "#fff" if rejected else colour
-        radius = 6 if is_production else 4
-        parts.append(
-            f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{radius}" fill="{fill}" stroke="{colour}" stroke-width="2" '
-            f'data-version="{version.version}" data-value="{_e(value)}"><title>v{version.version} · {_e(name)} '
-            f"{value:.4f} · {_e(version.status)}{' · production' if is_production else ''} · "
-            f"{_e(version.created_at)}</title></circle>"
-        )
-        if index % step == 0 or index == len(points) - 1:
-            parts.append(
-                f'<text x="{x:.1f}" y="{height - 10}" font-size="10" text-anchor="middle" fill="#444">'
-                f"v{version.version}</text>"
-            )
-    parts.append("</svg>")
-    return "".join(parts)
 
 
 def _overview(dashboard: Dashboard) -> str:
