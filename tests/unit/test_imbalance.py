@@ -11,7 +11,7 @@ from sklearn.linear_model import LogisticRegression
 
 from mlops.data.dataset import Feature, Schema
 from mlops.records.request import Candidate, parse_training_request
-from mlops.training import imbalance
+from mlops.training import estimators, imbalance
 
 SCHEMA = Schema([Feature("x", "numeric")], "claim", "classification", classes=["No", "Yes"], positive_class="Yes")
 MULTICLASS = Schema([Feature("x", "numeric")], "kind", "classification", classes=["a", "b", "c"])
@@ -66,7 +66,8 @@ def test_default_candidates_get_balanced_copies_and_a_request_keeps_what_it_aske
     defaults = [
         Candidate(estimator="logistic_regression", params={"C": 1.0}),
         Candidate(estimator="hist_gradient_boosting", params={"max_iter": 50}),
-        Candidate(estimator="random_forest", params={"class_weight": "balanced_subsample"}),
+        Candidate(estimator="random_forest", params={"n_estimators": 5}),
+        Candidate(estimator="extra_trees", params={"class_weight": "balanced_subsample"}),
     ]
     request = parse_training_request({"model_name": "m", "dataset_uri": "s3://b/datasets/x.csv", "target": "claim"})
     candidates, share, metric = imbalance.settled(SCHEMA, _labels(6, 100), request, defaults)
@@ -74,7 +75,8 @@ def test_default_candidates_get_balanced_copies_and_a_request_keeps_what_it_aske
         *((c.estimator, c.params) for c in defaults),
         ("logistic_regression", {"C": 1.0, "class_weight": "balanced"}),
         ("hist_gradient_boosting", {"max_iter": 50, "class_weight": "balanced"}),
-    ]  # the forest sets its own class_weight: no copy
+        ("random_forest", {"n_estimators": 5, "class_weight": "balanced_subsample"}),
+    ]  # the extra trees set their own class_weight: no copy
     assert (share, metric) == (pytest.approx(0.06), "average_precision")
 
     listed = parse_training_request(
@@ -144,3 +146,20 @@ def test_a_threshold_never_labels_every_row_positive():
     yes = np.full(100, 0.2)  # no signal: every row the same probability
     decision = imbalance.tune_threshold(Scored(yes), np.zeros((100, 1)), truth, SCHEMA)
     assert (decision.threshold, decision.applied) == (0.5, False)
+
+
+def test_every_balanced_copy_of_the_defaults_fits_labels_that_read_as_numbers():
+    rng = np.random.default_rng(2)
+    features = rng.normal(size=(200, 1)).astype(object)
+    target = np.where(features[:, 0].astype(float) > 1.2, "1", "0").astype(object)
+    schema = Schema([Feature("x", "numeric")], "y", "classification", classes=["0", "1"], positive_class="1")
+    defaults = [Candidate.model_validate(c) for c in estimators.DEFAULT_CANDIDATES["classification"]]
+
+    copies = imbalance.with_balanced_copies(defaults, "classification")[len(defaults) :]
+
+    assert copies
+    for copy in copies:  # scikit-learn's forests refuse "balanced" for these labels; the copies must not fail
+        fitted, _ = estimators.fit_candidate(
+            schema, copy.estimator, copy.params, seed=0, features=features, target=target
+        )
+        assert list(fitted.classes_) == ["0", "1"]

@@ -49,10 +49,19 @@ def is_imbalanced(schema: Schema, target: np.ndarray) -> bool:
     return share is not None and share < MINORITY_SHARE
 
 
+# A bootstrapping forest is balanced per bootstrap sample: scikit-learn 1.9's forests refuse "balanced" for labels
+# that read as numbers ("0"/"1": "The classes, [0, 1], are not in class_weight"), and "balanced_subsample" is the
+# forest's own form of the same reweighting.
+BALANCED = {"random_forest": "balanced_subsample"}
+
+
 def with_balanced_copies(candidates: list[Candidate], task: str) -> list[Candidate]:
-    """The candidates, then a class_weight="balanced" copy of each that takes class_weight and does not set it."""
+    """The candidates, then a balanced copy (class_weight "balanced", a forest's "balanced_subsample") of each that
+    takes class_weight and does not set it."""
     copies = [
-        candidate.model_copy(update={"params": {**candidate.params, "class_weight": "balanced"}})
+        candidate.model_copy(
+            update={"params": {**candidate.params, "class_weight": BALANCED.get(candidate.estimator, "balanced")}}
+        )
         for candidate in candidates
         if "class_weight" in estimators.ESTIMATORS[task][candidate.estimator]().get_params()
         and "class_weight" not in candidate.params
