@@ -5,7 +5,8 @@ default request (model name, dataset, target: the run's own candidates, split an
 not) scores the 20 %. On the same 80/20 split: scikit-learn's ``HistGradientBoostingClassifier/Regressor`` with its
 defaults, written by hand (the anchor), and ``DummyClassifier(strategy="prior")`` / ``DummyRegressor(strategy="mean")``
 (the trivial baseline the gate's floor compares with). Per table: the quality metric (ROC AUC for a binary target,
-accuracy for a multiclass one, R² for regression), ``quality_ratio_vs_hgb`` (ours over the anchor's) and
+accuracy for a multiclass one, R² for regression; for a binary table also the F1 of the labels each model gives,
+ours with its tuned decision threshold where the run set one), ``quality_ratio_vs_hgb`` (ours over the anchor's) and
 ``lift_over_baseline`` (ours minus the baseline's), and what the gate did. ``quality_ratio_vs_hgb_min`` is the
 minimum over the tables with signal: on a noise-only table every model is at chance and the ratio says nothing;
 there, what counts is that the gate did not deploy.
@@ -104,6 +105,11 @@ def _quality(task: str, truth: np.ndarray, labels: np.ndarray, probabilities: np
     return float(skm.roc_auc_score(truth == max(classes), probabilities[:, positive]))
 
 
+def _binary_f1(task: str, truth: np.ndarray, labels: np.ndarray) -> float | None:
+    """F1 of the larger label (the positive class) for a binary table: how useful the labels themselves are."""
+    return round(float(skm.f1_score(truth, labels, pos_label=max(truth))), 4) if task == "binary" else None
+
+
 def _ours(stack: LocalStack, table: BenchTable, train: tuple, test: tuple) -> tuple[float, dict]:
     """Our winner's quality on the 20 %, and what the run did."""
     s3 = stack.client("s3")
@@ -132,14 +138,18 @@ def _ours(stack: LocalStack, table: BenchTable, train: tuple, test: tuple) -> tu
         "gate_metric": gate.get("metric"),
         "gate_reasons": gate.get("reasons"),
         "lift_over_baseline_in_gate": record.lift_over_baseline,
+        "decision_threshold": (record.decision_threshold or {}).get("threshold"),
+        "ours_f1": _binary_f1(table.task, test[1], labels),
     }
 
 
-def _anchor(model, table: BenchTable, train: tuple, test: tuple) -> float:
+def _anchor(model, table: BenchTable, train: tuple, test: tuple) -> tuple[float, float | None]:
+    """(the quality metric, the binary F1) of a hand-written model fitted on the same 80 %."""
     model.fit(*train)
     probabilities = model.predict_proba(test[0]) if table.task != "regression" else None
     classes = list(model.classes_) if table.task != "regression" else None
-    return _quality(table.task, test[1], model.predict(test[0]), probabilities, classes)
+    labels = model.predict(test[0])
+    return _quality(table.task, test[1], labels, probabilities, classes), _binary_f1(table.task, test[1], labels)
 
 
 def measure(stack: LocalStack, table: BenchTable) -> dict:
@@ -150,13 +160,13 @@ def measure(stack: LocalStack, table: BenchTable) -> dict:
     train, test = (train_x, train_y), (test_x, test_y)
     ours, run = _ours(stack, table, train, test)
     regression = table.task == "regression"
-    hgb = _anchor(
+    hgb, hgb_f1 = _anchor(
         (HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier)(random_state=SEED),
         table,
         train,
         test,
     )
-    baseline = _anchor(
+    baseline, _ = _anchor(
         DummyRegressor(strategy="mean") if regression else DummyClassifier(strategy="prior"), table, train, test
     )
     metric = {"binary": "roc_auc", "multiclass": "accuracy", "regression": "r2"}[table.task]
@@ -171,6 +181,7 @@ def measure(stack: LocalStack, table: BenchTable) -> dict:
         "baseline": round(baseline, 4),
         "quality_ratio_vs_hgb": round(ours / hgb, 4) if hgb > 0 else None,
         "lift_over_baseline": round(ours - baseline, 4),
+        "hgb_f1": hgb_f1,
         **run,
     }
 
