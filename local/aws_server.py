@@ -20,6 +20,7 @@ from moto.server import ThreadedMotoServer
 
 from local.runs.event_files import EXAMPLE_EXECUTION, run_example_executions
 from local.stack import LocalStack
+from mlops.storage import clients
 
 
 @dataclass
@@ -36,6 +37,30 @@ class AwsServer:
 def has_examples(stack: LocalStack) -> bool:
     executions = stack.client("stepfunctions").list_executions(stateMachineArn=stack.training_pipeline_arn)
     return any(e["name"] == EXAMPLE_EXECUTION for e in executions["executions"])
+
+
+@dataclass
+class PresignedUrlServer:
+    """moto's server for the presigned S3 URLs the API signs under `local up` (its clients are other processes: the
+    SDK's upload and download); moto does not check the signatures, it stores and answers the objects."""
+
+    server: ThreadedMotoServer
+    endpoint: str
+
+    def stop(self) -> None:
+        clients.presign_for(None)
+        self.server.stop()
+
+
+def presigned_urls_server(stack: LocalStack, host: str = "127.0.0.1") -> PresignedUrlServer:
+    """Start moto's server on a free port over the started stack and make presigned URLs name it."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
+    server.start()
+    bound_host, bound_port = server.get_host_and_port()
+    endpoint = f"http://{bound_host}:{bound_port}"
+    clients.presign_for(endpoint)
+    return PresignedUrlServer(server, endpoint)
 
 
 @contextlib.contextmanager

@@ -1,6 +1,7 @@
 """`mlops`: the command line of a deployed stack (`--stack NAME`, SigV4) or of `python -m local up` (`--url`).
 
-Every verb is one or a few calls of the HTTP API (docs/api.md). Human tables by default, `--json` for scripts;
+Every verb is one or a few calls of the SDK's `Client` (mlops_client, over the HTTP API of docs/api.md). Human tables
+by default, `--json` for scripts;
 errors are one line on stderr with exit code 1 (refused, failed), 2 (usage) or 3 (unreachable, no credentials).
 """
 
@@ -22,8 +23,8 @@ from mlops_cli.commands import (
     runs,
     versions,
 )
-from mlops_cli.context import Context
-from mlops_cli.transport import EXIT_USAGE, CliError
+from mlops_cli.context import EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE, CliError, Context
+from mlops_client.errors import ConfigurationError, MlopsError, Unreachable
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
@@ -68,6 +69,16 @@ for command in (
     cli.add_command(command)
 
 
+def exit_code_of(exc: Exception) -> int:
+    """The CLI's own failures carry their code; the SDK's are a refusal or a failure (1), a usage mistake (2), or no
+    answer (3)."""
+    if isinstance(exc, CliError):
+        return exc.exit_code
+    if isinstance(exc, ConfigurationError):
+        return EXIT_USAGE
+    return EXIT_UNREACHABLE if isinstance(exc, Unreachable) else EXIT_FAILED
+
+
 def main(argv: list[str] | None = None) -> int:
     """The console script: every failure is one line on stderr and an exit code, never a traceback."""
     try:
@@ -81,9 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo("error: aborted", err=True)
         return 130
-    except CliError as exc:
+    except (CliError, MlopsError) as exc:
         click.echo(f"error: {exc}", err=True)
-        return exc.exit_code
+        return exit_code_of(exc)
     except KeyboardInterrupt:
         click.echo("error: interrupted", err=True)
         return 130

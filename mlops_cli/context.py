@@ -1,5 +1,5 @@
-"""What every verb shares: the context it runs in (its options and the API, made on first use), its output
-(JSON with --json, else the human form) and the JSON files it reads."""
+"""What every verb shares: the context it runs in (its options and the SDK's client, made on first use), its output
+(JSON with --json, else the human form), the JSON files it reads, and the exit codes."""
 
 from __future__ import annotations
 
@@ -10,35 +10,45 @@ from typing import Any
 import click
 
 from mlops_cli import render
-from mlops_cli.transport import EXIT_USAGE, Api, CliError, local_api, stack_api
+from mlops_client import Client
+from mlops_client.client import flatten
+
+__all__ = ["EXIT_FAILED", "EXIT_UNREACHABLE", "EXIT_USAGE", "CliError", "Context", "flatten", "out", "pass_context"]
+
+EXIT_FAILED = 1  # the API refused the request, or the run failed
+EXIT_USAGE = 2  # a command-line mistake: missing option, unreadable file
+EXIT_UNREACHABLE = 3  # no API at that address, no credentials, no such stack
+
+
+class CliError(Exception):
+    """A failure reported in one line with an exit code (no traceback)."""
+
+    def __init__(self, message: str, exit_code: int = EXIT_FAILED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class Context:
     def __init__(self, **options: Any) -> None:
         self.options = options
         self.as_json: bool = options["as_json"]
-        self._api: Api | None = None
+        self._client: Client | None = None
 
     @property
-    def api(self) -> Api:
-        if self._api is None:
-            url, stack = self.options["url"], self.options["stack"]
-            if url and stack:
-                raise CliError("give either --url or --stack, not both", EXIT_USAGE)
-            timeout_s = self.options["timeout_s"]
-            if stack:
-                self._api = stack_api(
-                    stack, self.options["region"], self.options["profile"], self.options["api_key"], timeout_s
-                )
-            elif url:
-                self._api = local_api(url, self.options["api_key"], timeout_s, self.options["as_user"])
-            else:
-                raise CliError(
-                    "no API: pass --stack NAME (deployed) or --url http://127.0.0.1:3000 (python -m local up), "
-                    "or set MLOPS_STACK / MLOPS_URL",
-                    EXIT_USAGE,
-                )
-        return self._api
+    def client(self) -> Client:
+        """The SDK's client of the API the options name (every verb is one or a few of its calls)."""
+        if self._client is None:
+            options = self.options
+            self._client = Client(
+                options["url"],
+                stack=options["stack"],
+                region=options["region"],
+                profile=options["profile"],
+                api_key=options["api_key"],
+                timeout_s=options["timeout_s"],
+                as_user=options["as_user"],
+            )
+        return self._client
 
 
 pass_context = click.make_pass_decorator(Context)
@@ -58,11 +68,3 @@ def read_json_file(path: str, what: str) -> Any:
         raise CliError(f"{what} not found: {path}", EXIT_USAGE) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise CliError(f"{what} {path} is not valid JSON: {exc}", EXIT_USAGE) from None
-
-
-def flatten(prefix: str, value: Any, into: dict[str, Any]) -> None:
-    if isinstance(value, dict) and value:
-        for key, inner in value.items():
-            flatten(f"{prefix}.{key}" if prefix else str(key), inner, into)
-    else:
-        into[prefix] = value

@@ -29,14 +29,32 @@ from mlops.errors import (
 from mlops.observability import instrumented
 
 if __package__:  # functions.api.app: the tests and the local stack import the function's folder as a package
-    from .routes import aliases_and_tags, approvals, batch_jobs, governance, models, monitoring, training_runs
+    from .routes import (
+        aliases_and_tags,
+        approvals,
+        batch_jobs,
+        governance,
+        models,
+        monitoring,
+        training_runs,
+        transfers,
+    )
     from .routes.conventions import error
 else:  # app: Lambda imports the handler from the function's folder, its task root
-    from routes import aliases_and_tags, approvals, batch_jobs, governance, models, monitoring, training_runs
+    from routes import (
+        aliases_and_tags,
+        approvals,
+        batch_jobs,
+        governance,
+        models,
+        monitoring,
+        training_runs,
+        transfers,
+    )
     from routes.conventions import error
 
 app = APIGatewayRestResolver(enable_validation=True)
-for resource in (training_runs, models, aliases_and_tags, approvals, governance, monitoring, batch_jobs):
+for resource in (training_runs, models, aliases_and_tags, approvals, governance, monitoring, batch_jobs, transfers):
     app.include_router(resource.router)
 
 

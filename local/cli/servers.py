@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from local import aws_server
 from local.cli.common import (
     UsageError,
     print_restored,
@@ -48,6 +49,7 @@ def up_command(args: argparse.Namespace) -> int:
             served = sorted(model["model_name"] for model in _models(stack))  # the seeded model is one of them now
         try:
             gateway = LocalGateway(stack, port=args.port).start()
+            s3_server = aws_server.presigned_urls_server(stack)  # serves the URLs POST /uploads and /downloads sign
         except OSError as exc:
             raise UsageError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}") from None
         example = "breast-cancer" if args.seed else (served[0] if served else "NAME")
@@ -59,6 +61,7 @@ Local API on {gateway.url} (Ctrl-C to stop)
   admin (IAM on AWS)  GET  {gateway.url}/models   ·   POST {gateway.url}/pipelines/training   ·   ...
   models              {", ".join(served) or "none yet (--seed trains one, or mlops --url " + gateway.url + " train)"}
   bucket {stack.bucket}, table {stack.table}, serving runtime {args.serving_runtime}
+  presigned S3 URLs   {s3_server.endpoint} (POST /uploads, POST /downloads)
 try:
   mlops --url {gateway.url} versions list {example}
   curl -s {gateway.url}/models/{example}
@@ -73,6 +76,7 @@ try:
             print("stopping" + (f"; saving the state to {stack.state_dir}" if stack.state_dir else ""), file=out)
         finally:
             gateway.stop()
+            s3_server.stop()
     return 0
 
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import click
 
 from mlops_cli import render
-from mlops_cli.context import Context, out, pass_context
-from mlops_cli.transport import EXIT_FAILED, CliError
+from mlops_cli.context import EXIT_FAILED, CliError, Context, out, pass_context
+from mlops_client.errors import WaitTimeout
 
 
 @click.group("batch")
@@ -34,23 +33,20 @@ def _print_batch_job(job: dict[str, Any]) -> None:
 @pass_context
 def batch_start(ctx: Context, name: str, input_uri: str, **flags: Any) -> None:
     """Start a BatchTransform job; with --wait, exit 1 unless it SUCCEEDED."""
-    body: dict[str, Any] = {"input_uri": input_uri, "alias": flags["alias"], "capture": not flags["no_capture"]}
-    if flags["chunk_bytes"] is not None:
-        body["chunk_bytes"] = flags["chunk_bytes"]
-    job = ctx.api.json("POST", f"/models/{name}/batch-jobs", body=body)
+    job = ctx.client.batch(
+        name, input_uri, alias=flags["alias"], chunk_bytes=flags["chunk_bytes"], capture=not flags["no_capture"]
+    )
     if flags["wait"]:
-        deadline = time.monotonic() + flags["max_wait_s"]
-        while job["status"] == "RUNNING":
-            if time.monotonic() > deadline:
-                raise CliError(
-                    f"job {job['job_id']} still RUNNING after {flags['max_wait_s']:.0f} s; "
-                    f"follow it with `mlops batch show {name} {job['job_id']}`",
-                    EXIT_FAILED,
-                )
-            time.sleep(0.5)
-            job = ctx.api.json("GET", f"/models/{name}/batch-jobs/{job['job_id']}")
-    out(ctx, job, lambda: _print_batch_job(job))
-    if flags["wait"] and job["status"] != "SUCCEEDED":
+        try:
+            job.wait(timeout_s=flags["max_wait_s"])
+        except WaitTimeout:
+            raise CliError(
+                f"job {job.job_id} still RUNNING after {flags['max_wait_s']:.0f} s; "
+                f"follow it with `mlops batch show {name} {job.job_id}`",
+                EXIT_FAILED,
+            ) from None
+    out(ctx, job.document, lambda: _print_batch_job(job.document))
+    if flags["wait"] and not job.succeeded:
         raise click.exceptions.Exit(EXIT_FAILED)
 
 
@@ -60,5 +56,5 @@ def batch_start(ctx: Context, name: str, input_uri: str, **flags: Any) -> None:
 @pass_context
 def batch_show(ctx: Context, name: str, job_id: str) -> None:
     """A batch job's status and, once it ended, its counts and output URIs."""
-    job = ctx.api.json("GET", f"/models/{name}/batch-jobs/{job_id}")
+    job = ctx.client.batch_job(name, job_id).document
     out(ctx, job, lambda: _print_batch_job(job))

@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from mlops_cli.context import Context, out, pass_context
-from mlops_cli.transport import EXIT_FAILED, CliError
+from mlops_cli.context import EXIT_FAILED, CliError, Context, out, pass_context
 
 
 @click.command()
@@ -20,13 +19,12 @@ def dashboard(ctx: Context, output: str | None, open_browser: bool) -> None:
 
     On a stack (--stack) the API renders it to S3 and answers a presigned URL (valid 15 minutes; nothing public to
     secure); with --url, `python -m local up` serves it at /dashboard."""
-    api = ctx.api
-    if api.signer is None:
-        document: dict[str, Any] = {"url": api.url("/dashboard")}
-        page = api.text("GET", "/dashboard") if output else None
+    client = ctx.client
+    document: dict[str, Any] = client.dashboard()
+    if client.api.signer is None:
+        page = client.api.text("GET", "/dashboard") if output else None
     else:
-        document = api.json("POST", "/dashboard")
-        page = _download(document["url"], api.timeout_s) if output else None
+        page = _download(document["url"], client.api.timeout_s) if output else None
     if output and page is not None:
         Path(output).write_text(page, encoding="utf-8")
         document = {**document, "html_file": output}

@@ -26,10 +26,8 @@ def _show_alias(ctx: Context, result: dict[str, Any], title: str) -> None:
 @pass_context
 def deploy(ctx: Context, name: str, version: int, canary_weight: float | None, reason: str) -> None:
     """Smoke-test VERSION and make it production (or a canary with --canary-weight)."""
-    body: dict[str, Any] = {"version": version, "reason": reason}
-    if canary_weight is not None:
-        body["canary_weight"] = canary_weight
-    _show_alias(ctx, ctx.api.json("POST", f"/models/{name}/deployments", body=body), f"{name}: deployed v{version}")
+    alias = ctx.client.deploy(name, version, canary_weight=canary_weight, reason=reason)
+    _show_alias(ctx, alias.document, f"{name}: deployed v{version}")
 
 
 @click.command()
@@ -38,7 +36,7 @@ def deploy(ctx: Context, name: str, version: int, canary_weight: float | None, r
 @pass_context
 def promote(ctx: Context, name: str, reason: str) -> None:
     """Make the canary production."""
-    _show_alias(ctx, ctx.api.json("POST", f"/models/{name}/promote", body={"reason": reason}), f"{name}: promoted")
+    _show_alias(ctx, ctx.client.promote(name, reason=reason).document, f"{name}: promoted")
 
 
 @click.command()
@@ -47,5 +45,4 @@ def promote(ctx: Context, name: str, reason: str) -> None:
 @pass_context
 def rollback(ctx: Context, name: str, reason: str) -> None:
     """Drop the canary, or move production back to its previous version."""
-    result = ctx.api.json("POST", f"/models/{name}/rollback", body={"reason": reason})
-    _show_alias(ctx, result, f"{name}: rolled back")
+    _show_alias(ctx, ctx.client.rollback(name, reason=reason).document, f"{name}: rolled back")

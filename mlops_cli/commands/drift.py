@@ -7,8 +7,7 @@ from pathlib import Path
 import click
 
 from mlops_cli import render
-from mlops_cli.context import Context, out, pass_context
-from mlops_cli.transport import EXIT_FAILED, CliError
+from mlops_cli.context import EXIT_FAILED, CliError, Context, out, pass_context
 
 
 @click.group()
@@ -24,13 +23,13 @@ def drift() -> None:
 @pass_context
 def drift_report(ctx: Context, name: str, check_id: str | None, output: str | None, open_browser: bool) -> None:
     """The latest drift check of a model; its HTML report with --output / --open."""
-    checks = ctx.api.json("GET", f"/models/{name}/monitoring").get("checks") or []
+    checks = ctx.client.monitoring(name).checks
     check = next((c for c in checks if check_id in (None, c.get("check_id"))), None)
     if check is None:
         raise CliError(f"no drift check for {name}" + (f" with id {check_id}" if check_id else ""), EXIT_FAILED)
     path = None
     if output or open_browser:
-        html = ctx.api.text("GET", f"/models/{name}/monitoring/report", query={"check_id": check.get("check_id")})
+        html = ctx.client.drift_report(name, check.get("check_id"))
         if output:
             path = Path(output)
         else:

@@ -15,7 +15,7 @@ from mlops_cli.context import Context, out, pass_context
 @pass_context
 def approve(ctx: Context, name: str, version: int, reason: str) -> None:
     """Approve a version waiting for approval: its run resumes and deploys it."""
-    result = ctx.api.json("POST", f"/models/{name}/versions/{version}/approve", body={"reason": reason})
+    result = ctx.client.approve(name, version, reason=reason)
     out(ctx, result, lambda: render.pairs(f"{name} v{version} approved", result.items()))
 
 
@@ -26,7 +26,7 @@ def approve(ctx: Context, name: str, version: int, reason: str) -> None:
 @pass_context
 def reject(ctx: Context, name: str, version: int, reason: str) -> None:
     """Reject a version waiting for approval: its run ends in ApprovalRejected."""
-    result = ctx.api.json("POST", f"/models/{name}/versions/{version}/reject", body={"reason": reason})
+    result = ctx.client.reject(name, version, reason=reason)
     out(ctx, result, lambda: render.pairs(f"{name} v{version} rejected", result.items()))
 
 
@@ -37,9 +37,9 @@ def reject(ctx: Context, name: str, version: int, reason: str) -> None:
 def card(ctx: Context, name: str, version: int) -> None:
     """A version's model card (Markdown; the JSON document with --json)."""
     if ctx.as_json:
-        render.emit_json(ctx.api.json("GET", f"/models/{name}/versions/{version}/card"))
+        render.emit_json(ctx.client.card(name, version))
     else:
-        click.echo(ctx.api.text("GET", f"/models/{name}/versions/{version}/card", query={"format": "md"}))
+        click.echo(ctx.client.card(name, version, format="md"))
 
 
 @click.command()
@@ -47,7 +47,7 @@ def card(ctx: Context, name: str, version: int) -> None:
 @pass_context
 def audit(ctx: Context, name: str) -> None:
     """The append-only audit trail of a model."""
-    events = ctx.api.json("GET", f"/models/{name}/audit")
+    events = ctx.client.audit(name)
     out(
         ctx,
         events,

@@ -17,7 +17,7 @@ def models() -> None:
 @pass_context
 def models_list(ctx: Context) -> None:
     """Models with their latest and production versions."""
-    found = ctx.api.json("GET", "/models")
+    found = [m.document for m in ctx.client.models()]
     out(
         ctx,
         found,
@@ -34,7 +34,7 @@ def models_list(ctx: Context) -> None:
 @pass_context
 def models_show(ctx: Context, name: str) -> None:
     """A model and its aliases (production, canary, previous version)."""
-    model = ctx.api.json("GET", f"/models/{name}")
+    model = ctx.client.model(name).document
 
     def human() -> None:
         render.pairs(name, [("latest version", model["latest_version"]), ("updated", model["updated_at"])])

@@ -8,8 +8,7 @@ from typing import Any
 import click
 
 from mlops_cli import render
-from mlops_cli.context import Context, flatten, out, pass_context, read_json_file
-from mlops_cli.transport import EXIT_USAGE, CliError
+from mlops_cli.context import EXIT_USAGE, CliError, Context, flatten, out, pass_context, read_json_file
 
 
 @click.group()
@@ -50,7 +49,7 @@ def _show_monitoring(ctx: Context, overview: dict[str, Any]) -> None:
 @pass_context
 def monitoring_show(ctx: Context, name: str) -> None:
     """Settings, the monitor's state and the latest drift checks."""
-    _show_monitoring(ctx, ctx.api.json("GET", f"/models/{name}/monitoring"))
+    _show_monitoring(ctx, ctx.client.monitoring(name).document)
 
 
 def _setting(text: str) -> tuple[list[str], Any]:
@@ -78,7 +77,7 @@ def monitoring_set(
         raise CliError("nothing to set: give KEY=VALUE pairs, --file, or --replace (to clear)", EXIT_USAGE)
     config: dict[str, Any] = {}
     if not replace:
-        config = ctx.api.json("GET", f"/models/{name}/monitoring").get("config") or {}
+        config = ctx.client.monitoring(name).config
     if settings_file:
         document = read_json_file(settings_file, "settings file")
         if not isinstance(document, dict):
@@ -92,7 +91,7 @@ def monitoring_set(
             if not isinstance(target, dict):
                 raise CliError(f"{'.'.join(path)}: {part} is not a group of settings", EXIT_USAGE)
         target[path[-1]] = value
-    _show_monitoring(ctx, ctx.api.json("PUT", f"/models/{name}/monitoring", body=config))
+    _show_monitoring(ctx, ctx.client.monitoring(name, config).document)
 
 
 @monitoring.command("stop")
@@ -100,4 +99,4 @@ def monitoring_set(
 @pass_context
 def monitoring_stop(ctx: Context, name: str) -> None:
     """Stop the model's scheduled drift checks (settings kept; `monitoring set` turns them back on)."""
-    _show_monitoring(ctx, ctx.api.json("DELETE", f"/models/{name}/monitoring"))
+    _show_monitoring(ctx, ctx.client.monitoring(name, stop=True).document)

@@ -11,10 +11,9 @@ from typing import Any
 import click
 
 from mlops_cli import render
-from mlops_cli.context import Context, pass_context
-from mlops_cli.transport import EXIT_FAILED, EXIT_USAGE, ApiError, CliError
-
-PREDICT_BATCH_ROWS = 1000  # the predict route's limit per request
+from mlops_cli.context import EXIT_FAILED, EXIT_USAGE, CliError, Context, pass_context
+from mlops_client.client import PREDICT_BATCH_ROWS
+from mlops_client.errors import MlopsApiError
 
 
 def _cell(value: str, kind: str) -> Any:
@@ -30,12 +29,10 @@ def _cell(value: str, kind: str) -> Any:
 
 def _feature_kinds(ctx: Context, name: str) -> dict[str, str]:
     """Feature name -> kind (numeric, categorical, ...) of the production version's schema."""
-    model = ctx.api.json("GET", f"/models/{name}")
-    production = (model.get("aliases") or {}).get("production")
+    production = ctx.client.model(name).production_version
     if not production:
         raise CliError(f"{name} has no production version to predict with (mlops deploy {name} VERSION)", EXIT_FAILED)
-    schema = ctx.api.json("GET", f"/models/{name}/versions/{production['version']}")["schema"]
-    return {f["name"]: f["kind"] for f in schema["features"]}
+    return {f.name: f.kind for f in ctx.client.version(name, production).schema.features}
 
 
 def _read_instances(data_file: str, kinds: dict[str, str]) -> tuple[list[dict[str, Any]], list[str]]:
@@ -76,10 +73,10 @@ def predict(ctx: Context, name: str, data_file: str, output: str | None) -> None
         batch = instances[offset : offset + PREDICT_BATCH_ROWS]
         columns = {feature: [row[feature] for row in batch] for feature in kinds}  # the columnar request: keys once
         try:
-            answer = ctx.api.json("POST", f"/models/{name}/predict", body={"inputs": columns}, with_api_key=True)
-        except ApiError as exc:
+            answer = ctx.client.predict(name, columns)
+        except MlopsApiError as exc:
             raise CliError(f"rows {offset + 1}-{offset + len(batch)}: {exc}", EXIT_FAILED) from None
-        predictions.extend(_rows_of_outputs(answer))
+        predictions.extend(_rows_of_columns(answer))
     if ignored and not ctx.as_json:
         click.echo(f"ignored column(s) the model does not use: {', '.join(ignored)}", err=True)
     if ctx.as_json:
@@ -93,14 +90,16 @@ def predict(ctx: Context, name: str, data_file: str, output: str | None) -> None
         _write_predictions(sys.stdout, predictions)
 
 
-def _rows_of_outputs(answer: dict[str, Any]) -> list[dict[str, Any]]:
-    """A columnar answer as one prediction per row (the shape a row request gets back)."""
-    outputs = answer["outputs"]
-    by_class = outputs.get("probabilities") or {}
+def _rows_of_columns(columns: dict[str, Any]) -> list[dict[str, Any]]:
+    """The SDK's columnar answer as one prediction per row (the shape a row request gets back)."""
+    by_class = columns.get("probabilities") or {}
     rows = []
-    answered = zip(outputs["inference_id"], outputs["prediction"], strict=True)
-    for index, (inference_id, prediction) in enumerate(answered):
-        row = {"inference_id": inference_id, "version": answer["version"], "prediction": prediction}
+    for index, inference_id in enumerate(columns["inference_id"]):
+        row = {
+            "inference_id": inference_id,
+            "version": columns["version"][index],
+            "prediction": columns["prediction"][index],
+        }
         if by_class:
             row["probabilities"] = {label: values[index] for label, values in by_class.items()}
         rows.append(row)

@@ -9,10 +9,9 @@ from typing import Any
 import click
 
 from mlops_cli import render
-from mlops_cli.context import Context, out, pass_context, read_json_file
-from mlops_cli.transport import EXIT_FAILED, EXIT_USAGE, CliError
-
-TERMINAL_STATUSES = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+from mlops_cli.context import EXIT_FAILED, EXIT_USAGE, CliError, Context, out, pass_context, read_json_file
+from mlops_client.errors import WaitTimeout
+from mlops_client.jobs import Run, seconds_since_start
 
 
 def _search(
@@ -90,59 +89,49 @@ def train(ctx: Context, request_file: str | None, candidates_file: str | None, *
     request = _training_request(request_file, candidates_file, flags)
     # no requested_by: the API records the caller's IAM identity as the requester (a body field cannot name another)
     token = flags["client_token"] or request.pop("client_token", None) or f"cli-{uuid.uuid4().hex}"
-    started = ctx.api.json("POST", "/pipelines/training", body={**request, "client_token": token})
+    run = ctx.client.train(request, client_token=token)
     if not ctx.as_json:
-        verb = "started" if started.get("started", True) else "already started with this client token"
-        click.echo(f"run {started['execution_id']} {verb} (model {request['model_name']})", err=True)
+        verb = "started" if run.started else "already started with this client token"
+        click.echo(f"run {run.execution_id} {verb} (model {request['model_name']})", err=True)
     if not flags["wait"]:
+        started = run.document
         out(ctx, started, lambda: click.echo(started["execution_id"]))
         return
-    final = _follow(ctx, started["execution_id"], flags["max_wait_s"])
+    final = _follow(ctx, run, flags["max_wait_s"]).document
     out(ctx, final, lambda: _print_run(final))
     if final["status"] != "SUCCEEDED":
         raise click.exceptions.Exit(EXIT_FAILED)
 
 
-def _follow(ctx: Context, execution_id: str, max_wait_s: float) -> dict[str, Any]:
-    """Poll the run; print each state as it is entered and left (stderr), with a live status line on a terminal."""
-    deadline = time.monotonic() + max_wait_s
+def _follow(ctx: Context, run: Run, max_wait_s: float) -> Run:
+    """Wait for the run; print each state as it is entered and left (stderr), with a live status line on a terminal."""
     start = time.monotonic()
-    seen = 0
     show = not ctx.as_json
     status_line = render.console(stderr=True).status("starting") if show else None
+
+    def on_step(run: Run, step: dict[str, Any]) -> None:
+        if show:
+            mark = "→" if step["event"] == "entered" else "✓"
+            click.echo(f"  {seconds_since_start(run, step):7.2f}s  {mark} {step['state']}", err=True)
+
+    def on_update(run: Run) -> None:
+        if status_line is not None and not run.done:
+            current = next((s["state"] for s in reversed(run.steps) if s["event"] == "entered"), "starting")
+            status_line.update(f"{run.status.lower()} · {current} · {time.monotonic() - start:.0f}s")
+
     if status_line is not None:
         status_line.start()
     try:
-        while True:
-            run = ctx.api.json("GET", f"/pipelines/training/{execution_id}", query={"steps": True})
-            steps = run.get("steps") or []
-            for step in steps[seen:]:
-                if show:
-                    mark = "→" if step["event"] == "entered" else "✓"
-                    elapsed_s = _seconds_between(run["started_at"], step["at"])
-                    click.echo(f"  {elapsed_s:7.2f}s  {mark} {step['state']}", err=True)
-            seen = len(steps)
-            if run["status"] in TERMINAL_STATUSES:
-                return run
-            if status_line is not None:
-                current = next((s["state"] for s in reversed(steps) if s["event"] == "entered"), "starting")
-                status_line.update(f"{run['status'].lower()} · {current} · {time.monotonic() - start:.0f}s")
-            if time.monotonic() > deadline:
-                raise CliError(
-                    f"run {execution_id} still {run['status']} after {max_wait_s:.0f} s; "
-                    f"follow it with `mlops runs show {execution_id}`",
-                    EXIT_FAILED,
-                )
-            time.sleep(0.5)
+        return run.wait(timeout_s=max_wait_s, on_step=on_step, on_update=on_update)
+    except WaitTimeout:
+        raise CliError(
+            f"run {run.execution_id} still {run.status} after {max_wait_s:.0f} s; "
+            f"follow it with `mlops runs show {run.execution_id}`",
+            EXIT_FAILED,
+        ) from None
     finally:
         if status_line is not None:
             status_line.stop()
-
-
-def _seconds_between(start: str, end: str) -> float:
-    from datetime import datetime  # noqa: PLC0415
-
-    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
 def _print_run(run: dict[str, Any]) -> None:
@@ -181,7 +170,7 @@ def runs() -> None:
 @pass_context
 def runs_list(ctx: Context, limit: int) -> None:
     """The newest training runs."""
-    found = ctx.api.json("GET", "/pipelines/training", query={"limit": limit})
+    found = [r.document for r in ctx.client.runs(limit)]
     out(
         ctx,
         found,
@@ -198,7 +187,7 @@ def runs_list(ctx: Context, limit: int) -> None:
 @pass_context
 def runs_show(ctx: Context, execution_id: str) -> None:
     """A run's status and result, with the states it went through."""
-    run = ctx.api.json("GET", f"/pipelines/training/{execution_id}", query={"steps": True})
+    run = ctx.client.run(execution_id, steps=True).document
 
     def human() -> None:
         _print_run(run)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from mlops_cli import render
-from mlops_cli.context import Context, flatten, out, pass_context
+from mlops_cli.context import Context, out, pass_context
+from mlops_client.client import comparable_fields
 
 
 @click.group()
@@ -20,7 +19,7 @@ def versions() -> None:
 @pass_context
 def versions_list(ctx: Context, name: str) -> None:
     """Every version of a model with its status and holdout metrics."""
-    found = ctx.api.json("GET", f"/models/{name}/versions")
+    found = [v.document for v in ctx.client.versions(name)]
     metric_names = sorted({k for v in found for k in (v.get("metrics") or {})})
 
     def human() -> None:
@@ -49,25 +48,8 @@ def versions_list(ctx: Context, name: str) -> None:
 @pass_context
 def versions_show(ctx: Context, name: str, version: int) -> None:
     """A version's full record: metrics, params, lineage, gate, serving."""
-    record = ctx.api.json("GET", f"/models/{name}/versions/{version}")
-    out(ctx, record, lambda: render.pairs(f"{name} v{version}", _comparable(record).items()))
-
-
-def _comparable(record: dict[str, Any]) -> dict[str, Any]:
-    """The fields of a version worth reading side by side, flattened (metrics.f1, lineage.data_sha256, ...)."""
-    flat: dict[str, Any] = {}
-    for key in ("status", "estimator", "created_at", "created_by", "run_id", "task", "target"):
-        flat[key] = record.get(key)
-    for section in ("metrics", "validation_metrics", "params", "lineage"):
-        flatten(section, record.get(section) or {}, flat)
-    gate = record.get("gate") or {}
-    for key in ("decision", "metric", "challenger_score", "champion_score", "champion_version"):
-        flat[f"gate.{key}"] = gate.get(key)
-    serving = record.get("serving") or {}
-    flat["serving.runtime"] = serving.get("runtime")
-    flat["artifact_sha256"] = record.get("artifact_sha256")
-    flat["features"] = len(((record.get("schema") or {}).get("features")) or [])
-    return {k: v for k, v in flat.items() if not isinstance(v, list) or len(v) <= 10}
+    record = ctx.client.version(name, version).document
+    out(ctx, record, lambda: render.pairs(f"{name} v{version}", comparable_fields(record).items()))
 
 
 @versions.command("compare")
@@ -78,16 +60,8 @@ def _comparable(record: dict[str, Any]) -> dict[str, Any]:
 @pass_context
 def versions_compare(ctx: Context, name: str, version_a: int, version_b: int, show_all: bool) -> None:
     """Metrics, params, data and lineage of two versions side by side."""
-    a = _comparable(ctx.api.json("GET", f"/models/{name}/versions/{version_a}"))
-    b = _comparable(ctx.api.json("GET", f"/models/{name}/versions/{version_b}"))
-    rows = []
-    for field in list(dict.fromkeys([*a, *b])):
-        left, right = a.get(field), b.get(field)
-        row: dict[str, Any] = {"field": field, "a": left, "b": right, "same": left == right}
-        if all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right)):
-            row["difference"] = right - left
-        rows.append(row)
-    document = {"model_name": name, "a": version_a, "b": version_b, "fields": rows}
+    document = ctx.client.compare(name, version_a, version_b).document
+    rows = document["fields"]
 
     def human() -> None:
         shown = [r for r in rows if show_all or not r["same"]]

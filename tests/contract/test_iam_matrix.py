@@ -141,6 +141,11 @@ INTENDED_S3: dict[str, dict[str, list[str]]] = {
         "ArtifactsBucket/monitoring/*": [GET],  # GET /models/{name}/monitoring/report; the dashboard's drift report
         "ArtifactsBucket/dashboards/*": [GET, PUT],  # POST /dashboard: the page, and the presigned URL's GET
         "ArtifactsBucket/predictions/*/summary.json": [GET],  # GET /models/{name}/batch-jobs/{job_id}
+        # POST /uploads and /downloads presign with the role: PUT and GET of the dataset locations, GET of job files
+        "ArtifactsBucket/datasets/*": [GET, PUT],
+        "DataBucketName/*": [GET, PUT],
+        "ArtifactsBucket/predictions/*": [GET],
+        "ArtifactsBucket[s3:prefix=predictions/*]": [LIST],  # a download of a job's output/ prefix
     },
     "BatchFunctionRole": {
         "ArtifactsBucket/datasets/*": [GET],  # the inputs, in the locations POST .../batch-jobs allows

@@ -14,7 +14,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from mlops_cli.transport import Api, SigV4Signer
+from mlops_client.transport import Api, SigV4Signer
 
 FIXED = dt.datetime(2015, 8, 30, 12, 36, 0)
 CREDENTIALS = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")

@@ -26,6 +26,7 @@ S3, one bucket:
   ``monitoring/<name>/<ts>/report.json|html``  drift reports
   ``dashboards/<ts>-<id>.html``                the registry dashboard, rendered on request (presigned URL)
   ``datasets/feedback/<name>/<run id>.csv``    a run's data plus captured rows joined with their labels (+ manifest)
+  ``datasets/uploads/<id>/<file name>``        a dataset uploaded through a presigned PUT (``POST /uploads``)
   ``predictions/<name>/<job>/...``             a batch job: its plan, each chunk's output, errors and commit
                                                marker, and its summary
   ``capture/<name>/dt=YYYY-MM-DD/batch-...``   a batch job's scored rows, in the capture's own line format
@@ -241,6 +242,11 @@ def feedback_dataset_manifest(bucket: str, model_name: str, run_id: str) -> S3Ur
     return S3Uri(bucket, f"datasets/feedback/{model_name}/{run_id}.manifest.json")
 
 
+def dataset_upload(bucket: str, upload_id: str, file_name: str) -> S3Uri:
+    """A dataset uploaded through ``POST /uploads`` without a chosen URI (under ``datasets/``: training may read it)."""
+    return S3Uri(bucket, f"datasets/uploads/{upload_id}/{file_name}")
+
+
 # ---- S3 keys: dashboards -----------------------------------------------------------------------------------
 DASHBOARDS_PREFIX = "dashboards/"
 
@@ -253,6 +259,11 @@ def dashboard(bucket: str, at: str, render_id: str) -> S3Uri:
 
 # ---- S3 keys: batch scoring ----------------------------------------------------------------------------------
 PREDICTIONS_PREFIX = "predictions/"
+
+
+def batch_jobs_prefix(bucket: str) -> S3Uri:
+    """Every batch job's files, of every model (what ``POST /downloads`` may sign a GET or a listing for)."""
+    return S3Uri(bucket, PREDICTIONS_PREFIX)
 
 
 def batch_job_prefix(bucket: str, model_name: str, job_id: str) -> S3Uri:

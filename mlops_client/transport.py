@@ -1,6 +1,7 @@
-"""How the `mlops` command reaches an API: plain HTTP to `python -m local up`, or SigV4-signed HTTPS to a stack.
+"""How the SDK (and so the `mlops` command) reaches an API: plain HTTP to `python -m local up`, or SigV4-signed HTTPS
+to a deployed stack, and presigned S3 URLs for uploads and downloads.
 
-botocore is imported only for `--stack` (finding the API in the stack's outputs, credentials, signing): it costs
+botocore is imported only for a stack (finding the API in the stack's outputs, credentials, signing): it costs
 ~200 ms to import, and the local API needs none of it.
 """
 
@@ -13,27 +14,9 @@ import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
+from mlops_client.errors import ConfigurationError, MlopsError, Unreachable, api_error
+
 SERVICE = "execute-api"
-
-
-class CliError(Exception):
-    """A failure reported in one line with an exit code (no traceback)."""
-
-    def __init__(self, message: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
-
-
-EXIT_FAILED = 1  # the API refused the request, or the run failed
-EXIT_USAGE = 2  # a command-line mistake: missing option, unreadable file
-EXIT_UNREACHABLE = 3  # no API at that address, no credentials, no such stack
-
-
-class ApiError(CliError):
-    def __init__(self, status: int, message: str, error: str | None = None) -> None:
-        super().__init__(f"{status} {error + ': ' if error else ''}{message}", EXIT_FAILED)
-        self.status = status
-        self.error = error
 
 
 class SigV4Signer:
@@ -70,9 +53,15 @@ class Api:
     def url(self, path: str, query: dict[str, Any] | None = None) -> str:
         quoted = urllib.parse.quote(path, safe="/")
         url = self.base_url.rstrip("/") + quoted
-        if query:
-            pairs = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in query.items() if v is not None}
-            url += "?" + urllib.parse.urlencode(sorted(pairs.items()), quote_via=urllib.parse.quote)
+        if query:  # a list value repeats its key (?tag=a&tag=b)
+            pairs = [
+                (key, str(item).lower() if isinstance(item, bool) else str(item))
+                for key, value in sorted(query.items())
+                if value is not None
+                for item in (value if isinstance(value, list) else [value])
+            ]
+            if pairs:
+                url += "?" + urllib.parse.urlencode(pairs, quote_via=urllib.parse.quote)
         return url
 
     def call(
@@ -94,7 +83,7 @@ class Api:
         if with_api_key:
             key = self.api_key or (self.api_key_source() if self.api_key_source else None)
             if not key:
-                raise CliError("the predict route needs an API key: --api-key KEY (or MLOPS_API_KEY)", EXIT_USAGE)
+                raise ConfigurationError("the predict route needs an API key: --api-key KEY (or MLOPS_API_KEY)")
             self.api_key = key
             headers["x-api-key"] = key
         if self.signer is not None:
@@ -108,7 +97,7 @@ class Api:
         except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
             hint = " (is `python -m local up` running?)" if self.signer is None else ""
-            raise CliError(f"cannot reach {self.base_url}: {reason}{hint}", EXIT_UNREACHABLE) from None
+            raise Unreachable(f"cannot reach {self.base_url}: {reason}{hint}") from None
 
     def json(self, method: str, path: str, **kwargs: Any) -> Any:
         status, _, content = self.call(method, path, **kwargs)
@@ -121,9 +110,9 @@ class Api:
             error = document.get("error") if isinstance(document, dict) else None
             if isinstance(document, dict) and isinstance(document.get("detail"), list) and not message:
                 message = "; ".join(str(item.get("msg", item)) for item in document["detail"])
-            raise ApiError(status, _one_line(message or content.decode("utf-8", "replace") or "no body"), error)
+            raise api_error(status, _one_line(message or content.decode("utf-8", "replace") or "no body"), error)
         if document is None and content:
-            raise CliError(f"{method} {path} answered {status} with a body that is not JSON", EXIT_FAILED)
+            raise MlopsError(f"{method} {path} answered {status} with a body that is not JSON")
         return document
 
     def text(self, method: str, path: str, **kwargs: Any) -> str:
@@ -134,7 +123,7 @@ class Api:
                 message, error = document.get("message"), document.get("error")
             except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
                 message, error = content.decode("utf-8", "replace"), None
-            raise ApiError(status, _one_line(message or "no body"), error)
+            raise api_error(status, _one_line(message or "no body"), error)
         return content.decode("utf-8")
 
 
@@ -145,7 +134,7 @@ def _one_line(text: str) -> str:
 def local_api(url: str, api_key: str | None, timeout_s: float, local_caller: str | None = None) -> Api:
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise CliError(f"--url must be an http(s) URL such as http://127.0.0.1:3000, not {url!r}", EXIT_USAGE)
+        raise ConfigurationError(f"--url must be an http(s) URL such as http://127.0.0.1:3000, not {url!r}")
     return Api(url.rstrip("/"), api_key=api_key, timeout_s=timeout_s, local_caller=local_caller)
 
 
@@ -158,26 +147,23 @@ def stack_api(stack_name: str, region: str | None, profile: str | None, api_key:
         session = botocore.session.Session(profile=profile)
         region = region or session.get_config_variable("region")
         if not region:
-            raise CliError("no AWS region: pass --region or set AWS_REGION / a profile's region", EXIT_UNREACHABLE)
+            raise Unreachable("no AWS region: pass --region (region=) or set AWS_REGION / a profile's region")
         credentials = session.get_credentials()
         if credentials is None:
-            raise CliError(
-                "no AWS credentials found (environment, ~/.aws, SSO, instance role): configure them or pass --profile",
-                EXIT_UNREACHABLE,
+            raise Unreachable(
+                "no AWS credentials found (environment, ~/.aws, SSO, instance role): configure them or pass --profile"
             )
         cloudformation = session.create_client("cloudformation", region_name=region)
         stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
     except botocore.exceptions.ProfileNotFound as exc:
-        raise CliError(str(exc), EXIT_USAGE) from None
+        raise ConfigurationError(str(exc)) from None
     except botocore.exceptions.ClientError as exc:
-        raise CliError(
-            f"stack {stack_name!r} in {region}: {exc.response['Error']['Message']}", EXIT_UNREACHABLE
-        ) from None
+        raise Unreachable(f"stack {stack_name!r} in {region}: {exc.response['Error']['Message']}") from None
     except botocore.exceptions.BotoCoreError as exc:
-        raise CliError(f"stack {stack_name!r}: {exc}", EXIT_UNREACHABLE) from None
+        raise Unreachable(f"stack {stack_name!r}: {exc}") from None
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
     if "ApiUrl" not in outputs:
-        raise CliError(f"stack {stack_name!r} has no ApiUrl output (is it this application's stack?)", EXIT_UNREACHABLE)
+        raise Unreachable(f"stack {stack_name!r} has no ApiUrl output (is it this application's stack?)")
 
     def fetch_api_key() -> str | None:
         if "ApiKeyId" not in outputs:
@@ -186,9 +172,7 @@ def stack_api(stack_name: str, region: str | None, profile: str | None, api_key:
         try:
             return client.get_api_key(apiKey=outputs["ApiKeyId"], includeValue=True)["value"]
         except botocore.exceptions.ClientError as exc:
-            raise CliError(
-                f"cannot read the stack's API key: {exc.response['Error']['Message']}", EXIT_FAILED
-            ) from None
+            raise MlopsError(f"cannot read the stack's API key: {exc.response['Error']['Message']}") from None
 
     return Api(
         outputs["ApiUrl"].rstrip("/"),
@@ -197,3 +181,19 @@ def stack_api(stack_name: str, region: str | None, profile: str | None, api_key:
         timeout_s=timeout_s,
         api_key_source=fetch_api_key,
     )
+
+
+def transfer(method: str, url: str, payload: bytes | None, timeout_s: float) -> bytes:
+    """PUT ``payload`` to, or GET the bytes of, a presigned S3 URL (the URL is the credential: nothing is signed)."""
+    request = urllib.request.Request(url, data=payload, method=method)
+    if payload is not None:
+        request.add_header("Content-Type", "application/octet-stream")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            return response.read()
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode("utf-8", "replace")
+        code = detail.split("<Code>")[1].split("</Code>")[0] if "<Code>" in detail else exc.reason
+        raise api_error(exc.code, f"S3 answered {exc.code} to the presigned {method}: {code}", "S3Error") from None
+    except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+        raise Unreachable(f"cannot reach the presigned URL's host: {getattr(exc, 'reason', exc)}") from None
