@@ -83,10 +83,14 @@ def test_a_first_model_on_noise_is_rejected_as_no_better_than_the_majority_class
     assert registry.get_alias("noise", "production") is None
     floor = record.gate["baseline"]
     assert (floor["strategy"], floor["predicts"], floor["passed"]) == ("prior", "always predicting 'No'", False)
-    assert [check["metric"] for check in floor["checks"]] == ["f1", "roc_auc"]
+    assert [(c["metric"], c["decides"]) for c in floor["checks"]] == [
+        ("f1", False),
+        ("balanced_accuracy", True),
+        ("roc_auc", True),
+    ]  # F1 recorded; balanced accuracy stands in for it (docs/architecture.md, "The gate")
     assert any(reason.startswith("no better than always predicting 'No'") for reason in record.gate["reasons"])
-    assert floor["metrics"]["roc_auc"] == 0.5 and floor["metrics"]["f1"] == 0.0
-    failing = [check for check in floor["checks"] if not check["passed"]]
+    assert floor["metrics"]["roc_auc"] == 0.5 and floor["metrics"]["balanced_accuracy"] == 0.5
+    failing = [check for check in floor["checks"] if check["decides"] and not check["passed"]]
     assert failing and all(check["interval"]["low"] <= floor["margin"] for check in failing)
     # the lift is recorded on the version even when it is rejected
     assert record.lift_over_baseline == {
@@ -103,12 +107,14 @@ def test_a_model_with_signal_deploys_with_a_positive_lift_in_the_record_and_the_
     record = registry.get_version("signal", result.version)
     assert registry.get_alias("signal", "production").version == record.version
     lift = record.lift_over_baseline
-    assert set(lift) == {"f1", "roc_auc"}
+    assert set(lift) == {"f1", "balanced_accuracy", "roc_auc"}
     assert lift["f1"]["difference"] == pytest.approx(record.metrics["f1"] - 0.0)
     assert lift["roc_auc"]["difference"] == pytest.approx(record.metrics["roc_auc"] - 0.5)
     assert lift["roc_auc"]["ratio"] == pytest.approx(record.metrics["roc_auc"] / 0.5)
     assert lift["f1"]["ratio"] is None  # a ratio over an F1 of 0 says nothing
-    assert all(check["passed"] and check["interval"]["low"] > 0 for check in record.gate["baseline"]["checks"])
+    decisive = [check for check in record.gate["baseline"]["checks"] if check["decides"]]
+    assert [c["metric"] for c in decisive] == ["balanced_accuracy", "roc_auc"]
+    assert all(check["passed"] and check["interval"]["low"] > 0 for check in decisive)
     assert any(reason.startswith("better than always predicting 'No'") for reason in record.gate["reasons"])
 
     markdown = cards.render_markdown(cards.build_card(record, registry.list_events("signal")))

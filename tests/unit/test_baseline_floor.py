@@ -48,15 +48,22 @@ def test_a_model_of_noise_on_an_imbalanced_table_is_no_better_than_always_predic
     floor = _floor(BINARY, "f1", model, train, test)
 
     assert (floor.strategy, floor.predicts, floor.passed) == ("prior", "always predicting 'No'", False)
-    assert [check.metric for check in floor.checks] == ["f1", "roc_auc"]
-    assert floor.metrics["f1"] == 0.0 and floor.metrics["roc_auc"] == 0.5
-    f1 = floor.checks[0]
-    assert (f1.winner_score, f1.difference, f1.ratio, f1.passed) == (0.0, 0.0, None, False)
-    assert f1.reason == (
-        "no better than always predicting 'No': f1 0.0000 vs 0.0000 (90% interval of the improvement "
+    # F1 is recorded only; balanced accuracy stands in for it, then the reference metric
+    assert [(check.metric, check.decides) for check in floor.checks] == [
+        ("f1", False),
+        ("balanced_accuracy", True),
+        ("roc_auc", True),
+    ]
+    assert floor.metrics["f1"] == 0.0 and floor.metrics["balanced_accuracy"] == 0.5 and floor.metrics["roc_auc"] == 0.5
+    f1, balanced, auc = floor.checks
+    assert (f1.winner_score, f1.difference, f1.ratio, f1.interval) == (0.0, 0.0, None, None)
+    assert "(recorded, not decisive: " in f1.reason
+    assert (balanced.winner_score, balanced.difference, balanced.passed) == (0.5, 0.0, False)
+    assert balanced.reason == (
+        "no better than always predicting 'No': balanced_accuracy 0.5000 vs 0.5000 (90% interval of the improvement "
         "[+0.0000, +0.0000], 300 resamples of 300 rows, seed 3, not above 0.0)"
     )
-    assert not floor.checks[1].passed and floor.checks[1].interval.low <= 0 < floor.checks[1].interval.high
+    assert not auc.passed and auc.interval.low <= 0 < auc.interval.high
 
 
 def test_the_interval_is_the_percentiles_of_scikit_learns_metric_difference_on_the_same_resamples():
@@ -75,20 +82,23 @@ def test_the_interval_is_the_percentiles_of_scikit_learns_metric_difference_on_t
         "roc_auc": [
             skm.roc_auc_score(is_positive[r], ours[r]) - skm.roc_auc_score(is_positive[r], theirs[r]) for r in index
         ],
-        "f1": [
-            skm.f1_score(test_y[r], ours_labels[r], pos_label="Yes", zero_division=0)
-            - skm.f1_score(test_y[r], theirs_labels[r], pos_label="Yes", zero_division=0)
+        "balanced_accuracy": [
+            skm.balanced_accuracy_score(test_y[r], ours_labels[r])
+            - skm.balanced_accuracy_score(test_y[r], theirs_labels[r])
             for r in index
         ],
     }
-    for check in floor.checks:
+    recorded = floor.checks[0]
+    assert (recorded.metric, recorded.decides, recorded.interval) == ("f1", False, None)
+    assert recorded.difference == pytest.approx(recorded.winner_score) and recorded.ratio is None
+    for check in floor.checks[1:]:
         low, high = np.percentile(by_hand[check.metric], [5, 95])
         assert (check.interval.low, check.interval.high) == pytest.approx((low, high), abs=1e-9), check.metric
         assert check.interval.observed_improvement == pytest.approx(check.difference, abs=1e-12)
         assert check.passed and check.interval.low > 0 and check.interval.required and check.interval.passed
         assert check.reason.startswith("better than always predicting 'No': ")
     assert floor.passed
-    assert floor.checks[1].ratio == pytest.approx(floor.checks[1].winner_score / 0.5)
+    assert floor.checks[2].ratio == pytest.approx(floor.checks[2].winner_score / 0.5)
     assert floor.lift() == {c.metric: {"difference": c.difference, "ratio": c.ratio} for c in floor.checks}
 
 
@@ -146,6 +156,31 @@ def test_the_gate_refuses_a_winner_below_the_floor_with_or_without_a_champion():
         assert decision.baseline == floor
         assert [r for r in decision.reasons if r.startswith("no better than always predicting 'No'")]
     assert gate(config, holdout, None, None).passed  # the same winner with no floor: nothing to beat
+
+
+def test_the_checked_metrics_replace_f1_and_add_the_reference_once():
+    assert baseline_floor.checked_metrics("classification", "f1") == [
+        ("f1", False),
+        ("balanced_accuracy", True),
+        ("roc_auc", True),
+    ]
+    assert baseline_floor.checked_metrics("classification", "roc_auc") == [("roc_auc", True)]
+    assert baseline_floor.checked_metrics("classification", "log_loss") == [("log_loss", True), ("roc_auc", True)]
+    assert baseline_floor.checked_metrics("regression", "mae") == [("mae", True), ("r2", True)]
+
+
+def test_a_majority_positive_class_does_not_hold_a_useful_model_on_f1():
+    # Given 'Yes' as the majority: always predicting it has F1 2p/(1+p), near the model's on a small holdout
+    rng = np.random.default_rng(5)
+    features = rng.normal(size=(400, 3))
+    target = np.where(features[:, 0] + rng.normal(0, 1.0, 400) > -0.3, "Yes", "No").astype(object)
+    train, test = _split(features, target, cut=280)
+    model = LogisticRegression().fit(*train)
+
+    floor = _floor(BINARY, "f1", model, train, test)
+
+    assert floor.predicts == "always predicting 'Yes'" and floor.metrics["f1"] > 0.7
+    assert floor.passed  # decided on balanced accuracy and ROC AUC, whatever F1's small lift
 
 
 def test_the_lift_ratio_means_something_or_is_none():

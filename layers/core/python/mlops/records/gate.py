@@ -49,6 +49,7 @@ class BaselineCheck(StepRecord):
     interval: BootstrapInterval | None = None  # the paired bootstrap of ``difference``; None: not measurable
     passed: bool
     reason: str  # the check in words, as the gate's reasons carry it
+    decides: bool = True  # False: recorded for the lift only (F1: a constant predictor's says which class is positive)
 
 
 class BaselineFloor(StepRecord):

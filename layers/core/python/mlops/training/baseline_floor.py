@@ -6,11 +6,14 @@ probabilities, its majority class as the label) or ``DummyRegressor(strategy="me
 scores it on the holdout beside the winner. The gate refuses a winner that does not beat it, with or without a
 champion, on every checked metric:
 
-- the gate's own metric, and
-- the task's reference metric, on which a trivial baseline means something whatever the gate metric: ROC AUC for
-  classification (the baseline gives every row the same score: 0.5) and R² for regression (the training mean: about
-  0). F1 alone is not enough: an always-'No' predictor scores 0 on it, and a model that finds one positive by luck
-  beats 0.
+- the gate's own metric — except F1, for which balanced accuracy stands in: a constant predictor's F1 is 0 when the
+  positive class is the minority (a model that finds one positive by luck beats it) and 2p/(1+p) when it is the
+  majority (a useful model can fail to beat it on a small holdout), so it says which class was named positive, not
+  how good the labels are; balanced accuracy is 0.5 (1/k for k classes) for every constant predictor. F1's lift is
+  still recorded, as a check that does not decide;
+- and the task's reference metric, on which a trivial baseline means something whatever the gate metric: ROC AUC
+  for classification (the baseline gives every row the same score: 0.5) and R² for regression (the training mean:
+  about 0).
 
 "Beats" is the paired bootstrap of ``mlops.training.significance`` (the winner and the baseline on the same resamples
 of the holdout rows): the lower bound of the interval of the improvement must be above ``BASELINE_MARGIN``. Each
@@ -31,6 +34,7 @@ from mlops.training.scoring import FLOAT_TOLERANCE, higher_is_better, score
 
 BASELINE_MARGIN = 0.0
 REFERENCE_METRIC = {"classification": "roc_auc", "regression": "r2"}
+STAND_IN = {"f1": "balanced_accuracy"}  # a gate metric the baseline says nothing on, and the one checked instead
 # The floor's bootstrap, unless the request's gate.bootstrap sets its resamples, seed and confidence. By default a large
 # holdout gets fewer resamples (at least MIN_RESAMPLES): about this many row indices in all, so the floor costs a few
 # seconds whatever the holdout (ROC AUC by ranks: ~9 s for 1,000 resamples of 10,000 rows, docs/architecture.md).
@@ -63,10 +67,14 @@ def default_resamples(rows: int) -> int:
     return max(MIN_RESAMPLES, min(DEFAULT_RESAMPLES, DEFAULT_MAX_INDICES // max(rows, 1)))
 
 
-def checked_metrics(task: str, gate_metric: str) -> list[str]:
-    """The gate's metric, then the task's reference metric if it is another."""
-    reference = REFERENCE_METRIC[task]
-    return [gate_metric] if gate_metric == reference else [gate_metric, reference]
+def checked_metrics(task: str, gate_metric: str) -> list[tuple[str, bool]]:
+    """(metric, whether its check decides): the gate's metric (recorded only if it has a stand-in), its stand-in,
+    then the task's reference metric if it is another."""
+    checks = [(gate_metric, gate_metric not in STAND_IN)]
+    for metric in (STAND_IN.get(gate_metric), REFERENCE_METRIC[task]):
+        if metric is not None and metric not in (name for name, _ in checks):
+            checks.append((metric, True))
+    return checks
 
 
 def ratio(metric: str, winner: float, baseline: float) -> float | None:
@@ -104,7 +112,10 @@ def measure(
     baseline_outputs = significance.model_outputs(baseline, test_x, schema.task)
     words = described(baseline, schema.task)
     checks = []
-    for metric in checked_metrics(schema.task, gate_metric):
+    for metric, decides in checked_metrics(schema.task, gate_metric):
+        if not decides:
+            checks.append(_recorded(metric, holdout_metrics[metric], baseline_metrics[metric], words=words))
+            continue
         try:
             interval: BootstrapInterval | None = significance.improvement_interval(
                 metric,
@@ -130,7 +141,23 @@ def measure(
         metrics=baseline_metrics,
         margin=margin,
         checks=checks,
-        passed=all(check.passed for check in checks),
+        passed=all(check.passed for check in checks if check.decides),
+    )
+
+
+def _recorded(metric: str, winner: float, baseline: float, *, words: str) -> BaselineCheck:
+    """A gate metric the baseline says nothing on: its lift recorded, no interval drawn, no say in the gate."""
+    difference = winner - baseline if higher_is_better(metric) else baseline - winner
+    return BaselineCheck(
+        metric=metric,
+        winner_score=winner,
+        baseline_score=baseline,
+        difference=difference,
+        ratio=ratio(metric, winner, baseline),
+        passed=difference > 0,
+        decides=False,
+        reason=f"{metric} {winner:.4f} vs {baseline:.4f} for {words} (recorded, not decisive: a constant predictor's "
+        f"{metric} says which class is positive; {STAND_IN[metric]} decides)",
     )
 
 
