@@ -25,6 +25,7 @@ import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import IO, Any
 
 from local.template import ROOT
@@ -244,6 +245,14 @@ def restore(stack: Any, state_dir: Path) -> Restored | None:
     return Restored(objects, items, executions, manifest["saved_at"])
 
 
+# A restored execution has no interpreter behind it, and no task tokens. moto 5.2.5's SendTaskFailure asks every
+# execution's callbacks (finished ones included; SendTaskSuccess asks the running ones only): without a worker it
+# failed on a restored one, so a rejection answered 502 and its run kept waiting. This one holds no callbacks.
+_NO_WORKER = SimpleNamespace(
+    env=SimpleNamespace(callback_pool_manager=SimpleNamespace(notify=lambda **_: False, heartbeat=lambda **_: False))
+)
+
+
 def _restore_executions(stack: Any, records: list[dict[str, Any]]) -> int:
     """Finished executions, as moto's ASL backend keeps them, so describe/list answer as before the restart.
 
@@ -286,6 +295,7 @@ def _restore_executions(stack: Any, records: list[dict[str, Any]]) -> int:
             execution.stop_date = dt.datetime.fromisoformat(record["stop_date"]) if record.get("stop_date") else None
         execution.exec_status = ExecutionStatus(status)
         execution.output = json.loads(record["output"]) if record.get("output") else None
+        execution.exec_worker = _NO_WORKER
         state_machine.executions.append(execution)
         restored += 1
     return restored

@@ -312,6 +312,18 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
     production = registry.get_alias(MODEL, "production").version
     assert (done["status"], done["rows"], done["scored"], done["version"]) == ("SUCCEEDED", 50, 50, production), done
 
+    # When a file is to be uploaded and the batch input downloaded (the SDK's upload and download); Then each answer
+    # is a presigned URL for exactly that object, a download outside the allowed locations is refused, and a
+    # download of a missing object is 404.
+    status, grant = api.call("POST", "/uploads", {"file_name": "story.csv"})
+    assert status == 200 and grant["method"] == "PUT", grant
+    assert grant["uri"].startswith(f"s3://{stack.bucket}/datasets/uploads/") and grant["uri"].endswith("/story.csv")
+    assert grant["uri"].removeprefix(f"s3://{stack.bucket}/") in grant["url"], grant
+    status, grant = api.call("POST", "/downloads", {"uri": body["input_uri"]})
+    assert status == 200 and grant["method"] == "GET" and grant["size_bytes"] == len("\n".join(lines)), grant
+    assert api.call("POST", "/downloads", {"uri": f"s3://{stack.bucket}/models/{MODEL}/x.joblib"})[0] == 403
+    assert api.call("POST", "/downloads", {"uri": f"s3://{stack.bucket}/datasets/no-such.csv"})[0] == 404
+
     # When the dashboard is published; Then the page in S3 shows every version with the registry's metrics.
     status, published = api.call("POST", "/dashboard")
     assert status == 200 and published["uri"].startswith(f"s3://{stack.bucket}/dashboards/"), published

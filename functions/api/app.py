@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from mlops.api.bodies import body_problem
 from mlops.errors import (
     DeploymentRefused,
     InvalidAliasName,
@@ -103,12 +104,26 @@ def invalid(exc: Exception) -> Response:
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     problem = _undecodable_body(event)
     if problem:  # the resolver would raise on these; they are the caller's mistake: 4xx, not 500
-        return {
-            "statusCode": 415 if problem.startswith("the body must be application/json") else 400,
-            "headers": {"Content-Type": content_types.APPLICATION_JSON},
-            "body": json.dumps({"message": problem, "error": "BadRequest"}),
-        }
+        return _refusal(415 if problem.startswith("the body must be application/json") else 400, problem, "BadRequest")
+    refused = body_problem(_body_text(event))
+    if refused is not None:  # numbers no setting can hold, nesting the parser cannot follow: refused at the door
+        return _refusal(refused.status, refused.message, refused.error)
     return app.resolve(event, context)
+
+
+def _refusal(status: int, message: str, error: str) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": content_types.APPLICATION_JSON},
+        "body": json.dumps({"message": message, "error": error}),
+    }
+
+
+def _body_text(event: dict[str, Any]) -> str | None:
+    body = event.get("body")
+    if body and event.get("isBase64Encoded"):
+        return base64.b64decode(body).decode("utf-8")  # checked by _undecodable_body
+    return body
 
 
 def _undecodable_body(event: Any) -> str | None:

@@ -49,7 +49,12 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict[str, Any]:
     bucket = _settings().artifacts_bucket
     match parse_event(BatchStep, event).root:
         case PlanJobEvent() as step:
-            planned = batch.plan_job(step.start, ModelRegistry.from_settings(_settings()), bucket)
+            planned = batch.plan_job(
+                step.start,
+                ModelRegistry.from_settings(_settings()),
+                bucket,
+                max_concurrency=BatchSettings.from_environment().max_concurrency,
+            )
             logger.info("batch job planned", extra={"job_id": planned.job_id, "chunks": planned.chunks})
             return planned.model_dump()
         case ScoreChunkEvent() as step:

@@ -99,7 +99,7 @@ def _undo(step: UndoDeploymentEvent, settings: Settings) -> dict:
     failure = failure_of(step.state_input)
     request = step.state_input.get("request") if isinstance(step.state_input.get("request"), dict) else step.state_input
     model_name = request.get("model_name")
-    if failure is None or not isinstance(model_name, str) or not MODEL_NAME_PATTERN_RE.match(model_name):
+    if failure is None or not isinstance(model_name, str) or not MODEL_NAME_PATTERN_RE.fullmatch(model_name):
         return {"reverted": False}
     reverted = undo_deployment(
         ModelRegistry.from_settings(settings), model_name, execution_arn=step.execution_arn, state=failure[0]

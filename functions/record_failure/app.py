@@ -26,7 +26,7 @@ def _model_name(state_input: dict[str, Any]) -> str | None:
     """The run's model: in the normalised request after Prepare, at the top of the raw request before it."""
     request = state_input.get("request") if isinstance(state_input.get("request"), dict) else state_input
     name = request.get("model_name")
-    return name if isinstance(name, str) and MODEL_NAME_PATTERN_RE.match(name) else None
+    return name if isinstance(name, str) and MODEL_NAME_PATTERN_RE.fullmatch(name) else None
 
 
 def _with_state(event: Any) -> Any:

@@ -405,3 +405,65 @@ def test_only_sagemaker_in_this_account_can_assume_the_training_role(translated)
             "Condition": {"StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}},
         }
     ]
+
+
+# ---- the artifacts key and bucket: the stack's roles and the named readers only ------------------------------------
+STACK_ROLES = "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/${AWS::StackName}-*"
+KMS_DATA_ACTIONS = {"kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"}
+
+
+def _principal_arns(condition: dict[str, Any]) -> list[list[str]]:
+    """The aws:PrincipalArn patterns of an ArnLike/ArnNotLike condition, per branch of its !If (readers or none)."""
+    value = next(iter(condition.values()))["aws:PrincipalArn"]
+    if isinstance(value, dict) and "Fn::If" in value:
+        _, with_readers, without = value["Fn::If"]
+        joined = with_readers["Fn::Split"][1]["Fn::Sub"]
+        return [joined.split(","), [without[0]["Fn::Sub"]]]
+    return [[value["Fn::Sub"]]]
+
+
+def test_only_the_stacks_roles_and_named_readers_may_use_the_artifacts_key() -> None:
+    statements = load_template()["Resources"]["ArtifactsKey"]["Properties"]["KeyPolicy"]["Statement"]
+    users = [s for s in statements if KMS_DATA_ACTIONS & set(_as_list(s["Action"]))]
+    # the account administers the key but holds none of its data actions (kms:* would let any IAM policy grant them)
+    administration = next(s for s in statements if s["Sid"] == "AccountAdministration")
+    assert "kms:*" not in _as_list(administration["Action"]) and administration not in users
+    assert len(users) == 1, users
+    condition = users[0]["Condition"]
+    assert condition["StringEquals"]["kms:ViaService"] == {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"}
+    assert _principal_arns({"ArnLike": condition["ArnLike"]}) == [
+        [STACK_ROLES, "${ArtifactsReaderPrincipalArns}"],
+        [STACK_ROLES],
+    ]
+
+
+def test_only_the_stacks_roles_write_artifacts_and_only_they_and_the_readers_read_them() -> None:
+    statements = load_template()["Resources"]["ArtifactsBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    denials = {s["Sid"]: s for s in statements if s["Effect"] == "Deny" and "ArnNotLike" in s.get("Condition", {})}
+    writes, reads = denials["DenyObjectWritesOutsideTheStack"], denials["DenyObjectReadsOutsideTheStackAndReaders"]
+    assert {"s3:PutObject", "s3:DeleteObject"} <= set(writes["Action"]) and "s3:GetObject" in reads["Action"]
+    assert writes["Principal"] == reads["Principal"] == "*"
+    assert _principal_arns(writes["Condition"]) == [[STACK_ROLES]]  # readers read; they never write
+    assert _principal_arns(reads["Condition"]) == [[STACK_ROLES, "${ArtifactsReaderPrincipalArns}"], [STACK_ROLES]]
+
+
+# IAM cannot make a PutItem conditional (no condition key states a ConditionExpression): a role that may append an
+# audit event could also overwrite one by putting the same key without the code's attribute_not_exists. These roles,
+# and no other, hold that right; docs/governance.md#who-can-write-what names them. An event's key holds its timestamp
+# and a random id, so an overwrite has to name a key it read first.
+AUDIT_APPENDERS = [
+    "ApiFunctionRole",
+    "ApprovalFunctionRole",
+    "DeployFunctionRole",
+    "DriftFunctionRole",
+    "RecordFailureFunctionRole",
+    "RegisterFunctionRole",
+    "ReproduceFunctionRole",
+]
+
+
+def test_exactly_these_roles_could_overwrite_an_audit_event_through_put_item(granted) -> None:
+    tables, _ = granted
+    assert sorted(role for role, cells in tables.items() if "dynamodb:PutItem" in cells.get("AuditTable", [])) == (
+        AUDIT_APPENDERS
+    )

@@ -203,6 +203,14 @@ def test_an_input_that_cannot_be_scored_ends_in_invalid_input_with_a_failed_summ
     assert "lacks the model's input column" in job["cause"], job
     assert job["summary"]["end_state"] == "InvalidInput" and job["summary"]["complete"] is False
     assert job["output_uri"] is None
+    assert_nothing_leaks(job)
+
+
+def assert_nothing_leaks(job: dict) -> None:
+    """A failed job's answer names its error, and says nothing of the code: no stack trace, no file, no source."""
+    answer = json.dumps(job)
+    assert "stackTrace" not in answer and '.py\\"' not in answer and "File \\" not in answer, answer
+    assert "Traceback" not in answer, answer
 
 
 def test_a_chunk_failing_after_its_writes_ends_the_job_in_chunk_failed_with_no_complete_output(deployed, monkeypatch):
@@ -233,3 +241,28 @@ def test_a_chunk_failing_after_its_writes_ends_the_job_in_chunk_failed_with_no_c
     assert f"{prefix}chunks/00001.json" not in objects_under(stack, prefix + "chunks/")
     assert summary["chunks_committed"] < summary["chunks"], summary
     assert job["error"] == "ChunkFailed" and "States.ExceedToleratedFailureThreshold" in summary["error"], job
+    assert_nothing_leaks(job)
+
+
+def test_a_retried_post_with_its_client_token_starts_one_job(deployed):
+    stack, api = deployed
+    body = {"input_uri": f"s3://{stack.bucket}/datasets/bc.csv", "client_token": "nightly-2026-12-07"}
+    sfn = stack.client("stepfunctions")
+    before = len(sfn.list_executions(stateMachineArn=stack.state_machine_arns["BatchTransform"])["executions"])
+
+    first_status, first = api.call("POST", f"/models/{MODEL}/batch-jobs", body)
+    again_status, again = api.call("POST", f"/models/{MODEL}/batch-jobs", body)
+
+    assert (first_status, again_status) == (202, 200), (first, again)
+    assert again["job_id"] == first["job_id"] and again["started"] is False
+    assert (
+        len(sfn.list_executions(stateMachineArn=stack.state_machine_arns["BatchTransform"])["executions"]) == before + 1
+    )
+    # the same token with another request is a conflict, and starts nothing
+    status, refused = api.call("POST", f"/models/{MODEL}/batch-jobs", {**body, "chunk_bytes": CHUNK_BYTES})
+    assert (status, refused["error"]) == (409, "ClientTokenReused"), refused
+    assert api.call("GET", f"/models/{MODEL}/batch-jobs/{first['job_id']}")[0] == 200
+    wait_for(
+        lambda: api.call("GET", f"/models/{MODEL}/batch-jobs/{first['job_id']}")[1]["status"] != "RUNNING",
+        "the job to end",
+    )

@@ -9,6 +9,7 @@ import pytest
 
 from local.gateway import LocalGateway
 from local.runs.datasets import breast_cancer_csv
+from local.stack import LocalStack
 from mlops.governance import cards
 from mlops.registry import documents
 from mlops.storage import objects
@@ -17,6 +18,7 @@ from tests.conftest import upload
 
 pytestmark = pytest.mark.integration
 DEADLINE_S = 120
+CANDIDATES = [{"estimator": "logistic_regression", "params": {"max_iter": 2000}}]
 
 
 def _start(stack, approval: dict | None = None, **extra) -> str:
@@ -209,3 +211,32 @@ def test_the_reproduce_cli_explains_when_no_local_api_runs(capsys):
 
     assert main(["reproduce", "--model-name", "bc", "--version", "1", "--url", "http://127.0.0.1:9"]) == 2
     assert "start it with `python -m local up --seed`" in capsys.readouterr().err
+
+
+def test_a_rejection_on_a_stack_restored_from_its_state_reaches_the_run(tmp_path, monkeypatch):
+    # Given a local stack that was stopped with a finished run and started again from its saved state (what
+    # `local up` does by default): the restored execution has no interpreter behind it
+    with LocalStack(state_dir=tmp_path) as first:
+        uri = upload(first, "datasets/bc.csv", breast_cancer_csv())
+        request = {"model_name": "bc", "dataset_uri": uri, "target": "target", "candidates": CANDIDATES}
+        sfn = first.client("stepfunctions")
+        run = sfn.start_execution(stateMachineArn=first.training_pipeline_arn, name="first", input=json.dumps(request))
+        _finished(first, run["executionArn"])
+    with LocalStack(state_dir=tmp_path) as stack:
+        for name, value in stack.environment().items():
+            monkeypatch.setenv(name, value)
+        assert stack.restored is not None and stack.restored.executions >= 1  # the run (and its rollout)
+        # When a new run waits for approval and a person rejects it through the HTTP API
+        waiting = {**request, "model_name": "other", "approval": {"required": True, "timeout_s": 300}}
+        sfn = stack.client("stepfunctions")
+        arn = sfn.start_execution(
+            stateMachineArn=stack.training_pipeline_arn, name="second", input=json.dumps(waiting)
+        )["executionArn"]
+        registry = stack.registry()
+        _wait(lambda: registry.list_versions("other") and registry.get_version("other", 1).approval_task_token,
+              "the version to wait for approval")  # fmt: skip
+        status, body = _post(LocalGateway(stack, port=0), "/models/other/versions/1/reject", {"reason": "bias review"})
+
+        # Then the answer is the decision, and the run ends in its named state (not RUNNING behind a 502)
+        assert (status, body.get("status")) == (200, "Rejected"), body
+        assert (_finished(stack, arn)["status"], _end_state(stack, arn)) == ("FAILED", "ApprovalRejected")

@@ -28,8 +28,11 @@ DEADLINE_S = 120.0
 
 @pytest.fixture
 def stack(monkeypatch: pytest.MonkeyPatch):
-    # A warm predict instance re-reads the alias on every request, so each step's weight reaches it at once.
-    with LocalStack(parameters={"AliasRefreshSeconds": "0"}) as local_stack:
+    # A warm predict instance re-reads the alias on every request, so each step's weight reaches it at once. The bakes
+    # here are judged on errors and request counts: the stack's p99 ceiling is raised to 30 s because a local request
+    # on a loaded 2-core machine was seen at 3.5 s (the default 1,000 ms rolled a healthy canary back).
+    parameters = {"AliasRefreshSeconds": "0", "DeploymentMaxP99LatencyMs": "30000"}
+    with LocalStack(parameters=parameters) as local_stack:
         for name, value in local_stack.environment().items():
             monkeypatch.setenv(name, value)
         yield local_stack
@@ -166,7 +169,7 @@ def test_a_canary_whose_requests_fail_is_rolled_back_and_production_is_unchanged
     before = _alias_content(_alias(stack, REGRESSION_MODEL))
     registry_before = [v.model_dump() for v in stack.registry().list_versions(REGRESSION_MODEL)]
     # When v2 rolls out as a canary and, once it serves, every hand-over to scikit-learn fails
-    deployment = {"strategy": "canary", "canary_weight": 0.5, "bake_s": 3, "thresholds": {"max_error_rate": 0.05}}
+    deployment = {"strategy": "canary", "canary_weight": 0.5, "bake_s": 3, "thresholds": {"max_error_rate": 0.01}}
     execution = _start(
         stack,
         _request(stack, strong, deployment=deployment, name=REGRESSION_MODEL, dataset=dataset, target="progression"),

@@ -268,6 +268,7 @@ def test_ground_truth_degradation_is_reported_and_triggers_retraining(stack, dep
         stack.bucket,
         MODEL,
         [{"inference_id": i, "label": a} for i, a in zip(ids, actual, strict=True)],
+        actor="tests",
     )
 
     report, output = check(stack)
@@ -282,7 +283,9 @@ def test_ground_truth_degradation_is_reported_and_triggers_retraining(stack, dep
 
 def test_too_few_labels_are_not_judged(stack, deployed):
     ids = capture(stack, deployed, rows(np.random.default_rng(9), 150), predictions=["1"] * 150)
-    accept_feedback(stack.registry(), stack.bucket, MODEL, [{"inference_id": i, "label": 0} for i in ids[:20]])
+    accept_feedback(
+        stack.registry(), stack.bucket, MODEL, [{"inference_id": i, "label": 0} for i in ids[:20]], actor="tests"
+    )
 
     report, _ = check(stack)
 
@@ -293,11 +296,21 @@ def test_too_few_labels_are_not_judged(stack, deployed):
 def test_feedback_is_validated_against_the_production_version(stack, deployed):
     registry = stack.registry()
     with pytest.raises(InvalidFeedback, match="not a class"):
-        accept_feedback(registry, stack.bucket, MODEL, [{"inference_id": "a:0", "label": "maybe"}])
-    accepted = accept_feedback(registry, stack.bucket, MODEL, [{"inference_id": "a:0", "label": 1.0}])
+        accept_feedback(registry, stack.bucket, MODEL, [{"inference_id": "a:0", "label": "maybe"}], actor="tests")
+    with pytest.raises(InvalidFeedback, match="not an inference id"):
+        accept_feedback(registry, stack.bucket, MODEL, [{"inference_id": "made-up", "label": 1}], actor="tests")
+    events = registry.list_events(MODEL)
+    accepted = accept_feedback(
+        registry, stack.bucket, MODEL, [{"inference_id": "a:0", "label": 1.0}], actor="arn:aws:iam::1:user/ann"
+    )
     assert accepted["accepted"] == 1 and "/feedback/churn/dt=" in accepted["uri"]
     line = json.loads(objects.get_bytes(S3Uri.parse(accepted["uri"])))
     assert line["label"] == "1"  # normalised as the dataset normalises class labels
+    assert (line["labelled_by"], line["rule"]) == ("arn:aws:iam::1:user/ann", "latest label of an inference id wins")
+    received = registry.list_events(MODEL)[len(events) :]
+    assert [(e.event_type, e.actor, e.after["labels"], e.after["uri"]) for e in received] == [
+        ("FeedbackReceived", "arn:aws:iam::1:user/ann", 1, accepted["uri"])
+    ]
 
 
 def test_nothing_to_monitor_and_unreadable_baselines_are_named_errors(stack):

@@ -7,7 +7,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlops.api import approvals
-from mlops.settings import Settings
+from mlops.settings import ApprovalSettings, Settings
 
 from .conventions import ModelName, Reason, VersionNumber, actor, registry, responses
 
@@ -21,7 +21,8 @@ class Rejection(BaseModel):
 
 @router.post(
     "/models/<name>/versions/<version>/approve",
-    summary="Approve a PendingApproval version (resumes its run); not by the identity that requested the run",
+    summary="Approve a PendingApproval version (resumes its run): by a listed approver (ApproverPrincipalArns), never "
+    "by the identity that requested the run (an assumed role's sessions are one identity)",
     responses={**responses(403, 404, 409, 422)},
 )
 def approve(name: ModelName, version: VersionNumber, body: Annotated[Reason | None, Body()] = None) -> dict[str, Any]:
@@ -33,14 +34,15 @@ def approve(name: ModelName, version: VersionNumber, body: Annotated[Reason | No
         version,
         approved=True,
         actor=actor(router.current_event),
+        approvers=ApprovalSettings.from_environment().approver_principals,
         reason=reason,
     )
 
 
 @router.post(
     "/models/<name>/versions/<version>/reject",
-    summary="Reject a PendingApproval version (stops its run)",
-    responses={**responses(404, 409, 422)},
+    summary="Reject a PendingApproval version (stops its run): by a listed approver (ApproverPrincipalArns)",
+    responses={**responses(403, 404, 409, 422)},
 )
 def reject(name: ModelName, version: VersionNumber, body: Rejection) -> dict[str, Any]:
     return approvals.decide(
@@ -50,5 +52,6 @@ def reject(name: ModelName, version: VersionNumber, body: Rejection) -> dict[str
         version,
         approved=False,
         actor=actor(router.current_event),
+        approvers=ApprovalSettings.from_environment().approver_principals,
         reason=body.reason,
     )

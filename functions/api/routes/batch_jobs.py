@@ -5,15 +5,25 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
+from pydantic import Field
 
 from mlops.api import batch_jobs
 from mlops.governance import policy as governance
-from mlops.records.batch import JOB_ID_PATTERN, BatchJobRequest
+from mlops.records.batch import CLIENT_TOKEN_PATTERN, JOB_ID_PATTERN, BatchJobRequest
 from mlops.settings import BatchApiSettings, GovernanceSettings, Settings
 
 from .conventions import ModelName, registry, responses
 
 router = Router()
+
+
+class StartBatchJob(BatchJobRequest):
+    client_token: str | None = Field(
+        default=None,
+        pattern=CLIENT_TOKEN_PATTERN,
+        description="retrying with the same token starts no second job (it names the job); omit it for a new job",
+    )
+
 
 JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="the job id POST .../batch-jobs answered")]
 
@@ -21,13 +31,22 @@ JobId = Annotated[str, Path(pattern=JOB_ID_PATTERN, description="the job id POST
 @router.post(
     "/models/<name>/batch-jobs",
     summary="Score a CSV in S3 with a model's alias (BatchTransform); answers 202 with the job id",
-    responses={202: {"description": "started"}, **responses(403, 404, 422)},
+    responses={202: {"description": "started"}, **responses(403, 404, 409, 422)},
 )
-def start_batch_job(name: ModelName, request: BatchJobRequest) -> Response[dict[str, Any]]:
+def start_batch_job(name: ModelName, request: StartBatchJob) -> Response[dict[str, Any]]:
     registry().get_model(name)  # 404 before anything starts
     governance.enforce_input_location(request.input_uri, GovernanceSettings.from_environment())  # 403
-    job = batch_jobs.start_batch_job(BatchApiSettings.from_environment().batch_transform_arn, name, request)
-    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=job)
+    job, started = batch_jobs.start_batch_job(
+        BatchApiSettings.from_environment().batch_transform_arn,
+        name,
+        BatchJobRequest.model_validate(request.model_dump(exclude={"client_token"})),
+        request.client_token,
+    )
+    return Response(
+        status_code=202 if started else 200,
+        content_type=content_types.APPLICATION_JSON,
+        body={**job, "started": started},
+    )
 
 
 @router.get(

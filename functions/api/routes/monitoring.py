@@ -14,6 +14,7 @@ from mlops.monitoring import store
 from mlops.monitoring.feedback import accept_feedback
 from mlops.settings import ScheduleSettings, Settings
 from mlops.storage import objects
+from mlops.views import dashboard
 
 from .conventions import ModelName, actor, error, registry, responses
 
@@ -43,7 +44,11 @@ def invalid_monitoring_input(exc: Exception) -> Response:
 )
 def feedback(name: ModelName, body: Feedback) -> Response[dict[str, Any]]:
     accepted = accept_feedback(
-        registry(), Settings.from_environment().artifacts_bucket, name, [item.model_dump() for item in body.labels]
+        registry(),
+        Settings.from_environment().artifacts_bucket,
+        name,
+        [item.model_dump() for item in body.labels],
+        actor=actor(router.current_event),
     )
     return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=accepted)
 
@@ -111,4 +116,9 @@ def monitoring_report(name: ModelName) -> Response[str]:
     if check is None or not check.get("html_uri"):
         raise ModelNotFound(f"no drift report for {name}" + (f" with check_id {wanted!r}" if wanted else ""))
     html = objects.get_bytes(objects.S3Uri.parse(check["html_uri"])).decode("utf-8")
-    return Response(status_code=200, content_type="text/html; charset=utf-8", body=html)
+    return Response(
+        status_code=200,
+        content_type="text/html; charset=utf-8",
+        body=html,
+        headers={"Content-Security-Policy": dashboard.PAGE_CSP, "X-Content-Type-Options": "nosniff"},
+    )

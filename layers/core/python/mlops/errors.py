@@ -87,7 +87,11 @@ class PolicyViolation(MlopsError):
 
 
 class SelfApprovalRefused(PolicyViolation):
-    """An approver tried to approve a run they requested."""
+    """An approver tried to approve a run they requested (the same identity once normalised: mlops.records.identity)."""
+
+
+class ApproverNotListed(PolicyViolation):
+    """A caller outside the stack's approver list (ApproverPrincipalArns) tried to decide an approval."""
 
 
 class InvalidAliasName(MlopsError):

@@ -4,8 +4,17 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+
+from mlops.records.request import (
+    DEFAULT_MAX_ERROR_RATE,
+    DEFAULT_MAX_P99_LATENCY_MS,
+    DEFAULT_MIN_REQUESTS,
+    DEPLOYMENT_STRATEGIES,
+    MAX_TRIALS,
+)
 
 
 class MissingSetting(RuntimeError):
@@ -85,15 +94,18 @@ class BatchSettings:
 
     serving_runtime: str
     sklearn_function: str
+    max_concurrency: int = 20  # a job's chunks scored at once (BatchMaxConcurrency); a request cannot choose it
 
-    ENVIRONMENT_VARIABLES = ("SERVING_RUNTIME", "SKLEARN_PREDICT_FUNCTION")
+    ENVIRONMENT_VARIABLES = ("SERVING_RUNTIME", "SKLEARN_PREDICT_FUNCTION", "BATCH_MAX_CONCURRENCY")
 
     @classmethod
     def from_environment(cls) -> BatchSettings:
         runtime = _required("SERVING_RUNTIME")
         if runtime not in ("onnx", "sklearn"):
             raise MissingSetting(f"SERVING_RUNTIME must be onnx or sklearn, not {runtime!r}")
-        return cls(runtime, _required("SKLEARN_PREDICT_FUNCTION"))
+        return cls(
+            runtime, _required("SKLEARN_PREDICT_FUNCTION"), _whole("BATCH_MAX_CONCURRENCY", low=1, high=MAX_TRIALS)
+        )
 
 
 @dataclass(frozen=True)
@@ -141,6 +153,25 @@ class ApiSettings:
     @classmethod
     def from_environment(cls) -> ApiSettings:
         return cls(_required("TRAINING_PIPELINE_ARN"), _required("PREDICT_FUNCTION"), _required("REPRODUCE_FUNCTION"))
+
+
+@dataclass(frozen=True)
+class ApprovalSettings:
+    """Who may decide an approval (the stack's ``ApproverPrincipalArns``): IAM principal ARNs, comma-separated; empty,
+    any caller other than the run's requester. An entry is compared as ``mlops.records.identity`` decides identities
+    (a role admits its sessions)."""
+
+    approver_principals: tuple[str, ...]
+
+    ENVIRONMENT_VARIABLES = ("APPROVER_PRINCIPAL_ARNS",)
+
+    @classmethod
+    def from_environment(cls) -> ApprovalSettings:
+        listed = tuple(entry.strip() for entry in _present("APPROVER_PRINCIPAL_ARNS").split(",") if entry.strip())
+        malformed = [entry for entry in listed if not re.fullmatch(r"arn:aws[a-z-]*:(iam|sts)::\d{12}:\S+", entry)]
+        if malformed:
+            raise MissingSetting(f"APPROVER_PRINCIPAL_ARNS must list IAM principal ARNs, not {malformed}")
+        return cls(listed)
 
 
 @dataclass(frozen=True)
@@ -318,15 +349,57 @@ class MonitoringSettings:
         return cls(windows, cooldown, flag == "true", settle)
 
 
+def _number(name: str, *, low: float, high: float) -> float:
+    try:
+        value = float(_required(name))
+    except ValueError as exc:
+        raise MissingSetting(f"{name} must be a number: {exc}") from exc
+    if not math.isfinite(value) or not low <= value <= high:
+        raise MissingSetting(f"{name} must be a finite number within [{low}, {high}], not {value}")
+    return value
+
+
+def _whole(name: str, *, low: int, high: int) -> int:
+    value = _number(name, low=low, high=high)
+    if value != int(value):
+        raise MissingSetting(f"{name} must be a whole number, not {value}")
+    return int(value)
+
+
 @dataclass(frozen=True)
 class GovernanceSettings:
-    """The stack's rules a training request may tighten but never loosen (read by the API and Prepare)."""
+    """The stack's rules a training request may tighten but never loosen (read by the API and Prepare): approval,
+    the gate's margin, where data may be read, and the caps on what a run may spend and risk. Ceilings: a search's
+    trials (``SearchMaxTrials``) and trials at once (``TrialMaxConcurrency``). Floors of delivery: a progressive
+    ``DeploymentStrategy`` (a request may not choose all_at_once on it) and its bake thresholds
+    (``DeploymentMaxErrorRate``, ``DeploymentMaxP99LatencyMs``, ``DeploymentMinRequests``)."""
 
     require_approval: bool
     min_improvement: float
     dataset_locations: tuple[str, ...]  # ``s3://bucket/prefix/`` a dataset_uri must start with
+    max_trials: int = MAX_TRIALS
+    max_concurrency: int = MAX_TRIALS
+    deployment_strategy: str = "all_at_once"
+    max_error_rate: float = DEFAULT_MAX_ERROR_RATE
+    max_p99_latency_ms: float = DEFAULT_MAX_P99_LATENCY_MS
+    min_requests: int = DEFAULT_MIN_REQUESTS
 
-    ENVIRONMENT_VARIABLES = ("REQUIRE_APPROVAL", "GATE_MIN_IMPROVEMENT", "DATA_BUCKET", "ARTIFACTS_BUCKET")
+    ENVIRONMENT_VARIABLES = (
+        "REQUIRE_APPROVAL",
+        "GATE_MIN_IMPROVEMENT",
+        "DATA_BUCKET",
+        "ARTIFACTS_BUCKET",
+        "SEARCH_MAX_TRIALS",
+        "TRIAL_MAX_CONCURRENCY",
+        "DEPLOYMENT_STRATEGY",
+        "DEPLOYMENT_MAX_ERROR_RATE",
+        "DEPLOYMENT_MAX_P99_LATENCY_MS",
+        "DEPLOYMENT_MIN_REQUESTS",
+    )
+
+    @property
+    def progressive(self) -> bool:
+        return self.deployment_strategy != "all_at_once"
 
     @classmethod
     def from_environment(cls) -> GovernanceSettings:
@@ -343,7 +416,20 @@ class GovernanceSettings:
         locations = (f"s3://{_required('ARTIFACTS_BUCKET')}/datasets/",)
         if data_bucket:
             locations += (f"s3://{data_bucket}/",)
-        return cls(flag == "true", margin, locations)
+        strategy = _required("DEPLOYMENT_STRATEGY")
+        if strategy not in DEPLOYMENT_STRATEGIES:
+            raise MissingSetting(f"DEPLOYMENT_STRATEGY must be one of {DEPLOYMENT_STRATEGIES}, not {strategy!r}")
+        return cls(
+            flag == "true",
+            margin,
+            locations,
+            max_trials=_whole("SEARCH_MAX_TRIALS", low=1, high=MAX_TRIALS),
+            max_concurrency=_whole("TRIAL_MAX_CONCURRENCY", low=1, high=MAX_TRIALS),
+            deployment_strategy=strategy,
+            max_error_rate=_number("DEPLOYMENT_MAX_ERROR_RATE", low=0, high=1),
+            max_p99_latency_ms=_number("DEPLOYMENT_MAX_P99_LATENCY_MS", low=1, high=60_000),
+            min_requests=_whole("DEPLOYMENT_MIN_REQUESTS", low=0, high=10_000_000),
+        )
 
 
 @dataclass(frozen=True)

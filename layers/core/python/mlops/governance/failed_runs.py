@@ -8,8 +8,11 @@ step reconciles before it does, so the state and the registry say the same thing
 * states whose contract is "nothing was registered" (InvalidInput, NoCandidateTrained, RegistrationFailed,
   PipelineFailed): a version this run registered (its ``RUN#`` marker) that could still be deployed is marked
   ``Abandoned``, with an audit event. The version number stays taken and the record and artifacts stay for the
-  audit; only deployment is refused (``Abandoned`` is not a deployable status). Deleting it instead would break
-  the append-only trail and reuse a version number; calling the run a success would hide a step that failed.
+  audit; only deployment is refused (``Abandoned`` is not a deployable status). An alias that still points at it
+  (UndoDeployment puts back only this run's own moves) is named in the outcome and its audit event, and serves no
+  more: the predict path refuses a version that is not deployable (``VersionNotDeployable``). Deleting it instead
+  would break the append-only trail and reuse a version number; calling the run a success would hide a step that
+  failed.
 * DeploymentFailed and SmokeTestFailed ("registered, production did not move"): if production serves this run's
   version because this run moved it, the move is undone (``mlops.serving.deploy.revert_deployment``).
 
@@ -133,5 +136,12 @@ def reconcile_failed_run(
         return outcome
     if state in NOTHING_REGISTERED_STATES:
         abandon_version(registry, model_name, version, execution_arn=execution_arn, state=state)
+        # An alias someone else pointed at it stays (this role may not write aliases), but it serves no more: the
+        # predict path refuses a version that is not deployable (VersionNotDeployable, 503) until it is moved.
+        outcome["aliases_on_abandoned_version"] = sorted(
+            alias.alias
+            for alias in registry.list_aliases(model_name)
+            if version in (alias.version, alias.canary_version, alias.shadow_version)
+        )
     outcome["version_status"] = registry.get_version(model_name, version).status
     return outcome

@@ -1,6 +1,7 @@
 """The stack's governance rules against a training request: a request can make them stricter, never looser.
 
-The stack decides (template parameters ``RequireApproval``, ``GateMinImprovement``, ``DataBucketName``): a request
+The stack decides (template parameters ``RequireApproval``, ``GateMinImprovement``, ``DataBucketName``, and the caps
+``SearchMaxTrials``, ``TrialMaxConcurrency``, ``DeploymentStrategy`` and the bake thresholds): a request
 may require an approval the stack does not, or ask for a larger gate margin, but a request that would turn off a
 required approval, lower the margin, or read a dataset outside the allowed locations (``datasets/`` in the
 artifacts bucket, and the data bucket if one is set) is refused before anything is written. The API checks at the
@@ -31,6 +32,44 @@ def violations(request: TrainingRequest, policy: GovernanceSettings) -> list[str
             + ", ".join(f"{location}..." for location in policy.dataset_locations)
             + ")"
         )
+    return found + cap_violations(request, policy)
+
+
+def cap_violations(request: TrainingRequest, policy: GovernanceSettings) -> list[str]:
+    """What in the request would lift the stack's ceilings on a run's spend, or loosen its delivery floors."""
+    found = []
+    search = request.search
+    if search is not None and search.max_trials > policy.max_trials:
+        found.append(f"search.max_trials {search.max_trials} is above the stack's ceiling {policy.max_trials} "
+                     "(SearchMaxTrials)")  # fmt: skip
+    if search is not None and search.max_concurrency is not None and search.max_concurrency > policy.max_concurrency:
+        found.append(
+            f"search.max_concurrency {search.max_concurrency} is above the stack's ceiling {policy.max_concurrency} "
+            "(TrialMaxConcurrency)"
+        )
+    deployment = request.deployment
+    if policy.progressive and deployment.strategy == "all_at_once":
+        found.append(
+            f"deployment.strategy all_at_once: this stack delivers progressively ({policy.deployment_strategy}, "
+            "DeploymentStrategy); a request may choose another progressive strategy, not skip the bake"
+        )
+    thresholds = deployment.thresholds
+    for field, requested, floor, parameter, looser in (
+        ("max_error_rate", thresholds.max_error_rate, policy.max_error_rate, "DeploymentMaxErrorRate", "above"),
+        (
+            "max_p99_latency_ms",
+            thresholds.max_p99_latency_ms,
+            policy.max_p99_latency_ms,
+            "DeploymentMaxP99LatencyMs",
+            "above",
+        ),
+        ("min_requests", thresholds.min_requests, policy.min_requests, "DeploymentMinRequests", "below"),
+    ):
+        if requested is not None and (requested > floor if looser == "above" else requested < floor):
+            found.append(
+                f"deployment.thresholds.{field} {requested} is {looser} the stack's {floor} ({parameter}): a "
+                "request may tighten a bake threshold, not loosen it"
+            )
     return found
 
 

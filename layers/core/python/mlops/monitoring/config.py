@@ -6,6 +6,7 @@ Both are frozen and validated on construction (``InvalidMonitoringConfig``); eve
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -22,7 +23,7 @@ MAX_RATE_S = 30 * 86_400  # a model checked less than monthly is not monitored i
 def rate_seconds(expression: str, *, field_name: str = "schedule.rate") -> int:
     """The interval of an EventBridge Scheduler rate expression, ``rate(6 hours)`` → 21600 (cron is refused: the
     scheduled checks fan out from one schedule whose ticks are counted in whole intervals)."""
-    match = RATE_PATTERN.match(expression) if isinstance(expression, str) else None
+    match = RATE_PATTERN.fullmatch(expression) if isinstance(expression, str) else None
     if match is None:
         raise InvalidMonitoringConfig(
             f"{field_name} must be an EventBridge rate expression such as 'rate(6 hours)' "
@@ -77,6 +78,16 @@ def feedback_rows_problem(document: Any) -> str | None:
     return None
 
 
+def non_finite(config: Any) -> list[str]:
+    """The number fields of a config holding NaN or an infinity (every bound below would let an infinity through,
+    and DynamoDB cannot store one): named, so the caller hears which."""
+    return [
+        f"{f.name} must be a finite number, not {value!r}"
+        for f in fields(config)
+        if isinstance(value := getattr(config, f.name), float) and not math.isfinite(value)
+    ]
+
+
 @dataclass(frozen=True)
 class DriftConfig:
     """The false-alarm controls of one comparison. Every value is reported with the result it produced."""
@@ -93,7 +104,7 @@ class DriftConfig:
     chunk_rows: int = 65_536  # rows reduced at a time (bounds the memory of a check)
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = non_finite(self)
         if not (isinstance(self.min_rows, int) and self.min_rows >= 1):
             problems.append("min_rows must be an integer >= 1")
         if not 0 < self.alpha < 1:
@@ -156,7 +167,7 @@ class MonitoringConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
     def __post_init__(self) -> None:
-        problems = []
+        problems = non_finite(self)
         if not (isinstance(self.consecutive_windows, int) and self.consecutive_windows >= 1):
             problems.append("consecutive_windows must be an integer >= 1")
         if not (isinstance(self.min_labelled_rows, int) and self.min_labelled_rows >= 1):
@@ -168,7 +179,7 @@ class MonitoringConfig:
             if not getattr(self, name) > 0:
                 problems.append(f"{name} must be > 0")
         uri = self.retraining_dataset_uri
-        if uri is not None and not re.match(r"^s3://[^/]+/.+", str(uri)):
+        if uri is not None and not re.fullmatch(r"s3://[^/]+/.+", str(uri)):
             problems.append("retraining_dataset_uri must be an s3:// URI")
         if self.retraining_feedback is not None:
             problem = feedback_rows_problem(self.retraining_feedback)

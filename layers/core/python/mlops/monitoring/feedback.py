@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import time
 import uuid
 from datetime import UTC, datetime
@@ -38,8 +39,16 @@ def is_finite_number(value: Any) -> bool:
         return False
 
 
-def store_feedback(bucket: str, model_name: str, labels: list[dict[str, Any]], *, now: float | None = None) -> str:
-    """Write received labels as one JSON-lines object under feedback/<model>/dt=<day>/ (the check joins them)."""
+# What the predict route and a batch job issue: the request (or job) id and the row's position in it.
+INFERENCE_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,128}:[0-9]{1,19}")
+
+
+def store_feedback(
+    bucket: str, model_name: str, labels: list[dict[str, Any]], *, actor: str, now: float | None = None
+) -> str:
+    """Write received labels as one JSON-lines object under feedback/<model>/dt=<day>/ (the check joins them). Each
+    line names who labelled it (``labelled_by``); when one inference id is labelled twice, the latest label wins
+    (``read_labels``), and each line says so (``rule``), so rows trained from feedback keep who labelled them."""
     now = time.time() if now is None else now
     day = datetime.fromtimestamp(now, UTC).date().isoformat()
     received_at = iso_seconds(now)
@@ -50,6 +59,8 @@ def store_feedback(bucket: str, model_name: str, labels: list[dict[str, Any]], *
                 "inference_id": item["inference_id"],
                 "label": item["label"],
                 "received_at": received_at,
+                "labelled_by": actor,
+                "rule": "latest label of an inference id wins",
             },
             allow_nan=False,
         )
@@ -71,9 +82,17 @@ def read_labels(bucket: str, model_name: str, start: float, end: float) -> dict[
 
 
 def accept_feedback(
-    registry: ModelRegistry, bucket: str, model_name: str, labels: list[dict[str, Any]], *, now: float | None = None
+    registry: ModelRegistry,
+    bucket: str,
+    model_name: str,
+    labels: list[dict[str, Any]],
+    *,
+    actor: str,
+    now: float | None = None,
 ) -> dict[str, Any]:
-    """Validate ground-truth labels against the production version's task and classes, then store them."""
+    """Validate ground-truth labels against the production version's task and classes and their inference ids
+    against the ids the endpoint and batch jobs issue, then store them, with who sent them and an audit event
+    (``FeedbackReceived``)."""
     alias = registry.get_alias(model_name, PRODUCTION)
     if alias is None:
         raise ModelNotFound(f"model {model_name!r} has no production version to give feedback on")
@@ -92,6 +111,18 @@ def accept_feedback(
             classes = schema.get("classes") or []
             if classes and value not in classes:
                 raise InvalidFeedback(f"labels[{position}]: {value!r} is not a class of {model_name} ({classes})")
+        if not isinstance(item["inference_id"], str) or not INFERENCE_ID_PATTERN.fullmatch(item["inference_id"]):
+            raise InvalidFeedback(
+                f"labels[{position}]: {item['inference_id']!r} is not an inference id the predict route or a batch job "
+                "answered (<request or job id>:<row>)"
+            )
         normalised.append({"inference_id": item["inference_id"], "label": value})
-    uri = store_feedback(bucket, model_name, normalised, now=now)
+    uri = store_feedback(bucket, model_name, normalised, actor=actor, now=now)
+    registry.record_event(
+        model_name,
+        "FeedbackReceived",
+        actor=actor,
+        reason=f"{len(normalised)} ground-truth label(s) for version {alias.version}'s predictions",
+        after={"labels": len(normalised), "uri": uri, "version": alias.version},
+    )
     return {"model_name": model_name, "accepted": len(normalised), "uri": uri}

@@ -10,13 +10,16 @@ from mlops.records.registry import ALIAS_NAME_PATTERN, PRODUCTION
 MIN_CHUNK_BYTES = 64 * 1024
 MAX_CHUNK_BYTES = 256 * 1024 * 1024
 DEFAULT_CHUNK_BYTES = 16 * 1024 * 1024  # ~100k rows of 30 numbers: seconds of work, far from the 15-minute timeout
-JOB_ID_PATTERN = r"^\d{8}T\d{6}Z-[0-9a-f]{8}$"
+# A job started without a client token: its start time and a random part; with one: a digest of the token.
+JOB_ID_PATTERN = r"^(\d{8}T\d{6}Z-[0-9a-f]{8}|t-[0-9a-f]{32})$"
+CLIENT_TOKEN_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 
 
 class BatchJobRequest(BaseModel):
-    """What a caller asks for (``POST /models/{name}/batch-jobs``)."""
+    """What a caller asks for (``POST /models/{name}/batch-jobs``): JSON types as declared (no "1" for 1, no 0 for
+    false), nothing undeclared."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     input_uri: str = Field(
         pattern=r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+$",
         max_length=1024,
@@ -56,6 +59,7 @@ class PlannedJob(BaseModel):
     output_uri: str
     errors_uri: str
     started_at: str
+    max_concurrency: int = Field(default=20, ge=1, le=1000, description="chunks scored at once (BatchMaxConcurrency)")
 
 
 class ChunkItem(BaseModel):

@@ -42,7 +42,7 @@ VERSION_STATUSES = (
 
 
 def is_alias_name(alias: object) -> bool:
-    return isinstance(alias, str) and ALIAS_NAME_PATTERN_RE.match(alias) is not None
+    return isinstance(alias, str) and ALIAS_NAME_PATTERN_RE.fullmatch(alias) is not None
 
 
 KEY_FIELDS = ("pk", "sk")

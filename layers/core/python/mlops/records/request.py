@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -26,7 +26,9 @@ COMPUTE_ENGINES: tuple[ComputeEngine, ...] = ("lambda", "sagemaker")
 
 
 class Candidate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
+    model_config = ConfigDict(
+        extra="forbid", strict=True, allow_inf_nan=False
+    )  # JSON types as declared: no "1" or true for 1
     estimator: str
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -34,7 +36,7 @@ class Candidate(BaseModel):
 class IntRange(BaseModel):
     """Integers from low to high, both included; log: uniform in log space (for counts spanning decades)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     type: Literal["int"]
     low: int
     high: int
@@ -52,7 +54,9 @@ class IntRange(BaseModel):
 class FloatRange(BaseModel):
     """Floats from low to high; log: log-uniform (for rates and penalties spanning decades)."""
 
-    model_config = ConfigDict(extra="forbid", strict=False)  # 1 is a float here: JSON does not tell them apart
+    model_config = ConfigDict(
+        extra="forbid", strict=False, allow_inf_nan=False
+    )  # 1 is a float here: JSON does not tell them apart
     type: Literal["float"]
     low: float = Field(allow_inf_nan=False)
     high: float = Field(allow_inf_nan=False)
@@ -70,7 +74,7 @@ class FloatRange(BaseModel):
 class Choices(BaseModel):
     """One of the listed values, equally likely."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     type: Literal["categorical"]
     values: list[str | int | float | bool | None] = Field(min_length=1, max_length=100)
 
@@ -81,7 +85,7 @@ ParamSpace = Annotated[IntRange | FloatRange | Choices, Field(discriminator="typ
 class EstimatorSpace(BaseModel):
     """Where to search one estimator: a space per searched parameter, and parameters held fixed."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     estimator: str
     params: dict[str, ParamSpace] = Field(default_factory=dict, description="searched parameters")
     fixed: dict[str, Any] = Field(default_factory=dict, description="parameters every trial of it gets")
@@ -98,7 +102,7 @@ class Halving(BaseModel):
     """Successive halving: every trial fits on ``min_fraction`` of the training rows; the best 1/``factor`` go on
     to ``factor`` times the rows, rung after rung, until the last rung fits on all of them."""
 
-    model_config = ConfigDict(extra="forbid", strict=False)
+    model_config = ConfigDict(extra="forbid", strict=False, allow_inf_nan=False)
     factor: int = Field(default=3, ge=2, le=10, strict=True, description="rows grow, and trials shrink, by this")
     min_fraction: float = Field(
         default=1 / 9, gt=0, lt=1, description="the share of training rows the first rung fits on"
@@ -111,8 +115,10 @@ MAX_TRIALS = 1000
 class Search(BaseModel):
     """A hyper-parameter search: trials sampled from per-estimator spaces (or the defaults), fanned out together."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
-    max_trials: int = Field(default=20, ge=1, le=MAX_TRIALS, description="trials sampled (the first rung's count)")
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
+    max_trials: int = Field(
+        default=20, ge=1, le=MAX_TRIALS, description="trials sampled (the first rung's count); ceiling: SearchMaxTrials"
+    )
     time_budget_s: int | None = Field(
         default=None, ge=60, le=24 * 3600, description="the trial fan-out's time limit (each Map pass)"
     )
@@ -122,7 +128,7 @@ class Search(BaseModel):
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1, description="default: the split's seed")
     halving: Halving | None = None
     max_concurrency: int | None = Field(
-        default=None, ge=1, le=1000, description="trials at once; default: the stack's TrialMaxConcurrency"
+        default=None, ge=1, le=1000, description="trials at once; default and ceiling: the stack's TrialMaxConcurrency"
     )
     tolerated_failure_percentage: float | None = Field(
         default=None, ge=0, le=100, strict=False, description="default: the stack's TrialToleratedFailurePercentage"
@@ -132,7 +138,7 @@ class Search(BaseModel):
 class GateBootstrap(BaseModel):
     """The paired bootstrap of the improvement over the champion (the holdout's sampling noise)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     resamples: int = Field(default=1000, ge=100, le=10_000, description="resamples of the holdout rows")
     seed: int = Field(default=0, ge=0, le=2**32 - 1, description="the same seed draws the same resamples")
     confidence: float = Field(default=0.95, ge=0.5, le=0.999, description="the interval's confidence level")
@@ -143,7 +149,9 @@ class GateBootstrap(BaseModel):
 
 
 class Gate(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
+    model_config = ConfigDict(
+        extra="forbid", strict=True, allow_inf_nan=False
+    )  # JSON types as declared: no "1" or true for 1
     metric: str | None = None
     min_score: float | None = None
     min_improvement: float | None = Field(
@@ -159,14 +167,18 @@ class Gate(BaseModel):
 
 
 class Split(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
+    model_config = ConfigDict(
+        extra="forbid", strict=True, allow_inf_nan=False
+    )  # JSON types as declared: no "1" or true for 1
     seed: int = Field(default=42, ge=0, le=2**32 - 1)
     validation_fraction: float = Field(default=0.2, gt=0, lt=0.5)
     test_fraction: float = Field(default=0.2, gt=0, lt=0.5)
 
 
 class Approval(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
+    model_config = ConfigDict(
+        extra="forbid", strict=True, allow_inf_nan=False
+    )  # JSON types as declared: no "1" or true for 1
     required: bool | None = Field(default=None, description="default: the stack's RequireApproval parameter")
     timeout_s: int | None = Field(
         default=None, ge=1, le=365 * 24 * 3600, description="default: the stack's ApprovalTimeoutSeconds parameter"
@@ -188,7 +200,7 @@ DEFAULT_MIN_REQUESTS = 0
 class BakeThresholds(BaseModel):
     """What a bake judges the new version's serving on; past any one of them it is rolled back."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     max_error_rate: float | None = Field(default=None, ge=0, le=1, description="share of 5xx answers it may give")
     max_p99_latency_ms: float | None = Field(default=None, gt=0, description="its 99th percentile handler latency")
     max_disagreement: float | None = Field(
@@ -202,7 +214,7 @@ class BakeThresholds(BaseModel):
 class Deployment(BaseModel):
     """How the Deploy part of the pipeline moves production to a version that passed the gate."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     strategy: DeploymentStrategy | None = Field(default=None, description="default: DeploymentStrategy parameter")
     canary_weight: float | None = Field(default=None, gt=0, lt=1, description="canary: its share of requests")
     linear_step: float | None = Field(default=None, gt=0, lt=1, description="linear: the share added each step")
@@ -215,7 +227,7 @@ class Deployment(BaseModel):
 class FeedbackRows(BaseModel):
     """Train on the dataset plus the model's captured predictions joined with their /feedback labels."""
 
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     window_hours: float = Field(
         default=168.0, gt=0, le=90 * 24, description="labels received (and predictions captured) this far back"
     )
@@ -231,7 +243,9 @@ class FeedbackRows(BaseModel):
 
 
 class TrainingRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as declared: no "1" or true for 1
+    model_config = ConfigDict(
+        extra="forbid", strict=True, allow_inf_nan=False
+    )  # JSON types as declared: no "1" or true for 1
     model_name: str = Field(pattern=MODEL_NAME_PATTERN)
     dataset_uri: str = Field(pattern=r"^s3://[^/]+/.+")
     target: str = Field(min_length=1)
@@ -325,7 +339,19 @@ class SettledDeployment(Deployment):
     thresholds: SettledBakeThresholds
 
 
-def settle_deployment(requested: Deployment, default_strategy: str, default_bake_s: int) -> SettledDeployment:
+class ThresholdFloor(Protocol):
+    """The stack's bake thresholds (GovernanceSettings): what a threshold the request leaves out is."""
+
+    max_error_rate: float
+    max_p99_latency_ms: float
+    min_requests: int
+
+
+def settle_deployment(
+    requested: Deployment, default_strategy: str, default_bake_s: int, *, floor: ThresholdFloor | None = None
+) -> SettledDeployment:
+    """Every field decided: the request's, else the stack's (``floor``: its thresholds, which the governance check
+    keeps the request from loosening), else the defaults."""
     thresholds = requested.thresholds
     return SettledDeployment(
         strategy=requested.strategy or default_strategy,
@@ -333,10 +359,12 @@ def settle_deployment(requested: Deployment, default_strategy: str, default_bake
         linear_step=requested.linear_step or DEFAULT_LINEAR_STEP,
         bake_s=default_bake_s if requested.bake_s is None else requested.bake_s,
         thresholds=SettledBakeThresholds(
-            max_error_rate=_given(thresholds.max_error_rate, DEFAULT_MAX_ERROR_RATE),
-            max_p99_latency_ms=_given(thresholds.max_p99_latency_ms, DEFAULT_MAX_P99_LATENCY_MS),
+            max_error_rate=_given(thresholds.max_error_rate, floor.max_error_rate if floor else DEFAULT_MAX_ERROR_RATE),
+            max_p99_latency_ms=_given(
+                thresholds.max_p99_latency_ms, floor.max_p99_latency_ms if floor else DEFAULT_MAX_P99_LATENCY_MS
+            ),
             max_disagreement=_given(thresholds.max_disagreement, DEFAULT_MAX_DISAGREEMENT),
-            min_requests=_given(thresholds.min_requests, DEFAULT_MIN_REQUESTS),
+            min_requests=_given(thresholds.min_requests, floor.min_requests if floor else DEFAULT_MIN_REQUESTS),
         ),
     )
 

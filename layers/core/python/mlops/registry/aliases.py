@@ -5,7 +5,8 @@ serves ``POST /models/{name}/predict?alias=<alias>``; ``production`` is the defa
 the one the pipeline's Deploy step, canaries and rollbacks move.
 
 An alias changes in one transaction with its audit event, only if nobody changed it since it was read (its
-revision) and only while the target version exists and is deployable (a ConditionCheck in the same transaction).
+revision) and only while the target version exists and is deployable (a ConditionCheck in the same transaction
+stating the deployable rule, ``DEPLOYABLE_STATUSES``): set_alias, canaries, shadows, promote and rollback alike.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from mlops.registry.versions import VersionStore
 from mlops.storage import codec, layout
 
 MOVED_FIELDS = ("version", "canary_version", "canary_weight")
+DEPLOYABLE_VALUES = tuple(f":deployable{i}" for i in range(len(DEPLOYABLE_STATUSES)))
 
 
 def checked_alias(alias: str) -> str:
@@ -36,6 +38,17 @@ def checked_alias(alias: str) -> str:
     if not is_alias_name(alias):
         raise InvalidAliasName(f"{alias!r} is not an alias name ({ALIAS_NAME_PATTERN})")
     return alias
+
+
+def not_deployable(target: VersionRecord) -> DeploymentRefused | None:
+    """Why the version may not serve an alias (None: it may)."""
+    if target.status == VERSION_REJECTED:
+        return DeploymentRefused(f"{target.model_name} v{target.version} was rejected and cannot be deployed")
+    if target.status not in DEPLOYABLE_STATUSES:
+        return DeploymentRefused(
+            f"{target.model_name} v{target.version} is {target.status}: only approved versions can be deployed"
+        )
+    return None
 
 
 class AliasOperations(VersionStore):
@@ -79,9 +92,14 @@ class AliasOperations(VersionStore):
                     "ConditionCheck": {
                         "TableName": self.table_name,
                         "Key": layout.item_key(model_name, layout.version_sk(check_version)),
-                        "ConditionExpression": "attribute_exists(pk) AND #status <> :rejected",
+                        # the deployable rule itself, in the same transaction as the move: a status that changed
+                        # after deployable() read it (a failed run abandoned the version) still refuses the move
+                        "ConditionExpression": f"attribute_exists(pk) AND #status IN ({', '.join(DEPLOYABLE_VALUES)})",
                         "ExpressionAttributeNames": {"#status": "status"},
-                        "ExpressionAttributeValues": {":rejected": {"S": VERSION_REJECTED}},
+                        "ExpressionAttributeValues": {
+                            name: {"S": status}
+                            for name, status in zip(DEPLOYABLE_VALUES, DEPLOYABLE_STATUSES, strict=True)
+                        },
                     }
                 }
             )
@@ -107,6 +125,10 @@ class AliasOperations(VersionStore):
             self.transact(items)
         except ClientError as exc:
             if is_cancelled(exc):
+                if check_version is not None:  # the condition that failed may be the deployable rule: say so
+                    refusal = not_deployable(self.get_version(model_name, check_version))
+                    if refusal is not None:
+                        raise refusal from exc
                 raise VersionConflict(
                     f"alias {alias} of {model_name} changed concurrently or its version vanished; "
                     f"nothing was written ({cancellation_codes(exc)})"
@@ -117,12 +139,9 @@ class AliasOperations(VersionStore):
     def deployable(self, model_name: str, version: int) -> VersionRecord:
         """The version, if it may serve an alias (Registered or Approved); DeploymentRefused otherwise."""
         target = self.get_version(model_name, version)
-        if target.status == VERSION_REJECTED:
-            raise DeploymentRefused(f"{model_name} v{version} was rejected and cannot be deployed")
-        if target.status not in DEPLOYABLE_STATUSES:
-            raise DeploymentRefused(
-                f"{model_name} v{version} is {target.status}: only approved versions can be deployed"
-            )
+        refusal = not_deployable(target)
+        if refusal is not None:
+            raise refusal
         return target
 
     def set_alias(
@@ -262,6 +281,7 @@ class AliasOperations(VersionStore):
         current = self.get_alias(model_name, alias)
         if current is None or not current.canary_version:
             raise DeploymentRefused(f"{model_name} has no canary to promote")
+        self.deployable(model_name, current.canary_version)
         return self._write_alias(
             model_name,
             alias,
@@ -295,6 +315,7 @@ class AliasOperations(VersionStore):
             )
         if current.previous_version is None:
             raise NothingToRollBack(f"alias {alias} of {model_name!r} has no previous version to roll back to")
+        self.deployable(model_name, current.previous_version)
         return self._write_alias(
             model_name,
             alias,

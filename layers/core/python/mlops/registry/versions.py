@@ -179,6 +179,7 @@ class VersionStore(RegistryTable):
         actor: str,
         reason: str,
         require_token: bool | None = None,
+        details: Any = None,
     ) -> VersionRecord:
         """Move a version from ``expected`` to ``status`` (setting ``fields``) with its audit event, atomically.
 
@@ -213,6 +214,7 @@ class VersionStore(RegistryTable):
                         before={"status": expected},
                         after={"status": status, "version": version},
                         at=codec.now_iso(),
+                        details=details,
                     ),
                 ]
             )

@@ -91,8 +91,11 @@ def _version_for(registry: ModelRegistry, model_name: str, alias: str) -> tuple[
     return record.version, Schema.from_dict(documents.schema_of(version))
 
 
-def plan_job(start: BatchJobStart, registry: ModelRegistry, artifacts_bucket: str) -> PlannedJob:
-    """Resolve the alias once (every chunk scores with that version), check the header, cut the byte ranges."""
+def plan_job(
+    start: BatchJobStart, registry: ModelRegistry, artifacts_bucket: str, *, max_concurrency: int = 20
+) -> PlannedJob:
+    """Resolve the alias once (every chunk scores with that version), check the header, cut the byte ranges; the
+    chunks run at most ``max_concurrency`` at once (the stack's BatchMaxConcurrency: a request cannot choose it)."""
     request = start.request
     uri = S3Uri.parse(request.input_uri)
     version, schema = _version_for(registry, start.model_name, request.alias)
@@ -131,6 +134,7 @@ def plan_job(start: BatchJobStart, registry: ModelRegistry, artifacts_bucket: st
         output_uri=str(layout.batch_output_prefix(artifacts_bucket, start.model_name, start.job_id)),
         errors_uri=str(layout.batch_errors_prefix(artifacts_bucket, start.model_name, start.job_id)),
         started_at=utc_now(),
+        max_concurrency=max_concurrency,
     )
 
 

@@ -3,6 +3,7 @@ steps share. numpy-free, so the admin API (core layer only) can import it; the w
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +18,12 @@ def new_job_id(now: datetime | None = None) -> str:
     """Sortable by start time, unique by its random part; also the execution's name."""
     moment = now or datetime.now(UTC)
     return f"{moment:%Y%m%dT%H%M%SZ}-{uuid.uuid4().hex[:8]}"
+
+
+def job_id_for_token(model_name: str, client_token: str) -> str:
+    """The job id (and execution name) a client token always gives for a model: a retried POST starts no second
+    job, because Step Functions keeps an execution name unique per state machine for 90 days."""
+    return "t-" + hashlib.sha256(f"{model_name}\n{client_token}".encode()).hexdigest()[:32]
 
 
 def utc_now() -> str:

@@ -30,7 +30,13 @@ from mlops.errors import (
     ModelNotFound,
     SmokeTestFailed,
 )
-from mlops.records.registry import PRODUCTION, SERVING_RUNTIMES, VERSION_REJECTED, VersionRecord
+from mlops.records.registry import (
+    DEPLOYABLE_STATUSES,
+    PRODUCTION,
+    SERVING_RUNTIMES,
+    VERSION_REJECTED,
+    VersionRecord,
+)
 from mlops.records.steps import validated_schema
 from mlops.registry import documents
 from mlops.registry.store import ModelRegistry
@@ -43,6 +49,11 @@ from mlops.storage.objects import S3Uri
 RUNTIMES = SERVING_RUNTIMES
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 ServedModel = OnnxModel | SklearnModel | SklearnFunctionModel
+
+
+class VersionNotDeployable(ModelNotServable):
+    """An alias points at a version that may not serve (Abandoned, ApprovalExpired, PendingApproval, Rejected): the
+    predict path refuses it (503) rather than serve it, however it came to be there (a failed run abandoned it)."""
 
 
 @dataclass
@@ -129,12 +140,12 @@ class ModelCache:
             )
         return SklearnFunctionModel(self.sklearn_function, record.model_name, record.version, schema)
 
-    def load_version(self, model_name: str, version: int) -> LoadedVersion:
+    def load_version(self, model_name: str, version: int, record: VersionRecord | None = None) -> LoadedVersion:
         # A version's artifact and schema never change once registered: resolve each version once.
         known = self._versions.get((model_name, version))
         if known is not None:
             return known
-        record = self.registry.get_version(model_name, version)
+        record = record or self.registry.get_version(model_name, version)
         if record.status == VERSION_REJECTED:
             raise ModelNotServable(f"{model_name} v{version} was rejected by its gate")
         uri, digest = self._artifact_of(record)
@@ -210,10 +221,13 @@ class ModelCache:
         alias = self.registry.get_alias(model_name, alias_name)
         if alias is None:
             raise ModelNotFound(f"model {model_name!r} has no {alias_name} version")
-        production = self.load_version(model_name, alias.version)
+        production = self._servable(model_name, alias.version, alias_name)
         canary = None
         if alias.canary_version:
-            canary = self.load_version(model_name, alias.canary_version)
+            try:
+                canary = self._servable(model_name, alias.canary_version, alias_name)
+            except VersionNotDeployable:
+                canary = None  # a canary that may no longer serve takes no requests; production takes them all
         routing = Routing(production, canary, float(alias.canary_weight or 0.0), now)
         held = (
             isinstance(loaded.model, SklearnFunctionModel) or loaded.artifact_sha256 in self._models
@@ -223,6 +237,17 @@ class ModelCache:
         if all(held):  # not when loading the canary dropped production (a bound smaller than both)
             self._routes[route_key] = routing
         return routing
+
+    def _servable(self, model_name: str, version: int, alias_name: str) -> LoadedVersion:
+        """The version, loaded, if it may serve now: its status is read each time the alias is (a status changes
+        after the alias moved, e.g. a failed run abandons its version); its artifact is loaded once."""
+        record = self.registry.get_version(model_name, version)
+        if record.status not in DEPLOYABLE_STATUSES:
+            raise VersionNotDeployable(
+                f"{alias_name} of {model_name} points at v{version}, but v{version} is {record.status}: it may not "
+                "serve; deploy or roll back to a deployable version"
+            )
+        return self.load_version(model_name, version, record)
 
     def choose(
         self, model_name: str, draw: Callable[[], float] = random.random, alias: str = PRODUCTION

@@ -120,7 +120,7 @@ def parse_request(event: Any) -> PredictRequest:
         raise HttpError(400, "the request is not an API Gateway proxy event")
     parameters = event.get("pathParameters") or {}
     model_name = parameters.get("name") if isinstance(parameters, dict) else None
-    if not isinstance(model_name, str) or not MODEL_NAME_PATTERN_RE.match(model_name):
+    if not isinstance(model_name, str) or not MODEL_NAME_PATTERN_RE.fullmatch(model_name):
         raise HttpError(404, "no such model")
     body = _body_text(event)
     try:

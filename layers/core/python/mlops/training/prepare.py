@@ -78,6 +78,7 @@ def prepare(
         gate=gate,
         compute=(compute_engine, compute_reason),
         imbalance=(minority_share, selection_metric),
+        policy=policy,
     )
     prepared = PreparedDataset(
         uri=dataset_uri,
@@ -286,9 +287,11 @@ def _normalised_request(
     gate: evaluation.GateConfig,
     compute: tuple[ComputeEngine, str],
     imbalance: tuple[float | None, str | None],
+    policy: GovernanceSettings | None = None,
 ) -> NormalisedRequest:
     """The request with the task, trials, gate, approval, deployment and compute engine (and why) settled, and the
-    minority share and selection metric of an imbalanced binary target."""
+    minority share and selection metric of an imbalanced binary target; the bake thresholds it leaves out are the
+    stack's (``policy``)."""
     return NormalisedRequest.model_validate(
         {
             **request.model_dump(),
@@ -310,7 +313,7 @@ def _normalised_request(
                 "timeout_s": request.approval.timeout_s or defaults.approval_timeout_s,
             },
             "deployment": settle_deployment(
-                request.deployment, defaults.deployment_strategy, defaults.bake_s
+                request.deployment, defaults.deployment_strategy, defaults.bake_s, floor=policy
             ).model_dump(),
             "code_version": defaults.code_version,
             "compute": compute[0],

@@ -81,7 +81,14 @@ nav a{margin-right:12px}
 """
 
 
+# Every HTML page the stack serves (the dashboard, a drift report): no script, nothing loaded from anywhere; inline
+# styles and data: images only. The dashboard carries it in a meta tag (it is opened from S3), the API as a header.
+PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"
+
+
 # ---- publishing (AWS: the API renders to S3 and answers a presigned URL) ---------------------------------------------
+
+
 def publish(bucket: str, page: str, *, expires_s: int = PRESIGNED_URL_EXPIRES_S) -> dict[str, Any]:
     """Write the page to ``dashboards/`` and return its URI and a presigned GET URL (valid ``expires_s``, or until the
     signer's session ends if sooner)."""
@@ -361,8 +368,7 @@ def render_html(dashboard: Dashboard, *, title: str = "Model registry") -> str:
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
-        'img-src data:">'
+        f'<meta http-equiv="Content-Security-Policy" content="{PAGE_CSP}">'
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>"
     )
 
