@@ -22,6 +22,9 @@ BENCHMARKS = (
     ["bench.sagemaker_path", "--sizes-mb", "100"],
     ["bench.local_parallel"],  # local_parallel_speedup: 8 Train invocations in worker processes vs serially
     ["bench.tuning"],  # trials_per_minute: a search of N trials through the local pipeline
+    # quality_ratio_vs_hgb: the default run's holdout score over a hand-written HistGradientBoosting's, and the lift
+    # over the trivial baseline, on bundled and generated tables
+    ["bench.quality"],
     ["bench.sdk"],  # sdk_predict_*_ratio_vs_http: client.predict over the bare HTTP call; the SDK's import time
 )
 

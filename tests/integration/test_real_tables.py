@@ -158,7 +158,8 @@ def test_a_leaking_feature_is_warned_about_and_blocks_the_gate_when_asked(stack)
 
 def test_a_retrain_on_new_rows_is_compared_with_its_champion_despite_other_kept_categories(stack):
     # Given a champion trained on one sample of a table with thousands of cities
-    header, rows = _customers(1600, seed=1)
+    # (2,000 rows a sample: at 1:50, 400 holdout rows hold enough churners for the gate's floor to see the signal)
+    header, rows = _customers(4000, seed=1)
     request = {
         "model_name": "churn2",
         "target": "churned",
@@ -166,11 +167,11 @@ def test_a_retrain_on_new_rows_is_compared_with_its_champion_despite_other_kept_
         "class_weight": "balanced",
         "gate": {"metric": "balanced_accuracy"},
     }
-    first = run_training(stack, {**request, "dataset_uri": upload(stack, "datasets/a.csv", _csv(header, rows[:800]))})
+    first = run_training(stack, {**request, "dataset_uri": upload(stack, "datasets/a.csv", _csv(header, rows[:2000]))})
     assert first.end_state == "Deployed", error_message(first.cause)
 
     # When the next sample keeps other cities and starts at another date
-    second = run_training(stack, {**request, "dataset_uri": upload(stack, "datasets/b.csv", _csv(header, rows[800:]))})
+    second = run_training(stack, {**request, "dataset_uri": upload(stack, "datasets/b.csv", _csv(header, rows[2000:]))})
 
     # Then the champion is scored on the new holdout, not refused as another problem
     registry = stack.registry()

@@ -10,7 +10,7 @@ import pytest
 
 from mlops.data.dataset import Feature, Schema
 from mlops.records.steps import FailedCandidate, TrainedCandidate
-from mlops.training import evaluation, leakage
+from mlops.training import leakage, scoring
 from mlops.training.evaluation import GateConfig, gate, select_best
 
 FEATURES = [Feature("x", "numeric")]
@@ -75,10 +75,10 @@ def test_binary_metrics_match_counting_and_pairwise_ranking():
     target = np.array(BINARY_TARGET, dtype=object)
     schema = Schema(FEATURES, "label", "classification", ["no", "yes"], "yes")
 
-    result = evaluation.score(model, np.zeros((10, 1)), target, schema)
+    result = scoring.score(model, np.zeros((10, 1)), target, schema)
 
     predictions = list(model.predictions)
-    assert set(result) == set(evaluation.CLASSIFICATION_METRICS)
+    assert set(result) == set(scoring.CLASSIFICATION_METRICS)
     assert result["accuracy"] == pytest.approx(accuracy_by_counting(BINARY_TARGET, predictions))
     assert result["f1"] == pytest.approx(f1_by_counting(BINARY_TARGET, predictions, "yes"))
     assert result["roc_auc"] == pytest.approx(pairwise_auc(PROBABILITY_OF_YES, [t == "yes" for t in BINARY_TARGET]))
@@ -103,7 +103,7 @@ def test_balanced_accuracy_and_average_precision_for_the_positive_class():
 
     for positive, scores in (("yes", PROBABILITY_OF_YES), ("no", [1 - p for p in PROBABILITY_OF_YES])):
         schema = Schema(FEATURES, "label", "classification", ["no", "yes"], positive)
-        result = evaluation.score(model, np.zeros((10, 1)), target, schema)
+        result = scoring.score(model, np.zeros((10, 1)), target, schema)
 
         recalls = [
             sum(t == c and p == c for t, p in zip(BINARY_TARGET, predictions, strict=True)) / BINARY_TARGET.count(c)
@@ -112,7 +112,7 @@ def test_balanced_accuracy_and_average_precision_for_the_positive_class():
         assert result["balanced_accuracy"] == pytest.approx(sum(recalls) / 2)
         expected = average_precision_by_ranking(scores, [t == positive for t in BINARY_TARGET])
         assert result["average_precision"] == pytest.approx(expected)
-    assert evaluation.higher_is_better("balanced_accuracy") and evaluation.higher_is_better("average_precision")
+    assert scoring.higher_is_better("balanced_accuracy") and scoring.higher_is_better("average_precision")
 
 
 def test_balanced_accuracy_sees_through_an_imbalanced_majority_vote():
@@ -121,7 +121,7 @@ def test_balanced_accuracy_sees_through_an_imbalanced_majority_vote():
     model = FixedModel(["common", "rare"], always_common, np.tile([0.9, 0.1], (100, 1)))
     schema = Schema(FEATURES, "label", "classification", ["common", "rare"], "rare")
 
-    result = evaluation.score(model, np.zeros((100, 1)), target, schema)
+    result = scoring.score(model, np.zeros((100, 1)), target, schema)
 
     assert result["accuracy"] == pytest.approx(0.98)
     assert result["balanced_accuracy"] == pytest.approx(0.5)
@@ -134,7 +134,7 @@ def test_binary_f1_and_auc_follow_the_positive_class_even_when_it_sorts_first():
     target = np.array(BINARY_TARGET, dtype=object)
     schema = Schema(FEATURES, "label", "classification", ["no", "yes"], "no")
 
-    result = evaluation.score(model, np.zeros((10, 1)), target, schema)
+    result = scoring.score(model, np.zeros((10, 1)), target, schema)
 
     probability_of_no = [1 - p for p in PROBABILITY_OF_YES]
     expected_f1 = f1_by_counting(BINARY_TARGET, list(model.predictions), "no")
@@ -164,7 +164,7 @@ def test_multiclass_metrics_are_macro_averages():
     model = FixedModel(classes, np.array(predictions, dtype=object), probabilities)
     schema = Schema(FEATURES, "label", "classification", classes, None)
 
-    result = evaluation.score(model, np.zeros((10, 1)), np.array(target, dtype=object), schema)
+    result = scoring.score(model, np.zeros((10, 1)), np.array(target, dtype=object), schema)
 
     per_class_f1 = [f1_by_counting(target, predictions, label) for label in classes]
     per_class_auc = [
@@ -183,17 +183,17 @@ def test_regression_metrics_match_numpy():
     model = FixedModel([], predictions)
     schema = Schema(FEATURES, "label", "regression")
 
-    result = evaluation.score(model, np.zeros((6, 1)), target, schema)
+    result = scoring.score(model, np.zeros((6, 1)), target, schema)
 
     errors = target - predictions
-    assert set(result) == set(evaluation.REGRESSION_METRICS)
+    assert set(result) == set(scoring.REGRESSION_METRICS)
     assert result["rmse"] == pytest.approx(np.sqrt(np.mean(errors**2)))
     assert result["mae"] == pytest.approx(np.mean(np.abs(errors)))
     assert result["r2"] == pytest.approx(1 - np.sum(errors**2) / np.sum((target - target.mean()) ** 2))
 
 
 def test_scores_are_plain_floats_that_serialise_to_json():
-    result = evaluation.score(
+    result = scoring.score(
         binary_model(),
         np.zeros((10, 1)),
         np.array(BINARY_TARGET, dtype=object),
@@ -205,12 +205,12 @@ def test_scores_are_plain_floats_that_serialise_to_json():
 
 @pytest.mark.parametrize("metric", ["accuracy", "f1", "roc_auc", "r2"])
 def test_scores_are_higher_is_better(metric):
-    assert evaluation.higher_is_better(metric)
+    assert scoring.higher_is_better(metric)
 
 
 @pytest.mark.parametrize("metric", ["log_loss", "rmse", "mae"])
 def test_losses_are_lower_is_better(metric):
-    assert not evaluation.higher_is_better(metric)
+    assert not scoring.higher_is_better(metric)
 
 
 # ---- GateConfig -------------------------------------------------------------------------------------------
@@ -238,7 +238,7 @@ def test_a_metric_of_another_task_is_refused_listing_the_choices(task, metric):
     with pytest.raises(ValueError, match=rf"gate metric '{metric}' is not a {task} metric; choose one of") as raised:
         GateConfig.from_request(task, {"metric": metric})
 
-    for choice in evaluation.metrics_for(task):
+    for choice in scoring.metrics_for(task):
         assert choice in str(raised.value)
 
 
@@ -278,7 +278,7 @@ def test_the_threshold_is_met_in_the_metric_s_direction(metric, value, min_score
     decision = gate(GateConfig(metric, min_score=min_score), {metric: value}, champion=None, champion_version=None)
 
     assert decision.passed is passed
-    relation = "≥" if evaluation.higher_is_better(metric) else "≤"
+    relation = "≥" if scoring.higher_is_better(metric) else "≤"
     verdict = "meets" if passed else "fails"
     assert decision.reasons[0] == f"{metric} {value:.4f} {verdict} the threshold {relation} {min_score}"
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from mlops.training import evaluation
+from mlops.training import evaluation, scoring
 from mlops.training.significance import Outputs, improvement_interval, metric_per_resample, resample_chunks
 
 
@@ -56,7 +56,7 @@ def _sklearn(metric: str, target, outputs: Outputs, classes: list[str], positive
 
 
 @pytest.mark.parametrize("classes", [["no", "yes"], ["a", "b", "c"]], ids=["binary", "multiclass"])
-@pytest.mark.parametrize("metric", evaluation.CLASSIFICATION_METRICS)
+@pytest.mark.parametrize("metric", scoring.CLASSIFICATION_METRICS)
 def test_vectorised_classification_metrics_are_scikit_learns_on_every_resample(metric, classes):
     rng = np.random.default_rng(7)
     target = np.asarray(rng.choice(classes, size=160), dtype=object)
@@ -75,7 +75,7 @@ def _take(outputs: Outputs, rows: np.ndarray) -> Outputs:
     return Outputs(outputs.labels[rows], outputs.probabilities[rows], outputs.classes)
 
 
-@pytest.mark.parametrize("metric", evaluation.REGRESSION_METRICS)
+@pytest.mark.parametrize("metric", scoring.REGRESSION_METRICS)
 def test_vectorised_regression_metrics_are_scikit_learns_on_every_resample(metric):
     rng = np.random.default_rng(11)
     target = rng.normal(100, 15, size=140)

@@ -6,7 +6,7 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mlops.records.request import (
     DEFAULT_MAX_ERROR_RATE,
@@ -198,6 +198,8 @@ class PipelineSettings:
     trial_tolerated_failure_percentage: float = 10.0  # failed trials a search tolerates before the run fails
     deployment_strategy: str = "all_at_once"
     bake_s: int = 600
+    # GateMinimumScores: the least score per gate metric (a loss: the most); a request may ask for more, never less
+    min_scores: dict[str, float] = field(default_factory=dict)
 
     ENVIRONMENT_VARIABLES = (
         "REQUIRE_APPROVAL",
@@ -207,6 +209,7 @@ class PipelineSettings:
         "TRIAL_TOLERATED_FAILURE_PERCENTAGE",
         "DEPLOYMENT_STRATEGY",
         "DEPLOYMENT_BAKE_S",
+        "GATE_MINIMUM_SCORES",
     )
 
     @classmethod
@@ -230,7 +233,43 @@ class PipelineSettings:
             bake_s = int(_required("DEPLOYMENT_BAKE_S"))
         except ValueError as exc:
             raise MissingSetting(f"DEPLOYMENT_BAKE_S must be an integer: {exc}") from exc
-        return cls(flag == "true", timeout, _required("CODE_VERSION"), concurrency, tolerated, strategy, bake_s)
+        return cls(
+            flag == "true",
+            timeout,
+            _required("CODE_VERSION"),
+            concurrency,
+            tolerated,
+            strategy,
+            bake_s,
+            minimum_scores(_present("GATE_MINIMUM_SCORES")),
+        )
+
+
+# The gate's metrics (mlops.training.evaluation's, which a unit test holds this to): the settings cannot import the
+# training room, and a misspelt metric in GateMinimumScores must fail at start, not be silently ignored.
+GATE_METRICS = frozenset(
+    {"accuracy", "balanced_accuracy", "f1", "roc_auc", "average_precision", "log_loss", "rmse", "mae", "r2"}
+)
+
+
+def minimum_scores(text: str) -> dict[str, float]:
+    """GateMinimumScores (``f1=0.2,r2=0``; empty: none) as {metric: score}."""
+    scores: dict[str, float] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        metric, equals, value = item.partition("=")
+        metric = metric.strip()
+        if not equals or metric not in GATE_METRICS or metric in scores:
+            raise MissingSetting(
+                f"GATE_MINIMUM_SCORES: {item!r} is not metric=number with a gate metric named once "
+                f"({', '.join(sorted(GATE_METRICS))})"
+            )
+        try:
+            scores[metric] = float(value)
+        except ValueError as exc:
+            raise MissingSetting(f"GATE_MINIMUM_SCORES: {item!r}: {exc}") from exc
+        if not math.isfinite(scores[metric]):
+            raise MissingSetting(f"GATE_MINIMUM_SCORES: {item!r} is not a finite number")
+    return scores
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,9 @@ def build_card(record: VersionRecord, events: Sequence[AuditEvent]) -> dict[str,
             "holdout_metrics": record.metrics,
             "validation_metrics": record.validation_metrics,
             "champion": record.champion,
-            "gate": {k: record.gate.get(k) for k in ("decision", "metric", "reasons", "bootstrap")},
+            "gate": {k: record.gate.get(k) for k in ("decision", "metric", "reasons", "bootstrap", "baseline")},
+            "lift_over_baseline": record.lift_over_baseline,
+            "decision_threshold": record.decision_threshold,
         },
         "additional_information": {
             "drift_baseline": baseline_summary,
@@ -112,6 +114,30 @@ def _interval_text(interval: dict[str, Any] | None) -> str | None:
         f"{interval['metric']} {interval['observed_improvement']:+.4f}, {interval['confidence']:.0%} interval "
         f"[{interval['low']:+.4f}, {interval['high']:+.4f}] ({interval['usable_resamples']} paired resamples of "
         f"{interval['rows']} holdout rows, seed {interval['seed']}; {required})"
+    )
+
+
+def _lift_text(evaluation: dict[str, Any]) -> str | None:
+    """The winner against the trivial baseline, as one line of the card (None: a version from before the floor)."""
+    floor, lift = evaluation["gate"].get("baseline"), evaluation.get("lift_over_baseline")
+    if not floor or not lift:
+        return None
+    measures = ", ".join(
+        f"{metric} {values['difference']:+.4f}" + (f" (×{values['ratio']:.2f})" if values.get("ratio") else "")
+        for metric, values in lift.items()
+    )
+    verdict = "beats it" if floor.get("passed") else "does not beat it"
+    return f"{measures} over {floor['predicts']} (DummyClassifier/DummyRegressor {floor['strategy']}); {verdict}"
+
+
+def _threshold_text(decision: dict[str, Any] | None) -> str | None:
+    """Which probability threshold the version labels with, and why (None: 0.5, the target was not imbalanced)."""
+    if not decision:
+        return None
+    applied = "applied" if decision.get("applied") else "not applied"
+    return (
+        f"{decision['threshold']:.4f} on the probability of {decision['positive_class']!r} ({applied}): "
+        f"{decision['reason']}"
     )
 
 
@@ -181,6 +207,8 @@ def render_markdown(card: dict[str, Any]) -> str:
                 ("Gate", (evaluation["gate"].get("decision") or "").upper()),
                 ("Reasons", "; ".join(evaluation["gate"].get("reasons") or [])),
                 ("Improvement interval", _interval_text(evaluation["gate"].get("bootstrap"))),
+                ("Lift over baseline", _lift_text(evaluation)),
+                ("Decision threshold", _threshold_text(evaluation.get("decision_threshold"))),
             ]
         ),
         "",

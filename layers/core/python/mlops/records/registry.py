@@ -137,6 +137,11 @@ class VersionContent(Record):
     metrics: dict[str, float]
     validation_metrics: dict[str, float] = Field(default_factory=dict)
     gate: dict[str, Any]
+    # per metric the gate checked against the trivial baseline: the winner's difference and ratio (the gate's report
+    # has the baseline itself under ``gate.baseline``); None for versions registered before the floor
+    lift_over_baseline: dict[str, dict[str, float | None]] | None = None
+    # a binary winner's decision threshold tuned on validation (imbalanced targets; DecisionThreshold's fields)
+    decision_threshold: dict[str, Any] | None = None
     champion: dict[str, Any] | None = None
     leaderboard: list[dict[str, Any]] = Field(default_factory=list)
     leaderboard_uri: str | None = None

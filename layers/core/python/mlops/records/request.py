@@ -416,6 +416,10 @@ class NormalisedRequest(TrainingRequest):
     compute: ComputeEngine  # Prepare settles the engine (mlops.training.compute)
     requested_compute: ComputeEngine | None = None  # what the request asked for (a retraining asks the same)
     compute_reason: str = Field(default="", max_length=500, description="why this engine (requested or by size)")
+    # a binary target's rarer class share of the rows, and the validation metric the winner is picked on when it is
+    # not the gate's (an imbalanced target whose request names no metric: average precision; mlops.training.imbalance)
+    minority_share: float | None = Field(default=None, ge=0, le=0.5)
+    selection_metric: GateMetric | None = None
     external: SettledExternalModel | None = None
 
     @model_validator(mode="after")

@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from mlops.records.gate import BaselineFloor, BootstrapInterval, DecisionThreshold, StepRecord
 from mlops.records.request import ComputeEngine, NormalisedRequest
 from mlops.records.schema import Schema
 
@@ -36,16 +37,6 @@ def _as_prepare_infers_it(schema: Schema) -> Schema:
     if (binary or schema.positive_class is not None) and schema.positive_class not in (schema.classes or []):
         raise ValueError(f"positive_class {schema.positive_class!r} is not one of the classes {schema.classes}")
     return schema
-
-
-class StepRecord(BaseModel):
-    """A record a step writes in full: a key it does not declare is an error, not silently carried."""
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    def to_document(self) -> dict[str, Any]:
-        """The JSON form the state machine carries (field aliases applied, so ``schema`` is spelled as stored)."""
-        return self.model_dump(mode="json", by_alias=True)
 
 
 class DocumentRef(StepRecord):
@@ -214,6 +205,8 @@ class Winner(TrialFields):
     validation_metrics: dict[str, float]
     compute: ComputeEngine = Field(default="lambda", description="the engine that trained it")
     training_job: str | None = Field(default=None, description="the SageMaker training job's name (sagemaker)")
+    # an imbalanced binary target: the threshold tuned on validation (the artifact then applies it in predict)
+    decision_threshold: DecisionThreshold | None = None
 
 
 class TrainedCandidate(Winner):
@@ -267,24 +260,6 @@ class TrainingJobResult(StepRecord):
 
 
 # ---- Evaluate ---------------------------------------------------------------------------------------------
-class BootstrapInterval(StepRecord):
-    """The paired bootstrap of the challenger's improvement over the champion on the same holdout rows
-    (``mlops.training.significance``): positive means better, whichever way the metric points."""
-
-    metric: str
-    resamples: int = Field(ge=1)
-    usable_resamples: int = Field(ge=1)  # resamples with a finite metric (an AUC needs both classes)
-    seed: int = Field(ge=0)
-    confidence: float = Field(gt=0, lt=1)
-    rows: int = Field(ge=1)
-    observed_improvement: float
-    mean_improvement: float
-    low: float
-    high: float
-    required: bool = False  # the gate required ``low`` above the minimum improvement
-    passed: bool | None = None  # whether it was; None when not required
-
-
 class GateDecision(StepRecord):
     """The promotion gate's verdict (``$.evaluation.gate``; the ASL branches on ``passed``)."""
 
@@ -299,6 +274,7 @@ class GateDecision(StepRecord):
     warnings: list[str] = Field(default_factory=list)
     decision: Literal["promote", "reject"]
     bootstrap: BootstrapInterval | None = None
+    baseline: BaselineFloor | None = None  # the winner against the trivial baseline (None: gated before the floor)
 
     @model_validator(mode="after")
     def _decision_follows_passed(self) -> GateDecision:

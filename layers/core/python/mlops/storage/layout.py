@@ -148,6 +148,11 @@ def candidate_artifact(bucket: str, run_id: str, index: int, estimator: str, run
     return run_file(bucket, run_id, f"candidates/{_candidate_name(index, estimator, rung)}.joblib")
 
 
+def thresholded_artifact(bucket: str, run_id: str, index: int, estimator: str, rung: int = 0) -> S3Uri:
+    """The winner wrapped with its tuned decision threshold (mlops.training.imbalance), beside its candidate."""
+    return run_file(bucket, run_id, f"candidates/{_candidate_name(index, estimator, rung)}-thresholded.joblib")
+
+
 def candidate_result(bucket: str, run_id: str, index: int, estimator: str, rung: int = 0) -> S3Uri:
     """What a SageMaker training job writes beside the candidate's artifact: the candidate's record and the job's
     libraries (the Train function returns the record instead)."""

@@ -36,7 +36,7 @@ class Champion:
     problem: str | None = None  # why it is not compared: another problem, or an artifact that fails its sha256
     compared_by: str | None = None  # "scikit-learn", "onnx" (its ONNX copy, run by the predict function), "recorded"
     note: str | None = None  # for the gate's reasons, when it is not measured by scikit-learn
-    model: Any = None  # what evaluation.score reads: the champion's pipeline, or the outputs its ONNX copy served
+    model: Any = None  # what scoring.score reads: the champion's pipeline, or the outputs its ONNX copy served
     features: Any = None  # the holdout as the champion's own schema encodes it
 
 
@@ -95,7 +95,7 @@ def _champion_matrix(
 
 
 class _ServedOutputs:
-    """A champion's outputs on the holdout as the serving runtime returned them, shaped as ``evaluation.score``
+    """A champion's outputs on the holdout as the serving runtime returned them, shaped as ``scoring.score``
     reads a model (it ignores the features: the outputs are for exactly this holdout's rows)."""
 
     def __init__(self, scored: dict[str, Any]) -> None:

@@ -1,27 +1,27 @@
-"""Holdout metrics, candidate selection, the promotion gate, and the Evaluate step that applies them.
+"""Candidate selection, the promotion gate, and the Evaluate step that applies them (the metrics: ``scoring``).
 
-Evaluate picks the best trained candidate on validation, scores it and the production champion on the same holdout
+Evaluate picks the best trained candidate on validation (``mlops.training.imbalance`` for an imbalanced binary
+target: the selection metric and the decision threshold), scores it, the trivial baseline
+(``mlops.training.baseline_floor``) and the production champion on the same holdout
 (``mlops.training.champion``), scans for leakage (``mlops.training.leakage``), draws the paired bootstrap when the
 gate asks for one (``mlops.training.significance``) and gates; the leaderboard and the prediction baseline go to S3.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn import metrics as skm
 
 from mlops.data import baseline
 from mlops.data.dataset import Schema
 from mlops.errors import InvalidStepInput, NoCandidateTrained
+from mlops.records.gate import BaselineFloor, BootstrapInterval
 from mlops.records.lineage import library_versions, run_id_of
 from mlops.records.request import NormalisedRequest
 from mlops.records.steps import (
-    BootstrapInterval,
     ChampionSummary,
     EvaluationResult,
     FailedCandidate,
@@ -35,58 +35,11 @@ from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
 from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri
-from mlops.training import significance
+from mlops.training import baseline_floor, imbalance, significance
 from mlops.training.champion import Champion, production_champion
 from mlops.training.leakage import leakage_warnings
 from mlops.training.run_files import load_matrices, load_schema, put_document
-
-CLASSIFICATION_METRICS = ("accuracy", "balanced_accuracy", "f1", "roc_auc", "average_precision", "log_loss")
-REGRESSION_METRICS = ("rmse", "mae", "r2")
-LOWER_IS_BETTER = frozenset({"log_loss", "rmse", "mae"})
-# Scores are differences of ratios (57/100 - 56/100 = 0.009999999999999898): compare with a tolerance.
-FLOAT_TOLERANCE = 1e-12
-DEFAULT_METRIC = {"classification": "f1", "regression": "r2"}
-
-
-def higher_is_better(metric: str) -> bool:
-    return metric not in LOWER_IS_BETTER
-
-
-def metrics_for(task: str) -> tuple[str, ...]:
-    return CLASSIFICATION_METRICS if task == "classification" else REGRESSION_METRICS
-
-
-def score(model: Any, features: np.ndarray, target: np.ndarray, schema: Schema) -> dict[str, float]:
-    """All metrics of the task on one dataset. Binary F1/ROC AUC use the schema's positive class;
-    multiclass uses macro F1 and one-vs-rest macro ROC AUC."""
-    predictions = model.predict(features)
-    if schema.task == "regression":
-        return {
-            "rmse": float(math.sqrt(skm.mean_squared_error(target, predictions))),
-            "mae": float(skm.mean_absolute_error(target, predictions)),
-            "r2": float(skm.r2_score(target, predictions)),
-        }
-    classes = list(model.classes_)
-    probabilities = model.predict_proba(features)
-    result = {
-        "accuracy": float(skm.accuracy_score(target, predictions)),
-        "balanced_accuracy": float(skm.balanced_accuracy_score(target, predictions)),
-    }
-    if len(schema.classes or []) == 2:
-        positive = schema.positive_class
-        positive_probability = probabilities[:, classes.index(positive)]
-        result["f1"] = float(skm.f1_score(target, predictions, pos_label=positive, average="binary"))
-        result["roc_auc"] = float(skm.roc_auc_score(target == positive, positive_probability))
-        result["average_precision"] = float(skm.average_precision_score(target == positive, positive_probability))
-    else:
-        result["f1"] = float(skm.f1_score(target, predictions, average="macro"))
-        result["roc_auc"] = float(
-            skm.roc_auc_score(target, probabilities, multi_class="ovr", average="macro", labels=classes)
-        )
-        indicators = np.asarray(target)[:, None] == np.asarray(classes, dtype=object)[None, :]
-        result["average_precision"] = float(skm.average_precision_score(indicators, probabilities, average="macro"))
-    result["log_loss"] = float(skm.log_loss(target, probabilities, labels=classes))
-    return result
+from mlops.training.scoring import DEFAULT_METRIC, FLOAT_TOLERANCE, higher_is_better, metrics_for, score
 
 
 @dataclass
@@ -120,9 +73,13 @@ def gate(
     champion_note: str | None = None,
     interval: BootstrapInterval | None = None,
     interval_problem: str | None = None,
+    floor: BaselineFloor | None = None,
 ) -> GateDecision:
     """Promote only if the challenger clears the absolute threshold and beats the champion by the margin,
     both measured on the same holdout. Warnings (e.g. leakage) are recorded, and block only when configured.
+
+    With ``floor`` (``mlops.training.baseline_floor``), the challenger must also beat the trivial baseline on every
+    checked metric, with or without a champion.
 
     With ``config.bootstrap``, ``interval`` is the paired bootstrap of the improvement (``interval_problem`` says
     why there is none); it is recorded, and with ``require`` its lower bound must be above the margin too."""
@@ -138,6 +95,9 @@ def gate(
             f"{metric} {value:.4f} {'meets' if clears else 'fails'} the threshold {relation} {config.min_score}"
         )
         passed &= clears
+    if floor is not None:
+        reasons.extend(check.reason for check in floor.checks)
+        passed &= floor.passed
     champion_score = None
     if champion_problem:
         reasons.append(f"champion v{champion_version} cannot be compared: {champion_problem}")
@@ -175,6 +135,7 @@ def gate(
         warnings=warnings,
         decision="promote" if passed else "reject",
         bootstrap=interval if config.bootstrap is not None and champion_score is not None else None,
+        baseline=floor,
     )
 
 
@@ -232,14 +193,19 @@ def evaluate(
     trained = _final_trained(candidates, final_rung)
     schema = load_schema(prepared.schema_ref)
     config = GateConfig.from_request(schema.task, request.gate.model_dump())
-    winner = _winner(trained, config.metric)
+    winner = _winner(trained, request.selection_metric or config.metric)
     model = objects.load_model(
         S3Uri.parse(winner.artifact_uri), winner.artifact_sha256, library_versions()["scikit-learn"]
     )
-    test_x, test_y = load_matrices(prepared, "test")
-    holdout_metrics = score(model, test_x, test_y, schema)
+    bucket, run_id = settings.artifacts_bucket, run_id_of(execution_arn)
     train_x, train_y = load_matrices(prepared, "train")
     validation_x, validation_y = load_matrices(prepared, "validation")
+    winner, model = imbalance.with_threshold(
+        winner, model, (validation_x, validation_y), schema, minority=request.minority_share, gate_metric=config.metric,
+        artifact_uri=layout.thresholded_artifact(bucket, run_id, winner.index, winner.estimator, winner.rung),
+    )  # fmt: skip
+    test_x, test_y = load_matrices(prepared, "test")
+    holdout_metrics = score(model, test_x, test_y, schema)
     leakage = leakage_warnings(train_x, train_y, validation_x, validation_y, schema)
     champion = production_champion(
         registry, request.model_name, prepared, schema, test_x, predict_function=predict_function
@@ -256,8 +222,16 @@ def evaluate(
         champion_note=champion.note if champion else None,
         interval=interval,
         interval_problem=interval_problem,
+        floor=baseline_floor.measure(
+            schema,
+            config.metric,
+            model,
+            holdout_metrics,
+            train=(train_x, train_y),
+            test=(test_x, test_y),
+            bootstrap=config.bootstrap,
+        ),  # fmt: skip
     )
-    bucket, run_id = settings.artifacts_bucket, run_id_of(execution_arn)
     prediction_baseline_uri = layout.run_prediction_baseline(bucket, run_id)
     predictions = model.predict(test_x)
     objects.put_json(

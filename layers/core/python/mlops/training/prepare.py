@@ -31,7 +31,7 @@ from mlops.records.request import (
 from mlops.records.steps import PreparedDataset, PreparedRun, SchemaSummary, Splits
 from mlops.settings import ComputeSettings, GovernanceSettings, PipelineSettings, Settings
 from mlops.storage import layout, objects
-from mlops.training import compute, estimators, evaluation, external, feedback_rows
+from mlops.training import baseline_floor, compute, estimators, evaluation, external, feedback_rows, imbalance
 from mlops.training import search as trial_search
 from mlops.training.run_files import put_document
 
@@ -56,11 +56,17 @@ def prepare(
     external_model = _external_model(request)  # before the data is read: refused, nothing is written
     table, data_sha256, schema = _read_dataset(dataset_uri, request)
     defaults = defaults or _default_pipeline_settings()
-    if external_model is not None:
+    if external_model is not None:  # the caller's model is the one candidate: no balanced copies of it
         candidates, settled_search = [_external_candidate(request, external_model, schema)], None
+        _, minority_share, selection_metric = imbalance.settled(
+            schema, dataset.target_vector(table, schema), request, None
+        )
     else:
         candidates, settled_search = _settled_trials(request, schema.task, defaults)
-    gate = _gate_config(schema.task, gate_request)
+        candidates, minority_share, selection_metric = imbalance.settled(
+            schema, dataset.target_vector(table, schema), request, candidates
+        )
+    gate = _gate_config(schema.task, gate_request, defaults.min_scores)
     split_rows, feedback_summary = _split(table, schema, request, added)
     rows, input_columns = table.rows, len(table.columns)
     compute_engine, compute_reason = _settled_compute(request.compute, rows, input_columns, compute_settings)
@@ -80,6 +86,7 @@ def prepare(
         search=settled_search,
         gate=gate,
         compute=(compute_engine, compute_reason),
+        imbalance=(minority_share, selection_metric),
         policy=policy,
         external=external_model[1] if external_model is not None else None,
     )
@@ -289,9 +296,12 @@ def _settled_search(request: TrainingRequest, task: str, defaults: PipelineSetti
     )
 
 
-def _gate_config(task: str, gate_request: dict[str, Any]) -> evaluation.GateConfig:
+def _gate_config(task: str, gate_request: dict[str, Any], floors: dict[str, float]) -> evaluation.GateConfig:
+    """The gate, its minimum score settled against the stack's GateMinimumScores (InvalidTrainingRequest if looser)."""
     try:
-        return evaluation.GateConfig.from_request(task, gate_request)
+        config = evaluation.GateConfig.from_request(task, gate_request)
+        config.min_score = baseline_floor.settled_min_score(config.metric, config.min_score, floors)
+        return config
     except (ValueError, TypeError) as exc:
         raise InvalidTrainingRequest(f"invalid gate: {exc}") from exc
 
@@ -316,11 +326,13 @@ def _normalised_request(
     search: SettledSearch | None,
     gate: evaluation.GateConfig,
     compute: tuple[ComputeEngine, str],
+    imbalance: tuple[float | None, str | None],
     policy: GovernanceSettings | None = None,
     external: dict[str, str] | None = None,
 ) -> NormalisedRequest:
-    """The request with the task, trials, gate, approval, deployment and compute engine (and why) settled; the bake
-    thresholds it leaves out are the stack's (``policy``)."""
+    """The request with the task, trials, gate, approval, deployment and compute engine (and why) settled, and the
+    minority share and selection metric of an imbalanced binary target; the bake thresholds it leaves out are the
+    stack's (``policy``)."""
     return NormalisedRequest.model_validate(
         {
             **request.model_dump(),
@@ -348,6 +360,8 @@ def _normalised_request(
             "compute": compute[0],
             "compute_reason": compute[1],
             "requested_compute": request.compute,
+            "minority_share": imbalance[0],
+            "selection_metric": imbalance[1],
             "external": {**request.external.model_dump(), "declared_libraries": external}
             if request.external is not None and external is not None
             else None,

@@ -158,6 +158,8 @@ def _version_content(
         metrics=evaluation_result.metrics,
         validation_metrics=winner.validation_metrics,
         gate=evaluation_result.gate.to_document(),
+        lift_over_baseline=evaluation_result.gate.baseline.lift() if evaluation_result.gate.baseline else None,
+        decision_threshold=winner.decision_threshold.to_document() if winner.decision_threshold else None,
         champion=evaluation_result.champion.to_document() if evaluation_result.champion else None,
         leaderboard_uri=stored.leaderboard[0],
         leaderboard_sha256=stored.leaderboard[1],

@@ -12,12 +12,13 @@ from typing import Any
 import numpy as np
 
 from mlops.data import dataset
+from mlops.records.gate import DecisionThreshold
 from mlops.records.lineage import library_versions
 from mlops.records.registry import VersionRecord
 from mlops.registry import documents
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
-from mlops.training import estimators, evaluation, feedback_rows
+from mlops.training import estimators, feedback_rows, imbalance, scoring
 
 METRIC_TOLERANCE = 1e-9
 PROBABILITY_TOLERANCE = 1e-9
@@ -59,7 +60,9 @@ def reproduce_version(record: VersionRecord) -> dict[str, Any]:
     refit, _ = estimators.fit_candidate(
         schema, record.estimator, record.params, seed=split["seed"], features=train_x, target=train_y
     )
-    metrics = evaluation.score(refit, test_x, test_y, schema)
+    if record.decision_threshold:  # the threshold the version labels with, tuned on validation at training
+        refit = imbalance.thresholded(refit, DecisionThreshold.model_validate(record.decision_threshold))
+    metrics = scoring.score(refit, test_x, test_y, schema)
     differences = {name: abs(metrics[name] - record.metrics[name]) for name in record.metrics}
     report["metrics"] = metrics
     report["metric_differences"] = differences

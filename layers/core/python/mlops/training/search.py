@@ -22,7 +22,7 @@ from mlops.errors import InvalidTrainingRequest
 from mlops.records.request import Choices, EstimatorSpace, FloatRange, Halving, IntRange, SettledSearch
 from mlops.records.steps import CandidateResult, RungPlan, TrainedCandidate, Trial
 from mlops.training import estimators
-from mlops.training.evaluation import LOWER_IS_BETTER
+from mlops.training.scoring import LOWER_IS_BETTER
 
 _LOG_C = {"type": "float", "low": 1e-3, "high": 1e2, "log": True}
 _FOREST = {

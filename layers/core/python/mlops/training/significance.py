@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import rankdata
 
-from mlops.records.steps import BootstrapInterval
+from mlops.records.gate import BootstrapInterval
 
 LOG_LOSS_EPSILON = np.finfo(np.float64).eps  # scikit-learn clips probabilities the same way
 

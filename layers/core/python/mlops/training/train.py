@@ -25,7 +25,7 @@ from mlops.records.steps import (
 )
 from mlops.settings import Settings, TrainingJobSettings
 from mlops.storage import layout, objects
-from mlops.training import estimators, evaluation, external
+from mlops.training import estimators, external, scoring
 from mlops.training.run_files import load_matrices, load_schema
 
 
@@ -64,7 +64,7 @@ def train(
             schema, estimator, params, seed=seed, features=train_x, target=train_y
         )
     fit_seconds = time.perf_counter() - started
-    validation_metrics = evaluation.score(model, validation_x, validation_y, schema)
+    validation_metrics = scoring.score(model, validation_x, validation_y, schema)
     payload = objects.dump_model(model)
     uri = layout.candidate_artifact(settings.artifacts_bucket, run_id_of(execution_arn), index, estimator, rung)
     digest = objects.put_bytes(uri, payload)

@@ -20,7 +20,7 @@ from typing import Any
 
 from mlops.governance import cards
 from mlops.monitoring.store import MonitoringStore
-from mlops.records.registry import VERSION_PENDING_APPROVAL
+from mlops.records.registry import VERSION_PENDING_APPROVAL, VersionRecord
 from mlops.registry.store import ModelRegistry
 from mlops.storage import layout, objects
 from mlops.storage.codec import now_iso
@@ -182,6 +182,19 @@ def _overview(dashboard: Dashboard) -> str:
     return f'<div class="grid">{cells}</div><div class="panel">{table}</div>'
 
 
+def _lift_cell(version: VersionRecord) -> str:
+    """The gate metric's lift over the trivial baseline (every checked metric in the cell's title)."""
+    lift = version.lift_over_baseline or {}
+    metric = str((version.gate or {}).get("metric", ""))
+    if metric not in lift:
+        return "<td>–</td>"
+    every = "; ".join(f"{name} {values['difference']:+.4f}" for name, values in lift.items())
+    return (
+        f'<td class="num" data-lift-metric="{_e(metric)}" title="{_e(every)}">'
+        f"{_e(metric)} {lift[metric]['difference']:+.4f}</td>"
+    )
+
+
 def _versions_table(panel: ModelPanel, metric_names: Sequence[str]) -> str:
     production = panel.production
     head = "".join(f"<th>{_e(name)}</th>" for name in metric_names)
@@ -199,13 +212,14 @@ def _versions_table(panel: ModelPanel, metric_names: Sequence[str]) -> str:
         rows.append(
             f'<tr data-version="{version.version}"><td>v{version.version} {" ".join(badges)}</td>'
             f"<td>{_pill(version.status, STATUS_COLOURS.get(version.status))}</td>"
-            f"<td>{_e(version.estimator)}</td><td>{_e(gate)}</td>{cells}"
+            f"<td>{_e(version.estimator)}</td><td>{_e(gate)}</td>{_lift_cell(version)}{cells}"
             f"<td>{_e(version.serving.served_by)}</td>"
             f'<td><span class="muted">{_e(version.created_at)}</span><br>{_e(version.created_by)}</td></tr>'
         )
     return (
         f'<div class="panel"><table class="versions"><tr><th>version</th><th>status</th><th>estimator</th>'
-        f"<th>gate</th>{head}<th>served by</th><th>registered</th></tr>{''.join(rows)}</table></div>"
+        f"<th>gate</th><th>lift over baseline</th>{head}<th>served by</th><th>registered</th></tr>"
+        f"{''.join(rows)}</table></div>"
     )
 
 
