@@ -193,6 +193,9 @@ ADMIN_ROUTES = [
     ("DELETE", "/models/{name}/versions/{version}/tags/{key}", "/models/bc/versions/1/tags/{p}"),
     ("POST", "/models/{name}/batch-jobs", "/models/{p}/batch-jobs"),
     ("GET", "/models/{name}/batch-jobs/{job_id}", "/models/bc/batch-jobs/{p}"),
+    ("POST", "/models/{name}/external-versions", "/models/{p}/external-versions"),
+    ("POST", "/uploads", "/uploads"),
+    ("POST", "/downloads", "/downloads"),
 ]
 
 
