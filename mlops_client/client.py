@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
 from collections.abc import Iterable, Mapping
@@ -315,6 +316,46 @@ class Client:
         """The HTML report of the model's latest drift check (or of ``check_id``)."""
         return self.api.text("GET", f"/models/{name}/monitoring/report", query={"check_id": check_id})
 
+    # ---- bring your own model ---------------------------------------------------------------------------------
+    def register_model(
+        self,
+        name: str,
+        model: Any,
+        *,
+        target: str,
+        dataset_uri: str,
+        input_example: Mapping[str, Any] | None = None,
+        client_token: str | None = None,
+        **fields: Any,
+    ) -> Run:
+        """Register a model fitted elsewhere through the same gate as a trained one; return its run.
+
+        ``model``: a fitted scikit-learn estimator or ``Pipeline`` (serialised here with skops, which must be
+        installed), or the bytes of a skops file. The file is uploaded through a presigned PUT, then
+        ``POST /models/{name}/external-versions`` checks its sha256 and every type it holds against the stack's
+        allow-list (an Invalid naming the type otherwise: nothing of the caller's is ever unpickled), and the run
+        evaluates it on its own split of ``dataset_uri``, gates, converts, registers and deploys it like any
+        candidate. The model receives the dataset's feature columns in file order. ``fields``: the training
+        request's ``gate``, ``split``, ``approval``, ``deployment``, ``description``. A retry with the same
+        ``client_token`` returns the run it started.
+        """
+        payload = model if isinstance(model, bytes | bytearray) else _skops_bytes(model)
+        grant = self.api.json("POST", "/uploads", body={"file_name": "model.skops"})
+        transfer("PUT", grant["url"], bytes(payload), self.api.timeout_s)
+        token = client_token or f"sdk-{uuid.uuid4().hex}"
+        body = {
+            **fields,
+            "artifact_uri": grant["uri"],
+            "artifact_sha256": hashlib.sha256(payload).hexdigest(),
+            "target": target,
+            "dataset_uri": dataset_uri,
+            "client_token": token,
+        }
+        if input_example is not None:
+            body["input_example"] = dict(input_example)
+        started = self.api.json("POST", f"/models/{name}/external-versions", body=body)
+        return Run(self, started, started=started.get("started", True), client_token=token, model_name=name)
+
     # ---- data in and out --------------------------------------------------------------------------------------
     def upload(self, path: str | os.PathLike[str], uri: str | None = None) -> str:
         """Upload a local file (e.g. a training CSV) through a presigned PUT and return its ``s3://`` URI: ``uri`` if
@@ -391,3 +432,14 @@ def flatten(prefix: str, value: Any, into: dict[str, Any]) -> None:
             flatten(f"{prefix}.{key}" if prefix else str(key), inner, into)
     else:
         into[prefix] = value
+
+
+def _skops_bytes(model: Any) -> bytes:
+    """A fitted model as a skops file, made on the client (the platform never loads a pickle of a caller's)."""
+    try:
+        import skops.io  # noqa: PLC0415 - optional: only a model to register needs it
+    except ImportError as exc:
+        raise ConfigurationError(
+            "registering a model object needs skops (pip install skops), or pass its bytes"
+        ) from exc
+    return skops.io.dumps(model)

@@ -251,6 +251,32 @@ def test_upload_download_round_trip_and_a_batch_job(client, tmp_path):
     assert scored["prediction"].astype(str).tolist() == direct["prediction"].astype(str).tolist()
 
 
+def test_a_model_fitted_elsewhere_is_registered_through_the_gate_and_serves(client):
+    # Given a scikit-learn pipeline fitted in the notebook, on the breast-cancer features in file order
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415 - the notebook's own libraries
+    from sklearn.pipeline import make_pipeline  # noqa: PLC0415
+    from sklearn.preprocessing import FunctionTransformer, StandardScaler  # noqa: PLC0415
+
+    table = pandas.read_csv(io.BytesIO(breast_cancer_csv()))
+    rows, labels = table.drop(columns=["target"]).to_numpy(), table["target"].to_numpy()
+    fitted = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(rows, labels)
+    # When the SDK registers it (serialised here with skops, uploaded, checked, gated)
+    run = client.register_model("bc-own", fitted, target="target", dataset_uri=DATASET_URI)
+    run.wait(timeout_s=600)
+    # Then it ran the pipeline to production, its lineage names the artifact, and it answers predictions
+    assert run.status == "SUCCEEDED", (run.error, run.document)
+    version = client.version("bc-own", run.version)
+    external = version.document["lineage"]["external"]
+    assert external["format"] == "skops" and len(external["artifact_sha256"]) == 64, external
+    answer = client.predict("bc-own", features().iloc[:5])
+    expected = fitted.predict(rows[:5]).astype(str).tolist()
+    assert answer["prediction"].astype(str).tolist() == expected
+    # And a model holding a type outside the allow-list is refused at the door, the type named
+    hostile = make_pipeline(FunctionTransformer(abs), LogisticRegression(max_iter=2000)).fit(rows, labels)
+    with pytest.raises(Invalid, match="FunctionTransformer"):
+        client.register_model("bc-hostile", hostile, target="target", dataset_uri=DATASET_URI)
+
+
 def test_public_methods_are_all_exercised():
     """A guard: every public method of Client is called somewhere in this module."""
     text = Path(__file__).read_text()

@@ -170,3 +170,18 @@ def test_a_passthrough_column_is_refused_because_scikit_learn_fits_it_as_a_funct
 
     with pytest.raises(UntrustedModelType, match="FunctionTransformer"):
         external.load(payload, sha256_hex(payload))
+
+
+def test_a_classifier_fitted_on_numeric_labels_answers_the_datasets_text_labels():
+    # Given a model fitted on labels read as numbers (pandas reads a 0/1 column as integers) and the platform's
+    # schema, whose classes are the same labels as text
+    features = np.array([[0.0], [1.0], [2.0], [3.0]])
+    model = Pipeline([("model", LogisticRegression())]).fit(features, [0, 0, 1, 1])
+    schema = Schema([Feature("x", "numeric")], "label", "classification", classes=["0", "1"])
+    # When its labels are aligned; Then it predicts the text labels the holdout holds, with the same decisions
+    aligned = external.align_labels(model, schema)
+    assert aligned.predict(features).tolist() == ["0", "0", "1", "1"]
+    # And a model whose classes are not the dataset's is refused, both named
+    other = Schema([Feature("x", "numeric")], "label", "classification", classes=["no", "yes"])
+    with pytest.raises(InvalidTrainingRequest, match=r"classes are \['0', '1'\]; the dataset's are \['no', 'yes'\]"):
+        external.align_labels(Pipeline([("model", LogisticRegression())]).fit(features, [0, 0, 1, 1]), other)

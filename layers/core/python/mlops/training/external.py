@@ -95,3 +95,22 @@ def check_features(model: Any, schema: Schema) -> None:
         raise InvalidTrainingRequest(f"the model takes {width} features; the dataset has {len(features)}: {features}")
     if not hasattr(model, "predict"):
         raise InvalidTrainingRequest(f"the artifact holds a {type(model).__name__}, which cannot predict")
+
+
+def align_labels(model: Any, schema: Schema) -> Any:
+    """A classifier's labels as the platform reads them: text. A model fitted on labels read as numbers (``0``/``1``
+    from ``pandas.read_csv``) predicts numbers, which the holdout's text labels would never equal; its classes are
+    recast to the same labels as text (the model is unchanged otherwise). InvalidTrainingRequest when its classes are
+    not the dataset's."""
+    if schema.task != "classification":
+        return model
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    classes = getattr(final, "classes_", None)
+    if classes is None:
+        raise InvalidTrainingRequest(f"the {type(final).__name__} has no classes_: is it a fitted classifier?")
+    as_text = [str(c) for c in np.asarray(classes).tolist()]
+    if sorted(as_text) != sorted(schema.classes or []):
+        raise InvalidTrainingRequest(f"the model's classes are {as_text}; the dataset's are {schema.classes}")
+    if np.asarray(classes).dtype.kind not in "OUS":
+        final.classes_ = np.asarray(as_text, dtype=object)
+    return model

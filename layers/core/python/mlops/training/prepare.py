@@ -143,6 +143,7 @@ def _external_candidate(
     """The run's one candidate: the caller's model, refused unless it takes this dataset's features."""
     assert request.external is not None
     external.check_features(external_model[0], schema)
+    external.align_labels(external_model[0], schema)  # refuses classes other than the dataset's
     if schema.task == "classification" and hasattr(external_model[0], "classes_"):
         classes = sorted(str(c) for c in external_model[0].classes_)
         if schema.classes is not None and classes != sorted(schema.classes):

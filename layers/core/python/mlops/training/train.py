@@ -92,7 +92,7 @@ def _external(params: dict, schema: Schema) -> object:
     except KeyError as exc:
         raise InvalidStepInput(f"an external candidate names its artifact_uri and artifact_sha256: {exc}") from exc
     external.check_features(model, schema)
-    return model
+    return external.align_labels(model, schema)
 
 
 def _subsample(
