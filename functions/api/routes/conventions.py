@@ -36,6 +36,16 @@ def responses(*codes: int) -> dict[int, dict[str, Any]]:
 
 ModelName = Annotated[str, Path(pattern=MODEL_NAME_PATTERN, description="registry name of the model")]
 VersionNumber = Annotated[int, Path(ge=1, description="registered version number")]
+# A run's client token, for every route that starts a TrainingPipeline run (training, an external version).
+RunClientToken = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="retrying with the same token never starts a second run",
+    ),
+]
 AliasName = Annotated[str, Path(pattern=ALIAS_NAME_PATTERN, description="alias name, e.g. production or staging")]
 TagKey = Annotated[str, Path(pattern=TAG_KEY_PATTERN, description="tag key")]
 VersionStatus = Literal[VERSION_STATUSES]  # type: ignore[valid-type]

@@ -11,7 +11,7 @@ from mlops.governance import policy as governance
 from mlops.records.request import Approval, Deployment, Gate, Split, TrainingRequest
 from mlops.settings import ApiSettings, GovernanceSettings
 
-from .conventions import ModelName, actor, responses
+from .conventions import ModelName, RunClientToken, actor, responses
 
 router = Router()
 
@@ -39,12 +39,7 @@ class RegisterExternalVersion(BaseModel):
     split: Split = Field(default_factory=Split)
     approval: Approval = Field(default_factory=Approval)
     deployment: Deployment = Field(default_factory=Deployment)
-    client_token: str = Field(
-        min_length=1,
-        max_length=128,
-        pattern=r"^[A-Za-z0-9_.:-]+$",
-        description="retrying with the same token never starts a second run",
-    )
+    client_token: RunClientToken
 
 
 @router.post(

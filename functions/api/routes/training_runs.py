@@ -12,7 +12,7 @@ from mlops.governance import policy as governance
 from mlops.records.request import TrainingRequest
 from mlops.settings import ApiSettings, GovernanceSettings
 
-from .conventions import actor, responses
+from .conventions import RunClientToken, actor, responses
 
 router = Router()
 
@@ -25,12 +25,7 @@ class StartTraining(TrainingRequest):
         default=None,
         description="not accepted: a model fitted elsewhere goes through POST /models/{name}/external-versions",
     )
-    client_token: str = Field(
-        min_length=1,
-        max_length=128,
-        pattern=r"^[A-Za-z0-9_.:-]+$",
-        description="retrying with the same token never starts a second run",
-    )
+    client_token: RunClientToken
 
 
 @router.post(
