@@ -74,12 +74,28 @@ def test_a_nul_byte_after_the_first_8_kib_is_refused_too():
         dataset.read_table(payload)
 
 
-def test_non_utf8_bytes_are_refused_with_their_offset():
-    payload = b"name,label\ncaf\xe9,1\n"
-    offset = payload.index(b"\xe9")
+def test_a_latin1_file_is_read_as_windows_1252_and_the_encoding_recorded():
+    payload = "name,city,label\nJosé,Zürich,1\nAnaïs,Besançon,0\n".encode("latin-1")
 
-    with pytest.raises(InvalidDataset, match=rf"not UTF-8 text: .* at byte {offset}$"):
+    table = dataset.read_table(payload)
+
+    assert table.column("city").categories == ["Zürich", "Besançon"]
+    assert table.read_as["encoding"] == "cp1252"
+
+
+def test_a_non_utf8_byte_past_the_sample_is_refused_with_its_offset_and_a_hint():
+    # Given a UTF-8 start long enough to settle the encoding, then one latin-1 byte
+    body = csv_payload(["name,label"] + ["caf\u00e9,1"] * 9000)
+    payload = body + b"caf\xe9,1\n"
+    offset = len(body) + 3
+
+    with pytest.raises(InvalidDataset) as refused:
         dataset.read_table(payload)
+
+    assert str(refused.value) == (
+        f"the dataset is not UTF-8 text: byte 0xe9, which Windows-1252 reads as 'é' at byte {offset}; "
+        "re-save the file as UTF-8 (in Excel: Save As, 'CSV UTF-8 (Comma delimited)')"
+    )
 
 
 def test_malformed_quoting_is_refused_as_invalid_csv():
@@ -87,9 +103,9 @@ def test_malformed_quoting_is_refused_as_invalid_csv():
         dataset.read_table(b'a,b\n"quoted"trailing,1\n')
 
 
-@pytest.mark.parametrize("payload", [b"label\n1\n2\n", b"size;label\n1;2\n3;4\n"], ids=["one-column", "semicolons"])
+@pytest.mark.parametrize("payload", [b"label\n1\n2\n", b"size:label\n1:2\n3:4\n"], ids=["one-column", "colons"])
 def test_a_single_column_file_is_refused_with_a_hint_about_the_delimiter(payload):
-    with pytest.raises(InvalidDataset, match=r"at least two columns .*found 1 .*comma-separated"):
+    with pytest.raises(InvalidDataset, match=r"at least two columns .*found 1: no comma, semicolon, tab or pipe"):
         dataset.read_table(payload)
 
 

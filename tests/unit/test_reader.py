@@ -76,7 +76,7 @@ def test_parquet_without_pyarrow_is_refused_clearly():
         (b"a,b\n", r"header but no rows"),
         (b"a,b\n1,2\n3\n", r"line 3 has 1 fields; the header has 2"),
         (b"a,a\n1,2\n", r"duplicate"),
-        (b"a,b\n\xff\xfe,1\n", r"not UTF-8"),
+        (b"a,b\n\x81\x9d,1\n", r"not UTF-8 text: byte 0x81 at byte 4; re-save the file as UTF-8"),
     ],
 )
 def test_broken_files_are_invalid_datasets(payload, message):

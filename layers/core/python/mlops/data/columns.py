@@ -9,8 +9,12 @@ Policy, when the request does not name the columns itself:
 - identifiers are excluded: strings or integers unique per row, and integer columns monotonic in file order
   with mostly distinct values (a row index, possibly sorted by the target: a leak);
 - free text (near-unique long strings with spaces) is excluded: one-hot encoding it learns nothing;
-- ISO dates and timestamps become numeric parts (year, month, day of week, hour when there is a time, and
-  days elapsed since an epoch recorded in the schema);
+- dates and timestamps become numeric parts (year, month, day of week, hour when there is a time, and
+  days elapsed since an epoch recorded in the schema): ISO, or a form ``formats`` names (``2018/03/01``,
+  ``01.03.2018``, ``03/01/2018`` with the day/month order decided and an ambiguity noted, ``Mar-2018``, epoch
+  seconds where the name and range say so), the form recorded so serving reads a request's value the same way;
+- numbers written with thousands separators, currency or percent signs are numeric features, and yes/no words a
+  binary one (``formats``' ``number`` and ``boolean`` forms, recorded in the schema);
 - constant and all-missing columns are kept as features: they carry no information but cost nothing, and
   keeping them keeps the input contract and the ONNX model's width stable (the numeric imputer keeps empty
   features for that reason);
@@ -21,20 +25,20 @@ Policy, when the request does not name the columns itself:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Literal
+from datetime import datetime
+from typing import Any, Literal
 
 import numpy as np
 
+from mlops.data import formats
 from mlops.records.request import ColumnRoles
 
 Role = Literal["feature", "excluded", "target", "id", "datetime"]
-ColumnKind = Literal["numeric", "categorical", "datetime", "text", "identifier", "constant", "empty"]
+ColumnKind = Literal["numeric", "categorical", "datetime", "text", "identifier", "constant", "empty", "boolean"]
 
-MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
+MISSING_TOKENS = formats.MISSING_TOKENS
 OTHER_CATEGORY = "__other__"
 MAX_CATEGORIES = 50  # kept per categorical column; the rest are pooled
 MIN_CATEGORY_COUNT = 2  # a category seen once is pooled whenever pooling happens
@@ -43,10 +47,10 @@ NEAR_UNIQUE_SHARE = 0.9
 MONOTONIC_DISTINCT_SHARE = 0.5
 FREE_TEXT_MIN_MEAN_LENGTH = 25
 FREE_TEXT_MIN_SPACE_SHARE = 0.5
-DATETIME_MIN_SHARE = 0.95  # of the present values that must parse as ISO dates
+DATETIME_MIN_SHARE = formats.DETECTED_MIN_SHARE  # of the present values that must parse as dates of one form
+NUMERIC_LOOKING_SHARE = 0.8  # an excluded column this much numbers is warned about
 DATETIME_PARTS_DATE = ("year", "month", "day_of_week", "elapsed_days")
 DATETIME_PARTS_TIME = ("year", "month", "day_of_week", "hour", "elapsed_days")
-_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 
 
 @dataclass(frozen=True)
@@ -60,9 +64,15 @@ class ColumnDecision:
     categories: tuple[str, ...] | None = None  # when pooled: the categories kept, the rest → OTHER_CATEGORY
     epoch: str | None = None  # datetime columns: the ISO date elapsed days count from
     parts: tuple[str, ...] | None = None  # datetime columns: the derived numeric features
+    format: str | None = None  # how the cells are written (formats.DATE_FORMATS, "number", "boolean"); None: plain
+    format_note: str | None = None  # e.g. a day/month order that no value decided
+    warning: str | None = None  # said to the user: an excluded column that looks numeric
 
     def to_dict(self) -> dict:
         document: dict = {"role": self.role, "kind": self.kind, "reason": self.reason}
+        for key in ("format", "format_note", "warning"):
+            if getattr(self, key) is not None:
+                document[key] = getattr(self, key)
         if self.categories is not None:
             document["categories"] = list(self.categories)
         if self.epoch is not None:
@@ -88,24 +98,18 @@ class ColumnProfile:
     mean_length: float
     space_share: float
     top: tuple[tuple[str, int], ...]  # (value, count) by count, then value; up to MAX_CATEGORIES + 1
+    date_format: str | None = None  # the form datetime_share counts (formats.detect_date_format, is_epoch_seconds)
+    date_note: str | None = None
+    number_format: str | None = None  # formats.detect_number_format's form of a string column
+    number_share: float = 0.0  # of a string column's sampled values that read as (decorated) numbers
 
 
-def is_missing(value: str) -> bool:
-    return value.strip().lower() in MISSING_TOKENS
+is_missing = formats.is_missing
 
 
-def parse_datetime(value: str) -> datetime | None:
-    """An ISO date or timestamp as a naive UTC datetime; None if the string is not one."""
-    text = value.strip()
-    if not _ISO_DATE.match(text):
-        return None
-    try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
-    return moment
+def parse_datetime(value: Any, date_format: str | None = None) -> datetime | None:
+    """A date or timestamp in the named form (ISO when None) as a naive UTC datetime; None if it is not one."""
+    return formats.parse_date(value, date_format)
 
 
 def datetime_part(moment: datetime, part: str, epoch: str) -> float:
@@ -122,11 +126,13 @@ def datetime_part(moment: datetime, part: str, epoch: str) -> float:
     raise ValueError(f"unknown datetime part {part!r}")
 
 
-def datetime_parts(values: Sequence[str | None], parts: Sequence[str], epoch: str) -> np.ndarray:
+def datetime_parts(
+    values: Sequence[str | None], parts: Sequence[str], epoch: str, date_format: str | None = None
+) -> np.ndarray:
     """An (n, len(parts)) float64 matrix; missing or unparseable values are NaN."""
     matrix = np.full((len(values), len(parts)), np.nan)
     for row, value in enumerate(values):
-        moment = parse_datetime(value) if value is not None and not is_missing(value) else None
+        moment = parse_datetime(value, date_format) if value is not None and not is_missing(value) else None
         if moment is not None:
             matrix[row] = [datetime_part(moment, part, epoch) for part in parts]
     return matrix
@@ -138,7 +144,54 @@ def derived_name(column: str, part: str) -> str:
 
 def _datetime_decision(profile: ColumnProfile, reason: str, epoch: str) -> ColumnDecision:
     parts = DATETIME_PARTS_TIME if profile.has_time else DATETIME_PARTS_DATE
-    return ColumnDecision(profile.name, "datetime", "datetime", reason, epoch=epoch, parts=parts)
+    date_format = profile.date_format or "iso"
+    return ColumnDecision(
+        profile.name,
+        "datetime",
+        "datetime",
+        reason,
+        epoch=epoch,
+        parts=parts,
+        format=date_format,
+        format_note=profile.date_note,
+    )
+
+
+def _dates_reason(profile: ColumnProfile) -> str:
+    written = {"iso": "ISO dates", "epoch_s": "epoch seconds"}.get(profile.date_format or "iso")
+    return f"{written or f'dates written {profile.date_format}'}: derived numeric parts"
+
+
+def _formatted_number_role(profile: ColumnProfile) -> ColumnDecision | None:
+    """A string column whose values are yes/no words, or numbers with separators, currency or percent signs: a
+    numeric feature read in that form (None otherwise)."""
+    if profile.number_format == formats.BOOLEAN_FORMAT:
+        return ColumnDecision(
+            profile.name, "feature", "boolean", "yes/no values: a binary feature (1/0)", format=formats.BOOLEAN_FORMAT
+        )
+    if profile.number_format == formats.NUMBER_FORMAT:
+        return ColumnDecision(
+            profile.name,
+            "feature",
+            "numeric",
+            f"numbers with separators, currency or percent signs ({profile.number_share:.0%} of the sample)",
+            format=formats.NUMBER_FORMAT,
+        )
+    return None
+
+
+def _with_numeric_warning(decision: ColumnDecision, profile: ColumnProfile) -> ColumnDecision:
+    """An excluded column that looks numeric carries a warning the run's output shows."""
+    if decision.role not in ("id", "excluded"):
+        return decision
+    if profile.numeric:
+        looks = "its values are numbers"
+    elif profile.number_share >= NUMERIC_LOOKING_SHARE:
+        looks = f"{profile.number_share:.0%} of its sampled values read as numbers"
+    else:
+        return decision
+    warning = f"looks numeric ({looks}) but is excluded; name it in `features` to learn from it"
+    return ColumnDecision(decision.name, decision.role, decision.kind, decision.reason, warning=warning)
 
 
 def _categorical_decision(profile: ColumnProfile, reason: str) -> ColumnDecision:
@@ -155,7 +208,9 @@ def _categorical_decision(profile: ColumnProfile, reason: str) -> ColumnDecision
     )
 
 
-def _numeric_role(profile: ColumnProfile) -> ColumnDecision:
+def _numeric_role(profile: ColumnProfile, epoch: str | None) -> ColumnDecision:
+    if profile.date_format == "epoch_s" and epoch is not None and formats.epoch_named(profile.name):  # and in range
+        return _datetime_decision(profile, _dates_reason(profile), epoch)
     enough_rows = profile.present >= MIN_ROWS_FOR_UNIQUENESS
     if profile.integral and enough_rows and profile.distinct == profile.present:
         return ColumnDecision(profile.name, "id", "identifier", "integer unique per row: an identifier, excluded")
@@ -173,7 +228,10 @@ def _numeric_role(profile: ColumnProfile) -> ColumnDecision:
 
 def _string_role(profile: ColumnProfile, epoch: str | None) -> ColumnDecision:
     if profile.datetime_share >= DATETIME_MIN_SHARE and epoch is not None:
-        return _datetime_decision(profile, "ISO dates: derived numeric parts", epoch)
+        return _datetime_decision(profile, _dates_reason(profile), epoch)
+    formatted = _formatted_number_role(profile)
+    if formatted is not None:
+        return formatted
     near_unique = profile.present >= MIN_ROWS_FOR_UNIQUENESS and profile.distinct >= NEAR_UNIQUE_SHARE * profile.present
     if not near_unique:
         return _categorical_decision(profile, "categorical")
@@ -206,7 +264,8 @@ def infer_role(profile: ColumnProfile, epoch: str | None) -> ColumnDecision:
             "numeric" if profile.numeric else "categorical",
             "constant: kept (carries no information) for a stable input width",
         )
-    return _numeric_role(profile) if profile.numeric else _string_role(profile, epoch)
+    decision = _numeric_role(profile, epoch) if profile.numeric else _string_role(profile, epoch)
+    return _with_numeric_warning(decision, profile)
 
 
 def _settled_by_request(name: str, target: str, requested: ColumnRoles) -> ColumnDecision | None:
@@ -234,7 +293,8 @@ def decide_column(
         if profile.datetime_share < DATETIME_MIN_SHARE or epoch is None:
             raise ValueError(
                 f"column {name!r} is named a datetime column but only {profile.datetime_share:.0%} of its "
-                "values are ISO dates or timestamps"
+                "values are dates or timestamps of one known form (ISO, 2018/03/01, 01.03.2018, 03/01/2018, "
+                "Mar-2018, or epoch seconds)"
             )
         return _datetime_decision(profile, "named a datetime column by the request: derived parts", epoch)
     decision = infer_role(profile, epoch)

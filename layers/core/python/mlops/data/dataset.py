@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from mlops.data import columns as column_roles
-from mlops.data import reader, typed_table
+from mlops.data import formats, reader, typed_table
 from mlops.data.typed_table import MISSING_CODE, CategoricalColumn, Column, NumericColumn
 from mlops.errors import InvalidDataset, InvalidTrainingRequest
 from mlops.records.request import ColumnRoles
@@ -78,7 +78,7 @@ def infer_schema(
         classes, positive_class = _check_classes(labels, target, positive_class)
     else:
         labels = _regression_column(column, target)
-    table = Table([labels if c.name == target else c for c in table.columns], table.rows)
+    table = Table([labels if c.name == target else c for c in table.columns], table.rows, table.read_as)
 
     try:
         decisions = reader.decide_roles(table, target, roles)
@@ -88,7 +88,7 @@ def infer_schema(
     if not features:
         reasons = "; ".join(f"{name}: {c['reason']}" for name, c in columns.items() if c["role"] != "target")
         raise InvalidDataset(f"no column is left to learn from ({reasons})")
-    schema = Schema(features, target, task, classes, positive_class, dropped, notes, columns)
+    schema = Schema(features, target, task, classes, positive_class, dropped, notes, columns, dict(table.read_as))
     return schema, table
 
 
@@ -219,18 +219,25 @@ def _category_lookup(column: Column, feature: Feature) -> tuple[np.ndarray, np.n
     return codes, lookup
 
 
-def _numbers_of(column: Column) -> np.ndarray:
+def _numbers_of(column: Column, number_format: str | None = None) -> np.ndarray:
+    """A numeric feature's values; a string column in a named form (``formats``: ``number``, ``boolean``) read in it,
+    each distinct value once."""
     if isinstance(column, NumericColumn):
         return column.values
+    if number_format is not None:
+        return formats.parse_categories(column.categories, number_format)[column.codes]
     parsed = np.array([_as_float(c) for c in column.categories] + [None], dtype=np.float64)  # None → NaN
     return parsed[column.codes]
 
 
-def _datetime_parts(column: Column, parts: list[str], epoch: str) -> np.ndarray:
-    """(rows, parts) float64: each distinct value parsed once, then spread to its rows; missing rows NaN."""
+def _datetime_parts(column: Column, parts: list[str], epoch: str, date_format: str | None = None) -> np.ndarray:
+    """(rows, parts) float64: each distinct value parsed once, then spread to its rows; missing rows NaN. Epoch
+    seconds are read from a numeric column, vectorised."""
     if isinstance(column, NumericColumn):
+        if date_format == "epoch_s":
+            return formats.epoch_parts(column.values, parts, epoch)
         return np.full((column.values.size, len(parts)), np.nan)
-    per_category = column_roles.datetime_parts([*column.categories, None], parts, epoch)
+    per_category = column_roles.datetime_parts([*column.categories, None], parts, epoch, date_format)
     return per_category[column.codes]
 
 
@@ -247,10 +254,12 @@ def feature_columns(table: Table, schema: Schema) -> list[np.ndarray]:
         if feature.source is not None:
             source = schema.columns[feature.source]
             if feature.source not in derived:
-                derived[feature.source] = _datetime_parts(column, source["parts"], source["epoch"])
+                derived[feature.source] = _datetime_parts(
+                    column, source["parts"], source["epoch"], source.get("format")
+                )
             values.append(derived[feature.source][:, source["parts"].index(feature.part)])
         elif feature.kind == "numeric":
-            values.append(_numbers_of(column))
+            values.append(_numbers_of(column, schema.columns.get(feature.name, {}).get("format")))
         else:
             codes, lookup = _category_lookup(column, feature)
             values.append(lookup[codes])

@@ -1,5 +1,7 @@
 """A streaming dataset reader: CSV (plain, or gzip detected by its magic bytes) parsed in chunks into typed
-numpy columns; Parquet where pyarrow is installed.
+numpy columns; Parquet where pyarrow is installed. The encoding (UTF-8 or Windows-1252) and the delimiter (comma,
+semicolon, tab, pipe) are settled from the first 64 KiB (``sniff``) and recorded on the table (``read_as``); Excel
+workbooks and other binary files are refused by their signature.
 
 Only one chunk of cells is ever held as Python strings: numeric columns become float64 arrays (NaN for
 missing) and the others compact int32 codes into a list of categories, so memory follows the typed size of the
@@ -17,12 +19,14 @@ import math
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import numpy as np
 
 from mlops.data import columns as column_roles
+from mlops.data import formats, sniff
 from mlops.data.columns import MISSING_TOKENS
 from mlops.data.typed_table import MISSING_CODE, CategoricalColumn, Column, NumericColumn, TypedTable
 from mlops.errors import InvalidDataset
@@ -53,16 +57,17 @@ def read_dataset(source: bytes | str | Path | BinaryIO, chunk_rows: int = CHUNK_
         raise InvalidDataset(f"the dataset looks gzip-compressed but cannot be decompressed: {exc}") from exc
     if head == PARQUET_MAGIC:
         return read_parquet(stream)
-    return read_csv(stream, chunk_rows)
+    table = read_csv(stream, chunk_rows)
+    if isinstance(stream, gzip.GzipFile):
+        table.read_as["compression"] = "gzip"
+    return table
 
 
 def read_parquet(stream: BinaryIO) -> TypedTable:
     try:
         from pyarrow import parquet  # noqa: PLC0415 - optional: only where the layer ships pyarrow
     except ImportError as exc:
-        raise InvalidDataset(
-            "the dataset is a Parquet file, but this deployment has no pyarrow to read it; upload CSV (or gzip CSV)"
-        ) from exc
+        raise InvalidDataset(sniff.parquet_message()) from exc
     table = parquet.read_table(io.BytesIO(stream.read()))
     columns: list[Column] = []
     for name, values_of in zip(table.column_names, table.columns, strict=True):
@@ -73,13 +78,14 @@ def read_parquet(stream: BinaryIO) -> TypedTable:
             text = [None if v is None else str(v) for v in values.tolist()]
             columns.append(_encode(name, text))
     check_header([c.name for c in columns])
-    return TypedTable(columns, table.num_rows)
+    return TypedTable(columns, table.num_rows, {"format": "parquet"})
 
 
-def _chunks(stream: BinaryIO, chunk_rows: int) -> Iterator[tuple[int, list[list[str]]]]:
+def _chunks(stream: _CountingReader, chunk_rows: int, read_as: dict[str, str]) -> Iterator[tuple[int, list[list[str]]]]:
     """Records in lists of up to ``chunk_rows``, each list with the file line its first record starts on."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-    reader = csv.reader(text, strict=True)
+    encoding = "utf-8-sig" if read_as["encoding"] == "utf-8" else read_as["encoding"]
+    text = io.TextIOWrapper(stream, encoding=encoding, newline="")  # type: ignore[arg-type]
+    reader = csv.reader(text, strict=True, delimiter=read_as["delimiter"])
     try:
         while True:
             first_line = reader.line_num + 1
@@ -89,8 +95,9 @@ def _chunks(stream: BinaryIO, chunk_rows: int) -> Iterator[tuple[int, list[list[
             yield first_line, chunk
     except csv.Error as exc:
         raise InvalidDataset(f"the dataset is not valid CSV (line {reader.line_num}): {exc}") from exc
-    except UnicodeDecodeError as exc:
-        raise InvalidDataset(f"the dataset is not UTF-8 text: {exc.reason} at byte {exc.start}") from exc
+    except UnicodeDecodeError as exc:  # past the sample the encoding was settled on
+        offset = stream.delivered - len(exc.object) + exc.start
+        raise InvalidDataset(sniff.not_utf8_message(exc.object[exc.start], offset)) from exc
     except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
         raise InvalidDataset(f"the dataset looks gzip-compressed but cannot be decompressed: {exc}") from exc
 
@@ -228,7 +235,7 @@ def check_header(record: list[str]) -> list[str]:
     if len(header) < 2:
         raise InvalidDataset(
             "the dataset needs a header with at least two columns (features and a target); "
-            f"found {len(header)} — is it comma-separated?"
+            f"found {len(header)}: no comma, semicolon, tab or pipe separates its header"
         )
     if not header[0] and UNNAMED_INDEX not in header:
         # DataFrame.to_csv() writes the index as a first column without a name; the column roles then decide
@@ -243,28 +250,52 @@ def check_header(record: list[str]) -> list[str]:
 
 
 class _TextOnly(io.RawIOBase):
-    """Refuses a NUL byte anywhere in the stream (csv accepts them since Python 3.11; a binary file is not data)."""
+    """Refuses a NUL byte anywhere in the stream (csv accepts them since Python 3.11; a binary file is not data).
+    ``prefix``: the bytes already read from the stream (the sniffed sample), delivered first."""
 
-    def __init__(self, stream: BinaryIO) -> None:
+    def __init__(self, stream: BinaryIO, prefix: bytes = b"") -> None:
         self._stream = stream
+        self._prefix = prefix
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        data = self._stream.read(len(buffer))
+        if self._prefix:
+            data, self._prefix = self._prefix[: len(buffer)], self._prefix[len(buffer) :]
+        else:
+            data = self._stream.read(len(buffer))
         if b"\x00" in data:
             raise InvalidDataset("the dataset is not a text CSV file (it contains NUL bytes)")
         buffer[: len(data)] = data
         return len(data)
 
 
+class _CountingReader(io.BufferedReader):
+    """Counts the bytes the text layer has taken (``read1``), so a decoding error names its offset in the file."""
+
+    delivered = 0
+
+    def read1(self, size: int = -1) -> bytes:
+        data = super().read1(size)
+        self.delivered += len(data)
+        return data
+
+
 def read_csv(stream: BinaryIO, chunk_rows: int = CHUNK_ROWS) -> TypedTable:
-    stream = io.BufferedReader(_TextOnly(stream), buffer_size=1 << 16)  # type: ignore[assignment]
+    """CSV whose encoding and delimiter are settled from its first ``sniff.SAMPLE_BYTES`` (recorded in
+    ``read_as``), parsed in chunks of ``chunk_rows`` records."""
+    try:
+        sample = stream.read(sniff.SAMPLE_BYTES)
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise InvalidDataset(f"the dataset looks gzip-compressed but cannot be decompressed: {exc}") from exc
+    encoding, delimiter = sniff.settle(sample, complete=len(sample) < sniff.SAMPLE_BYTES)
+    read_as = {"format": "csv", "delimiter": delimiter, "encoding": encoding}
+    counted = _CountingReader(_TextOnly(stream, sample), buffer_size=1 << 16)
     header: list[str] | None = None
     builders: list[_ColumnBuilder] = []
     rows = 0
-    for header, records in _record_chunks(stream, chunk_rows):
+    for header, records in _record_chunks(counted, chunk_rows, read_as):
         if not builders:
             builders = [_ColumnBuilder(name) for name in header]
         if records:
@@ -274,7 +305,7 @@ def read_csv(stream: BinaryIO, chunk_rows: int = CHUNK_ROWS) -> TypedTable:
         raise InvalidDataset("the dataset is empty")
     if rows == 0:
         raise InvalidDataset("the dataset has a header but no rows")
-    return _without_empty_rows(TypedTable([builder.build() for builder in builders], rows))
+    return _without_empty_rows(TypedTable([builder.build() for builder in builders], rows, read_as))
 
 
 def _lines(record: list[str]) -> int:
@@ -282,10 +313,12 @@ def _lines(record: list[str]) -> int:
     return 1 + sum(cell.count("\n") for cell in record)
 
 
-def _record_chunks(stream: BinaryIO, chunk_rows: int) -> Iterator[tuple[list[str], list[list[str]]]]:
+def _record_chunks(
+    stream: _CountingReader, chunk_rows: int, read_as: dict[str, str]
+) -> Iterator[tuple[list[str], list[list[str]]]]:
     """(header, complete records) per chunk: blank lines and records skipped, other widths refused."""
     header: list[str] | None = None
-    for first_line, chunk in _chunks(stream, chunk_rows):
+    for first_line, chunk in _chunks(stream, chunk_rows, read_as):
         records, line = chunk, first_line
         if header is None:
             skipped = 0
@@ -330,6 +363,7 @@ def profile(column: Column) -> tuple[column_roles.ColumnProfile, str | None]:
         integral = bool(present.size and np.all(present == np.floor(present)))
         steps = np.diff(present)
         monotonic = bool(integral and present.size >= 2 and (np.all(steps >= 0) or np.all(steps <= 0)))
+        epoch_like = integral and formats.epoch_range(present)  # a datetime when the name says so too (columns)
         described = column_roles.ColumnProfile(
             name=column.name,
             rows=column.values.size,
@@ -338,25 +372,37 @@ def profile(column: Column) -> tuple[column_roles.ColumnProfile, str | None]:
             numeric=True,
             integral=integral,
             monotonic=monotonic,
-            datetime_share=0.0,
-            has_time=False,
+            datetime_share=1.0 if epoch_like else 0.0,
+            has_time=bool(epoch_like and np.any(present % 86400)),
             mean_length=0.0,
             space_share=0.0,
             top=(),
+            date_format="epoch_s" if epoch_like else None,
         )
-        return described, None
+        first_day = datetime.fromtimestamp(int(present.min()), UTC).date().isoformat() if epoch_like else None
+        return described, first_day
     codes = column.codes[column.codes != MISSING_CODE]
     counts = np.bincount(codes, minlength=len(column.categories))
     categories = np.array(column.categories, dtype=object)
     sample = categories[codes[:DATETIME_SAMPLE]].tolist()
-    parsed = [column_roles.parse_datetime(v) for v in sample]
     seen = counts > 0
+    used = (c for c, in_use in zip(column.categories, seen, strict=True) if in_use)  # read only for d/m order
+    date_format, datetime_share, date_note = formats.detect_date_format(sample, used)
+    parsed = [column_roles.parse_datetime(v, date_format) for v in sample] if date_format else []
+    number_format, number_share = (None, 0.0)
+    if date_format is None:
+        small = [c for c, in_use in zip(column.categories, seen, strict=True) if in_use] if seen.sum() <= 6 else []
+        number_format, number_share = formats.detect_number_format(sample, small)
     lengths = np.array([len(c) for c in column.categories], dtype=np.float64)
     spaced = np.array([" " in c for c in column.categories], dtype=bool)
     order = np.lexsort((categories, -counts))[: column_roles.MAX_CATEGORIES + 1] if len(categories) else []
     present_dates = []
-    if any(p is not None for p in parsed):  # every distinct value parsed only when the sample has dates
-        dates = (column_roles.parse_datetime(c) for c, used in zip(column.categories, seen, strict=True) if used)
+    if date_format is not None:  # every distinct value parsed only when the sample has dates
+        dates = (
+            column_roles.parse_datetime(c, date_format)
+            for c, in_use in zip(column.categories, seen, strict=True)
+            if in_use
+        )
         present_dates = [d for d in dates if d is not None]
     described = column_roles.ColumnProfile(
         name=column.name,
@@ -366,11 +412,15 @@ def profile(column: Column) -> tuple[column_roles.ColumnProfile, str | None]:
         numeric=False,
         integral=False,
         monotonic=False,
-        datetime_share=(sum(p is not None for p in parsed) / len(sample)) if sample else 0.0,
+        datetime_share=datetime_share,
         has_time=any(p is not None and (p.hour or p.minute or p.second) for p in parsed),
         mean_length=float(lengths @ counts / codes.size) if codes.size else 0.0,
         space_share=float(counts[spaced].sum() / codes.size) if codes.size else 0.0,
         top=tuple((str(categories[i]), int(counts[i])) for i in order if counts[i] > 0),
+        date_format=date_format,
+        date_note=date_note,
+        number_format=number_format,
+        number_share=number_share,
     )
     epoch = min(present_dates).date().isoformat() if present_dates else None
     return described, epoch

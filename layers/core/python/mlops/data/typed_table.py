@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import numpy as np
@@ -66,6 +66,8 @@ Column = NumericColumn | CategoricalColumn
 class TypedTable:
     columns: list[Column]
     rows: int
+    # how the file was read (reader: format, delimiter, encoding): said of the table, not part of its values
+    read_as: dict[str, str] = field(default_factory=dict, compare=False)
 
     @property
     def names(self) -> list[str]:
@@ -75,7 +77,7 @@ class TypedTable:
         return self.columns[self.names.index(name)]
 
     def take(self, indices: np.ndarray) -> TypedTable:
-        return TypedTable([c.take(indices) for c in self.columns], len(indices))
+        return TypedTable([c.take(indices) for c in self.columns], len(indices), self.read_as)
 
     @property
     def nbytes(self) -> int:

@@ -43,6 +43,8 @@ class Schema:
     notes: list[str] = field(default_factory=list)
     # every input column → {"role", "kind", "reason", ...}; empty for versions trained before column roles
     columns: dict[str, dict] = field(default_factory=dict)
+    # how the file was read: {"format": "csv", "delimiter": ";", "encoding": "cp1252", "compression": "gzip", ...}
+    read_as: dict[str, str] = field(default_factory=dict)
 
     @property
     def numeric_indices(self) -> list[int]:
