@@ -47,9 +47,33 @@ def format_metrics(metrics: dict[str, float] | None) -> str:
     return ", ".join(f"{k} {v:.4f}" for k, v in (metrics or {}).items()) or "-"
 
 
+def print_columns(summary: dict[str, Any], stream: Any) -> None:
+    """How the file was read, each column read in a named form (dates, written numbers, yes/no), every excluded
+    column with its reason, and a warning for each excluded column that looks numeric."""
+    read_as = summary.get("read_as") or {}
+    if read_as:
+        said = [read_as.get("format", "csv")]
+        if "delimiter" in read_as:
+            said.append(f"delimiter {read_as['delimiter']!r}")
+        said += [f"{key} {read_as[key]}" for key in ("encoding", "compression") if key in read_as]
+        print(f"  read as     {', '.join(said)}", file=stream)
+    columns = summary.get("columns") or {}
+    for name, column in columns.items():
+        if column.get("format") not in (None, "iso") or column.get("format_note"):
+            note = f"; {column['format_note']}" if column.get("format_note") else ""
+            print(f"  read        {name}: {column['reason']}{note}", file=stream)
+    for name, column in columns.items():
+        if column.get("role") in ("id", "excluded"):
+            print(f"  excluded    {name}: {column['reason']}", file=stream)
+    for name, column in columns.items():
+        if column.get("warning"):
+            print(f"  warning     {name}: {column['warning']}", file=stream)
+
+
 def print_result(result: PipelineResult, stream: Any) -> None:
     summary = result.summary()
     print(f"\n  execution   {result.status} at state {result.end_state} in {result.duration_s:.1f} s", file=stream)
+    print_columns(summary, stream)
     if result.status != "SUCCEEDED":
         step = f" ({summary['step_error']})" if summary["step_error"] != summary["error"] else ""
         print(f"  error       {summary['error']}{step}: {summary['error_message']}", file=stream)

@@ -72,6 +72,7 @@ class PipelineResult:
             "positive_class": schema.get("positive_class"),
             "gate": evaluation.get("gate"),
             "columns": schema.get("columns"),
+            "read_as": schema.get("read_as"),
             "features": [f["name"] for f in schema.get("features", [])] or None,
             "deployed": self.deployed,
             "end_state": self.end_state,

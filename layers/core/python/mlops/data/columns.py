@@ -158,8 +158,10 @@ def _datetime_decision(profile: ColumnProfile, reason: str, epoch: str) -> Colum
 
 
 def _dates_reason(profile: ColumnProfile) -> str:
-    written = {"iso": "ISO dates", "epoch_s": "epoch seconds"}.get(profile.date_format or "iso")
-    return f"{written or f'dates written {profile.date_format}'}: derived numeric parts"
+    date_format = profile.date_format or "iso"
+    written = {"iso": "ISO dates", "epoch_s": "epoch seconds"}.get(date_format)
+    example = formats.DATE_EXAMPLES.get(date_format)
+    return f"{written or f'dates written like {example} ({date_format})'}: derived numeric parts"
 
 
 def _formatted_number_role(profile: ColumnProfile) -> ColumnDecision | None:

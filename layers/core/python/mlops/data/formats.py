@@ -25,6 +25,22 @@ import numpy as np
 
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?"})
 DATE_FORMATS = ("iso", "ymd_slash", "dmy_dot", "mdy_slash", "dmy_slash", "mon_year", "epoch_s")
+DATE_WRITTEN = {  # each form as an error message names it
+    "iso": "an ISO date or timestamp",
+    "ymd_slash": "a date written like 2018/03/01",
+    "dmy_dot": "a date written like 01.03.2018",
+    "mdy_slash": "a date written month first, like 03/31/2018",
+    "dmy_slash": "a date written day first, like 31/03/2018",
+    "mon_year": "a month written like Mar-2018",
+    "epoch_s": "a time in epoch seconds",
+}
+DATE_EXAMPLES = {
+    "ymd_slash": "2018/03/31",
+    "dmy_dot": "31.03.2018",
+    "mdy_slash": "03/31/2018",
+    "dmy_slash": "31/03/2018",
+    "mon_year": "Mar-2018",
+}
 NUMBER_FORMAT = "number"
 BOOLEAN_FORMAT = "boolean"
 DETECTED_MIN_SHARE = 0.95  # of a sample's present values that must read in one form

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlops.data import columns as column_roles
+from mlops.data import formats
 from mlops.monitoring.capture_records import records_of
 from mlops.monitoring.partitions import json_lines, partition_keys
 from mlops.monitoring.window import Window, WindowFeeder
@@ -35,7 +36,12 @@ def model_features(schema: Schema) -> RecordMapper | None:
     """What turns captured request records into the model's features as training saw them (and as the baseline
     holds them): datetime columns into their parts, categories outside the kept ones into OTHER_CATEGORY, columns
     the model ignores (identifiers, free text) dropped. None when the schema derives and pools nothing."""
-    if not any(f.source is not None or f.categories is not None for f in schema.features):
+    written = {
+        f.name: schema.columns[f.name]["format"]
+        for f in schema.features
+        if f.kind == "numeric" and f.source is None and schema.columns.get(f.name, {}).get("format")
+    }
+    if not written and not any(f.source is not None or f.categories is not None for f in schema.features):
         return None
     ignored = {name for name, column in schema.columns.items() if column.get("role") not in (None, "feature")}
     sources = {f.source: schema.columns[f.source] for f in schema.features if f.source is not None}
@@ -46,11 +52,14 @@ def model_features(schema: Schema) -> RecordMapper | None:
         for name, value in row.items():
             if name in kept and isinstance(value, str) and value.strip():
                 row[name] = column_roles.pool_category(value.strip(), kept[name], "")
+            elif name in written and isinstance(value, str | bool):  # "$1,200", "12.5%", "yes": read as training did
+                number = float(value) if isinstance(value, bool) else formats.parse_formatted(value, written[name])
+                row[name] = None if number is None or number != number else number  # noqa: PLR0124 - NaN
         for source, column in sources.items():
             if source not in record:
                 continue  # absent: the derived features are absent too (counted as such)
             value = record[source]
-            moment = column_roles.parse_datetime(value) if isinstance(value, str) else None
+            moment = column_roles.parse_datetime(value, column.get("format")) if value is not None else None
             for part in column["parts"]:
                 row[column_roles.derived_name(source, part)] = (
                     None if moment is None else column_roles.datetime_part(moment, part, column["epoch"])

@@ -22,7 +22,7 @@ from mlops.records.schema import Schema
 from mlops.serving.cache import LoadedVersion
 from mlops.serving.http import dumps, jsonl
 from mlops.serving.runtime import Predictions
-from mlops.serving.validation import typed_columns, validate_each_row
+from mlops.serving.validation import plain_numeric, typed_columns, validate_each_row
 
 SCORE_BLOCK_ROWS = 1_000  # rows validated and predicted together (the endpoint's own batch limit)
 
@@ -167,8 +167,9 @@ def _plain_block(parsed: ChunkRows, schema: Schema, start: int, end: int) -> Blo
 
 
 def _plain_numeric(schema: Schema) -> set[str]:
-    """The numeric input columns the model reads as they are (not parts of a date)."""
-    return {f.name for f in schema.features if f.kind == "numeric" and f.source is None}
+    """The numeric input columns the model reads as they are (not parts of a date, not numbers written with signs or
+    yes/no words: those stay text for the validation to read as training did)."""
+    return {schema.features[i].name for i in plain_numeric(schema)}
 
 
 def _typed_block(parsed: ChunkRows, schema: Schema, start: int, end: int) -> Block:

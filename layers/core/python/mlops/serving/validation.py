@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from mlops.data import columns as column_roles
+from mlops.data import formats
 from mlops.data.dataset import MISSING_CATEGORY, Feature, Schema
 from mlops.errors import MlopsError
 
@@ -80,30 +81,64 @@ def _categorical_value(row_number: int, name: str, value: Any) -> str:
     return value
 
 
-def _datetime_value(row_number: int, name: str, value: Any) -> datetime | None:
+def _datetime_value(row_number: int, name: str, value: Any, date_format: str | None = None) -> datetime | None:
+    """A raw date in the form training read it (``formats``; ISO for versions that recorded none)."""
     if value is None:
         return None
-    if not isinstance(value, str):
+    written = formats.DATE_WRITTEN.get(date_format or "iso", "a date")
+    epoch = date_format == "epoch_s" and type(value) in _NUMBER_TYPES
+    if not isinstance(value, str) and not epoch:
         raise InvalidInstances(
-            f"row {row_number}: feature {name!r} must be an ISO date string or null, not {type(value).__name__}"
+            f"row {row_number}: feature {name!r} must be {written} or null, not {type(value).__name__}"
         )
-    moment = column_roles.parse_datetime(value)
+    if isinstance(value, str) and column_roles.is_missing(value) and date_format not in (None, "iso"):
+        return None  # a missing token, as the training file had them
+    moment = column_roles.parse_datetime(value, date_format)
     if moment is None:
-        raise InvalidInstances(f"row {row_number}: feature {name!r} is not an ISO date or timestamp: {value[:40]!r}")
+        raise InvalidInstances(f"row {row_number}: feature {name!r} is not {written}: {str(value)[:40]!r}")
     return moment
+
+
+def column_format(schema: Schema, name: str) -> str | None:
+    """How training read a plain numeric input column's cells (``formats.NUMBER_FORMAT``, ``BOOLEAN_FORMAT``), or
+    None when they were plain numbers."""
+    return schema.columns.get(name, {}).get("format")
+
+
+def _formatted_value(row_number: int, name: str, value: Any, number_format: str) -> float:
+    """A numeric feature training read from written numbers (``$1,200``, ``12.5%``) or yes/no words: the same text,
+    a JSON number (0 or 1, or a boolean, for yes/no) or null."""
+    boolean = number_format == formats.BOOLEAN_FORMAT
+    if isinstance(value, bool) and boolean:
+        return float(value)
+    if isinstance(value, str):
+        parsed = formats.parse_formatted(value, number_format)
+        if parsed is not None:
+            return parsed
+    elif value is None or (type(value) in _NUMBER_TYPES and (not boolean or value in (0, 1))):
+        return _numeric_value(row_number, name, value)
+    written = (
+        "yes/no, true/false, y/n, 1/0" if boolean else "a number (written as in training, like '$1,200' or '12.5%')"
+    )
+    shown = repr(value[:40]) if isinstance(value, str) else type(value).__name__
+    raise InvalidInstances(f"row {row_number}: feature {name!r} must be {written} or null, not {shown}")
 
 
 def _feature_reader(feature: Feature, schema: Schema) -> Callable[[int, dict[str, Any]], Any]:
     """How one feature's value is read from a raw record, as training read it from the CSV."""
     if feature.source is not None:
         epoch, part, source = schema.columns[feature.source]["epoch"], feature.part, feature.source
+        date_format = schema.columns[feature.source].get("format")
 
         def derived(row_number: int, row: dict[str, Any]) -> float:
-            moment = _datetime_value(row_number, source, row[source])
+            moment = _datetime_value(row_number, source, row[source], date_format)
             return math.nan if moment is None else column_roles.datetime_part(moment, part, epoch)
 
         return derived
     name = feature.name
+    number_format = column_format(schema, name) if feature.kind == "numeric" else None
+    if number_format is not None:
+        return lambda row_number, row: _formatted_value(row_number, name, row[name], number_format)
     if feature.kind == "numeric":
         return lambda row_number, row: _numeric_value(row_number, name, row[name])
     kept = frozenset(feature.categories) if feature.categories is not None else None
@@ -331,10 +366,12 @@ def _categorical_column(values: list[Any], feature: Feature) -> np.ndarray | Non
 
 
 def _derived_column(values: list[Any], feature: Feature, schema: Schema) -> np.ndarray | None:
-    """A part of a date, parsed value by value as at training; None when a value is not an ISO date or null."""
+    """A part of a date, parsed value by value as at training; None when a value is not a date of the training
+    file's form or null."""
     epoch, part, source = schema.columns[feature.source]["epoch"], feature.part, feature.source
+    date_format = schema.columns[feature.source].get("format")
     try:
-        moments = [_datetime_value(row_number, source, value) for row_number, value in enumerate(values)]
+        moments = [_datetime_value(row_number, source, value, date_format) for row_number, value in enumerate(values)]
     except InvalidInstances:
         return None
     derived = [math.nan if moment is None else column_roles.datetime_part(moment, part, epoch) for moment in moments]
@@ -352,21 +389,42 @@ def _validate_columns(instances: list[Any], schema: Schema) -> list[np.ndarray] 
         return None
 
 
+def _formatted_column(values: list[Any], feature: Feature, number_format: str) -> np.ndarray | None:
+    """Written numbers or yes/no words read as at training; None when a value is not one (the row-wise pass words
+    it)."""
+    try:
+        parsed = [_formatted_value(0, feature.name, value, number_format) for value in values]
+    except InvalidInstances:
+        return None
+    return np.array(parsed, dtype=np.float64).reshape(-1, 1)
+
+
+def plain_numeric(schema: Schema) -> list[int]:
+    """The positions of the numeric features read as plain numbers (not date parts, not written numbers)."""
+    return [
+        i
+        for i, f in enumerate(schema.features)
+        if f.kind == "numeric" and f.source is None and column_format(schema, f.name) is None
+    ]
+
+
 def _columns_of(source: _RowValues | _ColumnValues, schema: Schema) -> list[np.ndarray] | None:
     features = schema.features
-    plain_numeric = [i for i, f in enumerate(features) if f.kind == "numeric" and f.source is None]
+    plain_numeric_positions = plain_numeric(schema)
     columns: list[np.ndarray | None] = [None] * len(features)
-    if plain_numeric:
-        by_feature = source.numeric_block([features[i].name for i in plain_numeric])
+    if plain_numeric_positions:
+        by_feature = source.numeric_block([features[i].name for i in plain_numeric_positions])
         if by_feature is None:
             return None
-        for offset, position in enumerate(plain_numeric):  # each column a view of the block's row
+        for offset, position in enumerate(plain_numeric_positions):  # each column a view of the block's row
             columns[position] = by_feature[offset].reshape(-1, 1)
     for position, feature in enumerate(features):
         if columns[position] is not None:
             continue
         if feature.source is not None:
             column = _derived_column(source.values(feature.source), feature, schema)
+        elif feature.kind == "numeric":  # a formatted number (plain ones are in the block)
+            column = _formatted_column(source.values(feature.name), feature, column_format(schema, feature.name) or "")
         else:
             column = _categorical_column(source.values(feature.name), feature)
         if column is None:
