@@ -18,6 +18,7 @@ from local.cli.common import print_columns
 from mlops.data import dataset, formats, reader, sniff
 from mlops.errors import InvalidDataset
 from mlops.records.batch import PlannedJob
+from mlops.records.request import ColumnRoles
 from mlops.serving.batch_chunks import parse_chunk, score_rows
 from mlops.serving.runtime import Predictions
 from mlops.serving.validation import InvalidInstances, validate_inputs, validate_instances
@@ -379,3 +380,15 @@ def test_batch_scoring_reads_the_raw_forms_of_a_csv_as_training_did():
     expected = dataset.feature_matrix(table.take(np.arange(30)), schema).astype(float)
     np.testing.assert_allclose(np.hstack(model.columns).astype(float), expected)
     assert json.loads(outcome.output.decode().splitlines()[0])["prediction"] == "a"
+
+
+def test_a_column_the_request_names_a_datetime_needs_only_the_epoch_range():
+    rng = np.random.default_rng(4)
+    seconds = list(map(str, 1_514_764_800 + rng.integers(0, 10**8, ROWS)))
+    table = dataset.read_table(_csv({"account": seconds, "small": list(map(str, range(ROWS))), "label": _label()}))
+
+    schema, _ = dataset.infer_schema(table, "label", roles=ColumnRoles(datetime_columns=("account",)))
+
+    assert (schema.columns["account"]["role"], schema.columns["account"]["format"]) == ("datetime", "epoch_s")
+    with pytest.raises(InvalidDataset, match=r"column 'small' is named a datetime column but only 0% of its values"):
+        dataset.infer_schema(table, "label", roles=ColumnRoles(datetime_columns=("small",)))
