@@ -286,7 +286,7 @@ def add_run_pipeline(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--features", metavar="A,B", help="the only columns to learn from")
     run.add_argument("--exclude", metavar="A,B", help="columns never to learn from")
     run.add_argument("--id-columns", metavar="A,B", help="identifier columns (excluded)")
-    run.add_argument("--datetime-columns", metavar="A,B", help="ISO date columns (turned into numeric parts)")
+    run.add_argument("--datetime-columns", metavar="A,B", help="dates in a known form (turned into numeric parts)")
     run.add_argument("--class-weight", choices=["balanced"], help="weight classes by their inverse frequency")
     run.add_argument("--block-on-leakage", action="store_true", help="fail the gate when a feature leaks the target")
     run.add_argument(

@@ -273,7 +273,7 @@ class TrainingRequest(BaseModel):
     features: list[str] | None = Field(default=None, min_length=1, description="the only columns to learn from")
     exclude: list[str] = Field(default_factory=list, description="columns never to learn from")
     id_columns: list[str] = Field(default_factory=list, description="identifier columns (excluded)")
-    datetime_columns: list[str] = Field(default_factory=list, description="ISO date columns (derived parts)")
+    datetime_columns: list[str] = Field(default_factory=list, description="dates in a known form (derived parts)")
     class_weight: Literal["balanced"] | None = Field(
         default=None, description="weigh classes inversely to their frequency, for estimators that support it"
     )
