@@ -17,6 +17,7 @@ import pytest
 from local.cli.common import print_columns
 from mlops.data import dataset, formats, reader, sniff
 from mlops.errors import InvalidDataset
+from mlops.monitoring.capture import model_features
 from mlops.records.batch import PlannedJob
 from mlops.records.request import ColumnRoles
 from mlops.serving.batch_chunks import parse_chunk, score_rows
@@ -392,3 +393,14 @@ def test_a_column_the_request_names_a_datetime_needs_only_the_epoch_range():
     assert (schema.columns["account"]["role"], schema.columns["account"]["format"]) == ("datetime", "epoch_s")
     with pytest.raises(InvalidDataset, match=r"column 'small' is named a datetime column but only 0% of its values"):
         dataset.infer_schema(table, "label", roles=ColumnRoles(datetime_columns=("small",)))
+
+
+def test_the_drift_check_maps_captured_raw_values_to_the_features_training_computed():
+    schema, table = _schema(_messy())
+    records = [dataset.input_record(table, schema, row) for row in range(25)]
+
+    mapped = model_features(schema)(records)
+
+    expected = dataset.feature_matrix(table.take(np.arange(25)), schema).astype(float)
+    got = np.array([[row[f.name] for f in schema.features] for row in mapped], dtype=float)
+    np.testing.assert_allclose(got, expected)
