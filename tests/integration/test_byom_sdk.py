@@ -6,13 +6,15 @@ the client before anything is uploaded."""
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from mlops_client import Client
+import mlops_client.client as client_module
+from mlops_client import Client, SchemaMismatch
 from tests.integration.test_mlops_cli import Server, _start, _stop
 
 pytestmark = pytest.mark.integration
@@ -59,18 +61,6 @@ def dataset(client: Client, tmp_path_factory: pytest.TempPathFactory) -> tuple[s
     return client.upload(path), frame
 
 
-def lightgbm_pipeline(frame: pandas.DataFrame):
-    from sklearn.compose import ColumnTransformer  # noqa: PLC0415
-    from sklearn.pipeline import Pipeline  # noqa: PLC0415
-    from sklearn.preprocessing import OneHotEncoder  # noqa: PLC0415
-
-    columns = ColumnTransformer(
-        [("numbers", "passthrough", [0, 1]), ("carrier", OneHotEncoder(handle_unknown="ignore"), [2])]
-    )
-    model = lightgbm.LGBMClassifier(n_estimators=60, num_leaves=15, n_jobs=1, verbose=-1, random_state=0)
-    return Pipeline([("columns", columns), ("model", model)]).fit(frame[COLUMNS].to_numpy(dtype=object), frame["late"])
-
-
 def test_a_lightgbm_pipeline_from_the_notebook_is_gated_deployed_and_predicts_as_it_did(client, dataset):
     dataset_uri, frame = dataset
     # Given a LightGBM pipeline fitted in the notebook (columns by position, as the platform passes them)
@@ -113,3 +103,73 @@ def test_the_built_in_lightgbm_candidate_trains_converts_and_deploys(client, dat
     assert version.document["metrics"]["accuracy"] > 0.8
     answer = client.predict("shipments-builtin", frame[COLUMNS].iloc[:5])
     assert set(answer["prediction"]) <= {"yes", "no"} and len(answer) == 5
+
+
+# ---- an MLflow model directory ---------------------------------------------------------------------------------------
+def mlflow_directory(frame: pandas.DataFrame, path: Path, columns: list[str] = COLUMNS) -> tuple[Path, object]:
+    """What an MLflow user has: a pipeline fitted on a DataFrame, saved by mlflow.sklearn with its signature and input
+    example (MLflow's default format, skops)."""
+    mlflow_sklearn = pytest.importorskip("mlflow.sklearn")
+    from mlflow.models import infer_signature  # noqa: PLC0415
+    from sklearn.compose import ColumnTransformer  # noqa: PLC0415
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+    from sklearn.pipeline import Pipeline  # noqa: PLC0415
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler  # noqa: PLC0415
+
+    numeric = [i for i, c in enumerate(columns) if c != "carrier"]
+    transform = ColumnTransformer(
+        [
+            ("numbers", StandardScaler(), numeric),
+            ("carrier", OneHotEncoder(handle_unknown="ignore"), [columns.index("carrier")]),
+        ]
+    )
+    fitted = Pipeline([("columns", transform), ("model", LogisticRegression(max_iter=2000))])
+    fitted.fit(frame[columns], frame["late"])
+    signature = infer_signature(frame[columns], fitted.predict(frame[columns]))
+    mlflow_sklearn.save_model(fitted, str(path), signature=signature, input_example=frame[columns].iloc[:3])
+    return path, fitted
+
+
+def test_an_mlflow_model_directory_is_registered_deployed_and_predicted(client, dataset, tmp_path):
+    dataset_uri, frame = dataset
+    directory, fitted = mlflow_directory(frame, tmp_path / "mlflow-model")
+    assert (directory / "MLmodel").is_file() and (directory / "model.skops").is_file()
+
+    run = client.register_model("shipments-mlflow", directory, target="late", dataset_uri=dataset_uri)
+    run.wait(timeout_s=600)
+
+    assert run.status == "SUCCEEDED", (run.error, run.document)
+    version = client.version("shipments-mlflow", run.version)
+    external = version.document["lineage"]["external"]
+    # the directory's own skops file was sent, byte for byte
+    assert external["artifact_sha256"] == hashlib.sha256((directory / "model.skops").read_bytes()).hexdigest()
+    rows = frame[COLUMNS].iloc[:20]
+    assert client.predict("shipments-mlflow", rows)["prediction"].tolist() == fitted.predict(rows).tolist()
+
+
+def test_an_mlflow_signature_that_does_not_match_the_dataset_is_refused_before_upload(
+    client, dataset, tmp_path, monkeypatch
+):
+    dataset_uri, frame = dataset
+    # Given a model logged on other columns: weight in pounds, and the carrier as a number code
+    other = frame.rename(columns={"weight_kg": "weight_lb"})
+    other["carrier"] = other["carrier"].map({"north": 0, "south": 1, "west": 2})
+    directory, _ = mlflow_directory(other, tmp_path / "mismatched", ["distance_km", "weight_lb", "carrier"])
+    uploads: list[str] = []
+    monkeypatch.setattr(client_module, "transfer", recording(client_module.transfer, uploads))
+
+    # When it is registered; Then the SDK refuses it, naming each column, and nothing was uploaded or started
+    with pytest.raises(SchemaMismatch) as refused:
+        client.register_model("shipments-mismatch", directory, target="late", dataset_uri=dataset_uri)
+    assert set(refused.value.columns) == {"weight_lb", "weight_kg", "carrier"}, refused.value.columns
+    assert "long" in refused.value.columns["carrier"] and "text" in refused.value.columns["carrier"]
+    assert uploads == ["GET"]  # the dataset's first bytes, read; no PUT
+    assert "shipments-mismatch" not in [m.model_name for m in client.models()]
+
+
+def recording(transfer, methods: list[str]):
+    def recorded(method, *args, **kwargs):
+        methods.append(method)
+        return transfer(method, *args, **kwargs)
+
+    return recorded
