@@ -105,6 +105,55 @@ def test_the_built_in_lightgbm_candidate_trains_converts_and_deploys(client, dat
     assert set(answer["prediction"]) <= {"yes", "no"} and len(answer) == 5
 
 
+# ---- a pipeline with a TfidfVectorizer on a free-text column --------------------------------------------------------
+def reviews(rows: int = 400, seed: int = 5) -> pandas.DataFrame:
+    """A free-text review (unique per row: the platform's own pipeline excludes it) and a number; the label is in the
+    words."""
+    rng = np.random.default_rng(seed)
+    praise, complaints = ["great", "fast", "friendly", "helpful"], ["slow", "broken", "rude", "late"]
+    filler = ["the", "service", "was", "and", "delivery", "package", "order", "really"]
+    good = rng.random(rows) < 0.5
+    texts = [
+        " ".join(rng.permutation([*rng.choice(praise if g else complaints, 2), *rng.choice(filler, 5)])) + f" #{i}"
+        for i, g in enumerate(good)
+    ]
+    return pandas.DataFrame(
+        {"review": texts, "stars": rng.integers(1, 6, rows), "label": np.where(good, "good", "bad")}
+    )
+
+
+def test_a_pipeline_with_tfidf_on_a_text_column_is_deployed_and_predicts_as_fitted(client, tmp_path):
+    from sklearn.compose import ColumnTransformer  # noqa: PLC0415
+    from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415
+    from sklearn.linear_model import LogisticRegression  # noqa: PLC0415
+    from sklearn.pipeline import Pipeline  # noqa: PLC0415
+    from sklearn.preprocessing import StandardScaler  # noqa: PLC0415
+
+    # Given reviews whose label is in the text, and the team's pipeline: TF-IDF on the text, the stars scaled
+    frame = reviews()
+    path = tmp_path / "reviews.csv"
+    frame.to_csv(path, index=False)
+    dataset_uri = client.upload(path)
+    columns = ColumnTransformer(
+        [("text", TfidfVectorizer(max_features=500), 0), ("stars", StandardScaler(), [1])]  # the text as a 1-D column
+    )
+    fitted = Pipeline([("columns", columns), ("model", LogisticRegression(max_iter=2000))])
+    fitted.fit(frame[["review", "stars"]].to_numpy(dtype=object), frame["label"])
+
+    # When it is registered; Then the text reaches the model as written, and it deploys and predicts as fitted
+    run = client.register_model("reviews-tfidf", fitted, target="label", dataset_uri=dataset_uri)
+    run.wait(timeout_s=600)
+    assert run.status == "SUCCEEDED", (run.error, run.document)
+    version = client.version("reviews-tfidf", run.version)
+    assert "passed as written" in version.document["schema"]["columns"]["review"]["reason"]
+    assert version.document["metrics"]["accuracy"] > 0.9
+    unseen = pandas.DataFrame(
+        {"review": ["really great and fast service", "broken package, rude and slow"], "stars": [3, 3]}
+    )
+    answer = client.predict("reviews-tfidf", unseen)
+    assert answer["prediction"].tolist() == fitted.predict(unseen.to_numpy(dtype=object)).tolist() == ["good", "bad"]
+
+
 # ---- an MLflow model directory ---------------------------------------------------------------------------------------
 def mlflow_directory(frame: pandas.DataFrame, path: Path, columns: list[str] = COLUMNS) -> tuple[Path, object]:
     """What an MLflow user has: a pipeline fitted on a DataFrame, saved by mlflow.sklearn with its signature and input
