@@ -109,3 +109,20 @@ def test_the_lightgbm_candidate_fits_on_the_platforms_threads_and_converts_with_
     reference = conversion.reference_outputs(pipeline, table, schema)
     report = parity_report(OnnxModel(onnx_bytes, schema), holdout_columns(table, schema), reference)
     assert report["passed"], report
+
+
+def test_a_lightgbm_classifier_fitted_on_numeric_labels_answers_the_datasets_text_labels():
+    features, labels, _ = numbers()
+    numeric = np.where(labels == "late", 1, 0)
+    fitted = Pipeline([("scale", StandardScaler()), ("model", small(lightgbm.LGBMClassifier))]).fit(features, numeric)
+    schema = Schema([Feature(f"x{i}", "numeric") for i in range(4)], "late", "classification", ["0", "1"])
+
+    aligned = external.align_labels(fitted, schema)
+
+    assert aligned.classes_.tolist() == ["0", "1"]
+    assert aligned.predict(features).tolist() == [str(v) for v in numeric_predictions(features, numeric)]
+
+
+def numeric_predictions(features: np.ndarray, numeric: np.ndarray) -> list[int]:
+    model = Pipeline([("scale", StandardScaler()), ("model", small(lightgbm.LGBMClassifier))]).fit(features, numeric)
+    return model.predict(features).tolist()
