@@ -1,4 +1,6 @@
-"""The SDK's cost: `client.predict` over the bare HTTP call it makes, and `import mlops_client` in fresh interpreters.
+"""The SDK's cost: `client.predict` over the bare HTTP call it makes, `import mlops_client` in fresh interpreters, and
+register-to-deployed: a model fitted in the notebook registered with `client.register_model` against the same model
+trained by the pipeline.
 
 Against one `python -m local up --seed` started here: the bare call is urllib POSTing a columnar body serialized
 beforehand (what the SDK sends), the SDK call is `client.predict(name, DataFrame)` (converting the frame, the request,
@@ -6,7 +8,12 @@ and the DataFrame answer), interleaved in the same run, medians of each. Import 
 interpreters: `import mlops_client` alone, after pandas was imported (what a notebook that already uses pandas pays
 for the SDK on top), and both together.
 
-python -m bench.sdk [--repeats 30]
+Register-to-deployed is the wall time from the call (`register_model` for the notebook's StandardScaler +
+LogisticRegression, `train` with the same estimator as the pipeline's one candidate, on the same seeded dataset)
+to the first prediction production answers with the new version; alternating, each model under a new name (no
+champion to beat), medians.
+
+python -m bench.sdk [--repeats 30] [--deploy-repeats 2]
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL = "breast-cancer"
+DATASET_URI = "s3://mlops-local-artifactsbucket/datasets/breast-cancer.csv"  # what `local up --seed` uploads
 
 
 def start_local_up(directory: Path) -> tuple[subprocess.Popen, str, str]:
@@ -114,15 +122,62 @@ def pandas_loaded_by_sdk() -> bool:
     return out.strip() == "True"
 
 
+def register_to_deployed(url: str, api_key: str, repeats: int) -> dict[str, float]:
+    """Seconds from the call to production answering with the new version: the notebook's model registered, and the
+    same estimator trained by the pipeline (the baseline), alternating."""
+    import pandas
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from local.runs.datasets import breast_cancer_csv
+    from mlops_client import Client
+
+    table = pandas.read_csv(io.BytesIO(breast_cancer_csv()))
+    features, labels = table.drop(columns=["target"]), table["target"]
+    fitted = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000)).fit(features.to_numpy(), labels)
+    candidates = [{"estimator": "logistic_regression", "params": {"C": 1.0, "max_iter": 2000}}]
+    client = Client(url, api_key=api_key, timeout_s=120)
+    registered_s, trained_s = [], []
+
+    def deployed(name: str, start: float, run) -> float:
+        run.wait(timeout_s=900)
+        if run.status != "SUCCEEDED":
+            raise RuntimeError(f"{name}: the run ended {run.status}: {run.error}")
+        answer = client.predict(name, features.iloc[:1].to_dict("records"))
+        if answer[0]["version"] != run.version:
+            raise RuntimeError(f"{name}: production answered with v{answer[0]['version']}, not v{run.version}")
+        return time.perf_counter() - start
+
+    def register(index: int) -> None:
+        name, start = f"bench-byom-{index}", time.perf_counter()
+        registered_s.append(
+            deployed(name, start, client.register_model(name, fitted, target="target", dataset_uri=DATASET_URI))
+        )
+
+    def train(index: int) -> None:
+        name, start = f"bench-trained-{index}", time.perf_counter()
+        run = client.train(model_name=name, dataset_uri=DATASET_URI, target="target", candidates=candidates)
+        trained_s.append(deployed(name, start, run))
+
+    for index in range(repeats):
+        for step in (register, train) if index % 2 == 0 else (train, register):
+            step(index)
+    registered, trained = statistics.median(registered_s), statistics.median(trained_s)
+    return {"registered_s": registered, "trained_s": trained, "ratio": registered / trained}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=30, help="interleaved pairs of calls per row count")
+    parser.add_argument("--deploy-repeats", type=int, default=2, help="alternating register/train pairs")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-sdk-") as directory:
         process, url, api_key = start_local_up(Path(directory))
         try:
             one = predict_ratio(url, api_key, 1, args.repeats)
             thousand = predict_ratio(url, api_key, 1000, max(5, args.repeats // 3))
+            to_deployed = register_to_deployed(url, api_key, args.deploy_repeats)
         finally:
             process.terminate()
             process.wait(timeout=60)
@@ -140,8 +195,12 @@ def main() -> None:
                 "sdk_import_after_pandas_ms": round(import_ms("import mlops_client", before="import pandas"), 1),
                 "sdk_with_pandas_import_ms": round(import_ms("import pandas, mlops_client"), 1),
                 "sdk_imports_pandas": pandas_loaded_by_sdk(),
+                "byom_register_to_deployed_ratio_vs_trained": round(to_deployed["ratio"], 3),
+                "byom_register_to_deployed_s": round(to_deployed["registered_s"], 2),
+                "trained_to_deployed_s": round(to_deployed["trained_s"], 2),
                 "note": "medians of interleaved calls (alternating order) against one local up; imports: the least "
-                "of 7 fresh interpreters",
+                "of 7 fresh interpreters; register-to-deployed: call to production's first answer with the version, "
+                "the notebook's model registered vs the same estimator trained by the pipeline, alternating, medians",
             },
             indent=2,
         )

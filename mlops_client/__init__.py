@@ -13,6 +13,7 @@ from mlops_client.errors import (
     MlopsApiError,
     MlopsError,
     NotFound,
+    SchemaMismatch,
     Unreachable,
     WaitTimeout,
 )
@@ -57,6 +58,7 @@ __all__ = [
     "Run",
     "RunSummary",
     "Schema",
+    "SchemaMismatch",
     "Serving",
     "Unreachable",
     "Version",

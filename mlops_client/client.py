@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from mlops_client import shapes
+from mlops_client import mlflow_models, shapes
 from mlops_client.errors import ConfigurationError
 from mlops_client.jobs import BatchJob, Run
 from mlops_client.transport import Api, local_api, stack_api, transfer
@@ -330,15 +330,20 @@ class Client:
     ) -> Run:
         """Register a model fitted elsewhere through the same gate as a trained one; return its run.
 
-        ``model``: a fitted scikit-learn estimator or ``Pipeline`` (serialised here with skops, which must be
-        installed), or the bytes of a skops file. The file is uploaded through a presigned PUT, then
-        ``POST /models/{name}/external-versions`` checks its sha256 and every type it holds against the stack's
-        allow-list (an Invalid naming the type otherwise: nothing of the caller's is ever unpickled), and the run
-        evaluates it on its own split of ``dataset_uri``, gates, converts, registers and deploys it like any
-        candidate. The model receives the dataset's feature columns in file order. ``fields``: the training
-        request's ``gate``, ``split``, ``approval``, ``deployment``, ``description``. A retry with the same
-        ``client_token`` returns the run it started.
+        ``model``: a fitted scikit-learn estimator or ``Pipeline``, or a LightGBM ``LGBMClassifier``/``LGBMRegressor``
+        (alone or as a Pipeline's last step), serialised here with skops, which must be installed; the bytes of a
+        skops file; or the path of an MLflow model directory (``register_mlflow_model``). The file is uploaded
+        through a presigned PUT, then ``POST /models/{name}/external-versions`` checks its sha256 and every type it
+        holds against the stack's allow-list (an Invalid naming the type otherwise: nothing of the caller's is ever
+        unpickled), and the run evaluates it on its own split of ``dataset_uri``, gates, converts, registers and
+        deploys it like any candidate. The model receives the dataset's feature columns in file order.
+        ``fields``: the training request's ``gate``, ``split``, ``approval``, ``deployment``, ``description``. A
+        retry with the same ``client_token`` returns the run it started.
         """
+        if isinstance(model, str | os.PathLike):  # an MLflow model directory
+            return self.register_mlflow_model(
+                name, model, target=target, dataset_uri=dataset_uri, client_token=client_token, **fields
+            )
         payload = model if isinstance(model, bytes | bytearray) else _skops_bytes(model)
         grant = self.api.json("POST", "/uploads", body={"file_name": "model.skops"})
         transfer("PUT", grant["url"], bytes(payload), self.api.timeout_s)
@@ -355,6 +360,42 @@ class Client:
             body["input_example"] = dict(input_example)
         started = self.api.json("POST", f"/models/{name}/external-versions", body=body)
         return Run(self, started, started=started.get("started", True), client_token=token, model_name=name)
+
+    def register_mlflow_model(
+        self,
+        name: str,
+        path: str | os.PathLike[str],
+        *,
+        target: str,
+        dataset_uri: str,
+        allow_pickle: bool = False,
+        client_token: str | None = None,
+        **fields: Any,
+    ) -> Run:
+        """Register a model an MLflow user logged (``mlflow.sklearn.log_model``/``save_model``: a directory with an
+        ``MLmodel`` file) through the same gate; return its run.
+
+        The directory is read here, in your process; nothing of it is executed on the platform. Its ``MLmodel``
+        names the model file: MLflow's ``skops`` format is sent as it is (checked against the allow-list by the
+        API); a ``pickle``/``cloudpickle`` model is unpickled here only with ``allow_pickle=True`` (unpickling
+        runs the file's code: only for a directory you logged yourself) and sent as skops. Before anything is
+        uploaded, the signature's input columns and types are compared with the dataset's header and first rows
+        (fetched by a ranged GET): ``SchemaMismatch`` names every column that differs. The input example's first
+        row becomes the request's ``input_example`` (checked by the run against the dataset's inputs).
+        """
+        model = mlflow_models.read_directory(path)
+        grant = self.api.json("POST", "/downloads", body={"uri": dataset_uri})
+        head = transfer(
+            "GET", grant["url"], None, self.api.timeout_s, {"Range": f"bytes=0-{mlflow_models.SAMPLE_BYTES - 1}"}
+        )
+        header, rows = mlflow_models.dataset_sample(head)
+        mlflow_models.check_signature(model.inputs, header, rows, target)
+        payload = mlflow_models.skops_payload(model, allow_pickle=allow_pickle)
+        if model.example_rows and "input_example" not in fields:
+            fields["input_example"] = model.example_rows[0]
+        return self.register_model(
+            name, payload, target=target, dataset_uri=dataset_uri, client_token=client_token, **fields
+        )
 
     # ---- data in and out --------------------------------------------------------------------------------------
     def upload(self, path: str | os.PathLike[str], uri: str | None = None) -> str:

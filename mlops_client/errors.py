@@ -20,6 +20,16 @@ class WaitTimeout(MlopsError, TimeoutError):
     """A run or batch job was still running when the wait's deadline came."""
 
 
+class SchemaMismatch(MlopsError):
+    """A model's declared inputs (an MLflow signature) do not match the dataset's columns; found on the client,
+    before anything is uploaded. ``columns``: each mismatched column with what differs."""
+
+    def __init__(self, message: str, columns: dict[str, str]) -> None:
+        super().__init__(message)
+        self.message = message
+        self.columns = columns
+
+
 class MlopsApiError(MlopsError):
     """The API refused the request: ``status`` (HTTP), ``message`` (the API's words) and ``error`` (its name for the
     failure, e.g. ``ModelNotFound``, ``PolicyViolation``; None when the API gave none)."""

@@ -11,6 +11,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -183,9 +184,12 @@ def stack_api(stack_name: str, region: str | None, profile: str | None, api_key:
     )
 
 
-def transfer(method: str, url: str, payload: bytes | None, timeout_s: float) -> bytes:
-    """PUT ``payload`` to, or GET the bytes of, a presigned S3 URL (the URL is the credential: nothing is signed)."""
-    request = urllib.request.Request(url, data=payload, method=method)
+def transfer(
+    method: str, url: str, payload: bytes | None, timeout_s: float, headers: Mapping[str, str] | None = None
+) -> bytes:
+    """PUT ``payload`` to, or GET the bytes of, a presigned S3 URL (the URL is the credential: nothing is signed).
+    ``headers``: e.g. a ``Range`` for the first bytes of an object."""
+    request = urllib.request.Request(url, data=payload, method=method, headers=dict(headers or {}))
     if payload is not None:
         request.add_header("Content-Type", "application/octet-stream")
     try:

@@ -27,6 +27,11 @@ What a layer holds and why (one `LayerSpec` each, below):
   pipeline, where a cold start is a small part of a run. The serving layer ships sources only too: its .pyc files
   (7.7 MiB, ~0.1 s) would take most of PredictFunction's headroom under 100 MiB, and the endpoint restores from a
   SnapStart snapshot taken after its imports.
+- System libraries a wheel links without vendoring and Lambda's runtime lacks are copied to the layer's `lib/`
+  (`/opt/lib`, on Lambda's `LD_LIBRARY_PATH`), from a wheel that vendors the same library (`system_libraries`).
+  lightgbm's `lib_lightgbm.so` needs `libgomp.so.1`, which Amazon Linux 2023's minimal runtime image does not ship;
+  scikit-learn's wheel vendors GNU OpenMP as `scikit_learn.libs/libgomp-<hash>.so.1.0.0` (0.25 MiB), which is copied.
+  The import check loads the layer with `LD_LIBRARY_PATH` at that `lib/`, so the copy is the one it uses.
 - Nothing is stripped: `strip` on auditwheel-patched extension modules breaks them ("ELF load command
   address/offset not page-aligned", seen in the smoke test when tried), and the `*.libs` libraries must stay intact.
 """
@@ -118,6 +123,8 @@ class LayerSpec:
     precompile: bool = False  # ship .pyc files (see the module's docstring for the measured trade-off)
     # remaining files allowed to name a removed module, and why that code never runs in Lambda
     accepted_references: dict[str, str] = field(default_factory=dict)
+    # lib/<name> <- the installed file matching the pattern (see the module's docstring), and why
+    system_libraries: dict[str, tuple[str, str]] = field(default_factory=dict)
 
 
 LAYERS = {
@@ -175,9 +182,17 @@ LAYERS = {
             "joblib",
             "threadpoolctl",
             "skops.io",
+            "lightgbm",
         ),
         omitted={
             "prettytable": "skops's model-card renderer (skops.card) needs it; the steps use skops.io only",
+        },
+        system_libraries={
+            "libgomp.so.1": (
+                "scikit_learn.libs/libgomp-*.so.1.0.0",
+                "lightgbm/lib/lib_lightgbm.so needs libgomp.so.1 (GNU OpenMP), which its wheel does not vendor and "
+                "Lambda's python3.13 runtime does not ship",
+            ),
         },
     ),
     "ConversionLayer": LayerSpec(
@@ -431,6 +446,16 @@ def host_can_run(architecture: str) -> bool:
     return sys.platform == "linux" and ARCHITECTURES[architecture] == platform.machine()
 
 
+def copy_system_libraries(spec: LayerSpec, target: Path, libraries: Path) -> None:
+    for name, (pattern, reason) in spec.system_libraries.items():
+        found = sorted(target.glob(pattern))
+        if len(found) != 1:
+            fail(f"{name}: expected one installed file matching {pattern}, found {len(found)}")
+        libraries.mkdir(exist_ok=True)
+        shutil.copy2(found[0], libraries / name)
+        print(f"  lib/{name} <- {found[0].relative_to(target)}: {reason}")
+
+
 def check_imports(root: Path, modules: tuple[str, ...], architecture: str) -> None:
     if not modules:
         return
@@ -441,8 +466,14 @@ def check_imports(root: Path, modules: tuple[str, ...], architecture: str) -> No
         "import importlib, sys\nsys.path[:0] = sys.argv[1:2]\nfor name in sys.argv[2:]: importlib.import_module(name)"
     )
     started = time.perf_counter()
+    libraries = root.parent / "lib"  # the layer's /opt/lib, searched first as on Lambda
+    environment = {**os.environ, "LD_LIBRARY_PATH": str(libraries)} if libraries.is_dir() else None
     result = subprocess.run(
-        [sys.executable, "-I", "-S", "-B", "-c", code, str(root), *modules], capture_output=True, text=True, check=False
+        [sys.executable, "-I", "-S", "-B", "-c", code, str(root), *modules],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=environment,
     )
     if result.returncode:
         fail(f"the trimmed layer does not import in a clean interpreter:\n{result.stderr}")
@@ -465,8 +496,9 @@ def build(logical_id: str, artifacts_dir: Path) -> None:
     started = time.perf_counter()
     print(f"build_layer: {logical_id} from {spec.folder} for python{RUNTIME_VERSION} {architecture}", flush=True)
     target = artifacts_dir / "python"
-    if target.exists():
-        shutil.rmtree(target)
+    for folder in (target, artifacts_dir / "lib"):
+        if folder.exists():
+            shutil.rmtree(folder)
     target.mkdir(parents=True)
     install(spec, source, target, architecture)
     for folder in spec.copy:
@@ -474,6 +506,7 @@ def build(logical_id: str, artifacts_dir: Path) -> None:
     removed = trim(target, (*COMMON_TRIMS, *spec.trims))
     check_no_import_of_removed(target, removed, spec.accepted_references)
     check_links(target, removed, architecture)
+    copy_system_libraries(spec, target, artifacts_dir / "lib")
     check_imports(target, spec.import_check, architecture)
     if spec.precompile:
         compile_bytecode(target)

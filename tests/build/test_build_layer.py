@@ -211,3 +211,22 @@ def test_a_trimmed_library_that_an_extension_still_links_fails_the_build(tmp_pat
     assert removed
     with pytest.raises(SystemExit):
         build_layer.check_links(layer, removed, architecture)
+
+
+def test_lightgbms_openmp_is_the_ml_layers_lib_libgomp_and_it_is_linked_by_name(tmp_path: Path) -> None:
+    # Given the ML layer's spec: lib_lightgbm.so links libgomp.so.1, which the spec copies from scikit-learn's wheel
+    import lightgbm
+    import sklearn
+
+    lightgbm_library = Path(lightgbm.__file__).parent / "lib" / "lib_lightgbm.so"
+    assert "libgomp.so.1" in elf.read(lightgbm_library).needed
+    spec = LAYERS["MlLayer"]
+    layer = tmp_path / "artifacts" / "python"
+    vendored = next((Path(sklearn.__file__).parent.parent / "scikit_learn.libs").glob("libgomp-*.so*"))
+    write(layer / "scikit_learn.libs" / vendored.name).write_bytes(vendored.read_bytes())
+    # When the libraries are copied; Then lib/ holds it under the name lightgbm links
+    build_layer.copy_system_libraries(spec, layer, tmp_path / "artifacts" / "lib")
+    assert (tmp_path / "artifacts" / "lib" / "libgomp.so.1").read_bytes() == vendored.read_bytes()
+    # and a layer without the source file fails the build rather than shipping a LightGBM that cannot load
+    with pytest.raises(SystemExit):
+        build_layer.copy_system_libraries(spec, tmp_path / "empty", tmp_path / "empty-lib")

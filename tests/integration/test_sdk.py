@@ -22,6 +22,7 @@ from mlops_client import (
     Model,
     NotFound,
     Run,
+    SchemaMismatch,
     Version,
 )
 from tests.integration.test_mlops_cli import DATASET_URI, MODEL, Server, _start, _stop
@@ -275,6 +276,25 @@ def test_a_model_fitted_elsewhere_is_registered_through_the_gate_and_serves(clie
     hostile = make_pipeline(FunctionTransformer(abs), LogisticRegression(max_iter=2000)).fit(rows, labels)
     with pytest.raises(Invalid, match="FunctionTransformer"):
         client.register_model("bc-hostile", hostile, target="target", dataset_uri=DATASET_URI)
+
+
+def test_an_mlflow_directory_whose_signature_misses_a_column_is_refused_before_upload(client, tmp_path):
+    # Given an MLflow sklearn directory (the format's files, written by hand) signed for all features but one
+    import json  # noqa: PLC0415
+
+    names = [name for name in features().columns if name != "worst symmetry"]
+    inputs = json.dumps([{"type": "double", "name": name, "required": True} for name in names])
+    (tmp_path / "MLmodel").write_text(
+        "flavors:\n  sklearn:\n    pickled_model: model.skops\n    serialization_format: skops\n"
+        f"signature:\n  inputs: '{inputs}'\n"
+    )
+    (tmp_path / "model.skops").write_bytes(b"not read: the signature is checked first")
+    runs_before = len(client.runs(limit=100))
+    # When it is registered; Then SchemaMismatch names the column, and no run starts
+    with pytest.raises(SchemaMismatch) as refused:
+        client.register_mlflow_model("bc-mlflow", tmp_path, target="target", dataset_uri=DATASET_URI)
+    assert list(refused.value.columns) == ["worst symmetry"], refused.value.columns
+    assert len(client.runs(limit=100)) == runs_before
 
 
 def test_public_methods_are_all_exercised():

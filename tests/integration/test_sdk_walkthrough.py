@@ -24,6 +24,7 @@ def python_blocks(markdown: str) -> list[str]:
 def test_the_walkthrough_has_the_steps_it_promises():
     code = "\n".join(python_blocks(DOC.read_text()))
     steps = ["train(", ".wait(", "versions(", "predict(", "compare(", "deploy(", "rollback(", "batch(", "card("]
+    steps += ["register_model(", "register_mlflow_model(", "SchemaMismatch"]
     for call in [*steps, "upload(", "download("]:
         assert call in code, call
 
@@ -39,6 +40,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 def test_the_walkthrough_runs(server, monkeypatch, tmp_path, capsys):
     pytest.importorskip("pandas")
     pytest.importorskip("sklearn")
+    pytest.importorskip("lightgbm")
+    pytest.importorskip("mlflow.sklearn")
     monkeypatch.setenv("MLOPS_URL", server.url)
     monkeypatch.setenv("MLOPS_API_KEY", server.api_key)
     monkeypatch.delenv("MLOPS_STACK", raising=False)
@@ -51,4 +54,6 @@ def test_the_walkthrough_runs(server, monkeypatch, tmp_path, capsys):
     printed = capsys.readouterr().out
     # the last steps ran: the batch job's output was read and the card printed
     assert "SUCCEEDED" in printed and "production is v 2" in printed
+    # the MLflow directory with the wrong target was refused on the client, naming both columns
+    assert "['mean radius', 'target']" in printed
     assert sorted((tmp_path / "scored").glob("part-*.jsonl"))

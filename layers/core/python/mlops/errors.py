@@ -115,4 +115,5 @@ class RolloutInterrupted(MlopsError):
 
 
 class UntrustedModelType(MlopsError):
-    """A caller's model artifact holds a type outside the allow-list of scikit-learn classes; it is never loaded."""
+    """A caller's model artifact holds a type outside the allow-list of scikit-learn and LightGBM classes; it is never
+    loaded."""

@@ -300,10 +300,24 @@ def decide_column(
             )
         return _datetime_decision(profile, "named a datetime column by the request: derived parts", epoch)
     decision = infer_role(profile, epoch)
+    if requested.strings_as_written and not profile.numeric:
+        decision = _as_written(decision)
     if requested.features is not None and decision.role in ("id", "excluded"):
         if not profile.numeric:
             return _categorical_decision(profile, f"in the request's features (would be: {decision.reason})")
         return ColumnDecision(name, "feature", "numeric", f"in the request's features ({decision.reason})")
+    return decision
+
+
+def _as_written(decision: ColumnDecision) -> ColumnDecision:
+    """A string column for a caller's own model, whose pipeline encodes it (a TfidfVectorizer on free text, its own
+    encoder on a many-valued category): free text becomes a feature and nothing is pooled."""
+    if decision.kind == "text":
+        reason = f"{decision.reason.removesuffix(': excluded')}: passed as written to the caller's model"
+        return ColumnDecision(decision.name, "feature", "categorical", reason)
+    if decision.categories is not None:
+        reason = "categorical: passed as written to the caller's model (no value pooled)"
+        return ColumnDecision(decision.name, decision.role, decision.kind, reason)
     return decision
 
 

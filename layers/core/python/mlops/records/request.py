@@ -19,6 +19,9 @@ class ColumnRoles:
     exclude: tuple[str, ...] = ()
     id_columns: tuple[str, ...] = ()
     datetime_columns: tuple[str, ...] = ()
+    # an external model's run: its own pipeline encodes its strings, so free text is passed as written (not excluded)
+    # and no categorical is pooled
+    strings_as_written: bool = False
 
 
 EXTERNAL_CANDIDATE = "external"  # the candidate name of a caller's model in the trial plan and the leaderboard
@@ -325,6 +328,7 @@ class TrainingRequest(BaseModel):
             exclude=tuple(self.exclude),
             id_columns=tuple(self.id_columns),
             datetime_columns=tuple(self.datetime_columns),
+            strings_as_written=self.external is not None,
         )
 
 

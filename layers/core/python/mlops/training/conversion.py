@@ -89,9 +89,38 @@ def _double_imputer(scope: Any, operator: Any, container: Any) -> None:
     )
 
 
+def register_lightgbm_converters() -> None:
+    """LightGBM's scikit-learn estimators in skl2onnx's registry, with onnxmltools' converter (the registration
+    skl2onnx documents for LightGBM in a Pipeline): the whole pipeline converts as one graph. Idempotent."""
+    from lightgbm import LGBMClassifier, LGBMRegressor  # noqa: PLC0415
+    from onnxmltools.convert.lightgbm.operator_converters.LightGbm import convert_lightgbm  # noqa: PLC0415
+    from skl2onnx import update_registered_converter  # noqa: PLC0415
+    from skl2onnx.common.shape_calculator import (  # noqa: PLC0415
+        calculate_linear_classifier_output_shapes,
+        calculate_linear_regressor_output_shapes,
+    )
+
+    update_registered_converter(
+        LGBMClassifier,
+        "LightGbmLGBMClassifier",
+        calculate_linear_classifier_output_shapes,
+        convert_lightgbm,
+        options={"nocl": [True, False], "zipmap": [True, False, "columns"]},
+    )
+    update_registered_converter(
+        LGBMRegressor,
+        "LightGbmLGBMRegressor",
+        calculate_linear_regressor_output_shapes,
+        convert_lightgbm,
+        options={"split": None},
+    )
+
+
 def _convert(model: Any, schema: Schema, numeric_type: Any, target_opset: Any, extra: dict[str, Any]) -> Any:
     from skl2onnx import convert_sklearn  # noqa: PLC0415 - only the conversion step ships skl2onnx
     from skl2onnx.common.data_types import StringTensorType  # noqa: PLC0415
+
+    register_lightgbm_converters()
 
     inputs = [
         (onnx_input_name(i), numeric_type([None, 1]) if f.kind == "numeric" else StringTensorType([None, 1]))
@@ -102,6 +131,17 @@ def _convert(model: Any, schema: Schema, numeric_type: Any, target_opset: Any, e
     # retried or replayed step finds the digest the registry and events/ recorded
     name = f"mlops-{type(model).__name__}"
     return convert_sklearn(model, name=name, initial_types=inputs, options=options, target_opset=target_opset, **extra)
+
+
+def _float_opset(model: Any) -> Any:
+    """onnxmltools' LightGBM converter writes ai.onnx.ml opset 3 nodes and refuses a main opset that implies a newer
+    ai.onnx.ml ("version 5 of domain 'ai.onnx.ml' not supported yet"): a LightGBM model names both opsets."""
+    from mlops.training.tree_ensembles import SKL2ONNX_MAX_ML_OPSET  # noqa: PLC0415
+
+    final = model.steps[-1][1] if hasattr(model, "steps") else model
+    if type(final).__module__.startswith("lightgbm."):
+        return {"": TARGET_OPSET, "ai.onnx.ml": SKL2ONNX_MAX_ML_OPSET}
+    return TARGET_OPSET
 
 
 def _float_only_operators(onnx_model: Any) -> set[str]:
@@ -143,7 +183,7 @@ def convert_with_precision(model: Any, schema: Schema) -> tuple[bytes, str, str]
     except Exception as exc:  # skl2onnx raises many types; the float conversion below decides convertibility
         why_float = f"double conversion failed ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
     try:
-        float_model = _convert(model, schema, FloatTensorType, TARGET_OPSET, {})
+        float_model = _convert(model, schema, FloatTensorType, _float_opset(model), {})
     except Exception as exc:  # skl2onnx raises many types (RuntimeError, ValueError, NotImplementedError, ...)
         raise ConversionUnsupported(f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}") from exc
     return float_model.SerializeToString(), "float", why_float

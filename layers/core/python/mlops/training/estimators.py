@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from typing import Any
 
+import lightgbm
 import numpy as np
 from sklearn import ensemble, linear_model, neighbors, tree
 from sklearn.compose import ColumnTransformer
@@ -26,6 +27,7 @@ ESTIMATORS: dict[str, dict[str, type]] = {
         "hist_gradient_boosting": ensemble.HistGradientBoostingClassifier,
         "decision_tree": tree.DecisionTreeClassifier,
         "k_neighbors": neighbors.KNeighborsClassifier,
+        "lightgbm": lightgbm.LGBMClassifier,
     },
     "regression": {
         "ridge": linear_model.Ridge,
@@ -36,6 +38,7 @@ ESTIMATORS: dict[str, dict[str, type]] = {
         "hist_gradient_boosting": ensemble.HistGradientBoostingRegressor,
         "decision_tree": tree.DecisionTreeRegressor,
         "k_neighbors": neighbors.KNeighborsRegressor,
+        "lightgbm": lightgbm.LGBMRegressor,
     },
 }
 
@@ -55,6 +58,11 @@ DEFAULT_CANDIDATES: dict[str, list[dict[str, Any]]] = {
 FIT_THREADS = 1
 # Params a request may not set: they would change where code runs or how long, not what is learned.
 FORBIDDEN_PARAMS = frozenset({"n_jobs", "verbose", "warm_start", "memory"})
+# Ceilings a request may stay under (a fit's time grows with them): LightGBM's trees and leaves per tree.
+PARAM_CEILINGS: dict[str, dict[str, int]] = {"lightgbm": {"n_estimators": 2000, "num_leaves": 1024}}
+# Set by the platform on every fit of these estimators, never by a request: LightGBM's threads (its default is every
+# core OpenMP sees, not the function's share) and its console output.
+PLATFORM_PARAMS: dict[str, dict[str, Any]] = {"lightgbm": {"n_jobs": FIT_THREADS, "verbose": -1}}
 
 
 def check_candidate(task: str, estimator: str, params: dict[str, Any]) -> None:
@@ -71,11 +79,15 @@ def check_candidate(task: str, estimator: str, params: dict[str, Any]) -> None:
     forbidden = sorted(set(params) & FORBIDDEN_PARAMS)
     if forbidden:
         raise InvalidTrainingRequest(f"parameter(s) {', '.join(forbidden)} cannot be set by a training request")
+    for name, ceiling in PARAM_CEILINGS.get(estimator, {}).items():
+        value = params.get(name)
+        if isinstance(value, int | float) and value > ceiling:
+            raise InvalidTrainingRequest(f"{estimator}'s {name} is {value}; at most {ceiling}")
 
 
 def build_pipeline(schema: Schema, estimator: str, params: dict[str, Any], seed: int) -> Pipeline:
     estimator_class = ESTIMATORS[schema.task][estimator]
-    model = estimator_class(**params)
+    model = estimator_class(**params, **PLATFORM_PARAMS.get(estimator, {}))
     if "random_state" in model.get_params() and "random_state" not in params:
         model.set_params(random_state=seed)  # a retrain from the same lineage gives the same model
     transformers = []

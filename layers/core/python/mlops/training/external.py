@@ -112,5 +112,11 @@ def align_labels(model: Any, schema: Schema) -> Any:
     if sorted(as_text) != sorted(schema.classes or []):
         raise InvalidTrainingRequest(f"the model's classes are {as_text}; the dataset's are {schema.classes}")
     if np.asarray(classes).dtype.kind not in "OUS":
-        final.classes_ = np.asarray(as_text, dtype=object)
+        text_classes = np.asarray(as_text, dtype=object)
+        if hasattr(final, "_le") and hasattr(final, "_classes"):  # LightGBM: classes_ is a read-only property of
+            final._le.classes_ = text_classes  # its label encoder's classes, which predict decodes with
+            final._classes = text_classes
+            final._class_map = dict(zip(as_text, final._class_map.values(), strict=True))
+        else:
+            final.classes_ = text_classes
     return model

@@ -8,6 +8,10 @@ JSON (``schema.json`` in a zip): every object, type and function in it is a node
 ``ESTIMATOR_TYPES`` is scikit-learn's ``sklearn.utils.all_estimators()`` for the pinned version, written out so it
 can be read and reviewed (a unit test holds it equal to what the installed scikit-learn lists, so an upgrade shows
 every added or moved class), without ``FunctionTransformer``, which calls any function it is given.
+
+``LIGHTGBM_TYPES`` adds LightGBM's two scikit-learn estimators (alone or as a Pipeline's step) and what they hold: the
+``Booster``, whose saved state is LightGBM's model text (parsed by LightGBM's own reader, no code in it), and the
+``OrderedDict``/``defaultdict`` of its evaluation results. Not the ranker, not ``Dataset``, nothing else of LightGBM.
 """
 
 from __future__ import annotations
@@ -179,6 +183,16 @@ ESTIMATOR_TYPES: dict[str, tuple[str, ...]] = {
     ),
 }
 
+LIGHTGBM_TYPES = frozenset(
+    {
+        "lightgbm.sklearn.LGBMClassifier",
+        "lightgbm.sklearn.LGBMRegressor",
+        "lightgbm.basic.Booster",
+        "collections.OrderedDict",
+        "collections.defaultdict",
+    }
+)
+
 # What a fitted scikit-learn model holds besides estimators: containers, arrays, numpy scalar types (as dtypes),
 # sparse matrices, and the compiled internals of trees, boosting, neighbours and losses.
 HELD_TYPES = frozenset(
@@ -226,7 +240,7 @@ HELD_TYPES = frozenset(
 
 
 ALLOWED_TYPES = frozenset(
-    {f"{module}.{name}" for module, names in ESTIMATOR_TYPES.items() for name in names} | HELD_TYPES
+    {f"{module}.{name}" for module, names in ESTIMATOR_TYPES.items() for name in names} | HELD_TYPES | LIGHTGBM_TYPES
 )
 
 
@@ -290,6 +304,7 @@ def refuse_untrusted(payload: bytes, also_named: set[str] | None = None) -> list
     untrusted = sorted((named | (also_named or set())) - ALLOWED_TYPES)
     if untrusted:
         raise UntrustedModelType(
-            f"the model artifact holds type(s) outside the allow-list of scikit-learn classes: {', '.join(untrusted)}"
+            "the model artifact holds type(s) outside the allow-list of scikit-learn and LightGBM classes: "
+            + ", ".join(untrusted)
         )
     return sorted(named)

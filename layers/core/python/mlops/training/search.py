@@ -37,6 +37,14 @@ _BOOSTING = {
     "max_leaf_nodes": {"type": "int", "low": 8, "high": 64, "log": True},
     "l2_regularization": {"type": "float", "low": 1e-6, "high": 1.0, "log": True},
 }
+_LIGHTGBM = {  # inside estimators.PARAM_CEILINGS
+    "n_estimators": {"type": "int", "low": 50, "high": 400},
+    "learning_rate": {"type": "float", "low": 0.01, "high": 0.3, "log": True},
+    "num_leaves": {"type": "int", "low": 8, "high": 128, "log": True},
+    "min_child_samples": {"type": "int", "low": 5, "high": 50, "log": True},
+    "reg_lambda": {"type": "float", "low": 1e-6, "high": 10.0, "log": True},
+    "colsample_bytree": {"type": "float", "low": 0.5, "high": 1.0},
+}
 _TREE = {
     "max_depth": {"type": "int", "low": 2, "high": 30, "log": True},
     "min_samples_leaf": {"type": "int", "low": 1, "high": 20},
@@ -52,6 +60,7 @@ DEFAULT_SPACES: dict[str, dict[str, dict[str, Any]]] = {
     "random_forest": {"params": _FOREST},
     "extra_trees": {"params": _FOREST},
     "hist_gradient_boosting": {"params": _BOOSTING},
+    "lightgbm": {"params": _LIGHTGBM},
     "decision_tree": {"params": _TREE},
     "k_neighbors": {"params": _NEIGHBOURS},
     "ridge": {"params": {"alpha": {"type": "float", "low": 1e-3, "high": 1e3, "log": True}}},
