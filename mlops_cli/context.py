@@ -92,12 +92,18 @@ def output_options(command: click.Command) -> click.Command:
     names = {option for param in command.params for option in getattr(param, "opts", [])}
     if "--json" not in names:
         command.params.append(
-            click.Option(["--json"], is_flag=True, expose_value=False, callback=_output_chosen, help="as --output json")
+            click.Option(
+                ["--json", "output_json_after_verb"],  # a name no verb's own parameter has
+                is_flag=True,
+                expose_value=False,
+                callback=_output_chosen,
+                help="as --output json",
+            )
         )
     if "--output" not in names:
         command.params.append(
             click.Option(
-                ["--output"],
+                ["--output", "output_format_after_verb"],
                 type=click.Choice(["json", "table"]),
                 expose_value=False,
                 callback=_output_chosen,

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from mlops_client import shapes
-from mlops_client.errors import ConfigurationError, NotFound
+from mlops_client.errors import ConfigurationError, Invalid, NotFound
 from mlops_client.inputs import InputSchema, InvalidInput, prepare_columns, prepare_rows
 from mlops_client.jobs import BatchJob, Run
 from mlops_client.transport import Api, local_api, stack_api, transfer
@@ -54,7 +54,8 @@ class Client:
         if url is None and stack is None:
             url, stack = os.environ.get("MLOPS_URL") or None, os.environ.get("MLOPS_STACK") or None
         api_key = api_key or os.environ.get("MLOPS_API_KEY") or None
-        self._schemas: dict[tuple[str, int], InputSchema] = {}
+        self._schemas: dict[tuple[str, int], InputSchema] = {}  # by version
+        self._alias_schemas: dict[tuple[str, str], InputSchema] = {}  # what predict last read for (name, alias)
         if url and stack:
             raise ConfigurationError("give either --url or --stack, not both")
         if stack:
@@ -201,18 +202,37 @@ class Client:
         - a dict of columns -> a dict of columns: ``inference_id``, ``version``, ``prediction``, ``probabilities``
           (class -> list).
 
-        ``data`` is the raw table, as the training data was: the version's schema (read once per version) picks the
-        columns the model reads (a date column as it is: the endpoint derives its parts; categories as text; numbers
-        parsed from text), and leaves out the rest (identifiers, excluded columns, the target), as the endpoint
+        ``data`` is the raw table, as the training data was: the version's schema (read on the first call for the
+        alias, and again when a deployment since made it refuse the data) picks the columns the model reads (a date
+        column as it is: the endpoint derives its parts; categories as text; numbers parsed from text), and leaves out
+        the rest (identifiers, excluded columns, the target), as the endpoint
         ignores them. ``id_column``: a column carried to the answer (first), e.g. a customer id. ``as_is``: send the
         data untouched (no schema read). A missing input column or an unreadable cell raises ``InvalidInput`` before
         any request; a row the schema refuses ``Invalid`` (422) naming the row and feature; an unknown model or alias
         ``NotFound``. More than 1,000 rows go as several requests; NaN and None are missing values.
         """
         shape = shapes.shape_of(data)
+        if as_is:
+            return self._predict(name, data, shape, None, alias=alias, id_column=id_column)
+        cached = (name, alias) in self._alias_schemas
+        if not cached:
+            self._alias_schemas[(name, alias)] = self.input_schema(name, alias)
+        try:
+            return self._predict(
+                name, data, shape, self._alias_schemas[(name, alias)], alias=alias, id_column=id_column
+            )
+        except (InvalidInput, Invalid):
+            if not cached:
+                raise
+        # the schema was read before a deployment that changed it: read it again, and try once more
+        self._alias_schemas[(name, alias)] = self.input_schema(name, alias)
+        return self._predict(name, data, shape, self._alias_schemas[(name, alias)], alias=alias, id_column=id_column)
+
+    def _predict(
+        self, name: str, data: Any, shape: str, schema: InputSchema | None, *, alias: str, id_column: str | None
+    ) -> Any:
         query = None if alias == "production" else {"alias": alias}
         path = f"/models/{name}/predict"
-        schema = None if as_is else self.input_schema(name, alias)
         if shape == shapes.ROWS:
             rows = [{str(k): shapes.plain(v) for k, v in row.items()} for row in data]
             ids = [row.get(id_column) for row in rows] if id_column else None

@@ -19,8 +19,8 @@ NUMERIC, CATEGORICAL, DATETIME = "numeric", "categorical", "datetime"
 
 
 class InvalidInput(MlopsError, ValueError):
-    """The data cannot be sent to the model: an input column missing, or a cell its kind cannot read (checked on the
-    client, before any request)."""
+    """The data cannot be sent to the model: an input column (or the id column) missing, checked on the client before
+    any request. A value the endpoint refuses is its 422, worded there (row and feature)."""
 
 
 @dataclass(frozen=True)
@@ -51,16 +51,13 @@ def prepare_columns(
     columns: Mapping[str, Sequence[Any]], schema: InputSchema, *, id_column: str | None = None
 ) -> tuple[dict[str, list[Any]], list[str]]:
     """``columns`` (name -> values, one per row) as the model's input columns, and the names left out (in the given
-    order). InvalidInput names a missing input column, or the first cell that is not of its column's kind."""
+    order). InvalidInput names a missing input column."""
     if id_column is not None and id_column not in columns:
         raise InvalidInput(f"no id column {id_column!r} in the data (columns: {', '.join(map(str, columns))})")
     missing = [schema.describe(name) for name in schema.kinds if name not in columns]
     if missing:
-        raise InvalidInput(f"the data lacks the model's input column(s): {', '.join(missing)}")
-    prepared = {
-        name: [_cell(value, kind, name, row) for row, value in enumerate(columns[name])]
-        for name, kind in schema.kinds.items()
-    }
+        raise InvalidInput(f"the data lacks the model's input column(s): {_listed(missing)}")
+    prepared = {name: _column(columns[name], kind) for name, kind in schema.kinds.items()}
     left_out = [name for name in columns if name not in schema.kinds and name != id_column]
     return prepared, left_out
 
@@ -72,33 +69,61 @@ def prepare_rows(rows: Sequence[Mapping[str, Any]], schema: InputSchema) -> tupl
     for number, row in enumerate(rows):
         missing = [schema.describe(name) for name in schema.kinds if name not in row]
         if missing:
-            raise InvalidInput(f"row {number} lacks the model's input column(s): {', '.join(missing)}")
-        instances.append({name: _cell(row[name], kind, name, number) for name, kind in schema.kinds.items()})
+            raise InvalidInput(f"row {number} lacks the model's input column(s): {_listed(missing)}")
+        instances.append({name: _cell(row[name], kind) for name, kind in schema.kinds.items()})
         left_out.update(dict.fromkeys(str(k) for k in row if k not in schema.kinds))
     return instances, list(left_out)
+
+
+def _listed(names: list[str], at_most: int = 8) -> str:
+    shown = ", ".join(names[:at_most])
+    return shown if len(names) <= at_most else f"{shown} and {len(names) - at_most} more"
+
+
+_NUMBERS = frozenset({int, float, type(None)})
+_TEXTS = frozenset({str, type(None)})
+
+
+def _column(values: Sequence[Any], kind: str) -> list[Any]:
+    """One column as the endpoint reads it; the usual column (numbers, or text without empty cells) as it is."""
+    values = list(values)
+    kinds = set(map(type, values))
+    if kind == NUMERIC and kinds <= _NUMBERS:
+        return values
+    if kind != NUMERIC and kinds <= _TEXTS and "" not in values:
+        return values
+    return [_cell(value, kind) for value in values]
 
 
 def _missing(value: Any) -> bool:
     return value is None or value == "" or (isinstance(value, float) and math.isnan(value)) or str(value) == "NaT"
 
 
-def _cell(value: Any, kind: str, column: str, row: int) -> Any:
+def _number(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return value
+    return number if math.isfinite(number) else value
+
+
+def _category(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return value
+    return (
+        str(int(value)) if float(value).is_integer() else str(value)
+    )  # pandas reads an int column with a gap as floats
+
+
+def _cell(value: Any, kind: str) -> Any:
+    """A cell by its column's kind: empty is missing, a number's text parsed, a category's number as text, a date as
+    ISO text. What it cannot read stays as it is, for the endpoint to refuse in its own words (row and feature)."""
     if _missing(value):
         return None
     if kind == NUMERIC:
-        if isinstance(value, bool):
-            raise InvalidInput(f"row {row}: {column!r} must be a number, not a boolean")
-        if isinstance(value, int | float):
-            return value
-        try:
-            number = float(str(value).strip())
-        except ValueError:
-            raise InvalidInput(f"row {row}: {column!r} must be a number, not {str(value)[:40]!r}") from None
-        if not math.isfinite(number):
-            raise InvalidInput(f"row {row}: {column!r} must be finite, not {value!r}")
-        return number
+        return _number(value)
     if kind == DATETIME:
-        return value.isoformat() if hasattr(value, "isoformat") else str(value)
-    if isinstance(value, float) and value.is_integer():  # a category read as a number (pandas: ints with a gap)
-        return str(int(value))
-    return value if isinstance(value, str) else str(value)
+        return value.isoformat() if hasattr(value, "isoformat") else value
+    return _category(value)

@@ -48,7 +48,7 @@ def examples_directory(stack: LocalStack) -> Path:
 
 def try_lines(stack: LocalStack, url: str, model_name: str | None) -> list[str]:
     """The banner's `try:` lines: the model, a curl and an `mlops predict` of its own example row, the dashboard."""
-    lines = [f"  open {url}/dashboard                      (the registry dashboard, in a browser)"]
+    lines: list[str] = []
     if model_name is None:
         lines.append(
             f"  no model yet: mlops --url {url} train --dataset-uri ./your.csv --target COLUMN --model-name NAME"

@@ -24,7 +24,12 @@ def _print_batch_job(job: dict[str, Any]) -> None:
 
 @batch_jobs.command("start")
 @click.argument("name")
-@click.option("--input", "input_uri", required=True, help="s3://bucket/key of a CSV with a header row")
+@click.option(
+    "--input",
+    "input_uri",
+    required=True,
+    help="s3://bucket/key of a CSV with a header row, or a local path (uploaded first)",
+)
 @click.option("--alias", default="production", show_default=True, help="the alias whose version scores")
 @click.option("--chunk-bytes", type=int, help="input bytes per chunk (64 KiB to 256 MiB; default 16 MiB)")
 @click.option("--no-capture", is_flag=True, help="do not feed the scored rows to the drift checks")

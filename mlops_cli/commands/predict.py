@@ -54,9 +54,10 @@ def _read_columns(data_file: str, id_column: str | None) -> dict[str, list[str]]
 def predict(ctx: Context, name: str, data_file: str, **flags: Any) -> None:
     """Score a CSV of raw rows with a model's alias; one prediction per row.
 
-    The rows are the training table's columns: dates, categories, identifiers, even the target. The version's schema picks the columns the model reads (a date column as it is: the endpoint derives its parts;
-    numbers parsed, empty cells missing) and leaves out the others, as the endpoint does. Output: the row number (or
-    --id-column), prediction, probability_<class>..., version, inference_id (keep it for `mlops feedback`).
+    The rows are the training table's columns: dates, categories, identifiers, even the target. The version's schema
+    picks the columns the model reads (a date column as it is: the endpoint derives its parts; numbers parsed, empty
+    cells missing) and leaves out the others, as the endpoint does. Output: the row number (or --id-column),
+    prediction, probability_<class>..., version, inference_id (keep it for `mlops feedback`).
 
     \b
     mlops predict churn --data held_back.csv

@@ -65,7 +65,7 @@ def _training_request(request_file: str | None, candidates_file: str | None, fla
 @click.command()
 @click.argument("request_file", required=False, metavar="[REQUEST.json]")
 @click.option("--model-name", help="registry name of the model")
-@click.option("--dataset-uri", help="s3://bucket/key of the training CSV")
+@click.option("--dataset-uri", help="s3://bucket/key of the training CSV, or a local path (uploaded first, by sha256)")
 @click.option("--target", help="column to predict")
 @click.option("--task", type=click.Choice(["classification", "regression"]))
 @click.option("--candidates", "candidates_file", metavar="FILE.json", help='[{"estimator": ..., "params": {...}}]')
