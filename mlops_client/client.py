@@ -212,6 +212,7 @@ class Client:
         ``NotFound``. More than 1,000 rows go as several requests; NaN and None are missing values.
         """
         shape = shapes.shape_of(data)
+        self.api.predict_key()  # no key, no request at all (not even the schema's)
         if as_is:
             return self._predict(name, data, shape, None, alias=alias, id_column=id_column)
         cached = (name, alias) in self._alias_schemas
