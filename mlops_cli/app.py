@@ -36,8 +36,7 @@ from mlops_cli.context import (
     Context,
     output_options,
 )
-from mlops_client.errors import ConfigurationError, MlopsError, Unreachable
-from mlops_client.inputs import InvalidInput
+from mlops_client.errors import ConfigurationError, InvalidInput, MlopsError, Unreachable
 
 EXAMPLES = """Examples:
 

@@ -14,13 +14,14 @@ if TYPE_CHECKING:
         Conflict,
         Forbidden,
         Invalid,
+        InvalidInput,
         MlopsApiError,
         MlopsError,
         NotFound,
         Unreachable,
         WaitTimeout,
     )
-    from mlops_client.inputs import InputSchema, InvalidInput
+    from mlops_client.inputs import InputSchema
     from mlops_client.jobs import BatchJob, Run
     from mlops_client.types import (
         Alias,
@@ -52,7 +53,7 @@ _EXPORTS = {
     "Gate": "mlops_client.types",
     "Invalid": "mlops_client.errors",
     "InputSchema": "mlops_client.inputs",
-    "InvalidInput": "mlops_client.inputs",
+    "InvalidInput": "mlops_client.errors",
     "Lineage": "mlops_client.types",
     "MetricComparison": "mlops_client.types",
     "MlopsApiError": "mlops_client.errors",
@@ -61,6 +62,7 @@ _EXPORTS = {
     "ModelSummary": "mlops_client.types",
     "Monitoring": "mlops_client.types",
     "NotFound": "mlops_client.errors",
+    "Run": "mlops_client.jobs",
     "RunSummary": "mlops_client.types",
     "Schema": "mlops_client.types",
     "Serving": "mlops_client.types",

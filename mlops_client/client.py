@@ -205,11 +205,11 @@ class Client:
         ``data`` is the raw table, as the training data was: the version's schema (read on the first call for the
         alias, and again when a deployment since made it refuse the data) picks the columns the model reads (a date
         column as it is: the endpoint derives its parts; categories as text; numbers parsed from text), and leaves out
-        the rest (identifiers, excluded columns, the target), as the endpoint
-        ignores them. ``id_column``: a column carried to the answer (first), e.g. a customer id. ``as_is``: send the
-        data untouched (no schema read). A missing input column or an unreadable cell raises ``InvalidInput`` before
-        any request; a row the schema refuses ``Invalid`` (422) naming the row and feature; an unknown model or alias
-        ``NotFound``. More than 1,000 rows go as several requests; NaN and None are missing values.
+        the rest (identifiers, excluded columns, the target), as the endpoint ignores them. ``id_column``: a column
+        carried to the answer (first), e.g. a customer id. ``as_is``: send the data untouched (no schema read). A
+        missing input column (or id column) raises ``InvalidInput`` before any request; a value the schema refuses
+        ``Invalid`` (422) naming the row and feature; an unknown model or alias ``NotFound``. More than 1,000 rows go
+        as several requests; NaN and None are missing values.
         """
         shape = shapes.shape_of(data)
         self.api.predict_key()  # no key, no request at all (not even the schema's)

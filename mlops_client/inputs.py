@@ -13,14 +13,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from mlops_client.errors import MlopsError
+from mlops_client.errors import InvalidInput
+
+__all__ = ["InputSchema", "InvalidInput", "prepare_columns", "prepare_rows"]
 
 NUMERIC, CATEGORICAL, DATETIME = "numeric", "categorical", "datetime"
-
-
-class InvalidInput(MlopsError, ValueError):
-    """The data cannot be sent to the model: an input column (or the id column) missing, checked on the client before
-    any request. A value the endpoint refuses is its 422, worded there (row and feature)."""
 
 
 @dataclass(frozen=True)

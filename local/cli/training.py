@@ -205,7 +205,7 @@ Next, with a stack that keeps its state (.local-aws/, `mlops local reset` clears
                                          train your own model on the same stack (stop `up` first, or use
                                          `mlops --url http://127.0.0.1:3000 train --dataset-uri ./your.csv ...`)
   mlops --url http://127.0.0.1:3000 --api-key KEY predict NAME --data rows.csv
-Every verb: mlops --help (docs/cli.md, docs/local.md)."""
+(mlops is .venv/bin/mlops, installed by `make venv`; every verb: mlops --help, docs/cli.md, docs/local.md)"""
 
 
 def _print_registry(stack: LocalStack, model_name: str, out: Any) -> None:
@@ -246,7 +246,7 @@ def reproduce_command(args: argparse.Namespace) -> int:
     except (urllib.error.URLError, ConnectionError) as exc:
         raise UsageError(
             f"no local API at {args.url} ({getattr(exc, 'reason', exc)}); start it with "
-            "`python -m local up --seed` and run this command from another shell"
+            "`mlops local up --seed` and run this command from another shell"
         ) from None
     if args.json:
         print(json.dumps(report, indent=2))

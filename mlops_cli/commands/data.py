@@ -4,7 +4,6 @@ deployed stack), and ground truth for served predictions."""
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 from pathlib import Path
@@ -36,6 +35,8 @@ def data() -> None:
 @pass_context
 def data_upload(ctx: Context, path: str, uri: str | None) -> None:
     """Upload a local file; print its s3:// URI (the same bytes always get the same URI and are sent once)."""
+    import hashlib  # noqa: PLC0415 - only this verb needs it
+
     payload = Path(path).read_bytes()
     stored = ctx.client.upload(path, uri=uri)
     document = {"uri": stored, "sha256": hashlib.sha256(payload).hexdigest(), "size_bytes": len(payload)}

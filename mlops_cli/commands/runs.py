@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlops_cli import render
 from mlops_cli.context import EXIT_FAILED, EXIT_USAGE, CliError, Context, out, pass_context, read_json_file
 from mlops_client.errors import WaitTimeout
-from mlops_client.jobs import Run, seconds_since_start
+
+if TYPE_CHECKING:
+    from mlops_client.jobs import Run
 
 
 def _search(
@@ -108,6 +110,8 @@ def _follow(ctx: Context, run: Run, max_wait_s: float) -> Run:
     start = time.monotonic()
     show = not ctx.as_json
     status_line = render.console(stderr=True).status("starting") if show else None
+
+    from mlops_client.jobs import seconds_since_start  # noqa: PLC0415 - `mlops --help` never pays for the SDK's types
 
     def on_step(run: Run, step: dict[str, Any]) -> None:
         if show:

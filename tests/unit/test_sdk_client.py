@@ -225,3 +225,13 @@ def test_shapes_of_data():
         with pytest.raises(TypeError):
             shapes.shape_of(wrong)
     assert shapes.column_values([1, float("nan"), None, "x"]) == [1, None, None, "x"]
+
+
+def test_every_public_name_of_the_sdk_loads_on_first_use():
+    import mlops_client  # noqa: PLC0415
+
+    assert set(mlops_client._EXPORTS) == set(mlops_client.__all__)
+    for name in mlops_client.__all__:
+        assert getattr(mlops_client, name).__name__ == name
+    with pytest.raises(AttributeError, match="no attribute 'Nothing'"):
+        _ = mlops_client.Nothing
