@@ -13,7 +13,14 @@ from mlops_client.errors import WaitTimeout
 
 @click.group("batch")
 def batch_jobs() -> None:
-    """Batch scoring: a CSV in S3 scored with a model's alias (start, show)."""
+    """Batch scoring: a CSV scored with a model's alias (start, show).
+
+    \b
+    mlops batch start churn --input ./to_score.csv --wait      # a local file is uploaded first
+    mlops batch start churn --input s3://bucket/datasets/to_score.csv --alias staging
+    mlops batch show churn JOB_ID --json
+    mlops data download s3://.../predictions/churn/JOB_ID/output/ ./scored
+    """
 
 
 def _print_batch_job(job: dict[str, Any]) -> None:

@@ -12,7 +12,12 @@ from mlops_cli.context import EXIT_FAILED, CliError, Context, out, pass_context
 
 @click.group()
 def drift() -> None:
-    """Drift reports."""
+    """Drift reports.
+
+    \b
+    mlops drift report churn --open
+    mlops drift report churn --out report.html
+    """
 
 
 @drift.command("report")

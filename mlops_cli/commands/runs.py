@@ -87,7 +87,13 @@ def _training_request(request_file: str | None, candidates_file: str | None, fla
 @click.option("--max-wait-s", type=click.FloatRange(min=1), default=3600.0, show_default=True)
 @pass_context
 def train(ctx: Context, request_file: str | None, candidates_file: str | None, **flags: Any) -> None:
-    """Start a TrainingPipeline run and follow it state by state (exit 0: succeeded, 1: failed)."""
+    """Start a TrainingPipeline run and follow it state by state (exit 0: succeeded, 1: failed).
+
+    \b
+    mlops train --dataset-uri ./churn.csv --target churned --model-name churn
+    mlops train request.json --max-trials 20 --approval
+    mlops train --dataset-uri s3://bucket/datasets/churn.csv --target churned --model-name churn --no-wait
+    """
     request = _training_request(request_file, candidates_file, flags)
     # no requested_by: the API records the caller's IAM identity as the requester (a body field cannot name another)
     token = flags["client_token"] or request.pop("client_token", None) or f"cli-{uuid.uuid4().hex}"
@@ -166,7 +172,12 @@ def _print_run(run: dict[str, Any]) -> None:
 
 @click.group()
 def runs() -> None:
-    """Training runs: list, show."""
+    """Training runs: list, show.
+
+    \b
+    mlops runs list --limit 5
+    mlops runs show EXECUTION_ID --json
+    """
 
 
 @runs.command("list")

@@ -16,7 +16,14 @@ def comparable_fields(record: dict) -> dict:
 
 @click.group()
 def versions() -> None:
-    """Versions of a model: list, show, compare, reproduce."""
+    """Versions of a model: list, show, compare, reproduce.
+
+    \b
+    mlops versions list churn
+    mlops versions show churn 3 --json
+    mlops versions compare churn 2 3
+    mlops versions reproduce churn 2
+    """
 
 
 @versions.command("list")
