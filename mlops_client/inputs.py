@@ -18,6 +18,7 @@ from mlops_client.errors import InvalidInput
 __all__ = ["InputSchema", "InvalidInput", "prepare_columns", "prepare_rows"]
 
 NUMERIC, CATEGORICAL, DATETIME = "numeric", "categorical", "datetime"
+AS_WRITTEN = "as written"  # a column read in a named form: its cells go as they are (missing ones as null)
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,9 @@ class InputSchema:
     version: int | None
     kinds: dict[str, str]
     known: frozenset[str]  # every column the version's training table had (inputs, identifiers, target, excluded)
+    # input columns training read in a named form (dates like 2018/03/01, written numbers, yes/no): sent as written,
+    # for the endpoint to read the same way (a "1.234" of a column written with thousands dots is not 1.234)
+    as_written: frozenset[str] = frozenset()
 
     @classmethod
     def from_document(cls, schema: Mapping[str, Any] | None, version: int | None = None) -> InputSchema:
@@ -36,8 +40,12 @@ class InputSchema:
                 kinds.setdefault(feature["source"], DATETIME)
             else:
                 kinds.setdefault(feature["name"], feature.get("kind") or NUMERIC)
-        known = frozenset((schema or {}).get("columns") or {}) | frozenset(kinds)
-        return cls(version, kinds, known)
+        columns = (schema or {}).get("columns") or {}
+        known = frozenset(columns) | frozenset(kinds)
+        as_written = frozenset(
+            name for name, column in columns.items() if name in kinds and column.get("format") not in (None, "iso")
+        )
+        return cls(version, kinds, known, as_written)
 
     def describe(self, column: str) -> str:
         kind = self.kinds[column]
@@ -54,7 +62,10 @@ def prepare_columns(
     missing = [schema.describe(name) for name in schema.kinds if name not in columns]
     if missing:
         raise InvalidInput(f"the data lacks the model's input column(s): {_listed(missing)}")
-    prepared = {name: _column(columns[name], kind) for name, kind in schema.kinds.items()}
+    prepared = {
+        name: _column(columns[name], AS_WRITTEN if name in schema.as_written else kind)
+        for name, kind in schema.kinds.items()
+    }
     left_out = [name for name in columns if name not in schema.kinds and name != id_column]
     return prepared, left_out
 
@@ -67,7 +78,12 @@ def prepare_rows(rows: Sequence[Mapping[str, Any]], schema: InputSchema) -> tupl
         missing = [schema.describe(name) for name in schema.kinds if name not in row]
         if missing:
             raise InvalidInput(f"row {number} lacks the model's input column(s): {_listed(missing)}")
-        instances.append({name: _cell(row[name], kind) for name, kind in schema.kinds.items()})
+        instances.append(
+            {
+                name: _cell(row[name], AS_WRITTEN if name in schema.as_written else kind)
+                for name, kind in schema.kinds.items()
+            }
+        )
         left_out.update(dict.fromkeys(str(k) for k in row if k not in schema.kinds))
     return instances, list(left_out)
 
@@ -123,4 +139,6 @@ def _cell(value: Any, kind: str) -> Any:
         return _number(value)
     if kind == DATETIME:
         return value.isoformat() if hasattr(value, "isoformat") else value
+    if kind == AS_WRITTEN:
+        return value
     return _category(value)

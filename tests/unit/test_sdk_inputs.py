@@ -88,3 +88,22 @@ def test_rows_are_prepared_row_by_row():
     assert rows == [{"signup": "2024-01-01", "plan": "pro", "usage": 2.0}] and left_out == ["note"]
     with pytest.raises(InvalidInput, match=r"row 0 lacks the model's input column\(s\): usage \(numeric\)"):
         prepare_rows([{"signup": "2024-01-01", "plan": "pro"}], schema)
+
+
+def test_a_column_read_in_a_named_form_is_sent_as_written():
+    # a number column written with thousands dots, and a yes/no one: training read them in their form, so does the
+    # endpoint; the client must not parse "1.234" as 1.234
+    schema = InputSchema.from_document(
+        {
+            "features": [{"name": "amount", "kind": "numeric"}, {"name": "active", "kind": "numeric"}],
+            "columns": {
+                "amount": {"role": "feature", "kind": "numeric", "format": "number"},
+                "active": {"role": "feature", "kind": "boolean", "format": "boolean"},
+            },
+        }
+    )
+    assert schema.as_written == {"amount", "active"}
+    prepared, _ = prepare_columns({"amount": ["1.234", "", "12"], "active": ["yes", "no", None]}, schema)
+    assert prepared == {"amount": ["1.234", None, "12"], "active": ["yes", "no", None]}
+    rows, _ = prepare_rows([{"amount": "1.234", "active": "yes"}], schema)
+    assert rows == [{"amount": "1.234", "active": "yes"}]
