@@ -20,6 +20,7 @@ import base64
 import contextvars
 import json
 import re
+import sys
 import threading
 import time
 import uuid
@@ -192,6 +193,22 @@ class DailyQuota:
             return True
 
 
+CLIENT_GONE = (ConnectionResetError, BrokenPipeError, ConnectionAbortedError, TimeoutError)
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A client that resets its connection (or goes away mid-answer) is one line on stderr, not the standard
+    library's traceback; any other failure keeps it."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        if isinstance(error, CLIENT_GONE):
+            host, port = client_address[:2]
+            print(f"client {host}:{port} closed the connection early ({type(error).__name__})", file=sys.stderr)
+            return
+        super().handle_error(request, client_address)
+
+
 class LocalGateway:
     """Serves the template's API routes on 127.0.0.1:<port> until stopped."""
 
@@ -229,7 +246,7 @@ class LocalGateway:
                     return self._serve
                 raise AttributeError(name)
 
-        self.server = ThreadingHTTPServer((host, port), Handler)
+        self.server = QuietServer((host, port), Handler)
         self.server.daemon_threads = True
         self._thread: threading.Thread | None = None
 

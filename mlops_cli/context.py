@@ -5,15 +5,26 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlops_cli import render
-from mlops_client import Client
-from mlops_client.client import flatten
 
-__all__ = ["EXIT_FAILED", "EXIT_UNREACHABLE", "EXIT_USAGE", "CliError", "Context", "flatten", "out", "pass_context"]
+if TYPE_CHECKING:
+    from mlops_client import Client
+
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_UNREACHABLE",
+    "EXIT_USAGE",
+    "CliError",
+    "Context",
+    "flatten",
+    "out",
+    "output_options",
+    "pass_context",
+]
 
 EXIT_FAILED = 1  # the API refused the request, or the run failed
 EXIT_USAGE = 2  # a command-line mistake: missing option, unreadable file
@@ -31,13 +42,16 @@ class CliError(Exception):
 class Context:
     def __init__(self, **options: Any) -> None:
         self.options = options
-        self.as_json: bool = options["as_json"]
+        self.as_json: bool = options.pop("as_json") or options.pop("output", None) == "json"
+        options.pop("output", None)
         self._client: Client | None = None
 
     @property
     def client(self) -> Client:
         """The SDK's client of the API the options name (every verb is one or a few of its calls)."""
         if self._client is None:
+            from mlops_client import Client  # noqa: PLC0415 - `mlops --help` never pays for the HTTP stack
+
             options = self.options
             self._client = Client(
                 options["url"],
@@ -52,6 +66,51 @@ class Context:
 
 
 pass_context = click.make_pass_decorator(Context)
+
+
+def flatten(prefix: str, value: Any, into: dict[str, Any]) -> None:
+    """``{"a": {"b": 1}}`` as ``{"a.b": 1}`` under ``prefix``."""
+    from mlops_client.client import flatten as flatten_fields  # noqa: PLC0415
+
+    flatten_fields(prefix, value, into)
+
+
+def _output_chosen(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """``--json`` / ``--output json|table`` after the verb: the same switch as before it (the last one given wins)."""
+    if value is None or value is False:
+        return
+    state = ctx.find_object(Context)
+    if state is not None:
+        state.as_json = value is True or value == "json"
+
+
+OUTPUT_HELP = "print JSON documents (json) or tables (table, the default)"
+
+
+def output_options(command: click.Command) -> click.Command:
+    """Give a verb the root's --json and --output, so they may come before or after it (`mlops models list --json`)."""
+    names = {option for param in command.params for option in getattr(param, "opts", [])}
+    if "--json" not in names:
+        command.params.append(
+            click.Option(
+                ["--json", "output_json_after_verb"],  # a name no verb's own parameter has
+                is_flag=True,
+                expose_value=False,
+                callback=_output_chosen,
+                help="as --output json",
+            )
+        )
+    if "--output" not in names:
+        command.params.append(
+            click.Option(
+                ["--output", "output_format_after_verb"],
+                type=click.Choice(["json", "table"]),
+                expose_value=False,
+                callback=_output_chosen,
+                help=OUTPUT_HELP,
+            )
+        )
+    return command
 
 
 def out(ctx: Context, document: Any, human: Any) -> None:

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from mlops_client import mlflow_models, shapes
-from mlops_client.errors import ConfigurationError
+from mlops_client.errors import ConfigurationError, Invalid, NotFound
+from mlops_client.inputs import InputSchema, InvalidInput, prepare_columns, prepare_rows
 from mlops_client.jobs import BatchJob, Run
 from mlops_client.transport import Api, local_api, stack_api, transfer
 from mlops_client.types import (
@@ -53,6 +54,8 @@ class Client:
         if url is None and stack is None:
             url, stack = os.environ.get("MLOPS_URL") or None, os.environ.get("MLOPS_STACK") or None
         api_key = api_key or os.environ.get("MLOPS_API_KEY") or None
+        self._schemas: dict[tuple[str, int], InputSchema] = {}  # by version
+        self._alias_schemas: dict[tuple[str, str], InputSchema] = {}  # what predict last read for (name, alias)
         if url and stack:
             raise ConfigurationError("give either --url or --stack, not both")
         if stack:
@@ -112,6 +115,7 @@ class Client:
         missing = [name for name in ("model_name", "dataset_uri", "target") if not document.get(name)]
         if missing:
             raise ConfigurationError(f"the training request needs {', '.join(missing)}")
+        document["dataset_uri"] = self.uri_of(document["dataset_uri"])
         token = client_token or document.pop("client_token", None) or f"sdk-{uuid.uuid4().hex}"
         document.pop("client_token", None)
         started = self.api.json("POST", "/pipelines/training", body={**document, "client_token": token})
@@ -151,6 +155,11 @@ class Client:
         """A version's full record: metrics, params, schema, lineage, gate, serving, tags."""
         return Version.from_document(self.api.json("GET", f"/models/{name}/versions/{version}"))
 
+    def reproduce(self, name: str, version: int) -> dict[str, Any]:
+        """Retrain ``version`` from its lineage (the same data, by sha256, split and parameters) and compare: the
+        report (``reproduced``, ``data_matches``, ``metrics_match``, ``predictions_match``, ``reason``, ...)."""
+        return self.api.json("POST", f"/models/{name}/versions/{version}/reproduce")
+
     def compare(self, name: str, a: int, b: int) -> Comparison:
         """Versions ``a`` and ``b`` side by side (computed here from the two records): every metric with ``b - a``,
         and every comparable field (status, estimator, params, lineage, gate, serving)."""
@@ -176,7 +185,15 @@ class Client:
         return Comparison(name, a, b, metrics, {"model_name": name, "a": a, "b": b, "fields": rows})
 
     # ---- serving ----------------------------------------------------------------------------------------------
-    def predict(self, name: str, data: Any, *, alias: str = "production") -> Any:
+    def predict(
+        self,
+        name: str,
+        data: Any,
+        *,
+        alias: str = "production",
+        id_column: str | None = None,
+        as_is: bool = False,
+    ) -> Any:
         """Score ``data`` with the version ``alias`` points at, answered in the shape it came in:
 
         - a pandas DataFrame -> a DataFrame on the same index: ``prediction``, ``probability_<class>`` per class
@@ -185,26 +202,65 @@ class Client:
         - a dict of columns -> a dict of columns: ``inference_id``, ``version``, ``prediction``, ``probabilities``
           (class -> list).
 
-        DataFrames and columns are sent as the columnar request, rows as instances; more than 1,000 rows go as
-        several requests. NaN and None are missing values. A row the schema refuses raises ``Invalid`` (422) naming
-        the row and feature; an unknown model or alias ``NotFound``.
+        ``data`` is the raw table, as the training data was: the version's schema (read on the first call for the
+        alias, and again when a deployment since made it refuse the data) picks the columns the model reads (a date
+        column as it is: the endpoint derives its parts; categories as text; numbers parsed from text), and leaves out
+        the rest (identifiers, excluded columns, the target), as the endpoint ignores them. ``id_column``: a column
+        carried to the answer (first), e.g. a customer id. ``as_is``: send the data untouched (no schema read). A
+        missing input column (or id column) raises ``InvalidInput`` before any request; a value the schema refuses
+        ``Invalid`` (422) naming the row and feature; an unknown model or alias ``NotFound``. More than 1,000 rows go
+        as several requests; NaN and None are missing values.
         """
         shape = shapes.shape_of(data)
+        self.api.predict_key()  # no key, no request at all (not even the schema's)
+        if as_is:
+            return self._predict(name, data, shape, None, alias=alias, id_column=id_column)
+        cached = (name, alias) in self._alias_schemas
+        if not cached:
+            self._alias_schemas[(name, alias)] = self.input_schema(name, alias)
+        try:
+            return self._predict(
+                name, data, shape, self._alias_schemas[(name, alias)], alias=alias, id_column=id_column
+            )
+        except (InvalidInput, Invalid):
+            if not cached:
+                raise
+        # the schema was read before a deployment that changed it: read it again, and try once more
+        self._alias_schemas[(name, alias)] = self.input_schema(name, alias)
+        return self._predict(name, data, shape, self._alias_schemas[(name, alias)], alias=alias, id_column=id_column)
+
+    def _predict(
+        self, name: str, data: Any, shape: str, schema: InputSchema | None, *, alias: str, id_column: str | None
+    ) -> Any:
         query = None if alias == "production" else {"alias": alias}
         path = f"/models/{name}/predict"
         if shape == shapes.ROWS:
             rows = [{str(k): shapes.plain(v) for k, v in row.items()} for row in data]
+            ids = [row.get(id_column) for row in rows] if id_column else None
+            if id_column and any(id_column not in row for row in rows):
+                raise InvalidInput(f"a row has no id column {id_column!r}")
+            if schema is not None:
+                rows, _ = prepare_rows(rows, schema)
             predictions: list[dict[str, Any]] = []
             for offset in range(0, max(len(rows), 1), PREDICT_BATCH_ROWS):
                 body = {"instances": rows[offset : offset + PREDICT_BATCH_ROWS]}
                 answer = self.api.json("POST", path, body=body, query=query, with_api_key=True)
                 predictions.extend(answer["predictions"])
+            if ids is not None:
+                predictions = [{id_column: ids[i], **p} for i, p in enumerate(predictions)]
             return predictions
         columns = (
             shapes.frame_columns(data)
             if shape == shapes.FRAME
             else {str(k): shapes.column_values(v) for k, v in data.items()}
         )
+        if id_column is not None and id_column not in columns:
+            raise InvalidInput(f"no id column {id_column!r} in the data (columns: {', '.join(columns)})")
+        ids = columns[id_column] if id_column else None
+        if schema is not None:
+            columns, _ = prepare_columns(columns, schema, id_column=id_column)
+        elif id_column is not None:
+            columns = {k: v for k, v in columns.items() if k != id_column}
         total = shapes.rows_count(columns)
         answers = [
             self.api.json(
@@ -217,7 +273,41 @@ class Client:
             for offset in range(0, max(total, 1), PREDICT_BATCH_ROWS)
         ]
         merged = shapes.columns_of_outputs(answers)
+        if id_column is not None:
+            merged = {id_column: ids, **merged}
         return shapes.frame_of_outputs(merged, data.index) if shape == shapes.FRAME else merged
+
+    def input_schema(self, name: str, alias: str = "production") -> InputSchema:
+        """The raw columns the version ``alias`` points at reads, with their kinds (numeric, categorical, datetime):
+        what ``predict`` sends. The model's aliases are read each time, a version's schema once."""
+        aliases = self.api.json("GET", f"/models/{name}").get("aliases") or {}
+        if alias not in aliases:
+            known = ", ".join(sorted(aliases)) or "none"
+            raise NotFound(404, f"{name} has no alias {alias!r} (its aliases: {known})", "AliasNotFound")
+        version = int(aliases[alias]["version"])
+        if (name, version) not in self._schemas:
+            record = self.api.json("GET", f"/models/{name}/versions/{version}")
+            self._schemas[(name, version)] = InputSchema.from_document(record.get("schema"), version)
+        return self._schemas[(name, version)]
+
+    def feedback(self, name: str, labels: Mapping[str, Any] | Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+        """Post ground truth for served predictions: ``{inference_id: label}`` or a list of ``{"inference_id",
+        "label"}`` (the drift checks join them with the capture for live metrics); 1,000 per request. Returns the
+        API's last answer, with ``accepted`` summed over the requests."""
+        items = (
+            [{"inference_id": str(k), "label": shapes.plain(v)} for k, v in labels.items()]
+            if isinstance(labels, Mapping)
+            else [{"inference_id": str(i["inference_id"]), "label": shapes.plain(i["label"])} for i in labels]
+        )
+        if not items:
+            raise ConfigurationError("no labels to send")
+        answers = [
+            self.api.json(
+                "POST", f"/models/{name}/feedback", body={"labels": items[offset : offset + PREDICT_BATCH_ROWS]}
+            )
+            for offset in range(0, len(items), PREDICT_BATCH_ROWS)
+        ]
+        return {**answers[-1], "accepted": sum(int(a.get("accepted") or 0) for a in answers)}
 
     # ---- deployments and aliases ------------------------------------------------------------------------------
     def deploy(self, name: str, version: int, *, canary_weight: float | None = None, reason: str = "") -> Alias:
@@ -241,9 +331,10 @@ class Client:
             self.api.json("PUT", f"/models/{name}/aliases/{alias}", body={"version": version, "reason": reason})
         )
 
-    def delete_alias(self, name: str, alias: str) -> dict[str, Any]:
-        """Remove a named alias (not ``production``: deploy or roll back instead)."""
-        return self.api.json("DELETE", f"/models/{name}/aliases/{alias}")
+    def delete_alias(self, name: str, alias: str, *, reason: str = "") -> dict[str, Any]:
+        """Remove a named alias (not ``production``: deploy or roll back instead); audited."""
+        body = {"reason": reason} if reason else None
+        return self.api.json("DELETE", f"/models/{name}/aliases/{alias}", body=body)
 
     def set_tag(self, name: str, version: int, key: str, value: str, *, reason: str = "") -> dict[str, Any]:
         """Set a version's tag ``key`` to ``value``; audited. Returns the API's answer (the version's tags)."""
@@ -251,9 +342,10 @@ class Client:
             "PUT", f"/models/{name}/versions/{version}/tags/{key}", body={"value": value, "reason": reason}
         )
 
-    def delete_tag(self, name: str, version: int, key: str) -> dict[str, Any]:
-        """Delete a version's tag (NotFound if it has none of that key)."""
-        return self.api.json("DELETE", f"/models/{name}/versions/{version}/tags/{key}")
+    def delete_tag(self, name: str, version: int, key: str, *, reason: str = "") -> dict[str, Any]:
+        """Delete a version's tag (NotFound if it has none of that key); audited."""
+        body = {"reason": reason} if reason else None
+        return self.api.json("DELETE", f"/models/{name}/versions/{version}/tags/{key}", body=body)
 
     # ---- governance -------------------------------------------------------------------------------------------
     def approve(self, name: str, version: int, *, reason: str = "") -> dict[str, Any]:
@@ -284,15 +376,16 @@ class Client:
     def batch(
         self,
         name: str,
-        input_uri: str,
+        input_uri: str | os.PathLike[str],
         *,
         alias: str = "production",
         chunk_bytes: int | None = None,
         capture: bool = True,
     ) -> BatchJob:
-        """Start a BatchTransform job scoring the CSV at ``input_uri`` (an allowed dataset location) with ``alias``;
+        """Start a BatchTransform job scoring the CSV at ``input_uri`` (an allowed dataset location, or a local file:
+        uploaded first) with ``alias``;
         ``job.wait()`` follows it, ``job.output_uri`` is its predictions once it SUCCEEDED."""
-        body: dict[str, Any] = {"input_uri": input_uri, "alias": alias, "capture": capture}
+        body: dict[str, Any] = {"input_uri": self.uri_of(input_uri), "alias": alias, "capture": capture}
         if chunk_bytes is not None:
             body["chunk_bytes"] = chunk_bytes
         return BatchJob(self, self.api.json("POST", f"/models/{name}/batch-jobs", body=body))
@@ -353,7 +446,7 @@ class Client:
             "artifact_uri": grant["uri"],
             "artifact_sha256": hashlib.sha256(payload).hexdigest(),
             "target": target,
-            "dataset_uri": dataset_uri,
+            "dataset_uri": self.uri_of(dataset_uri),
             "client_token": token,
         }
         if input_example is not None:
@@ -400,13 +493,32 @@ class Client:
     # ---- data in and out --------------------------------------------------------------------------------------
     def upload(self, path: str | os.PathLike[str], uri: str | None = None) -> str:
         """Upload a local file (e.g. a training CSV) through a presigned PUT and return its ``s3://`` URI: ``uri`` if
-        given (it must be in an allowed dataset location, else Forbidden), else a new key under the stack's
-        ``datasets/uploads/``."""
+        given (it must be in an allowed dataset location, else Forbidden), else the stack's
+        ``datasets/<sha256>/<file name>``: stored by content, so a file changed under the same name gets a new URI
+        and the versions trained on the old one stay reproducible; the same bytes again are not sent twice."""
         source = Path(path)
-        body = {"uri": uri} if uri else {"file_name": source.name}
+        try:
+            payload = source.read_bytes()
+        except OSError as exc:
+            raise ConfigurationError(f"cannot read {source}: {exc.strerror or exc}") from None
+        if uri:
+            body: dict[str, Any] = {"uri": uri}
+        else:
+            body = {"file_name": _key_safe(source.name), "sha256": hashlib.sha256(payload).hexdigest()}
         grant = self.api.json("POST", "/uploads", body=body)
-        transfer("PUT", grant["url"], source.read_bytes(), self.api.timeout_s)
+        if not grant.get("exists"):
+            transfer("PUT", grant["url"], payload, self.api.timeout_s)
         return grant["uri"]
+
+    def uri_of(self, location: str | os.PathLike[str]) -> str:
+        """An ``s3://`` URI as it is; a local file uploaded first (``upload``) and its URI: what every method that
+        takes a dataset or input URI does with its argument."""
+        text = os.fspath(location)
+        if text.startswith("s3://"):
+            return text
+        if not Path(text).is_file():
+            raise ConfigurationError(f"{text!r} is neither an s3:// URI nor a local file")
+        return self.upload(text)
 
     def download(self, uri: str, path: str | os.PathLike[str]) -> Path:
         """Download an object (a dataset, a batch job's file) through a presigned GET to the file ``path``; returns
@@ -473,6 +585,12 @@ def flatten(prefix: str, value: Any, into: dict[str, Any]) -> None:
             flatten(f"{prefix}.{key}" if prefix else str(key), inner, into)
     else:
         into[prefix] = value
+
+
+def _key_safe(file_name: str) -> str:
+    """A file name as the upload route accepts it (letters, digits, ``.``, ``_``, ``-``; 128 at most)."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "-" for c in file_name).lstrip("._-")
+    return safe[:128] or "data.csv"
 
 
 def _skops_bytes(model: Any) -> bytes:

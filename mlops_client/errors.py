@@ -12,6 +12,11 @@ class ConfigurationError(MlopsError):
     """The client was given something it cannot use: no API, a URL that is not http(s), a missing API key."""
 
 
+class InvalidInput(MlopsError, ValueError):
+    """The data cannot be sent to the model: an input column (or the id column) missing, checked on the client before
+    any request (``Client.predict``). A value the endpoint refuses is its 422, worded there (row and feature)."""
+
+
 class Unreachable(MlopsError):
     """No answer: nothing listens at that address, no AWS credentials or region, no such stack."""
 

@@ -99,7 +99,12 @@ def frame_of_outputs(columns: dict[str, Any], index: Any) -> Any:
     inference_id."""
     import pandas  # noqa: PLC0415 - only a DataFrame argument gets here, so pandas is already imported
 
-    data: dict[str, Any] = {"prediction": columns["prediction"]}
+    data: dict[str, Any] = {
+        key: values
+        for key, values in columns.items()
+        if key not in ("prediction", "probabilities", "version", "inference_id")
+    }  # the id column, first
+    data["prediction"] = columns["prediction"]
     for label, values in sorted((columns.get("probabilities") or {}).items()):
         data[f"probability_{label}"] = values
     data["version"] = columns["version"]

@@ -65,6 +65,14 @@ class Api:
                 url += "?" + urllib.parse.urlencode(pairs, quote_via=urllib.parse.quote)
         return url
 
+    def predict_key(self) -> str:
+        """The predict route's API key (a stack's read from its ApiKeyId on first use); ConfigurationError without."""
+        key = self.api_key or (self.api_key_source() if self.api_key_source else None)
+        if not key:
+            raise ConfigurationError("the predict route needs an API key: --api-key KEY (or MLOPS_API_KEY)")
+        self.api_key = key
+        return key
+
     def call(
         self,
         method: str,
@@ -82,11 +90,7 @@ class Api:
         if payload is not None:
             headers["Content-Type"] = "application/json"
         if with_api_key:
-            key = self.api_key or (self.api_key_source() if self.api_key_source else None)
-            if not key:
-                raise ConfigurationError("the predict route needs an API key: --api-key KEY (or MLOPS_API_KEY)")
-            self.api_key = key
-            headers["x-api-key"] = key
+            headers["x-api-key"] = self.predict_key()
         if self.signer is not None:
             headers = self.signer.sign(method, url, payload, headers)
         request = urllib.request.Request(url, data=payload, method=method, headers=headers)

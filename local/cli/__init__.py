@@ -1,4 +1,5 @@
-"""Command line of the embedded local AWS.
+"""Command line of the embedded local AWS: `mlops local demo|up|run|reset|aws-server` (mlops_cli/commands/local.py)
+runs these same commands; `python -m local ...` stays as their alias.
 
 python -m local demo
 python -m local run-pipeline --data PATH.csv --target COLUMN --model-name NAME [--task ...] [--exclude A,B] [--json]

@@ -4,6 +4,7 @@ printing of a pipeline's progress and result."""
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import signal
 import warnings
@@ -104,6 +105,17 @@ def upload(stack: LocalStack, key: str, payload: bytes) -> str:
     return f"s3://{stack.bucket}/{key}"
 
 
+def upload_by_content(stack: LocalStack, file_name: str, payload: bytes) -> str:
+    """A user's file stored by its sha256 (``datasets/<sha256>/<file name>``), as the SDK's upload stores it: a file
+    changed under the same name gets a new URI, so the versions trained on the old bytes stay reproducible."""
+    from mlops.storage import layout  # noqa: PLC0415 - the core layer is on sys.path once local is imported
+
+    location = layout.dataset_by_content(
+        stack.bucket, hashlib.sha256(payload).hexdigest(), layout.safe_file_name(file_name)
+    )
+    return upload(stack, location.key, payload)
+
+
 def state_dir(args: argparse.Namespace) -> Path | None:
     if getattr(args, "ephemeral", False):
         return None
@@ -121,7 +133,7 @@ def started_stack(args: argparse.Namespace, parameters: dict[str, str] | None = 
         if stack.state_dir is None:
             raise
         raise UsageError(
-            f"cannot restore the local state in {stack.state_dir}: {exc}; `python -m local reset` clears it"
+            f"cannot restore the local state in {stack.state_dir}: {exc}; `mlops local reset` clears it"
         ) from None
     return stack
 
@@ -140,13 +152,16 @@ def print_restored(stack: LocalStack, out: Any) -> None:
         )
 
 
-def stop_on_sigterm() -> None:
-    """`kill PID` stops `up` as Ctrl-C does, so the state is saved."""
+def stop_on_signals() -> None:
+    """`kill PID` (SIGTERM) and `kill -INT PID` stop a server as Ctrl-C does, so the state is saved. SIGINT is set
+    too: a job a shell started in the background inherits SIGINT ignored, and Python then never raises
+    KeyboardInterrupt for it."""
 
     def interrupt(signum: int, frame: Any) -> None:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
 
 
 def state_arguments(parser: argparse.ArgumentParser, *, ephemeral: bool = True) -> None:

@@ -4,12 +4,14 @@ serves it) or as a moto server (the AWS APIs, for `sam local invoke` and the AWS
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import threading
 from pathlib import Path
 from typing import Any
 
 from local import aws_server
+from local.cli import next_steps
 from local.cli.common import (
     UsageError,
     print_restored,
@@ -17,7 +19,7 @@ from local.cli.common import (
     printer,
     started_stack,
     state_arguments,
-    stop_on_sigterm,
+    stop_on_signals,
     upload,
 )
 from local.gateway import LocalGateway
@@ -28,7 +30,7 @@ from local.stack import LocalStack
 
 def up_command(args: argparse.Namespace) -> int:
     out = sys.stdout
-    stop_on_sigterm()
+    stop_on_signals()
     with started_stack(args, parameters={"ServingRuntime": args.serving_runtime}) as stack:
         print_restored(stack, out)
         served = sorted(model["model_name"] for model in _models(stack))
@@ -52,21 +54,21 @@ def up_command(args: argparse.Namespace) -> int:
             s3_server = aws_server.presigned_urls_server(stack)  # serves the URLs POST /uploads and /downloads sign
         except OSError as exc:
             raise UsageError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}") from None
-        example = "breast-cancer" if args.seed else (served[0] if served else "NAME")
+        example = "breast-cancer" if args.seed else (served[0] if served else None)
+        name = example or "NAME"
         print(
             f"""
-Local API on {gateway.url} (Ctrl-C to stop)
-  predict (API key)   POST {gateway.url}/models/{example}/predict   header x-api-key: {stack.api_key}
+Local API on {gateway.url} (Ctrl-C or kill {os.getpid()} to stop)
+  dashboard           {gateway.url}/dashboard
+  predict (API key)   POST {gateway.url}/models/{name}/predict   header x-api-key: {stack.api_key}
   client API keys     {", ".join(f"{client}: {key}" for client, key in stack.client_api_keys.items())}
   admin (IAM on AWS)  GET  {gateway.url}/models   ·   POST {gateway.url}/pipelines/training   ·   ...
-  models              {", ".join(served) or "none yet (--seed trains one, or mlops --url " + gateway.url + " train)"}
+  models              {", ".join(served) or "none yet"}
   bucket {stack.bucket}, table {stack.table}, serving runtime {args.serving_runtime}
-  presigned S3 URLs   {s3_server.endpoint} (POST /uploads, POST /downloads)
+  presigned S3 URLs   {s3_server.endpoint} (POST /uploads, POST /downloads: mlops data upload|download)
+{chr(10).join(next_steps.state_lines(stack))}
 try:
-  mlops --url {gateway.url} versions list {example}
-  curl -s {gateway.url}/models/{example}
-  curl -s -X POST {gateway.url}/models/{example}/predict -H 'x-api-key: {stack.api_key}' \\
-       -H 'content-type: application/json' -d @examples/predict_breast_cancer.json""",
+{chr(10).join(next_steps.try_lines(stack, gateway.url, example))}""",
             file=out,
             flush=True,
         )
@@ -89,7 +91,7 @@ def aws_server_command(args: argparse.Namespace) -> int:
     from local.runs import event_files  # noqa: PLC0415
 
     out = sys.stdout
-    stop_on_sigterm()
+    stop_on_signals()
     with started_stack(args) as stack:
         print_restored(stack, out)
         if args.example:
@@ -105,9 +107,10 @@ def aws_server_command(args: argparse.Namespace) -> int:
             if args.env_vars:
                 event_files.write_env_file(stack, Path(args.env_vars), container_endpoint)
             env_file = args.env_vars or "events/env.json"
+            saved = "; the state is saved" if stack.state_dir else ""
             print(
                 f"""
-Embedded AWS on {endpoint} (moto server; Ctrl-C to stop{"; the state is saved" if stack.state_dir else ""})
+Embedded AWS on {endpoint} (moto server; Ctrl-C or kill {os.getpid()} to stop{saved})
   bucket {stack.bucket}, tables {", ".join(stack.table_names())}
   functions' AWS_ENDPOINT_URL in {env_file}: {container_endpoint}
 with Docker (the functions run in containers and reach this server on the host's network):

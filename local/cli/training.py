@@ -20,6 +20,7 @@ from local.cli.common import (
     started_stack,
     state_arguments,
     upload,
+    upload_by_content,
 )
 from local.runs.datasets import breast_cancer_csv, diabetes_csv
 from local.runs.monitoring import demo_monitoring
@@ -96,7 +97,7 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
         print_restored(stack, out)
         request: dict[str, Any] = {
             "model_name": args.model_name,
-            "dataset_uri": upload(stack, f"datasets/{Path(args.data).name}", payload),
+            "dataset_uri": upload_by_content(stack, Path(args.data).name, payload),
             "target": args.target,
             "gate": gate,
             "split": {"seed": args.seed},
@@ -191,7 +192,20 @@ def demo_command(args: argparse.Namespace) -> int:
         results.append(second)
         print(file=out)
         monitored = demo_monitoring(stack, "breast-cancer", breast_cancer_csv(), out, printer(out))
+    print(DEMO_NEXT_STEPS, file=out)
     return 0 if monitored and all(r.status == "SUCCEEDED" for r in results) else EXIT_FAILED
+
+
+DEMO_NEXT_STEPS = """
+This demo's stack was ephemeral: the models, registry and reports above are gone now that it ended.
+Next, with a stack that keeps its state (.local-aws/, `mlops local reset` clears it):
+  mlops local up --seed                  serve the API on http://127.0.0.1:3000 (and /dashboard); it prints the
+                                         API key and a predict example for the model it serves
+  mlops local run --data your.csv --target COLUMN --model-name NAME
+                                         train your own model on the same stack (stop `up` first, or use
+                                         `mlops --url http://127.0.0.1:3000 train --dataset-uri ./your.csv ...`)
+  mlops --url http://127.0.0.1:3000 --api-key KEY predict NAME --data rows.csv
+(mlops is .venv/bin/mlops, installed by `make venv`; every verb: mlops --help, docs/cli.md, docs/local.md)"""
 
 
 def _print_registry(stack: LocalStack, model_name: str, out: Any) -> None:
@@ -232,7 +246,7 @@ def reproduce_command(args: argparse.Namespace) -> int:
     except (urllib.error.URLError, ConnectionError) as exc:
         raise UsageError(
             f"no local API at {args.url} ({getattr(exc, 'reason', exc)}); start it with "
-            "`python -m local up --seed` and run this command from another shell"
+            "`mlops local up --seed` and run this command from another shell"
         ) from None
     if args.json:
         print(json.dumps(report, indent=2))

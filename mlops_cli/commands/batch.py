@@ -13,7 +13,14 @@ from mlops_client.errors import WaitTimeout
 
 @click.group("batch")
 def batch_jobs() -> None:
-    """Batch scoring: a CSV in S3 scored with a model's alias (start, show)."""
+    """Batch scoring: a CSV scored with a model's alias (start, show).
+
+    \b
+    mlops batch start churn --input ./to_score.csv --wait      # a local file is uploaded first
+    mlops batch start churn --input s3://bucket/datasets/to_score.csv --alias staging
+    mlops batch show churn JOB_ID --json
+    mlops data download s3://.../predictions/churn/JOB_ID/output/ ./scored
+    """
 
 
 def _print_batch_job(job: dict[str, Any]) -> None:
@@ -24,7 +31,12 @@ def _print_batch_job(job: dict[str, Any]) -> None:
 
 @batch_jobs.command("start")
 @click.argument("name")
-@click.option("--input", "input_uri", required=True, help="s3://bucket/key of a CSV with a header row")
+@click.option(
+    "--input",
+    "input_uri",
+    required=True,
+    help="s3://bucket/key of a CSV with a header row, or a local path (uploaded first)",
+)
 @click.option("--alias", default="production", show_default=True, help="the alias whose version scores")
 @click.option("--chunk-bytes", type=int, help="input bytes per chunk (64 KiB to 256 MiB; default 16 MiB)")
 @click.option("--no-capture", is_flag=True, help="do not feed the scored rows to the drift checks")

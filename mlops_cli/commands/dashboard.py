@@ -11,7 +11,7 @@ from mlops_cli.context import EXIT_FAILED, CliError, Context, out, pass_context
 
 
 @click.command()
-@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="also write the page there")
+@click.option("--out", "output", type=click.Path(dir_okay=False, writable=True), help="also write the page there")
 @click.option("--open", "open_browser", is_flag=True, help="open the dashboard in a browser")
 @pass_context
 def dashboard(ctx: Context, output: str | None, open_browser: bool) -> None:

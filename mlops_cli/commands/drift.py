@@ -12,17 +12,22 @@ from mlops_cli.context import EXIT_FAILED, CliError, Context, out, pass_context
 
 @click.group()
 def drift() -> None:
-    """Drift reports."""
+    """Drift reports.
+
+    \b
+    mlops drift report churn --open
+    mlops drift report churn --out report.html
+    """
 
 
 @drift.command("report")
 @click.argument("name")
 @click.option("--check-id", help="a given check (default: the latest)")
-@click.option("--output", type=click.Path(dir_okay=False, writable=True), help="write the HTML report there")
+@click.option("--out", "output", type=click.Path(dir_okay=False, writable=True), help="write the HTML report there")
 @click.option("--open", "open_browser", is_flag=True, help="open the HTML report in a browser")
 @pass_context
 def drift_report(ctx: Context, name: str, check_id: str | None, output: str | None, open_browser: bool) -> None:
-    """The latest drift check of a model; its HTML report with --output / --open."""
+    """The latest drift check of a model; its HTML report with --out / --open."""
     checks = ctx.client.monitoring(name).checks
     check = next((c for c in checks if check_id in (None, c.get("check_id"))), None)
     if check is None:

@@ -10,7 +10,12 @@ from mlops_cli.context import Context, out, pass_context
 
 @click.group()
 def models() -> None:
-    """Registered models: list, show."""
+    """Registered models: list, show.
+
+    \b
+    mlops models list
+    mlops models show churn --json
+    """
 
 
 @models.command("list")

@@ -13,7 +13,13 @@ from mlops_cli.context import EXIT_USAGE, CliError, Context, flatten, out, pass_
 
 @click.group()
 def monitoring() -> None:
-    """Drift monitoring of a model: show, set, stop."""
+    """Drift monitoring of a model: show, set, stop.
+
+    \b
+    mlops monitoring show churn
+    mlops monitoring set churn drift.psi_threshold=0.2 cooldown_hours=12
+    mlops monitoring stop churn
+    """
 
 
 def _show_monitoring(ctx: Context, overview: dict[str, Any]) -> None:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from mlops_cli import render
 from mlops_cli.context import EXIT_FAILED, EXIT_USAGE, CliError, Context, out, pass_context, read_json_file
 from mlops_client.errors import WaitTimeout
-from mlops_client.jobs import Run, seconds_since_start
+
+if TYPE_CHECKING:
+    from mlops_client.jobs import Run
 
 
 def _search(
@@ -65,7 +67,7 @@ def _training_request(request_file: str | None, candidates_file: str | None, fla
 @click.command()
 @click.argument("request_file", required=False, metavar="[REQUEST.json]")
 @click.option("--model-name", help="registry name of the model")
-@click.option("--dataset-uri", help="s3://bucket/key of the training CSV")
+@click.option("--dataset-uri", help="s3://bucket/key of the training CSV, or a local path (uploaded first, by sha256)")
 @click.option("--target", help="column to predict")
 @click.option("--task", type=click.Choice(["classification", "regression"]))
 @click.option("--candidates", "candidates_file", metavar="FILE.json", help='[{"estimator": ..., "params": {...}}]')
@@ -85,7 +87,13 @@ def _training_request(request_file: str | None, candidates_file: str | None, fla
 @click.option("--max-wait-s", type=click.FloatRange(min=1), default=3600.0, show_default=True)
 @pass_context
 def train(ctx: Context, request_file: str | None, candidates_file: str | None, **flags: Any) -> None:
-    """Start a TrainingPipeline run and follow it state by state (exit 0: succeeded, 1: failed)."""
+    """Start a TrainingPipeline run and follow it state by state (exit 0: succeeded, 1: failed).
+
+    \b
+    mlops train --dataset-uri ./churn.csv --target churned --model-name churn
+    mlops train request.json --max-trials 20 --approval
+    mlops train --dataset-uri s3://bucket/datasets/churn.csv --target churned --model-name churn --no-wait
+    """
     request = _training_request(request_file, candidates_file, flags)
     # no requested_by: the API records the caller's IAM identity as the requester (a body field cannot name another)
     token = flags["client_token"] or request.pop("client_token", None) or f"cli-{uuid.uuid4().hex}"
@@ -108,6 +116,8 @@ def _follow(ctx: Context, run: Run, max_wait_s: float) -> Run:
     start = time.monotonic()
     show = not ctx.as_json
     status_line = render.console(stderr=True).status("starting") if show else None
+
+    from mlops_client.jobs import seconds_since_start  # noqa: PLC0415 - `mlops --help` never pays for the SDK's types
 
     def on_step(run: Run, step: dict[str, Any]) -> None:
         if show:
@@ -162,7 +172,12 @@ def _print_run(run: dict[str, Any]) -> None:
 
 @click.group()
 def runs() -> None:
-    """Training runs: list, show."""
+    """Training runs: list, show.
+
+    \b
+    mlops runs list --limit 5
+    mlops runs show EXECUTION_ID --json
+    """
 
 
 @runs.command("list")

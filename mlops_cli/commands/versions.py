@@ -5,13 +5,25 @@ from __future__ import annotations
 import click
 
 from mlops_cli import render
-from mlops_cli.context import Context, out, pass_context
-from mlops_client.client import comparable_fields
+from mlops_cli.context import EXIT_FAILED, Context, out, pass_context
+
+
+def comparable_fields(record: dict) -> dict:
+    from mlops_client.client import comparable_fields as fields  # noqa: PLC0415 - the HTTP stack only when run
+
+    return fields(record)
 
 
 @click.group()
 def versions() -> None:
-    """Versions of a model: list, show, compare."""
+    """Versions of a model: list, show, compare, reproduce.
+
+    \b
+    mlops versions list churn
+    mlops versions show churn 3 --json
+    mlops versions compare churn 2 3
+    mlops versions reproduce churn 2
+    """
 
 
 @versions.command("list")
@@ -72,3 +84,27 @@ def versions_compare(ctx: Context, name: str, version_a: int, version_b: int, sh
         )
 
     out(ctx, document, human)
+
+
+@versions.command("reproduce")
+@click.argument("name")
+@click.argument("version", type=click.IntRange(min=1))
+@pass_context
+def versions_reproduce(ctx: Context, name: str, version: int) -> None:
+    """Retrain a version from its lineage (the same data by sha256, split, parameters) and compare metrics and
+    predictions; exit 1 unless it reproduced.
+
+    \b
+    mlops versions reproduce churn 3
+    mlops versions reproduce churn 3 --json | jq .metric_differences
+    """
+    report = ctx.client.reproduce(name, version)
+
+    def human() -> None:
+        verdict = "REPRODUCED" if report.get("reproduced") else f"NOT REPRODUCED: {report.get('reason')}"
+        keys = ("data_matches", "split_matches", "metrics_match", "predictions_match", "prediction_agreement")
+        render.pairs(f"{name} v{version}: {verdict}", [(k, report[k]) for k in (*keys, "report_uri") if k in report])
+
+    out(ctx, report, human)
+    if not report.get("reproduced"):
+        raise click.exceptions.Exit(EXIT_FAILED)

@@ -4,6 +4,7 @@ train starting one run, and an upload/download round trip compared by content.""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import time
 import uuid
@@ -225,7 +226,9 @@ def test_upload_download_round_trip_and_a_batch_job(client, tmp_path):
     source = tmp_path / "rows.csv"
     features().iloc[:40].to_csv(source, index=False)
     uri = client.upload(source)
-    assert uri.startswith("s3://mlops-local-artifactsbucket/datasets/uploads/") and uri.endswith("/rows.csv")
+    sha256 = hashlib.sha256(source.read_bytes()).hexdigest()
+    assert uri == f"s3://mlops-local-artifactsbucket/datasets/{sha256}/rows.csv"  # stored by content
+    assert client.uri_of(source) == uri and client.uri_of(uri) == uri  # the same bytes, the same object
     back = client.download(uri, tmp_path / "back.csv")
     assert back.read_bytes() == source.read_bytes()
     named = client.upload(source, uri="s3://mlops-local-artifactsbucket/datasets/sdk/rows.csv")
@@ -250,6 +253,20 @@ def test_upload_download_round_trip_and_a_batch_job(client, tmp_path):
     assert len(scored) == 40
     direct = client.predict(MODEL, features().iloc[:40])
     assert scored["prediction"].astype(str).tolist() == direct["prediction"].astype(str).tolist()
+    # and the labels of those predictions go back as feedback, by inference id
+    labels = pandas.read_csv(io.BytesIO(breast_cancer_csv()))["target"].iloc[:40].tolist()
+    answer = client.feedback(MODEL, dict(zip(direct["inference_id"], labels, strict=True)))
+    assert answer["accepted"] == 40 and answer["model_name"] == MODEL
+
+
+def test_the_input_schema_names_the_raw_columns_and_a_version_reproduces(client):
+    production = client.model(MODEL).production_version
+    schema = client.input_schema(MODEL)
+    assert schema.version == production
+    assert list(schema.kinds) == client.version(MODEL, production).schema.feature_names  # 30 numbers, no dates
+    assert set(schema.kinds.values()) == {"numeric"}
+    report = client.reproduce(MODEL, production)
+    assert report["reproduced"] and report["data_matches"], report
 
 
 def test_a_model_fitted_elsewhere_is_registered_through_the_gate_and_serves(client):

@@ -20,6 +20,7 @@ MAX_PREFIX_OBJECTS = 1000  # one ListObjectsV2 page: a batch job writes one outp
 EXPIRES_S = 900  # 15 minutes: long enough for a large CSV, short enough that a leaked URL soon stops working
 S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S{1,1024}$"
 FILE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
 
 
 class ObjectNotFound(ModelNotFound):
@@ -28,16 +29,22 @@ class ObjectNotFound(ModelNotFound):
 
 class UploadRequest(BaseModel):
     """Where to upload: an ``s3://`` URI in an allowed dataset location, or a file name the API puts under
-    ``datasets/uploads/<id>/`` of the artifacts bucket."""
+    ``datasets/uploads/<id>/`` of the artifacts bucket, or, with the file's ``sha256``, under ``datasets/<sha256>/``
+    (stored by content: a changed file never overwrites the data an earlier version was trained on)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
     uri: str | None = Field(default=None, pattern=S3_URI_PATTERN)
     file_name: str | None = Field(default=None, pattern=FILE_NAME_PATTERN)
+    sha256: str | None = Field(
+        default=None, pattern=SHA256_PATTERN, description="with file_name: the file's sha256 (lowercase hex)"
+    )
 
     @model_validator(mode="after")
     def _one_of(self) -> UploadRequest:
         if (self.uri is None) == (self.file_name is None):
             raise ValueError("give either uri or file_name")
+        if self.sha256 is not None and self.file_name is None:
+            raise ValueError("sha256 goes with file_name (it names the key), not with uri")
         return self
 
 
@@ -56,10 +63,28 @@ def _refuse_outside(uri: str, locations: tuple[str, ...], what: str) -> None:
 
 
 def upload_url(request: UploadRequest, policy: GovernanceSettings, artifacts_bucket: str) -> dict[str, Any]:
-    """A presigned PUT for the request's location (403 outside the dataset locations)."""
+    """A presigned PUT for the request's location (403 outside the dataset locations). Stored by content, an object
+    already at its key is those bytes: the answer says ``exists`` and holds no URL (nothing to send, nothing
+    overwritten)."""
+    if request.sha256 is not None:
+        location = layout.dataset_by_content(artifacts_bucket, request.sha256, request.file_name or "")
+        _refuse_outside(str(location), policy.dataset_locations, "uri")
+        if _exists(location):
+            return {"uri": str(location), "method": "PUT", "exists": True}
+        return {**_grant("PUT", "put_object", location), "exists": False}
     uri = request.uri or str(layout.dataset_upload(artifacts_bucket, uuid.uuid4().hex, request.file_name or ""))
     _refuse_outside(uri, policy.dataset_locations, "uri")
     return _grant("PUT", "put_object", S3Uri.parse(uri))
+
+
+def _exists(location: S3Uri) -> bool:
+    try:
+        clients.client("s3").head_object(Bucket=location.bucket, Key=location.key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return False
+        raise
+    return True
 
 
 def download_url(request: DownloadRequest, policy: GovernanceSettings, artifacts_bucket: str) -> dict[str, Any]:

@@ -27,6 +27,9 @@ S3, one bucket:
   ``dashboards/<ts>-<id>.html``                the registry dashboard, rendered on request (presigned URL)
   ``datasets/feedback/<name>/<run id>.csv``    a run's data plus captured rows joined with their labels (+ manifest)
   ``datasets/uploads/<id>/<file name>``        a dataset uploaded through a presigned PUT (``POST /uploads``)
+  ``datasets/<sha256>/<file name>``            a dataset stored by its content (a local run's upload, the SDK's and
+                                               ``mlops data upload``'s): a changed file gets a new key, the old
+                                               version's data stays where its lineage says
   ``predictions/<name>/<job>/...``             a batch job: its plan, each chunk's output, errors and commit
                                                marker, and its summary
   ``capture/<name>/dt=YYYY-MM-DD/batch-...``   a batch job's scored rows, in the capture's own line format
@@ -247,6 +250,21 @@ def feedback_dataset_manifest(bucket: str, model_name: str, run_id: str) -> S3Ur
 def dataset_upload(bucket: str, upload_id: str, file_name: str) -> S3Uri:
     """A dataset uploaded through ``POST /uploads`` without a chosen URI (under ``datasets/``: training may read it)."""
     return S3Uri(bucket, f"datasets/uploads/{upload_id}/{file_name}")
+
+
+def dataset_by_content(bucket: str, sha256: str, file_name: str) -> S3Uri:
+    """A dataset keyed by the sha256 of its bytes, its original file name kept as the last part (write-once: the same
+    bytes always land at the same key, other bytes never do)."""
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+    return S3Uri(bucket, f"datasets/{sha256}/{file_name}")
+
+
+def safe_file_name(file_name: str) -> str:
+    """A file name as a dataset key's last part may hold it (letters, digits, ``.``, ``_``, ``-``; 128 at most: the
+    upload route's rule), other characters as ``-``."""
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "-" for c in file_name).lstrip("._-")
+    return safe[:128] or "data.csv"
 
 
 # ---- S3 keys: dashboards -----------------------------------------------------------------------------------
