@@ -8,7 +8,11 @@ Policy, when the request does not name the columns itself:
 
 - identifiers are excluded: strings or integers unique per row, and integer columns monotonic in file order
   with mostly distinct values (a row index, possibly sorted by the target: a leak);
-- free text (near-unique long strings with spaces) is excluded: one-hot encoding it learns nothing;
+- free text becomes a ``text`` feature (kind ``text``), vectorised by the model pipeline (TF-IDF over a bounded
+  vocabulary): a string column, at least ``MIN_ROWS_FOR_UNIQUENESS`` values, at least ``TEXT_MIN_DISTINCT_SHARE`` of
+  them distinct, a mean length of ``TEXT_MIN_MEAN_LENGTH`` characters or more and at least
+  ``FREE_TEXT_MIN_SPACE_SHARE`` of the values holding a space (several words); the request's ``text_columns`` name
+  text columns whatever their profile;
 - ISO dates and timestamps become numeric parts (year, month, day of week, hour when there is a time, and
   days elapsed since an epoch recorded in the schema);
 - constant and all-missing columns are kept as features: they carry no information but cost nothing, and
@@ -41,8 +45,9 @@ MIN_CATEGORY_COUNT = 2  # a category seen once is pooled whenever pooling happen
 MIN_ROWS_FOR_UNIQUENESS = 20  # below this, "unique per row" says nothing
 NEAR_UNIQUE_SHARE = 0.9
 MONOTONIC_DISTINCT_SHARE = 0.5
-FREE_TEXT_MIN_MEAN_LENGTH = 25
 FREE_TEXT_MIN_SPACE_SHARE = 0.5
+TEXT_MIN_MEAN_LENGTH = 20
+TEXT_MIN_DISTINCT_SHARE = 0.5
 DATETIME_MIN_SHARE = 0.95  # of the present values that must parse as ISO dates
 DATETIME_PARTS_DATE = ("year", "month", "day_of_week", "elapsed_days")
 DATETIME_PARTS_TIME = ("year", "month", "day_of_week", "hour", "elapsed_days")
@@ -155,6 +160,20 @@ def _categorical_decision(profile: ColumnProfile, reason: str) -> ColumnDecision
     )
 
 
+def looks_like_text(profile: ColumnProfile) -> bool:
+    """Free text: enough values, mostly distinct, long on average and mostly several words."""
+    return (
+        profile.present >= MIN_ROWS_FOR_UNIQUENESS
+        and profile.distinct >= TEXT_MIN_DISTINCT_SHARE * profile.present
+        and profile.mean_length >= TEXT_MIN_MEAN_LENGTH
+        and profile.space_share >= FREE_TEXT_MIN_SPACE_SHARE
+    )
+
+
+def _text_decision(profile: ColumnProfile, reason: str) -> ColumnDecision:
+    return ColumnDecision(profile.name, "feature", "text", f"{reason}: TF-IDF features over a bounded vocabulary")
+
+
 def _numeric_role(profile: ColumnProfile) -> ColumnDecision:
     enough_rows = profile.present >= MIN_ROWS_FOR_UNIQUENESS
     if profile.integral and enough_rows and profile.distinct == profile.present:
@@ -174,16 +193,13 @@ def _numeric_role(profile: ColumnProfile) -> ColumnDecision:
 def _string_role(profile: ColumnProfile, epoch: str | None) -> ColumnDecision:
     if profile.datetime_share >= DATETIME_MIN_SHARE and epoch is not None:
         return _datetime_decision(profile, "ISO dates: derived numeric parts", epoch)
+    if looks_like_text(profile):
+        return _text_decision(
+            profile, f"free text ({profile.distinct} distinct values, mean length {profile.mean_length:.0f})"
+        )
     near_unique = profile.present >= MIN_ROWS_FOR_UNIQUENESS and profile.distinct >= NEAR_UNIQUE_SHARE * profile.present
     if not near_unique:
         return _categorical_decision(profile, "categorical")
-    if profile.mean_length >= FREE_TEXT_MIN_MEAN_LENGTH and profile.space_share >= FREE_TEXT_MIN_SPACE_SHARE:
-        return ColumnDecision(
-            profile.name,
-            "excluded",
-            "text",
-            f"free text ({profile.distinct} distinct values, mean length {profile.mean_length:.0f}): excluded",
-        )
     share = profile.distinct / profile.present
     return ColumnDecision(
         profile.name, "id", "identifier", f"string {share:.0%} unique per row: an identifier, excluded"
@@ -237,6 +253,8 @@ def decide_column(
                 "values are ISO dates or timestamps"
             )
         return _datetime_decision(profile, "named a datetime column by the request: derived parts", epoch)
+    if name in requested.text_columns:
+        return _text_decision(profile, "named a text column by the request")
     decision = infer_role(profile, epoch)
     if requested.features is not None and decision.role in ("id", "excluded"):
         if not profile.numeric:

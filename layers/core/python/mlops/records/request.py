@@ -19,6 +19,7 @@ class ColumnRoles:
     exclude: tuple[str, ...] = ()
     id_columns: tuple[str, ...] = ()
     datetime_columns: tuple[str, ...] = ()
+    text_columns: tuple[str, ...] = ()
 
 
 EXTERNAL_CANDIDATE = "external"  # the candidate name of a caller's model in the trial plan and the leaderboard
@@ -274,6 +275,7 @@ class TrainingRequest(BaseModel):
     exclude: list[str] = Field(default_factory=list, description="columns never to learn from")
     id_columns: list[str] = Field(default_factory=list, description="identifier columns (excluded)")
     datetime_columns: list[str] = Field(default_factory=list, description="ISO date columns (derived parts)")
+    text_columns: list[str] = Field(default_factory=list, description="free-text columns (TF-IDF features)")
     class_weight: Literal["balanced"] | None = Field(
         default=None, description="weigh classes inversely to their frequency, for estimators that support it"
     )
@@ -325,6 +327,7 @@ class TrainingRequest(BaseModel):
             exclude=tuple(self.exclude),
             id_columns=tuple(self.id_columns),
             datetime_columns=tuple(self.datetime_columns),
+            text_columns=tuple(self.text_columns),
         )
 
 
