@@ -1,6 +1,6 @@
-"""A table whose only feature is free text, through the real TrainingPipeline with a default request: the review column
-becomes TF-IDF features, the winner beats the trivial baseline, deploys, and the local HTTP endpoint predicts from
-raw review text."""
+"""Tables of free text, through the real TrainingPipeline with a default request: reviews alone, and reviews with two
+number columns. The review column becomes TF-IDF features, the winner beats the trivial baseline, deploys, and the
+local HTTP endpoint predicts from raw review text."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from tests.integration.test_endpoint import call
 
 pytestmark = pytest.mark.integration
 MODEL = "reviews"
+MIXED = "reviews-and-numbers"
 
 
 @pytest.fixture(scope="module")
@@ -28,23 +29,34 @@ def trained():
     saved = dict(os.environ)
     with LocalStack(parameters={"AliasRefreshSeconds": "0"}) as stack:
         os.environ.update(stack.environment())
-        stack.client("s3").put_object(Bucket=stack.bucket, Key="datasets/reviews.csv", Body=reviews_csv(1200))
-        request = {"model_name": MODEL, "dataset_uri": f"s3://{stack.bucket}/datasets/reviews.csv"}
-        result = run_training(stack, {**request, "target": "sentiment"})
+        results = {}
+        for model, numbers in ((MODEL, False), (MIXED, True)):
+            body = reviews_csv(1200, numbers=numbers)
+            stack.client("s3").put_object(Bucket=stack.bucket, Key=f"datasets/{model}.csv", Body=body)
+            request = {"model_name": model, "dataset_uri": f"s3://{stack.bucket}/datasets/{model}.csv"}
+            results[model] = run_training(stack, {**request, "target": "sentiment"})
         gateway = LocalGateway(stack, port=0).start()
-        yield stack, gateway, result
+        yield stack, gateway, results
         gateway.stop()
     os.environ.clear()
     os.environ.update(saved)
 
 
-def test_a_text_only_table_trains_beats_the_baseline_and_deploys(trained):
-    stack, _, result = trained
+@pytest.mark.parametrize(
+    ("model", "features"),
+    [
+        (MODEL, [("review", "text")]),
+        (MIXED, [("review", "text"), ("price", "numeric"), ("helpful_votes", "numeric")]),
+    ],
+)
+def test_a_text_table_trains_beats_the_baseline_and_deploys(trained, model, features):
+    stack, _, results = trained
+    result = results[model]
 
     assert result.end_state == "Deployed", error_message(result.cause)
-    record = stack.registry().get_version(MODEL, result.version)
+    record = stack.registry().get_version(model, result.version)
     schema = documents.schema_of(record)
-    assert [(f["name"], f["kind"]) for f in schema["features"]] == [("review", "text")]
+    assert [(f["name"], f["kind"]) for f in schema["features"]] == features
     assert schema["columns"]["review"]["kind"] == "text"
     # the baseline floor: the decisive checks passed with an interval above zero
     decisive = [check for check in record.gate["baseline"]["checks"] if check["decides"]]
@@ -62,14 +74,14 @@ def test_a_text_only_table_trains_beats_the_baseline_and_deploys(trained):
 
 
 def test_the_endpoint_predicts_from_raw_review_text(trained):
-    stack, gateway, result = trained
+    stack, gateway, results = trained
     held_out = list(csv.DictReader(io.StringIO(reviews_csv(200, seed=9).decode())))
     rows = [{"review": row["review"] or None} for row in held_out]
 
     status, body = call(gateway, "POST", f"/models/{MODEL}/predict", {"instances": rows}, api_key=stack.api_key)
 
     assert status == 200, body
-    assert body["version"] == result.version
+    assert body["version"] == results[MODEL].version
     labels = [prediction["prediction"] for prediction in body["predictions"]]
     accuracy = sum(label == row["sentiment"] for label, row in zip(labels, held_out, strict=True)) / len(rows)
     assert accuracy > 0.75, accuracy  # 8 % of the labels are flipped; always one class scores ~0.5
@@ -77,3 +89,19 @@ def test_the_endpoint_predicts_from_raw_review_text(trained):
         gateway, "POST", f"/models/{MODEL}/predict", {"instances": [{"review": 3}]}, api_key=stack.api_key
     )
     assert status == 422 and "review" in refused["message"], refused
+
+
+def test_the_endpoint_predicts_from_raw_review_text_beside_numbers(trained):
+    stack, gateway, _ = trained
+    held_out = list(csv.DictReader(io.StringIO(reviews_csv(200, seed=9, numbers=True).decode())))
+    rows = [
+        {"review": row["review"] or None, "price": float(row["price"]), "helpful_votes": int(row["helpful_votes"])}
+        for row in held_out
+    ]
+
+    status, body = call(gateway, "POST", f"/models/{MIXED}/predict", {"instances": rows}, api_key=stack.api_key)
+
+    assert status == 200, body
+    labels = [prediction["prediction"] for prediction in body["predictions"]]
+    accuracy = sum(label == row["sentiment"] for label, row in zip(labels, held_out, strict=True)) / len(rows)
+    assert accuracy > 0.75, accuracy
