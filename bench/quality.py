@@ -12,7 +12,10 @@ minimum over the tables with signal: on a noise-only table every model is at cha
 there, what counts is that the gate did not deploy.
 
 Tables: scikit-learn's bundled breast cancer, wine and diabetes, and generated ones with the traits users bring: a
-binary target with 6 % positives and signal, the same with pure-noise features, a regression target of pure noise.
+binary target with 6 % positives and signal, the same with pure-noise features, a regression target of pure noise,
+and product reviews whose only feature is free text (``reviews-text``): there the anchor is a hand-written TF-IDF +
+logistic regression (scikit-learn's defaults) instead of HistGradientBoosting, which takes no text, and the row says
+``"anchor": "tfidf_logistic"``.
 
     python -m bench.quality
 """
@@ -29,10 +32,15 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn import datasets as bundled
 from sklearn import metrics as skm
+from sklearn.compose import ColumnTransformer
 from sklearn.dummy import DummyClassifier, DummyRegressor
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
 
+from local.runs.datasets import reviews_csv
 from local.runs.training import run_training
 from local.stack import LocalStack
 from mlops.data import dataset
@@ -52,6 +60,8 @@ class BenchTable:
     features: np.ndarray
     target: np.ndarray
     signal: bool = True
+    header: tuple[str, ...] | None = None  # the feature columns' names (default x0, x1, ...)
+    anchor: str = "hgb"  # the hand-written model ours is compared with: "hgb", or "tfidf_logistic" for a text table
 
 
 def _bundled(name: str, task: str, loader: Callable) -> BenchTable:
@@ -75,6 +85,14 @@ def _noise_regression(rows: int = 1500) -> BenchTable:
     return BenchTable("noise-regression", "regression", rng.normal(size=(rows, 6)), rng.normal(1000, 50, rows), False)
 
 
+def _reviews(rows: int = 2000) -> BenchTable:
+    """Product reviews whose only feature is free text (local.runs.datasets.reviews_csv); target 1 = positive."""
+    body = list(csv.DictReader(io.StringIO(reviews_csv(rows, seed=11).decode())))
+    texts = np.array([[row["review"]] for row in body], dtype=object)
+    labels = np.array([int(row["sentiment"] == "positive") for row in body])
+    return BenchTable("reviews-text", "binary", texts, labels, header=("review",), anchor="tfidf_logistic")
+
+
 def tables() -> list[BenchTable]:
     return [
         _bundled("breast-cancer", "binary", bundled.load_breast_cancer),
@@ -83,15 +101,16 @@ def tables() -> list[BenchTable]:
         _imbalanced("six-percent-positives", signal=True),
         _imbalanced("six-percent-noise", signal=False),
         _noise_regression(),
+        _reviews(),
     ]
 
 
-def _csv(features: np.ndarray, target: np.ndarray) -> bytes:
+def _csv(features: np.ndarray, target: np.ndarray, header: tuple[str, ...] | None = None) -> bytes:
     buffer = io.StringIO(newline="")
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([*(f"x{i}" for i in range(features.shape[1])), TARGET])
+    writer.writerow([*(header or (f"x{i}" for i in range(features.shape[1]))), TARGET])
     for row, label in zip(features.tolist(), target.tolist(), strict=True):
-        writer.writerow([*(repr(value) for value in row), label])
+        writer.writerow([*(value if isinstance(value, str) else repr(value) for value in row), label])
     return buffer.getvalue().encode()
 
 
@@ -113,7 +132,7 @@ def _binary_f1(task: str, truth: np.ndarray, labels: np.ndarray) -> float | None
 def _ours(stack: LocalStack, table: BenchTable, train: tuple, test: tuple) -> tuple[float, dict]:
     """Our winner's quality on the 20 %, and what the run did."""
     s3 = stack.client("s3")
-    s3.put_object(Bucket=stack.bucket, Key=f"datasets/{table.name}.csv", Body=_csv(*train))
+    s3.put_object(Bucket=stack.bucket, Key=f"datasets/{table.name}.csv", Body=_csv(*train, table.header))
     request = {"model_name": table.name, "dataset_uri": f"s3://{stack.bucket}/datasets/{table.name}.csv"}
     result = run_training(stack, {**request, "target": TARGET, "requested_by": "bench"})
     if result.status != "SUCCEEDED" or result.version is None:
@@ -123,7 +142,7 @@ def _ours(stack: LocalStack, table: BenchTable, train: tuple, test: tuple) -> tu
     model = objects.load_model(
         S3Uri.parse(record.artifact_uri), record.artifact_sha256, library_versions()["scikit-learn"]
     )
-    held_out = dataset.feature_matrix(dataset.read_table(_csv(*test)), schema)
+    held_out = dataset.feature_matrix(dataset.read_table(_csv(*test, table.header)), schema)
     labels = model.predict(held_out)
     probabilities = model.predict_proba(held_out) if table.task != "regression" else None
     classes = [int(label) for label in model.classes_] if table.task != "regression" else None
@@ -152,6 +171,15 @@ def _anchor(model, table: BenchTable, train: tuple, test: tuple) -> tuple[float,
     return _quality(table.task, test[1], labels, probabilities, classes), _binary_f1(table.task, test[1], labels)
 
 
+def _anchor_model(table: BenchTable):
+    """scikit-learn's HistGradientBoosting with its defaults; for a text table TF-IDF + logistic regression."""
+    if table.anchor == "tfidf_logistic":
+        text = ColumnTransformer([("text", TfidfVectorizer(), 0)])
+        return make_pipeline(text, LogisticRegression(max_iter=1000))
+    regression = table.task == "regression"
+    return (HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier)(random_state=SEED)
+
+
 def measure(stack: LocalStack, table: BenchTable) -> dict:
     stratify = table.target if table.task != "regression" else None
     train_x, test_x, train_y, test_y = train_test_split(
@@ -160,12 +188,7 @@ def measure(stack: LocalStack, table: BenchTable) -> dict:
     train, test = (train_x, train_y), (test_x, test_y)
     ours, run = _ours(stack, table, train, test)
     regression = table.task == "regression"
-    hgb, hgb_f1 = _anchor(
-        (HistGradientBoostingRegressor if regression else HistGradientBoostingClassifier)(random_state=SEED),
-        table,
-        train,
-        test,
-    )
+    hgb, hgb_f1 = _anchor(_anchor_model(table), table, train, test)
     baseline, _ = _anchor(
         DummyRegressor(strategy="mean") if regression else DummyClassifier(strategy="prior"), table, train, test
     )
@@ -179,6 +202,7 @@ def measure(stack: LocalStack, table: BenchTable) -> dict:
         "ours": round(ours, 4),
         "hgb": round(hgb, 4),
         "baseline": round(baseline, 4),
+        "anchor": table.anchor,
         "quality_ratio_vs_hgb": round(ours / hgb, 4) if hgb > 0 else None,
         "lift_over_baseline": round(ours - baseline, 4),
         "hgb_f1": hgb_f1,
@@ -194,7 +218,8 @@ def main() -> None:
             row = measure(stack, table)
             rows.append(row)
             print(
-                f"{row['table']:>22}: {row['metric']} ours {row['ours']:.4f}, HGB {row['hgb']:.4f}, baseline "
+                f"{row['table']:>22}: {row['metric']} ours {row['ours']:.4f}, {row['anchor']} {row['hgb']:.4f}, "
+                f"baseline "
                 f"{row['baseline']:.4f}; {row['estimator']} {row['status']} ({row['end_state']})",
                 flush=True,
             )

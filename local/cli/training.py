@@ -108,7 +108,7 @@ def run_pipeline_command(args: argparse.Namespace) -> int:
         for field, value in (("candidates", candidates), ("search", search), ("compute", args.compute or None)):
             if value is not None:
                 request[field] = value
-        for field in ("features", "exclude", "id_columns", "datetime_columns"):
+        for field in ("features", "exclude", "id_columns", "datetime_columns", "text_columns"):
             if getattr(args, field):
                 request[field] = _column_list(getattr(args, field))
         if args.class_weight:
@@ -301,6 +301,7 @@ def add_run_pipeline(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--exclude", metavar="A,B", help="columns never to learn from")
     run.add_argument("--id-columns", metavar="A,B", help="identifier columns (excluded)")
     run.add_argument("--datetime-columns", metavar="A,B", help="dates in a known form (turned into numeric parts)")
+    run.add_argument("--text-columns", metavar="A,B", help="free-text columns (TF-IDF features)")
     run.add_argument("--class-weight", choices=["balanced"], help="weight classes by their inverse frequency")
     run.add_argument("--block-on-leakage", action="store_true", help="fail the gate when a feature leaks the target")
     run.add_argument(

@@ -101,7 +101,7 @@ def test_a_customer_table_trains_on_the_right_columns_and_serves_whole_records(s
         "full_name": "id",
         "row": "id",
         "signed_up": "datetime",
-        "note": "excluded",
+        "note": "feature",  # free text: TF-IDF features
         "city": "feature",
         "tenure_months": "feature",
         "plan": "feature",
@@ -109,6 +109,7 @@ def test_a_customer_table_trains_on_the_right_columns_and_serves_whole_records(s
     }
     assert all(column["reason"] for column in summary["columns"].values())
     assert "signed_up__hour" in summary["features"] and "full_name" not in summary["features"]
+    assert summary["columns"]["note"]["kind"] == "text" and "note" in summary["features"]
     record = stack.registry().get_version("churn", 1)
     city = next(f for f in documents.schema_of(record)["features"] if f["name"] == "city")
     assert len(city["categories"]) <= 50

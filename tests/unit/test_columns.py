@@ -70,7 +70,7 @@ def test_identifiers_text_and_dates_get_roles_with_reasons():
         "name": ("id", "identifier"),
         "row": ("id", "identifier"),
         "signed_up": ("datetime", "datetime"),
-        "comment": ("excluded", "text"),
+        "comment": ("feature", "text"),
         "city": ("feature", "categorical"),
         "constant": ("feature", "numeric"),
         "empty": ("feature", "empty"),
@@ -90,13 +90,14 @@ def test_identifiers_text_and_dates_get_roles_with_reasons():
         "signed_up__day_of_week",
         "signed_up__hour",
         "signed_up__elapsed_days",
+        "comment",
         "city",
         "constant",
         "empty",
         "x",
         "colour",
     ]
-    assert schema.input_columns == ["signed_up", "city", "constant", "empty", "x", "colour"]
+    assert schema.input_columns == ["signed_up", "comment", "city", "constant", "empty", "x", "colour"]
 
 
 def test_a_wide_categorical_keeps_its_most_frequent_values_and_pools_the_rest():
@@ -304,7 +305,8 @@ def test_the_drift_check_sees_captured_requests_as_the_model_features_training_s
             np.testing.assert_allclose(np.array(seen, dtype=float), values[:50].astype(float), equal_nan=True)
         else:
             assert [columns_missing(v) for v in seen] == values[:50].tolist(), feature.name
-    assert not {"name", "row", "comment", "signed_up"} & set(mapped[0])  # ignored or replaced by their parts
+    assert not {"name", "row", "signed_up"} & set(mapped[0])  # ignored or replaced by their parts
+    assert mapped[0]["comment"] == requests[0]["comment"]  # free text is a feature, seen as sent
     city = next(f for f in schema.features if f.name == "city")
     assert model_features(schema)([{"city": "a city never seen"}])[0]["city"] == OTHER_CATEGORY != city.categories[0]
 

@@ -1,5 +1,6 @@
-"""An external model's run reads its string columns as written: free text becomes a feature (its own pipeline encodes
-it) and a many-valued category is not pooled; a run of the platform's own candidates still excludes and pools."""
+"""An external model's run reads its string columns as written: free text goes to its own pipeline as the raw strings
+and a many-valued category is not pooled; a run of the platform's own candidates makes the text a TF-IDF `text`
+feature and pools the category."""
 
 from __future__ import annotations
 
@@ -26,8 +27,8 @@ def test_free_text_is_a_feature_and_nothing_is_pooled_only_for_an_external_model
     own, _ = dataset.infer_schema(table, "label")
     external, external_table = dataset.infer_schema(table, "label", roles=ColumnRoles(strings_as_written=True))
 
-    assert [f.name for f in own.features] == ["city"] and own.columns["note"]["role"] == "excluded"
-    assert own.features[0].categories is not None  # 120 cities: pooled to the most frequent
+    assert [(f.name, f.kind) for f in own.features] == [("note", "text"), ("city", "categorical")]
+    assert own.features[1].categories is not None  # 120 cities: pooled to the most frequent
     assert [(f.name, f.kind, f.categories) for f in external.features] == [
         ("note", "categorical", None),
         ("city", "categorical", None),

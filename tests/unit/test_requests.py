@@ -60,6 +60,7 @@ def test_a_full_request_keeps_every_field():
         exclude=["customer_name"],
         id_columns=["customer_id"],
         datetime_columns=["signed_up"],
+        text_columns=["notes"],
         class_weight="balanced",
         requested_by="alice",
         description="weekly retrain",

@@ -8,7 +8,11 @@ Policy, when the request does not name the columns itself:
 
 - identifiers are excluded: strings or integers unique per row, and integer columns monotonic in file order
   with mostly distinct values (a row index, possibly sorted by the target: a leak);
-- free text (near-unique long strings with spaces) is excluded: one-hot encoding it learns nothing;
+- free text becomes a ``text`` feature (kind ``text``), vectorised by the model pipeline (TF-IDF over a bounded
+  vocabulary): a string column, at least ``MIN_ROWS_FOR_UNIQUENESS`` values, at least ``TEXT_MIN_DISTINCT_SHARE`` of
+  them distinct, a mean length of ``TEXT_MIN_MEAN_LENGTH`` characters or more and at least
+  ``FREE_TEXT_MIN_SPACE_SHARE`` of the values holding a space (several words); the request's ``text_columns`` name
+  text columns whatever their profile;
 - dates and timestamps become numeric parts (year, month, day of week, hour when there is a time, and
   days elapsed since an epoch recorded in the schema): ISO, or a form ``formats`` names (``2018/03/01``,
   ``01.03.2018``, ``03/01/2018`` with the day/month order decided and an ambiguity noted, ``Mar-2018``, epoch
@@ -45,8 +49,9 @@ MIN_CATEGORY_COUNT = 2  # a category seen once is pooled whenever pooling happen
 MIN_ROWS_FOR_UNIQUENESS = 20  # below this, "unique per row" says nothing
 NEAR_UNIQUE_SHARE = 0.9
 MONOTONIC_DISTINCT_SHARE = 0.5
-FREE_TEXT_MIN_MEAN_LENGTH = 25
 FREE_TEXT_MIN_SPACE_SHARE = 0.5
+TEXT_MIN_MEAN_LENGTH = 20
+TEXT_MIN_DISTINCT_SHARE = 0.5
 DATETIME_MIN_SHARE = formats.DETECTED_MIN_SHARE  # of the present values that must parse as dates of one form
 NUMERIC_LOOKING_SHARE = 0.8  # an excluded column this much numbers is warned about
 DATETIME_PARTS_DATE = ("year", "month", "day_of_week", "elapsed_days")
@@ -210,6 +215,20 @@ def _categorical_decision(profile: ColumnProfile, reason: str) -> ColumnDecision
     )
 
 
+def looks_like_text(profile: ColumnProfile) -> bool:
+    """Free text: enough values, mostly distinct, long on average and mostly several words."""
+    return (
+        profile.present >= MIN_ROWS_FOR_UNIQUENESS
+        and profile.distinct >= TEXT_MIN_DISTINCT_SHARE * profile.present
+        and profile.mean_length >= TEXT_MIN_MEAN_LENGTH
+        and profile.space_share >= FREE_TEXT_MIN_SPACE_SHARE
+    )
+
+
+def _text_decision(profile: ColumnProfile, reason: str) -> ColumnDecision:
+    return ColumnDecision(profile.name, "feature", "text", f"{reason}: TF-IDF features over a bounded vocabulary")
+
+
 def _numeric_role(profile: ColumnProfile, epoch: str | None) -> ColumnDecision:
     if profile.date_format == "epoch_s" and epoch is not None and formats.epoch_named(profile.name):  # and in range
         return _datetime_decision(profile, _dates_reason(profile), epoch)
@@ -234,16 +253,13 @@ def _string_role(profile: ColumnProfile, epoch: str | None) -> ColumnDecision:
     formatted = _formatted_number_role(profile)
     if formatted is not None:
         return formatted
+    if looks_like_text(profile):
+        return _text_decision(
+            profile, f"free text ({profile.distinct} distinct values, mean length {profile.mean_length:.0f})"
+        )
     near_unique = profile.present >= MIN_ROWS_FOR_UNIQUENESS and profile.distinct >= NEAR_UNIQUE_SHARE * profile.present
     if not near_unique:
         return _categorical_decision(profile, "categorical")
-    if profile.mean_length >= FREE_TEXT_MIN_MEAN_LENGTH and profile.space_share >= FREE_TEXT_MIN_SPACE_SHARE:
-        return ColumnDecision(
-            profile.name,
-            "excluded",
-            "text",
-            f"free text ({profile.distinct} distinct values, mean length {profile.mean_length:.0f}): excluded",
-        )
     share = profile.distinct / profile.present
     return ColumnDecision(
         profile.name, "id", "identifier", f"string {share:.0%} unique per row: an identifier, excluded"
@@ -299,6 +315,8 @@ def decide_column(
                 "Mar-2018, or epoch seconds)"
             )
         return _datetime_decision(profile, "named a datetime column by the request: derived parts", epoch)
+    if name in requested.text_columns:
+        return _text_decision(profile, "named a text column by the request")
     decision = infer_role(profile, epoch)
     if requested.strings_as_written and not profile.numeric:
         decision = _as_written(decision)
@@ -313,7 +331,7 @@ def _as_written(decision: ColumnDecision) -> ColumnDecision:
     """A string column for a caller's own model, whose pipeline encodes it (a TfidfVectorizer on free text, its own
     encoder on a many-valued category): free text becomes a feature and nothing is pooled."""
     if decision.kind == "text":
-        reason = f"{decision.reason.removesuffix(': excluded')}: passed as written to the caller's model"
+        reason = f"{decision.reason.split(': ')[0]}: passed as written to the caller's model"
         return ColumnDecision(decision.name, "feature", "categorical", reason)
     if decision.categories is not None:
         reason = "categorical: passed as written to the caller's model (no value pooled)"

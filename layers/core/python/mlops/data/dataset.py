@@ -103,7 +103,7 @@ def _features_of(decisions: list[column_roles.ColumnDecision], task: Task) -> tu
             document["kind"] = "categorical" if task == "classification" else "numeric"
         columns[decision.name] = document
         if decision.role == "feature":
-            kind: FeatureKind = "categorical" if decision.kind == "categorical" else "numeric"
+            kind: FeatureKind = decision.kind if decision.kind in ("categorical", "text") else "numeric"  # type: ignore[assignment]
             categories = list(decision.categories) if decision.categories is not None else None
             features.append(Feature(decision.name, kind, categories=categories))
         elif decision.role == "datetime":
@@ -122,6 +122,7 @@ def check_roles(roles: ColumnRoles, header: list[str], target: str) -> None:
         "exclude": list(roles.exclude),
         "id_columns": list(roles.id_columns),
         "datetime_columns": list(roles.datetime_columns),
+        "text_columns": list(roles.text_columns),
     }
     problems = []
     for field_name, names in named.items():

@@ -27,6 +27,7 @@ def build_card(record: VersionRecord, events: Sequence[AuditEvent]) -> dict[str,
         "features": len(features),
         "numeric": sum(f["kind"] == "numeric" for f in features),
         "categorical": sum(f["kind"] == "categorical" for f in features),
+        "text": sum(f["kind"] == "text" for f in features),
         "baseline_uri": record.baseline_uri,
         "baseline_sha256": record.baseline_sha256,
     }

@@ -19,9 +19,9 @@ class ColumnRoles:
     exclude: tuple[str, ...] = ()
     id_columns: tuple[str, ...] = ()
     datetime_columns: tuple[str, ...] = ()
-    # an external model's run: its own pipeline encodes its strings, so free text is passed as written (not excluded)
-    # and no categorical is pooled
+    # an external model's run: its own pipeline encodes strings (free text passed as written, nothing pooled)
     strings_as_written: bool = False
+    text_columns: tuple[str, ...] = ()
 
 
 EXTERNAL_CANDIDATE = "external"  # the candidate name of a caller's model in the trial plan and the leaderboard
@@ -30,9 +30,8 @@ COMPUTE_ENGINES: tuple[ComputeEngine, ...] = ("lambda", "sagemaker")
 
 
 class Candidate(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", strict=True, allow_inf_nan=False
-    )  # JSON types as declared: no "1" or true for 1
+    # JSON types as declared: no "1" or true for 1
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
     estimator: str
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -277,6 +276,7 @@ class TrainingRequest(BaseModel):
     exclude: list[str] = Field(default_factory=list, description="columns never to learn from")
     id_columns: list[str] = Field(default_factory=list, description="identifier columns (excluded)")
     datetime_columns: list[str] = Field(default_factory=list, description="dates in a known form (derived parts)")
+    text_columns: list[str] = Field(default_factory=list, description="free-text columns (TF-IDF features)")
     class_weight: Literal["balanced"] | None = Field(
         default=None, description="weigh classes inversely to their frequency, for estimators that support it"
     )
@@ -329,6 +329,7 @@ class TrainingRequest(BaseModel):
             id_columns=tuple(self.id_columns),
             datetime_columns=tuple(self.datetime_columns),
             strings_as_written=self.external is not None,
+            text_columns=tuple(self.text_columns),
         )
 
 

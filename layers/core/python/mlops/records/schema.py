@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 Task = Literal["classification", "regression"]
-FeatureKind = Literal["numeric", "categorical"]
+FeatureKind = Literal["numeric", "categorical", "text"]  # text: a string vectorised by the model
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,10 @@ class Schema:
     @property
     def categorical_indices(self) -> list[int]:
         return [i for i, f in enumerate(self.features) if f.kind == "categorical"]
+
+    @property
+    def text_indices(self) -> list[int]:
+        return [i for i, f in enumerate(self.features) if f.kind == "text"]
 
     @property
     def input_columns(self) -> list[str]:

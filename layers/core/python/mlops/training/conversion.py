@@ -32,6 +32,7 @@ from mlops.storage.objects import S3Uri
 from mlops.training.run_files import load_matrices, load_schema
 
 TARGET_OPSET = 18
+TEXT_LOCALE = "C.UTF-8"
 
 
 class ConversionUnsupported(MlopsError):
@@ -126,11 +127,30 @@ def _convert(model: Any, schema: Schema, numeric_type: Any, target_opset: Any, e
         (onnx_input_name(i), numeric_type([None, 1]) if f.kind == "numeric" else StringTensorType([None, 1]))
         for i, f in enumerate(schema.features)
     ]
-    options = {id(model): {"zipmap": False}} if schema.task == "classification" else None
+    options: dict[Any, dict[str, Any]] = {id(model): {"zipmap": False}} if schema.task == "classification" else {}
+    options.update(text_options(model))
     # a fixed graph name (skl2onnx's default is a random uuid): the same model converts to the same bytes, so a
     # retried or replayed step finds the digest the registry and events/ recorded
     name = f"mlops-{type(model).__name__}"
-    return convert_sklearn(model, name=name, initial_types=inputs, options=options, target_opset=target_opset, **extra)
+    return convert_sklearn(
+        model, name=name, initial_types=inputs, options=options or None, target_opset=target_opset, **extra
+    )
+
+
+def text_options(model: Any) -> dict[int, dict[str, Any]]:
+    """Per text vectoriser of the pipeline: tokenise with its own token pattern (``tokenexp=""``: written to be read
+    alike by Python's re and onnxruntime's re2) rather than skl2onnx's separators, and lower-case in the C.UTF-8
+    locale, the one a minimal system has (skl2onnx's default, en_US.UTF-8, is missing on many: onnxruntime then
+    refuses the model)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer  # noqa: PLC0415
+
+    preprocess = getattr(model, "named_steps", {}).get("preprocess")
+    transformers = getattr(preprocess, "transformers_", [])
+    return {
+        id(step): {"tokenexp": "", "locale": TEXT_LOCALE}
+        for _, step, _ in transformers
+        if isinstance(step, TfidfVectorizer)
+    }
 
 
 def _float_opset(model: Any) -> Any:

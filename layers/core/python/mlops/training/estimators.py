@@ -10,9 +10,10 @@ import numpy as np
 from sklearn import ensemble, linear_model, neighbors, tree
 from sklearn.compose import ColumnTransformer
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from threadpoolctl import threadpool_limits
 
 from mlops.data.dataset import Schema
@@ -85,11 +86,38 @@ def check_candidate(task: str, estimator: str, params: dict[str, Any]) -> None:
             raise InvalidTrainingRequest(f"{estimator}'s {name} is {value}; at most {ceiling}")
 
 
+# Text columns: TF-IDF over at most this many terms (unigrams and bigrams seen in two rows or more). A ceiling of the
+# stack: a request cannot raise it. Estimators that need a dense matrix (histogram gradient boosting) get a smaller
+# vocabulary, so the dense matrix stays near the size of the table (rows x 300 doubles).
+TEXT_MAX_FEATURES = 5000
+TEXT_MAX_FEATURES_DENSE = 300
+# Lower-case ASCII letters, digits and underscores, two or more: Python's re and onnxruntime's Tokenizer (re2) read
+# this pattern alike, so the ONNX model tokenises as scikit-learn does (the default (?u)\b\w\w+\b is not re2's).
+TEXT_TOKEN_PATTERN = r"[a-z0-9_][a-z0-9_]+"
+# Estimators fed categories as ordinal codes with their native categorical support, not one-hot columns.
+NATIVE_CATEGORICAL = frozenset({"hist_gradient_boosting"})
+
+
+def text_vectorizer(max_features: int) -> TfidfVectorizer:
+    return TfidfVectorizer(
+        lowercase=True, token_pattern=TEXT_TOKEN_PATTERN, ngram_range=(1, 2), min_df=2, max_features=max_features
+    )
+
+
+def _categorical_transformer(native: bool) -> OneHotEncoder | OrdinalEncoder:
+    """One-hot columns, or ordinal codes for an estimator that splits on categories itself (an unknown category
+    becomes -1, which HistGradientBoosting treats as missing)."""
+    if native:
+        return OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, dtype=np.float64)
+    return OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+
+
 def build_pipeline(schema: Schema, estimator: str, params: dict[str, Any], seed: int) -> Pipeline:
     estimator_class = ESTIMATORS[schema.task][estimator]
     model = estimator_class(**params, **PLATFORM_PARAMS.get(estimator, {}))
     if "random_state" in model.get_params() and "random_state" not in params:
         model.set_params(random_state=seed)  # a retrain from the same lineage gives the same model
+    native = estimator in NATIVE_CATEGORICAL
     transformers = []
     # An all-missing column is kept (as zeros): dropping it would change the width the ONNX converter expects.
     if schema.numeric_indices:
@@ -98,9 +126,14 @@ def build_pipeline(schema: Schema, estimator: str, params: dict[str, Any], seed:
         )
         transformers.append(("numeric", numeric, schema.numeric_indices))
     if schema.categorical_indices:
-        categorical = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
-        transformers.append(("categorical", categorical, schema.categorical_indices))
-    preprocess = ColumnTransformer(transformers, remainder="drop")
+        transformers.append(("categorical", _categorical_transformer(native), schema.categorical_indices))
+        if native and "categorical_features" not in params:
+            start = len(schema.numeric_indices)  # the ordinal codes follow the numeric columns
+            model.set_params(categorical_features=list(range(start, start + len(schema.categorical_indices))))
+    vocabulary = TEXT_MAX_FEATURES_DENSE if native else TEXT_MAX_FEATURES
+    # a scalar column index: the vectoriser takes the column as one string per row
+    transformers.extend((f"text_{i}", text_vectorizer(vocabulary), i) for i in schema.text_indices)
+    preprocess = ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.0 if native else 0.3)
     return Pipeline([("preprocess", preprocess), ("model", model)])
 
 
