@@ -18,9 +18,9 @@ from threadpoolctl import threadpool_limits
 from mlops.monitoring.capture_records import records_of
 from mlops.monitoring.config import MonitoringConfig
 from mlops.monitoring.estimated import judge_estimated
-from mlops.monitoring.estimation import EstimateFeeder, predict_trees
+from mlops.monitoring.estimation import EstimateFeeder, calibrate, predict_trees
 from mlops.records.schema import Feature, Schema
-from mlops.training.estimator import export_trees, fit_estimator
+from mlops.training.estimator import classifier_estimator, export_trees, fit_estimator
 from tests.unit.test_predict_columnar import call
 from tests.unit.test_serving_columns import good_row
 
@@ -220,3 +220,17 @@ def test_the_exported_loss_model_predicts_what_scikit_learn_does_with_missing_va
         model = HistGradientBoostingRegressor(max_iter=30, max_depth=3, early_stopping=False, random_state=0).fit(x, y)
     exported = json.loads(json.dumps(export_trees(model)))
     assert np.allclose(predict_trees(exported, x), model.predict(x), atol=1e-9)
+
+
+def test_a_saturated_model_whose_scores_repeat_still_gets_a_finite_curve():
+    # Given a model sure of most rows (4 in 10 scores exactly 1.0, as a deep tree ensemble gives on easy data)
+    rng = np.random.default_rng(8)
+    scores = np.where(rng.random(4000) < 0.4, 1.0, rng.random(4000))
+    labels = np.where(rng.random(4000) < scores, "1", "0").astype(object)
+    estimator = classifier_estimator(np.column_stack([1 - scores, scores]), labels, ["0", "1"], "1", {})
+    curve = estimator["calibration"]["curves"]["1"]
+    # Then the stored curve is JSON (no NaN), increasing, one point per distinct bin score, and maps 1.0 near 1
+    json.dumps(estimator, allow_nan=False)
+    assert np.all(np.diff(curve["x"]) > 0) and np.all(np.diff(curve["y"]) >= 0)
+    assert sum(curve["step_rows"]) == 4000
+    assert calibrate(curve, np.array([1.0]))[0] > 0.95

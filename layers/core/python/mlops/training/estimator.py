@@ -3,7 +3,7 @@ what lets the drift check estimate a window's performance before any label arriv
 applies it with numpy alone).
 
 Classifiers (CBPE): the holdout's predicted probabilities are calibrated against its labels, with scikit-learn's
-``IsotonicRegression`` when the holdout has at least ``ISOTONIC_MIN_ROWS`` rows, Platt's sigmoid (a one-feature
+isotonic regression (PAV) when the holdout has at least ``ISOTONIC_MIN_ROWS`` rows, Platt's sigmoid (a one-feature
 ``LogisticRegression`` on the log-odds) below that, where isotonic steps overfit; one curve for a binary model's
 positive class, one-vs-rest curves for a multiclass one. The document records the method and the curve's numbers.
 
@@ -30,16 +30,18 @@ LOSS_MODEL = {"max_iter": 60, "max_depth": 3, "learning_rate": 0.1, "min_samples
 
 def _curve(scores: np.ndarray, outcomes: np.ndarray, method: str) -> dict[str, Any]:
     if method == "isotonic":
-        from sklearn.isotonic import IsotonicRegression  # noqa: PLC0415 - training-only dependency
+        from sklearn.isotonic import isotonic_regression  # noqa: PLC0415 - training-only dependency
 
         # isotonic over quantile bins of BIN_ROWS holdout rows, not over single rows: PAV on single rows makes
         # noisy extreme steps (0 and 1 at the ends), which inflate an expected accuracy (max(p, 1 - p) is convex)
         order = np.argsort(scores, kind="stable")
         bins = np.array_split(order, max(len(scores) // BIN_ROWS, 2))
-        x = np.array([scores[b].mean() for b in bins])
-        rate = np.array([outcomes[b].mean() for b in bins])
-        weight = np.array([len(b) for b in bins], dtype=float)
-        y = IsotonicRegression(y_min=0.0, y_max=1.0).fit(x, rate, sample_weight=weight).predict(x)
+        means = np.array([scores[b].mean() for b in bins])
+        x = np.unique(means)  # bins of one score value (a saturated model) merge
+        group = np.searchsorted(x, means)
+        weight = np.bincount(group, weights=[len(b) for b in bins])
+        rate = np.bincount(group, weights=[outcomes[b].sum() for b in bins]) / weight
+        y = isotonic_regression(rate, sample_weight=weight, y_min=0.0, y_max=1.0, increasing=True)
         # each point's step of the curve, and how many holdout rows each step averages: the curve's own uncertainty
         steps = np.concatenate([[0], np.cumsum(np.diff(y) != 0)]).astype(int)
         rows = np.bincount(steps, weights=weight).astype(int)
@@ -73,7 +75,7 @@ def classifier_estimator(
         "method": "cbpe",
         "calibration": {
             "method": method,
-            "fitted_with": "sklearn.isotonic.IsotonicRegression"
+            "fitted_with": "sklearn.isotonic.isotonic_regression (PAV over 100-row bins)"
             if method == "isotonic"
             else "sklearn.linear_model.LogisticRegression (Platt)",
             "fitted_on": "holdout",
