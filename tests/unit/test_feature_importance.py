@@ -56,6 +56,8 @@ def test_rows_are_bounded_by_the_budget_on_wide_tables():
     assert importance.bounded_rows(100_000, 10) == importance.MAX_ROWS
     assert importance.bounded_rows(100_000, 400) == importance.MIN_ROWS  # 400 features × 5 repeats
     assert importance.bounded_rows(150, 10) == 150
+    too_wide = np.zeros((10, importance.MAX_FEATURES_MEASURED + 1), dtype=object)
+    assert importance.measure(None, too_wide, np.zeros(10), Schema([], "y", "regression"), seed=0) is None
     wide = importance.bounded_rows(100_000, 100)
     assert wide * 100 * importance.REPEATS <= importance.PREDICTED_ROWS_BUDGET
 
@@ -73,6 +75,12 @@ def test_drifted_features_are_ranked_by_importance_and_unranked_without_it():
     ranking = drift_by_importance(features, effects)
     assert [item["feature"] for item in ranking["features"]] == ["b", "a"]  # the louder drift in a comes second
     assert (ranking["relied_on"], ranking["ignored"]) == (["b"], ["a"])
+    # a drifted feature measured but not among the kept ones ranks below them: ignored when the last kept one is
+    kept_two = {**effects, "features": effects["features"][:2], "measured": 3}
+    assert drift_by_importance(features, kept_two)["features"][1]["relevance"] == "below_kept"
+    ignored_tail = [effects["features"][0], {"name": "c", "importance": 0.0, "std": 0.01, "rank": 2}]
+    effects_ignored_tail = {**kept_two, "features": ignored_tail}
+    assert drift_by_importance(features, effects_ignored_tail)["ignored"] == ["a"]
     unranked = drift_by_importance(features, None)
     assert not unranked["available"] and {i["relevance"] for i in unranked["features"]} == {"not_ranked"}
 

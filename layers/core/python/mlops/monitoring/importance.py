@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 
 RELIED_ON, IGNORED, NOT_RANKED = "relied_on", "ignored", "not_ranked"
+BELOW_KEPT = "below_kept"  # measured, but less important than every feature the version keeps
 
 
 def relevance(entry: Mapping[str, Any] | None) -> str:
@@ -21,7 +22,11 @@ def relevance(entry: Mapping[str, Any] | None) -> str:
 
 def drift_by_importance(features: Mapping[str, Mapping[str, Any]], importance: Mapping[str, Any] | None) -> dict:
     """The drifted features, most important first, each with its importance and whether the model relies on it."""
-    by_name = {entry["name"]: entry for entry in (importance or {}).get("features", [])}
+    kept = (importance or {}).get("features", [])
+    by_name = {entry["name"]: entry for entry in kept}
+    # the version keeps its most important features: one measured but not kept is less important than all of them
+    below = importance is not None and int(importance.get("measured") or 0) > len(kept)
+    below_relevance = IGNORED if kept and relevance(kept[-1]) == IGNORED else BELOW_KEPT
     drifted = [name for name, result in features.items() if result.get("drifted")]
     ranked = []
     for name in drifted:
@@ -32,7 +37,7 @@ def drift_by_importance(features: Mapping[str, Mapping[str, Any]], importance: M
                 "importance": entry["importance"] if entry else None,
                 "std": entry.get("std") if entry else None,
                 "rank": entry.get("rank") if entry else None,
-                "relevance": relevance(entry),
+                "relevance": below_relevance if entry is None and below else relevance(entry),
                 "score": features[name].get("score"),
             }
         )

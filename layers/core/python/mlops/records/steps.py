@@ -335,7 +335,8 @@ class FeatureImportance(StepRecord):
     rows: int = Field(ge=1)
     repeats: int = Field(ge=1)
     seed: int
-    features: list[FeatureEffect] = Field(max_length=200)
+    features: list[FeatureEffect] = Field(max_length=30)  # the most important (importance.MAX_FEATURES_KEPT)
+    measured: int = Field(default=0, ge=0)  # how many features were shuffled
 
 
 class EvaluationResult(StepRecord):
@@ -349,7 +350,8 @@ class EvaluationResult(StepRecord):
     leaderboard_summary: LeaderboardSummary
     prediction_baseline_uri: str = Field(pattern=S3_URI)
     # what monitoring needs of the version: the label-free estimator fitted on the holdout (a JSON document,
-    # ``mlops.training.estimator``) and the holdout's permutation importance; None when it could not be measured
+    # ``mlops.training.estimator``) and the holdout's permutation importance (its 30 most important features); None
+    # when it could not be measured
     performance_estimator: DocumentRef | None = None
     feature_importance: FeatureImportance | None = None
 

@@ -4,8 +4,10 @@ the drift report to rank drifted features (``mlops.monitoring.importance``).
 
 Bounded so Evaluate stays within its budget: at most ``MAX_ROWS`` holdout rows (a seeded sample) and ``REPEATS``
 shuffles per feature, and fewer rows when the table is wide, so that features × repeats × rows predictions stay
-under ``PREDICTED_ROWS_BUDGET``. The score is balanced accuracy for a classifier (an imbalanced target does not hide
-a feature behind the majority class) and the mean absolute error for a regressor.
+under ``PREDICTED_ROWS_BUDGET``; a table of more than ``MAX_FEATURES_MEASURED`` features is not measured (None). The
+``MAX_FEATURES_KEPT`` most important are kept (the version item and the state stay small on wide tables). The score
+is balanced accuracy for a classifier (an imbalanced target does not hide a feature behind the majority class) and the
+mean absolute error for a regressor.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ MAX_ROWS = 2000
 MIN_ROWS = 200
 REPEATS = 5
 PREDICTED_ROWS_BUDGET = 400_000
-MAX_FEATURES_KEPT = 200
+MAX_FEATURES_KEPT = 30  # the version item and the state keep the most important; the rest rank below them
+MAX_FEATURES_MEASURED = 1000  # wider tables are not measured: a shuffle per feature and repeat outgrows Evaluate
 SCORING = {"classification": "balanced_accuracy", "regression": "neg_mean_absolute_error"}
 
 
@@ -33,8 +36,10 @@ def bounded_rows(rows: int, features: int, repeats: int = REPEATS) -> int:
 
 def measure(
     model: Any, features: np.ndarray, target: np.ndarray, schema: Schema, *, seed: int, repeats: int = REPEATS
-) -> FeatureImportance:
+) -> FeatureImportance | None:
     """Each feature's mean score drop when shuffled (and its spread over the repeats), most important first."""
+    if features.shape[1] > MAX_FEATURES_MEASURED:
+        return None
     from sklearn.inspection import permutation_importance  # noqa: PLC0415 - training-only dependency
 
     rows = bounded_rows(len(target), features.shape[1], repeats)
@@ -54,4 +59,6 @@ def measure(
         )
         for rank, i in enumerate(order[:MAX_FEATURES_KEPT], start=1)
     ]
-    return FeatureImportance(scoring=scoring, rows=rows, repeats=repeats, seed=seed, features=effects)
+    return FeatureImportance(
+        scoring=scoring, rows=rows, repeats=repeats, seed=seed, features=effects, measured=features.shape[1]
+    )
