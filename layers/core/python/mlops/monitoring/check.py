@@ -7,10 +7,12 @@ One check (``run_check``) is one step of the DriftCheck state machine:
 2. read the capture of that version since the last check (``capture/<model>/dt=.../``), chunk by chunk, into
    fixed-size drift counts; join the feedback labels (``feedback/<model>/dt=.../``) received within the
    performance window to the captured predictions;
-3. evaluate drift (``mlops.monitoring.decision``) and live performance against the registered holdout metrics;
+3. evaluate drift (``mlops.monitoring.decision``), live performance against the registered holdout metrics, and
+   the label-free estimate of the window's performance (``mlops.monitoring.estimated``);
 4. confirm drift after ``consecutive_windows`` drifted windows in a row; decide whether to retrain (drift
-   confirmed or performance degraded, outside the cooldown, with the version's training request) and whether to
-   notify (only when something new happened, so a persisting condition does not page every hour);
+   confirmed, performance or estimated performance degraded, outside the cooldown, with the version's training
+   request) and whether to notify (only when something new happened, so a persisting condition does not page every
+   hour);
 5. write ``monitoring/<model>/<ts>/report.json`` and ``report.html``, then commit the monitor's state with a
    conditional write: two concurrent checks never both count a window or both start a retraining.
 
