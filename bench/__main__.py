@@ -26,6 +26,9 @@ BENCHMARKS = (
     # over the trivial baseline, on bundled and generated tables
     ["bench.quality"],
     ["bench.sdk"],  # sdk_predict_*_ratio_vs_http: client.predict over the bare HTTP call; the SDK's import time
+    # estimated_performance_error (CBPE vs the true accuracy of shifted windows), its false-alarm rate on unshifted
+    # ones, and evaluate_time_ratio_with_importance (the Evaluate step with permutation importance over without)
+    ["bench.estimated_performance"],
 )
 
 

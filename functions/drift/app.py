@@ -44,9 +44,18 @@ def publish_metrics(report: dict[str, Any]) -> None:
     metrics.add_metric(name="DatasetDrift", unit=MetricUnit.Count, value=int(report["dataset_drift"]))
     metrics.add_metric(name="DriftConfirmed", unit=MetricUnit.Count, value=int(monitoring["drift_confirmed"]))
     metrics.add_metric(name="PerformanceDegraded", unit=MetricUnit.Count, value=int(monitoring["performance_degraded"]))
-    # the per-model alarms (one contributor per model: Metrics Insights GROUP BY model_name) watch these two
+    estimated = report.get("estimated_performance") or {}
+    metrics.add_metric(
+        name="EstimatedPerformanceDegraded", unit=MetricUnit.Count, value=int(estimated.get("degraded", False))
+    )
+    # the per-model alarms (one contributor per model: Metrics Insights GROUP BY model_name) watch these three
     _per_model_metric("DriftConfirmed", MetricUnit.Count, int(monitoring["drift_confirmed"]), model)
     _per_model_metric("PerformanceDegraded", MetricUnit.Count, int(monitoring["performance_degraded"]), model)
+    _per_model_metric("EstimatedPerformanceDegraded", MetricUnit.Count, int(estimated.get("degraded", False)), model)
+    for name, estimate in (estimated.get("metrics") or {}).items():
+        if estimate.get("value") is not None:  # EstimatedAccuracy, EstimatedF1, EstimatedRocAuc, EstimatedMae
+            label = "".join(part.capitalize() for part in name.split("_"))
+            _per_model_metric(f"Estimated{label}", MetricUnit.NoUnit, estimate["value"], model)
     metrics.add_metric(
         name="DataQualityViolations", unit=MetricUnit.Count, value=len(report["data_quality"]["violations"])
     )

@@ -297,6 +297,7 @@ def demo_monitoring(stack: LocalStack, model_name: str, dataset_csv: bytes, out:
         {
             "min_labelled_rows": 100,
             "retrain_on_performance": False,  # this story retrains on confirmed drift
+            "retrain_on_estimated_performance": False,  # the estimate is reported, not acted on, here
             "retraining_feedback": DEMO_FEEDBACK,
         },
     )

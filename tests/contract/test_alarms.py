@@ -221,7 +221,11 @@ def test_predict_latency_alarm_threshold_is_the_stack_parameter():
 
 @pytest.mark.parametrize(
     ("logical_id", "metric"),
-    [("DriftConfirmedAlarm", "DriftConfirmed"), ("PerformanceDegradedAlarm", "PerformanceDegraded")],
+    [
+        ("DriftConfirmedAlarm", "DriftConfirmed"),
+        ("PerformanceDegradedAlarm", "PerformanceDegraded"),
+        ("EstimatedPerformanceDegradedAlarm", "EstimatedPerformanceDegraded"),
+    ],
 )
 def test_drift_alarms_have_one_contributor_per_model_on_what_the_drift_function_writes(
     logical_id, metric, capsys, monkeypatch
@@ -230,10 +234,12 @@ def test_drift_alarms_have_one_contributor_per_model_on_what_the_drift_function_
 
     query = insights_query(logical_id)
     assert (query["function"], query["metric"], query["group"]) == ("MAX", metric, METRIC_DIMENSION_MODEL)
-    # When the drift function publishes a check's metrics (drift confirmed and performance degraded for churn)
+    # When the drift function publishes a check's metrics (drift confirmed, realised and estimated performance
+    # degraded for churn)
     report = {
         "model_name": "churn",
         "monitoring": {"drift_confirmed": True, "performance_degraded": True},
+        "estimated_performance": {"degraded": True, "metrics": {"accuracy": {"value": 0.7}}},
         "dataset_drift": True,
         "data_quality": {"violations": []},
         "rows": 10,

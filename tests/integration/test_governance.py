@@ -173,10 +173,24 @@ def test_lineage_and_the_model_card_match_the_registry(stack):
             "limitations": "one hospital's data",
             "requested_by": "tests",
         }
+    # Why it decides: permutation importance of every feature on the holdout, on the version and its card
+    assert (
+        record.feature_importance["scoring"] == "balanced_accuracy" and len(record.feature_importance["features"]) == 30
+    )
+    top = snapshot["evaluation_details"]["feature_importance"]["top"]
+    assert top == record.feature_importance["features"][: cards.TOP_FEATURES]
+    assert [f["rank"] for f in top] == list(range(1, 11)) and top[0]["importance"] >= top[-1]["importance"]
+    # The label-free estimator is stored beside the version (content-addressed JSON, sha256-verified), calibrated
+    # on the holdout as recorded
+    estimator = objects.get_verified_json(record.performance_estimator_uri, record.performance_estimator_sha256)
+    assert "/performance_estimator/" in record.performance_estimator_uri
+    assert estimator["method"] == "cbpe" and estimator["calibration"]["method"] == "sigmoid"  # a 114-row holdout
+    assert record.performance_estimation["calibration"] == "sigmoid"
     status, headers, markdown = gateway.dispatch("GET", "/models/bc/versions/1/card?format=md", {}, b"")
     assert status == 200 and headers["Content-Type"].startswith("text/markdown")
     text = markdown.decode()
     assert text.startswith("# Model card: bc v1") and record.artifact_sha256 in text
+    assert "## Why it decides" in text and f"| 1 | {top[0]['name']} |" in text
     assert text == cards.render_markdown(live)
 
 

@@ -17,6 +17,8 @@ from mlops.storage.objects import S3Uri
 
 CARD_SCHEMA_VERSION = "1"
 APPROVAL_EVENTS = ("ApprovalRequested", "VersionApproved", "VersionRejectedByApprover", "ApprovalTimedOut")
+TOP_FEATURES = 10  # features the card lists with their effect (the version keeps every one measured)
+SCORE_WORDS = {"balanced_accuracy": "balanced accuracy drops", "neg_mean_absolute_error": "MAE rises"}
 
 
 def build_card(record: VersionRecord, events: Sequence[AuditEvent]) -> dict[str, Any]:
@@ -76,6 +78,8 @@ def build_card(record: VersionRecord, events: Sequence[AuditEvent]) -> dict[str,
             "gate": {k: record.gate.get(k) for k in ("decision", "metric", "reasons", "bootstrap", "baseline")},
             "lift_over_baseline": record.lift_over_baseline,
             "decision_threshold": record.decision_threshold,
+            "feature_importance": _top_features(record.feature_importance),
+            "performance_estimation": record.performance_estimation,
         },
         "additional_information": {
             "drift_baseline": baseline_summary,
@@ -94,6 +98,47 @@ def build_card(record: VersionRecord, events: Sequence[AuditEvent]) -> dict[str,
             },
         },
     }
+
+
+def _top_features(importance: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The most important features with their effect: how much the holdout score drops when each is shuffled."""
+    if not importance:
+        return None
+    return {
+        "method": "permutation importance on the holdout (sklearn.inspection.permutation_importance)",
+        "scoring": importance["scoring"],
+        "rows": importance["rows"],
+        "repeats": importance["repeats"],
+        "seed": importance["seed"],
+        "top": importance["features"][:TOP_FEATURES],
+    }
+
+
+def _importance_lines(importance: dict[str, Any] | None) -> list[str]:
+    """The card's "Why it decides" table (nothing for a version registered before importance)."""
+    if not importance:
+        return []
+    effect = SCORE_WORDS.get(importance["scoring"], f"{importance['scoring']} drops")
+    lines = [
+        "",
+        "## Why it decides",
+        "",
+        f"Permutation importance on {importance['rows']} holdout rows, {importance['repeats']} shuffles per feature "
+        f"(seed {importance['seed']}): how much the {effect.rsplit(' ', 1)[0]} changes when the feature is shuffled.",
+        "",
+        f"| rank | feature | effect when shuffled ({effect} by) | ± |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {f['rank']} | {f['name']} | {f['importance']:+.4f} | {f['std']:.4f} |" for f in importance["top"]]
+    return lines
+
+
+def _estimation_text(estimation: dict[str, Any] | None) -> str | None:
+    """How the drift check estimates this version's performance before labels arrive (None: it cannot)."""
+    if not estimation:
+        return None
+    how = f"CBPE, calibration {estimation['calibration']}" if estimation["method"] == "cbpe" else "DLE"
+    return f"{how} ({estimation['fitted_with']}, fitted on {estimation['rows']} holdout rows)"
 
 
 def write_card(bucket: str, record: VersionRecord, events: Sequence[AuditEvent]) -> S3Uri:
@@ -210,8 +255,10 @@ def render_markdown(card: dict[str, Any]) -> str:
                 ("Improvement interval", _interval_text(evaluation["gate"].get("bootstrap"))),
                 ("Lift over baseline", _lift_text(evaluation)),
                 ("Decision threshold", _threshold_text(evaluation.get("decision_threshold"))),
+                ("Estimated performance", _estimation_text(evaluation.get("performance_estimation"))),
             ]
         ),
+        *_importance_lines(evaluation.get("feature_importance")),
         "",
         "## Drift baseline",
         "",

@@ -11,6 +11,7 @@ from typing import Any
 from mlops.data import columns as column_roles
 from mlops.data import formats
 from mlops.monitoring.capture_records import records_of
+from mlops.monitoring.estimation import EstimateFeeder
 from mlops.monitoring.partitions import json_lines, partition_keys
 from mlops.monitoring.window import Window, WindowFeeder
 from mlops.records.schema import Schema
@@ -71,12 +72,19 @@ def model_features(schema: Schema) -> RecordMapper | None:
 
 class CaptureBatcher:
     """Collects capture records into chunks and feeds each chunk's features (and predictions) to the windows;
-    ``to_features`` maps the captured request records to the model's features first (see model_features)."""
+    ``to_features`` maps the captured request records to the model's features first (see model_features);
+    ``estimate`` (an ``EstimateFeeder``) also gets each chunk's records and features."""
 
     def __init__(
-        self, window: Window, prediction_window: Window | None, chunk_rows: int, to_features: RecordMapper | None = None
+        self,
+        window: Window,
+        prediction_window: Window | None,
+        chunk_rows: int,
+        to_features: RecordMapper | None = None,
+        estimate: EstimateFeeder | None = None,
     ) -> None:
         self.to_features = to_features
+        self.estimate = estimate
         self.features = WindowFeeder(window)
         self.predictions = WindowFeeder(prediction_window) if prediction_window is not None else None
         self.chunk_rows = chunk_rows
@@ -92,7 +100,10 @@ class CaptureBatcher:
         if not records:
             return
         rows = [r["features"] if isinstance(r.get("features"), dict) else {} for r in records]
-        self.features.add_records(self.to_features(rows) if self.to_features is not None else rows)
+        features = self.to_features(rows) if self.to_features is not None else rows
+        self.features.add_records(features)
+        if self.estimate is not None:
+            self.estimate.add(records, features)
         if self.predictions is not None:
             (name,) = self.predictions.window.reference.features
             self.predictions.add_columns({name: [r.get("prediction") for r in records]}, len(records))

@@ -7,10 +7,12 @@ One check (``run_check``) is one step of the DriftCheck state machine:
 2. read the capture of that version since the last check (``capture/<model>/dt=.../``), chunk by chunk, into
    fixed-size drift counts; join the feedback labels (``feedback/<model>/dt=.../``) received within the
    performance window to the captured predictions;
-3. evaluate drift (``mlops.monitoring.decision``) and live performance against the registered holdout metrics;
+3. evaluate drift (``mlops.monitoring.decision``), live performance against the registered holdout metrics, and
+   the label-free estimate of the window's performance (``mlops.monitoring.estimated``);
 4. confirm drift after ``consecutive_windows`` drifted windows in a row; decide whether to retrain (drift
-   confirmed or performance degraded, outside the cooldown, with the version's training request) and whether to
-   notify (only when something new happened, so a persisting condition does not page every hour);
+   confirmed, performance or estimated performance degraded, outside the cooldown, with the version's training
+   request) and whether to notify (only when something new happened, so a persisting condition does not page every
+   hour);
 5. write ``monitoring/<model>/<ts>/report.json`` and ``report.html``, then commit the monitor's state with a
    conditional write: two concurrent checks never both count a window or both start a retraining.
 
@@ -36,7 +38,10 @@ from mlops.monitoring import reports
 from mlops.monitoring.capture import PREDICTION, CaptureBatcher, CaptureScan, model_features, scan_capture
 from mlops.monitoring.config import MonitoringConfig
 from mlops.monitoring.decision import STATUS_INSUFFICIENT, evaluate
+from mlops.monitoring.estimated import judge_estimated, load_estimator
+from mlops.monitoring.estimation import EstimateFeeder
 from mlops.monitoring.feedback import read_labels
+from mlops.monitoring.importance import drift_by_importance
 from mlops.monitoring.partitions import epoch_seconds, iso_seconds
 from mlops.monitoring.performance import judge_performance
 from mlops.monitoring.reference import Reference
@@ -89,12 +94,9 @@ def _load_baseline(uri: str | None, model_name: str, version: int) -> dict[str, 
     return document
 
 
-def _signature(report: Mapping[str, Any], confirmed: bool, degraded: bool) -> list[str]:
-    signals = []
-    if confirmed:
-        signals.append("drift_confirmed")
-    if degraded:
-        signals.append("performance_degraded")
+def _signature(report: Mapping[str, Any], confirmed: bool, degraded: bool, estimated: bool) -> list[str]:
+    signals = ["drift_confirmed"] * confirmed + ["performance_degraded"] * degraded
+    signals += ["estimated_performance_degraded"] * estimated
     for violation in (report.get("data_quality") or {}).get("violations", []):
         signals.append(f"data_quality:{violation['check']}:{violation.get('feature', '')}")
     return sorted(signals)
@@ -169,8 +171,8 @@ def _resolve(
     )
 
 
-def _measure(context: _Context, bucket: str, now: float) -> tuple[dict[str, Any], dict[str, Any], CaptureScan]:
-    """Read the window (and the labelled predictions) and evaluate drift and live performance."""
+def _measure(context: _Context, bucket: str, now: float) -> tuple[dict[str, Any], dict[str, Any], dict, CaptureScan]:
+    """Read the window (and the labelled predictions) and evaluate drift, live and estimated performance."""
     config = context.config
     reference = Reference.from_baseline(context.baseline["features"]["features"])
     window = Window(reference)
@@ -181,8 +183,10 @@ def _measure(context: _Context, bucket: str, now: float) -> tuple[dict[str, Any]
         prediction_pair = (prediction_reference, Window(prediction_reference))
     # the baseline holds the schema it was computed with (sha256-verified with it); old records also hold it inline
     schema = Schema.from_dict(context.baseline.get("schema") or context.record["schema"])
+    estimator, unavailable = load_estimator(context.record)
+    feeder = EstimateFeeder(estimator) if estimator is not None else None
     batcher = CaptureBatcher(
-        window, prediction_pair[1] if prediction_pair else None, config.drift.chunk_rows, model_features(schema)
+        window, prediction_pair[1] if prediction_pair else None, config.drift.chunk_rows, model_features(schema), feeder
     )
     labels_start = now - config.performance_window_hours * 3600
     labels = read_labels(bucket, context.model_name, labels_start, now)
@@ -197,11 +201,12 @@ def _measure(context: _Context, bucket: str, now: float) -> tuple[dict[str, Any]
         labels_start=labels_start,
     )
     result = evaluate(reference, window, config.drift, prediction=prediction_pair)
-    return result, judge_performance(scan.joined, context.record, config), scan
+    performance = judge_performance(scan.joined, context.record, config)
+    return result, performance, judge_estimated(feeder, estimator, unavailable, performance, config), scan
 
 
 def _retraining(
-    context: _Context, result: dict[str, Any], performance: dict[str, Any], consecutive: int, now: float
+    context: _Context, result: dict, performance: dict, estimated: dict, *, consecutive: int, now: float
 ) -> dict[str, Any]:
     """Whether to start a retraining run now, and why (or why not)."""
     config = context.config
@@ -211,6 +216,8 @@ def _retraining(
         wanted.append(f"dataset drift confirmed over {consecutive} consecutive windows")
     if performance["degraded"] and config.retrain_on_performance:
         wanted.append(f"performance degraded: {performance['reason']}")
+    if estimated["degraded"] and config.retrain_on_estimated_performance:
+        wanted.append(f"estimated performance degraded: {estimated['reason']}")
     decision: dict[str, Any] = {"start": False, "reason": "", "execution_name": None, "request": None}
     last = context.state.last_retraining
     # A reservation without an execution ARN is a start not yet recorded. Within the grace it holds the cooldown (the
@@ -268,7 +275,7 @@ def run_check(
         model_name, check_id, registry=registry, store=store, defaults=defaults, overrides=overrides, now=now
     )
     config, state, version = context.config, context.state, context.version
-    result, performance, scan = _measure(context, bucket, now)
+    result, performance, estimated, scan = _measure(context, bucket, now)
 
     insufficient = result["status"] == STATUS_INSUFFICIENT
     if insufficient:  # neither evidence of drift nor of its absence; the next check sees these rows again
@@ -277,8 +284,8 @@ def run_check(
         consecutive = state.consecutive_drifted + 1 if result["dataset_drift"] else 0
         next_window_start = context.window_end
     confirmed = consecutive >= config.consecutive_windows
-    retrain = _retraining(context, result, performance, consecutive, now)
-    signature = _signature(result, confirmed, performance["degraded"])
+    retrain = _retraining(context, result, performance, estimated, consecutive=consecutive, now=now)
+    signature = _signature(result, confirmed, performance["degraded"], estimated["degraded"])
     new_signals = sorted(set(signature) - set(state.alert_signature))
     notify = bool(retrain["start"] or new_signals)
     report_object, html_object = (
@@ -305,11 +312,14 @@ def run_check(
             "capture_objects": scan.objects,
         },
         "performance": performance,
+        "estimated_performance": estimated,
+        "drift_by_importance": drift_by_importance(result["features"], context.record.get("feature_importance")),
         "monitoring": {
             "consecutive_drifted_windows": consecutive,
             "required_windows": config.consecutive_windows,
             "drift_confirmed": confirmed,
             "performance_degraded": performance["degraded"],
+            "estimated_performance_degraded": estimated["degraded"],
             "retrain": {k: v for k, v in retrain.items() if k != "request"},
             "cooldown_hours": config.cooldown_hours,
             "last_retraining": state.last_retraining.to_document() if state.last_retraining else None,
@@ -361,6 +371,7 @@ def run_check(
         drift_share=result["drift_share"],
         data_quality_violations=len(result["data_quality"]["violations"]),
         performance=performance["status"],
+        estimated_performance=estimated["status"],
         retraining_started=retrain["start"],
         decision=decision,
         report_uri=report_uri,
@@ -379,37 +390,10 @@ def run_check(
         **summary.to_document(),
         "performance_reason": performance["reason"],
         "notify": notify,
-        "notification": notification(report, retrain, new_signals) if notify else None,
+        "notification": reports.notification(report, retrain, new_signals) if notify else None,
         "retrain": {k: retrain[k] for k in ("start", "reason", "execution_name", "request")},
     }
     return report, output
-
-
-def notification(report: Mapping[str, Any], retrain: Mapping[str, Any], new_signals: list[str]) -> dict[str, str]:
-    model, version = report["model_name"], report["version"]
-    monitoring = report["monitoring"]
-    if retrain.get("start"):
-        subject = f"[mlops] {model}: retraining started after drift check"
-    elif monitoring["drift_confirmed"]:
-        subject = f"[mlops] {model}: drift confirmed"
-    elif monitoring["performance_degraded"]:
-        subject = f"[mlops] {model}: live performance degraded"
-    else:
-        subject = f"[mlops] {model}: data quality violations"
-    lines = [
-        f"Model {model} v{version}, drift check {report['check_id']} at {report['created_at']}.",
-        f"Verdict: {report['status']} — {report['reason']}.",
-        f"Decision: {monitoring['decision']}.",
-        f"New signals: {', '.join(new_signals) or 'none'}.",
-        f"Drifted features: {', '.join(report['drifted_features'][:15]) or 'none'}.",
-    ]
-    for violation in (report.get("data_quality") or {}).get("violations", [])[:10]:
-        lines.append(f"Data quality: {violation['detail']}")
-    performance = report.get("performance") or {}
-    if performance.get("status") not in (None, "no_labels"):
-        lines.append(f"Performance: {performance.get('reason')}")
-    lines += [f"Report: {report['html_uri']}", f"Data: {report['report_uri']}"]
-    return {"subject": subject[:100], "message": "\n".join(lines)}
 
 
 def record_retraining(

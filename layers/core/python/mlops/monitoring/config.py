@@ -155,6 +155,8 @@ class MonitoringConfig:
     cooldown_hours: float = 24.0  # no second retraining within this time of the last one
     retrain_on_drift: bool = True
     retrain_on_performance: bool = True
+    retrain_on_estimated_performance: bool = True  # a label-free estimate beyond the tolerances retrains too
+    min_estimated_rows: int = 100  # fewer rows with served probabilities (or predictions): no estimate
     min_labelled_rows: int = 100  # fewer labelled predictions: performance is not judged
     max_metric_drop: float = 0.05  # classification: live accuracy or F1 this far below the holdout is degraded
     max_error_increase: float = 0.25  # regression: live RMSE or MAE this much (relative) above the holdout
@@ -170,8 +172,9 @@ class MonitoringConfig:
         problems = non_finite(self)
         if not (isinstance(self.consecutive_windows, int) and self.consecutive_windows >= 1):
             problems.append("consecutive_windows must be an integer >= 1")
-        if not (isinstance(self.min_labelled_rows, int) and self.min_labelled_rows >= 1):
-            problems.append("min_labelled_rows must be an integer >= 1")
+        for name in ("min_labelled_rows", "min_estimated_rows"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                problems.append(f"{name} must be an integer >= 1")
         for name in ("cooldown_hours", "max_metric_drop", "max_error_increase", "capture_settle_s"):
             if not getattr(self, name) >= 0:
                 problems.append(f"{name} must be >= 0")
@@ -234,10 +237,10 @@ def _check_types(overrides: dict[str, Any]) -> None:
         if not isinstance(overrides[name], int | float) or isinstance(overrides[name], bool):
             raise InvalidMonitoringConfig(f"{name} must be a number, not {overrides[name]!r}")
         overrides[name] = float(overrides[name])
-    for name in ("retrain_on_drift", "retrain_on_performance"):
+    for name in ("retrain_on_drift", "retrain_on_performance", "retrain_on_estimated_performance"):
         if name in overrides and not isinstance(overrides[name], bool):
             raise InvalidMonitoringConfig(f"{name} must be true or false, not {overrides[name]!r}")
-    for name in ("consecutive_windows", "min_labelled_rows"):
+    for name in ("consecutive_windows", "min_labelled_rows", "min_estimated_rows"):
         if name in overrides and (not isinstance(overrides[name], int) or isinstance(overrides[name], bool)):
             raise InvalidMonitoringConfig(f"{name} must be an integer, not {overrides[name]!r}")
     if "retraining_dataset_uri" in overrides and not isinstance(overrides["retraining_dataset_uri"], str | None):

@@ -220,6 +220,44 @@ def _performance(performance: Mapping[str, Any] | None) -> str:
     )
 
 
+def _estimated(estimated: Mapping[str, Any] | None) -> str:
+    """Estimated performance (label-free) beside the realised one and the holdout's."""
+    if not estimated or estimated.get("status") == "unavailable":
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(name)}</td><td>{_number(row.get('holdout'))}</td><td>{_number(row.get('estimated'))} "
+        f"[{_number(row.get('low'))}, {_number(row.get('high'))}]</td><td>{_number(row.get('realised'))}</td></tr>"
+        for name, row in (estimated.get("side_by_side") or {}).items()
+    )
+    table = (
+        f"<table><tr><th>metric</th><th>registered holdout</th><th>estimated [interval]</th><th>realised (labels)"
+        f"</th></tr>{rows}</table>"
+        if rows
+        else ""
+    )
+    method = f"{estimated.get('method', '').upper()} (calibration: {estimated.get('calibration') or '–'})"
+    return (
+        f'<h2>Estimated performance (no labels needed)</h2><div class="stat"><div>{_e(estimated.get("reason", ""))}'
+        f'</div><div class="muted">{_e(method)} · {_number(estimated.get("rows"))} rows</div>{table}</div>'
+    )
+
+
+def _importance(ranking: Mapping[str, Any] | None) -> str:
+    """The drifted features ranked by the model's permutation importance."""
+    if not ranking or not ranking.get("features"):
+        return ""
+    rows = "".join(
+        f"<tr><td>{_e(item['feature'])}</td><td>{_number(item.get('importance'))}</td>"
+        f"<td>{_e(item['relevance'].replace('_', ' '))}</td><td>{_number(item.get('score'))}</td></tr>"
+        for item in ranking["features"]
+    )
+    return (
+        f'<h2>Drifted features by importance</h2><div class="stat"><div>{_e(ranking.get("summary", ""))}</div>'
+        f"<table><tr><th>feature</th><th>importance ({_e(ranking.get('scoring') or '–')})</th><th>the model</th>"
+        f"<th>drift score</th></tr>{rows}</table></div>"
+    )
+
+
 def _quality(quality: Mapping[str, Any] | None) -> str:
     if not quality:
         return ""
@@ -256,6 +294,8 @@ def render_html(report: Mapping[str, Any]) -> str:
         _stats(report),
         _quality(report.get("data_quality")),
         _performance(report.get("performance")),
+        _estimated(report.get("estimated_performance")),
+        _importance(report.get("drift_by_importance")),
     ]
     if prediction:
         body.append("<h2>Prediction drift</h2>" + _feature_card("prediction", prediction, title="model predictions"))
@@ -270,3 +310,39 @@ def render_html(report: Mapping[str, Any]) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(title)}</title><style>{STYLE}</style></head><body><main>{''.join(body)}</main></body></html>"
     )
+
+
+def notification(report: Mapping[str, Any], retrain: Mapping[str, Any], new_signals: list[str]) -> dict[str, str]:
+    """The subject and text of the check's e-mail."""
+    model, version = report["model_name"], report["version"]
+    monitoring = report["monitoring"]
+    if retrain.get("start"):
+        subject = f"[mlops] {model}: retraining started after drift check"
+    elif monitoring["drift_confirmed"]:
+        subject = f"[mlops] {model}: drift confirmed"
+    elif monitoring["performance_degraded"]:
+        subject = f"[mlops] {model}: live performance degraded"
+    elif monitoring.get("estimated_performance_degraded"):
+        subject = f"[mlops] {model}: estimated performance degraded"
+    else:
+        subject = f"[mlops] {model}: data quality violations"
+    lines = [
+        f"Model {model} v{version}, drift check {report['check_id']} at {report['created_at']}.",
+        f"Verdict: {report['status']} — {report['reason']}.",
+        f"Decision: {monitoring['decision']}.",
+        f"New signals: {', '.join(new_signals) or 'none'}.",
+        f"Drifted features: {', '.join(report['drifted_features'][:15]) or 'none'}.",
+    ]
+    for violation in (report.get("data_quality") or {}).get("violations", [])[:10]:
+        lines.append(f"Data quality: {violation['detail']}")
+    performance = report.get("performance") or {}
+    if performance.get("status") not in (None, "no_labels"):
+        lines.append(f"Performance: {performance.get('reason')}")
+    estimated = report.get("estimated_performance") or {}
+    if estimated.get("status") in ("ok", "degraded"):
+        lines.append(f"Estimated performance: {estimated.get('reason')}")
+    ranking = report.get("drift_by_importance") or {}
+    if ranking.get("features"):
+        lines.append(f"By importance: {ranking['summary']}")
+    lines += [f"Report: {report['html_uri']}", f"Data: {report['report_uri']}"]
+    return {"subject": subject[:100], "message": "\n".join(lines)}

@@ -100,6 +100,7 @@ class CheckSummary:
     decision: str
     report_uri: str
     html_uri: str
+    estimated_performance: str = "unavailable"  # the label-free estimate's status (estimated.judge_estimated)
 
     def to_document(self) -> dict[str, Any]:
         document = asdict(self)

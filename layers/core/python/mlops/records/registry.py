@@ -160,6 +160,13 @@ class VersionContent(Record):
     approval: dict[str, Any] = Field(default_factory=lambda: {"required": False})
     intended_use: str = ""
     limitations: str = ""
+    # what the drift check estimates performance with before labels arrive (mlops.training.estimator: a calibration
+    # curve or a loss model's trees, JSON) and a summary of it; permutation importance on the holdout
+    # (FeatureImportance's fields). None for versions registered before them, or when they could not be measured.
+    performance_estimator_uri: str | None = None
+    performance_estimator_sha256: str | None = None
+    performance_estimation: dict[str, Any] | None = None
+    feature_importance: dict[str, Any] | None = None
 
 
 class VersionRecord(VersionContent):

@@ -320,6 +320,25 @@ class LeaderboardSummary(StepRecord):
     rungs: int = Field(default=1, ge=1)
 
 
+class FeatureEffect(StepRecord):
+    name: str
+    importance: float  # the mean drop of the score when the feature is shuffled (higher: the model relies on it more)
+    std: float = Field(ge=0)  # its spread over the repeats
+    rank: int = Field(ge=1)
+
+
+class FeatureImportance(StepRecord):
+    """Permutation importance of the winner on (a bounded sample of) the holdout, most important first."""
+
+    method: Literal["permutation"] = "permutation"
+    scoring: str
+    rows: int = Field(ge=1)
+    repeats: int = Field(ge=1)
+    seed: int
+    features: list[FeatureEffect] = Field(max_length=30)  # the most important (importance.MAX_FEATURES_KEPT)
+    measured: int = Field(default=0, ge=0)  # how many features were shuffled
+
+
 class EvaluationResult(StepRecord):
     """What Evaluate returns (the ASL keeps exactly these keys as ``$.evaluation``)."""
 
@@ -330,6 +349,11 @@ class EvaluationResult(StepRecord):
     leaderboard: DocumentRef = Field(description="every candidate (LeaderboardEntry documents, by index) in S3")
     leaderboard_summary: LeaderboardSummary
     prediction_baseline_uri: str = Field(pattern=S3_URI)
+    # what monitoring needs of the version: the label-free estimator fitted on the holdout (a JSON document,
+    # ``mlops.training.estimator``) and the holdout's permutation importance (its 30 most important features); None
+    # when it could not be measured
+    performance_estimator: DocumentRef | None = None
+    feature_importance: FeatureImportance | None = None
 
 
 # ---- Convert ----------------------------------------------------------------------------------------------

@@ -125,6 +125,7 @@ RUN_INPUT_EXAMPLE = "input_example.json"
 # Not a key: the member of a skops archive that describes its object graph (a caller's model, read before loading).
 SKOPS_SCHEMA_MEMBER = "schema.json"
 RUN_LEADERBOARD = "leaderboard.json"
+RUN_PERFORMANCE_ESTIMATOR = "performance_estimator.json"
 
 
 def run_trial_list(bucket: str, run_id: str, rung: int) -> S3Uri:
@@ -183,7 +184,7 @@ def baseline(bucket: str, model_name: str, sha256: str) -> S3Uri:
     return S3Uri(bucket, f"baselines/{model_name}/{sha256}.json")
 
 
-VERSION_DOCUMENT_KINDS = ("schema", "leaderboard", "input_example")
+VERSION_DOCUMENT_KINDS = ("schema", "leaderboard", "input_example", "performance_estimator")
 
 
 def version_document(bucket: str, model_name: str, kind: str, sha256: str) -> S3Uri:

@@ -4,7 +4,9 @@ Evaluate picks the best trained candidate on validation (``mlops.training.imbala
 target: the selection metric and the decision threshold), scores it, the trivial baseline
 (``mlops.training.baseline_floor``) and the production champion on the same holdout
 (``mlops.training.champion``), scans for leakage (``mlops.training.leakage``), draws the paired bootstrap when the
-gate asks for one (``mlops.training.significance``) and gates; the leaderboard and the prediction baseline go to S3.
+gate asks for one (``mlops.training.significance``) and gates; the leaderboard and the prediction baseline go to S3,
+with what monitoring needs of the version: its label-free performance estimator (``mlops.training.estimator``) and
+its permutation importance on the holdout (``mlops.training.importance``).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
 from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri
-from mlops.training import baseline_floor, imbalance, significance
+from mlops.training import baseline_floor, estimator, imbalance, importance, significance
 from mlops.training.champion import Champion, production_champion
 from mlops.training.leakage import leakage_warnings
 from mlops.training.run_files import load_matrices, load_schema, put_document
@@ -185,8 +187,11 @@ def evaluate(
     registry: ModelRegistry,
     predict_function: str | None = None,
     final_rung: int = 0,
+    measure_importance: bool = True,
 ) -> EvaluationResult:
-    """Pick the best candidate on validation, score it and the champion on the same holdout, and gate.
+    """Pick the best candidate on validation, score it and the champion on the same holdout, and gate; fit the
+    version's performance estimator and measure its permutation importance on that holdout (``measure_importance``
+    off only to measure what it costs).
 
     A champion this scikit-learn cannot load is measured through its ONNX copy by ``predict_function``, or compared
     by its registered metrics (``mlops.training.champion``)."""
@@ -232,6 +237,9 @@ def evaluate(
             bootstrap=config.bootstrap,
         ),  # fmt: skip
     )
+    performance_estimator, _ = estimator.fit_estimator(
+        model, test_x, test_y, schema, holdout_metrics, seed=request.split.seed
+    )
     prediction_baseline_uri = layout.run_prediction_baseline(bucket, run_id)
     predictions = model.predict(test_x)
     objects.put_json(
@@ -245,6 +253,14 @@ def evaluate(
         leaderboard=put_document(layout.run_document(bucket, run_id, layout.RUN_LEADERBOARD), _leaderboard(candidates)),
         leaderboard_summary=_leaderboard_summary(candidates, final_rung),
         prediction_baseline_uri=str(prediction_baseline_uri),
+        performance_estimator=put_document(
+            layout.run_document(bucket, run_id, layout.RUN_PERFORMANCE_ESTIMATOR), performance_estimator
+        )
+        if performance_estimator is not None
+        else None,
+        feature_importance=importance.measure(model, test_x, test_y, schema, seed=request.split.seed)
+        if measure_importance
+        else None,
     )
 
 

@@ -96,6 +96,8 @@ class _StoredObjects:
     schema: tuple[str, str]
     leaderboard: tuple[str, str]
     input_example: tuple[str, str]
+    performance_estimator: tuple[str, str] | None
+    performance_estimation: dict[str, Any] | None
 
 
 def _store_version_objects(
@@ -120,6 +122,8 @@ def _store_version_objects(
     # The documents that grow with the data go to content-addressed keys; the version item holds URI + sha256.
     leaderboard = objects.get_verified_json(evaluation_result.leaderboard.uri, evaluation_result.leaderboard.sha256)
     input_example = objects.get_verified_json(prepared.input_example.uri, prepared.input_example.sha256)
+    estimator_ref = evaluation_result.performance_estimator
+    estimator = objects.get_verified_json(estimator_ref.uri, estimator_ref.sha256) if estimator_ref else None
     return _StoredObjects(
         model=(str(model_uri), digest),
         model_size_bytes=len(model_bytes),
@@ -127,7 +131,25 @@ def _store_version_objects(
         schema=documents.store(bucket, model_name, "schema", schema_document),
         leaderboard=documents.store(bucket, model_name, "leaderboard", leaderboard),
         input_example=documents.store(bucket, model_name, "input_example", input_example),
+        performance_estimator=documents.store(bucket, model_name, "performance_estimator", estimator)
+        if estimator
+        else None,
+        performance_estimation=_estimation_summary(estimator),
     )
+
+
+def _estimation_summary(estimator: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the version item and the card say of its estimator: the method, the calibration, what it was fitted on."""
+    if estimator is None:
+        return None
+    calibration = estimator.get("calibration") or {}
+    return {
+        "method": estimator["method"],
+        "calibration": calibration.get("method"),
+        "fitted_with": calibration.get("fitted_with") or "sklearn.ensemble.HistGradientBoostingRegressor (|error|)",
+        "rows": calibration.get("rows", estimator.get("rows")),
+        "reference": estimator.get("reference"),
+    }
 
 
 def _status(gate_passed: bool, *, approval_required: bool) -> str:
@@ -176,6 +198,12 @@ def _version_content(
         approval=request.approval.model_dump(mode="json"),
         intended_use=request.intended_use,
         limitations=request.limitations,
+        performance_estimator_uri=stored.performance_estimator[0] if stored.performance_estimator else None,
+        performance_estimator_sha256=stored.performance_estimator[1] if stored.performance_estimator else None,
+        performance_estimation=stored.performance_estimation,
+        feature_importance=evaluation_result.feature_importance.to_document()
+        if evaluation_result.feature_importance
+        else None,
     )
 
 
