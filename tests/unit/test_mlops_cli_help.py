@@ -48,3 +48,20 @@ def test_an_unknown_output_format_after_the_verb_is_a_usage_error(capsys):
     assert main(["models", "list", "--output", "yaml"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: Invalid value for '--output'") and "'yaml'" in err and "(mlops models list)" in err
+
+
+def test_mlops_local_run_takes_every_option_of_python_m_local_run_pipeline():
+    # Given the argparse command `mlops local run` hands its fields to, by name
+    import argparse
+
+    from local.cli.training import add_run_pipeline
+
+    parser = argparse.ArgumentParser()
+    add_run_pipeline(parser.add_subparsers())
+    run_pipeline = parser._subparsers._group_actions[0].choices["run-pipeline"]
+    argparse_fields = {action.dest for action in run_pipeline._actions if action.dest != "help"}
+    # When the click command's parameters are read
+    run = cli.commands["local"].commands["run"]
+    click_fields = {parameter.name for parameter in run.params if not parameter.name.endswith("_after_verb")}
+    # Then neither has a field the other lacks (a missing one was an AttributeError at run time)
+    assert argparse_fields == click_fields | {"json"}  # --json: the root's flag, handed over by the command
