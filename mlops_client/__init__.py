@@ -16,7 +16,7 @@ from mlops_client.errors import (
     Unreachable,
     WaitTimeout,
 )
-from mlops_client.jobs import BatchJob, Run
+from mlops_client.jobs import BatchJob, DriftCheck, Run
 from mlops_client.types import (
     Alias,
     Comparison,
@@ -43,6 +43,7 @@ __all__ = [
     "Comparison",
     "ConfigurationError",
     "Conflict",
+    "DriftCheck",
     "Forbidden",
     "Gate",
     "Invalid",

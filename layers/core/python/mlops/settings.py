@@ -122,6 +122,19 @@ class BatchApiSettings:
 
 
 @dataclass(frozen=True)
+class DriftCheckApiSettings:
+    """The admin API's on-demand drift checks: the DriftCheck state machine they start (the one the schedule starts)."""
+
+    drift_check_arn: str
+
+    ENVIRONMENT_VARIABLES = ("DRIFT_CHECK_ARN",)
+
+    @classmethod
+    def from_environment(cls) -> DriftCheckApiSettings:
+        return cls(_required("DRIFT_CHECK_ARN"))
+
+
+@dataclass(frozen=True)
 class ModelCacheSettings:
     """How many bytes of model artifacts a predict function's execution environment keeps loaded."""
 
