@@ -12,7 +12,7 @@ from mlops.api import drift_checks, monitoring
 from mlops.errors import InvalidFeedback, InvalidMonitoringConfig, ModelNotFound
 from mlops.monitoring import store
 from mlops.monitoring.feedback import accept_feedback
-from mlops.settings import DriftCheckApiSettings, ScheduleSettings, Settings
+from mlops.settings import ApiSettings, ScheduleSettings, Settings
 from mlops.storage import objects
 from mlops.views import dashboard
 
@@ -139,7 +139,7 @@ class StartCheck(BaseModel):
 def start_check(name: ModelName, body: StartCheck) -> Response[dict[str, Any]]:
     check, started = drift_checks.start_check(
         registry(),
-        DriftCheckApiSettings.from_environment().drift_check_arn,
+        ApiSettings.from_environment().drift_check_arn,
         name,
         body.client_token,
         actor=actor(router.current_event),
@@ -164,4 +164,4 @@ def get_check(
     ],
 ) -> dict[str, Any]:
     registry().get_model(name)
-    return drift_checks.describe_check(DriftCheckApiSettings.from_environment().drift_check_arn, name, execution_id)
+    return drift_checks.describe_check(ApiSettings.from_environment().drift_check_arn, name, execution_id)

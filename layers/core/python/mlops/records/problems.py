@@ -8,23 +8,22 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from mlops.records.batch import CLIENT_TOKEN_PATTERN, JOB_ID_PATTERN
-from mlops.records.registry import ALIAS_NAME_PATTERN, MODEL_NAME_PATTERN, TAG_KEY_PATTERN
+from mlops.records.registry import ALIAS_NAME_PATTERN, MODEL_NAME_PATTERN, NAME_WORDS, TAG_KEY_PATTERN, TAG_KEY_WORDS
 
-NAME_RULE = "1 to 64 characters: letters, digits, '_', '.' or '-', starting with a letter or digit (no spaces)"
+TAG_FIELDS = ("key", "tag", "tags")  # where the name pattern is a tag key's (the two rules are one expression)
 PATTERN_WORDS = {
-    MODEL_NAME_PATTERN: f"a model name is {NAME_RULE}, e.g. churn-model",
+    MODEL_NAME_PATTERN: f"a model name is {NAME_WORDS}, e.g. churn-model",
     ALIAS_NAME_PATTERN: "an alias name is 1 to 32 characters: lower-case letters, digits or '-', starting with a "
     "letter, e.g. staging",
-    TAG_KEY_PATTERN: f"a tag key is {NAME_RULE}, e.g. owner",
     r"^[A-Za-z0-9_.:-]+$": "a client token is letters, digits, '_', '.', ':' or '-' (no spaces), e.g. a UUID",
     CLIENT_TOKEN_PATTERN: "a client token is 1 to 128 letters, digits, '_', '.', ':' or '-' (no spaces), e.g. a UUID",
     r"^[A-Za-z0-9_-]{1,80}$": "an execution id is 1 to 80 letters, digits, '_' or '-', as the start answered it",
     JOB_ID_PATTERN: "a batch job id is the job_id the start answered (e.g. 20261201T101500Z-1a2b3c4d)",
-    r"^s3://[^/]+/.+": "must be the s3:// URI of an object, e.g. s3://my-bucket/datasets/churn.csv",
+    r"^s3://[^/]+/.+": "must be the s3:// URI of an object, e.g. s3://my-bucket/path/table.csv",
     r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S+$": "must be the s3:// URI of an object (a bucket name, then a key "
-    "without spaces), e.g. s3://my-bucket/datasets/churn.csv",
+    "without spaces), e.g. s3://my-bucket/path/table.csv",
     r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/\S{1,1024}$": "must be the s3:// URI of an object (a bucket name, then "
-    "a key of at most 1,024 characters without spaces), e.g. s3://my-bucket/datasets/churn.csv",
+    "a key of at most 1,024 characters without spaces), e.g. s3://my-bucket/path/table.csv",
     r"^[0-9a-f]{64}$": "must be a sha256 digest: 64 lower-case hexadecimal digits",
     r"\S": "must not be blank",
 }
@@ -53,6 +52,8 @@ def in_words(problem: Mapping[str, Any]) -> str:
     kind = str(problem.get("type", ""))
     if kind == "string_pattern_mismatch":
         pattern = str((problem.get("ctx") or {}).get("pattern", ""))
+        if pattern == TAG_KEY_PATTERN and any(str(part) in TAG_FIELDS for part in problem.get("loc", ())):
+            return TAG_KEY_WORDS
         return PATTERN_WORDS.get(pattern, "has characters or a form this field does not accept")
     if kind in TYPE_WORDS:
         return TYPE_WORDS[kind]
