@@ -34,6 +34,8 @@ def when(iso: str) -> float:
 
 def time_label(at: float, span_s: float) -> str:
     moment = datetime.fromtimestamp(at, UTC)
+    if span_s < 3600:  # a short story (a demo, a test): seconds tell its moments apart
+        return moment.strftime("%H:%M:%S")
     return moment.strftime("%m-%d %H:%M" if span_s < 3 * 86_400 else "%Y-%m-%d")
 
 
