@@ -20,12 +20,6 @@ from mlops.governance import cards
 from mlops.monitoring.store import MonitoringStore, StoredMonitor
 from mlops.records.registry import PRODUCTION, AliasRecord, AuditEvent, ModelEntry, VersionRecord
 from mlops.registry.store import ModelRegistry
-from mlops.serving.http import (
-    METRIC_DIMENSION_MODEL,
-    METRIC_DIMENSION_SERVICE,
-    PREDICT_ERRORS_METRIC,
-    PREDICT_LATENCY_METRIC,
-)
 from mlops.storage import clients, objects
 from mlops.storage.codec import now_iso
 from mlops.storage.objects import S3Uri
@@ -78,6 +72,13 @@ class CloudWatchServing:
     client: Any = None
 
     def __call__(self, model_name: str, start: float, end: float, period_s: int) -> ServingSeries:
+        from mlops.serving.http import (  # noqa: PLC0415 - its module imports numpy; the API function has none
+            METRIC_DIMENSION_MODEL,
+            METRIC_DIMENSION_SERVICE,
+            PREDICT_ERRORS_METRIC,
+            PREDICT_LATENCY_METRIC,
+        )
+
         dimensions = [
             {"Name": METRIC_DIMENSION_SERVICE, "Value": self.service},
             {"Name": METRIC_DIMENSION_MODEL, "Value": model_name},

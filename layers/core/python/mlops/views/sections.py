@@ -22,6 +22,13 @@ def _e(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
+def route(template: str, **values: Any) -> str:
+    """An API route with its ``<placeholders>`` filled in, URL-quoted."""
+    for name, value in values.items():
+        template = template.replace(f"<{name}>", quote(str(value), safe=""))
+    return template
+
+
 @dataclass(frozen=True)
 class Links:
     """Where a run, a version, a card, a drift report and an artifact are opened. ``region`` None: the local stack,
@@ -37,18 +44,20 @@ class Links:
             return None
         if self.region:
             return self._console(f"states/home?region={self.region}#/v2/executions/details/{quote(execution_arn)}")
-        return f"/pipelines/training/{quote(execution_arn.rsplit(':', 1)[-1])}?steps=true"
+        return route("/pipelines/training/<id>?steps=true", id=execution_arn.rsplit(":", 1)[-1])
 
     def version(self, model_name: str, version: int) -> str:
-        return f"/models/{quote(model_name)}/versions/{version}" if not self.region else ""
+        return "" if self.region else route("/models/<name>/versions/<version>", name=model_name, version=version)
 
     def card(self, model_name: str, version: int) -> str | None:
-        return None if self.region else f"/models/{quote(model_name)}/versions/{version}/card?format=md"
+        if self.region:
+            return None
+        return route("/models/<name>/versions/<version>/card?format=md", name=model_name, version=version)
 
     def report(self, model_name: str, check: dict[str, Any]) -> str | None:
         if self.region:
             return self.artifact(check.get("html_uri"))
-        return f"/models/{quote(model_name)}/monitoring/report?check_id={quote(str(check.get('check_id', '')))}"
+        return route("/models/<name>/monitoring/report?check_id=<id>", name=model_name, id=check.get("check_id", ""))
 
     def artifact(self, uri: str | None) -> str | None:
         if not uri or not uri.startswith("s3://") or not self.region:
