@@ -332,7 +332,14 @@ class LocalGateway:
     def dashboard(self) -> tuple[int, dict[str, str], bytes]:
         """The registry dashboard of this stack, rendered now from its tables and bucket (the same renderer as the
         API's POST /dashboard on AWS)."""
-        page = dashboard.render(self.stack.registry(), MonitoringStore(self.stack.monitor_table))
+        from mlops.views.panels import CloudWatchServing  # noqa: PLC0415
+
+        predict = self.stack.function_environments.get("PredictFunction", {})  # whose metrics the charts read
+        serving = CloudWatchServing(
+            predict.get("POWERTOOLS_METRICS_NAMESPACE", "ServerlessMLOps"),
+            predict.get("POWERTOOLS_SERVICE_NAME", "mlops"),
+        )
+        page = dashboard.render(self.stack.registry(), MonitoringStore(self.stack.monitor_table), read_serving=serving)
         headers = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store"}
         return 200, headers, page.encode("utf-8")
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
         WaitTimeout,
     )
     from mlops_client.inputs import InputSchema
-    from mlops_client.jobs import BatchJob, Run
+    from mlops_client.jobs import BatchJob, DriftCheck, Run
     from mlops_client.types import (
         Alias,
         Comparison,
@@ -47,6 +47,7 @@ _EXPORTS = {
     "BadRequest": "mlops_client.errors",
     "BatchJob": "mlops_client.jobs",
     "Client": "mlops_client.client",
+    "DriftCheck": "mlops_client.jobs",
     "Comparison": "mlops_client.types",
     "ConfigurationError": "mlops_client.errors",
     "Conflict": "mlops_client.errors",
@@ -84,6 +85,7 @@ __all__ = [
     "Comparison",
     "ConfigurationError",
     "Conflict",
+    "DriftCheck",
     "Forbidden",
     "Gate",
     "InputSchema",

@@ -13,7 +13,7 @@ from typing import Any
 from mlops_client import mlflow_models, shapes
 from mlops_client.errors import ConfigurationError, Invalid, NotFound
 from mlops_client.inputs import InputSchema, InvalidInput, prepare_columns, prepare_rows
-from mlops_client.jobs import BatchJob, Run
+from mlops_client.jobs import BatchJob, DriftCheck, Run
 from mlops_client.transport import Api, local_api, stack_api, transfer
 from mlops_client.types import (
     Alias,
@@ -404,6 +404,27 @@ class Client:
         if config is not None:
             return Monitoring.from_document(self.api.json("PUT", path, body=dict(config)))
         return Monitoring.from_document(self.api.json("GET", path))
+
+    def check_monitoring(
+        self,
+        name: str,
+        *,
+        wait: bool = False,
+        reason: str = "",
+        client_token: str | None = None,
+        timeout_s: float = 900.0,
+    ) -> DriftCheck:
+        """Run the deployed model's drift check now (the check the schedule runs: it reads the capture since the last
+        check and retrains only outside the cooldown); audited. ``wait``: return once it ended (``check.check_id``
+        names its report: ``drift_report(name, check.check_id)``). A retry with the same ``client_token`` returns
+        the check it started; NotFound for a model without a production version, Conflict while one of its checks
+        runs."""
+        token = client_token or f"sdk-{uuid.uuid4().hex}"
+        started = self.api.json(
+            "POST", f"/models/{name}/monitoring/checks", body={"client_token": token, "reason": reason}
+        )
+        check = DriftCheck(self, started, client_token=token)
+        return check.wait(timeout_s=timeout_s) if wait else check
 
     def drift_report(self, name: str, check_id: str | None = None) -> str:
         """The HTML report of the model's latest drift check (or of ``check_id``)."""

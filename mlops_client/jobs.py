@@ -200,3 +200,73 @@ class BatchJob:
             time.sleep(poll_interval_s)
             self.refresh()
         return self
+
+
+class DriftCheck:
+    """A drift check started on demand (the DriftCheck execution the schedule starts). Once it ended, ``check``
+    holds its summary (``check_id``, ``status``, ``drift_confirmed``, ``decision``, report URIs), and
+    ``Client.drift_report(name, check.check_id)`` its HTML report."""
+
+    def __init__(self, client: Client, document: dict[str, Any], *, client_token: str | None = None) -> None:
+        self._client = client
+        self.document: dict[str, Any] = document
+        self.client_token = client_token  # what a retry sends to get this check back instead of a second one
+
+    def __repr__(self) -> str:
+        return f"DriftCheck({self.execution_id!r}, status={self.status!r})"
+
+    @property
+    def model_name(self) -> str:
+        return self.document["model_name"]
+
+    @property
+    def execution_id(self) -> str:
+        return self.document["execution_id"]
+
+    @property
+    def status(self) -> str:
+        return self.document["status"]
+
+    @property
+    def started(self) -> bool:
+        """True: this call started it; False: the client token named a check already started."""
+        return bool(self.document.get("started", True))
+
+    @property
+    def done(self) -> bool:
+        return self.status != "RUNNING"
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    @property
+    def check(self) -> dict[str, Any]:
+        return dict(self.document.get("check") or {})
+
+    @property
+    def check_id(self) -> str | None:
+        return self.check.get("check_id")
+
+    @property
+    def error(self) -> str | None:
+        return self.document.get("error")
+
+    def refresh(self) -> DriftCheck:
+        """Read the check's status (and summary, once it ended) again; returns itself."""
+        started = self.document.get("started")
+        self.document = self._client.api.json("GET", f"/models/{self.model_name}/monitoring/checks/{self.execution_id}")
+        if started is not None:
+            self.document["started"] = started
+        return self
+
+    def wait(self, *, timeout_s: float = 900.0, poll_interval_s: float = 0.5) -> DriftCheck:
+        """Poll until the check ends and return it (a FAILED check is returned, not raised: see ``error``);
+        WaitTimeout after ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        while not self.done:
+            if time.monotonic() > deadline:
+                raise WaitTimeout(f"drift check {self.execution_id} still {self.status} after {timeout_s:.0f} s")
+            time.sleep(poll_interval_s)
+            self.refresh()
+        return self

@@ -1,17 +1,15 @@
-"""docs/dashboard.png: the registry dashboard after `make demo`'s story (two trainings, monitored traffic, drift
-confirmed, a drift-triggered retraining), rendered by headless Chromium from the local gateway.
+"""docs/dashboard.png and docs/dashboard-changes.png: the registry dashboard after `make demo`'s story (two
+trainings, monitored traffic, drift confirmed, a drift-triggered retraining), rendered by headless Chromium from the
+local gateway at 1280 px wide: the overview with the model's health over time, then what changed and the card.
 
-    python -m tools.dashboard_screenshot [--output docs/dashboard.png] [--height 2400]
+    python -m tools.dashboard_screenshot [--output docs/dashboard.png] [--height 1100]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 from local.gateway import LocalGateway
@@ -20,6 +18,7 @@ from local.runs.monitoring import demo_monitoring
 from local.runs.training import run_training
 from local.stack import LocalStack
 from local.template import ROOT
+from tools.headless import BROWSER, Page
 
 CANDIDATES = (
     [{"estimator": "logistic_regression", "params": {"C": 1.0, "max_iter": 2000}}],
@@ -31,10 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.dashboard_screenshot", description=__doc__.split("\n\n")[0])
     parser.add_argument("--output", type=Path, default=ROOT / "docs" / "dashboard.png")
     parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--height", type=int, default=2400)
+    parser.add_argument("--height", type=int, default=1100)
     arguments = parser.parse_args(argv)
-    browser = next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
-    if browser is None:
+    if BROWSER is None:
         print("no Chromium: apt-get install -y chromium", file=sys.stderr)
         return 2
     with LocalStack(parameters={"CaptureSettleSeconds": "0", "AliasRefreshSeconds": "0"}) as stack:
@@ -52,14 +50,20 @@ def main(argv: list[str] | None = None) -> int:
         demo_monitoring(stack, "breast-cancer", breast_cancer_csv(), io.StringIO(), None)
         gateway = LocalGateway(stack, port=0).start()
         try:
-            with tempfile.TemporaryDirectory() as profile:
-                command = [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars"]
-                command += [f"--user-data-dir={profile}", f"--window-size={arguments.width},{arguments.height}"]
-                command += [f"--screenshot={arguments.output}", gateway.url + "/dashboard"]
-                subprocess.run(command, check=True, capture_output=True, timeout=120)
+            with Page.open(gateway.url + "/dashboard", width=arguments.width, height=arguments.height) as page:
+                assert page.evaluate("document.documentElement.scrollWidth") <= arguments.width, "scrolls sideways"
+                changes = page.evaluate("document.querySelector('table.compare').getBoundingClientRect().top")
+                shots = {
+                    arguments.output: page.screenshot(top=0, height=arguments.height, width=arguments.width),
+                    arguments.output.with_name(arguments.output.stem + "-changes.png"): page.screenshot(
+                        top=changes + page.evaluate("scrollY") - 40, height=arguments.height, width=arguments.width
+                    ),
+                }
         finally:
             gateway.stop()
-    print(arguments.output)
+    for path, png in shots.items():
+        path.write_bytes(png)
+        print(f"{path} ({len(png) / 1024:.0f} KiB)")
     return 0
 
 

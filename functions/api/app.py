@@ -30,6 +30,7 @@ from mlops.errors import (
     VersionConflict,
 )
 from mlops.observability import instrumented
+from mlops.records import problems
 
 if __package__:  # functions.api.app: the tests and the local stack import the function's folder as a package
     from .routes import (
@@ -90,23 +91,16 @@ def conflict(exc: Exception) -> Response:
 
 @app.exception_handler(RequestValidationError)
 def invalid_request(exc: RequestValidationError) -> Response:
-    problems = "; ".join(
-        f"{'.'.join(str(p) for p in problem.get('loc', ()))}: {problem.get('msg', problem.get('type', 'invalid'))}"
-        for problem in exc.errors()
-    )
+    # in words: no regular expression, no Python type name, no echo of the input (mlops.records.problems)
     return Response(
         status_code=422,
         content_type=content_types.APPLICATION_JSON,
         body={
-            "message": f"invalid request: {problems}",
+            "message": f"invalid request: {problems.summary(exc.errors())}",
             "error": "RequestValidationError",
-            "detail": jsonable(exc.errors()),
+            "detail": problems.plain_problems(exc.errors()),
         },
     )
-
-
-def jsonable(errors: Any) -> Any:
-    return json.loads(json.dumps(errors, default=str))
 
 
 @app.exception_handler(

@@ -24,6 +24,7 @@ from local.cli.common import (
 )
 from local.gateway import LocalGateway
 from local.runs.datasets import breast_cancer_csv
+from local.runs.monitoring import ScheduleTimer, TickResult
 from local.runs.training import run_training
 from local.stack import LocalStack
 
@@ -56,6 +57,12 @@ def up_command(args: argparse.Namespace) -> int:
             raise UsageError(f"cannot listen on 127.0.0.1:{args.port}: {exc.strerror}") from None
         example = "breast-cancer" if args.seed else (served[0] if served else None)
         name = example or "NAME"
+        timer = ScheduleTimer(stack, lambda tick: _print_tick(tick, out)).start() if args.schedule else None
+        drift = (
+            f"the schedule fires here every {timer.rate.removeprefix('rate(').rstrip(')')} (--schedule)"
+            if timer
+            else "the schedule does not fire here (--schedule turns it on)"
+        )
         print(
             f"""
 Local API on {gateway.url} (Ctrl-C or kill {os.getpid()} to stop)
@@ -66,6 +73,7 @@ Local API on {gateway.url} (Ctrl-C or kill {os.getpid()} to stop)
   models              {", ".join(served) or "none yet"}
   bucket {stack.bucket}, table {stack.table}, serving runtime {args.serving_runtime}
   presigned S3 URLs   {s3_server.endpoint} (POST /uploads, POST /downloads: mlops data upload|download)
+  drift checks        {drift}; now: mlops --url {gateway.url} monitoring check {name} --wait
 {chr(10).join(next_steps.state_lines(stack))}
 try:
 {chr(10).join(next_steps.try_lines(stack, gateway.url, example))}""",
@@ -77,9 +85,19 @@ try:
         except KeyboardInterrupt:
             print("stopping" + (f"; saving the state to {stack.state_dir}" if stack.state_dir else ""), file=out)
         finally:
+            if timer:
+                timer.stop()
             gateway.stop()
             s3_server.stop()
     return 0
+
+
+def _print_tick(tick: TickResult | Exception, out: Any) -> None:
+    if isinstance(tick, Exception):
+        print(f"drift schedule: the tick failed: {type(tick).__name__}: {tick}", file=out, flush=True)
+        return
+    checks = ", ".join(f"{(c.output or {}).get('model_name')} {c.end_state}" for c in tick.checks) or "none due"
+    print(f"drift schedule: tick as at {tick.plan.get('tick_at')} ({tick.status}): {checks}", file=out, flush=True)
 
 
 def _models(stack: LocalStack) -> list[dict[str, Any]]:
@@ -155,6 +173,12 @@ def add_up(commands: argparse._SubParsersAction) -> None:
     state_arguments(up)
     up.add_argument("--port", type=int, default=3000, help="port on 127.0.0.1 (default 3000; 0 picks a free one)")
     up.add_argument("--seed", action="store_true", help="train and deploy the breast-cancer model first")
+    up.add_argument(
+        "--schedule",
+        action="store_true",
+        help="fire the drift-check schedule at the stack's DriftCheckTickRate, as EventBridge Scheduler does (off by "
+        "default: checks then run only when asked, mlops monitoring check NAME)",
+    )
     up.add_argument(
         "--serving-runtime",
         choices=["onnx", "sklearn"],

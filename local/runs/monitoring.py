@@ -5,6 +5,7 @@ directly, and follow the executions."""
 from __future__ import annotations
 
 import json
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -135,6 +136,50 @@ def fire_drift_schedule(stack: LocalStack, *, scheduled_time: float | None = Non
     """Fire the template's drift-check schedule (by default as at the latest midnight UTC, when daily rates are due)."""
     at = day_boundary() if scheduled_time is None else scheduled_time
     return fire_schedule(stack, stack.refs[TICK_SCHEDULE], scheduled_time=at, **kwargs)
+
+
+class ScheduleTimer:
+    """What EventBridge Scheduler does for ``local up --schedule``: a daemon thread that fires the drift-check schedule
+    at its own rate (the stack's ``DriftCheckTickRate``), each tick as at its boundary, so the plan checks the models
+    whose rate came round in that interval (a tick delivered twice starts nothing twice). ``on_tick`` hears each
+    tick's result (or the exception that stopped it: the next tick still fires)."""
+
+    def __init__(self, stack: LocalStack, on_tick: Callable[[TickResult | Exception], None]) -> None:
+        from mlops.monitoring.config import rate_seconds  # noqa: PLC0415
+
+        self.stack = stack
+        self.schedule_name = stack.refs[TICK_SCHEDULE]
+        self.rate = stack.client("scheduler").get_schedule(Name=self.schedule_name)["ScheduleExpression"]
+        self.interval_s = rate_seconds(self.rate, field_name="DriftCheckTickRate")
+        self.on_tick = on_tick
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="drift-schedule", daemon=True)
+
+    def boundary(self, now: float | None = None) -> float:
+        """The latest tick boundary at or before ``now``."""
+        now = time.time() if now is None else now
+        return now - now % self.interval_s
+
+    def next_tick_in_s(self, now: float | None = None) -> float:
+        now = time.time() if now is None else now
+        return self.boundary(now) + self.interval_s - now
+
+    def tick(self, now: float | None = None) -> TickResult:
+        return fire_schedule(self.stack, self.schedule_name, scheduled_time=self.boundary(now))
+
+    def start(self) -> ScheduleTimer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.next_tick_in_s()):
+            try:
+                self.on_tick(self.tick())
+            except Exception as exc:  # noqa: BLE001 - a failed tick is reported; the schedule goes on
+                self.on_tick(exc)
 
 
 def serve(stack: LocalStack, model_name: str, rows: list[dict[str, Any]], batch: int = 100) -> list[dict[str, Any]]:

@@ -78,6 +78,7 @@ def local_demo() -> None:
 @_state_options
 @click.option("--port", type=click.IntRange(min=0, max=65535), default=3000, show_default=True, help="0: a free one")
 @click.option("--seed", is_flag=True, help="train and deploy the breast-cancer model first")
+@click.option("--schedule", is_flag=True, help="fire the drift-check schedule at the stack's rate (off by default)")
 @click.option("--serving-runtime", type=click.Choice(["onnx", "sklearn"]), default="onnx", show_default=True)
 def local_up(**fields: Any) -> None:
     """Serve the API on 127.0.0.1 until Ctrl-C or SIGTERM (both save the state).

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from mlops_cli import render
-from mlops_cli.context import EXIT_USAGE, CliError, Context, flatten, out, pass_context, read_json_file
+from mlops_cli.context import EXIT_FAILED, EXIT_USAGE, CliError, Context, flatten, out, pass_context, read_json_file
 
 
 @click.group()
@@ -106,3 +106,23 @@ def monitoring_set(
 def monitoring_stop(ctx: Context, name: str) -> None:
     """Stop the model's scheduled drift checks (settings kept; `monitoring set` turns them back on)."""
     _show_monitoring(ctx, ctx.client.monitoring(name, stop=True).document)
+
+
+@monitoring.command("check")
+@click.argument("name")
+@click.option("--wait", is_flag=True, help="wait for the check to end and show its result")
+@click.option("--reason", default="", help="why the check is asked for (audited)")
+@pass_context
+def monitoring_check(ctx: Context, name: str, wait: bool, reason: str) -> None:
+    """Run the model's drift check now (the scheduled check: same window, same cooldown), e.g.
+    `mlops monitoring check churn --wait`; then `mlops drift report NAME --open`."""
+    check = ctx.client.check_monitoring(name, wait=wait, reason=reason)
+    document = check.document
+    summary = check.check
+    rows = [("execution", check.execution_id), ("status", check.status), ("started now", check.started)]
+    rows += [
+        (f"check {key}", summary.get(key)) for key in ("check_id", "status", "drift_confirmed", "decision", "html_uri")
+    ]
+    out(ctx, document, lambda: render.pairs(f"{name}: drift check", [(k, v) for k, v in rows if v is not None]))
+    if wait and not check.succeeded:
+        raise CliError(f"the drift check {check.status}: {check.error}: {document.get('cause', '')}", EXIT_FAILED)

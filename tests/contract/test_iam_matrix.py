@@ -300,7 +300,8 @@ def test_the_matrix_would_see_a_broader_grant() -> None:
 
 # Who may start which state machine (a schedule that could start anything would be a way around the API's checks).
 INTENDED_STARTS = {
-    "ApiFunctionRole": ["BatchTransform.Name", "TrainingPipeline.Name"],
+    # runs, batch jobs, and a model's drift check on demand (POST /models/{name}/monitoring/checks)
+    "ApiFunctionRole": ["BatchTransform.Name", "DriftCheck.Name", "TrainingPipeline.Name"],
     "BatchTransformRole": ["StackName}-BatchTransform"],  # its Distributed Map's child executions (itself, by name)
     "DriftCheckRole": ["TrainingPipeline.Name"],  # drift-triggered retraining
     "DriftScheduleRole": ["ScheduledDriftChecks"],  # the one schedule starts the tick, nothing else

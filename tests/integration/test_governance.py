@@ -92,7 +92,7 @@ def test_an_approved_version_is_deployed_and_the_decision_recorded(stack):
 
     # While pending, nobody can deploy it, and the API never shows the resume token
     status, body = _post(gateway, "/models/bc/deployments", {"version": 1})
-    assert status == 409 and "only approved versions" in body["message"]
+    assert status == 409 and "waiting for approval" in body["message"]
     get_status, _, raw = gateway.dispatch("GET", "/models/bc/versions/1", {}, b"")
     assert get_status == 200 and b"approval_task_token" not in raw
 

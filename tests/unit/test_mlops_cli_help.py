@@ -50,18 +50,21 @@ def test_an_unknown_output_format_after_the_verb_is_a_usage_error(capsys):
     assert err.startswith("error: Invalid value for '--output'") and "'yaml'" in err and "(mlops models list)" in err
 
 
-def test_mlops_local_run_takes_every_option_of_python_m_local_run_pipeline():
-    # Given the argparse command `mlops local run` hands its fields to, by name
+@pytest.mark.parametrize(
+    ("verb", "argparse_command", "adder"), [("run", "run-pipeline", "add_run_pipeline"), ("up", "up", "add_up")]
+)
+def test_mlops_local_verbs_take_every_option_of_python_m_local(verb, argparse_command, adder):
+    # Given the argparse command a `mlops local` verb hands its fields to, by name
     import argparse
 
-    from local.cli.training import add_run_pipeline
+    from local.cli import servers, training
 
     parser = argparse.ArgumentParser()
-    add_run_pipeline(parser.add_subparsers())
-    run_pipeline = parser._subparsers._group_actions[0].choices["run-pipeline"]
-    argparse_fields = {action.dest for action in run_pipeline._actions if action.dest != "help"}
+    getattr(training if hasattr(training, adder) else servers, adder)(parser.add_subparsers())
+    command = parser._subparsers._group_actions[0].choices[argparse_command]
+    argparse_fields = {action.dest for action in command._actions if action.dest != "help"}
     # When the click command's parameters are read
-    run = cli.commands["local"].commands["run"]
-    click_fields = {parameter.name for parameter in run.params if not parameter.name.endswith("_after_verb")}
-    # Then neither has a field the other lacks (a missing one was an AttributeError at run time)
-    assert argparse_fields == click_fields | {"json"}  # --json: the root's flag, handed over by the command
+    params = cli.commands["local"].commands[verb].params
+    click_fields = {parameter.name for parameter in params if not parameter.name.endswith("_after_verb")}
+    # Then neither has a field the other lacks (a missing one was an AttributeError at run time); --json is the root's
+    assert argparse_fields - {"json", "run"} == click_fields - {"json"}

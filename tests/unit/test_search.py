@@ -23,7 +23,7 @@ def _request(search_document: dict) -> dict:
     [
         ({"max_trials": 0}, "search.max_trials", "greater than or equal to 1"),
         ({"max_trials": 5000}, "search.max_trials", "less than or equal to 1000"),
-        ({"max_trials": "10"}, "search.max_trials", "valid integer"),
+        ({"max_trials": "10"}, "search.max_trials", "must be a whole number"),
         ({"time_budget_s": 5}, "search.time_budget_s", "greater than or equal to 60"),
         ({"tolerated_failure_percentage": 120}, "search.tolerated_failure_percentage", "less than or equal to 100"),
         ({"max_concurrency": 0}, "search.max_concurrency", "greater than or equal to 1"),

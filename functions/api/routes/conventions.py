@@ -46,6 +46,16 @@ RunClientToken = Annotated[
         description="retrying with the same token never starts a second run",
     ),
 ]
+# The client token of any other start (an on-demand drift check): the same rule, its own description.
+ClientToken = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=128,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="retrying with the same token never starts a second one",
+    ),
+]
 AliasName = Annotated[str, Path(pattern=ALIAS_NAME_PATTERN, description="alias name, e.g. production or staging")]
 TagKey = Annotated[str, Path(pattern=TAG_KEY_PATTERN, description="tag key")]
 VersionStatus = Literal[VERSION_STATUSES]  # type: ignore[valid-type]

@@ -1,5 +1,6 @@
 """Governance: a version's reproduction and model card, a model's audit trail, the registry dashboard."""
 
+import os
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -10,6 +11,7 @@ from mlops.governance import cards
 from mlops.monitoring import store
 from mlops.settings import ApiSettings, Settings
 from mlops.views import dashboard
+from mlops.views.sections import Links
 
 from .conventions import ModelName, VersionNumber, actor, registry, responses
 
@@ -53,5 +55,7 @@ def audit(name: ModelName) -> list[dict[str, Any]]:
 )
 def publish_dashboard() -> dict[str, Any]:
     settings = Settings.from_environment()
-    page = dashboard.render(registry(), store.MonitoringStore(settings.monitor_table))
+    # opened from S3, so its links go to the AWS console of the stack's region (runs, artifacts, reports)
+    links = Links(region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+    page = dashboard.render(registry(), store.MonitoringStore(settings.monitor_table), links=links)
     return dashboard.publish(settings.artifacts_bucket, page)

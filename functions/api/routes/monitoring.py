@@ -5,18 +5,18 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.api_gateway import Router
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Path
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
-from mlops.api import monitoring
+from mlops.api import drift_checks, monitoring
 from mlops.errors import InvalidFeedback, InvalidMonitoringConfig, ModelNotFound
 from mlops.monitoring import store
 from mlops.monitoring.feedback import accept_feedback
-from mlops.settings import ScheduleSettings, Settings
+from mlops.settings import ApiSettings, ScheduleSettings, Settings
 from mlops.storage import objects
 from mlops.views import dashboard
 
-from .conventions import ModelName, actor, error, registry, responses
+from .conventions import ClientToken, ModelName, actor, error, registry, responses
 
 router = Router()
 
@@ -122,3 +122,46 @@ def monitoring_report(name: ModelName) -> Response[str]:
         body=html,
         headers={"Content-Security-Policy": dashboard.PAGE_CSP, "X-Content-Type-Options": "nosniff"},
     )
+
+
+class StartCheck(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    client_token: ClientToken
+    reason: str = Field(default="", max_length=500, description="why the check is asked for (audited)")
+
+
+@router.post(
+    "/models/<name>/monitoring/checks",
+    summary="Run the model's drift check now: the DriftCheck execution the schedule starts (same window, same "
+    "cooldown), once per client_token, one at a time per model; audited",
+    responses={202: {"description": "started"}, **responses(404, 409, 422)},
+)
+def start_check(name: ModelName, body: StartCheck) -> Response[dict[str, Any]]:
+    check, started = drift_checks.start_check(
+        registry(),
+        ApiSettings.from_environment().drift_check_arn,
+        name,
+        body.client_token,
+        actor=actor(router.current_event),
+        reason=body.reason,
+    )
+    return Response(
+        status_code=202 if started else 200,
+        content_type=content_types.APPLICATION_JSON,
+        body={**check, "started": started},
+    )
+
+
+@router.get(
+    "/models/<name>/monitoring/checks/<execution_id>",
+    summary="An on-demand drift check: its status and, once ended, its summary (check_id for the report route)",
+    responses={**responses(404, 422)},
+)
+def get_check(
+    name: ModelName,
+    execution_id: Annotated[
+        str, Path(pattern=r"^[A-Za-z0-9_-]{1,80}$", description="as POST .../monitoring/checks answered it")
+    ],
+) -> dict[str, Any]:
+    registry().get_model(name)
+    return drift_checks.describe_check(ApiSettings.from_environment().drift_check_arn, name, execution_id)

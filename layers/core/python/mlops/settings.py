@@ -147,12 +147,13 @@ class ApiSettings:
     training_pipeline_arn: str
     predict_function: str
     reproduce_function: str
+    drift_check_arn: str  # the DriftCheck state machine, started on demand as the schedule starts it
 
-    ENVIRONMENT_VARIABLES = ("TRAINING_PIPELINE_ARN", "PREDICT_FUNCTION", "REPRODUCE_FUNCTION")
+    ENVIRONMENT_VARIABLES = ("TRAINING_PIPELINE_ARN", "PREDICT_FUNCTION", "REPRODUCE_FUNCTION", "DRIFT_CHECK_ARN")
 
     @classmethod
     def from_environment(cls) -> ApiSettings:
-        return cls(_required("TRAINING_PIPELINE_ARN"), _required("PREDICT_FUNCTION"), _required("REPRODUCE_FUNCTION"))
+        return cls(*(_required(name) for name in cls.ENVIRONMENT_VARIABLES))
 
 
 @dataclass(frozen=True)

@@ -42,8 +42,11 @@ def deploy(
     actor: str,
     reason: str,
 ) -> dict[str, Any]:
-    """Smoke-test the version, then make it production (or a canary with ``0 < canary_weight < 1``)."""
-    registry.get_version(model_name, version)
+    """Smoke-test the version, then make it production (or a canary with ``0 < canary_weight < 1``). A version that
+    may not serve (Rejected, waiting for approval, ...) is refused first, saying why: no smoke test runs."""
+    registry.deployable(model_name, version)
+    if canary_weight is not None and canary_weight <= 0:
+        raise DeploymentRefused("canary_weight must be above 0 (or omit it to deploy to production)")
     smoke = smoke_test_via(predict_function, model_name, version)
     if canary_weight is None or canary_weight >= 1:
         alias = registry.set_alias(model_name, version, actor=actor, reason=reason)
@@ -67,7 +70,7 @@ def set_alias(
     """Smoke-test the version, then point the named alias at it (audited, as a deployment is): every alias serves
     ``POST /models/{name}/predict?alias=<alias>``. ``production`` this way is a deployment without a canary."""
     checked_alias(alias)
-    registry.get_version(model_name, version)
+    registry.deployable(model_name, version)
     smoke = smoke_test_via(predict_function, model_name, version)
     record = registry.set_alias(model_name, version, actor=actor, reason=reason, alias=alias)
     return {"alias": record.to_document(), "smoke_test": smoke}

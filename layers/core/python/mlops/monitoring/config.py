@@ -66,13 +66,14 @@ def feedback_rows_problem(document: Any) -> str | None:
     """Why ``retraining_feedback`` is not a valid training request ``feedback`` section (None if it is)."""
     from pydantic import ValidationError  # noqa: PLC0415 - only a config that sets it pays for the import
 
+    from mlops.records.problems import in_words  # noqa: PLC0415
     from mlops.records.request import FeedbackRows  # noqa: PLC0415
 
     try:
         FeedbackRows.model_validate(document)
     except ValidationError as exc:
         return "; ".join(
-            f"retraining_feedback.{'.'.join(str(p) for p in error['loc']) or '(object)'}: {error['msg']}"
+            f"retraining_feedback{''.join('.' + str(p) for p in error['loc'])}: {in_words(error)}"
             for error in exc.errors()
         )
     return None
@@ -86,6 +87,28 @@ def non_finite(config: Any) -> list[str]:
         for f in fields(config)
         if isinstance(value := getattr(config, f.name), float) and not math.isfinite(value)
     ]
+
+
+_TYPE_WORDS = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text"}
+
+
+def wrong_types(config: Any) -> list[str]:
+    """The fields of a config holding a value of the wrong JSON type, in words (checked before any comparison, so
+    a caller never hears a Python type error): an int field takes a whole number, a float field any number."""
+    problems = []
+    for f in fields(config):
+        wanted, value = str(f.type), getattr(config, f.name)
+        if wanted not in _TYPE_WORDS:
+            continue
+        ok = {
+            "int": isinstance(value, int) and not isinstance(value, bool),
+            "float": isinstance(value, int | float) and not isinstance(value, bool),
+            "bool": isinstance(value, bool),
+            "str": isinstance(value, str),
+        }[wanted]
+        if not ok:
+            problems.append(f"{f.name} must be {_TYPE_WORDS[wanted]}, not {value!r}")
+    return problems
 
 
 @dataclass(frozen=True)
@@ -104,6 +127,9 @@ class DriftConfig:
     chunk_rows: int = 65_536  # rows reduced at a time (bounds the memory of a check)
 
     def __post_init__(self) -> None:
+        mistyped = wrong_types(self)
+        if mistyped:
+            raise InvalidMonitoringConfig("invalid drift settings: " + "; ".join(mistyped))
         problems = non_finite(self)
         if not (isinstance(self.min_rows, int) and self.min_rows >= 1):
             problems.append("min_rows must be an integer >= 1")
@@ -131,7 +157,7 @@ class DriftConfig:
             raise InvalidMonitoringConfig(f"unknown drift setting(s): {', '.join(unknown)}; known: {sorted(known)}")
         if "critical_features" in document:
             critical = document["critical_features"]
-            if isinstance(critical, str) or not all(isinstance(name, str) for name in critical or ()):
+            if not isinstance(critical, list | tuple | None) or not all(isinstance(n, str) for n in critical or ()):
                 raise InvalidMonitoringConfig("critical_features must be a list of feature names")
             document["critical_features"] = tuple(critical or ())
         try:
@@ -169,18 +195,10 @@ class MonitoringConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
 
     def __post_init__(self) -> None:
-        problems = non_finite(self)
-        if not (isinstance(self.consecutive_windows, int) and self.consecutive_windows >= 1):
-            problems.append("consecutive_windows must be an integer >= 1")
-        for name in ("min_labelled_rows", "min_estimated_rows"):
-            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
-                problems.append(f"{name} must be an integer >= 1")
-        for name in ("cooldown_hours", "max_metric_drop", "max_error_increase", "capture_settle_s"):
-            if not getattr(self, name) >= 0:
-                problems.append(f"{name} must be >= 0")
-        for name in ("performance_window_hours", "max_window_hours"):
-            if not getattr(self, name) > 0:
-                problems.append(f"{name} must be > 0")
+        mistyped = wrong_types(self)
+        if mistyped:
+            raise InvalidMonitoringConfig("invalid monitoring settings: " + "; ".join(mistyped))
+        problems = non_finite(self) + self._range_problems()
         uri = self.retraining_dataset_uri
         if uri is not None and not re.fullmatch(r"s3://[^/]+/.+", str(uri)):
             problems.append("retraining_dataset_uri must be an s3:// URI")
@@ -190,6 +208,23 @@ class MonitoringConfig:
                 problems.append(problem)
         if problems:
             raise InvalidMonitoringConfig("invalid monitoring settings: " + "; ".join(problems))
+
+    def _range_problems(self) -> list[str]:
+        problems = [
+            f"{name} must be an integer >= 1"
+            for name in ("consecutive_windows", "min_labelled_rows", "min_estimated_rows")
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1)
+        ]
+        problems += [
+            f"{name} must be >= 0"
+            for name in ("cooldown_hours", "max_metric_drop", "max_error_increase", "capture_settle_s")
+            if not getattr(self, name) >= 0
+        ]
+        return problems + [
+            f"{name} must be > 0"
+            for name in ("performance_window_hours", "max_window_hours")
+            if not getattr(self, name) > 0
+        ]
 
     @classmethod
     def merged(cls, base: MonitoringConfig, overrides: Mapping[str, Any] | None) -> MonitoringConfig:

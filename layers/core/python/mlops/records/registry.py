@@ -21,6 +21,9 @@ ALIAS_NAME_PATTERN_RE = re.compile(ALIAS_NAME_PATTERN)
 # Version tags (a map on the version record, like MLflow's model version tags).
 TAG_KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 TAG_KEY_PATTERN_RE = re.compile(TAG_KEY_PATTERN)
+# The names' rules in words, for refusals (mlops.records.problems): a caller is never shown a regular expression.
+NAME_WORDS = "1 to 64 characters: letters, digits, '_', '.' or '-', starting with a letter or digit (no spaces)"
+TAG_KEY_WORDS = f"a tag key is {NAME_WORDS}, e.g. owner"
 TAG_VALUE_MAX_CHARS = 500
 MAX_TAGS_PER_VERSION = 50
 

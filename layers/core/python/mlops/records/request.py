@@ -445,7 +445,6 @@ def parse_training_request(document: Any) -> TrainingRequest:
     try:
         return TrainingRequest.model_validate(document)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in error['loc']) or 'request'}: {error['msg']}" for error in exc.errors()
-        )
-        raise InvalidTrainingRequest(f"invalid training request: {problems}") from exc
+        from mlops.records.problems import summary  # noqa: PLC0415 - only a refused request pays for it
+
+        raise InvalidTrainingRequest(f"invalid training request: {summary(exc.errors())}") from exc

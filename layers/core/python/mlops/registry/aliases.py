@@ -17,9 +17,11 @@ from botocore.exceptions import ClientError
 
 from mlops.errors import DeploymentRefused, InvalidAliasName, ModelNotFound, NothingToRollBack, VersionConflict
 from mlops.records.registry import (
-    ALIAS_NAME_PATTERN,
     DEPLOYABLE_STATUSES,
     PRODUCTION,
+    VERSION_ABANDONED,
+    VERSION_APPROVAL_EXPIRED,
+    VERSION_PENDING_APPROVAL,
     VERSION_REJECTED,
     AliasRecord,
     VersionRecord,
@@ -36,17 +38,41 @@ DEPLOYABLE_VALUES = tuple(f":deployable{i}" for i in range(len(DEPLOYABLE_STATUS
 def checked_alias(alias: str) -> str:
     """The alias name, if it is one (InvalidAliasName otherwise): it becomes a key and a URL segment."""
     if not is_alias_name(alias):
-        raise InvalidAliasName(f"{alias!r} is not an alias name ({ALIAS_NAME_PATTERN})")
+        raise InvalidAliasName(
+            f"{alias!r} is not an alias name: one is 1 to 32 characters, lower-case letters, digits or '-', starting "
+            "with a letter (e.g. staging)"
+        )
     return alias
 
 
 def not_deployable(target: VersionRecord) -> DeploymentRefused | None:
-    """Why the version may not serve an alias (None: it may)."""
-    if target.status == VERSION_REJECTED:
-        return DeploymentRefused(f"{target.model_name} v{target.version} was rejected and cannot be deployed")
-    if target.status not in DEPLOYABLE_STATUSES:
+    """Why the version may not serve an alias, in words with the next step (None: it may)."""
+    label = f"{target.model_name} v{target.version}"
+    decision = target.approval_decision or {}
+    if target.status == VERSION_REJECTED and decision and not decision.get("approved"):
         return DeploymentRefused(
-            f"{target.model_name} v{target.version} is {target.status}: only approved versions can be deployed"
+            f"{label} is not deployable: it was rejected by its approver {decision.get('by', '')}"
+            f"{' (' + str(decision['reason']) + ')' if decision.get('reason') else ''}; train again or deploy "
+            "a Registered or Approved version"
+        )
+    if target.status == VERSION_REJECTED:
+        reasons = "; ".join(str(r) for r in (target.gate or {}).get("reasons") or []) or "see its gate report"
+        return DeploymentRefused(
+            f"{label} is not deployable: the gate rejected it ({reasons}). Deploy a Registered or Approved version, "
+            "or train a better one"
+        )
+    if target.status == VERSION_PENDING_APPROVAL:
+        return DeploymentRefused(
+            f"{label} is not deployable yet: it is waiting for approval (POST /models/{target.model_name}/versions/"
+            f"{target.version}/approve by someone other than its requester); its run deploys it once approved"
+        )
+    if target.status not in DEPLOYABLE_STATUSES:
+        why = {
+            VERSION_APPROVAL_EXPIRED: "its approval was never decided before the timeout",
+            VERSION_ABANDONED: "the run that registered it failed afterwards, so it was never complete",
+        }.get(target.status, f"its status is {target.status}")
+        return DeploymentRefused(
+            f"{label} is not deployable: {why}. Only Registered or Approved versions serve; train again"
         )
     return None
 

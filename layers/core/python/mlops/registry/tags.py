@@ -11,8 +11,8 @@ from botocore.exceptions import ClientError
 from mlops.errors import InvalidTag, ModelNotFound, VersionConflict
 from mlops.records.registry import (
     MAX_TAGS_PER_VERSION,
-    TAG_KEY_PATTERN,
     TAG_KEY_PATTERN_RE,
+    TAG_KEY_WORDS,
     TAG_VALUE_MAX_CHARS,
     VersionRecord,
 )
@@ -23,7 +23,7 @@ from mlops.storage import codec, layout
 
 def checked_tag(key: str, value: str | None = None) -> None:
     if not isinstance(key, str) or not TAG_KEY_PATTERN_RE.fullmatch(key):
-        raise InvalidTag(f"{key!r} is not a tag key ({TAG_KEY_PATTERN})")
+        raise InvalidTag(f"{key!r} is not a tag key: {TAG_KEY_WORDS}")
     if value is not None and (not isinstance(value, str) or len(value) > TAG_VALUE_MAX_CHARS):
         raise InvalidTag(f"a tag value is a string of at most {TAG_VALUE_MAX_CHARS} characters")
 

@@ -2,8 +2,11 @@
 network), rendered from the registry's typed records and the monitor's store.
 
 An overview of every model (versions, production and canary, the last run, the monitor's status), then one section per
-model: its metrics over its versions (inline SVG charts), the versions, their lineage, approvals, the audit timeline,
-the monitor with its latest drift report (embedded, sandboxed) and the model card. ``local up`` serves it at
+model that answers "is it healthy, what changed, what should I do": its requests, error rate, p50/p99 latency and
+drift checks over time (versions marked on the time axis), its holdout metrics at each version's time, production
+beside the newest other version, the versions with links to their runs and records, their lineage, approvals, the
+monitor with its latest drift report (linked, and embedded sandboxed), the model card as HTML and the audit
+timeline. ``local up`` serves it at
 ``/dashboard``; on AWS the API renders it to ``s3://<bucket>/dashboards/`` and answers a presigned URL (``mlops
 dashboard --open``), so there is no public endpoint to secure. Every string from users (model names, reasons,
 parameters, actors) is escaped; numbers carry their exact value in ``data-value`` so a test can compare them with
@@ -26,8 +29,10 @@ from mlops.storage import layout, objects
 from mlops.storage.codec import now_iso
 from mlops.views.charts import chart_metrics, metric_chart
 from mlops.views.panels import Dashboard, ModelPanel, collect
+from mlops.views.sections import Links, card_html, compare, health, link
 
 MAX_EVENTS = 200
+TABLE_METRICS = 3  # metric columns in the versions table (all of them are in "what changed"): it fits 1280 px
 PRESIGNED_URL_EXPIRES_S = 900
 STATUS_COLOURS = {
     "Registered": "#2e7d32",
@@ -61,11 +66,15 @@ a{color:#1f5fa8}
 .grid{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px;margin:14px 0}
 .stat{background:#fff;border-radius:8px;padding:10px 12px;box-shadow:0 1px 2px rgba(0,0,0,.06)}
 .stat b{display:block;font-size:20px} .stat b.small{font-size:14px;font-weight:600}
-.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(350px,1fr));gap:10px}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(372px,1fr));gap:10px}
 .chart{background:#fff;border-radius:8px;padding:8px 10px;box-shadow:0 1px 2px rgba(0,0,0,.06)}
-.panel{background:#fff;border-radius:8px;padding:10px 14px;box-shadow:0 1px 2px rgba(0,0,0,.06);overflow-x:auto}
+.panel{background:#fff;border-radius:8px;padding:10px 14px;box-shadow:0 1px 2px rgba(0,0,0,.06)}
 table{border-collapse:collapse;font-size:13px;width:100%}
-th,td{text-align:left;padding:4px 10px 4px 0;vertical-align:top;border-bottom:1px solid #eef0f3}
+th,td{text-align:left;padding:4px 10px 4px 0;vertical-align:top;border-bottom:1px solid #eef0f3;
+ overflow-wrap:anywhere}
+table.compare tr.changed td{background:#fff8e6} table.compare th{width:22%}
+.card{background:#fff;border-radius:8px;padding:4px 14px 10px;box-shadow:0 1px 2px rgba(0,0,0,.06)}
+.card h3,.card h4,.card h5{margin:14px 0 6px} .card p{font-size:13px}
 th{color:#5f6b7a;font-weight:500}
 td.num{font-variant-numeric:tabular-nums;text-align:right}
 .pill{display:inline-block;border-radius:10px;padding:1px 8px;font-size:12px;font-weight:600;color:#fff;
@@ -195,8 +204,9 @@ def _lift_cell(version: VersionRecord) -> str:
     )
 
 
-def _versions_table(panel: ModelPanel, metric_names: Sequence[str]) -> str:
+def _versions_table(panel: ModelPanel, metric_names: Sequence[str], links: Links) -> str:
     production = panel.production
+    metric_names = metric_names[:TABLE_METRICS]
     head = "".join(f"<th>{_e(name)}</th>" for name in metric_names)
     rows = []
     for version in reversed(panel.versions):
@@ -210,7 +220,10 @@ def _versions_table(panel: ModelPanel, metric_names: Sequence[str]) -> str:
         gate = str((version.gate or {}).get("decision", "–"))
         cells = "".join(_metric_cell(version.version, name, version.metrics.get(name)) for name in metric_names)
         rows.append(
-            f'<tr data-version="{version.version}"><td>v{version.version} {" ".join(badges)}</td>'
+            f'<tr data-version="{version.version}">'
+            f"<td>{link(links.version(panel.name, version.version), f'v{version.version}')} {' '.join(badges)}<br>"
+            f"{link(links.run(version.lineage.execution_arn), 'run')} · "
+            f"{link(links.artifact(version.artifact_uri), 'artifact')}</td>"
             f"<td>{_pill(version.status, STATUS_COLOURS.get(version.status))}</td>"
             f"<td>{_e(version.estimator)}</td><td>{_e(gate)}</td>{_lift_cell(version)}{cells}"
             f"<td>{_e(version.serving.served_by)}</td>"
@@ -223,7 +236,7 @@ def _versions_table(panel: ModelPanel, metric_names: Sequence[str]) -> str:
     )
 
 
-def _lineage_table(panel: ModelPanel) -> str:
+def _lineage_table(panel: ModelPanel, links: Links) -> str:
     rows = []
     for version in reversed(panel.versions):
         lineage = version.lineage
@@ -236,7 +249,8 @@ def _lineage_table(panel: ModelPanel) -> str:
             f'<td><code title="{_e(lineage.data_sha256)}">{_e(lineage.data_sha256[:12])}</code></td>'
             f'<td class="num">{_number(lineage.rows)}</td><td>{_e(split.get("seed", "–"))}</td>'
             f"<td>{_e(lineage.requested_by)}</td><td>{_e(lineage.code_version)}</td><td>{_e(libraries)}</td>"
-            f'<td><code title="{_e(lineage.execution_arn)}">{_e(lineage.run_id)}</code></td></tr>'
+            f'<td title="{_e(lineage.execution_arn)}">'
+            f"{link(links.run(lineage.execution_arn), lineage.run_id)}</td></tr>"
         )
     return (
         '<div class="panel"><table class="lineage"><tr><th>version</th><th>dataset</th><th>data sha256</th>'
@@ -311,7 +325,7 @@ def _monitoring(panel: ModelPanel) -> str:
         else ""
     )
     report = (
-        "<details><summary>Latest drift report</summary>"
+        "<details><summary>Latest drift report, embedded</summary>"
         f'<iframe title="latest drift report" sandbox srcdoc="{_e(panel.drift_report_html)}"></iframe></details>'
         if panel.drift_report_html
         else ""
@@ -319,12 +333,12 @@ def _monitoring(panel: ModelPanel) -> str:
     return f'<div class="grid">{cells}</div>{table}{report}'
 
 
-def _model_section(panel: ModelPanel) -> str:
+def _model_section(panel: ModelPanel, links: Links) -> str:
     production = panel.production
     metric_names = chart_metrics(panel.versions)
     production_version = production.version if production else None
     charts = "".join(
-        f'<div class="chart"><div class="muted">{_e(name)} by version</div>'
+        f'<div class="chart"><div class="muted">{_e(name)} (holdout) at each version</div>'
         f"{metric_chart(name, panel.versions, production_version)}</div>"
         for name in metric_names
     )
@@ -334,22 +348,26 @@ def _model_section(panel: ModelPanel) -> str:
     latest = panel.versions[-1] if panel.versions else None
     description = _e(latest.description) if latest and latest.description else ""
     card = panel.card
-    card_block = (
-        f"<details><summary>Model card of v{_e(card['model_overview']['version'])}</summary>"
-        f"<pre>{_e(cards.render_markdown(card))}</pre></details>"
-        if card
-        else ""
-    )
+    card_block = ""
+    if card:
+        number = card["model_overview"]["version"]
+        source = link(links.card(panel.name, number), "Markdown")
+        card_block = (
+            f'<p class="muted">Model card of v{_e(number)} ({source})</p>{card_html(cards.render_markdown(card))}'
+        )
     return (
         f'<section id="{_anchor(panel.name)}" data-model="{_e(panel.name)}">'
         f"<h2>{_e(panel.name)} {' '.join(badges)}</h2>"
         f'<div class="muted">{description} · {len(panel.versions)} version(s) · '
         f'<a href="#top">back to the overview</a></div>'
-        f"<h3>Metrics over versions (holdout)</h3>"
+        f"<h3>Health over time</h3>{health(panel, links)}"
+        f"<h3>Metrics at each version</h3>"
         f'<div class="charts">{charts}</div>'
-        '<p class="muted">Green: production; red ring: rejected by the gate; blue: other versions.</p>'
-        f"<h3>Versions</h3>{_versions_table(panel, metric_names)}"
-        f"<h3>Lineage</h3>{_lineage_table(panel)}"
+        '<p class="muted">Time on the x-axis, 0 at the bottom (scores on 0–1). Green: production; red ring: '
+        "rejected by the gate; blue: other versions. Dashed lines in the health charts: versions registered.</p>"
+        f"<h3>What changed</h3>{compare(panel)}"
+        f"<h3>Versions</h3>{_versions_table(panel, metric_names, links)}"
+        f"<h3>Lineage</h3>{_lineage_table(panel, links)}"
         f"<h3>Approvals</h3>{_approvals(panel)}"
         f"<h3>Monitoring</h3>{_monitoring(panel)}"
         f"<h3>Model card</h3>{card_block or '<p class=muted>No version yet.</p>'}"
@@ -357,13 +375,14 @@ def _model_section(panel: ModelPanel) -> str:
     )
 
 
-def render_html(dashboard: Dashboard, *, title: str = "Model registry") -> str:
-    """The whole page: overview, then one section per model."""
+def render_html(dashboard: Dashboard, *, title: str = "Model registry", links: Links | None = None) -> str:
+    """The whole page: overview, then one section per model (``links``: the local stack's by default)."""
+    links = links or Links()
     nav = "".join(f'<a href="#{_anchor(p.name)}">{_e(p.name)}</a>' for p in dashboard.panels)
     body = (
         f'<h1 id="top">{_e(title)}</h1><div class="muted">generated {_e(dashboard.generated_at)} from the registry '
         f"and the drift monitor</div><nav>{nav}</nav>{_overview(dashboard)}"
-        + "".join(_model_section(panel) for panel in dashboard.panels)
+        + "".join(_model_section(panel, links) for panel in dashboard.panels)
     )
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
@@ -373,5 +392,5 @@ def render_html(dashboard: Dashboard, *, title: str = "Model registry") -> str:
     )
 
 
-def render(registry: ModelRegistry, monitors: MonitoringStore, **kwargs: Any) -> str:
-    return render_html(collect(registry, monitors, **kwargs))
+def render(registry: ModelRegistry, monitors: MonitoringStore, *, links: Links | None = None, **kwargs: Any) -> str:
+    return render_html(collect(registry, monitors, **kwargs), links=links)
