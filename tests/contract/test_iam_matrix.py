@@ -358,8 +358,18 @@ def test_the_pipeline_runs_only_its_own_training_jobs_as_the_one_training_role(t
     grants = _grants(role_statements(translated)["TrainingPipelineRole"], ("sagemaker:", "iam:", "events:"))
     jobs = "arn:${AWS::Partition}:sagemaker:${AWS::Region}:${AWS::AccountId}:training-job/mlops-train-*"
     rule = "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/StepFunctionsGetEventsForSageMakerTrainingJobsRule"  # noqa: E501
+    # a job is created only on one of the allowed instance types and within the runtime ceiling (the request's caps)
+    caps = {
+        "ForAllValues:StringEquals": {
+            "sagemaker:InstanceTypes": {"Fn::Split": [",", {"Ref": "TrainingInstanceTypes"}]}
+        },
+        "NumericLessThanEquals": {"sagemaker:MaxRuntimeInSeconds": {"Ref": "TrainingJobMaxRuntimeSeconds"}},
+    }
     assert grants == {
-        **{action: [(jobs, None)] for action in SAGEMAKER_JOB_ACTIONS},
+        **{
+            action: [(jobs, caps if action == "sagemaker:CreateTrainingJob" else None)]
+            for action in SAGEMAKER_JOB_ACTIONS
+        },
         "iam:PassRole": [("TrainingJobRole", {"StringEquals": {"iam:PassedToService": "sagemaker.amazonaws.com"}})],
         **{action: [(rule, None), (ROLLOUT_RULE, None)] for action in SYNC_RULE_ACTIONS},
     }

@@ -22,6 +22,7 @@ from mlops.registry import documents
 from mlops.storage.layout import CAPTURE_MARKER
 from tests.api_story import documented_routes
 from tests.conftest import FakeLambdaContext
+from tests.fuzz import openapi_fields as fields
 from tests.stack_state import stack_state, wait_until_quiet
 
 pytestmark = pytest.mark.fuzz
@@ -273,3 +274,44 @@ def test_admin_handler_answers_every_hostile_event(deployed):
     STATUSES.clear()
     check()
     print(f"\nadmin handler: {sum(STATUSES.values())} hostile events, answers {dict(STATUSES)}")
+
+
+def test_non_finite_numbers_and_deep_bodies_are_refused_on_every_route_and_change_nothing(deployed):
+    """Every numeric field of every route (from openapi.json) sent NaN, infinities and numbers beyond a double, and
+    every body nested 100,000 deep (tests/fuzz/openapi_fields.py): a 4xx with a message, nothing written."""
+    from functions.api import app as admin  # noqa: PLC0415 - after the stack's settings are in the environment
+    from functions.predict import app as predict  # noqa: PLC0415
+
+    def call(method, resource, path_values, query, body):
+        handler = predict if (method, resource) == fields.PREDICT else admin
+        with contextlib.redirect_stdout(io.StringIO()):  # predict prints its capture lines for Firehose
+            response = handler.lambda_handler(
+                fields.admin_event(method, resource, path_values, query, body), FakeLambdaContext()
+            )
+        assert isinstance(response, dict) and "statusCode" in response, response
+        return response
+
+    counts: Counter[str] = Counter()
+    failures = []
+    sent: set[tuple[str, str]] = set()
+    wait_until_quiet(deployed)
+    at_start = stack_state(deployed)
+    for method, resource, path_values, query, body in fields.cases(deployed, call):
+        if fields.EVERY_VALUE:
+            wait_until_quiet(deployed)
+        before = stack_state(deployed) if fields.EVERY_VALUE else None
+        response = call(method, resource, path_values, query, body)
+        status = response["statusCode"]
+        counts["requests"] += 1
+        sent.add((method, resource))
+        counts[f"{status // 100}xx"] += 1
+        changes = stack_state(deployed).changes_since(before) if before else {}
+        counts["changes on refused requests"] += bool(changes and status >= 400)
+        document = json.loads(response["body"]) if response["body"] else {}
+        if not (400 <= status < 500 and isinstance(document.get("message"), str) and not changes):
+            failures.append((method, resource, path_values, query, (body or "")[:120], status, document, changes))
+
+    print(f"\nnon-finite numbers and deep bodies: {dict(counts)}")
+    assert stack_state(deployed).changes_since(at_start) == {}  # and none over the whole battery
+    assert sent >= {(m, r) for m, r, op in fields.operations() if "requestBody" in op}, counts  # every body, at least
+    assert failures == [], failures[:10]

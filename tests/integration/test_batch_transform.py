@@ -9,6 +9,7 @@ import io
 import json
 import logging
 import os
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
@@ -19,9 +20,13 @@ from local.runs.training import run_training
 from local.stack import LocalStack
 from mlops.data import dataset
 from mlops.monitoring.capture_records import records_of
+from mlops.records.batch import BatchJobRequest, BatchJobStart, ChunkItem
+from mlops.records.events import ScoreChunkEvent
+from mlops.serving import batch
 from mlops.serving.cache import ModelCache
 from mlops.serving.validation import validate_instances
 from mlops.storage import objects
+from mlops.storage.objects import S3Uri
 from tests.api_story import Api, wait_for
 
 pytestmark = pytest.mark.integration
@@ -242,6 +247,8 @@ def test_a_chunk_failing_after_its_writes_ends_the_job_in_chunk_failed_with_no_c
     assert summary["chunks_committed"] < summary["chunks"], summary
     assert job["error"] == "ChunkFailed" and "States.ExceedToleratedFailureThreshold" in summary["error"], job
     assert_nothing_leaks(job)
+    # and the chunks it scored are not in the capture: a failed job feeds neither drift checks nor feedback training
+    assert [k for k in objects_under(stack, f"capture/{MODEL}/") if f"batch-{job['job_id']}-" in k] == []
 
 
 def test_a_retried_post_with_its_client_token_starts_one_job(deployed):
@@ -266,3 +273,51 @@ def test_a_retried_post_with_its_client_token_starts_one_job(deployed):
         lambda: api.call("GET", f"/models/{MODEL}/batch-jobs/{first['job_id']}")[1]["status"] != "RUNNING",
         "the job to end",
     )
+
+
+class _Day:
+    """``datetime`` as mlops.serving.batch sees it, on a day of the test's choosing."""
+
+    day = datetime(2026, 12, 7, 23, 59, 50, tzinfo=UTC)
+
+    @classmethod
+    def now(cls, tz=None):
+        return cls.day
+
+
+def test_a_chunk_retried_across_midnight_and_a_retried_finish_capture_it_once(deployed, monkeypatch):
+    from functions.batch import app  # noqa: PLC0415 - the function's own model cache, with the stack's settings
+
+    stack, _ = deployed
+    payload, _, _ = batch_csv(seed=5)
+    key = "datasets/nightly/midnight.csv"
+    stack.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=payload)
+    start = BatchJobStart(
+        job_id="t-" + "5" * 32,
+        model_name=MODEL,
+        request=BatchJobRequest(input_uri=f"s3://{stack.bucket}/{key}", chunk_bytes=CHUNK_BYTES),
+    )
+    job = batch.plan_job(start, stack.registry(), stack.bucket)
+    items = [ChunkItem(**item) for item in objects.get_json(S3Uri(job.plan_bucket, job.plan_key))]
+    assert len(items) > 1
+    monkeypatch.setattr(batch, "datetime", _Day)
+    # Given every chunk scored before midnight, and chunk 0 scored again after it (a retry)
+    scored = {}
+    for item in items:
+        scored[item.chunk] = batch.score_chunk(
+            ScoreChunkEvent(step="score", job=job, item=item), app._model_cache(), stack.bucket
+        )
+    _Day.day = datetime(2026, 12, 8, 0, 0, 10, tzinfo=UTC)
+    batch.score_chunk(ScoreChunkEvent(step="score", job=job, item=items[0]), app._model_cache(), stack.bucket)
+    # When the job finishes, and its finish is retried
+    assert [batch.finish_job(job, stack.bucket)["scored"] for _ in range(2)] == [
+        sum(s["scored"] for s in scored.values())
+    ] * 2
+    # Then each chunk is in the capture once, under the day of its last scoring, and every scored row once
+    mine = {k: v for k, v in objects_under(stack, f"capture/{MODEL}/").items() if f"batch-{job.job_id}-" in k}
+    assert sorted(mine) == sorted(
+        f"capture/{MODEL}/dt={'2026-12-08' if i.chunk == 0 else '2026-12-07'}/batch-{job.job_id}-{i.chunk:05d}.jsonl"
+        for i in items
+    )
+    ids = [r["inference_id"] for line in json_lines(mine) for r in records_of(line)]
+    assert len(ids) == len(set(ids)) == sum(s["scored"] for s in scored.values())

@@ -31,7 +31,12 @@ def stack(monkeypatch: pytest.MonkeyPatch):
     # A warm predict instance re-reads the alias on every request, so each step's weight reaches it at once. The bakes
     # here are judged on errors and request counts: the stack's p99 ceiling is raised to 30 s because a local request
     # on a loaded 2-core machine was seen at 3.5 s (the default 1,000 ms rolled a healthy canary back).
-    parameters = {"AliasRefreshSeconds": "0", "DeploymentMaxP99LatencyMs": "30000"}
+    parameters = {
+        "AliasRefreshSeconds": "0",
+        "DeploymentMaxP99LatencyMs": "30000",
+        "DeploymentBakeSeconds": "1",  # the shortest bake a request may ask for: the tests bake 1-6 s
+        "DeploymentMaxDisagreement": "1",  # the shadow test judges on errors, not on disagreement
+    }
     with LocalStack(parameters=parameters) as local_stack:
         for name, value in local_stack.environment().items():
             monkeypatch.setenv(name, value)

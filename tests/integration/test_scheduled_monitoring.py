@@ -13,7 +13,7 @@ import os
 import numpy as np
 import pytest
 
-from local.gateway import LocalGateway
+from local.gateway import LOCAL_CALLER_ARN, LocalGateway
 from local.runs.datasets import breast_cancer_csv, diabetes_csv
 from local.runs.monitoring import TICK_SCHEDULE, day_boundary, fire_drift_schedule, serve
 from local.runs.training import run_training
@@ -51,11 +51,14 @@ def two_models():
     os.environ.update(saved)
 
 
-def call(stack: LocalStack, method: str, path: str, body: object = None) -> tuple[int, dict]:
+def call(
+    stack: LocalStack, method: str, path: str, body: object = None, *, caller: str | None = None
+) -> tuple[int, dict]:
     gateway = LocalGateway(stack, port=0)
+    headers = {"content-type": "application/json", **({"x-local-caller": caller} if caller else {})}
     try:
         raw = json.dumps(body).encode() if body is not None else b""
-        status, _, payload = gateway.dispatch(method, path, {"content-type": "application/json"}, raw)
+        status, _, payload = gateway.dispatch(method, path, headers, raw)
     finally:
         gateway.server.server_close()
     return status, json.loads(payload or b"{}")
@@ -156,7 +159,7 @@ def test_a_retraining_trains_on_the_data_plus_captured_rows_joined_with_their_la
     labels = [{"inference_id": p["inference_id"], "label": y} for p, y in zip(served[:100], truth[:100], strict=True)]
     assert call(stack, "POST", f"/models/{CLASSIFIER}/feedback", {"labels": labels})[0] == 202
     relabelled = {"inference_id": served[0]["inference_id"], "label": "1" if truth[0] == "0" else "0"}
-    assert call(stack, "POST", f"/models/{CLASSIFIER}/feedback", {"labels": [relabelled]})[0] == 202
+    assert call(stack, "POST", f"/models/{CLASSIFIER}/feedback", {"labels": [relabelled]}, caller="reviewer")[0] == 202
     # and one capture object delivered twice (Firehose delivers at least once)
     captures = [
         item["Key"]
@@ -206,6 +209,12 @@ def test_a_retraining_trains_on_the_data_plus_captured_rows_joined_with_their_la
         features, label = expected[entry["inference_id"]]
         assert row["target"] == label
         assert {n: float(row[n]) for n in names} == features
+    # And each row names who gave the label that won (the relabelled one, its second labeller), and the rule
+    labellers = {entry["inference_id"]: entry["labelled_by"] for entry in manifest["rows"]}
+    reviewer = labellers.pop(relabelled["inference_id"])
+    assert reviewer.endswith("/reviewer") and set(labellers.values()) == {LOCAL_CALLER_ARN}, (reviewer, labellers)
+    assert {entry["rule"] for entry in manifest["rows"]} == {"latest label of an inference id wins"}
+    assert added["labelled_by"] == {LOCAL_CALLER_ARN: 99, reviewer: 1}
 
 
 def _body(stack: LocalStack, key: str) -> bytes:

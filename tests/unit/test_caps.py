@@ -28,6 +28,10 @@ def _policy(**overrides) -> GovernanceSettings:
         "max_error_rate": 0.01,
         "max_p99_latency_ms": 500.0,
         "min_requests": 20,
+        "max_disagreement": 0.1,
+        "bake_s": 300,
+        "training_instance_types": ("ml.m5.xlarge", "ml.m5.large"),
+        "max_training_runtime_s": 7200,
     }
     return GovernanceSettings(**{**values, **overrides})
 
@@ -45,6 +49,10 @@ def _request(**fields) -> TrainingRequest:
         ({"deployment": {"thresholds": {"max_error_rate": 0.02}}}, "DeploymentMaxErrorRate"),
         ({"deployment": {"thresholds": {"max_p99_latency_ms": 501.0}}}, "DeploymentMaxP99LatencyMs"),
         ({"deployment": {"thresholds": {"min_requests": 19}}}, "DeploymentMinRequests"),
+        ({"deployment": {"thresholds": {"max_disagreement": 0.11}}}, "DeploymentMaxDisagreement"),
+        ({"deployment": {"strategy": "shadow", "bake_s": 299}}, "DeploymentBakeSeconds"),
+        ({"sagemaker": {"instance_type": "ml.p4d.24xlarge"}}, "TrainingInstanceTypes"),
+        ({"compute": "sagemaker", "sagemaker": {"max_runtime_s": 7201}}, "TrainingJobMaxRuntimeSeconds"),
     ],
 )
 def test_a_request_above_a_ceiling_or_below_a_floor_is_refused_naming_the_parameter(fields, named):
@@ -58,8 +66,15 @@ def test_a_request_may_tighten_every_cap():
         search={"max_trials": 100, "max_concurrency": 2},
         deployment={
             "strategy": "linear",
-            "thresholds": {"max_error_rate": 0.001, "max_p99_latency_ms": 100.0, "min_requests": 500},
+            "bake_s": 3600,
+            "thresholds": {
+                "max_error_rate": 0.001,
+                "max_p99_latency_ms": 100.0,
+                "max_disagreement": 0.05,
+                "min_requests": 500,
+            },
         },
+        sagemaker={"instance_type": "ml.m5.large", "max_runtime_s": 600},
     )
     assert governance.violations(tighter, _policy()) == []
     # on a stack that deploys at once, a request may choose a progressive rollout (it is stricter)
@@ -75,7 +90,7 @@ def test_thresholds_a_request_leaves_out_are_the_stacks():
     )
 
     assert (settled.thresholds.max_error_rate, settled.thresholds.max_p99_latency_ms) == (0.01, 500.0)
-    assert settled.thresholds.min_requests == 50
+    assert (settled.thresholds.min_requests, settled.thresholds.max_disagreement) == (50, 0.1)
 
 
 def test_the_caps_are_read_once_and_a_malformed_one_fails_at_start(monkeypatch):
@@ -90,15 +105,37 @@ def test_the_caps_are_read_once_and_a_malformed_one_fails_at_start(monkeypatch):
         "DEPLOYMENT_MAX_ERROR_RATE": "0.05",
         "DEPLOYMENT_MAX_P99_LATENCY_MS": "800",
         "DEPLOYMENT_MIN_REQUESTS": "10",
+        "DEPLOYMENT_MAX_DISAGREEMENT": "0.3",
+        "DEPLOYMENT_BAKE_S": "120",
+        "TRAINING_INSTANCE_TYPE": "ml.m5.xlarge",
+        "TRAINING_INSTANCE_TYPES": "ml.m5.large,ml.m5.xlarge",
+        "TRAINING_JOB_MAX_RUNTIME_S": "3600",
     }.items():
         monkeypatch.setenv(name, value)
     policy = GovernanceSettings.from_environment()
     assert (policy.max_trials, policy.max_concurrency, policy.deployment_strategy) == (50, 4, "linear")
     assert (policy.max_error_rate, policy.max_p99_latency_ms, policy.min_requests) == (0.05, 800.0, 10)
+    assert (policy.max_disagreement, policy.bake_s, policy.max_training_runtime_s) == (0.3, 120, 3600)
+    # the default instance type first, then the rest of the allow-list
+    assert (policy.training_instance_type, policy.training_instance_types) == (
+        "ml.m5.xlarge",
+        ("ml.m5.xlarge", "ml.m5.large"),
+    )
 
-    monkeypatch.setenv("DEPLOYMENT_MAX_ERROR_RATE", "nan")
-    with pytest.raises(MissingSetting, match="DEPLOYMENT_MAX_ERROR_RATE"):
-        GovernanceSettings.from_environment()
+    for name, value, named in (
+        ("DEPLOYMENT_MAX_ERROR_RATE", "nan", "DEPLOYMENT_MAX_ERROR_RATE"),
+        (
+            "TRAINING_INSTANCE_TYPE",
+            "ml.m5.4xlarge",
+            "the default ml.m5.4xlarge is not one of ml.m5.large, ml.m5.xlarge",
+        ),
+        ("TRAINING_INSTANCE_TYPES", "ml.m5.xlarge,m5.large\n", "is not a SageMaker instance type"),
+        ("TRAINING_JOB_MAX_RUNTIME_S", "999999999", "TRAINING_JOB_MAX_RUNTIME_S"),
+    ):
+        with monkeypatch.context() as changed:
+            changed.setenv(name, value)
+            with pytest.raises(MissingSetting, match=named):
+                GovernanceSettings.from_environment()
 
 
 @pytest.fixture
@@ -144,3 +181,45 @@ def test_prepare_settles_the_thresholds_a_request_leaves_out_to_the_stacks(stack
                       policy=policy).request.deployment.thresholds  # fmt: skip
 
     assert (settled.max_error_rate, settled.max_p99_latency_ms, settled.min_requests) == (0.01, 500.0, 20)
+    assert settled.max_disagreement == 0.1  # the stack's, not the built-in default (0.2)
+
+
+def test_prepare_settles_a_training_jobs_instance_and_runtime_within_the_stacks():
+    from mlops.records.compute import settle_training_job  # noqa: PLC0415
+
+    policy = _policy()
+    assert settle_training_job(None, policy.training_instance_type, policy.max_training_runtime_s).model_dump() == {
+        "instance_type": "ml.m5.xlarge",
+        "max_runtime_s": 7200,
+    }
+    chosen = _request(sagemaker={"instance_type": "ml.m5.large", "max_runtime_s": 900}).sagemaker
+    assert settle_training_job(chosen, "ml.m5.xlarge", 7200).model_dump() == {
+        "instance_type": "ml.m5.large",
+        "max_runtime_s": 900,
+    }
+
+
+def test_the_training_job_reads_the_settled_instance_and_runtime_and_iam_holds_the_caps():
+    from local.template import ROOT, load_template  # noqa: PLC0415
+
+    definition = (ROOT / "statemachines/training_pipeline.asl.json").read_text()
+    assert '"InstanceType.$": "$.sagemaker.instance_type"' in definition
+    assert '"MaxRuntimeInSeconds.$": "$.sagemaker.max_runtime_s"' in definition
+    assert '"sagemaker.$": "$.request.sagemaker"' in definition  # the Map's items carry what Prepare settled
+    assert "${TrainingInstanceType}" not in definition and "${TrainingJobMaxRuntimeSeconds}" not in definition
+    template = load_template()
+    parameters = template["Parameters"]
+    assert parameters["TrainingInstanceTypes"]["AllowedPattern"].startswith("^ml")
+    statements = [
+        statement
+        for policy in template["Resources"]["TrainingPipeline"]["Properties"]["Policies"]
+        if isinstance(policy, dict)
+        for statement in policy.get("Statement", [])
+    ]
+    (create,) = [s for s in statements if "sagemaker:CreateTrainingJob" in str(s["Action"])]
+    assert create["Condition"] == {
+        "ForAllValues:StringEquals": {
+            "sagemaker:InstanceTypes": {"Fn::Split": [",", {"Ref": "TrainingInstanceTypes"}]}
+        },
+        "NumericLessThanEquals": {"sagemaker:MaxRuntimeInSeconds": {"Ref": "TrainingJobMaxRuntimeSeconds"}},
+    }

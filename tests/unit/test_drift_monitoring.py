@@ -295,13 +295,19 @@ def test_too_few_labels_are_not_judged(stack, deployed):
 
 def test_feedback_is_validated_against_the_production_version(stack, deployed):
     registry = stack.registry()
+    served = capture(stack, deployed, rows(np.random.default_rng(10), 2), predictions=["1", "0"])
     with pytest.raises(InvalidFeedback, match="not a class"):
-        accept_feedback(registry, stack.bucket, MODEL, [{"inference_id": "a:0", "label": "maybe"}], actor="tests")
+        accept_feedback(registry, stack.bucket, MODEL, [{"inference_id": served[0], "label": "maybe"}], actor="tests")
     with pytest.raises(InvalidFeedback, match="not an inference id"):
         accept_feedback(registry, stack.bucket, MODEL, [{"inference_id": "made-up", "label": 1}], actor="tests")
+    # an id of the right shape that this model never served (nothing in its capture) is refused, naming it
+    with pytest.raises(InvalidFeedback, match=r"1 inference id\(s\) churn has not served .*: a:0$"):
+        labels = [{"inference_id": served[1], "label": 0}, {"inference_id": "a:0", "label": 1}]
+        accept_feedback(registry, stack.bucket, MODEL, labels, actor="tests")
+    assert not any(key.startswith(f"feedback/{MODEL}/") for key in _keys(stack))  # nothing of a refusal stored
     events = registry.list_events(MODEL)
     accepted = accept_feedback(
-        registry, stack.bucket, MODEL, [{"inference_id": "a:0", "label": 1.0}], actor="arn:aws:iam::1:user/ann"
+        registry, stack.bucket, MODEL, [{"inference_id": served[0], "label": 1.0}], actor="arn:aws:iam::1:user/ann"
     )
     assert accepted["accepted"] == 1 and "/feedback/churn/dt=" in accepted["uri"]
     line = json.loads(objects.get_bytes(S3Uri.parse(accepted["uri"])))
@@ -311,6 +317,10 @@ def test_feedback_is_validated_against_the_production_version(stack, deployed):
     assert [(e.event_type, e.actor, e.after["labels"], e.after["uri"]) for e in received] == [
         ("FeedbackReceived", "arn:aws:iam::1:user/ann", 1, accepted["uri"])
     ]
+
+
+def _keys(stack) -> list[str]:
+    return [o["Key"] for o in stack.client("s3").list_objects_v2(Bucket=stack.bucket).get("Contents", [])]
 
 
 def test_nothing_to_monitor_and_unreadable_baselines_are_named_errors(stack):

@@ -81,6 +81,7 @@ def test_a_full_request_keeps_every_field():
             },
         },
         compute="sagemaker",
+        sagemaker={"instance_type": "ml.m5.xlarge", "max_runtime_s": 3600},
         external=None,
     )
 

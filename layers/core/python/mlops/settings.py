@@ -8,11 +8,14 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from mlops.records.compute import DEFAULT_INSTANCE_TYPE, DEFAULT_TRAINING_RUNTIME_S, instance_type_allow_list
 from mlops.records.request import (
+    DEFAULT_MAX_DISAGREEMENT,
     DEFAULT_MAX_ERROR_RATE,
     DEFAULT_MAX_P99_LATENCY_MS,
     DEFAULT_MIN_REQUESTS,
     DEPLOYMENT_STRATEGIES,
+    MAX_BAKE_S,
     MAX_TRIALS,
 )
 
@@ -77,13 +80,7 @@ class EndpointSettings:
         runtime = _required("SERVING_RUNTIME")
         if runtime not in ("onnx", "sklearn"):
             raise MissingSetting(f"SERVING_RUNTIME must be onnx or sklearn, not {runtime!r}")
-        try:
-            refresh = float(_required("ALIAS_REFRESH_S"))
-            rate = float(_required("CAPTURE_SAMPLE_RATE"))
-        except ValueError as exc:
-            raise MissingSetting(f"ALIAS_REFRESH_S and CAPTURE_SAMPLE_RATE must be numbers: {exc}") from exc
-        if refresh < 0 or not 0 <= rate <= 1:
-            raise MissingSetting("ALIAS_REFRESH_S must be >= 0 and CAPTURE_SAMPLE_RATE within [0, 1]")
+        refresh, rate = _number("ALIAS_REFRESH_S", low=0, high=math.inf), _number("CAPTURE_SAMPLE_RATE", low=0, high=1)
         return cls(runtime, refresh, rate, _required("SKLEARN_PREDICT_FUNCTION"))
 
 
@@ -131,13 +128,7 @@ class ModelCacheSettings:
 
     @classmethod
     def from_environment(cls) -> ModelCacheSettings:
-        try:
-            megabytes = int(_required("MODEL_CACHE_MB"))
-        except ValueError as exc:
-            raise MissingSetting(f"MODEL_CACHE_MB must be a whole number of MiB: {exc}") from exc
-        if megabytes < 1:
-            raise MissingSetting(f"MODEL_CACHE_MB must be at least 1, not {megabytes}")
-        return cls(megabytes * 1024 * 1024)
+        return cls(_whole("MODEL_CACHE_MB", low=1, high=10**7) * 1024 * 1024)  # MiB
 
 
 @dataclass(frozen=True)
@@ -371,9 +362,11 @@ def _whole(name: str, *, low: int, high: int) -> int:
 class GovernanceSettings:
     """The stack's rules a training request may tighten but never loosen (read by the API and Prepare): approval,
     the gate's margin, where data may be read, and the caps on what a run may spend and risk. Ceilings: a search's
-    trials (``SearchMaxTrials``) and trials at once (``TrialMaxConcurrency``). Floors of delivery: a progressive
-    ``DeploymentStrategy`` (a request may not choose all_at_once on it) and its bake thresholds
-    (``DeploymentMaxErrorRate``, ``DeploymentMaxP99LatencyMs``, ``DeploymentMinRequests``)."""
+    trials (``SearchMaxTrials``), trials at once (``TrialMaxConcurrency``), a SageMaker training job's instance (one
+    of ``TrainingInstanceTypes``, ``TrainingInstanceType`` first) and runtime (``TrainingJobMaxRuntimeSeconds``).
+    Floors of delivery: a progressive ``DeploymentStrategy`` (a request may not choose all_at_once on it), its bake
+    (``DeploymentBakeSeconds``: longer only) and thresholds (``DeploymentMaxErrorRate``,
+    ``DeploymentMaxP99LatencyMs``, ``DeploymentMaxDisagreement``, ``DeploymentMinRequests``)."""
 
     require_approval: bool
     min_improvement: float
@@ -384,19 +377,19 @@ class GovernanceSettings:
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
     max_p99_latency_ms: float = DEFAULT_MAX_P99_LATENCY_MS
     min_requests: int = DEFAULT_MIN_REQUESTS
+    max_disagreement: float = DEFAULT_MAX_DISAGREEMENT
+    bake_s: int = 0
+    training_instance_types: tuple[str, ...] = (DEFAULT_INSTANCE_TYPE,)
+    max_training_runtime_s: int = DEFAULT_TRAINING_RUNTIME_S
 
-    ENVIRONMENT_VARIABLES = (
-        "REQUIRE_APPROVAL",
-        "GATE_MIN_IMPROVEMENT",
-        "DATA_BUCKET",
-        "ARTIFACTS_BUCKET",
-        "SEARCH_MAX_TRIALS",
-        "TRIAL_MAX_CONCURRENCY",
-        "DEPLOYMENT_STRATEGY",
-        "DEPLOYMENT_MAX_ERROR_RATE",
-        "DEPLOYMENT_MAX_P99_LATENCY_MS",
-        "DEPLOYMENT_MIN_REQUESTS",
-    )
+    ENVIRONMENT_VARIABLES = ("REQUIRE_APPROVAL", "GATE_MIN_IMPROVEMENT", "DATA_BUCKET", "ARTIFACTS_BUCKET",
+        "SEARCH_MAX_TRIALS", "TRIAL_MAX_CONCURRENCY", "DEPLOYMENT_STRATEGY", "DEPLOYMENT_MAX_ERROR_RATE",
+        "DEPLOYMENT_MAX_P99_LATENCY_MS", "DEPLOYMENT_MIN_REQUESTS", "DEPLOYMENT_MAX_DISAGREEMENT", "DEPLOYMENT_BAKE_S",
+        "TRAINING_INSTANCE_TYPE", "TRAINING_INSTANCE_TYPES", "TRAINING_JOB_MAX_RUNTIME_S")  # fmt: skip
+
+    @property
+    def training_instance_type(self) -> str:  # the default (TrainingInstanceType)
+        return self.training_instance_types[0]
 
     @property
     def progressive(self) -> bool:
@@ -420,16 +413,24 @@ class GovernanceSettings:
         strategy = _required("DEPLOYMENT_STRATEGY")
         if strategy not in DEPLOYMENT_STRATEGIES:
             raise MissingSetting(f"DEPLOYMENT_STRATEGY must be one of {DEPLOYMENT_STRATEGIES}, not {strategy!r}")
+        try:
+            types = instance_type_allow_list(_required("TRAINING_INSTANCE_TYPE"), _required("TRAINING_INSTANCE_TYPES"))
+        except ValueError as exc:
+            raise MissingSetting(f"TRAINING_INSTANCE_TYPE / TRAINING_INSTANCE_TYPES: {exc}") from exc
         return cls(
             flag == "true",
             margin,
-            locations,
+            locations,  # fmt: skip
             max_trials=_whole("SEARCH_MAX_TRIALS", low=1, high=MAX_TRIALS),
             max_concurrency=_whole("TRIAL_MAX_CONCURRENCY", low=1, high=MAX_TRIALS),
             deployment_strategy=strategy,
             max_error_rate=_number("DEPLOYMENT_MAX_ERROR_RATE", low=0, high=1),
             max_p99_latency_ms=_number("DEPLOYMENT_MAX_P99_LATENCY_MS", low=1, high=60_000),
             min_requests=_whole("DEPLOYMENT_MIN_REQUESTS", low=0, high=10_000_000),
+            max_disagreement=_number("DEPLOYMENT_MAX_DISAGREEMENT", low=0, high=1),
+            bake_s=_whole("DEPLOYMENT_BAKE_S", low=0, high=MAX_BAKE_S),
+            training_instance_types=types,
+            max_training_runtime_s=_whole("TRAINING_JOB_MAX_RUNTIME_S", low=600, high=5 * 24 * 3600),
         )
 
 

@@ -1,7 +1,8 @@
 """The stack's governance rules against a training request: a request can make them stricter, never looser.
 
 The stack decides (template parameters ``RequireApproval``, ``GateMinImprovement``, ``DataBucketName``, and the caps
-``SearchMaxTrials``, ``TrialMaxConcurrency``, ``DeploymentStrategy`` and the bake thresholds): a request
+``SearchMaxTrials``, ``TrialMaxConcurrency``, ``TrainingInstanceTypes``, ``TrainingJobMaxRuntimeSeconds``,
+``DeploymentStrategy``, ``DeploymentBakeSeconds`` and the bake thresholds): a request
 may require an approval the stack does not, or ask for a larger gate margin, but a request that would turn off a
 required approval, lower the margin, or read a dataset outside the allowed locations (``datasets/`` in the
 artifacts bucket, and the data bucket if one is set) is refused before anything is written. The API checks at the
@@ -54,7 +55,13 @@ def cap_violations(request: TrainingRequest, policy: GovernanceSettings) -> list
             f"search.max_concurrency {search.max_concurrency} is above the stack's ceiling {policy.max_concurrency} "
             "(TrialMaxConcurrency)"
         )
+    found += _training_job_violations(request, policy)
     deployment = request.deployment
+    if deployment.bake_s is not None and deployment.bake_s < policy.bake_s:
+        found.append(
+            f"deployment.bake_s {deployment.bake_s} is below the stack's {policy.bake_s} (DeploymentBakeSeconds): a "
+            "request may bake longer, not shorter"
+        )
     if policy.progressive and deployment.strategy == "all_at_once":
         found.append(
             f"deployment.strategy all_at_once: this stack delivers progressively ({policy.deployment_strategy}, "
@@ -70,6 +77,13 @@ def cap_violations(request: TrainingRequest, policy: GovernanceSettings) -> list
             "DeploymentMaxP99LatencyMs",
             "above",
         ),
+        (
+            "max_disagreement",
+            thresholds.max_disagreement,
+            policy.max_disagreement,
+            "DeploymentMaxDisagreement",
+            "above",
+        ),
         ("min_requests", thresholds.min_requests, policy.min_requests, "DeploymentMinRequests", "below"),
     ):
         if requested is not None and (requested > floor if looser == "above" else requested < floor):
@@ -77,6 +91,25 @@ def cap_violations(request: TrainingRequest, policy: GovernanceSettings) -> list
                 f"deployment.thresholds.{field} {requested} is {looser} the stack's {floor} ({parameter}): a "
                 "request may tighten a bake threshold, not loosen it"
             )
+    return found
+
+
+def _training_job_violations(request: TrainingRequest, policy: GovernanceSettings) -> list[str]:
+    """A SageMaker training job's instance from the stack's allow-list only, and its runtime within the ceiling."""
+    found = []
+    resources = request.sagemaker
+    if resources is None:
+        return found
+    if resources.instance_type is not None and resources.instance_type not in policy.training_instance_types:
+        found.append(
+            f"sagemaker.instance_type {resources.instance_type} is not one of the stack's "
+            f"{', '.join(policy.training_instance_types)} (TrainingInstanceTypes)"
+        )
+    if resources.max_runtime_s is not None and resources.max_runtime_s > policy.max_training_runtime_s:
+        found.append(
+            f"sagemaker.max_runtime_s {resources.max_runtime_s} is above the stack's ceiling "
+            f"{policy.max_training_runtime_s} (TrainingJobMaxRuntimeSeconds)"
+        )
     return found
 
 

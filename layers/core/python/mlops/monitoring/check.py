@@ -66,6 +66,9 @@ def retraining_request(record: Mapping[str, Any], config: MonitoringConfig, chec
     request = {k: v for k, v in spec.items() if k in TrainingRequest.model_fields}
     # the engine the user asked for, not the one Prepare settled by size: a retraining on more data may need another
     request["compute"] = spec.get("requested_compute")
+    # a training job's instance and runtime as the stack settles them when the retraining runs (the settled ones may
+    # lie outside an allow-list changed since)
+    request.pop("sagemaker", None)
     if config.retraining_dataset_uri:
         request["dataset_uri"] = config.retraining_dataset_uri
     if config.retraining_feedback is not None:  # the data plus the captured rows labelled since (feedback_rows)

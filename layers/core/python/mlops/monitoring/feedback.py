@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from mlops.errors import InvalidFeedback, ModelNotFound
+from mlops.monitoring.capture_records import records_of
 from mlops.monitoring.partitions import iso_seconds, json_lines, partition_keys
 from mlops.monitoring.registry_view import PRODUCTION, ModelRegistry, schema_of
 from mlops.storage import layout, objects
@@ -41,6 +42,21 @@ def is_finite_number(value: Any) -> bool:
 
 # What the predict route and a batch job issue: the request (or job) id and the row's position in it.
 INFERENCE_ID_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,128}:[0-9]{1,19}")
+# How far back the capture is searched for the inference ids a label names (the longest feedback training window).
+SERVED_LOOKBACK_S = 90 * 24 * 3600
+
+
+def unserved(bucket: str, model_name: str, inference_ids: set[str], *, now: float) -> set[str]:
+    """Of ``inference_ids``, those this model's capture (the predict route's and succeeded batch jobs') does not hold
+    within the lookback: labels for them could join nothing, so they are refused rather than stored."""
+    missing = set(inference_ids)
+    for key in partition_keys(bucket, layout.capture_prefix(model_name), now - SERVED_LOOKBACK_S, now):
+        for document in json_lines(bucket, key):
+            if document.get("capture") == layout.CAPTURE_MARKER:
+                missing.difference_update(record.get("inference_id") for record in records_of(document))
+        if not missing:
+            break
+    return missing
 
 
 def store_feedback(
@@ -71,14 +87,21 @@ def store_feedback(
     return str(uri)
 
 
-def read_labels(bucket: str, model_name: str, start: float, end: float) -> dict[str, Any]:
-    """inference_id -> actual label, from feedback received in [start, end] (the latest label wins)."""
-    labels: dict[str, Any] = {}
+def read_label_lines(bucket: str, model_name: str, start: float, end: float) -> dict[str, dict[str, Any]]:
+    """inference_id -> the label line that won (the latest received): its label, who labelled it, when."""
+    lines: dict[str, dict[str, Any]] = {}
     for key in partition_keys(bucket, layout.feedback_prefix(model_name), start, end):
         for document in json_lines(bucket, key):
             if document.get("feedback") == layout.FEEDBACK_MARKER and isinstance(document.get("inference_id"), str):
-                labels[document["inference_id"]] = document.get("label")
-    return labels
+                earlier = lines.get(document["inference_id"])
+                if earlier is None or str(document.get("received_at", "")) >= str(earlier.get("received_at", "")):
+                    lines[document["inference_id"]] = document
+    return lines
+
+
+def read_labels(bucket: str, model_name: str, start: float, end: float) -> dict[str, Any]:
+    """inference_id -> actual label, from feedback received in [start, end] (the latest label wins)."""
+    return {key: line.get("label") for key, line in read_label_lines(bucket, model_name, start, end).items()}
 
 
 def accept_feedback(
@@ -91,8 +114,8 @@ def accept_feedback(
     now: float | None = None,
 ) -> dict[str, Any]:
     """Validate ground-truth labels against the production version's task and classes and their inference ids
-    against the ids the endpoint and batch jobs issue, then store them, with who sent them and an audit event
-    (``FeedbackReceived``)."""
+    against the ids the endpoint and batch jobs issue and this model's capture holds, then store them, with who sent
+    them and an audit event (``FeedbackReceived``)."""
     alias = registry.get_alias(model_name, PRODUCTION)
     if alias is None:
         raise ModelNotFound(f"model {model_name!r} has no production version to give feedback on")
@@ -117,6 +140,14 @@ def accept_feedback(
                 "answered (<request or job id>:<row>)"
             )
         normalised.append({"inference_id": item["inference_id"], "label": value})
+    missing = unserved(bucket, model_name, {item["inference_id"] for item in normalised}, now=time.time())
+    if missing:
+        named = sorted(missing)
+        raise InvalidFeedback(
+            f"{len(named)} inference id(s) {model_name} has not served (none in its capture; a prediction is "
+            f"captured within a minute of its answer, a batch job's rows when the job succeeds): {', '.join(named[:5])}"
+            + (" ..." if len(named) > 5 else "")
+        )
     uri = store_feedback(bucket, model_name, normalised, actor=actor, now=now)
     registry.record_event(
         model_name,

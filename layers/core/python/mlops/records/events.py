@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, m
 
 from mlops.errors import InvalidStepInput
 from mlops.records.batch import BatchJobStart, ChunkItem, PlannedJob
+from mlops.records.compute import SettledTrainingJobResources
 from mlops.records.registry import MODEL_NAME_PATTERN
 from mlops.records.request import (
     Candidate,
@@ -65,6 +66,7 @@ class TrainEvent(StepEvent):
     fraction: float = Field(default=1.0, gt=0, le=1)
     deadline_epoch_s: float | None = None
     compute: ComputeEngine = "lambda"  # the Map's Choice routes on it; the Train function only trains on lambda
+    sagemaker: SettledTrainingJobResources | None = None  # a training job's instance and runtime (the Map reads it)
     # set by the Map after a SageMaker training job finished: the Train function then collects what it trained
     training_job: TrainingJobRef | None = None
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Protocol
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlops.errors import InvalidTrainingRequest
+from mlops.records.compute import ComputeEngine, SettledTrainingJobResources, TrainingJobResources
 from mlops.records.registry import MODEL_NAME_PATTERN
 
 
@@ -25,8 +26,6 @@ class ColumnRoles:
 
 
 EXTERNAL_CANDIDATE = "external"  # the candidate name of a caller's model in the trial plan and the leaderboard
-ComputeEngine = Literal["lambda", "sagemaker"]
-COMPUTE_ENGINES: tuple[ComputeEngine, ...] = ("lambda", "sagemaker")
 
 
 class Candidate(BaseModel):
@@ -287,6 +286,7 @@ class TrainingRequest(BaseModel):
         description="where candidates train: lambda (the Train function) or sagemaker (a training job); "
         "default: lambda, or sagemaker when the data is above what the Train function's memory holds",
     )
+    sagemaker: TrainingJobResources | None = Field(default=None, description="a SageMaker training job's instance")
     gate: Gate = Field(default_factory=Gate)
     split: Split = Field(default_factory=Split)
     feedback: FeedbackRows | None = Field(
@@ -377,6 +377,7 @@ class ThresholdFloor(Protocol):
 
     max_error_rate: float
     max_p99_latency_ms: float
+    max_disagreement: float
     min_requests: int
 
 
@@ -396,7 +397,9 @@ def settle_deployment(
             max_p99_latency_ms=_given(
                 thresholds.max_p99_latency_ms, floor.max_p99_latency_ms if floor else DEFAULT_MAX_P99_LATENCY_MS
             ),
-            max_disagreement=_given(thresholds.max_disagreement, DEFAULT_MAX_DISAGREEMENT),
+            max_disagreement=_given(
+                thresholds.max_disagreement, floor.max_disagreement if floor else DEFAULT_MAX_DISAGREEMENT
+            ),
             min_requests=_given(thresholds.min_requests, floor.min_requests if floor else DEFAULT_MIN_REQUESTS),
         ),
     )
@@ -420,6 +423,7 @@ class NormalisedRequest(TrainingRequest):
     code_version: str = Field(min_length=1)
     compute: ComputeEngine  # Prepare settles the engine (mlops.training.compute)
     requested_compute: ComputeEngine | None = None  # what the request asked for (a retraining asks the same)
+    sagemaker: SettledTrainingJobResources  # the instance and longest runtime a training job of this run gets
     compute_reason: str = Field(default="", max_length=500, description="why this engine (requested or by size)")
     # a binary target's rarer class share of the rows, and the validation metric the winner is picked on when it is
     # not the gate's (an imbalanced target whose request names no metric: average precision; mlops.training.imbalance)

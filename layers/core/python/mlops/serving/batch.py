@@ -11,9 +11,13 @@ split this way and are refused by name, as are gzip and Parquet (the serving lay
 Steps (one Lambda function, one entry per state):
   plan    resolve alias -> version, read the header, cut the byte ranges, write ``plan.json`` (the Map's items)
   score   one chunk: validate rows (a bad row is set aside with its reason), predict (``mlops.serving.batch_chunks``),
-          write the output part, the errors part and the capture object, then the chunk's marker, last
-  finish  every chunk's marker present -> counts, URIs and each chunk's first row in ``summary.json``
-  failed  a job that ends in a Fail state: ``summary.json`` says FAILED and names no output as complete
+          write the output part, the errors part and the capture lines (staged with the job's files), then the
+          chunk's marker, last
+  finish  every chunk's marker present -> each chunk's capture copied into ``capture/<model>/dt=<day scored>/``
+          (one key per chunk: a chunk retried across midnight, or a retried finish, is captured once), counts, URIs
+          and each chunk's first row in ``summary.json``
+  failed  a job that ends in a Fail state: ``summary.json`` says FAILED and names no output as complete; its
+          capture never reaches ``capture/``, so it feeds neither drift checks nor feedback training
 """
 
 from __future__ import annotations
@@ -154,9 +158,8 @@ def score_chunk(event: ScoreChunkEvent, cache: ModelCache, artifacts_bucket: str
     objects.put_bytes(output_part, outcome.output, "application/x-ndjson")
     objects.put_bytes(errors_part, outcome.errors, "application/x-ndjson")
     capture_uri = None
-    if outcome.capture_lines:
-        day = datetime.now(UTC).date().isoformat()
-        capture = layout.batch_capture_object(bucket, model_name, day, job.job_id, item.chunk)
+    if outcome.capture_lines:  # staged with the job's files: the capture receives it only if the job succeeds
+        capture = layout.batch_capture_staged(bucket, model_name, job.job_id, item.chunk)
         objects.put_bytes(
             capture, "".join(line + "\n" for line in outcome.capture_lines).encode(), "application/x-ndjson"
         )
@@ -172,6 +175,7 @@ def score_chunk(event: ScoreChunkEvent, cache: ModelCache, artifacts_bucket: str
         "output_uri": str(output_part),
         "errors_uri": str(errors_part),
         "capture_uri": capture_uri,
+        "scored_day": datetime.now(UTC).date().isoformat(),  # this attempt's: a retry's marker replaces it
     }
     objects.put_json(layout.batch_chunk_marker(bucket, model_name, job.job_id, item.chunk), marker)
     return {"chunk": item.chunk, "rows": outcome.rows, "scored": outcome.scored, "invalid": outcome.invalid}
@@ -196,9 +200,13 @@ def finish_job(job: PlannedJob, artifacts_bucket: str) -> dict[str, Any]:
         for chunk in range(job.chunks)
     ]
     first_rows, rows = [], 0
-    for marker in markers:
+    for chunk, marker in enumerate(markers):
         first_rows.append(rows)
         rows += marker["rows"]
+        if marker.get("capture_uri"):  # into the capture, keyed by chunk and the day it was scored: once
+            day = marker.get("scored_day") or utc_now()[:10]
+            destination = layout.batch_capture_object(artifacts_bucket, job.model_name, day, job.job_id, chunk)
+            objects.copy(S3Uri.parse(marker["capture_uri"]), destination)
     summary = {
         **_summary_head(job),
         "status": SUCCEEDED,

@@ -328,6 +328,12 @@ def batch_summary(bucket: str, model_name: str, job_id: str) -> S3Uri:
     return S3Uri(bucket, f"{batch_job_prefix(bucket, model_name, job_id).key}/summary.json")
 
 
+def batch_capture_staged(bucket: str, model_name: str, job_id: str, chunk: int) -> S3Uri:
+    """A chunk's capture lines while its job runs (``capture/`` only receives them when the job succeeds)."""
+    return S3Uri(bucket, f"{batch_job_prefix(bucket, model_name, job_id).key}/capture/part-{chunk:05d}.jsonl")
+
+
 def batch_capture_object(bucket: str, model_name: str, day: str, job_id: str, chunk: int) -> S3Uri:
-    """A batch chunk's scored rows where the drift check reads the endpoint's capture (``capture/<model>/dt=``)."""
+    """A succeeded batch job's chunk, where the drift check and feedback read the endpoint's capture
+    (``capture/<model>/dt=<the day the chunk was scored>/``): one key per chunk, however often it was retried."""
     return S3Uri(bucket, f"{day_prefix(capture_prefix(model_name), day)}batch-{job_id}-{chunk:05d}.jsonl")

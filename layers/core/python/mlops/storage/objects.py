@@ -155,6 +155,13 @@ def get_range(uri: S3Uri, start: int, end: int) -> bytes:
     return response["Body"].read()
 
 
+def copy(source: S3Uri, destination: S3Uri) -> None:
+    """One object copied within S3 (CopyObject: GetObject on the source, PutObject on the destination)."""
+    clients.client("s3").copy_object(
+        Bucket=destination.bucket, Key=destination.key, CopySource={"Bucket": source.bucket, "Key": source.key}
+    )
+
+
 def size_bytes(uri: S3Uri) -> int:
     return int(clients.client("s3").head_object(Bucket=uri.bucket, Key=uri.key)["ContentLength"])
 

@@ -2,11 +2,13 @@
 captured predictions whose ground truth was posted to ``/feedback``.
 
 1. ``collect``: the labels received in the window (``feedback/<model>/dt=.../``; the latest label of an inference id
-   wins) joined to the captured requests (``capture/<model>/dt=.../``) by ``inference_id``. A capture record seen
-   twice (Firehose delivers at least once) counts once; the newest ``max_rows`` are kept.
+   wins, and the row keeps who sent it) joined to the captured requests (``capture/<model>/dt=.../``) by
+   ``inference_id``. A capture record seen twice (Firehose delivers at least once) counts once; the newest
+   ``max_rows`` are kept.
 2. ``write_dataset``: the original CSV with the labelled rows appended in time order (oldest first), one row per
    inference id, written as a dataset object of its own (``datasets/feedback/<model>/<run id>.csv``), so the version's
-   lineage names data that can be read back and hashed; a manifest beside it lists which captures gave which rows.
+   lineage names data that can be read back and hashed; a manifest beside it lists which captures gave which rows
+   and who labelled each (the lineage counts the rows per labeller).
 3. ``place_in_splits``: Prepare's seeded, stratified split is made over the whole table; then the labelled rows are
    taken out of it and placed by time: the newest ``holdout_share`` go to the test split — the holdout on which
    Evaluate scores the challenger *and* the champion, so the gate compares them on recent traffic as well as on the
@@ -20,6 +22,7 @@ import csv
 import gzip
 import io
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,13 +31,14 @@ import numpy as np
 
 from mlops.errors import InvalidDataset, InvalidTrainingRequest
 from mlops.monitoring.capture_records import records_of
-from mlops.monitoring.feedback import read_labels
+from mlops.monitoring.feedback import read_label_lines
 from mlops.monitoring.partitions import iso_seconds, json_lines, partition_keys
 from mlops.records.request import FeedbackRows
 from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri
 
 MANIFEST_CAPTURES_LISTED = 200  # capture objects named in the lineage (the manifest in S3 lists every one)
+LABELLERS_LISTED = 20
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ class LabelledRow:
     features: dict[str, Any]
     label: Any
     capture_key: str
+    labelled_by: str = "unknown"  # the winning label's sender (its line's labelled_by)
+    labelled_at: str = ""
 
 
 @dataclass
@@ -57,7 +63,8 @@ class Collected:
 def collect(bucket: str, model_name: str, settings: FeedbackRows, *, now: float) -> Collected:
     """The captured requests that have a label received within the window, one per inference id, oldest first."""
     start = now - settings.window_hours * 3600
-    labels = read_labels(bucket, model_name, start, now)
+    lines = read_label_lines(bucket, model_name, start, now)
+    labels = {inference_id: line.get("label") for inference_id, line in lines.items()}
     collected = Collected(labels_received=len(labels))
     if not labels:
         return collected
@@ -77,7 +84,11 @@ def collect(bucket: str, model_name: str, settings: FeedbackRows, *, now: float)
                     collected.duplicate_captures += 1
                     continue
                 features = record.get("features") if isinstance(record.get("features"), dict) else {}
-                by_id[inference_id] = LabelledRow(inference_id, float(timestamp), features, labels[inference_id], key)
+                line = lines[inference_id]
+                by_id[inference_id] = LabelledRow(
+                    inference_id, float(timestamp), features, labels[inference_id], key,
+                    str(line.get("labelled_by") or "unknown"), str(line.get("received_at") or ""),
+                )  # fmt: skip
     rows = sorted(by_id.values(), key=lambda row: (row.timestamp, row.inference_id))
     collected.rows_over_limit = max(0, len(rows) - settings.max_rows)
     collected.rows = rows[-settings.max_rows :] if rows else []
@@ -148,7 +159,14 @@ def write_dataset(
         "window": {"start": iso_seconds(window_start), "end": iso_seconds(now)},
         "settings": settings.model_dump(mode="json"),
         "rows": [
-            {"inference_id": row.inference_id, "captured_at": iso_seconds(row.timestamp), "capture": row.capture_key}
+            {
+                "inference_id": row.inference_id,
+                "captured_at": iso_seconds(row.timestamp),
+                "capture": row.capture_key,
+                "labelled_by": row.labelled_by,
+                "labelled_at": row.labelled_at,
+                "rule": "latest label of an inference id wins",
+            }
             for row in collected.rows
         ],
         "captures": captures,
@@ -170,6 +188,8 @@ def write_dataset(
         "rows_over_limit": collected.rows_over_limit,
         "capture_objects": len(captures),
         "captures": captures[:MANIFEST_CAPTURES_LISTED],
+        # rows per labeller (the 20 with most; the manifest names every row's)
+        "labelled_by": dict(Counter(row.labelled_by for row in collected.rows).most_common(LABELLERS_LISTED)),
     }
     return FeedbackDataset(str(uri), str(manifest_uri), len(original), len(collected.rows), summary)
 

@@ -18,6 +18,7 @@ import numpy as np
 from mlops.data import baseline, dataset, typed_table
 from mlops.errors import InvalidTrainingRequest, PolicyViolation
 from mlops.governance import policy as governance
+from mlops.records.compute import DEFAULT_INSTANCE_TYPE, DEFAULT_TRAINING_RUNTIME_S, settle_training_job
 from mlops.records.lineage import run_id_of
 from mlops.records.request import (
     Candidate,
@@ -361,6 +362,11 @@ def _normalised_request(
             "compute": compute[0],
             "compute_reason": compute[1],
             "requested_compute": request.compute,
+            "sagemaker": settle_training_job(
+                request.sagemaker,
+                policy.training_instance_type if policy else DEFAULT_INSTANCE_TYPE,
+                policy.max_training_runtime_s if policy else DEFAULT_TRAINING_RUNTIME_S,
+            ).model_dump(),
             "minority_share": imbalance[0],
             "selection_metric": imbalance[1],
             "external": {**request.external.model_dump(), "declared_libraries": external}
