@@ -367,8 +367,18 @@ def test_string_labels_are_stripped_and_sorted_into_classes():
     assert schema.positive_class is None  # multiclass: no positive class unless asked for
 
 
-@pytest.mark.parametrize(("labels", "positive_class"), [(["no", "yes"], "yes"), (["1", "0"], "1"), (["b", "a"], "b")])
-def test_a_binary_target_defaults_its_positive_class_to_the_later_sorted_label(labels, positive_class):
+@pytest.mark.parametrize(
+    ("labels", "positive_class"),
+    [
+        (["no", "yes"], "yes"),
+        (["1", "0"], "1"),
+        (["b", "a"], "b"),  # a tie: the later sorted label
+        (["Yes"] * 9 + ["No"], "Yes"),  # a conventional pair names the event, however rare the other label is
+        (["stayed"] * 9 + ["churned"], "churned"),  # otherwise the rarer class, not the later sorted label
+        (["alpha"] + ["beta"] * 9, "alpha"),
+    ],
+)
+def test_a_binary_target_defaults_its_positive_class_to_the_event_or_the_rarer_label(labels, positive_class):
     schema, _ = dataset.infer_schema(labelled_table(labels * 15), "label")
 
     assert schema.positive_class == positive_class

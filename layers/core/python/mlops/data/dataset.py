@@ -151,8 +151,31 @@ def _check_classes(labels: CategoricalColumn, target: str, positive_class: str |
     if positive_class is not None and positive_class not in counts:
         raise InvalidDataset(f"positive class {positive_class!r} is not a value of {target!r}: {classes}")
     if len(classes) == 2 and positive_class is None:
-        positive_class = classes[1]
+        positive_class = default_positive_class(counts)
     return classes, positive_class
+
+
+# the label a binary target's conventional pair names the event (1 of 0/1, yes of no/yes, ...), lower-cased
+_CONVENTIONAL_POSITIVE = {
+    frozenset({"0", "1"}): "1",
+    frozenset({"no", "yes"}): "yes",
+    frozenset({"n", "y"}): "y",
+    frozenset({"false", "true"}): "true",
+    frozenset({"f", "t"}): "t",
+    frozenset({"negative", "positive"}): "positive",
+}
+
+
+def default_positive_class(counts: dict[str, int]) -> str:
+    """A binary target's positive class when the request names none: the event of a conventional pair (1, yes, true,
+    positive), else the rarer class — the one F1 and average precision should be about (``churned`` of 5 %
+    ``churned`` / 95 % ``stayed``, not the later sorted label); on a tie, the later sorted label."""
+    by_word = {label.lower(): label for label in counts}
+    conventional = _CONVENTIONAL_POSITIVE.get(frozenset(by_word))
+    if conventional is not None:
+        return by_word[conventional]
+    first, second = sorted(counts)
+    return first if counts[first] < counts[second] else second
 
 
 def _regression_column(column: Column, target: str) -> NumericColumn:
