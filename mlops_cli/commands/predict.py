@@ -21,12 +21,18 @@ PREDICT_BATCH_ROWS = 1000  # the predict route's limit per request
 def _read_columns(data_file: str, id_column: str | None) -> dict[str, list[str]]:
     """The CSV as columns of text cells (the SDK parses them by the schema's kinds)."""
     try:
-        text = Path(data_file).read_text(encoding="utf-8-sig")
+        payload = Path(data_file).read_bytes()
     except FileNotFoundError:
         raise CliError(f"data file not found: {data_file}", EXIT_USAGE) from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise CliError(f"cannot read {data_file}: {exc}", EXIT_USAGE) from None
-    reader = csv.reader(io.StringIO(text))
+    try:
+        text = payload.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = payload.decode("cp1252", errors="strict") if _windows_1252(payload) else None
+    if text is None:
+        raise CliError(f"{data_file} is neither UTF-8 nor Windows-1252 text: re-save it as UTF-8", EXIT_USAGE)
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
     header = next(reader, None)
     if not header:
         raise CliError(f"{data_file} has no header row", EXIT_USAGE)
@@ -39,6 +45,32 @@ def _read_columns(data_file: str, id_column: str | None) -> dict[str, list[str]]
     if id_column is not None and id_column not in header:
         raise CliError(f"{data_file} has no id column {id_column!r} (columns: {', '.join(header)})", EXIT_USAGE)
     return {name: [row[i] for row in rows] for i, name in enumerate(header)}
+
+
+DELIMITERS = (",", ";", "\t", "|")  # the ones training reads (the data room's sniff)
+
+
+def _delimiter(text: str) -> str:
+    """The delimiter training would have read this file with: the one under which the first lines all have the
+    header's width of two fields or more, the widest header first, comma on a tie. The same rule as the data room's
+    (the command line does not ship the domain package)."""
+    lines = [line for line in text[:65536].splitlines()[:50] if line.strip()]
+    if len(text) > 65536:
+        lines = lines[:-1]  # a line the sample may have cut
+    widths = {}
+    for delimiter in DELIMITERS:
+        counts = {len(row) for row in csv.reader(lines, delimiter=delimiter)}
+        if len(counts) == 1 and (width := counts.pop()) >= 2:
+            widths[delimiter] = width
+    return max(widths, key=lambda d: (widths[d], d == ","), default=",")
+
+
+def _windows_1252(payload: bytes) -> bool:
+    try:
+        payload.decode("cp1252")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 @click.command()
