@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mlops_client.types import (
         Alias,
         Comparison,
+        Cost,
         Gate,
         Lineage,
         MetricComparison,
@@ -50,6 +51,7 @@ _EXPORTS = {
     "Comparison": "mlops_client.types",
     "ConfigurationError": "mlops_client.errors",
     "Conflict": "mlops_client.errors",
+    "Cost": "mlops_client.types",
     "Forbidden": "mlops_client.errors",
     "Gate": "mlops_client.types",
     "Invalid": "mlops_client.errors",
@@ -84,6 +86,7 @@ __all__ = [
     "Comparison",
     "ConfigurationError",
     "Conflict",
+    "Cost",
     "Forbidden",
     "Gate",
     "InputSchema",

@@ -160,6 +160,9 @@ class VersionContent(Record):
     approval: dict[str, Any] = Field(default_factory=lambda: {"required": False})
     intended_use: str = ""
     limitations: str = ""
+    # what the training run used and cost up to Register, 1,000 predictions and a month of drift checks
+    # (mlops.records.cost.VersionCost's document); None for versions registered before costs were recorded
+    cost: dict[str, Any] | None = None
 
 
 class VersionRecord(VersionContent):
