@@ -6,9 +6,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from mlops.observability import instrumented, logger, metrics
 from mlops.records.events import RegisterEvent, parse_event
 from mlops.registry.store import ModelRegistry
-from mlops.settings import CostSettings, Settings
+from mlops.settings import Settings
 from mlops.training.register import register
-from mlops.training.run_cost import run_cost_reader
+from mlops.training.run_cost import CostSettings, run_cost_reader
 
 
 @instrumented

@@ -143,7 +143,10 @@ def test_a_run_is_priced_as_quantity_times_list_price_line_by_line():
 
 def test_a_training_job_on_an_instance_the_table_does_not_price_is_refused_by_name():
     usage = RunUsage(
-        execution_arn="a", scope="s", duration_s=1, training_jobs=[TrainingJobUsage(name="j", instance_type="ml.p5.48xlarge", billable_s=1)]
+        execution_arn="a",
+        scope="s",
+        duration_s=1,
+        training_jobs=[TrainingJobUsage(name="j", instance_type="ml.p5.48xlarge", billable_s=1)],
     )
     with pytest.raises(ValueError, match=r"no price for ml\.p5\.48xlarge"):
         cost.price_run(usage, cost.load_prices())
@@ -198,7 +201,10 @@ def test_a_stack_price_table_replaces_the_shipped_one_and_a_bad_one_is_refused()
     prices = cost.load_prices("s3://artifacts/prices/eu.json")
 
     assert prices.reference() == {
-        "region": "eu-west-1", "as_of": "2026-11-01", "currency": "USD", "source": "s3://artifacts/prices/eu.json"
+        "region": "eu-west-1",
+        "as_of": "2026-11-01",
+        "currency": "USD",
+        "source": "s3://artifacts/prices/eu.json",
     }
     assert prices.lambda_gb_s["x86_64"] == 0.00002
     with pytest.raises(ValidationError, match="as_of"):

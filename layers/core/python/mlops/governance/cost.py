@@ -244,10 +244,14 @@ def price_run(usage: RunUsage, prices: PriceTable) -> PricedUsage:
     for architecture in ("x86_64", "arm64"):
         gb_s = sum(step.gb_s for step in usage.steps if step.architecture == architecture)
         if gb_s:
-            lines.append(CostLine.of(f"Lambda compute ({architecture})", gb_s, "GB-s", prices.lambda_gb_s[architecture]))
+            lines.append(
+                CostLine.of(f"Lambda compute ({architecture})", gb_s, "GB-s", prices.lambda_gb_s[architecture])
+            )
     invocations = sum(step.invocations for step in usage.steps)
     lines.append(CostLine.of("Lambda requests", invocations, "request", prices.lambda_request))
-    lines.append(CostLine.of("Step Functions", usage.state_transitions, "state transition", prices.sfn_state_transition))
+    lines.append(
+        CostLine.of("Step Functions", usage.state_transitions, "state transition", prices.sfn_state_transition)
+    )
     for job in usage.training_jobs:
         hourly = prices.sagemaker_instance_hour.get(job.instance_type)
         if hourly is None:
@@ -271,7 +275,9 @@ def price_predictions(duration_ms: float, memory_mb: int, architecture: str, pri
             CostLine.of("API Gateway", 1000, "request", prices.api_gateway_request),
             CostLine.of("Lambda requests", 1000, "request", prices.lambda_request),
             CostLine.of(
-                f"Lambda compute ({architecture})", 1000 * billed_s * memory_mb / 1024, "GB-s",
+                f"Lambda compute ({architecture})",
+                1000 * billed_s * memory_mb / 1024,
+                "GB-s",
                 prices.lambda_gb_s[architecture],  # type: ignore[index]
             ),
         ]
@@ -279,19 +285,28 @@ def price_predictions(duration_ms: float, memory_mb: int, architecture: str, pri
 
 
 def price_monitor_month(
-    check_s: float, memory_mb: int, architecture: str, *, checks_per_month: float, transitions_per_check: int,
+    check_s: float,
+    memory_mb: int,
+    architecture: str,
+    *,
+    checks_per_month: float,
+    transitions_per_check: int,
     prices: PriceTable,
 ) -> PricedUsage:
     """A month of drift checks: each check's Lambda compute and request and its state machine's transitions."""
     return PricedUsage.of(
         [
             CostLine.of(
-                f"Lambda compute ({architecture})", checks_per_month * check_s * memory_mb / 1024, "GB-s",
+                f"Lambda compute ({architecture})",
+                checks_per_month * check_s * memory_mb / 1024,
+                "GB-s",
                 prices.lambda_gb_s[architecture],  # type: ignore[index]
             ),
             CostLine.of("Lambda requests", checks_per_month, "request", prices.lambda_request),
             CostLine.of(
-                "Step Functions", checks_per_month * transitions_per_check, "state transition",
+                "Step Functions",
+                checks_per_month * transitions_per_check,
+                "state transition",
                 prices.sfn_state_transition,
             ),
         ]

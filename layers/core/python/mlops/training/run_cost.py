@@ -9,7 +9,9 @@ has no cost, so a cost is never silently zero.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,8 +19,24 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from mlops.governance import cost
 from mlops.records.cost import PriceTable, VersionCost
-from mlops.settings import CostSettings
+from mlops.settings import MissingSetting
 from mlops.storage import clients
+
+@dataclass(frozen=True)
+class CostSettings:
+    """Where the price table comes from: the stack's PriceTableUri (an s3:// JSON document under the artifacts
+    bucket's ``prices/``), or, left blank, the table shipped with the code (mlops/governance/prices.json)."""
+
+    price_table_uri: str | None
+
+    ENVIRONMENT_VARIABLES = ("PRICE_TABLE_URI",)  # the template contract checks the Register function gets it
+
+    @classmethod
+    def from_environment(cls) -> CostSettings:
+        if "PRICE_TABLE_URI" not in os.environ:
+            raise MissingSetting("environment variable PRICE_TABLE_URI is not set; the template must set it")
+        return cls(os.environ["PRICE_TABLE_URI"] or None)
+
 
 SCOPE = "Prepare through Register (Register measured up to the version's write); approval and deployment not included"
 
@@ -46,7 +64,8 @@ def run_cost_reader(
                 trial_fit_s=[
                     float(entry["fit_s"])
                     for entry in leaderboard_entries
-                    if entry.get("status") == "trained" and entry.get("compute", "lambda") == "lambda"
+                    if entry.get("status") == "trained"
+                    and entry.get("compute", "lambda") == "lambda"
                     and entry.get("fit_s") is not None
                 ],
                 train_function=_map_function(sfn, execution_arn),
