@@ -209,3 +209,34 @@ def test_a_stack_price_table_replaces_the_shipped_one_and_a_bad_one_is_refused()
     assert prices.lambda_gb_s["x86_64"] == 0.00002
     with pytest.raises(ValidationError, match="as_of"):
         cost.load_prices("s3://artifacts/prices/bad.json")
+
+
+def test_versions_show_and_the_sdk_read_the_cost_a_record_carries():
+    from mlops_client.client import comparable_fields  # noqa: PLC0415 - the client's HTTP stack, this test only
+    from mlops_client.types import Cost  # noqa: PLC0415
+
+    prices = cost.load_prices()
+    usage = RunUsage(
+        execution_arn="a",
+        scope="Prepare through Register",
+        duration_s=9,
+        steps=[StepUsage(state="Prepare", function="p", memory_mb=2048, duration_s=4.0)],
+        state_transitions=5,
+        map_child_runs=2,
+    )
+    document = {
+        "prices": prices.reference(),
+        "training_run": cost.price_run(usage, prices).to_document(),
+        "usage": usage.to_document(),
+    }
+
+    flat = comparable_fields({"cost": document})
+    typed = Cost.from_document(document)
+
+    total = 8.0 * prices.lambda_gb_s["x86_64"] + prices.lambda_request + 5 * prices.sfn_state_transition
+    assert flat["cost.training_run_usd"] == pytest.approx(total, rel=1e-12)
+    assert flat["cost.prices"] == f"us-east-1 {prices.as_of}"
+    assert flat["cost.per_1000_predictions_usd"] is None
+    assert typed is not None
+    assert (typed.lambda_gb_s, typed.state_transitions, typed.map_child_runs) == (8.0, 5, 2)
+    assert Cost.from_document(None) is None
