@@ -446,17 +446,3 @@ class ScheduleSettings:
     @classmethod
     def from_environment(cls) -> ScheduleSettings:
         return cls(_required("DRIFT_CHECK_RATE"), _required("DRIFT_CHECK_TICK_RATE"))
-
-
-@dataclass(frozen=True)
-class CostSettings:
-    """Where the Register step's price table comes from: the stack's PriceTableUri (an s3:// JSON document under the
-    artifacts bucket's ``prices/``), or, left blank, the table shipped with the code (mlops/governance/prices.json)."""
-
-    price_table_uri: str | None
-
-    ENVIRONMENT_VARIABLES = ("PRICE_TABLE_URI",)
-
-    @classmethod
-    def from_environment(cls) -> CostSettings:
-        return cls(_present("PRICE_TABLE_URI") or None)
