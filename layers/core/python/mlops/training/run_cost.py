@@ -22,6 +22,7 @@ from mlops.records.cost import PriceTable, VersionCost
 from mlops.settings import MissingSetting
 from mlops.storage import clients
 
+
 @dataclass(frozen=True)
 class CostSettings:
     """Where the price table comes from: the stack's PriceTableUri (an s3:// JSON document under the artifacts
