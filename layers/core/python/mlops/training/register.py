@@ -96,11 +96,11 @@ class _StoredObjects:
 
     model: tuple[str, str]
     model_size_bytes: int
+    leaderboard_entries: list[dict[str, Any]]  # the run's candidates, for the cost of its trials
     baseline: tuple[str, str]
     schema: tuple[str, str]
     leaderboard: tuple[str, str]
     input_example: tuple[str, str]
-    leaderboard_entries: list[dict[str, Any]]
 
 
 def _store_version_objects(
@@ -128,11 +128,11 @@ def _store_version_objects(
     return _StoredObjects(
         model=(str(model_uri), digest),
         model_size_bytes=len(model_bytes),
+        leaderboard_entries=leaderboard if isinstance(leaderboard, list) else [],
         baseline=(str(baseline_uri), baseline_sha256),
         schema=documents.store(bucket, model_name, "schema", schema_document),
         leaderboard=documents.store(bucket, model_name, "leaderboard", leaderboard),
         input_example=documents.store(bucket, model_name, "input_example", input_example),
-        leaderboard_entries=leaderboard if isinstance(leaderboard, list) else [],
     )
 
 
