@@ -240,3 +240,33 @@ def test_versions_show_and_the_sdk_read_the_cost_a_record_carries():
     assert typed is not None
     assert (typed.lambda_gb_s, typed.state_transitions, typed.map_child_runs) == (8.0, 5, 2)
     assert Cost.from_document(None) is None
+
+
+def test_a_run_on_an_unpriced_instance_still_registers_and_says_why_it_has_no_cost():
+    from mlops.training import run_cost  # noqa: PLC0415
+
+    usage = RunUsage(
+        execution_arn="a",
+        scope="s",
+        duration_s=1,
+        training_jobs=[TrainingJobUsage(name="j", instance_type="ml.c7i.large", billable_s=60)],
+    )
+
+    reader = run_cost.run_cost_reader(
+        "arn:aws:states:us-east-1:1:execution:sm:run",
+        run_cost.CostSettings(price_table_uri=None),
+        sfn_client=FakeStepFunctions(),
+        lambda_client=object(),
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(cost, "read_run_usage", lambda *args, **kwargs: usage)
+        document = reader([], 100)
+
+    assert "no price for ml.c7i.large" in document["unavailable"]
+    assert document["prices"]["region"] == "us-east-1"
+    assert document["usage"]["training_jobs"][0]["instance_type"] == "ml.c7i.large"
+
+
+class FakeStepFunctions:
+    def describe_state_machine_for_execution(self, executionArn):  # noqa: N803 - boto3's parameter name
+        return {"definition": json.dumps({"States": {}})}

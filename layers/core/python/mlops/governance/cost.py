@@ -255,7 +255,10 @@ def price_run(usage: RunUsage, prices: PriceTable) -> PricedUsage:
     for job in usage.training_jobs:
         hourly = prices.sagemaker_instance_hour.get(job.instance_type)
         if hourly is None:
-            raise ValueError(f"the price table ({prices.as_of}, {prices.region}) has no price for {job.instance_type}")
+            raise ValueError(
+                f"the price table ({prices.as_of}, {prices.region}) has no price for {job.instance_type}: "
+                "add it to a PriceTableUri table"
+            )
         hours = job.billable_s * job.instance_count / 3600
         lines.append(CostLine.of(f"SageMaker {job.instance_type} ({job.name})", hours, "instance-hour", hourly))
     if usage.s3_put_requests:

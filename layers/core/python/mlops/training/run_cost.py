@@ -74,7 +74,10 @@ def run_cost_reader(
         except (ClientError, BotoCoreError) as exc:
             return {"prices": prices.reference(), "unavailable": f"the run's history could not be read: {exc}"}
         notes = [*usage.notes, "S3: the model's bytes stored for a month; the run's other requests are not counted"]
-        return version_cost(usage.model_copy(update={"s3_bytes_stored": model_bytes, "notes": notes}), prices)
+        try:
+            return version_cost(usage.model_copy(update={"s3_bytes_stored": model_bytes, "notes": notes}), prices)
+        except ValueError as exc:  # an instance type the table does not price: the version is registered without
+            return {"prices": prices.reference(), "unavailable": str(exc), "usage": usage.to_document()}
 
     return read
 
