@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mlops_client.types import (
         Alias,
         Comparison,
+        Cost,
         Gate,
         Lineage,
         MetricComparison,
@@ -51,6 +52,7 @@ _EXPORTS = {
     "Comparison": "mlops_client.types",
     "ConfigurationError": "mlops_client.errors",
     "Conflict": "mlops_client.errors",
+    "Cost": "mlops_client.types",
     "Forbidden": "mlops_client.errors",
     "Gate": "mlops_client.types",
     "Invalid": "mlops_client.errors",
@@ -83,6 +85,7 @@ __all__ = [
     "BatchJob",
     "Client",
     "Comparison",
+    "Cost",
     "ConfigurationError",
     "Conflict",
     "DriftCheck",

@@ -596,6 +596,12 @@ def comparable_fields(record: dict[str, Any]) -> dict[str, Any]:
     flat["serving.runtime"] = serving.get("runtime")
     flat["artifact_sha256"] = record.get("artifact_sha256")
     flat["features"] = len(((record.get("schema") or {}).get("features")) or [])
+    cost = record.get("cost") or {}
+    flat["cost.training_run_usd"] = (cost.get("training_run") or {}).get("total_usd")
+    flat["cost.per_1000_predictions_usd"] = (cost.get("per_1000_predictions") or {}).get("total_usd")
+    flat["cost.monitor_monthly_usd"] = (cost.get("monitor_monthly") or {}).get("total_usd")
+    prices = cost.get("prices") or {}
+    flat["cost.prices"] = f"{prices.get('region')} {prices.get('as_of')}" if prices else None
     return {k: v for k, v in flat.items() if not isinstance(v, list) or len(v) <= 10}
 
 

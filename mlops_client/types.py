@@ -186,6 +186,49 @@ class Serving:
 
 
 @dataclass(frozen=True)
+class Cost:
+    """What a version's training run cost (up to Register; ``scope`` says what is included), what 1,000 predictions
+    and a month of drift checks cost where they were measured, and the price table's region and date."""
+
+    training_run_usd: float | None
+    scope: str | None
+    per_1000_predictions_usd: float | None
+    monitor_monthly_usd: float | None
+    lambda_gb_s: float | None
+    state_transitions: int | None
+    map_child_runs: int | None
+    prices_region: str | None
+    prices_as_of: str | None
+    unavailable: str | None
+    document: dict[str, Any] = field(repr=False)
+
+    @classmethod
+    def from_document(cls, document: dict[str, Any] | None) -> Cost | None:
+        if not document:
+            return None
+        usage = document.get("usage") or {}
+        prices = document.get("prices") or {}
+        steps = usage.get("steps") or []
+
+        def total(key: str) -> float | None:
+            return (document.get(key) or {}).get("total_usd")
+
+        return cls(
+            training_run_usd=total("training_run"),
+            scope=usage.get("scope"),
+            per_1000_predictions_usd=total("per_1000_predictions"),
+            monitor_monthly_usd=total("monitor_monthly"),
+            lambda_gb_s=sum(s["memory_mb"] / 1024 * s["duration_s"] for s in steps) if usage else None,
+            state_transitions=usage.get("state_transitions"),
+            map_child_runs=usage.get("map_child_runs"),
+            prices_region=prices.get("region"),
+            prices_as_of=prices.get("as_of"),
+            unavailable=document.get("unavailable"),
+            document=document,
+        )
+
+
+@dataclass(frozen=True)
 class VersionSummary:
     """A version as ``GET /models/{name}/versions`` lists it."""
 
@@ -236,6 +279,7 @@ class Version:
     created_at: str | None
     created_by: str | None
     run_id: str | None
+    cost: Cost | None
     document: dict[str, Any] = field(repr=False)
 
     @classmethod
@@ -259,6 +303,7 @@ class Version:
             created_at=document.get("created_at"),
             created_by=document.get("created_by"),
             run_id=document.get("run_id"),
+            cost=Cost.from_document(document.get("cost")),
             document=document,
         )
 

@@ -8,6 +8,7 @@ from mlops.records.events import RegisterEvent, parse_event
 from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
 from mlops.training.register import register
+from mlops.training.run_cost import CostSettings, run_cost_reader
 
 
 @instrumented
@@ -23,6 +24,7 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
         registry=ModelRegistry.from_settings(settings),
         conversion_result=step.conversion,
         parity=step.parity,
+        run_cost=run_cost_reader(step.execution_arn, CostSettings.from_environment()),
     )
     document = result.to_document()
     metrics.add_metric(name=f"Versions{result.status}", unit=MetricUnit.Count, value=1)

@@ -109,6 +109,7 @@ INTENDED_S3: dict[str, dict[str, list[str]]] = {
         "ArtifactsBucket/models/*": [GET, PUT],
         "ArtifactsBucket/baselines/*": [GET, PUT],
         "ArtifactsBucket[s3:prefix=baselines/*,models/*]": [LIST],
+        "ArtifactsBucket/prices/*": [GET],  # an optional PriceTableUri (the run's cost)
     },
     "PredictFunctionRole": {
         "ArtifactsBucket/models/*": [GET],

@@ -77,7 +77,7 @@ def settings_classes_read_by(module: ModuleType) -> list[type]:
         value
         for value in vars(module).values()
         if isinstance(value, type)
-        and value.__module__ == settings_module.__name__
+        and (value.__module__ == settings_module.__name__ or value.__module__.startswith("mlops."))
         and hasattr(value, "ENVIRONMENT_VARIABLES")
     ]
 

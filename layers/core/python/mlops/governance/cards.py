@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from mlops.governance import cost
 from mlops.records.registry import AuditEvent, VersionRecord
 from mlops.registry import documents
 from mlops.storage import layout, objects
@@ -96,6 +97,7 @@ def build_card(record: VersionRecord, events: Sequence[AuditEvent]) -> dict[str,
                 "reason": serving.reason,
                 "parity": serving.parity,
             },
+            "cost": cost.summary(record.cost),
         },
     }
 
@@ -290,6 +292,10 @@ def render_markdown(card: dict[str, Any]) -> str:
                 ("Parity", (serving.get("parity") or {}).get("passed")),
             ]
         ),
+        "",
+        "## Cost",
+        "",
+        *_table(cost.summary_rows(extra.get("cost"))),
         "",
         f"Artifact `{overview['artifact_uri']}` (sha256 `{overview['artifact_sha256']}`).",
         "",

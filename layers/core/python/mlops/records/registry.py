@@ -157,6 +157,9 @@ class VersionContent(Record):
     input_example: dict[str, Any] = Field(default_factory=dict)
     input_example_uri: str | None = None
     input_example_sha256: str | None = None
+    # what the training run used and cost up to Register, 1,000 predictions and a month of drift checks
+    # (mlops.records.cost.VersionCost's document); None for versions registered before costs were recorded
+    cost: dict[str, Any] | None = None
     serving: Serving = Field(default_factory=Serving)
     training_request: dict[str, Any] = Field(default_factory=dict)
     lineage: Lineage

@@ -9,6 +9,7 @@ finds the run's version (the RUN# marker) and rewrites the same card.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,6 +51,7 @@ def register(
     registry: ModelRegistry,
     conversion_result: ConversionResult | None = None,
     parity: ParityReport | None = None,
+    run_cost: Callable[[list[dict[str, Any]], int], dict[str, Any] | None] | None = None,
 ) -> Registration:
     """Record the winner as a new version: Registered if the gate passed, Rejected (with the report) if not."""
     model_name, run_id = request.model_name, run_id_of(execution_arn)
@@ -61,6 +63,8 @@ def register(
         settings,
     )
     content = _version_content(request, prepared, evaluation_result, stored, serving, execution_arn=execution_arn)
+    if run_cost is not None:  # what the run used up to this step, priced (mlops.training.run_cost)
+        content = content.model_copy(update={"cost": run_cost(stored.leaderboard_entries, stored.model_size_bytes)})
     gate = evaluation_result.gate
     version, created = registry.register_version(
         model_name,
@@ -92,6 +96,7 @@ class _StoredObjects:
 
     model: tuple[str, str]
     model_size_bytes: int
+    leaderboard_entries: list[dict[str, Any]]  # the run's candidates, for the cost of its trials
     baseline: tuple[str, str]
     schema: tuple[str, str]
     leaderboard: tuple[str, str]
@@ -127,6 +132,7 @@ def _store_version_objects(
     return _StoredObjects(
         model=(str(model_uri), digest),
         model_size_bytes=len(model_bytes),
+        leaderboard_entries=leaderboard if isinstance(leaderboard, list) else [],
         baseline=(str(baseline_uri), baseline_sha256),
         schema=documents.store(bucket, model_name, "schema", schema_document),
         leaderboard=documents.store(bucket, model_name, "leaderboard", leaderboard),
