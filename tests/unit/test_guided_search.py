@@ -99,6 +99,29 @@ def test_too_few_scores_to_learn_from_propose_random_draws_inside_the_spaces():
     assert len(proposed) == 5 and all(e in ("hist_gradient_boosting", "ridge") for e, _ in proposed)
 
 
+def test_a_small_grid_is_never_proposed_a_trial_it_already_ran():
+    grid = SettledSearch.model_validate(
+        {
+            "max_trials": 6,
+            "strategy": "guided",
+            "seed": 2,
+            "max_concurrency": 5,
+            "tolerated_failure_percentage": 0,
+            "spaces": [
+                {
+                    "estimator": "logistic_regression",
+                    "params": {"C": {"type": "categorical", "values": [0.01, 0.1, 1.0, 10.0, 100.0, 1000.0]}},
+                    "fixed": {"max_iter": 500},
+                }
+            ],
+        }
+    )
+    ran = [("logistic_regression", {"C": c, "max_iter": 500}, -abs(math.log10(c))) for c in (0.01, 0.1, 1.0, 10.0)]
+    proposed = guided.propose(grid, ran, 4, 1)
+    assert sorted(p["C"] for _, p in proposed) == [100.0, 1000.0]
+    assert all(p["max_iter"] == 500 for _, p in proposed)
+
+
 def _request(search: dict) -> dict:
     return {"dataset_uri": "s3://b/d.csv", "target": "y", "model_name": "m", "search": search}
 

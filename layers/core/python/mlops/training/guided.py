@@ -13,6 +13,7 @@ Seeded by the search's seed and the wave, so a rerun plans the same trials.
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from typing import Any
@@ -132,7 +133,12 @@ def propose(search: SettledSearch, observed: list[Observed], count: int, wave: i
         if index is not None and math.isfinite(score):
             points.append((index, params))
             scores.append(score)
-    candidates = _candidates(search.spaces, points, scores, rng)
+    seen = {_key(i, {name: p.get(name) for name in search.spaces[i].params}) for i, p in points}
+    candidates = []
+    for candidate in _candidates(search.spaces, points, scores, rng):  # never a trial already run, nor one twice
+        if (key := _key(*candidate)) not in seen:
+            seen.add(key)
+            candidates.append(candidate)
     if len(scores) < 2:
         picks = rng.choice(len(candidates), size=min(count, len(candidates)), replace=False)
         return [_trial(search.spaces, candidates[int(i)]) for i in picks]
@@ -163,6 +169,10 @@ def _candidates(
     best = [points[i] for i in np.argsort(scores)[::-1][:3]]
     local = [(i, _perturb(spaces[i], p, rng)) for i, p in best for _ in range(LOCAL_CANDIDATES // max(1, len(best)))]
     return drawn + (local if best else [])
+
+
+def _key(index: int, params: dict[str, Any]) -> str:
+    return json.dumps([index, params], sort_keys=True, default=str)
 
 
 def _fit(x: np.ndarray, y: np.ndarray, seed: int) -> GaussianProcessRegressor:
