@@ -27,6 +27,7 @@ from sklearn.metrics import f1_score, r2_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 import local  # noqa: F401  (puts the core layer on sys.path, as Lambda does)
 from mlops.records.request import SettledSearch
@@ -72,7 +73,8 @@ class Trials:
             model = estimators.ESTIMATORS[self.task][estimator](**params)
             if "random_state" in model.get_params():
                 model.set_params(random_state=self.seed)
-            fitted = make_pipeline(StandardScaler(), model).fit(x_train, y_train)
+            with threadpool_limits(limits=estimators.FIT_THREADS):  # one thread per fit, as Train fits
+                fitted = make_pipeline(StandardScaler(), model).fit(x_train, y_train)
             predicted = fitted.predict(x_valid)
             self.fit_s += time.perf_counter() - started
             self.fits += 1
