@@ -25,6 +25,8 @@ BENCHMARKS = (
     # quality_ratio_vs_hgb: the default run's holdout score over a hand-written HistGradientBoosting's, and the lift
     # over the trivial baseline, on bundled and generated tables
     ["bench.quality"],
+    # guided_over_random_best_ratio: the guided search's best validation score at 20 trials over random sampling's
+    ["bench.search"],
     ["bench.sdk"],  # sdk_predict_*_ratio_vs_http: client.predict over the bare HTTP call; the SDK's import time
     # estimated_performance_error (CBPE vs the true accuracy of shifted windows), its false-alarm rate on unshifted
     # ones, and evaluate_time_ratio_with_importance (the Evaluate step with permutation importance over without)

@@ -9,8 +9,11 @@ import pytest
 
 from local.runs.training import execution_history, largest_state_payload, run_training
 from mlops.errors import ModelNotFound
+from mlops.records.request import SettledSearch
 from mlops.storage import objects
 from mlops.storage.objects import S3Uri
+from mlops.training import guided
+from mlops.training import search as trial_search
 
 pytestmark = pytest.mark.integration
 
@@ -127,3 +130,40 @@ def test_successive_halving_runs_fewer_trials_on_more_rows_per_rung(stack, breas
     winner = result.output["evaluation"]["winner"]
     assert (winner["rung"], winner["fraction"]) == (2, 1.0)
     assert winner["trial_id"] in {e["trial_id"] for e in per_rung[2]}
+
+
+def test_a_guided_search_plans_each_wave_from_the_waves_before_it(stack, breast_cancer_uri):
+    spaces = _logistic({"type": "float", "low": 1e-4, "high": 1e2, "log": True})
+    search = {"max_trials": 6, "seed": 5, "strategy": "guided", "waves": 3, "spaces": spaces}
+    result = run_training(stack, _request(breast_cancer_uri, search))
+
+    assert result.status == "SUCCEEDED", result.cause
+    # each wave is one pass of the rung loop: three Map passes, PlanTrials planning the two after the first
+    assert result.states.count("TrainTrials") == 3
+    assert result.states.count("PromoteTrials") == 2
+    leaderboard = result.documents["leaderboard"]
+    assert [(e["trial_id"], e["rung"], e["fraction"]) for e in leaderboard] == [
+        (f"t{i:04d}", i // 2, 1.0) for i in range(6)
+    ]
+    # the first wave is random sampling's first draws; each later one what the proposer makes of the scores before it
+    settled = SettledSearch.model_validate({**search, "max_concurrency": 8, "tolerated_failure_percentage": 0})
+    first = trial_search.sample(settled.model_copy(update={"max_trials": 2}))
+    assert [(e["estimator"], e["params"]) for e in leaderboard[:2]] == [(est, p) for est, p in first]
+    for wave in (1, 2):
+        before = [(e["estimator"], e["params"], e["validation_metrics"]["f1"]) for e in leaderboard[: 2 * wave]]
+        proposed = guided.propose(settled, before, 2, wave)
+        assert [(e["estimator"], e["params"]) for e in leaderboard[2 * wave : 2 * wave + 2]] == proposed
+    # the winner is the best trial of every wave (all fitted on every row), not only of the last
+    best = max(leaderboard, key=lambda e: (e["validation_metrics"]["f1"], -e["index"]))
+    assert result.output["evaluation"]["winner"]["trial_id"] == best["trial_id"]
+    size, state = largest_state_payload(execution_history(stack, result.execution_arn))
+    assert size < STATE_LIMIT_BYTES, (size, state)
+
+
+def test_a_guided_search_with_successive_halving_is_refused_in_a_named_state(stack, breast_cancer_uri):
+    search = {"max_trials": 6, "strategy": "guided", "halving": {"factor": 3}}
+    result = run_training(stack, _request(breast_cancer_uri, search))
+
+    assert (result.status, result.end_state) == ("FAILED", "InvalidInput")
+    assert "search.halving" in result.cause and "guided" in result.cause
+    assert "TrainTrials" not in result.states

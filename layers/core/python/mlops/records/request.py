@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from mlops.errors import InvalidTrainingRequest
 from mlops.records.compute import ComputeEngine, SettledTrainingJobResources, TrainingJobResources
 from mlops.records.registry import MODEL_NAME_PATTERN
+from mlops.records.search_space import DEFAULT_STRATEGY, DEFAULT_WAVES, MAX_WAVES, Halving, SearchStrategy
 
 
 @dataclass(frozen=True)
@@ -100,17 +101,6 @@ class EstimatorSpace(BaseModel):
         return self
 
 
-class Halving(BaseModel):
-    """Successive halving: every trial fits on ``min_fraction`` of the training rows; the best 1/``factor`` go on
-    to ``factor`` times the rows, rung after rung, until the last rung fits on all of them."""
-
-    model_config = ConfigDict(extra="forbid", strict=False, allow_inf_nan=False)
-    factor: int = Field(default=3, ge=2, le=10, strict=True, description="rows grow, and trials shrink, by this")
-    min_fraction: float = Field(
-        default=1 / 9, gt=0, lt=1, description="the share of training rows the first rung fits on"
-    )
-
-
 MAX_TRIALS = 1000
 
 
@@ -129,6 +119,8 @@ class Search(BaseModel):
     )
     seed: int | None = Field(default=None, ge=0, le=2**32 - 1, description="default: the split's seed")
     halving: Halving | None = None
+    strategy: SearchStrategy = Field(default=DEFAULT_STRATEGY, description="guided: waves proposed from the scores")
+    waves: int = Field(default=DEFAULT_WAVES, ge=2, le=MAX_WAVES, description="guided: the trials' waves (Map passes)")
     max_concurrency: int | None = Field(
         default=None, ge=1, le=1000, description="trials at once; default and ceiling: the stack's TrialMaxConcurrency"
     )

@@ -266,8 +266,13 @@ def evaluate(
 
 def _final_trained(candidates: list[TrainedCandidate | FailedCandidate], final_rung: int) -> list[TrainedCandidate]:
     """The trials of the last rung that trained (with successive halving only they fitted on every training row: the
-    winner is one of them); NoCandidateTrained, before anything is read, when there is none."""
-    trained = [c for c in candidates if isinstance(c, TrainedCandidate) and c.rung == final_rung]
+    winner is one of them), and those of a guided search's earlier waves, which fitted on every row too;
+    NoCandidateTrained, before anything is read, when there is none."""
+    trained = [
+        c
+        for c in candidates
+        if isinstance(c, TrainedCandidate) and (c.rung == final_rung or (c.rung < final_rung and c.fraction >= 1.0))
+    ]
     if not trained:
         errors = "; ".join(
             f"{c.estimator}: {c.error}" for c in candidates[:20] if isinstance(c, FailedCandidate) and c.error

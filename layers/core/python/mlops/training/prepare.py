@@ -274,6 +274,11 @@ def _settled_search(request: TrainingRequest, task: str, defaults: PipelineSetti
     limits; class_weight held fixed where an estimator takes it. A space the allow-list refuses names its field."""
     search = request.search
     assert search is not None
+    if search.strategy == "guided" and search.halving is not None:
+        raise InvalidTrainingRequest(
+            "invalid training request: search.halving: a guided search's waves fit on every row; drop halving or "
+            'use strategy "random"'
+        )
     spaces = search.spaces if search.spaces is not None else trial_search.default_spaces(task)
     trial_search.check_spaces(task, spaces)
     if request.class_weight is not None:

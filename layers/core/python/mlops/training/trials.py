@@ -3,6 +3,8 @@ records read back from the Map's ResultWriter files.
 
 The first rung is the search's sampled trials (or the hand-listed candidates); with successive halving, each later
 rung is the best of the rung that just ran, refitted on more rows (``mlops.training.search`` samples and promotes).
+A guided search's rungs are its waves, every one on all the rows: each later wave is proposed from the scores of
+every wave before it (``mlops.training.guided``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,21 @@ from typing import Any
 from mlops.errors import InvalidStepInput, NoCandidateTrained
 from mlops.records.lineage import run_id_of
 from mlops.records.request import NormalisedRequest
-from mlops.records.steps import FailedCandidate, ResultManifest, TrainedCandidate, Trial, TrialPlan, TrialRun
+from mlops.records.steps import (
+    FailedCandidate,
+    ResultManifest,
+    RungPlan,
+    TrainedCandidate,
+    Trial,
+    TrialPlan,
+    TrialRun,
+)
 from mlops.settings import Settings
 from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri
+from mlops.training import guided
 from mlops.training import search as trial_search
+from mlops.training.scoring import LOWER_IS_BETTER
 
 # Hand-listed candidates keep their old behaviour in the Distributed Map: a few at a time, a failure recorded and
 # never fatal (Evaluate ends the run in NoCandidateTrained if none trained).
@@ -52,9 +64,14 @@ def plan_trials(
 def _first_rung(request: NormalisedRequest, bucket: str, now: float) -> tuple[TrialPlan, list[Trial]]:
     """The rung structure and the first rung's trials: the search's samples, or the hand-listed candidates."""
     search = request.search
-    if search is not None:
+    if search is not None and search.strategy == "guided":
+        waves = guided.wave_sizes(search.max_trials, search.waves)
+        sampled = trial_search.sample(search.model_copy(update={"max_trials": waves[0]}))
+        rungs = [RungPlan(rung=i, trials=n, fraction=1.0) for i, n in enumerate([len(sampled), *waves[1:]])]
+    elif search is not None:
         sampled = trial_search.sample(search)
         rungs = trial_search.rungs(len(sampled), search.halving)
+    if search is not None:
         concurrency, tolerated = search.max_concurrency, search.tolerated_failure_percentage
         deadline = now + search.time_budget_s if search.time_budget_s is not None else None
     else:
@@ -83,9 +100,14 @@ def _next_rung(request: NormalisedRequest, previous: TrialRun) -> tuple[TrialPla
     """The best of the rung that just ran, promoted to the next (NoCandidateTrained if none of it trained)."""
     done = previous.plan
     manifests = previous.all_manifests()
-    results = [r for r in read_trial_results(manifests[-1:]) if r.rung == done.rung]
     rung = done.rungs[done.rung + 1]
-    trials = trial_search.promote(results, request.gate.metric, rung)
+    if request.search is not None and request.search.strategy == "guided":
+        trials = _next_wave(
+            request, read_trial_results(manifests), rung, sum(r.trials for r in done.rungs[: rung.rung])
+        )
+    else:
+        results = [r for r in read_trial_results(manifests[-1:]) if r.rung == done.rung]
+        trials = trial_search.promote(results, request.gate.metric, rung)
     if not trials:
         raise NoCandidateTrained(f"no trial of rung {done.rung} trained, so none can go on to rung {rung.rung}")
     plan = done.model_copy(
@@ -97,6 +119,26 @@ def _next_rung(request: NormalisedRequest, previous: TrialRun) -> tuple[TrialPla
         }
     )
     return plan, trials
+
+
+def _next_wave(
+    request: NormalisedRequest, results: list[TrainedCandidate | FailedCandidate], wave: RungPlan, first_index: int
+) -> list[Trial]:
+    """A guided search's next wave, proposed from the validation scores of every trial so far (failed ones and
+    ones without the gate's metric teach nothing); its indices follow the waves before it."""
+    search, metric = request.search, request.gate.metric
+    assert search is not None
+    sign = -1.0 if metric in LOWER_IS_BETTER else 1.0
+    observed = [
+        (r.estimator, r.params, sign * r.validation_metrics[metric])
+        for r in results
+        if isinstance(r, TrainedCandidate) and metric in r.validation_metrics
+    ]
+    proposed = guided.propose(search, observed, wave.trials, wave.rung) if observed else []
+    return [
+        Trial(trial_id=f"t{i:04d}", index=i, rung=wave.rung, fraction=1.0, estimator=e, params=p)
+        for i, (e, p) in enumerate(proposed, start=first_index)
+    ]
 
 
 def _trial_item(trial: Trial) -> dict[str, Any]:
