@@ -141,7 +141,7 @@ def main() -> None:
             for feed in feeds:
                 model.session.run(None, feed)
 
-        event = ScoreChunkEvent(job=job, item=ChunkItem(chunk=0, start=job.header_end, end=job.size_bytes))
+        event = ScoreChunkEvent(step="score", job=job, item=ChunkItem(chunk=0, start=job.header_end, end=job.size_bytes))
         batch_s = median_s(batch_path, args.repeats)
         raw_s = median_s(raw_onnxruntime, args.repeats)
         uncaptured_s = median_s(lambda: batch_path(uncaptured), args.repeats)
