@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import time
 from dataclasses import dataclass, field
-from itertools import accumulate, repeat
+from itertools import accumulate
 from typing import Any
 
 import numpy as np
@@ -19,6 +19,7 @@ from mlops.data import reader
 from mlops.monitoring import capture_records
 from mlops.records.batch import PlannedJob
 from mlops.records.schema import Schema
+from mlops.serving import batch_output
 from mlops.serving.cache import LoadedVersion
 from mlops.serving.http import dumps, jsonl
 from mlops.serving.runtime import Predictions
@@ -208,19 +209,26 @@ class ChunkOutcome:
     scored: int
     invalid: int
     blank_lines: int
-    output: bytes  # JSON lines
-    errors: bytes
+    output: bytes  # CSV or JSON lines (the job's output_format)
+    errors: bytes  # JSON lines
     capture_lines: list[str]
 
 
 def score_rows(job: PlannedJob, chunk: int, parsed: ChunkRows, served: LoadedVersion) -> ChunkOutcome:
     """Validate and predict a chunk's rows block by block. A block is typed and validated column by column; a block
-    the column-wise pass refuses is validated row by row, and each bad row goes to the errors with its reason."""
+    the column-wise pass refuses is validated row by row, and each bad row goes to the errors with its reason. The
+    scored rows' positions, answers and carried columns are gathered column by column and written out at the end."""
     schema = served.schema
-    output: list[dict[str, Any]] = []
     errors = [{"chunk": chunk, **record} for record in parsed.errors]
     captured: list[str] = []
-    scored = 0
+    kept: list[int] = []  # the scored rows' indices into the chunk's well-formed rows
+    ids: list[str] = []
+    kept_offsets: list[int] = []
+    classes: list[str] | None = None
+    labels: list[Any] = []
+    probabilities: list[np.ndarray] = []
+    carried: dict[str, list[str]] = {name: [] for name in parsed.names if name not in set(schema.input_columns)}
+    id_prefix = f"{job.job_id}:"
     for start in range(0, len(parsed.offsets), SCORE_BLOCK_ROWS):
         block = _typed_block(parsed, schema, start, min(start + SCORE_BLOCK_ROWS, len(parsed.offsets)))
         columns = typed_columns(block.typed, schema)
@@ -231,52 +239,38 @@ def score_rows(job: PlannedJob, chunk: int, parsed: ChunkRows, served: LoadedVer
             if columns is None:
                 continue
         predicted = served.model.predict(columns)
-        ids = [f"{job.job_id}:{parsed.offsets[start + position]}" for position in valid]
-        output.extend(_output_rows(chunk, served.version, parsed, block, valid=valid, ids=ids, predicted=predicted))
-        scored += len(valid)
+        whole = len(valid) == block.end - start
+        rows = range(start, block.end) if whole else [start + position for position in valid]
+        offsets = parsed.offsets[start : block.end] if whole else [parsed.offsets[row] for row in rows]
+        block_ids = list(map(id_prefix.__add__, map(str, offsets)))
+        kept.extend(rows)
+        ids.extend(block_ids)
+        kept_offsets.extend(offsets)
+        classes = predicted.classes
+        labels.extend(predicted.labels)
+        if predicted.probabilities is not None:
+            matrix = predicted.probability_matrix
+            probabilities.append(matrix if matrix is not None else np.asarray(predicted.probabilities, dtype=float))
+        for name, values in carried.items():
+            cells = block.carried[name]
+            values.extend(cells if whole else [cells[position] for position in valid])
         if job.capture:
-            captured.extend(_capture(job, served.version, block.typed, valid=valid, ids=ids, predicted=predicted))
-    return ChunkOutcome(
-        chunk, parsed.rows, scored, parsed.rows - scored, parsed.blank_lines, jsonl(output), jsonl(errors), captured
+            captured.extend(_capture(job, served.version, block.typed, valid=valid, ids=block_ids, predicted=predicted))
+    scored = batch_output.ScoredColumns(
+        chunk,
+        served.version,
+        chunk_rows=[parsed.chunk_rows[row] for row in kept] if parsed.errors else kept,
+        offsets=kept_offsets,
+        inference_ids=ids,
+        labels=labels,
+        classes=classes,
+        probabilities=np.vstack(probabilities) if probabilities else None,
+        carried=carried,
     )
-
-
-def _output_rows(
-    chunk: int,
-    version: int,
-    parsed: ChunkRows,
-    block: Block,
-    *,
-    valid: list[int],
-    ids: list[str],
-    predicted: Predictions,
-) -> list[dict[str, Any]]:
-    """The output line of each scored row: where it is, the endpoint's answer, and the columns carried through."""
-    rows = [block.start + position for position in valid]
-    names = list(block.carried)
-    carried = zip(*block.carried.values(), strict=True) if names else repeat(())
-    if len(valid) != block.end - block.start:
-        kept = set(valid)
-        carried = (values for position, values in enumerate(carried) if position in kept)
-    classes = predicted.classes or []
-    probabilities = predicted.probabilities if predicted.probabilities is not None else repeat(None)
-    output = []
-    for row, inference_id, label, row_probabilities, values in zip(
-        rows, ids, predicted.labels, probabilities, carried, strict=False
-    ):
-        line = {
-            "chunk": chunk,
-            "chunk_row": parsed.chunk_rows[row],
-            "input_offset": parsed.offsets[row],
-            "inference_id": inference_id,
-            "version": version,
-            "prediction": label,
-        }
-        if row_probabilities is not None:
-            line["probabilities"] = dict(zip(classes, row_probabilities, strict=True))
-        line["columns"] = dict(zip(names, values, strict=True))
-        output.append(line)
-    return output
+    output = batch_output.write(scored, job.output_format)
+    return ChunkOutcome(
+        chunk, parsed.rows, len(kept), parsed.rows - len(kept), parsed.blank_lines, output, jsonl(errors), captured
+    )
 
 
 def _validate_rows_of(
