@@ -7,9 +7,11 @@ error and capture lines. No S3 here: ``mlops.serving.batch`` reads the chunk's b
 from __future__ import annotations
 
 import csv
+import re
 import time
 from dataclasses import dataclass, field
 from itertools import accumulate
+from operator import methodcaller
 from typing import Any
 
 import numpy as np
@@ -25,7 +27,15 @@ from mlops.serving.http import dumps, jsonl
 from mlops.serving.runtime import Predictions
 from mlops.serving.validation import plain_numeric, typed_columns, validate_each_row
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - the serving layer ships orjson
+    orjson = None  # type: ignore[assignment]
+
 SCORE_BLOCK_ROWS = 1_000  # rows validated and predicted together (the endpoint's own batch limit)
+
+
+_NOT_JSON_NUMBER = re.compile(r"[^0-9eE.+\-,]")
 
 
 @dataclass
@@ -68,7 +78,8 @@ def parse_chunk(payload: bytes, first_offset: int, names: list[str]) -> ChunkRow
     if lines and text is not None and '"' not in text and "\r" not in text:
         plain = text.split("\n")[: len(lines)]
         separators = len(names) - 1
-        if all(line.count(",") == separators for line in plain) and all(line.strip() for line in plain):
+        # every line as wide as the header (with a comma in it, no line is blank)
+        if set(map(methodcaller("count", ","), plain)) == {separators} and (separators or all(map(str.strip, plain))):
             parsed.rows = len(plain)
             parsed.plain_lines = plain
             parsed.chunk_rows = list(range(len(plain)))
@@ -139,27 +150,47 @@ class Block:
     carried: dict[str, list[str]]
 
 
+def _json_numbers(columns: list[list[str]]) -> np.ndarray | None:
+    """Columns of cells, every one a JSON number (digits, sign, point, exponent: nothing else), as a float64 matrix
+    (a row per column), read by orjson's parser a column at a time; None for any other cell (numpy's parser or the
+    cell path then reads the block) or without orjson. A JSON number reads as the same float as numpy reads it."""
+    if orjson is None:
+        return None
+    try:
+        parsed = []
+        for cells in columns:
+            text = ",".join(cells)
+            if _NOT_JSON_NUMBER.search(text):
+                return None
+            parsed.append(orjson.loads("[" + text + "]"))
+        return np.array(parsed, dtype=np.float64)
+    except (ValueError, OverflowError):  # orjson's JSONDecodeError is a ValueError: "1.", "+1", "01", an empty cell
+        return None
+
+
 def _plain_block(parsed: ChunkRows, schema: Schema, start: int, end: int) -> Block | None:
-    """numpy's C CSV parser reads the numeric input columns of plain lines at once; None when a cell is no number it
-    reads (a missing token, text, or a spelling only Python's float() accepts): the cell path then decides."""
+    """Plain lines split into cells at once (no quotes: every comma ends a cell), the numeric input columns read whole
+    (orjson's number parser, else numpy's C CSV parser); None when a cell is no number numpy reads (a missing token,
+    text, or a spelling only Python's float() accepts): the cell path then decides."""
     plain_numeric = _plain_numeric(schema)
     numeric = [name for name in schema.input_columns if name in plain_numeric]
+    if not numeric:
+        return None  # nothing for a number parser to win
     texts = [name for name in parsed.names if name not in numeric]
     position = {name: index for index, name in enumerate(parsed.names)}
     lines = (parsed.plain_lines or [])[start:end]
-    read = {"delimiter": ",", "comments": None, "ndmin": 2}
-    if not numeric:
-        return None  # nothing for the C parser to win
-    try:
-        numbers = (
-            np.loadtxt(lines, usecols=[position[n] for n in numeric], dtype=np.float64, **read) if numeric else None
-        )
-    except ValueError:
-        return None
-    cells = np.loadtxt(lines, usecols=[position[n] for n in texts], dtype=object, **read).T.tolist() if texts else []
-    by_name = dict(zip(texts, cells, strict=True))
-    typed: dict[str, Any] = {}
-    typed.update(zip(numeric, np.ascontiguousarray(numbers.T), strict=True))
+    width = len(parsed.names)
+    cells = ",".join(lines).split(",")  # a plain block's lines are each exactly `width` cells
+    numbers = _json_numbers([cells[position[name] :: width] for name in numeric])
+    if numbers is None:
+        try:
+            numbers = np.loadtxt(
+                lines, usecols=[position[n] for n in numeric], delimiter=",", comments=None, ndmin=2, dtype=np.float64
+            ).T
+        except ValueError:
+            return None
+    by_name = {name: cells[position[name] :: width] for name in texts}
+    typed: dict[str, Any] = dict(zip(numeric, np.ascontiguousarray(numbers), strict=True))
     for name in schema.input_columns:
         if name not in typed:
             typed[name] = list(map(_text_or_null, by_name[name]))
