@@ -7,7 +7,6 @@ error and capture lines. No S3 here: ``mlops.serving.batch`` reads the chunk's b
 from __future__ import annotations
 
 import csv
-import re
 import time
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -35,7 +34,13 @@ except ImportError:  # pragma: no cover - the serving layer ships orjson
 SCORE_BLOCK_ROWS = 1_000  # rows validated and predicted together (the endpoint's own batch limit)
 
 
-_NOT_JSON_NUMBER = re.compile(r"[^0-9eE.+\-,]")
+_NOT_NUMBER_MARKS = (
+    "t",
+    "f",
+    "n",
+    "[",
+    "{",
+)  # no JSON value but a number lacks all five; quotes are not in plain lines
 
 
 @dataclass
@@ -151,7 +156,7 @@ class Block:
 
 
 def _json_numbers(columns: list[list[str]]) -> np.ndarray | None:
-    """Columns of cells, every one a JSON number (digits, sign, point, exponent: nothing else), as a float64 matrix
+    """Columns of cells, every one a JSON number (digits, sign, point, exponent, spaces around), as a float64 matrix
     (a row per column), read by orjson's parser a column at a time; None for any other cell (numpy's parser or the
     cell path then reads the block) or without orjson. A JSON number reads as the same float as numpy reads it."""
     if orjson is None:
@@ -160,7 +165,7 @@ def _json_numbers(columns: list[list[str]]) -> np.ndarray | None:
         parsed = []
         for cells in columns:
             text = ",".join(cells)
-            if _NOT_JSON_NUMBER.search(text):
+            if any(token in text for token in _NOT_NUMBER_MARKS):  # true/false/null, a list or an object
                 return None
             parsed.append(orjson.loads("[" + text + "]"))
         return np.array(parsed, dtype=np.float64)
@@ -334,14 +339,10 @@ def _capture(
     job: PlannedJob, version: int, typed: dict[str, Any], *, valid: list[int], ids: list[str], predicted: Predictions
 ) -> list[str]:
     """The block's scored rows as column capture lines: each input column as a request carries it (NaN as null)."""
-    features: dict[str, list[Any]] = {}
+    features: dict[str, Any] = {}
     for name, values in typed.items():
-        if isinstance(values, np.ndarray):
-            kept = values[valid] if len(valid) != len(values) else values
-            listed = kept.tolist()
-            if np.isnan(kept).any():  # a missing cell is a null, as a request carries it
-                listed = [None if value != value else value for value in listed]  # noqa: PLR0124
-            features[name] = listed
+        if isinstance(values, np.ndarray):  # written by orjson from the array: NaN, a missing cell, as null
+            features[name] = np.ascontiguousarray(values[valid] if len(valid) != len(values) else values)
         else:
             features[name] = [values[p] for p in valid] if len(valid) != len(values) else values
     answer = capture_records.CapturedAnswer(
@@ -353,4 +354,18 @@ def _capture(
         predictions=predicted.labels,
         probabilities=predicted.by_class(),
     )
-    return [dumps(document, allow_nan=False) for document in capture_records.column_documents(answer, features)]
+    documents = capture_records.column_documents(answer, features)
+    if orjson is not None:
+        try:
+            return [orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY).decode() for document in documents]
+        except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits in an ignored column: the plain lists below
+            pass
+    listed = {name: _listed(values) for name, values in features.items()}
+    return [dumps(document, allow_nan=False) for document in capture_records.column_documents(answer, listed)]
+
+
+def _listed(values: Any) -> list[Any]:
+    if not isinstance(values, np.ndarray):
+        return values
+    listed = values.tolist()
+    return [None if value != value else value for value in listed] if np.isnan(values).any() else listed  # noqa: PLR0124

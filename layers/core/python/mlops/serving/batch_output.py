@@ -69,7 +69,8 @@ def _number_texts(values: Any) -> list[str]:
 
 
 def _is_text(values: Sequence[Any]) -> bool:
-    return all(isinstance(value, str) for value in values)
+    """Labels (text) rather than regression values: a runtime answers with one type for every row."""
+    return bool(values) and isinstance(values[0], str)
 
 
 def _csv_cells(values: Sequence[str]) -> Sequence[str]:
