@@ -12,8 +12,9 @@ real pipeline (embedded AWS), served by onnxruntime. The rows: ``--rows`` rows d
 
 ``batch_rows_per_s_ratio_vs_onnxruntime`` = batch path rows/s over raw onnxruntime's (target >= 0.5). Where the time
 goes, as rows/s ratios to the same raw onnxruntime: ``batch_without_capture_rows_per_s_ratio_vs_onnxruntime`` (the
-path for a job with ``capture: false``) and ``csv_parse_rows_per_s_ratio_vs_onnxruntime`` (numpy's C CSV parser
-reading the same rows' numeric columns, and nothing else: a floor no CSV path gets under).
+path for a job with ``capture: false``), ``batch_jsonl_output_rows_per_s_ratio_vs_onnxruntime`` (the same job with
+``output_format: jsonl``; the headline is the default, CSV) and ``csv_parse_rows_per_s_ratio_vs_onnxruntime``
+(numpy's C CSV parser reading the same rows' numeric columns, and nothing else).
 
     python -m bench.batch_transform [--rows 20000] [--repeats 5]
 """
@@ -114,6 +115,7 @@ def main() -> None:
             return batch_chunks.score_rows(planned, 0, parsed, served)
 
         uncaptured = job.model_copy(update={"capture": False})
+        as_jsonl = job.model_copy(update={"output_format": "jsonl"})
         lines = body.decode().splitlines()
         numeric = [names.index(name) for name in served.schema.input_columns]
 
@@ -141,10 +143,13 @@ def main() -> None:
             for feed in feeds:
                 model.session.run(None, feed)
 
-        event = ScoreChunkEvent(job=job, item=ChunkItem(chunk=0, start=job.header_end, end=job.size_bytes))
+        event = ScoreChunkEvent(
+            step="score", job=job, item=ChunkItem(chunk=0, start=job.header_end, end=job.size_bytes)
+        )
         batch_s = median_s(batch_path, args.repeats)
         raw_s = median_s(raw_onnxruntime, args.repeats)
         uncaptured_s = median_s(lambda: batch_path(uncaptured), args.repeats)
+        jsonl_s = median_s(lambda: batch_path(as_jsonl), args.repeats)
         parse_s = median_s(csv_parse, args.repeats)
         step_s = median_s(lambda: batch.score_chunk(event, cache, stack.bucket), args.repeats)
     results = {
@@ -153,6 +158,7 @@ def main() -> None:
         "raw_onnxruntime_rows_per_s_1000_row_blocks": args.rows / raw_s,
         "batch_rows_per_s_ratio_vs_onnxruntime": raw_s / batch_s,
         "batch_without_capture_rows_per_s_ratio_vs_onnxruntime": raw_s / uncaptured_s,
+        "batch_jsonl_output_rows_per_s_ratio_vs_onnxruntime": raw_s / jsonl_s,
         "csv_parse_rows_per_s_ratio_vs_onnxruntime": raw_s / parse_s,
     }
     print(
@@ -161,6 +167,7 @@ def main() -> None:
                 "benchmark": "batch_transform",
                 "model": "random forest, 100 trees, breast cancer (30 features), onnxruntime",
                 "rows": args.rows,
+                "output_format": job.output_format,
                 "baseline": "raw onnxruntime run on the same rows in 1,000-row blocks, inputs prepared untimed",
                 **{k: round(v, 4) for k, v in results.items()},
             },

@@ -381,13 +381,16 @@ class Client:
         alias: str = "production",
         chunk_bytes: int | None = None,
         capture: bool = True,
+        output_format: str | None = None,
     ) -> BatchJob:
         """Start a BatchTransform job scoring the CSV at ``input_uri`` (an allowed dataset location, or a local file:
-        uploaded first) with ``alias``;
-        ``job.wait()`` follows it, ``job.output_uri`` is its predictions once it SUCCEEDED."""
+        uploaded first) with ``alias``, its output parts in ``output_format`` (``csv``, the service's default, or
+        ``jsonl``); ``job.wait()`` follows it, ``job.output_uri`` is its predictions once it SUCCEEDED."""
         body: dict[str, Any] = {"input_uri": self.uri_of(input_uri), "alias": alias, "capture": capture}
         if chunk_bytes is not None:
             body["chunk_bytes"] = chunk_bytes
+        if output_format is not None:
+            body["output_format"] = output_format
         return BatchJob(self, self.api.json("POST", f"/models/{name}/batch-jobs", body=body))
 
     def batch_job(self, name: str, job_id: str) -> BatchJob:

@@ -39,6 +39,11 @@ def _print_batch_job(job: dict[str, Any]) -> None:
 )
 @click.option("--alias", default="production", show_default=True, help="the alias whose version scores")
 @click.option("--chunk-bytes", type=int, help="input bytes per chunk (64 KiB to 256 MiB; default 16 MiB)")
+@click.option(
+    "--output-format",
+    type=click.Choice(["csv", "jsonl"]),
+    help="the output parts' format (default csv: a header, then a line per scored row)",
+)
 @click.option("--no-capture", is_flag=True, help="do not feed the scored rows to the drift checks")
 @click.option("--wait", is_flag=True, help="wait for the job to end and show its counts")
 @click.option("--max-wait", "max_wait_s", type=float, default=3600.0, show_default=True, help="seconds to wait")
@@ -46,7 +51,12 @@ def _print_batch_job(job: dict[str, Any]) -> None:
 def batch_start(ctx: Context, name: str, input_uri: str, **flags: Any) -> None:
     """Start a BatchTransform job; with --wait, exit 1 unless it SUCCEEDED."""
     job = ctx.client.batch(
-        name, input_uri, alias=flags["alias"], chunk_bytes=flags["chunk_bytes"], capture=not flags["no_capture"]
+        name,
+        input_uri,
+        alias=flags["alias"],
+        chunk_bytes=flags["chunk_bytes"],
+        capture=not flags["no_capture"],
+        output_format=flags["output_format"],
     )
     if flags["wait"]:
         try:

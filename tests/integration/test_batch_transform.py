@@ -104,6 +104,24 @@ def json_lines(payloads: dict[str, bytes]) -> list[dict]:
     return [json.loads(line) for key in sorted(payloads) for line in payloads[key].decode().splitlines()]
 
 
+def csv_rows(payloads: dict[str, bytes]) -> list[dict]:
+    """CSV output parts (a header each) in the JSON lines' shape: positions as numbers, probabilities by class."""
+    rows = []
+    for key in sorted(payloads):
+        for row in csv.DictReader(io.StringIO(payloads[key].decode())):
+            classes = [name.removeprefix("probability_") for name in row if name.startswith("probability_")]
+            rows.append(
+                {
+                    **{name: int(row[name]) for name in ("chunk", "chunk_row", "input_offset", "version")},
+                    "inference_id": row["inference_id"],
+                    "prediction": row["prediction"],
+                    "probabilities": {label: float(row[f"probability_{label}"]) for label in classes},
+                    "columns": {"id": row["id"], "target": row["target"]},
+                }
+            )
+    return rows
+
+
 def run_job(api: Api, body: dict) -> dict:
     status, started = api.call("POST", f"/models/{MODEL}/batch-jobs", body)
     assert status == 202, started
@@ -133,8 +151,11 @@ def test_a_batch_job_scores_every_valid_row_like_the_endpoint_and_sets_aside_the
     assert job["output_uri"] == f"s3://{stack.bucket}/{prefix}output/"
     assert job["errors_uri"] == f"s3://{stack.bucket}/{prefix}errors/"
 
-    # And each output row is the endpoint's answer for that row, with its id and label carried through
-    output = json_lines(objects_under(stack, prefix + "output/"))
+    # And each output row (CSV, the default for CSV input) is the endpoint's answer for that row, with its id and
+    # label carried through
+    parts = objects_under(stack, prefix + "output/")
+    assert parts and all(key.endswith(".csv") for key in parts), sorted(parts)
+    output = csv_rows(parts)
     by_id = {record["columns"]["id"]: record for record in output}
     valid = [row for number, row in enumerate(rows) if number not in SPOILED]
     assert sorted(by_id) == sorted(row["id"] for row in valid)
@@ -171,9 +192,14 @@ def test_the_jobs_rows_feed_the_drift_check(deployed):
     payload, _, _ = batch_csv(seed=11)
     key = "datasets/nightly/drift.csv"
     stack.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=payload)
-    job = run_job(api, {"input_uri": f"s3://{stack.bucket}/{key}", "chunk_bytes": 256 * 1024})
+    body = {"input_uri": f"s3://{stack.bucket}/{key}", "chunk_bytes": 256 * 1024, "output_format": "jsonl"}
+    job = run_job(api, body)
     assert job["status"] == "SUCCEEDED", job
-    # Then its scored rows are in the capture, in the endpoint's columnar line format, one record per scored row
+    # Then its output is JSON lines, as asked, a line per scored row
+    parts = objects_under(stack, f"predictions/{MODEL}/{job['job_id']}/output/")
+    assert parts and all(key.endswith(".jsonl") for key in parts), sorted(parts)
+    assert len(json_lines(parts)) == job["scored"]
+    # And its scored rows are in the capture, in the endpoint's columnar line format, one record per scored row
     captured = objects_under(stack, f"capture/{MODEL}/")
     mine = {k: v for k, v in captured.items() if f"batch-{job['job_id']}-" in k}
     records = [r for line in json_lines(mine) for r in records_of(line)]
@@ -193,6 +219,10 @@ def test_the_routes_refuse_what_cannot_be_a_job(deployed):
     )
     assert api.call("POST", f"/models/{MODEL}/batch-jobs", {"input_uri": "https://example.com/x.csv"})[0] == 422
     assert api.call("POST", f"/models/{MODEL}/batch-jobs", {"input_uri": f"s3://{stack.bucket}/x", "rows": 1})[0] == 422
+    status, refused = api.call(
+        "POST", f"/models/{MODEL}/batch-jobs", {"input_uri": f"s3://{stack.bucket}/x", "output_format": "parquet"}
+    )
+    assert status == 422 and "output_format" in json.dumps(refused), refused
     status, refused = api.call("POST", f"/models/{MODEL}/batch-jobs", {"input_uri": f"s3://{stack.bucket}/models/a"})
     assert status == 403 and "outside the allowed locations" in refused["message"], refused
     assert api.call("GET", f"/models/{MODEL}/batch-jobs/20260101T000000Z-0123abcd")[0] == 404
@@ -242,7 +272,7 @@ def test_a_chunk_failing_after_its_writes_ends_the_job_in_chunk_failed_with_no_c
     assert job["output_uri"] is None and job["errors_uri"] is None and "rows" not in job
     # even though chunk 1's part of the output is in S3 (the side effect before the failure)
     prefix = f"predictions/{MODEL}/{job['job_id']}/"
-    assert f"{prefix}output/part-00001.jsonl" in objects_under(stack, prefix + "output/")
+    assert f"{prefix}output/part-00001.csv" in objects_under(stack, prefix + "output/")
     assert f"{prefix}chunks/00001.json" not in objects_under(stack, prefix + "chunks/")
     assert summary["chunks_committed"] < summary["chunks"], summary
     assert job["error"] == "ChunkFailed" and "States.ExceedToleratedFailureThreshold" in summary["error"], job

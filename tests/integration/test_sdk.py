@@ -246,9 +246,9 @@ def test_upload_download_round_trip_and_a_batch_job(client, tmp_path):
     job.wait(timeout_s=600)
     assert job.succeeded and (job.rows, job.scored, job.invalid) == (40, 40, 0), job.document
     output = client.download(job.output_uri, tmp_path / "scored")  # a prefix: one file per part
-    parts = sorted(output.glob("part-*.jsonl"))
+    parts = sorted(output.glob("part-*.csv"))  # CSV, the default for CSV input
     assert parts, list(output.iterdir())
-    scored = pandas.concat([pandas.read_json(part, lines=True, dtype=False) for part in parts], ignore_index=True)
+    scored = pandas.concat([pandas.read_csv(part, dtype={"prediction": str}) for part in parts], ignore_index=True)
     scored = scored.sort_values("input_offset", ignore_index=True)
     assert len(scored) == 40
     direct = client.predict(MODEL, features().iloc[:40])

@@ -87,6 +87,7 @@ def job(capture: bool = True) -> PlannedJob:
         header_end=len(",".join(HEADER)) + 1,
         chunks=1,
         capture=capture,
+        output_format="jsonl",
         plan_bucket="bucket",
         plan_key="plan.json",
         output_uri="s3://bucket/out/",

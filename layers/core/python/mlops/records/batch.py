@@ -3,6 +3,8 @@ chunk of the plan. Shared by the API (which validates the request at the door) a
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from mlops.records.registry import ALIAS_NAME_PATTERN, PRODUCTION
@@ -30,6 +32,11 @@ class BatchJobRequest(BaseModel):
         default=DEFAULT_CHUNK_BYTES, ge=MIN_CHUNK_BYTES, le=MAX_CHUNK_BYTES, description="bytes of input per chunk"
     )
     capture: bool = Field(default=True, description="write the scored rows where the drift check reads capture")
+    output_format: Literal["csv", "jsonl"] = Field(
+        default="csv",
+        description="the output parts' format: CSV (the default for CSV input, as SageMaker Batch Transform writes) "
+        "or JSON lines, one object per scored row",
+    )
 
 
 class BatchJobStart(BaseModel):
@@ -54,6 +61,7 @@ class PlannedJob(BaseModel):
     header_end: int
     chunks: int
     capture: bool
+    output_format: Literal["csv", "jsonl"] = "csv"
     plan_bucket: str
     plan_key: str
     output_uri: str

@@ -32,6 +32,7 @@ from mlops.records.events import ScoreChunkEvent
 from mlops.records.schema import Schema
 from mlops.registry import documents
 from mlops.registry.store import ModelRegistry
+from mlops.serving import batch_output
 from mlops.serving.batch_chunks import parse_chunk, score_rows
 from mlops.serving.batch_jobs import FAILED, SUCCEEDED, utc_now
 from mlops.serving.cache import ModelCache
@@ -133,6 +134,7 @@ def plan_job(
         header_end=header_end,
         chunks=len(ranges),
         capture=request.capture,
+        output_format=request.output_format,
         plan_bucket=plan.bucket,
         plan_key=plan.key,
         output_uri=str(layout.batch_output_prefix(artifacts_bucket, start.model_name, start.job_id)),
@@ -153,9 +155,9 @@ def score_chunk(event: ScoreChunkEvent, cache: ModelCache, artifacts_bucket: str
     parsed = parse_chunk(objects.get_range(uri, item.start, item.end), item.start, names)
     outcome = score_rows(job, item.chunk, parsed, served)
     bucket, model_name = artifacts_bucket, job.model_name
-    output_part = layout.batch_output_part(bucket, model_name, job.job_id, item.chunk)
+    output_part = layout.batch_output_part(bucket, model_name, job.job_id, item.chunk, job.output_format)
     errors_part = layout.batch_errors_part(bucket, model_name, job.job_id, item.chunk)
-    objects.put_bytes(output_part, outcome.output, "application/x-ndjson")
+    objects.put_bytes(output_part, outcome.output, batch_output.CONTENT_TYPES[job.output_format])
     objects.put_bytes(errors_part, outcome.errors, "application/x-ndjson")
     capture_uri = None
     if outcome.capture_lines:  # staged with the job's files: the capture receives it only if the job succeeds

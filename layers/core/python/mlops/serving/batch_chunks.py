@@ -9,7 +9,8 @@ from __future__ import annotations
 import csv
 import time
 from dataclasses import dataclass, field
-from itertools import accumulate, repeat
+from itertools import accumulate
+from operator import methodcaller
 from typing import Any
 
 import numpy as np
@@ -19,12 +20,27 @@ from mlops.data import reader
 from mlops.monitoring import capture_records
 from mlops.records.batch import PlannedJob
 from mlops.records.schema import Schema
+from mlops.serving import batch_output
 from mlops.serving.cache import LoadedVersion
 from mlops.serving.http import dumps, jsonl
 from mlops.serving.runtime import Predictions
 from mlops.serving.validation import plain_numeric, typed_columns, validate_each_row
 
+try:
+    import orjson
+except ImportError:  # pragma: no cover - the serving layer ships orjson
+    orjson = None  # type: ignore[assignment]
+
 SCORE_BLOCK_ROWS = 1_000  # rows validated and predicted together (the endpoint's own batch limit)
+
+
+_NOT_NUMBER_MARKS = (
+    "t",
+    "f",
+    "n",
+    "[",
+    "{",
+)  # no JSON value but a number lacks all five; quotes are not in plain lines
 
 
 @dataclass
@@ -67,7 +83,8 @@ def parse_chunk(payload: bytes, first_offset: int, names: list[str]) -> ChunkRow
     if lines and text is not None and '"' not in text and "\r" not in text:
         plain = text.split("\n")[: len(lines)]
         separators = len(names) - 1
-        if all(line.count(",") == separators for line in plain) and all(line.strip() for line in plain):
+        # every line as wide as the header (with a comma in it, no line is blank)
+        if set(map(methodcaller("count", ","), plain)) == {separators} and (separators or all(map(str.strip, plain))):
             parsed.rows = len(plain)
             parsed.plain_lines = plain
             parsed.chunk_rows = list(range(len(plain)))
@@ -138,27 +155,47 @@ class Block:
     carried: dict[str, list[str]]
 
 
+def _json_numbers(columns: list[list[str]]) -> np.ndarray | None:
+    """Columns of cells, every one a JSON number (digits, sign, point, exponent, spaces around), as a float64 matrix
+    (a row per column), read by orjson's parser a column at a time; None for any other cell (numpy's parser or the
+    cell path then reads the block) or without orjson. A JSON number reads as the same float as numpy reads it."""
+    if orjson is None:
+        return None
+    try:
+        parsed = []
+        for cells in columns:
+            text = ",".join(cells)
+            if any(token in text for token in _NOT_NUMBER_MARKS):  # true/false/null, a list or an object
+                return None
+            parsed.append(orjson.loads("[" + text + "]"))
+        return np.array(parsed, dtype=np.float64)
+    except (ValueError, OverflowError):  # orjson's JSONDecodeError is a ValueError: "1.", "+1", "01", an empty cell
+        return None
+
+
 def _plain_block(parsed: ChunkRows, schema: Schema, start: int, end: int) -> Block | None:
-    """numpy's C CSV parser reads the numeric input columns of plain lines at once; None when a cell is no number it
-    reads (a missing token, text, or a spelling only Python's float() accepts): the cell path then decides."""
+    """Plain lines split into cells at once (no quotes: every comma ends a cell), the numeric input columns read whole
+    (orjson's number parser, else numpy's C CSV parser); None when a cell is no number numpy reads (a missing token,
+    text, or a spelling only Python's float() accepts): the cell path then decides."""
     plain_numeric = _plain_numeric(schema)
     numeric = [name for name in schema.input_columns if name in plain_numeric]
+    if not numeric:
+        return None  # nothing for a number parser to win
     texts = [name for name in parsed.names if name not in numeric]
     position = {name: index for index, name in enumerate(parsed.names)}
     lines = (parsed.plain_lines or [])[start:end]
-    read = {"delimiter": ",", "comments": None, "ndmin": 2}
-    if not numeric:
-        return None  # nothing for the C parser to win
-    try:
-        numbers = (
-            np.loadtxt(lines, usecols=[position[n] for n in numeric], dtype=np.float64, **read) if numeric else None
-        )
-    except ValueError:
-        return None
-    cells = np.loadtxt(lines, usecols=[position[n] for n in texts], dtype=object, **read).T.tolist() if texts else []
-    by_name = dict(zip(texts, cells, strict=True))
-    typed: dict[str, Any] = {}
-    typed.update(zip(numeric, np.ascontiguousarray(numbers.T), strict=True))
+    width = len(parsed.names)
+    cells = ",".join(lines).split(",")  # a plain block's lines are each exactly `width` cells
+    numbers = _json_numbers([cells[position[name] :: width] for name in numeric])
+    if numbers is None:
+        try:
+            numbers = np.loadtxt(
+                lines, usecols=[position[n] for n in numeric], delimiter=",", comments=None, ndmin=2, dtype=np.float64
+            ).T
+        except ValueError:
+            return None
+    by_name = {name: cells[position[name] :: width] for name in texts}
+    typed: dict[str, Any] = dict(zip(numeric, np.ascontiguousarray(numbers), strict=True))
     for name in schema.input_columns:
         if name not in typed:
             typed[name] = list(map(_text_or_null, by_name[name]))
@@ -208,19 +245,26 @@ class ChunkOutcome:
     scored: int
     invalid: int
     blank_lines: int
-    output: bytes  # JSON lines
-    errors: bytes
+    output: bytes  # CSV or JSON lines (the job's output_format)
+    errors: bytes  # JSON lines
     capture_lines: list[str]
 
 
 def score_rows(job: PlannedJob, chunk: int, parsed: ChunkRows, served: LoadedVersion) -> ChunkOutcome:
     """Validate and predict a chunk's rows block by block. A block is typed and validated column by column; a block
-    the column-wise pass refuses is validated row by row, and each bad row goes to the errors with its reason."""
+    the column-wise pass refuses is validated row by row, and each bad row goes to the errors with its reason. The
+    scored rows' positions, answers and carried columns are gathered column by column and written out at the end."""
     schema = served.schema
-    output: list[dict[str, Any]] = []
     errors = [{"chunk": chunk, **record} for record in parsed.errors]
     captured: list[str] = []
-    scored = 0
+    kept: list[int] = []  # the scored rows' indices into the chunk's well-formed rows
+    ids: list[str] = []
+    kept_offsets: list[int] = []
+    classes: list[str] | None = None
+    labels: list[Any] = []
+    probabilities: list[np.ndarray] = []
+    carried: dict[str, list[str]] = {name: [] for name in parsed.names if name not in set(schema.input_columns)}
+    id_prefix = f"{job.job_id}:"
     for start in range(0, len(parsed.offsets), SCORE_BLOCK_ROWS):
         block = _typed_block(parsed, schema, start, min(start + SCORE_BLOCK_ROWS, len(parsed.offsets)))
         columns = typed_columns(block.typed, schema)
@@ -231,52 +275,38 @@ def score_rows(job: PlannedJob, chunk: int, parsed: ChunkRows, served: LoadedVer
             if columns is None:
                 continue
         predicted = served.model.predict(columns)
-        ids = [f"{job.job_id}:{parsed.offsets[start + position]}" for position in valid]
-        output.extend(_output_rows(chunk, served.version, parsed, block, valid=valid, ids=ids, predicted=predicted))
-        scored += len(valid)
+        whole = len(valid) == block.end - start
+        rows = range(start, block.end) if whole else [start + position for position in valid]
+        offsets = parsed.offsets[start : block.end] if whole else [parsed.offsets[row] for row in rows]
+        block_ids = list(map(id_prefix.__add__, map(str, offsets)))
+        kept.extend(rows)
+        ids.extend(block_ids)
+        kept_offsets.extend(offsets)
+        classes = predicted.classes
+        labels.extend(predicted.labels)
+        if predicted.probabilities is not None:
+            matrix = predicted.probability_matrix
+            probabilities.append(matrix if matrix is not None else np.asarray(predicted.probabilities, dtype=float))
+        for name, values in carried.items():
+            cells = block.carried[name]
+            values.extend(cells if whole else [cells[position] for position in valid])
         if job.capture:
-            captured.extend(_capture(job, served.version, block.typed, valid=valid, ids=ids, predicted=predicted))
-    return ChunkOutcome(
-        chunk, parsed.rows, scored, parsed.rows - scored, parsed.blank_lines, jsonl(output), jsonl(errors), captured
+            captured.extend(_capture(job, served.version, block.typed, valid=valid, ids=block_ids, predicted=predicted))
+    scored = batch_output.ScoredColumns(
+        chunk,
+        served.version,
+        chunk_rows=[parsed.chunk_rows[row] for row in kept] if parsed.errors else kept,
+        offsets=kept_offsets,
+        inference_ids=ids,
+        labels=labels,
+        classes=classes,
+        probabilities=np.vstack(probabilities) if probabilities else None,
+        carried=carried,
     )
-
-
-def _output_rows(
-    chunk: int,
-    version: int,
-    parsed: ChunkRows,
-    block: Block,
-    *,
-    valid: list[int],
-    ids: list[str],
-    predicted: Predictions,
-) -> list[dict[str, Any]]:
-    """The output line of each scored row: where it is, the endpoint's answer, and the columns carried through."""
-    rows = [block.start + position for position in valid]
-    names = list(block.carried)
-    carried = zip(*block.carried.values(), strict=True) if names else repeat(())
-    if len(valid) != block.end - block.start:
-        kept = set(valid)
-        carried = (values for position, values in enumerate(carried) if position in kept)
-    classes = predicted.classes or []
-    probabilities = predicted.probabilities if predicted.probabilities is not None else repeat(None)
-    output = []
-    for row, inference_id, label, row_probabilities, values in zip(
-        rows, ids, predicted.labels, probabilities, carried, strict=False
-    ):
-        line = {
-            "chunk": chunk,
-            "chunk_row": parsed.chunk_rows[row],
-            "input_offset": parsed.offsets[row],
-            "inference_id": inference_id,
-            "version": version,
-            "prediction": label,
-        }
-        if row_probabilities is not None:
-            line["probabilities"] = dict(zip(classes, row_probabilities, strict=True))
-        line["columns"] = dict(zip(names, values, strict=True))
-        output.append(line)
-    return output
+    output = batch_output.write(scored, job.output_format)
+    return ChunkOutcome(
+        chunk, parsed.rows, len(kept), parsed.rows - len(kept), parsed.blank_lines, output, jsonl(errors), captured
+    )
 
 
 def _validate_rows_of(
@@ -309,14 +339,10 @@ def _capture(
     job: PlannedJob, version: int, typed: dict[str, Any], *, valid: list[int], ids: list[str], predicted: Predictions
 ) -> list[str]:
     """The block's scored rows as column capture lines: each input column as a request carries it (NaN as null)."""
-    features: dict[str, list[Any]] = {}
+    features: dict[str, Any] = {}
     for name, values in typed.items():
-        if isinstance(values, np.ndarray):
-            kept = values[valid] if len(valid) != len(values) else values
-            listed = kept.tolist()
-            if np.isnan(kept).any():  # a missing cell is a null, as a request carries it
-                listed = [None if value != value else value for value in listed]  # noqa: PLR0124
-            features[name] = listed
+        if isinstance(values, np.ndarray):  # written by orjson from the array: NaN, a missing cell, as null
+            features[name] = np.ascontiguousarray(values[valid] if len(valid) != len(values) else values)
         else:
             features[name] = [values[p] for p in valid] if len(valid) != len(values) else values
     answer = capture_records.CapturedAnswer(
@@ -328,4 +354,18 @@ def _capture(
         predictions=predicted.labels,
         probabilities=predicted.by_class(),
     )
-    return [dumps(document, allow_nan=False) for document in capture_records.column_documents(answer, features)]
+    documents = capture_records.column_documents(answer, features)
+    if orjson is not None:
+        try:
+            return [orjson.dumps(document, option=orjson.OPT_SERIALIZE_NUMPY).decode() for document in documents]
+        except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits in an ignored column: the plain lists below
+            pass
+    listed = {name: _listed(values) for name, values in features.items()}
+    return [dumps(document, allow_nan=False) for document in capture_records.column_documents(answer, listed)]
+
+
+def _listed(values: Any) -> list[Any]:
+    if not isinstance(values, np.ndarray):
+        return values
+    listed = values.tolist()
+    return [None if value != value else value for value in listed] if np.isnan(values).any() else listed  # noqa: PLR0124

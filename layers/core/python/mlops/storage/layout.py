@@ -305,9 +305,10 @@ def batch_errors_prefix(bucket: str, model_name: str, job_id: str) -> S3Uri:
     return S3Uri(bucket, f"{batch_job_prefix(bucket, model_name, job_id).key}/errors/")
 
 
-def batch_output_part(bucket: str, model_name: str, job_id: str, chunk: int) -> S3Uri:
-    """One chunk's predictions (JSON lines), keyed by the chunk's index so a retried chunk overwrites its own."""
-    return S3Uri(bucket, f"{batch_output_prefix(bucket, model_name, job_id).key}part-{chunk:05d}.jsonl")
+def batch_output_part(bucket: str, model_name: str, job_id: str, chunk: int, output_format: str = "jsonl") -> S3Uri:
+    """One chunk's predictions (``csv`` or ``jsonl``, the job's output format, as the extension), keyed by the chunk's
+    index so a retried chunk overwrites its own."""
+    return S3Uri(bucket, f"{batch_output_prefix(bucket, model_name, job_id).key}part-{chunk:05d}.{output_format}")
 
 
 def batch_errors_part(bucket: str, model_name: str, job_id: str, chunk: int) -> S3Uri:
