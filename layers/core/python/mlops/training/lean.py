@@ -19,6 +19,7 @@ A pipeline this module does not know (text features, a caller's model) is fitted
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,11 @@ from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 
 from mlops.data import dataset
 from mlops.data.dataset import Schema, Table
+from mlops.records.gate import DecisionThreshold
+from mlops.records.steps import PreparedDataset
 from mlops.training.estimators import ESTIMATORS, build_pipeline, check_candidate, fitted
+from mlops.training.leakage import LEAKAGE_MAX_ROWS
+from mlops.training.run_files import load_matrices, load_table
 
 TREES = frozenset({"random_forest", "extra_trees", "decision_tree"})
 SPARSE64 = frozenset({"logistic_regression"})
@@ -210,33 +215,116 @@ def scoring_matrix(model: Any, schema: Schema, table: Table) -> tuple[Any, Any] 
 
 class LeanModel:
     """A fitted pipeline scored on its lean matrix: the estimator's predictions, as the pipeline gives them on the
-    raw values (scoring, the floor and the bootstrap read predict, predict_proba and classes_)."""
+    raw values (scoring, the floor and the bootstrap read predict, predict_proba and classes_); with the decision
+    threshold Evaluate tuned, if one was applied (as imbalance.thresholded's FixedThresholdClassifier predicts)."""
 
-    def __init__(self, pipeline: Pipeline) -> None:
-        self.pipeline = pipeline
+    def __init__(self, pipeline: Pipeline, threshold: DecisionThreshold | None = None) -> None:
         self.estimator = pipeline.named_steps["model"]
+        self.threshold = threshold if threshold is not None and threshold.applied else None
 
     @property
     def classes_(self) -> np.ndarray:
         return self.estimator.classes_
 
     def predict(self, features: Any) -> np.ndarray:
-        return self.estimator.predict(features)
+        if self.threshold is None:
+            return self.estimator.predict(features)
+        classes = np.asarray(self.classes_)
+        positive = int(np.flatnonzero(classes.astype(str) == self.threshold.positive_class)[0])
+        probability = self.predict_proba(features)[:, positive]
+        return classes[np.where(probability >= self.threshold.threshold, positive, 1 - positive)]
 
     def predict_proba(self, features: Any) -> np.ndarray:
         return self.estimator.predict_proba(features)
 
 
+class Columns:
+    """Feature columns (dataset.feature_columns) read as an object matrix is where only ``[rows, position]`` is."""
+
+    def __init__(self, columns: list[np.ndarray]) -> None:
+        self.columns = columns
+
+    def __getitem__(self, key: tuple[Any, int]) -> np.ndarray:
+        rows, position = key
+        return self.columns[position][rows]
+
+
+@dataclass
+class EvaluationSplits:
+    """What Evaluate reads of the run's splits: the winner's matrices (lean ones for a pipeline of
+    build_pipeline's form), the targets, the raw columns the leakage scan reads and, on the old path, the object
+    matrix of the test rows (None: a champion's matrix is built from the stored split)."""
+
+    train_y: np.ndarray
+    validation_x: Any
+    validation_y: np.ndarray
+    test_x: Any
+    test_y: np.ndarray
+    leakage_train_x: Any
+    leakage_validation_x: Any
+    baseline_train_x: Any
+    raw_test_x: np.ndarray | None
+    pipeline: Pipeline | None  # the lean winner's pipeline
+
+    def scored(self, model: Any, threshold: DecisionThreshold | None = None) -> Any:
+        """The winner as it reads ``validation_x`` and ``test_x``."""
+        return model if self.pipeline is None else LeanModel(self.pipeline, threshold)
+
+
+def evaluation_splits(prepared: PreparedDataset, schema: Schema, model: Any) -> EvaluationSplits:
+    if not is_lean(model, schema):
+        (train_x, train_y), (validation_x, validation_y), (test_x, test_y) = (
+            load_matrices(prepared, name) for name in ("train", "validation", "test")
+        )
+        return EvaluationSplits(
+            train_y, validation_x, validation_y, test_x, test_y, train_x, validation_x, train_x, test_x, None
+        )
+    layout = estimator_layout(model)
+    train = load_table(prepared.splits.uri("train"))
+    train_y = dataset.target_vector(train, schema)
+    leakage_train = Columns(dataset.feature_columns(train.take(np.arange(min(train.rows, LEAKAGE_MAX_ROWS))), schema))
+    del train
+    validation, test = (load_table(prepared.splits.uri(name)) for name in ("validation", "test"))
+    return EvaluationSplits(
+        train_y=train_y,
+        validation_x=matrix(model, schema, validation, layout),
+        validation_y=dataset.target_vector(validation, schema),
+        test_x=matrix(model, schema, test, layout),
+        test_y=dataset.target_vector(test, schema),
+        leakage_train_x=leakage_train,
+        leakage_validation_x=Columns(dataset.feature_columns(validation, schema)),
+        baseline_train_x=np.zeros((len(train_y), 1), dtype=np.float32),  # the baseline reads only the target
+        raw_test_x=None,
+        pipeline=model,
+    )
+
+
 def is_lean(model: Any, schema: Schema) -> bool:
-    """Whether ``model`` is a pipeline of build_pipeline's form (numeric and categorical preprocessing only)."""
-    if schema.text_indices or not isinstance(model, Pipeline) or "preprocess" not in model.named_steps:
+    """Whether ``model`` is a pipeline of build_pipeline's form for ``schema`` (numbers imputed and scaled,
+    categories one-hot or ordinal, nothing else), whose estimator can read a lean matrix."""
+    steps = getattr(model, "named_steps", {}) if isinstance(model, Pipeline) else {}
+    preprocess = steps.get("preprocess")
+    if schema.text_indices or "model" not in steps or not hasattr(preprocess, "transformers_"):
         return False
-    preprocess = model.named_steps["preprocess"]
-    if not isinstance(preprocess, ColumnTransformer) or not hasattr(preprocess, "transformers_"):
+    expected = {"numeric": list(schema.numeric_indices), "categorical": list(schema.categorical_indices)}
+    fitted = {name: list(columns) for name, _, columns in preprocess.transformers_ if name != "remainder"}
+    if fitted != {name: columns for name, columns in expected.items() if columns}:
         return False
-    names = {name for name, _, _ in preprocess.transformers_} - {"remainder"}
+    numeric = preprocess.named_transformers_.get("numeric")
+    if numeric is not None and [type(step).__name__ for _, step in getattr(numeric, "steps", [])] != [
+        "SimpleImputer",
+        "StandardScaler",
+    ]:
+        return False
     encoder = preprocess.named_transformers_.get("categorical")
-    return names <= {"numeric", "categorical"} and (encoder is None or isinstance(encoder, OneHotEncoder | OrdinalEncoder))
+    if isinstance(encoder, OneHotEncoder):
+        return (
+            encoder.drop is None
+            and encoder.handle_unknown == "ignore"
+            and encoder.max_categories is None
+            and encoder.min_frequency is None
+        )
+    return encoder is None or isinstance(encoder, OrdinalEncoder)
 
 
 def estimator_layout(model: Pipeline) -> str:
