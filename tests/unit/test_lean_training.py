@@ -4,13 +4,16 @@ does."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 from scipy import sparse
 
 from mlops.data import dataset
 from mlops.data.dataset import Table
-from mlops.training import estimators, lean
+from mlops.records.gate import DecisionThreshold
+from mlops.training import estimators, imbalance, lean
 from tests.factories import table_from_rows
 
 QUICK = {
@@ -43,9 +46,9 @@ def _table(rows: int, seed: int, task: str) -> Table:
     return table_from_rows(["x", "y", "colour", "city", "at", "label"], body)
 
 
-@pytest.fixture(scope="module", params=["classification", "regression"])
-def prepared(request):
-    table = _table(1500, 0, request.param)
+@functools.cache
+def _prepared(task: str):
+    table = _table(1500, 0, task)
     schema, kept = dataset.infer_schema(table, "label")
     parts = dataset.split(kept, schema, seed=3, validation_fraction=0.2, test_fraction=0.2)
     assert schema.categorical_indices and schema.numeric_indices and not schema.text_indices
@@ -67,11 +70,20 @@ def _outputs(model, features):
     return model.predict_proba(features)[:, 1] if hasattr(model, "predict_proba") else model.predict(features)
 
 
-@pytest.mark.parametrize("estimator", ["logistic_regression", "random_forest", "hist_gradient_boosting", "ridge"])
-def test_the_lean_fit_predicts_as_the_object_matrix_fit(prepared, estimator):
-    schema, parts = prepared
-    if estimator not in estimators.ESTIMATORS[schema.task]:
-        pytest.skip(f"{estimator} is not a {schema.task} estimator")
+@pytest.mark.parametrize(
+    ("task", "estimator"),
+    [
+        ("classification", "logistic_regression"),
+        ("classification", "random_forest"),
+        ("classification", "hist_gradient_boosting"),
+        ("classification", "k_neighbors"),
+        ("regression", "ridge"),
+        ("regression", "random_forest"),
+        ("regression", "hist_gradient_boosting"),
+    ],
+)
+def test_the_lean_fit_predicts_as_the_object_matrix_fit(task, estimator):
+    schema, parts = _prepared(task)
     old, new, test_x = _both(schema, parts, estimator)
     test_y = dataset.target_vector(parts["test"], schema)
 
@@ -98,12 +110,8 @@ def test_the_lean_fit_predicts_as_the_object_matrix_fit(prepared, estimator):
         ("hist_gradient_boosting", np.ndarray, np.ndarray, np.float64),
     ],
 )
-def test_the_matrices_are_float32_or_sparse_as_each_estimator_takes_them(
-    prepared, estimator, fit_type, predict_type, dtype
-):
-    schema, parts = prepared
-    if schema.task != "classification":
-        pytest.skip("one task is enough for the layouts")
+def test_the_matrices_are_float32_or_sparse_as_each_estimator_takes_them(estimator, fit_type, predict_type, dtype):
+    schema, parts = _prepared("classification")
     model, _ = lean.fit(schema, estimator, QUICK[estimator], seed=5, table=parts["train"],
                         target=dataset.target_vector(parts["train"], schema))  # fmt: skip
     layout = lean.layout_of(estimator)
@@ -120,9 +128,37 @@ def test_the_matrices_are_float32_or_sparse_as_each_estimator_takes_them(
     np.testing.assert_allclose(scored.predict_proba(test_matrix), model.predict_proba(full), atol=1e-6)
 
 
-def test_a_subsampled_trial_and_text_features_keep_their_paths(prepared):
-    schema, _ = prepared
+def test_text_features_and_a_callers_model_keep_the_object_matrix():
+    schema, _ = _prepared("classification")
     assert lean.applies(schema, "random_forest")
     text_schema = dataset.Schema([dataset.Feature("note", "text")], "label", schema.task, schema.classes)
     assert not lean.applies(text_schema, "random_forest")
     assert not lean.applies(schema, "external")
+
+
+def test_evaluate_scores_a_thresholded_winner_on_its_lean_matrix_as_the_stored_model_predicts():
+    schema, parts = _prepared("classification")
+    model, _ = lean.fit(schema, "logistic_regression", QUICK["logistic_regression"], seed=5, table=parts["train"],
+                        target=dataset.target_vector(parts["train"], schema))  # fmt: skip
+    decision = DecisionThreshold(
+        threshold=0.3, positive_class="yes", tuned_on="validation", metric="f1", validation_score=0.9,
+        validation_score_at_default=0.8, applied=True, reason="test",
+    )  # fmt: skip
+    stored = imbalance.thresholded(model, decision)
+    scored, test_matrix = lean.scoring_matrix(model, schema, parts["test"])
+    raw = dataset.feature_matrix(parts["test"], schema)
+
+    thresholded = lean.LeanModel(model, decision).predict(test_matrix)
+    assert (thresholded == stored.predict(raw)).all()
+    assert (thresholded != model.predict(raw)).any()  # the threshold changed some labels
+    assert (scored.predict(test_matrix) == model.predict(raw)).all()
+
+
+def test_a_pipeline_of_another_form_is_not_scored_on_a_lean_matrix():
+    schema, parts = _prepared("classification")
+    model, _ = lean.fit(schema, "logistic_regression", {}, seed=5, table=parts["train"],
+                        target=dataset.target_vector(parts["train"], schema))  # fmt: skip
+    assert lean.is_lean(model, schema)
+    model.named_steps["preprocess"].named_transformers_["categorical"].set_params(max_categories=3)
+    assert not lean.is_lean(model, schema)
+    assert lean.scoring_matrix(model, schema, parts["test"]) is None
