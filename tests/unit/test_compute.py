@@ -60,7 +60,7 @@ def test_a_table_within_the_limit_trains_on_lambda_and_one_cell_more_on_sagemake
 
 
 def test_a_larger_memory_size_raises_the_limit():
-    rows, columns = 2_000_000, 20
+    rows, columns = 4_000_000, 20
     assert compute.choose(None, rows, columns, WITH_IMAGE).engine == "sagemaker"
     assert compute.choose(None, rows, columns, ComputeSettings(10240, 35.0, WITH_IMAGE.training_image)).engine == (
         "lambda"
