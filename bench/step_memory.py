@@ -6,6 +6,11 @@ S3 replaced by a directory at its edge, and reports its peak RSS (imports includ
 in rows, so the two sizes give a fixed part and a per-CSV-MiB part; the largest CSV a step handles is
 (MemorySize - fixed) / per-MiB, with MemorySize read from template.yaml. Extrapolated beyond the sizes measured,
 and for this table's shape (wider or more text-heavy tables cost more per CSV MiB): an estimate, printed as such.
+Each step's ``peak_memory_ratio_vs_matrix`` is (peak RSS - RSS before the data) over the float64 matrix of the
+larger table's 19 features, the RSS before the data being the fitted fixed part (the imports, including those a step
+makes only once it runs: Evaluate's metrics and bootstrap); ``peak_over_rss_before_data_ratio_vs_matrix`` uses the
+RSS measured in the worker before the step starts instead. ``train_peak_memory_ratio_vs_matrix`` is the largest
+default candidate's.
 
     python -m bench.step_memory [--rows 100000 200000]
 """
@@ -22,7 +27,7 @@ import time
 from pathlib import Path
 
 from bench.local_storage import storage_on
-from bench.prepare import generate
+from bench.prepare import CATEGORY_SIZES, NUMERIC, generate
 from local.template import function_memory_size, load_template
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +57,7 @@ def worker(step: str, directory: str, argument: str) -> dict:
     folder = Path(directory)
     storage_on(folder)
     settings = Settings("bench", "registry", "aliases", "audit", "monitor")
+    before_data = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # the imports' peak, no data read yet
     started = time.perf_counter()
     if step == "prepare":
         request = TrainingRequest.model_validate(
@@ -88,6 +94,7 @@ def worker(step: str, directory: str, argument: str) -> dict:
     return {
         "seconds": time.perf_counter() - started,
         "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+        "rss_before_data_bytes": before_data,
     }
 
 
@@ -111,7 +118,7 @@ def measure(rows: int) -> dict:
         source = directory / "table.csv"  # the key of s3://bench/table.csv in _storage_on's directory
         generate(source, rows)
         csv_mib = source.stat().st_size / 2**20
-        results = {"csv_mib": csv_mib, "prepare": _run("prepare", directory)}
+        results = {"csv_mib": csv_mib, "rows": rows, "prepare": _run("prepare", directory)}
         prepared = json.loads((directory / "prepared.json").read_text())
         for index, candidate in enumerate(prepared["request"]["candidates"]):
             results[f"train:{candidate['estimator']}"] = _run("train", directory, str(index))
@@ -129,7 +136,8 @@ def main() -> None:
     small, large = (measure(rows) for rows in args.rows)
     memory = _memory_sizes()
     steps: dict[str, dict] = {}
-    for step in (key for key in large if key != "csv_mib"):
+    matrix_bytes = large["rows"] * (NUMERIC + len(CATEGORY_SIZES)) * 8  # the table's features as float64
+    for step in (key for key in large if key not in ("csv_mib", "rows")):
         mib_small, mib_large = (r[step]["peak_rss_bytes"] / 2**20 for r in (small, large))
         per_csv_mib = (mib_large - mib_small) / (large["csv_mib"] - small["csv_mib"])
         fixed = mib_small - per_csv_mib * small["csv_mib"]
@@ -141,6 +149,12 @@ def main() -> None:
             "fixed_mib": round(fixed),
             "mib_per_csv_mib": round(per_csv_mib, 2),
             "largest_csv_mib_estimate": round((limit - fixed) / per_csv_mib) if per_csv_mib > 0 else None,
+            # the data's part of the peak: above the fitted fixed part (the imports, a step's lazy ones included)
+            "peak_memory_ratio_vs_matrix": round((mib_large - fixed) * 2**20 / matrix_bytes, 2),
+            # above the RSS measured before the step read anything (lazy imports count as data here)
+            "peak_over_rss_before_data_ratio_vs_matrix": round(
+                (large[step]["peak_rss_bytes"] - large[step]["rss_before_data_bytes"]) / matrix_bytes, 2
+            ),
         }
     largest = min(s["largest_csv_mib_estimate"] for s in steps.values() if s["largest_csv_mib_estimate"])
     document = {
@@ -149,6 +163,12 @@ def main() -> None:
         "csv_mib": [round(small["csv_mib"], 1), round(large["csv_mib"], 1)],
         "steps": steps,
         "pipeline_largest_csv_mib_estimate": largest,
+        # (peak RSS - RSS before the data) / the float64 matrix of the table's features, at the larger size: the
+        # largest of the default candidates for Train
+        "train_peak_memory_ratio_vs_matrix": max(
+            s["peak_memory_ratio_vs_matrix"] for name, s in steps.items() if name.startswith("train:")
+        ),
+        "evaluate_peak_memory_ratio_vs_matrix": steps["evaluate"]["peak_memory_ratio_vs_matrix"],
     }
     print(json.dumps(document, indent=2))
 

@@ -265,13 +265,13 @@ def _datetime_parts(column: Column, parts: list[str], epoch: str, date_format: s
     return per_category[column.codes]
 
 
-def feature_columns(table: Table, schema: Schema) -> list[np.ndarray]:
-    """Each feature's values in schema order: float64 for numeric features (NaN for missing), an object array of
-    strings for categorical ones (MISSING_CATEGORY; pooled categories as columns.OTHER_CATEGORY); datetime parts
-    derived from their source column."""
+def feature_values(table: Table, schema: Schema) -> list[np.ndarray | tuple[np.ndarray, np.ndarray]]:
+    """Each feature in schema order, without a Python object per cell: float64 values for a numeric feature (NaN
+    for missing; datetime parts derived from their source column), ``(codes, lookup)`` for a categorical or text one
+    (its value per row is ``lookup[codes]``: see _category_lookup)."""
     if missing := [name for name in schema.input_columns if name not in table.names]:
         raise InvalidDataset(f"the table has no column {missing[0]!r}; it has {len(table.names)} others")
-    values: list[np.ndarray] = []
+    values: list[np.ndarray | tuple[np.ndarray, np.ndarray]] = []
     derived: dict[str, np.ndarray] = {}
     for feature in schema.features:
         column = table.column(feature.input_column)
@@ -285,9 +285,15 @@ def feature_columns(table: Table, schema: Schema) -> list[np.ndarray]:
         elif feature.kind == "numeric":
             values.append(_numbers_of(column, schema.columns.get(feature.name, {}).get("format")))
         else:
-            codes, lookup = _category_lookup(column, feature)
-            values.append(lookup[codes])
+            values.append(_category_lookup(column, feature))
     return values
+
+
+def feature_columns(table: Table, schema: Schema) -> list[np.ndarray]:
+    """Each feature's values in schema order: float64 for numeric features (NaN for missing), an object array of
+    strings for categorical ones (MISSING_CATEGORY; pooled categories as columns.OTHER_CATEGORY); datetime parts
+    derived from their source column."""
+    return [v if isinstance(v, np.ndarray) else v[1][v[0]] for v in feature_values(table, schema)]
 
 
 def feature_matrix(table: Table, schema: Schema) -> np.ndarray:

@@ -45,7 +45,7 @@ def production_champion(
     model_name: str,
     prepared: PreparedDataset,
     schema: dataset.Schema,
-    test_x: np.ndarray,
+    test_x: np.ndarray | None,
     *,
     predict_function: str | None,
 ) -> Champion | None:
@@ -86,10 +86,11 @@ def _model_inputs(schema: dataset.Schema) -> list[tuple[str, str, str | None, st
 
 
 def _champion_matrix(
-    prepared: PreparedDataset, champion_schema: dataset.Schema, schema: dataset.Schema, test_x: np.ndarray
+    prepared: PreparedDataset, champion_schema: dataset.Schema, schema: dataset.Schema, test_x: np.ndarray | None
 ) -> np.ndarray:
-    """The holdout as the champion's own schema encodes it (its kept categories, its datetime epoch)."""
-    if champion_schema.features == schema.features and champion_schema.columns == schema.columns:
+    """The holdout as the champion's own schema encodes it (its kept categories, its datetime epoch); ``test_x``,
+    the run's own object matrix, if the schemas agree and the caller built it."""
+    if test_x is not None and champion_schema.features == schema.features and champion_schema.columns == schema.columns:
         return test_x
     return dataset.feature_matrix(load_table(prepared.splits.test), champion_schema)
 

@@ -2,18 +2,20 @@
 
 The Train function holds a candidate's training matrices in memory. ``python -m bench.step_memory`` measured each
 default candidate's peak memory on a 20-column table (15 numeric, 4 categorical, a label) at two sizes: a fixed
-part of 138-169 MiB (the imports) and 13.5-14.4 MiB of memory per MiB of CSV (docs/data.md). That table's CSV
-holds 7.39 bytes per cell (14.1 MiB for 100,000 rows x 20 columns), so a candidate costs about
-14.4 x 7.39 = 106 bytes of memory per cell: the model pipelines take an object matrix (a Python float per
-numeric cell) and one-hot encode into dense float64. Counting cells (rows x columns, which Prepare knows) rather
-than CSV bytes keeps the estimate independent of how many digits the file spells a number with.
+part of 227-256 MiB (the imports) and 2.2-4.6 MiB of memory per MiB of CSV (docs/data.md). Candidates fit from
+lean matrices (``mlops.training.lean``: float32 or float64 columns built from the typed splits, sparse one-hot), so
+the largest, random forest at 4.64, is mostly the forest it grows, not its matrix. That table's CSV holds 7.39 bytes
+per cell (14.1 MiB for 100,000 rows x 20 columns), so a candidate costs about 4.64 x 7.39 = 34.3, rounded up to 35
+bytes of memory per cell. Counting cells (rows x columns, which Prepare knows) rather than CSV bytes keeps the
+estimate independent of how many digits the file spells a number with.
 
     estimated Train memory = FIXED_MIB + rows x columns x bytes_per_cell
     the Train function holds it when the estimate is within HEADROOM x its MemorySize
 
-With the template's defaults (MemorySize 3,008 MB, 106 bytes per cell) that is (0.8 x 3008 - 170) MiB / 106 B
-= 22.1 million cells, e.g. 1.1 million rows x 20 columns, ~160 MiB of CSV of the benchmark's shape (the benchmark
-puts the hard limit at ~200 MiB; the headroom covers wider one-hot encodings and the allocator's slack).
+With the template's defaults (MemorySize 3,008 MB, 35 bytes per cell) that is (0.8 x 3008 - 260) MiB / 35 B
+= 64.3 million cells, e.g. 3.2 million rows x 20 columns, ~450 MiB of CSV of the benchmark's shape (the benchmark
+puts the hard limit at ~590 MiB for random forest; the headroom covers wider one-hot encodings and the allocator's
+slack). Before the lean matrices it was 106 bytes per cell (an object matrix, dense one-hot): 22.1 million cells.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from mlops.errors import InvalidTrainingRequest
 from mlops.records.request import ComputeEngine
 from mlops.settings import ComputeSettings
 
-FIXED_MIB = 170  # the largest fixed part measured (hist_gradient_boosting: 169 MiB)
+FIXED_MIB = 260  # the largest fixed part measured (random_forest: 256 MiB)
 HEADROOM = 0.8  # of MemorySize: the estimate is linear, the allocator and wider encodings are not
 MIB = 2**20
 

@@ -37,7 +37,7 @@ from mlops.registry.store import ModelRegistry
 from mlops.settings import Settings
 from mlops.storage import layout, objects
 from mlops.storage.objects import S3Uri
-from mlops.training import baseline_floor, estimator, imbalance, importance, significance
+from mlops.training import baseline_floor, estimator, imbalance, importance, lean, significance
 from mlops.training.champion import Champion, production_champion
 from mlops.training.leakage import leakage_warnings
 from mlops.training.run_files import load_matrices, load_schema, put_document
@@ -203,20 +203,23 @@ def evaluate(
         S3Uri.parse(winner.artifact_uri), winner.artifact_sha256, library_versions()["scikit-learn"]
     )
     bucket, run_id = settings.artifacts_bucket, run_id_of(execution_arn)
-    train_x, train_y = load_matrices(prepared, "train")
-    validation_x, validation_y = load_matrices(prepared, "validation")
+    splits = lean.evaluation_splits(prepared, schema, model)
+    validation_y, test_x, test_y = splits.validation_y, splits.test_x, splits.test_y
     winner, model = imbalance.with_threshold(
-        winner, model, (validation_x, validation_y), schema, minority=request.minority_share, gate_metric=config.metric,
+        winner, model, (splits.validation_x, validation_y), schema, minority=request.minority_share,
+        gate_metric=config.metric, tuning=splits.scored(model),
         artifact_uri=layout.thresholded_artifact(bucket, run_id, winner.index, winner.estimator, winner.rung),
     )  # fmt: skip
-    test_x, test_y = load_matrices(prepared, "test")
-    holdout_metrics = score(model, test_x, test_y, schema)
-    leakage = leakage_warnings(train_x, train_y, validation_x, validation_y, schema)
+    scored = splits.scored(model, winner.decision_threshold)  # the winner as it reads test_x
+    holdout_metrics = score(scored, test_x, test_y, schema)
+    leakage = leakage_warnings(
+        splits.leakage_train_x, splits.train_y, splits.leakage_validation_x, validation_y, schema
+    )
     champion = production_champion(
-        registry, request.model_name, prepared, schema, test_x, predict_function=predict_function
+        registry, request.model_name, prepared, schema, splits.raw_test_x, predict_function=predict_function
     )
     champion_metrics = score(champion.model, champion.features, test_y, schema) if _measured(champion) else None
-    interval, interval_problem = _gate_interval(config, schema, test_y, challenger=(model, test_x), champion=champion)
+    interval, interval_problem = _gate_interval(config, schema, test_y, challenger=(scored, test_x), champion=champion)
     decision = gate(
         config,
         holdout_metrics,
@@ -230,18 +233,21 @@ def evaluate(
         floor=baseline_floor.measure(
             schema,
             config.metric,
-            model,
+            scored,
             holdout_metrics,
-            train=(train_x, train_y),
+            train=(splits.baseline_train_x, splits.train_y),
             test=(test_x, test_y),
             bootstrap=config.bootstrap,
         ),  # fmt: skip
     )
+    # the estimator of a regressor and the importance read the raw columns, as the served model does (test_x may be
+    # the lean matrix); the test split's object matrix only
+    raw_test_x = splits.raw_test_x if splits.raw_test_x is not None else load_matrices(prepared, "test")[0]
     performance_estimator, _ = estimator.fit_estimator(
-        model, test_x, test_y, schema, holdout_metrics, seed=request.split.seed
+        model, raw_test_x, test_y, schema, holdout_metrics, seed=request.split.seed
     )
     prediction_baseline_uri = layout.run_prediction_baseline(bucket, run_id)
-    predictions = model.predict(test_x)
+    predictions = scored.predict(test_x)
     objects.put_json(
         prediction_baseline_uri, baseline.prediction_baseline(predictions, schema.task, request.split.seed)
     )
@@ -258,7 +264,7 @@ def evaluate(
         )
         if performance_estimator is not None
         else None,
-        feature_importance=importance.measure(model, test_x, test_y, schema, seed=request.split.seed)
+        feature_importance=importance.measure(model, raw_test_x, test_y, schema, seed=request.split.seed)
         if measure_importance
         else None,
     )

@@ -164,13 +164,15 @@ def with_threshold(
     minority: float | None,
     gate_metric: str,
     artifact_uri: S3Uri,
+    tuning: Any = None,
 ) -> tuple[TrainedCandidate, Any]:
     """(the winner, its model) with the decision threshold tuned on ``validation`` for an imbalanced binary target:
     a threshold that beats 0.5 wraps the model and is stored as the winner's artifact; the decision is recorded
-    on the winner either way. Anything else comes back as it was."""
+    on the winner either way. Anything else comes back as it was. ``tuning`` (the model as it reads ``validation``'s
+    features: a lean matrix's, mlops.training.lean) gives the probabilities, if not ``model``."""
     if minority is None or minority >= MINORITY_SHARE:
         return winner, model
-    decision = tune_threshold(model, *validation, schema, threshold_metric(gate_metric))
+    decision = tune_threshold(tuning or model, *validation, schema, threshold_metric(gate_metric))
     update: dict[str, Any] = {"decision_threshold": decision}
     if decision.applied:
         model = thresholded(model, decision)

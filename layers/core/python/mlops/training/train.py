@@ -12,6 +12,7 @@ import time
 
 import numpy as np
 
+from mlops.data import dataset
 from mlops.data.dataset import Schema
 from mlops.errors import InvalidStepInput, LibraryVersionMismatch
 from mlops.records.lineage import library_versions, run_id_of
@@ -25,8 +26,8 @@ from mlops.records.steps import (
 )
 from mlops.settings import Settings, TrainingJobSettings
 from mlops.storage import layout, objects
-from mlops.training import estimators, external, scoring
-from mlops.training.run_files import load_matrices, load_schema
+from mlops.training import estimators, external, lean, scoring
+from mlops.training.run_files import load_matrices, load_schema, load_table
 
 
 def train(
@@ -53,18 +54,31 @@ def train(
             status="skipped", index=index, estimator=estimator, params=params, error="TimeBudgetSpent", **trial
         )
     schema = load_schema(prepared.schema_ref)
-    train_x, train_y = load_matrices(prepared, "train")
-    train_x, train_y = _subsample(train_x, train_y, fraction, seed, schema.task)
-    validation_x, validation_y = load_matrices(prepared, "validation")
-    started = time.perf_counter()
-    if estimator == external.EXTERNAL_ESTIMATOR:  # the caller's model, fitted already: verified and loaded safely
-        model, warnings = _external(params, schema), []
+    if lean.applies(schema, estimator):  # from the typed split, column by column: no object matrix
+        table = load_table(prepared.splits.uri("train"))
+        train_y = dataset.target_vector(table, schema)
+        rows, train_y = _subsample(np.arange(table.rows), train_y, fraction, seed, schema.task)
+        table = table if fraction >= 1.0 else table.take(rows)
+        started = time.perf_counter()
+        model, warnings = lean.fit(schema, estimator, params, seed=seed, table=table, target=train_y)
+        fit_seconds = time.perf_counter() - started
+        del table
+        validation = load_table(prepared.splits.uri("validation"))
+        scored, validation_x = lean.scoring_matrix(model, schema, validation)  # type: ignore[misc]
+        validation_metrics = scoring.score(scored, validation_x, dataset.target_vector(validation, schema), schema)
     else:
-        model, warnings = estimators.fit_candidate(
-            schema, estimator, params, seed=seed, features=train_x, target=train_y
-        )
-    fit_seconds = time.perf_counter() - started
-    validation_metrics = scoring.score(model, validation_x, validation_y, schema)
+        train_x, train_y = load_matrices(prepared, "train")
+        train_x, train_y = _subsample(train_x, train_y, fraction, seed, schema.task)
+        validation_x, validation_y = load_matrices(prepared, "validation")
+        started = time.perf_counter()
+        if estimator == external.EXTERNAL_ESTIMATOR:  # the caller's model, fitted already: verified, loaded safely
+            model, warnings = _external(params, schema), []
+        else:
+            model, warnings = estimators.fit_candidate(
+                schema, estimator, params, seed=seed, features=train_x, target=train_y
+            )
+        fit_seconds = time.perf_counter() - started
+        validation_metrics = scoring.score(model, validation_x, validation_y, schema)
     payload = objects.dump_model(model)
     uri = layout.candidate_artifact(settings.artifacts_bucket, run_id_of(execution_arn), index, estimator, rung)
     digest = objects.put_bytes(uri, payload)
