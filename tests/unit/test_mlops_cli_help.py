@@ -68,3 +68,45 @@ def test_mlops_local_verbs_take_every_option_of_python_m_local(verb, argparse_co
     click_fields = {parameter.name for parameter in params if not parameter.name.endswith("_after_verb")}
     # Then neither has a field the other lacks (a missing one was an AttributeError at run time); --json is the root's
     assert argparse_fields - {"json", "run"} == click_fields - {"json"}
+
+
+PYTHON_TEXT = ("Traceback", "object has no attribute", "not supported between", "NoneType", "Error(", "^[")
+
+
+def _typed_wrong_cases() -> list[tuple[str, list[str]]]:
+    """Every verb's numeric and choice parameters, each given a value of the wrong type (the other arguments
+    placeholders): the parse fails before the verb runs, so nothing is sent anywhere."""
+    cases = []
+    for path, command in COMMANDS:
+        if isinstance(command, click.Group) or path.startswith("local"):
+            continue
+        arguments = [p for p in command.params if isinstance(p, click.Argument)]
+        numbers_and_choices = (click.types.IntParamType, click.types.FloatParamType, click.Choice)
+        for parameter in (p for p in command.params if isinstance(p.type, numbers_and_choices)):
+            argv = [*path.split()]
+            for argument in arguments:
+                argv.append("not-a-number" if argument is parameter else "1")
+            if isinstance(parameter, click.Option):
+                flag = next(o for o in parameter.opts if o.startswith("--"))
+                argv += [flag, "not-a-number"]
+            cases.append((f"{path} {parameter.name}", argv))
+    return cases
+
+
+WRONG = _typed_wrong_cases()
+
+
+@pytest.mark.parametrize(("case", "argv"), WRONG, ids=[case for case, _ in WRONG])
+def test_a_value_of_the_wrong_type_is_a_usage_error_in_words(case, argv, capsys):
+    # When a verb is given a value of the wrong type for a number or a choice
+    code = main(argv)
+    err = capsys.readouterr().err
+    # Then it is a one-line usage error naming the parameter, with no Python exception text
+    assert code == 2, (case, err)
+    assert err.startswith("error: "), err
+    assert not any(text in err for text in PYTHON_TEXT), err
+
+
+def test_the_wrong_type_sweep_covers_the_numeric_verbs():
+    swept = {case.rsplit(" ", 1)[0] for case, _ in WRONG}
+    assert {"predict", "batch start", "versions show"} <= swept, sorted(swept)
