@@ -247,9 +247,14 @@ def restore(stack: Any, state_dir: Path) -> Restored | None:
 
 # A restored execution has no interpreter behind it, and no task tokens. moto 5.2.5's SendTaskFailure asks every
 # execution's callbacks (finished ones included; SendTaskSuccess asks the running ones only): without a worker it
-# failed on a restored one, so a rejection answered 502 and its run kept waiting. This one holds no callbacks.
+# failed on a restored one, so a rejection answered 502 and its run kept waiting. This one holds no callbacks, and no
+# Distributed Map runs: DescribeMapRun asks every execution's pool too (without it, the Register step's cost reading
+# failed with an AttributeError on a stack restored from its state, and the run ended RegistrationFailed).
 _NO_WORKER = SimpleNamespace(
-    env=SimpleNamespace(callback_pool_manager=SimpleNamespace(notify=lambda **_: False, heartbeat=lambda **_: False))
+    env=SimpleNamespace(
+        callback_pool_manager=SimpleNamespace(notify=lambda **_: False, heartbeat=lambda **_: False),
+        map_run_record_pool_manager=SimpleNamespace(get=lambda _arn: None, get_all=lambda: []),
+    )
 )
 
 

@@ -223,6 +223,22 @@ def run_story(stack: LocalStack, api: Api) -> dict[str, Any]:  # noqa: PLR0915 -
         TableName=stack.monitor_table,
         Key={"pk": {"S": f"MODEL#{MODEL}"}, "sk": {"S": "CHECK#2026-01-01T00:00:00Z#story"}},
     )
+    # When a check is asked for now; Then it is the schedule's DriftCheck execution, once per client token, and its
+    # record answers with the check it stored (the one the monitoring route lists first)
+    status, started = api.call("POST", f"/models/{MODEL}/monitoring/checks", {"client_token": "story-check"})
+    assert status == 202 and started["started"] is True, started
+    assert (
+        api.call("POST", f"/models/{MODEL}/monitoring/checks", {"client_token": "story-check"})[1]["started"] is False
+    )
+    deadline = time.monotonic() + 120
+    while (check := api.call("GET", f"/models/{MODEL}/monitoring/checks/{started['execution_id']}")[1])[
+        "status"
+    ] == "RUNNING":
+        assert time.monotonic() < deadline, check
+        time.sleep(0.2)
+    assert check["status"] == "SUCCEEDED" and check["check"]["version"] == 1, check
+    listed = api.call("GET", f"/models/{MODEL}/monitoring")[1]["checks"]
+    assert listed[0]["check_id"] == check["check"]["check_id"], (listed, check)
     # When runs are listed; Then v1's run is there, and its steps end with the deployment.
     status, runs = api.call("GET", "/pipelines/training?limit=5")
     assert status == 200 and [(r["execution_id"], r["model_name"]) for r in runs] == [(first["execution_id"], MODEL)], (

@@ -224,7 +224,7 @@ def test_the_reproduce_cli_explains_when_no_local_api_runs(capsys):
     from local.cli import main  # noqa: PLC0415
 
     assert main(["reproduce", "--model-name", "bc", "--version", "1", "--url", "http://127.0.0.1:9"]) == 2
-    assert "start it with `python -m local up --seed`" in capsys.readouterr().err
+    assert "start it with `mlops local up --seed`" in capsys.readouterr().err
 
 
 def test_a_rejection_on_a_stack_restored_from_its_state_reaches_the_run(tmp_path, monkeypatch):

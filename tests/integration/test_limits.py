@@ -22,7 +22,10 @@ from tests.conftest import upload
 pytestmark = pytest.mark.integration
 
 STATE_PAYLOAD_BOUND_BYTES = 16 * 1024  # Step Functions allows 256 KiB
-VERSION_ITEM_BOUND_BYTES = 16 * 1024  # DynamoDB allows 400 KB
+# DynamoDB allows 400 KB; the project's own bound, raised from 16 KiB when the version gained its 30 most important
+# features (~3.8 KB in DynamoDB's JSON on this table) and its cost with the usage it was priced from (~3.7 KB): the
+# next growth should move those to content-addressed documents, as the leaderboard and schema are
+VERSION_ITEM_BOUND_BYTES = 24 * 1024
 WIDE_COLUMNS = 5_000
 WIDE_ROWS = 300
 MAX_CANDIDATES = 20  # the most a training request allows
@@ -92,7 +95,9 @@ def test_the_largest_candidate_list_a_request_allows_keeps_every_state_small(sta
     record = stack.registry().get_version("many", 1)
     assert [row["params"]["max_depth"] for row in documents.leaderboard_of(record)] == list(range(1, 21))
     assert [row["params"]["max_depth"] for row in result.summary()["leaderboard"]] == list(range(1, 21))
-    assert len(json.dumps(_version_item(stack, "many"))) < VERSION_ITEM_BOUND_BYTES
+    item = _version_item(stack, "many")
+    largest_attributes = sorted((len(json.dumps(value)), name) for name, value in item.items())[-6:]
+    assert len(json.dumps(item)) < VERSION_ITEM_BOUND_BYTES, largest_attributes
 
 
 def _evaluate_returns(monkeypatch, result: dict) -> None:

@@ -295,8 +295,9 @@ def test_upload_by_content_batch_from_a_local_file_and_download_its_predictions(
     job = as_json(stack, capsys, "batch", "start", MODEL, "--input", str(held), "--wait")
     assert (job["status"], job["rows"], job["scored"]) == ("SUCCEEDED", 60, 60), job
     downloaded = as_json(stack, capsys, "data", "download", job["output_uri"], str(tmp_path / "out"))
-    scored = [json.loads(line) for f in downloaded["files"] for line in Path(f).read_text().splitlines() if line]
-    assert sorted(row["columns"]["customer_id"] for row in scored) == sorted(r["customer_id"] for r in held_rows(stack))
+    parts = [Path(f) for f in downloaded["files"] if Path(f).suffix == ".csv"]  # the output: CSV for a CSV input
+    scored = [row for part in parts for row in csv.DictReader(io.StringIO(part.read_text()))]
+    assert sorted(row["customer_id"] for row in scored) == sorted(r["customer_id"] for r in held_rows(stack))
     copy = as_json(stack, capsys, "data", "download", uploaded["uri"], str(tmp_path / "copy.csv"))
     assert Path(copy["path"]).read_bytes() == held.read_bytes()
     code, _, err = run(stack, capsys, "batch", "start", MODEL, "--input", str(tmp_path / "nothing.csv"))

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import warnings
+from collections.abc import Callable
 from typing import Any
 
-import lightgbm
 import numpy as np
 from sklearn import ensemble, linear_model, neighbors, tree
 from sklearn.compose import ColumnTransformer
@@ -19,8 +20,21 @@ from threadpoolctl import threadpool_limits
 from mlops.data.dataset import Schema
 from mlops.errors import CandidateTrainingFailed, InvalidTrainingRequest
 
+
+class _ImportedWhenUsed:
+    """An estimator class imported when first instantiated. lightgbm loads an OpenMP runtime of its own (the system's
+    libgomp, beside the one scikit-learn vendors): importing it with this module put two in every training process,
+    whether it fitted LightGBM or not."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    def __call__(self, **params: Any) -> Any:
+        return getattr(importlib.import_module(self.module), self.name)(**params)
+
+
 # Only these names can be trained: a request can never make a Lambda import or run arbitrary code.
-ESTIMATORS: dict[str, dict[str, type]] = {
+ESTIMATORS: dict[str, dict[str, Callable[..., Any]]] = {
     "classification": {
         "logistic_regression": linear_model.LogisticRegression,
         "random_forest": ensemble.RandomForestClassifier,
@@ -28,7 +42,7 @@ ESTIMATORS: dict[str, dict[str, type]] = {
         "hist_gradient_boosting": ensemble.HistGradientBoostingClassifier,
         "decision_tree": tree.DecisionTreeClassifier,
         "k_neighbors": neighbors.KNeighborsClassifier,
-        "lightgbm": lightgbm.LGBMClassifier,
+        "lightgbm": _ImportedWhenUsed("lightgbm", "LGBMClassifier"),
     },
     "regression": {
         "ridge": linear_model.Ridge,
@@ -39,7 +53,7 @@ ESTIMATORS: dict[str, dict[str, type]] = {
         "hist_gradient_boosting": ensemble.HistGradientBoostingRegressor,
         "decision_tree": tree.DecisionTreeRegressor,
         "k_neighbors": neighbors.KNeighborsRegressor,
-        "lightgbm": lightgbm.LGBMRegressor,
+        "lightgbm": _ImportedWhenUsed("lightgbm", "LGBMRegressor"),
     },
 }
 
