@@ -185,6 +185,8 @@ ADMIN_ROUTES = [
     ("PUT", "/models/{name}/monitoring", "/models/{p}/monitoring"),
     ("DELETE", "/models/{name}/monitoring", "/models/{p}/monitoring"),
     ("GET", "/models/{name}/monitoring/report", "/models/{p}/monitoring/report"),
+    ("POST", "/models/{name}/monitoring/checks", "/models/{p}/monitoring/checks"),
+    ("GET", "/models/{name}/monitoring/checks/{execution_id}", "/models/bc/monitoring/checks/{p}"),
     ("GET", "/pipelines/training", "/pipelines/training"),
     ("POST", "/models/{name}/versions/{version}/reproduce", "/models/bc/versions/{p}/reproduce"),
     ("POST", "/dashboard", "/dashboard"),

@@ -211,8 +211,8 @@ def test_a_model_name_with_a_space_is_refused_at_the_door_in_words(deployed, gat
 @pytest.mark.parametrize(
     ("status_of_version", "words"),
     [
-        (VERSION_REJECTED, "is not deployable: the gate rejected it (no better than the champion)"),
-        (VERSION_PENDING_APPROVAL, "is not deployable yet: it is waiting for approval"),
+        (VERSION_REJECTED, "is Rejected, not deployable: the gate rejected it (no better than the champion)"),
+        (VERSION_PENDING_APPROVAL, "is PendingApproval, not deployable yet: it is waiting for approval"),
     ],
 )
 def test_deploying_a_version_that_may_not_serve_says_why_before_any_smoke_test(

@@ -219,6 +219,10 @@ def test_card_monitoring_and_dashboard(client):
     assert client.dashboard()["url"].endswith("/dashboard")
     with pytest.raises(NotFound, match="no drift report"):  # no drift check has run yet
         client.drift_report(MODEL)
+    client.monitoring(MODEL, {})  # monitoring resumed; a check on demand then runs the schedule's DriftCheck
+    check = client.check_monitoring(MODEL, wait=True)
+    assert check.status == "SUCCEEDED" and check.check["check_id"], check.document
+    assert client.drift_report(MODEL, check.check["check_id"]).lstrip().lower().startswith("<!doctype html")
 
 
 # ---- data in and out, batch ------------------------------------------------------------------------------------------

@@ -56,4 +56,4 @@ def test_the_walkthrough_runs(server, monkeypatch, tmp_path, capsys):
     assert "SUCCEEDED" in printed and "production is v 2" in printed
     # the MLflow directory with the wrong target was refused on the client, naming both columns
     assert "['mean radius', 'target']" in printed
-    assert sorted((tmp_path / "scored").glob("part-*.jsonl"))
+    assert sorted((tmp_path / "scored").glob("part-*.csv"))

@@ -47,23 +47,23 @@ def checked_alias(alias: str) -> str:
 
 def not_deployable(target: VersionRecord) -> DeploymentRefused | None:
     """Why the version may not serve an alias, in words with the next step (None: it may)."""
-    label = f"{target.model_name} v{target.version}"
+    label = f"{target.model_name} v{target.version} is {target.status}"  # the registry's status, then why in words
     decision = target.approval_decision or {}
     if target.status == VERSION_REJECTED and decision and not decision.get("approved"):
         return DeploymentRefused(
-            f"{label} is not deployable: it was rejected by its approver {decision.get('by', '')}"
+            f"{label}, not deployable: it was rejected by its approver {decision.get('by', '')}"
             f"{' (' + str(decision['reason']) + ')' if decision.get('reason') else ''}; train again or deploy "
             "a Registered or Approved version"
         )
     if target.status == VERSION_REJECTED:
         reasons = "; ".join(str(r) for r in (target.gate or {}).get("reasons") or []) or "see its gate report"
         return DeploymentRefused(
-            f"{label} is not deployable: the gate rejected it ({reasons}). Deploy a Registered or Approved version, "
+            f"{label}, not deployable: the gate rejected it ({reasons}). Deploy a Registered or Approved version, "
             "or train a better one"
         )
     if target.status == VERSION_PENDING_APPROVAL:
         return DeploymentRefused(
-            f"{label} is not deployable yet: it is waiting for approval (POST /models/{target.model_name}/versions/"
+            f"{label}, not deployable yet: it is waiting for approval (POST /models/{target.model_name}/versions/"
             f"{target.version}/approve by someone other than its requester); its run deploys it once approved"
         )
     if target.status not in DEPLOYABLE_STATUSES:
@@ -72,7 +72,7 @@ def not_deployable(target: VersionRecord) -> DeploymentRefused | None:
             VERSION_ABANDONED: "the run that registered it failed afterwards, so it was never complete",
         }.get(target.status, f"its status is {target.status}")
         return DeploymentRefused(
-            f"{label} is not deployable: {why}. Only Registered or Approved versions serve; train again"
+            f"{label}, not deployable: {why}. Only Registered or Approved versions serve; train again"
         )
     return None
 
