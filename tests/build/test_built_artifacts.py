@@ -34,10 +34,11 @@ def test_overrides_fix_a_parameter_instead_of_varying_it() -> None:
     assert [f.variant for f in functions if f.logical_id == "PredictFunction"] == [""]
 
 
-def test_budgets_are_100_mib_for_the_onnx_endpoint_and_200_mib_for_everything_else() -> None:
+def test_budgets_are_100_mib_for_the_onnx_endpoint_220_for_convert_and_200_mib_for_everything_else() -> None:
     budgets = {(f.logical_id, f.variant): size_check.budget_mib(f) for f in built_functions(TEMPLATE, build_dir=ROOT)}
 
     assert budgets.pop(("PredictFunction", "ServingRuntime=onnx")) == 100
+    assert budgets.pop(("ConvertFunction", "")) == 220  # the three layers; under Lambda's 250
     assert budgets[("PredictSklearnFunction", "")] == 200
     assert set(budgets.values()) == {200}
     assert size_check.LAMBDA_LIMIT_BYTES == 250 * 2**20

@@ -18,6 +18,13 @@ from typing import Any
 
 from mlops.errors import ArtifactIntegrityError, LibraryVersionMismatch, ModelNotFound
 from mlops.monitoring import capture_records
+from mlops.records.metrics import (  # the per-model metrics (template.yaml's PredictErrorsAlarm, PredictLatencyAlarm)
+    METRIC_DIMENSION_MODEL,
+    METRIC_DIMENSION_SERVICE,
+    METRIC_DIMENSION_VERSION,
+    PREDICT_ERRORS_METRIC,
+    PREDICT_LATENCY_METRIC,
+)
 from mlops.records.registry import ALIAS_NAME_PATTERN, MODEL_NAME_PATTERN_RE, PRODUCTION, is_alias_name
 from mlops.serving.cache import LoadedVersion, ModelCache
 from mlops.serving.fallback import FallbackFailed
@@ -31,12 +38,6 @@ except ImportError:  # the ML layer (ServingRuntime=sklearn) does not ship it: t
 
 MAX_BODY_BYTES = 6 * 1024 * 1024  # Lambda's synchronous payload limit
 JSON_HEADERS = {"Content-Type": "application/json"}
-# The predict route's per-model metrics (template.yaml's PredictErrorsAlarm and PredictLatencyAlarm query them).
-PREDICT_LATENCY_METRIC = "PredictLatency"
-PREDICT_ERRORS_METRIC = "PredictErrors"
-METRIC_DIMENSION_SERVICE = "service"
-METRIC_DIMENSION_MODEL = "model_name"
-METRIC_DIMENSION_VERSION = "version"  # the per-version series: what a canary's or a shadow's bake is judged on
 
 
 class HttpError(Exception):

@@ -72,7 +72,7 @@ class CloudWatchServing:
     client: Any = None
 
     def __call__(self, model_name: str, start: float, end: float, period_s: int) -> ServingSeries:
-        from mlops.serving.http import (  # noqa: PLC0415 - its module imports numpy; the API function has none
+        from mlops.records.metrics import (  # noqa: PLC0415
             METRIC_DIMENSION_MODEL,
             METRIC_DIMENSION_SERVICE,
             PREDICT_ERRORS_METRIC,
