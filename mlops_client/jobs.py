@@ -18,7 +18,34 @@ if TYPE_CHECKING:
 StepCallback = Callable[["Run", dict[str, Any]], None]
 
 
-class Run:
+class _Execution:
+    """What a Step Functions execution the SDK follows answers alike: its id, its status as of the last read, whether
+    it ended, and its error."""
+
+    document: dict[str, Any]
+
+    @property
+    def execution_id(self) -> str:
+        return self.document["execution_id"]
+
+    @property
+    def status(self) -> str:
+        return self.document["status"]
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "SUCCEEDED"
+
+    @property
+    def error(self) -> str | None:
+        return self.document.get("error")
+
+
+class Run(_Execution):
     """A TrainingPipeline run. ``status`` is as of the last read (``refresh()`` reads again, ``wait()`` until it ends);
     ``version`` is the version it registered, once it has."""
 
@@ -41,22 +68,6 @@ class Run:
         return f"Run({self.execution_id!r}, status={self.status!r}, version={self.version!r})"
 
     @property
-    def execution_id(self) -> str:
-        return self.document["execution_id"]
-
-    @property
-    def status(self) -> str:
-        return self.document["status"]
-
-    @property
-    def done(self) -> bool:
-        return self.status in TERMINAL_STATUSES
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == "SUCCEEDED"
-
-    @property
     def model_name(self) -> str | None:
         return self.document.get("model_name") or self._model_name
 
@@ -76,10 +87,6 @@ class Run:
     def deployed(self) -> bool:
         deployment = self.document.get("deployment") or {}
         return bool(deployment) and bool(deployment.get("deployed", True))
-
-    @property
-    def error(self) -> str | None:
-        return self.document.get("error")
 
     @property
     def steps(self) -> list[dict[str, Any]]:
@@ -202,7 +209,7 @@ class BatchJob:
         return self
 
 
-class DriftCheck:
+class DriftCheck(_Execution):
     """A drift check started on demand (the DriftCheck execution the schedule starts). Once it ended, ``check``
     holds its summary (``check_id``, ``status``, ``drift_confirmed``, ``decision``, report URIs), and
     ``Client.drift_report(name, check.check_id)`` its HTML report."""
@@ -220,25 +227,9 @@ class DriftCheck:
         return self.document["model_name"]
 
     @property
-    def execution_id(self) -> str:
-        return self.document["execution_id"]
-
-    @property
-    def status(self) -> str:
-        return self.document["status"]
-
-    @property
     def started(self) -> bool:
         """True: this call started it; False: the client token named a check already started."""
         return bool(self.document.get("started", True))
-
-    @property
-    def done(self) -> bool:
-        return self.status != "RUNNING"
-
-    @property
-    def succeeded(self) -> bool:
-        return self.status == "SUCCEEDED"
 
     @property
     def check(self) -> dict[str, Any]:
@@ -247,10 +238,6 @@ class DriftCheck:
     @property
     def check_id(self) -> str | None:
         return self.check.get("check_id")
-
-    @property
-    def error(self) -> str | None:
-        return self.document.get("error")
 
     def refresh(self) -> DriftCheck:
         """Read the check's status (and summary, once it ended) again; returns itself."""
